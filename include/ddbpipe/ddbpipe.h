@@ -1,0 +1,229 @@
+/*
+ * ddbpipe public API.
+ *
+ * Everything the CLI (and any embedding program) uses lives here. Handles are
+ * opaque; every *_new has a *_destroy that accepts NULL; functions return a
+ * ddbpipe_result_t and, where a human needs details, fill a caller buffer.
+ */
+#ifndef DDBPIPE_H
+#define DDBPIPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DDBPIPE_VERSION_STR "0.1.0"
+
+/* One append-only error enum (never renumber; add at the end). */
+typedef enum ddbpipe_result {
+    DDBPIPE_OK = 0,
+    DDBPIPE_ERR_NOMEM = 1,
+    DDBPIPE_ERR_INVALID_ARG = 2,
+    DDBPIPE_ERR_PARSE = 3,         /* malformed input (JSON, YAML, XML, ...) */
+    DDBPIPE_ERR_IO = 4,            /* file or pipe error */
+    DDBPIPE_ERR_CONFIG = 5,        /* invalid configuration */
+    DDBPIPE_ERR_CREDENTIALS = 6,   /* no provider could supply credentials */
+    DDBPIPE_ERR_TRANSPORT = 7,     /* connect/reset/DNS: retryable */
+    DDBPIPE_ERR_TIMEOUT = 8,       /* connect or read timeout: retryable */
+    DDBPIPE_ERR_CRC32 = 9,         /* x-amz-crc32 mismatch: retryable */
+    DDBPIPE_ERR_SERVICE = 10,      /* the service answered with an error */
+    DDBPIPE_ERR_TOO_LARGE = 11,    /* a size cap was hit */
+    DDBPIPE_ERR_QUEUE_FULL = 12,   /* backpressure: flush and try again */
+    DDBPIPE_ERR_NOT_FOUND = 13,    /* table/stream/profile missing */
+    DDBPIPE_ERR_UNSUPPORTED = 14,  /* feature not built or not applicable */
+    DDBPIPE_ERR_AUTH = 15,         /* signature/credentials rejected */
+    DDBPIPE_ERR_VALIDATION = 16,   /* record or request invalid for DynamoDB */
+    DDBPIPE_ERR_RETRIES_EXHAUSTED = 17,
+    DDBPIPE_ERR_INTERRUPTED = 18,
+    DDBPIPE_ERR_SCHEMA_MISMATCH = 19, /* table key schema differs from config */
+    DDBPIPE_ERR_DATA_LOSS = 20,    /* e.g. TrimmedDataAccessException */
+    DDBPIPE_ERR__COUNT
+} ddbpipe_result_t;
+
+/* Human-readable, static string for a result code. Never NULL. */
+const char *ddbpipe_strerror(ddbpipe_result_t r);
+
+/* Process exit codes used by the CLI (documented in docs/ddbpipe.1.md). */
+enum {
+    DDBPIPE_EXIT_OK = 0,
+    DDBPIPE_EXIT_DEAD_LETTERED = 1, /* finished, some records dead-lettered */
+    DDBPIPE_EXIT_USAGE = 2,         /* bad usage/config, or not built yet */
+    DDBPIPE_EXIT_FATAL = 3,         /* auth, missing table, unreachable, data loss */
+    DDBPIPE_EXIT_INTERRUPTED = 130  /* second signal: aborted */
+};
+
+/* ---------------------------------------------------------------- config */
+
+/* Configuration: one table of known properties (name, type, default, range,
+ * doc) drives parsing, validation, --help and docs/configuration.md. */
+typedef struct ddbpipe_conf ddbpipe_conf_t;
+
+ddbpipe_conf_t *ddbpipe_conf_new(void);
+void ddbpipe_conf_destroy(ddbpipe_conf_t *conf);
+ddbpipe_conf_t *ddbpipe_conf_dup(const ddbpipe_conf_t *conf);
+
+/* Set one property by name (canonical name or a dialect alias). On failure
+ * writes a message naming key, value and allowed range into errstr. */
+ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const char *value,
+                                  char *errstr, size_t errstr_size);
+/* Load a YAML or JSON file (format sniffed). Unknown keys are errors that
+ * name the closest known key. */
+ddbpipe_result_t ddbpipe_conf_load_file(ddbpipe_conf_t *conf, const char *path, char *errstr,
+                                        size_t errstr_size);
+/* Value as text (defaults applied); NULL when unset and no default. Secret
+ * properties return their value here: callers must never print them. */
+const char *ddbpipe_conf_get(const ddbpipe_conf_t *conf, const char *name);
+/* Is this property set explicitly (not just defaulted)? */
+int ddbpipe_conf_is_set(const ddbpipe_conf_t *conf, const char *name);
+/* Validate cross-field rules (keys, batch size per mode, ...). */
+ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *subcommand,
+                                       char *errstr, size_t errstr_size);
+
+/* Iterate the property table (for --help, `config --list`, doc generation). */
+typedef struct ddbpipe_conf_prop_info {
+    const char *name;
+    const char *type;     /* "string", "int", "bool", "enum", "secret", "duration_ms", ... */
+    const char *dflt;     /* NULL: no default */
+    const char *range;    /* human text: "1..25", "batch|transactional", NULL */
+    const char *doc;
+    const char *scope;    /* subcommands using it: "sink,source,check" */
+    const char *aliases;  /* dialect names: "table-name,resource.table" or NULL */
+} ddbpipe_conf_prop_info_t;
+size_t ddbpipe_conf_prop_count(void);
+const ddbpipe_conf_prop_info_t *ddbpipe_conf_prop_at(size_t i);
+
+/* ---------------------------------------------------------------- logging */
+
+typedef enum { DDBPIPE_LOG_ERROR = 0, DDBPIPE_LOG_WARN, DDBPIPE_LOG_INFO, DDBPIPE_LOG_DEBUG } ddbpipe_log_level_t;
+/* Global log level for stderr logging (default WARN). */
+void ddbpipe_log_set_level(ddbpipe_log_level_t level);
+
+/* ---------------------------------------------------------------- client */
+
+/* A DynamoDB client: region, endpoint, credentials chain, HTTP engine and
+ * retry policy. Not thread-safe: one per thread. */
+typedef struct ddbpipe_client ddbpipe_client_t;
+
+ddbpipe_result_t ddbpipe_client_new(const ddbpipe_conf_t *conf, ddbpipe_client_t **out, char *errstr,
+                                    size_t errstr_size);
+void ddbpipe_client_destroy(ddbpipe_client_t *client);
+
+/* Name of the provider that supplied credentials ("static", "environment",
+ * "web-identity", "profile:NAME", "process", "assume-role", "container",
+ * "imds"). Resolves credentials if needed. Never the secret itself. */
+ddbpipe_result_t ddbpipe_client_credentials_source(ddbpipe_client_t *client, const char **provider,
+                                                   const char **access_key_id_masked, char *errstr,
+                                                   size_t errstr_size);
+const char *ddbpipe_client_region(const ddbpipe_client_t *client);
+const char *ddbpipe_client_endpoint(const ddbpipe_client_t *client);
+
+/* Key schema of a table. */
+typedef struct ddbpipe_key_schema {
+    char partition_key[256];
+    char partition_type; /* 'S', 'N' or 'B' */
+    char sort_key[256];  /* "" when none */
+    char sort_type;      /* 0 when none */
+} ddbpipe_key_schema_t;
+
+typedef struct ddbpipe_table_info {
+    ddbpipe_key_schema_t key;
+    char status[32];           /* ACTIVE, CREATING, ... */
+    char stream_arn[512];      /* "" when no stream */
+    char stream_view_type[32]; /* NEW_AND_OLD_IMAGES, ... */
+    char billing_mode[32];
+    int64_t item_count;
+} ddbpipe_table_info_t;
+
+ddbpipe_result_t ddbpipe_describe_table(ddbpipe_client_t *client, const char *table,
+                                        ddbpipe_table_info_t *out, char *errstr, size_t errstr_size);
+
+/* Create the table described by conf (table, key columns and types,
+ * billing_mode, stream_view_type) and wait for ACTIVE. Idempotent when the
+ * table exists with that key schema; DDBPIPE_ERR_SCHEMA_MISMATCH naming the
+ * difference otherwise. *created is set to 1 when a new table was made. */
+ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_conf_t *conf, int *created,
+                                      char *errstr, size_t errstr_size);
+
+/* List table names, one per callback. */
+ddbpipe_result_t ddbpipe_list_tables(ddbpipe_client_t *client,
+                                     void (*cb)(const char *name, void *opaque), void *opaque,
+                                     char *errstr, size_t errstr_size);
+
+/* Check: config valid, credentials resolve, table exists, configured key
+ * columns match. Writes a human report line by line through cb. */
+ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf, void (*cb)(const char *line, void *opaque),
+                               void *opaque);
+
+/* ---------------------------------------------------------------- sink */
+
+typedef struct ddbpipe_sink ddbpipe_sink_t;
+
+typedef struct ddbpipe_sink_options {
+    const char *format;           /* "auto" (default), "json", "feldera", "debezium", "dynamodb-stream" */
+    const char *dead_letter_path; /* NULL: dead letters go to stderr as a warning only */
+    const char *checkpoint_path;  /* NULL: no checkpoint */
+} ddbpipe_sink_options_t;
+
+ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts,
+                                  ddbpipe_sink_t **out, char *errstr, size_t errstr_size);
+void ddbpipe_sink_destroy(ddbpipe_sink_t *sink);
+
+/* Offer one input line (without the newline). input_offset is the byte
+ * offset just past this line in the input (for checkpoints); line_no is
+ * 1-based. Returns DDBPIPE_ERR_QUEUE_FULL when buffers are full: call
+ * ddbpipe_sink_poll and offer the same line again. A bad record is not an
+ * error here: it is dead-lettered and counted. */
+ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *sink, const char *line, size_t len,
+                                      uint64_t line_no, uint64_t input_offset);
+/* Drive I/O for up to timeout_ms. */
+ddbpipe_result_t ddbpipe_sink_poll(ddbpipe_sink_t *sink, int timeout_ms);
+/* Send everything buffered and wait until all is acknowledged or timeout_ms
+ * passes (-1: forever). DDBPIPE_ERR_TIMEOUT when not done. */
+ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *sink, int timeout_ms);
+/* Fatal error (auth, missing table, fail_on_error) if one happened. */
+ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *sink, char *errstr, size_t errstr_size);
+
+typedef struct ddbpipe_sink_stats {
+    uint64_t records_in, records_written, records_deleted, dead_lettered, duplicates_folded;
+    uint64_t retries, throttled_items, failed_items, oversized_dropped, write_chunks;
+    uint64_t condition_check_failures, in_flight_requests, buffered_records, buffered_bytes;
+} ddbpipe_sink_stats_t;
+void ddbpipe_sink_stats(const ddbpipe_sink_t *sink, ddbpipe_sink_stats_t *out);
+/* Statistics as a JSON document (caller frees with free()). */
+char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
+
+/* ---------------------------------------------------------------- source */
+
+typedef struct ddbpipe_source ddbpipe_source_t;
+
+typedef struct ddbpipe_source_options {
+    const char *mode;            /* "snapshot", "stream", "snapshot+stream" */
+    const char *from;            /* "trim_horizon" or "latest" */
+    const char *format;          /* "json", "dynamodb", "debezium" */
+    const char *checkpoint_path; /* NULL: none */
+    int segments;                /* parallel scan segments, default 4 */
+    int until_caught_up;         /* exit once every open shard is read to its tip */
+    /* Output sink for event lines (without newline). Return non-zero to stop. */
+    int (*emit)(const char *line, size_t len, void *opaque);
+    /* Called after a batch of emits, before the checkpoint is written: the
+     * caller must make emitted lines durable (fflush). */
+    int (*flush)(void *opaque);
+    void *opaque;
+} ddbpipe_source_options_t;
+
+ddbpipe_result_t ddbpipe_source_new(const ddbpipe_conf_t *conf, const ddbpipe_source_options_t *opts,
+                                    ddbpipe_source_t **out, char *errstr, size_t errstr_size);
+void ddbpipe_source_destroy(ddbpipe_source_t *source);
+/* Run until done (snapshot finished, caught up) or ddbpipe_source_stop. */
+ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *source, char *errstr, size_t errstr_size);
+/* Async-signal-safe request to stop at the next safe point. */
+void ddbpipe_source_stop(ddbpipe_source_t *source);
+char *ddbpipe_source_stats_json(const ddbpipe_source_t *source);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,33 @@
+/* Small helpers shared by every layer. */
+#ifndef DP_COMMON_UTIL_H
+#define DP_COMMON_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Monotonic clock in milliseconds / nanoseconds. */
+int64_t dp_now_ms(void);
+int64_t dp_now_ns(void);
+/* Wall clock seconds since the epoch. */
+int64_t dp_wall_s(void);
+
+/* snprintf into errstr when errstr is non-NULL; returns errstr. */
+char *dp_errf(char *errstr, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Thread-safe random numbers (xorshift per thread, seeded from urandom). */
+uint64_t dp_rand64(void);
+double dp_rand_unit(void); /* [0,1) */
+
+/* Write data to path atomically (tmp file + fsync + rename). 0 ok, -1 errno. */
+int dp_write_file_atomic(const char *path, const void *data, size_t len);
+/* Read a whole file (capped at max_len). Caller frees. NULL on error. */
+char *dp_read_file(const char *path, size_t max_len, size_t *out_len);
+
+/* CRC32 (IEEE, as x-amz-crc32). */
+uint32_t dp_crc32(const void *data, size_t len);
+
+/* Parse an ISO-8601 UTC timestamp "2026-01-01T00:00:00Z" (fractions and
+ * +00:00 allowed) to epoch seconds. -1 on error. */
+int64_t dp_parse_iso8601(const char *s);
+
+#endif
