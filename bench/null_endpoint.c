@@ -1,0 +1,295 @@
+/* A fast local "null" DynamoDB endpoint for benchmarks: answers every
+ * BatchWriteItem / TransactWriteItems instantly (or after --latency-ms),
+ * applies nothing, counts items. Single-threaded epoll, HTTP/1.1 keep-alive.
+ *
+ *   null_endpoint [--port N] [--latency-ms MS] [--pk NAME]
+ * Prints "PORT <n>" on stdout once listening. GET /__stats returns
+ * {"requests":..,"items":..,"connections":..}. DescribeTable answers with a
+ * table whose partition key is --pk (S). SIGTERM/SIGINT stop it. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONN 4096
+#define RBUF (20 * 1024 * 1024)
+
+typedef struct conn {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    int64_t due_ns;     /* pending response time, 0 = none */
+    char *resp;
+    size_t resp_len, resp_off;
+} conn;
+
+static volatile sig_atomic_t stop_flag;
+static uint64_t n_requests, n_items, n_conns;
+static int64_t latency_ns;
+static const char *pk_name = "id";
+
+static void on_signal(int s) {
+    (void)s;
+    stop_flag = 1;
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static uint32_t crc_table[256];
+static void crc_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+static uint32_t crc32(const char *p, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++)
+        c = crc_table[(c ^ (unsigned char)p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static size_t count_sub(const char *h, size_t n, const char *needle) {
+    size_t k = strlen(needle), c = 0;
+    const char *p = h, *end = h + n;
+    while ((p = memmem(p, (size_t)(end - p), needle, k)) != NULL) {
+        c++;
+        p += k;
+    }
+    return c;
+}
+
+static void set_response(conn *c, int status, const char *body) {
+    size_t bl = strlen(body);
+    free(c->resp);
+    c->resp = malloc(bl + 256);
+    int n = snprintf(c->resp, bl + 256,
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: %zu\r\n"
+                     "x-amz-crc32: %u\r\nx-amzn-RequestId: null\r\nConnection: keep-alive\r\n\r\n%s",
+                     status, status == 200 ? "OK" : "Bad Request", bl, crc32(body, bl), body);
+    c->resp_len = (size_t)n;
+    c->resp_off = 0;
+}
+
+/* Returns bytes consumed when a full request is in the buffer, 0 if more is needed. */
+static size_t try_request(conn *c) {
+    char *hend = memmem(c->buf, c->len, "\r\n\r\n", 4);
+    if (!hend)
+        return 0;
+    size_t hlen = (size_t)(hend - c->buf) + 4;
+    size_t clen = 0;
+    char target[128] = "";
+    for (char *line = c->buf; line < hend;) {
+        char *eol = memmem(line, (size_t)(hend - line) + 2, "\r\n", 2);
+        if (!eol)
+            break;
+        if (strncasecmp(line, "Content-Length:", 15) == 0)
+            clen = strtoul(line + 15, NULL, 10);
+        else if (strncasecmp(line, "X-Amz-Target:", 13) == 0) {
+            const char *v = line + 13;
+            while (*v == ' ')
+                v++;
+            size_t tl = (size_t)(eol - v);
+            if (tl >= sizeof target)
+                tl = sizeof target - 1;
+            memcpy(target, v, tl);
+            target[tl] = 0;
+        }
+        line = eol + 2;
+    }
+    if (c->len < hlen + clen)
+        return 0;
+    const char *body = c->buf + hlen;
+    n_requests++;
+    if (strncmp(c->buf, "GET /__stats", 12) == 0) {
+        char b[256];
+        snprintf(b, sizeof b, "{\"requests\":%llu,\"items\":%llu,\"connections\":%llu}",
+                 (unsigned long long)n_requests, (unsigned long long)n_items, (unsigned long long)n_conns);
+        set_response(c, 200, b);
+    } else if (strstr(target, "BatchWriteItem")) {
+        n_items += count_sub(body, clen, "\"PutRequest\"") + count_sub(body, clen, "\"DeleteRequest\"");
+        set_response(c, 200, "{\"UnprocessedItems\":{}}");
+    } else if (strstr(target, "TransactWriteItems")) {
+        n_items += count_sub(body, clen, "\"Put\"") + count_sub(body, clen, "\"Delete\"");
+        set_response(c, 200, "{}");
+    } else if (strstr(target, "DescribeTable")) {
+        char b[1024];
+        snprintf(b, sizeof b,
+                 "{\"Table\":{\"TableName\":\"bench\",\"TableStatus\":\"ACTIVE\",\"KeySchema\":[{\"AttributeName\":"
+                 "\"%s\",\"KeyType\":\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"%s\","
+                 "\"AttributeType\":\"S\"}],\"ItemCount\":0}}",
+                 pk_name, pk_name);
+        set_response(c, 200, b);
+    } else if (strstr(target, "ListTables")) {
+        set_response(c, 200, "{\"TableNames\":[\"bench\"]}");
+    } else {
+        set_response(c, 400, "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"null "
+                             "endpoint: unsupported operation\"}");
+    }
+    c->due_ns = latency_ns > 0 ? now_ns() + latency_ns : 1;
+    return hlen + clen;
+}
+
+static void close_conn(int ep, conn **conns, conn *c) {
+    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    conns[c->fd] = NULL;
+    free(c->buf);
+    free(c->resp);
+    free(c);
+}
+
+static int flush_resp(conn *c) {
+    while (c->resp_off < c->resp_len) {
+        ssize_t w = send(c->fd, c->resp + c->resp_off, c->resp_len - c->resp_off, MSG_NOSIGNAL);
+        if (w < 0)
+            return errno == EAGAIN ? 0 : -1;
+        c->resp_off += (size_t)w;
+    }
+    c->due_ns = 0;
+    free(c->resp);
+    c->resp = NULL;
+    return 1;
+}
+
+static int handle_input(conn *c) {
+    /* One request at a time per connection (HTTP/1.1 without pipelining). */
+    while (c->due_ns == 0) {
+        size_t used = try_request(c);
+        if (!used)
+            return 0;
+        memmove(c->buf, c->buf + used, c->len - used);
+        c->len -= used;
+        if (latency_ns <= 0) {
+            if (flush_resp(c) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int port = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--port") && i + 1 < argc)
+            port = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--latency-ms") && i + 1 < argc)
+            latency_ns = (int64_t)(atof(argv[++i]) * 1e6);
+        else if (!strcmp(argv[i], "--pk") && i + 1 < argc)
+            pk_name = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--port N] [--latency-ms MS] [--pk NAME]\n", argv[0]);
+            return 2;
+        }
+    }
+    crc_init();
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 1024)) {
+        perror("bind/listen");
+        return 1;
+    }
+    socklen_t al = sizeof a;
+    getsockname(ls, (struct sockaddr *)&a, &al);
+    printf("PORT %d\n", ntohs(a.sin_port));
+    fflush(stdout);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
+    epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
+    conn **conns = calloc(MAX_CONN, sizeof *conns);
+    struct epoll_event evs[256];
+    while (!stop_flag) {
+        int timeout = latency_ns > 0 ? 1 : 100;
+        int n = epoll_wait(ep, evs, 256, timeout);
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == ls) {
+                int cfd;
+                while ((cfd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                    if (cfd >= MAX_CONN) {
+                        close(cfd);
+                        continue;
+                    }
+                    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    conn *c = calloc(1, sizeof *c);
+                    c->fd = cfd;
+                    c->cap = 65536;
+                    c->buf = malloc(c->cap);
+                    conns[cfd] = c;
+                    n_conns++;
+                    struct epoll_event ce = {.events = EPOLLIN, .data.fd = cfd};
+                    epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ce);
+                }
+                continue;
+            }
+            conn *c = conns[fd];
+            if (!c)
+                continue;
+            int dead = 0;
+            for (;;) {
+                if (c->cap - c->len < 65536) {
+                    if (c->cap >= RBUF) {
+                        dead = 1;
+                        break;
+                    }
+                    c->cap *= 2;
+                    c->buf = realloc(c->buf, c->cap);
+                }
+                ssize_t r = recv(fd, c->buf + c->len, c->cap - c->len, 0);
+                if (r > 0) {
+                    c->len += (size_t)r;
+                    continue;
+                }
+                if (r == 0 || errno != EAGAIN)
+                    dead = 1;
+                break;
+            }
+            if (!dead && handle_input(c) < 0)
+                dead = 1;
+            if (dead)
+                close_conn(ep, conns, c);
+        }
+        if (latency_ns > 0) {
+            int64_t t = now_ns();
+            for (int fd = 0; fd < MAX_CONN; fd++) {
+                conn *c = conns[fd];
+                if (c && c->due_ns && c->due_ns <= t) {
+                    if (flush_resp(c) < 0 || handle_input(c) < 0)
+                        close_conn(ep, conns, c);
+                }
+            }
+        }
+    }
+    fprintf(stderr, "null_endpoint: %llu requests, %llu items, %llu connections\n",
+            (unsigned long long)n_requests, (unsigned long long)n_items, (unsigned long long)n_conns);
+    for (int fd = 0; fd < MAX_CONN; fd++)
+        if (conns[fd])
+            close_conn(ep, conns, conns[fd]);
+    free(conns);
+    close(ep);
+    close(ls);
+    return 0;
+}

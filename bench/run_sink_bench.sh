@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Sink benchmark: ddbpipe vs the AWS SDK for JavaScript v3 vs boto3's
+# batch_writer, side by side in one run, against bench/null_endpoint (a local
+# endpoint that answers instantly and counts items). Prints figures; not a test.
+#   bench/run_sink_bench.sh [RECORDS=1000000] [BIG_RECORDS=10000000]
+# Needs: a build in build/ (make build), node + npm (peers are installed into
+# bench/peers/node_modules), /usr/bin/python3 with boto3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+BIG=${2:-10000000}
+B=${DDBPIPE_BUILD_DIR:-build}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+
+[ -d bench/peers/node_modules/@aws-sdk/client-dynamodb ] || npm install --prefix bench/peers --no-audit --no-fund >/dev/null 2>&1
+"$B/gen_records" "$N" > "$work/records.jsonl"
+echo "input: $N records, $(( $(stat -c %s "$work/records.jsonl") / N )) bytes each on average"
+
+start_null() { # $1 = latency ms
+  "$B/null_endpoint" --latency-ms "$1" > "$work/ne.out" 2>"$work/ne.err" &
+  pids+=($!)
+  for _ in $(seq 50); do grep -q PORT "$work/ne.out" 2>/dev/null && break; sleep 0.1; done
+  port=$(awk '/PORT/{print $2}' "$work/ne.out")
+  echo "http://127.0.0.1:$port"
+}
+stop_null() { kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'; }
+
+conf() { # $1 endpoint, $2 inflight
+  cat > "$work/sink.yaml" <<YAML
+table: bench
+region: us-east-1
+endpoint_url: $1
+aws_access_key_id: bench
+aws_secret_access_key: bench-secret
+partition_key: id
+max_concurrent_requests: $2
+YAML
+}
+
+run_ddbpipe() { # $1 label, $2 file
+  local t0 t1 rss
+  t0=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$work/rss" "$B/ddbpipe" sink -c "$work/sink.yaml" -i "$2" --quiet
+  t1=$(date +%s.%N)
+  rss=$(cat "$work/rss")
+  local n; n=$(wc -l < "$2")
+  python3 -c "import json;s=$t1-$t0;print(json.dumps({'peer':'ddbpipe','case':'$1','items':$n,'seconds':round(s,3),'items_per_s':round($n/s),'peak_rss_mib':round($rss/1024,1)}))"
+}
+
+echo "== 1: no injected latency, 64 in flight =="
+ep=$(start_null 0)
+conf "$ep" 64
+run_ddbpipe "null-endpoint" "$work/records.jsonl"
+node bench/peers/sdkv3_writer.mjs "$ep" bench "$work/records.jsonl" 64 2>/dev/null
+/usr/bin/python3 bench/peers/boto3_writer.py "$ep" bench "$work/records.jsonl"
+stop_null
+
+echo "== 2: 10 ms injected latency, 64 in flight (bound: 64 x 25 / 10 ms = 160000 items/s) =="
+ep=$(start_null 10)
+conf "$ep" 64
+run_ddbpipe "latency-10ms" "$work/records.jsonl"
+node bench/peers/sdkv3_writer.mjs "$ep" bench "$work/records.jsonl" 64 2>/dev/null
+stop_null
+
+echo "== 3: peak RSS for $BIG records (no latency) =="
+"$B/gen_records" "$BIG" > "$work/big.jsonl"
+ep=$(start_null 0)
+conf "$ep" 64
+run_ddbpipe "rss-$BIG" "$work/big.jsonl"
+stop_null
