@@ -6,7 +6,9 @@
  * Prints "PORT <n>" on stdout once listening. GET /__stats returns
  * {"requests":..,"items":..,"connections":..}. DescribeTable answers with a
  * table whose partition key is --pk (S). SIGTERM/SIGINT stop it. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
