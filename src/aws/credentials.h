@@ -54,6 +54,10 @@ typedef struct dp_cred_options {
     long process_timeout_ms;       /* credential_process run time limit, default 60000 */
 } dp_cred_options;
 
+/* Zero the options and set the documented defaults (verify_tls = 1). Fields
+ * are taken as given afterwards: verify_tls 0 turns TLS checking off. */
+void dp_cred_options_init(dp_cred_options *o);
+
 /* The caching chain: returns cached credentials until refresh_before_s
  * before expiration, then fetches again from the provider that worked. */
 typedef struct dp_cred_chain dp_cred_chain;
