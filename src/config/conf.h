@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "ddbpipe/ddbpipe.h"
+#include "common/buf.h"
 
 /* Text value with defaults applied; NULL when unset, no default, or "null". */
 const char *dp_conf_str(const ddbpipe_conf_t *conf, const char *name);
@@ -17,5 +18,35 @@ int dp_conf_bool(const ddbpipe_conf_t *conf, const char *name, int dflt);
 /* Notices collected while loading (dialect options with no effect, ...). */
 size_t dp_conf_notice_count(const ddbpipe_conf_t *conf);
 const char *dp_conf_notice_at(const ddbpipe_conf_t *conf, size_t i);
+
+/* ---- additions (owner: config) ---- */
+
+/* Add a one-line notice (deduplicated). */
+void dp_conf_notice_add(ddbpipe_conf_t *conf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Load configuration text (YAML, JSON or SQL DDL, sniffed; dialects detected
+ * by shape). origin names the source in messages (a file name). No I/O:
+ * this is what ddbpipe_conf_load_file and the fuzz target call. */
+ddbpipe_result_t dp_conf_load_text(ddbpipe_conf_t *conf, const char *text, size_t len, const char *origin,
+                                   char *errstr, size_t errstr_size);
+
+/* Columns as parsed from the `columns` property ("id BIGINT, name VARCHAR"). */
+typedef struct dp_conf_column {
+    char *name; /* unquoted */
+    char *type; /* SQL type text, whitespace collapsed, e.g. "DECIMAL(10, 2)" */
+} dp_conf_column;
+ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, size_t *count, char *errstr,
+                                       size_t errstr_size);
+void dp_conf_columns_free(dp_conf_column *cols, size_t count);
+
+/* DynamoDB key attribute type for a SQL column type: 'N' for integer,
+ * decimal and floating types, 'B' for binary types, 'S' otherwise. */
+char dp_sql_type_key_type(const char *sql_type);
+
+/* docs/configuration.md, generated from the property table. */
+ddbpipe_result_t dp_conf_doc_markdown(dp_buf *out);
+
+/* Was credentials_provider given as Flink's ASSUME_ROLE? */
+int dp_conf_assume_role(const ddbpipe_conf_t *conf);
 
 #endif

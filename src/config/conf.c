@@ -1,0 +1,824 @@
+/* Configuration values: stored as normalized text per property, checked
+ * against the property table on every set. */
+#include "config/conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/json.h"
+#include "common/util.h"
+#include "config/props.h"
+
+#define DP_CONF_MAX_NOTICES 256
+#define DP_CONF_MAX_VALUE ((size_t)1 << 20)
+
+struct ddbpipe_conf {
+    char **values; /* explicit values, indexed like the property table */
+    char **notices;
+    size_t nnotices;
+    int assume_role;
+};
+
+static char *xstrndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+ddbpipe_conf_t *ddbpipe_conf_new(void)
+{
+    ddbpipe_conf_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->values = calloc(dp_prop_count(), sizeof *c->values);
+    c->notices = calloc(DP_CONF_MAX_NOTICES, sizeof *c->notices);
+    if (!c->values || !c->notices) {
+        free(c->values);
+        free(c->notices);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void ddbpipe_conf_destroy(ddbpipe_conf_t *conf)
+{
+    if (!conf)
+        return;
+    for (size_t i = 0; i < dp_prop_count(); i++) {
+        if (conf->values[i] && dp_prop_at(i)->type == DP_PT_SECRET)
+            memset(conf->values[i], 0, strlen(conf->values[i]));
+        free(conf->values[i]);
+    }
+    for (size_t i = 0; i < conf->nnotices; i++)
+        free(conf->notices[i]);
+    free(conf->values);
+    free(conf->notices);
+    free(conf);
+}
+
+ddbpipe_conf_t *ddbpipe_conf_dup(const ddbpipe_conf_t *conf)
+{
+    if (!conf)
+        return NULL;
+    ddbpipe_conf_t *c = ddbpipe_conf_new();
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < dp_prop_count(); i++) {
+        if (conf->values[i] && !(c->values[i] = strdup(conf->values[i])))
+            goto fail;
+    }
+    for (size_t i = 0; i < conf->nnotices; i++) {
+        if (!(c->notices[i] = strdup(conf->notices[i])))
+            goto fail;
+        c->nnotices++;
+    }
+    c->assume_role = conf->assume_role;
+    return c;
+fail:
+    ddbpipe_conf_destroy(c);
+    return NULL;
+}
+
+void dp_conf_notice_add(ddbpipe_conf_t *conf, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (!conf || conf->nnotices >= DP_CONF_MAX_NOTICES)
+        return;
+    for (size_t i = 0; i < conf->nnotices; i++)
+        if (strcmp(conf->notices[i], line) == 0)
+            return;
+    char *d = strdup(line);
+    if (d)
+        conf->notices[conf->nnotices++] = d;
+}
+
+size_t dp_conf_notice_count(const ddbpipe_conf_t *conf) { return conf ? conf->nnotices : 0; }
+
+const char *dp_conf_notice_at(const ddbpipe_conf_t *conf, size_t i)
+{
+    return conf && i < conf->nnotices ? conf->notices[i] : NULL;
+}
+
+int dp_conf_assume_role(const ddbpipe_conf_t *conf) { return conf ? conf->assume_role : 0; }
+
+/* ------------------------------------------------------------ parsing */
+
+static int ieq(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
+
+static int is_null_text(const char *v) { return !v || ieq(v, "null") || strcmp(v, "~") == 0; }
+
+static int parse_int64(const char *s, int64_t *out)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    while (isspace((unsigned char)*end))
+        end++;
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "5000", "5000ms", "5 s", "2min", "1h", "1 day". */
+static int parse_duration_ms(const char *s, int64_t *out)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return -1;
+    while (isspace((unsigned char)*end))
+        end++;
+    char unit[16];
+    size_t n = 0;
+    while (*end && !isspace((unsigned char)*end) && n + 1 < sizeof unit)
+        unit[n++] = (char)tolower((unsigned char)*end++);
+    unit[n] = 0;
+    while (isspace((unsigned char)*end))
+        end++;
+    if (*end)
+        return -1;
+    int64_t mul;
+    if (!n || !strcmp(unit, "ms") || !strcmp(unit, "milli") || !strcmp(unit, "millis") ||
+        !strcmp(unit, "millisecond") || !strcmp(unit, "milliseconds"))
+        mul = 1;
+    else if (!strcmp(unit, "s") || !strcmp(unit, "sec") || !strcmp(unit, "secs") || !strcmp(unit, "second") ||
+             !strcmp(unit, "seconds"))
+        mul = 1000;
+    else if (!strcmp(unit, "m") || !strcmp(unit, "min") || !strcmp(unit, "mins") || !strcmp(unit, "minute") ||
+             !strcmp(unit, "minutes"))
+        mul = 60000;
+    else if (!strcmp(unit, "h") || !strcmp(unit, "hour") || !strcmp(unit, "hours"))
+        mul = 3600000;
+    else if (!strcmp(unit, "d") || !strcmp(unit, "day") || !strcmp(unit, "days"))
+        mul = 86400000;
+    else
+        return -1;
+    if (v > INT64_MAX / mul)
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+static const char *bool_text(const char *v)
+{
+    static const char *t[] = {"true", "1", "yes", "on", "y"};
+    static const char *f[] = {"false", "0", "no", "off", "n"};
+    for (size_t i = 0; i < 5; i++) {
+        if (ieq(v, t[i]))
+            return "true";
+        if (ieq(v, f[i]))
+            return "false";
+    }
+    return NULL;
+}
+
+/* Find v in "a|b|c" (case-insensitive), then in value aliases "X=y,...".
+ * Returns the canonical spelling copied into out. */
+static int enum_match(const dp_prop *p, const char *v, char *out, size_t out_size)
+{
+    size_t vl = strlen(v);
+    const char *r = p->info.range;
+    while (r && *r) {
+        const char *e = strchr(r, '|');
+        size_t l = e ? (size_t)(e - r) : strlen(r);
+        if (l == vl && strncasecmp(r, v, l) == 0 && l < out_size) {
+            memcpy(out, r, l);
+            out[l] = 0;
+            return 1;
+        }
+        if (!e)
+            break;
+        r = e + 1;
+    }
+    const char *a = p->value_aliases;
+    while (a && *a) {
+        const char *e = strchr(a, ',');
+        size_t l = e ? (size_t)(e - a) : strlen(a);
+        const char *eq = memchr(a, '=', l);
+        if (eq && (size_t)(eq - a) == vl && strncasecmp(a, v, vl) == 0) {
+            size_t cl = l - vl - 1;
+            if (cl < out_size) {
+                memcpy(out, eq + 1, cl);
+                out[cl] = 0;
+                return 1;
+            }
+        }
+        if (!e)
+            break;
+        a = e + 1;
+    }
+    return 0;
+}
+
+/* "a, b ,c" -> "a,b,c"; rejects empty elements. Caller frees. */
+static char *normalize_list(const char *v, size_t *count)
+{
+    size_t n = strlen(v);
+    char *o = malloc(n + 1);
+    if (!o)
+        return NULL;
+    size_t ol = 0, items = 0;
+    const char *p = v;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        const char *end = e ? e : p + strlen(p);
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        const char *q = end;
+        while (q > p && isspace((unsigned char)q[-1]))
+            q--;
+        if (q > p && (*p == '`' || *p == '"') && q - p >= 2 && q[-1] == *p) {
+            p++;
+            q--;
+        }
+        if (q == p) {
+            free(o);
+            return NULL;
+        }
+        if (items)
+            o[ol++] = ',';
+        memcpy(o + ol, p, (size_t)(q - p));
+        ol += (size_t)(q - p);
+        items++;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    o[ol] = 0;
+    *count = items;
+    return o;
+}
+
+void dp_conf_columns_free(dp_conf_column *cols, size_t count)
+{
+    if (!cols)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        free(cols[i].name);
+        free(cols[i].type);
+    }
+    free(cols);
+}
+
+/* Collapse whitespace runs to one space and trim. Caller frees. */
+static char *collapse_ws(const char *s, size_t n)
+{
+    char *o = malloc(n + 1);
+    if (!o)
+        return NULL;
+    size_t ol = 0;
+    int sp = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isspace((unsigned char)s[i])) {
+            sp = ol > 0;
+            continue;
+        }
+        if (sp)
+            o[ol++] = ' ';
+        sp = 0;
+        o[ol++] = s[i];
+    }
+    o[ol] = 0;
+    return o;
+}
+
+ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, size_t *count, char *errstr,
+                                       size_t errstr_size)
+{
+    ddbpipe_result_t rc = DDBPIPE_ERR_CONFIG;
+    dp_conf_column *cols = NULL;
+    size_t n = 0, cap = 0;
+    const char *p = text;
+    *out = NULL;
+    *count = 0;
+    if (!text)
+        return DDBPIPE_OK;
+    while (*p) {
+        /* one element up to a comma outside (), <>, [] */
+        const char *s = p;
+        int depth = 0;
+        while (*p && !(*p == ',' && depth == 0)) {
+            if (*p == '(' || *p == '<' || *p == '[')
+                depth++;
+            else if ((*p == ')' || *p == '>' || *p == ']') && depth > 0)
+                depth--;
+            p++;
+        }
+        const char *e = p;
+        if (*p == ',')
+            p++;
+        while (s < e && isspace((unsigned char)*s))
+            s++;
+        if (s == e) {
+            dp_errf(errstr, errstr_size, "invalid value for 'columns': empty column in '%s' (expected 'name TYPE, ...')", text);
+            goto out;
+        }
+        const char *ns = s, *ne;
+        if (*s == '`' || *s == '"') {
+            char q = *s;
+            ns = ++s;
+            while (s < e && *s != q)
+                s++;
+            ne = s;
+            if (s < e)
+                s++;
+        } else {
+            while (s < e && !isspace((unsigned char)*s))
+                s++;
+            ne = s;
+        }
+        while (s < e && isspace((unsigned char)*s))
+            s++;
+        if (ne == ns || s == e) {
+            dp_errf(errstr, errstr_size, "invalid value for 'columns': column '%.*s' has no type (expected 'name TYPE, ...')",
+                     (int)(e - ns), ns);
+            goto out;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            dp_conf_column *nn = realloc(cols, nc * sizeof *nn);
+            if (!nn) {
+                rc = DDBPIPE_ERR_NOMEM;
+                goto out;
+            }
+            cols = nn;
+            cap = nc;
+        }
+        cols[n].name = xstrndup(ns, (size_t)(ne - ns));
+        cols[n].type = collapse_ws(s, (size_t)(e - s));
+        n++;
+        if (!cols[n - 1].name || !cols[n - 1].type) {
+            rc = DDBPIPE_ERR_NOMEM;
+            goto out;
+        }
+    }
+    *out = cols;
+    *count = n;
+    cols = NULL;
+    rc = DDBPIPE_OK;
+out:
+    dp_conf_columns_free(cols, n);
+    return rc;
+}
+
+static char *columns_canonical(const char *text, char *errstr, size_t errstr_size, ddbpipe_result_t *rc)
+{
+    dp_conf_column *cols;
+    size_t n;
+    *rc = dp_conf_columns_parse(text, &cols, &n, errstr, errstr_size);
+    if (*rc)
+        return NULL;
+    dp_buf b;
+    dp_buf_init(&b, DP_CONF_MAX_VALUE);
+    for (size_t i = 0; i < n && !*rc; i++)
+        *rc = dp_buf_printf(&b, "%s%s %s", i ? ", " : "", cols[i].name, cols[i].type);
+    dp_conf_columns_free(cols, n);
+    if (*rc) {
+        dp_buf_free(&b);
+        return NULL;
+    }
+    char *s = dp_buf_steal(&b);
+    if (!s) {
+        s = strdup("");
+    }
+    return s;
+}
+
+char dp_sql_type_key_type(const char *t)
+{
+    static const char *num[] = {"TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "DECIMAL", "DEC", "NUMERIC",
+                                "REAL", "FLOAT", "DOUBLE", "NUMBER", "UNSIGNED"};
+    static const char *bin[] = {"BINARY", "VARBINARY", "BYTES", "BLOB", "BYTEA"};
+    char word[32];
+    size_t n = 0;
+    if (!t)
+        return 'S';
+    while (isspace((unsigned char)*t))
+        t++;
+    while ((isalpha((unsigned char)*t) || *t == '_') && n + 1 < sizeof word)
+        word[n++] = (char)toupper((unsigned char)*t++);
+    word[n] = 0;
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
+        if (!strcmp(word, num[i]))
+            return 'N';
+    for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++)
+        if (!strcmp(word, bin[i]))
+            return 'B';
+    return 'S';
+}
+
+/* ------------------------------------------------------------ set / get */
+
+static ddbpipe_result_t store(ddbpipe_conf_t *conf, int idx, char *v)
+{
+    char *old = conf->values[idx];
+    if (old && dp_prop_at((size_t)idx)->type == DP_PT_SECRET)
+        memset(old, 0, strlen(old));
+    free(old);
+    conf->values[idx] = v;
+    return DDBPIPE_OK;
+}
+
+static ddbpipe_result_t store_copy(ddbpipe_conf_t *conf, const char *name, const char *v)
+{
+    int idx = dp_prop_find(name);
+    char *d = v ? strdup(v) : NULL;
+    if (v && !d)
+        return DDBPIPE_ERR_NOMEM;
+    return store(conf, idx, d);
+}
+
+/* The key name as the user wrote it plus the canonical name when it differs. */
+static void key_label(char *out, size_t n, const char *given, const dp_prop *p)
+{
+    if (dp_prop_name_eq(given, strlen(given), p->info.name, strlen(p->info.name)))
+        snprintf(out, n, "'%s'", p->info.name);
+    else
+        snprintf(out, n, "'%s' (%s)", given, p->info.name);
+}
+
+ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const char *value, char *errstr,
+                                  size_t errstr_size)
+{
+    char label[160], sugg[128];
+    char *norm = NULL;
+    ddbpipe_result_t rc = DDBPIPE_ERR_CONFIG;
+    if (!conf || !name || !*name) {
+        dp_errf(errstr, errstr_size, "configuration key is empty");
+        return DDBPIPE_ERR_INVALID_ARG;
+    }
+    if (value && strlen(value) > DP_CONF_MAX_VALUE) {
+        dp_errf(errstr, errstr_size, "value for '%s' is longer than %zu bytes", name, DP_CONF_MAX_VALUE);
+        return DDBPIPE_ERR_TOO_LARGE;
+    }
+    if (dp_prop_name_eq(name, strlen(name), "aws.credentials.custom.class", 28) ||
+        dp_prop_name_eq(name, strlen(name), "aws.credentials.provider.custom.class", 37)) {
+        dp_errf(errstr, errstr_size,
+                "'%s' names a Java class, which ddbpipe cannot load: put your credential logic in a program, "
+                "name it with credential_process in an AWS profile and set credentials_provider to profile",
+                name);
+        return DDBPIPE_ERR_CONFIG;
+    }
+    int idx = dp_prop_find(name);
+    if (idx < 0) {
+        const char *ign = dp_prop_ignored(name);
+        if (ign) {
+            dp_conf_notice_add(conf, "%s", ign);
+            return DDBPIPE_OK;
+        }
+        const char *s = dp_prop_suggest(name, sugg, sizeof sugg);
+        if (s)
+            dp_errf(errstr, errstr_size, "unknown configuration key '%s' (did you mean '%s'?)", name, s);
+        else
+            dp_errf(errstr, errstr_size, "unknown configuration key '%s' (see `ddbpipe config --list`)", name);
+        return DDBPIPE_ERR_CONFIG;
+    }
+    const dp_prop *p = dp_prop_at((size_t)idx);
+    int secret = p->type == DP_PT_SECRET;
+    key_label(label, sizeof label, name, p);
+    if (is_null_text(value)) {
+        if (p->flags & DP_PF_NULLABLE)
+            return store_copy(conf, p->info.name, "null");
+        if (p->flags & DP_PF_KEY) {
+            store(conf, dp_prop_find("partition_key"), NULL);
+            store(conf, dp_prop_find("sort_key"), NULL);
+        }
+        return store(conf, idx, NULL);
+    }
+    switch (p->type) {
+    case DP_PT_INT:
+    case DP_PT_DURATION: {
+        int64_t v;
+        int bad = p->type == DP_PT_INT ? parse_int64(value, &v) : parse_duration_ms(value, &v);
+        if (bad) {
+            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected %s in %s", value, label,
+                    p->type == DP_PT_INT ? "an integer" : "a duration in ms (or with a unit: 5s, 2min)",
+                    p->info.range);
+            goto out;
+        }
+        if (v < p->min || v > p->max) {
+            dp_errf(errstr, errstr_size, "value '%s' for %s is out of range: allowed %s", value, label,
+                    p->info.range);
+            goto out;
+        }
+        char tmp[32];
+        snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+        norm = strdup(tmp);
+        break;
+    }
+    case DP_PT_BOOL: {
+        const char *b = bool_text(value);
+        if (!b) {
+            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected true or false", value, label);
+            goto out;
+        }
+        norm = strdup(b);
+        break;
+    }
+    case DP_PT_ENUM: {
+        if (!strcmp(p->info.name, "credentials_provider")) {
+            if (ieq(value, "SYS_PROP") || ieq(value, "SYS_PROPS")) {
+                dp_errf(errstr, errstr_size,
+                        "%s SYS_PROP reads Java system properties (aws.accessKeyId, aws.secretKey), which a native "
+                        "program does not have: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
+                        "variables and use ENV_VAR (credentials_provider: environment)",
+                        label);
+                goto out;
+            }
+            if (ieq(value, "CUSTOM")) {
+                dp_errf(errstr, errstr_size,
+                        "%s CUSTOM loads a Java class, which ddbpipe cannot run: put your credential logic in a "
+                        "program, name it with credential_process in an AWS profile and use PROFILE "
+                        "(credentials_provider: profile)",
+                        label);
+                goto out;
+            }
+            if (ieq(value, "ASSUME_ROLE")) {
+                /* Flink: assume role_arn with credentials from
+                 * aws.credentials.role.provider (default AUTO). */
+                conf->assume_role = 1;
+                rc = DDBPIPE_OK;
+                goto out;
+            }
+        }
+        char e[64];
+        if (!enum_match(p, value, e, sizeof e)) {
+            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected one of %s", value, label,
+                    p->info.range);
+            goto out;
+        }
+        norm = strdup(e);
+        break;
+    }
+    case DP_PT_LIST: {
+        size_t count = 0;
+        norm = normalize_list(value, &count);
+        if (!norm) {
+            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected %s (comma separated, no empty names)",
+                    value, label, p->info.range);
+            goto out;
+        }
+        if (p->flags & DP_PF_KEY) {
+            if (count > 2) {
+                dp_errf(errstr, errstr_size,
+                        "invalid value '%s' for %s: a DynamoDB key has at most 2 attributes (partition key, "
+                        "sort key)",
+                        value, label);
+                goto out;
+            }
+            char *comma = strchr(norm, ',');
+            if (comma)
+                *comma = 0;
+            rc = store_copy(conf, "partition_key", norm);
+            if (!rc)
+                rc = store_copy(conf, "sort_key", comma ? comma + 1 : NULL);
+            if (comma)
+                *comma = ',';
+            if (rc)
+                goto out;
+        }
+        break;
+    }
+    case DP_PT_STRING:
+    case DP_PT_SECRET:
+        if (p->flags & DP_PF_URL) {
+            if (strncasecmp(value, "http://", 7) && strncasecmp(value, "https://", 8)) {
+                dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected a URL starting with http:// or "
+                        "https://", value, label);
+                goto out;
+            }
+        } else if (p->flags & DP_PF_JSON) {
+            dp_json_error jerr;
+            dp_json_doc *doc = dp_json_parse(value, strlen(value), &jerr);
+            int ok = doc && dp_json_is(dp_json_root(doc), DP_JSON_OBJECT);
+            dp_json_doc_free(doc);
+            if (!ok) {
+                dp_errf(errstr, errstr_size, "invalid value for %s: expected a JSON object (%s)", label,
+                        doc ? "not an object" : jerr.message);
+                goto out;
+            }
+        } else if (p->flags & DP_PF_COLUMNS) {
+            norm = columns_canonical(value, errstr, errstr_size, &rc);
+            if (!norm)
+                goto out;
+            break;
+        }
+        if (secret && !*value) {
+            dp_errf(errstr, errstr_size, "%s is empty", label);
+            goto out;
+        }
+        norm = strdup(value);
+        break;
+    }
+    if (!norm) {
+        rc = DDBPIPE_ERR_NOMEM;
+        goto out;
+    }
+    rc = store(conf, idx, norm);
+    norm = NULL;
+out:
+    free(norm);
+    return rc;
+}
+
+static const char *raw_get(const ddbpipe_conf_t *conf, const char *name, int *explicit_out)
+{
+    int idx = dp_prop_find(name);
+    if (explicit_out)
+        *explicit_out = 0;
+    if (idx < 0 || !conf)
+        return NULL;
+    const dp_prop *p = dp_prop_at((size_t)idx);
+    if (conf->values[idx]) {
+        if (explicit_out)
+            *explicit_out = 1;
+        return conf->values[idx];
+    }
+    if (p->env) {
+        /* Fallbacks read at get time so explicit config always wins. */
+        char var[64];
+        const char *e = p->env;
+        while (*e) {
+            const char *c = strchr(e, ',');
+            size_t l = c ? (size_t)(c - e) : strlen(e);
+            if (l < sizeof var) {
+                memcpy(var, e, l);
+                var[l] = 0;
+                const char *v = getenv(var);
+                if (v && *v)
+                    return v;
+            }
+            if (!c)
+                break;
+            e = c + 1;
+        }
+    }
+    if (!strcmp(p->info.name, "batch_size")) {
+        const char *m = conf->values[dp_prop_find("write_mode")];
+        return m && !strcmp(m, "transactional") ? "100" : "25";
+    }
+    return p->info.dflt;
+}
+
+const char *ddbpipe_conf_get(const ddbpipe_conf_t *conf, const char *name) { return raw_get(conf, name, NULL); }
+
+int ddbpipe_conf_is_set(const ddbpipe_conf_t *conf, const char *name)
+{
+    int idx = dp_prop_find(name);
+    return conf && idx >= 0 && conf->values[idx] != NULL;
+}
+
+const char *dp_conf_str(const ddbpipe_conf_t *conf, const char *name)
+{
+    const char *v = raw_get(conf, name, NULL);
+    return is_null_text(v) ? NULL : v;
+}
+
+int64_t dp_conf_int(const ddbpipe_conf_t *conf, const char *name, int64_t dflt)
+{
+    const char *v = raw_get(conf, name, NULL);
+    int64_t r;
+    if (!v)
+        return dflt;
+    if (is_null_text(v))
+        return -1;
+    return parse_int64(v, &r) ? dflt : r;
+}
+
+int dp_conf_bool(const ddbpipe_conf_t *conf, const char *name, int dflt)
+{
+    const char *v = raw_get(conf, name, NULL);
+    const char *b = v ? bool_text(v) : NULL;
+    return b ? b[0] == 't' : dflt;
+}
+
+/* ------------------------------------------------------------ validate */
+
+static int valid_table_name(const char *t)
+{
+    size_t n = strlen(t);
+    if (n < 3 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)t[i]) && t[i] != '_' && t[i] != '.' && t[i] != '-')
+            return 0;
+    return 1;
+}
+
+ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *subcommand, char *errstr,
+                                       size_t errstr_size)
+{
+    const char *sub = subcommand ? subcommand : "sink";
+    if (!conf)
+        return DDBPIPE_ERR_INVALID_ARG;
+    const char *table = dp_conf_str(conf, "table");
+    if (strcmp(sub, "config") != 0) {
+        if (!table) {
+            dp_errf(errstr, errstr_size, "'table' is required for `%s` (set it in the config file or with "
+                    "--set table=NAME)", sub);
+            return DDBPIPE_ERR_CONFIG;
+        }
+    }
+    if (table && !valid_table_name(table)) {
+        dp_errf(errstr, errstr_size,
+                "invalid table name '%s': must be 3 to 255 characters of letters, digits, '_', '-' and '.'",
+                table);
+        return DDBPIPE_ERR_CONFIG;
+    }
+    int akid = dp_conf_str(conf, "aws_access_key_id") != NULL;
+    int secret = dp_conf_str(conf, "aws_secret_access_key") != NULL;
+    if (akid != secret) {
+        dp_errf(errstr, errstr_size, "%s is set but %s is not: give both static keys or neither (neither uses "
+                "the default credentials chain)",
+                akid ? "aws_access_key_id" : "aws_secret_access_key",
+                akid ? "aws_secret_access_key" : "aws_access_key_id");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    if (dp_conf_str(conf, "aws_session_token") && !akid) {
+        dp_errf(errstr, errstr_size, "aws_session_token is set without aws_access_key_id and "
+                "aws_secret_access_key");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    const char *prov = dp_conf_str(conf, "credentials_provider");
+    if (prov && !strcmp(prov, "static") && !akid) {
+        dp_errf(errstr, errstr_size, "credentials_provider is static (BASIC) but aws_access_key_id and "
+                "aws_secret_access_key are not set");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    if (conf->assume_role && !dp_conf_str(conf, "role_arn")) {
+        dp_errf(errstr, errstr_size, "credentials provider ASSUME_ROLE needs role_arn "
+                "(aws.credentials.role.arn)");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    const char *mode = dp_conf_str(conf, "write_mode");
+    int txn = mode && !strcmp(mode, "transactional");
+    int64_t bs = dp_conf_int(conf, "batch_size", 25);
+    if (bs > (txn ? 100 : 25) || bs < 1) {
+        dp_errf(errstr, errstr_size,
+                "batch_size %lld is out of range for write_mode %s: allowed 1..%d (the DynamoDB %s limit)",
+                (long long)bs, txn ? "transactional" : "batch", txn ? 100 : 25,
+                txn ? "TransactWriteItems" : "BatchWriteItem");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    if (!txn && (dp_conf_str(conf, "condition_expression") || dp_conf_str(conf, "delete_condition_expression"))) {
+        dp_errf(errstr, errstr_size, "condition_expression and delete_condition_expression need write_mode "
+                "transactional");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    const char *pk = dp_conf_str(conf, "partition_key");
+    const char *sk = dp_conf_str(conf, "sort_key");
+    if (sk && !pk) {
+        dp_errf(errstr, errstr_size, "sort_key '%s' is set without partition_key", sk);
+        return DDBPIPE_ERR_CONFIG;
+    }
+    if (pk && sk && !strcmp(pk, sk)) {
+        dp_errf(errstr, errstr_size, "partition_key and sort_key are both '%s'", pk);
+        return DDBPIPE_ERR_CONFIG;
+    }
+    const char *doc = dp_conf_str(conf, "document_attribute");
+    if (doc && ((pk && !strcmp(doc, pk)) || (sk && !strcmp(doc, sk)))) {
+        dp_errf(errstr, errstr_size, "document_attribute '%s' is also a key attribute", doc);
+        return DDBPIPE_ERR_CONFIG;
+    }
+    const char *billing = dp_conf_str(conf, "billing_mode");
+    int rcu = dp_conf_str(conf, "read_capacity") != NULL, wcu = dp_conf_str(conf, "write_capacity") != NULL;
+    if (billing && !strcmp(billing, "PROVISIONED") && (!rcu || !wcu) &&
+        (!strcmp(sub, "create-table") || dp_conf_bool(conf, "create_table_if_missing", 0))) {
+        dp_errf(errstr, errstr_size, "billing_mode PROVISIONED needs read_capacity and write_capacity");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    if (billing && !strcmp(billing, "PAY_PER_REQUEST") && (rcu || wcu)) {
+        dp_errf(errstr, errstr_size, "read_capacity/write_capacity are set but billing_mode is PAY_PER_REQUEST "
+                "(set billing_mode: PROVISIONED)");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    if (!strcmp(sub, "create-table") && !pk) {
+        dp_errf(errstr, errstr_size, "`create-table` needs partition_key (or key: pk[,sk])");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    return DDBPIPE_OK;
+}
