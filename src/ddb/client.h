@@ -22,7 +22,9 @@ typedef struct dp_ddb_options {
     const char *streams_endpoint_url; /* NULL: derived (same as endpoint_url when overridden) */
     dp_cred_chain *creds;      /* borrowed */
     dp_http_options http;
-    int max_attempts;          /* per call, default 10 (1 = no retries); -1 = forever */
+    int max_attempts;          /* per call, default 10 (1 = no retries); -1 = forever (an empty
+                                  retry-token bucket then spaces retries at backoff_max_ms
+                                  instead of stopping them) */
     int64_t backoff_base_ms;   /* default 25 */
     int64_t backoff_max_ms;    /* default 20000 */
     int retry_tokens;          /* bucket size, default 500 */
@@ -42,8 +44,16 @@ typedef struct dp_ddb_result {
     int64_t latency_ns;        /* of the last attempt */
 } dp_ddb_result;
 
+/* res is valid only during the call; move the body out with dp_buf_steal
+ * (or copy the struct and dp_buf_init the original) to keep it. */
 typedef void (*dp_ddb_done_fn)(void *opaque, dp_ddb_result *res);
 
+/* Fill the documented defaults (adaptive on, TLS verified). Zero numeric
+ * fields also mean "default"; adaptive and http.verify_tls are taken as
+ * given, so start from this. */
+void dp_ddb_options_init(dp_ddb_options *o);
+/* creds NULL: requests go unsigned (test doubles only). Undelivered calls
+ * are dropped by destroy without callbacks. */
 dp_ddb *dp_ddb_new(const dp_ddb_options *opts, char *errstr, size_t errstr_size);
 void dp_ddb_destroy(dp_ddb *c);
 
@@ -51,7 +61,9 @@ void dp_ddb_destroy(dp_ddb *c);
  * called from dp_ddb_run (never from inside this call). */
 ddbpipe_result_t dp_ddb_call_async(dp_ddb *c, dp_ddb_api api, const char *operation, const char *body,
                                    size_t body_len, dp_ddb_done_fn done, void *opaque);
-/* Drive I/O and retry timers for at most timeout_ms. Returns calls pending. */
+/* Drive I/O and retry timers for at most timeout_ms; returns earlier once
+ * some call completed, and at once when nothing is pending. Returns calls
+ * pending. */
 int dp_ddb_run(dp_ddb *c, int timeout_ms);
 int dp_ddb_pending(const dp_ddb *c);
 /* Blocking call; res must be freed with dp_ddb_result_free. */
@@ -73,7 +85,8 @@ typedef struct dp_retry_bucket {
 void dp_retry_bucket_init(dp_retry_bucket *b, int capacity);
 int dp_retry_bucket_acquire(dp_retry_bucket *b, int is_timeout); /* 1 granted (5, or 10 for timeouts) */
 void dp_retry_bucket_release(dp_retry_bucket *b, int amount);
-/* Full jitter: rand * min(base * 2^attempt, max). */
+int dp_retry_cost(int is_timeout); /* tokens one retry takes: 5, or 10 after a timeout */
+/* Full jitter: rand * min(base * 2^attempt, max); attempt 0 = first retry. */
 int64_t dp_retry_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, double unit_rand);
 
 /* Adaptive mode client-side rate limiter (CUBIC). */
@@ -92,5 +105,10 @@ void dp_rate_limiter_update(dp_rate_limiter *rl, int throttled, double now_s);
 /* Endpoint helpers. */
 const char *dp_ddb_endpoint(const dp_ddb *c, dp_ddb_api api);
 const char *dp_ddb_region(const dp_ddb *c);
+
+/* Introspection (metrics, tests). */
+dp_http *dp_ddb_http(dp_ddb *c);
+int dp_ddb_retry_tokens(const dp_ddb *c);
+const dp_rate_limiter *dp_ddb_rate_limiter(const dp_ddb *c);
 
 #endif

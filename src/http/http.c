@@ -1,0 +1,491 @@
+/* HTTP/1.1 engine on libcurl's multi interface.
+ *
+ * One CURLM per engine: its connection cache gives keep-alive reuse across
+ * requests, and easy handles are recycled through a free list so their
+ * per-handle state (TLS session ids, DNS entries) is not rebuilt per request.
+ * Transfers complete inside dp_http_run, which invokes the done callbacks
+ * after curl has been left in a consistent state (callbacks may submit). */
+#include "http/http.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+typedef struct dp_xfer dp_xfer;
+struct dp_xfer {
+    dp_http *h;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *body;
+    size_t body_len;
+    dp_http_response resp;
+    dp_http_done_fn done;
+    void *opaque;
+    int too_large;
+    int64_t start_ns;
+    CURLcode code;
+    dp_xfer *next; /* free list, done list or in-flight list */
+    dp_xfer *prev; /* in-flight list only */
+};
+
+struct dp_http {
+    CURLM *multi;
+    dp_http_options opts;
+    char *ca_file;
+    dp_xfer *free_list;
+    dp_xfer *active; /* doubly linked: destroy must find them */
+    int in_flight;
+    uint64_t requests;
+    uint64_t connections_opened;
+};
+
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+void dp_http_options_init(dp_http_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->connect_timeout_ms = 3000;
+    o->request_timeout_ms = 60000;
+    o->max_response_bytes = (size_t)16 * 1024 * 1024;
+    o->max_connections = 64;
+    o->verify_tls = 1;
+}
+
+/* Zero fields mean "default", so callers may zero-initialize options. The
+ * exception is verify_tls: 0 means off, so a zeroed struct would disable
+ * TLS checks; dp_http_options_init sets it to 1 and callers that build the
+ * struct by hand must set it. */
+static void apply_defaults(dp_http_options *o)
+{
+    if (o->connect_timeout_ms <= 0) o->connect_timeout_ms = 3000;
+    if (o->request_timeout_ms <= 0) o->request_timeout_ms = 60000;
+    if (o->max_response_bytes == 0) o->max_response_bytes = (size_t)16 * 1024 * 1024;
+    if (o->max_connections <= 0) o->max_connections = 64;
+}
+
+void dp_http_response_init(dp_http_response *r)
+{
+    memset(r, 0, sizeof(*r));
+    dp_buf_init(&r->body, 0);
+}
+
+void dp_http_response_free(dp_http_response *r)
+{
+    if (!r) return;
+    dp_buf_free(&r->body);
+    memset(r->request_id, 0, sizeof(r->request_id));
+}
+
+dp_http *dp_http_new(const dp_http_options *opts)
+{
+    pthread_once(&g_curl_once, curl_init_once);
+    dp_http *h = calloc(1, sizeof(*h));
+    if (!h) return NULL;
+    if (opts) {
+        h->opts = *opts;
+    } else {
+        dp_http_options_init(&h->opts);
+    }
+    apply_defaults(&h->opts);
+    if (h->opts.ca_file) {
+        h->ca_file = strdup(h->opts.ca_file);
+        if (!h->ca_file) goto fail;
+        h->opts.ca_file = h->ca_file;
+    }
+    h->multi = curl_multi_init();
+    if (!h->multi) goto fail;
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->opts.max_connections);
+    /* Keep as many idle connections as we may use, or curl closes them. */
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->opts.max_connections);
+    return h;
+fail:
+    free(h->ca_file);
+    free(h);
+    return NULL;
+}
+
+static void xfer_release_request(dp_xfer *x)
+{
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+    free(x->body);
+    x->body = NULL;
+    x->body_len = 0;
+}
+
+static void xfer_free(dp_xfer *x)
+{
+    if (!x) return;
+    xfer_release_request(x);
+    dp_http_response_free(&x->resp);
+    if (x->easy) curl_easy_cleanup(x->easy);
+    free(x);
+}
+
+void dp_http_destroy(dp_http *h)
+{
+    if (!h) return;
+    /* In-flight transfers are dropped without their callbacks. */
+    while (h->active) {
+        dp_xfer *x = h->active;
+        h->active = x->next;
+        curl_multi_remove_handle(h->multi, x->easy);
+        xfer_free(x);
+    }
+    while (h->free_list) {
+        dp_xfer *x = h->free_list;
+        h->free_list = x->next;
+        xfer_free(x);
+    }
+    if (h->multi) curl_multi_cleanup(h->multi);
+    free(h->ca_file);
+    free(h);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    dp_xfer *x = ud;
+    size_t n = size * nmemb;
+    if (dp_buf_append(&x->resp.body, ptr, n) != DDBPIPE_OK) {
+        x->too_large = 1;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    return n;
+}
+
+/* Case-insensitive "name:" prefix match; returns the trimmed value. */
+static const char *header_value(const char *line, size_t len, const char *name, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0) return NULL;
+    const char *v = line + nl + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
+    *vlen = (size_t)(end - v);
+    return v;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    dp_xfer *x = ud;
+    size_t n = size * nmemb;
+    size_t vlen = 0;
+    const char *v;
+    if ((v = header_value(ptr, n, "x-amz-crc32", &vlen)) != NULL) {
+        char tmp[24];
+        if (vlen > 0 && vlen < sizeof(tmp)) {
+            memcpy(tmp, v, vlen);
+            tmp[vlen] = 0;
+            char *endp = NULL;
+            unsigned long long val = strtoull(tmp, &endp, 10);
+            if (endp && *endp == 0 && isdigit((unsigned char)tmp[0]) && val <= 0xffffffffULL) {
+                x->resp.has_crc32 = 1;
+                x->resp.crc32 = (uint32_t)val;
+            } else {
+                /* Unparseable checksum: keep has_crc32 with a value that
+                 * cannot match so the body is not trusted silently. */
+                x->resp.has_crc32 = 1;
+                x->resp.crc32 = ~dp_crc32("", 0);
+            }
+        }
+    } else if ((v = header_value(ptr, n, "x-amzn-RequestId", &vlen)) != NULL ||
+               (v = header_value(ptr, n, "x-amz-request-id", &vlen)) != NULL) {
+        if (vlen >= sizeof(x->resp.request_id)) vlen = sizeof(x->resp.request_id) - 1;
+        memcpy(x->resp.request_id, v, vlen);
+        x->resp.request_id[vlen] = 0;
+    }
+    return n;
+}
+
+static dp_xfer *xfer_get(dp_http *h)
+{
+    dp_xfer *x = h->free_list;
+    if (x) {
+        h->free_list = x->next;
+        curl_easy_reset(x->easy);
+    } else {
+        x = calloc(1, sizeof(*x));
+        if (!x) return NULL;
+        x->easy = curl_easy_init();
+        if (!x->easy) {
+            free(x);
+            return NULL;
+        }
+        dp_http_response_init(&x->resp);
+    }
+    x->h = h;
+    x->next = x->prev = NULL;
+    x->too_large = 0;
+    x->code = CURLE_OK;
+    dp_buf_free(&x->resp.body);
+    dp_buf_init(&x->resp.body, h->opts.max_response_bytes);
+    x->resp.result = DDBPIPE_OK;
+    x->resp.status = 0;
+    x->resp.has_crc32 = 0;
+    x->resp.crc32 = 0;
+    x->resp.request_id[0] = 0;
+    x->resp.error_text[0] = 0;
+    x->resp.elapsed_ns = 0;
+    return x;
+}
+
+static void xfer_put(dp_http *h, dp_xfer *x)
+{
+    xfer_release_request(x);
+    dp_buf_free(&x->resp.body);
+    x->done = NULL;
+    x->opaque = NULL;
+    x->next = h->free_list;
+    h->free_list = x;
+}
+
+static ddbpipe_result_t xfer_setup(dp_http *h, dp_xfer *x, const dp_http_request *req)
+{
+    CURL *e = x->easy;
+    const dp_http_options *o = &h->opts;
+    const char *method = req->method ? req->method : "GET";
+    long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : o->request_timeout_ms;
+    long low_ms = o->low_speed_time_ms > 0 ? o->low_speed_time_ms : timeout_ms;
+
+    if (!req->url) return DDBPIPE_ERR_INVALID_ARG;
+    if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK) return DDBPIPE_ERR_INVALID_ARG;
+    /* Only http(s): a URL from config must not reach file:// or others. */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    /* Stall detection: fewer than 1 byte/s for low_ms aborts. */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (low_ms + 999) / 1000);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_bytes);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
+    if (o->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "ddbpipe/" DDBPIPE_VERSION_STR);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+
+    if (req->body_len > 0) {
+        x->body = malloc(req->body_len);
+        if (!x->body) return DDBPIPE_ERR_NOMEM;
+        memcpy(x->body, req->body, req->body_len);
+        x->body_len = req->body_len;
+    }
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body ? x->body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+        if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    }
+
+    /* "Expect:" suppresses 100-continue (a round trip for nothing);
+     * an empty Content-Type stops curl's form default on POST. */
+    struct curl_slist *l = NULL;
+    int has_ct = 0;
+    for (size_t i = 0; i < req->header_count; i++) {
+        const dp_http_header *hd = &req->headers[i];
+        if (!hd->name || !hd->value) continue;
+        if (strcasecmp(hd->name, "Content-Type") == 0) has_ct = 1;
+        size_t n = strlen(hd->name) + strlen(hd->value) + 3;
+        char *line = malloc(n);
+        if (!line) goto nomem;
+        snprintf(line, n, "%s: %s", hd->name, hd->value);
+        struct curl_slist *nl = curl_slist_append(l, line);
+        free(line);
+        if (!nl) goto nomem;
+        l = nl;
+    }
+    {
+        struct curl_slist *nl = curl_slist_append(l, "Expect:");
+        if (!nl) goto nomem;
+        l = nl;
+        if (!has_ct && strcmp(method, "GET") != 0) {
+            nl = curl_slist_append(l, "Content-Type:");
+            if (!nl) goto nomem;
+            l = nl;
+        }
+    }
+    x->hdrs = l;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, l);
+    return DDBPIPE_OK;
+nomem:
+    curl_slist_free_all(l);
+    return DDBPIPE_ERR_NOMEM;
+}
+
+ddbpipe_result_t dp_http_submit(dp_http *h, const dp_http_request *req, dp_http_done_fn done, void *opaque)
+{
+    ddbpipe_result_t rc = DDBPIPE_OK;
+    if (!h || !req || !done) return DDBPIPE_ERR_INVALID_ARG;
+    dp_xfer *x = xfer_get(h);
+    if (!x) return DDBPIPE_ERR_NOMEM;
+    rc = xfer_setup(h, x, req);
+    if (rc != DDBPIPE_OK) goto out;
+    x->done = done;
+    x->opaque = opaque;
+    x->start_ns = dp_now_ns();
+    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        rc = DDBPIPE_ERR_TRANSPORT;
+        goto out;
+    }
+    x->next = h->active;
+    if (h->active) h->active->prev = x;
+    h->active = x;
+    h->in_flight++;
+    h->requests++;
+out:
+    if (rc != DDBPIPE_OK) xfer_put(h, x);
+    return rc;
+}
+
+static ddbpipe_result_t map_curl_error(CURLcode code, int too_large)
+{
+    switch (code) {
+    case CURLE_OK:
+        return DDBPIPE_OK;
+    case CURLE_OPERATION_TIMEDOUT:
+        return DDBPIPE_ERR_TIMEOUT;
+    case CURLE_FILESIZE_EXCEEDED:
+        return DDBPIPE_ERR_TOO_LARGE;
+    case CURLE_WRITE_ERROR:
+        return too_large ? DDBPIPE_ERR_TOO_LARGE : DDBPIPE_ERR_IO;
+    case CURLE_OUT_OF_MEMORY:
+        return DDBPIPE_ERR_NOMEM;
+    /* Not transient: retrying would fail the same way. */
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        return DDBPIPE_ERR_CONFIG;
+    default:
+        return DDBPIPE_ERR_TRANSPORT;
+    }
+}
+
+static void finish_xfer(dp_http *h, dp_xfer *x)
+{
+    long status = 0;
+    long nconn = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
+    h->connections_opened += (uint64_t)(nconn > 0 ? nconn : 0);
+    x->resp.status = status;
+    x->resp.elapsed_ns = dp_now_ns() - x->start_ns;
+    x->resp.result = map_curl_error(x->code, x->too_large);
+    if (x->code != CURLE_OK) {
+        char *url = NULL;
+        curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
+        if (x->resp.result == DDBPIPE_ERR_TOO_LARGE) {
+            snprintf(x->resp.error_text, sizeof(x->resp.error_text), "response from %s exceeds %zu bytes",
+                     url ? url : "?", h->opts.max_response_bytes);
+        } else {
+            snprintf(x->resp.error_text, sizeof(x->resp.error_text), "%s: %s", url ? url : "?",
+                     curl_easy_strerror(x->code));
+        }
+    }
+}
+
+static int collect_done(dp_http *h)
+{
+    dp_xfer *done_head = NULL, *done_tail = NULL;
+    int n = 0;
+    CURLMsg *m;
+    int left = 0;
+    while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE) continue;
+        dp_xfer *x = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (!x) continue;
+        x->code = m->data.result;
+        curl_multi_remove_handle(h->multi, x->easy);
+        /* unlink from active */
+        if (x->prev) x->prev->next = x->next;
+        else h->active = x->next;
+        if (x->next) x->next->prev = x->prev;
+        x->prev = NULL;
+        x->next = NULL;
+        h->in_flight--;
+        finish_xfer(h, x);
+        if (done_tail) done_tail->next = x;
+        else done_head = x;
+        done_tail = x;
+    }
+    /* Callbacks run after the message queue is drained: they may submit. */
+    while (done_head) {
+        dp_xfer *x = done_head;
+        done_head = x->next;
+        x->next = NULL;
+        x->done(x->opaque, &x->resp);
+        xfer_put(h, x);
+        n++;
+    }
+    return n;
+}
+
+int dp_http_run(dp_http *h, int timeout_ms)
+{
+    if (!h) return 0;
+    int64_t deadline = dp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        int running = 0;
+        curl_multi_perform(h->multi, &running);
+        if (collect_done(h) > 0) break;
+        if (h->in_flight == 0) break;
+        int64_t left = deadline - dp_now_ms();
+        if (left <= 0) break;
+        curl_multi_poll(h->multi, NULL, 0, (int)left, NULL);
+    }
+    return h->in_flight;
+}
+
+int dp_http_in_flight(const dp_http *h) { return h ? h->in_flight : 0; }
+
+uint64_t dp_http_connections_opened(const dp_http *h) { return h ? h->connections_opened : 0; }
+
+typedef struct perform_ctx {
+    dp_http_response *out;
+    int done;
+} perform_ctx;
+
+static void perform_done(void *opaque, dp_http_response *resp)
+{
+    perform_ctx *pc = opaque;
+    /* Hand the body over; the engine's copy is left empty. The caller's
+     * response must be empty (freshly initialized or freed). */
+    *pc->out = *resp;
+    dp_buf_init(&resp->body, 0);
+    pc->done = 1;
+}
+
+ddbpipe_result_t dp_http_perform(const dp_http_options *opts, const dp_http_request *req, dp_http_response *resp)
+{
+    ddbpipe_result_t rc;
+    perform_ctx pc = {resp, 0};
+    dp_http *h = dp_http_new(opts);
+    if (!h) return DDBPIPE_ERR_NOMEM;
+    rc = dp_http_submit(h, req, perform_done, &pc);
+    if (rc != DDBPIPE_OK) goto out;
+    while (!pc.done) dp_http_run(h, 1000);
+    rc = resp->result;
+out:
+    dp_http_destroy(h);
+    return rc;
+}
