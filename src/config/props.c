@@ -75,9 +75,10 @@ static const dp_prop props[] = {
       NULL, "TCP+TLS connect timeout."),
     P("request_timeout_ms", "duration_ms", DP_PT_DURATION, "60000", "1..3600000", 1, 3600000, 0, S_CONN,
       "sink.http-client.read-timeout", NULL, NULL, "Timeout for one HTTP request (read timeout)."),
-    P("retry_mode", "enum", DP_PT_ENUM, "adaptive", "standard|adaptive", 0, 0, 0, S_CONN, NULL, NULL, NULL,
-      "AWS retry mode: `standard` (jittered backoff + retry tokens) or `adaptive` (adds a client-side rate "
-      "limiter on throttling)."),
+    P("retry_mode", "enum", DP_PT_ENUM, "standard", "standard|adaptive", 0, 0, 0, S_CONN, NULL, NULL, NULL,
+      "AWS retry mode: `standard` (jittered backoff + retry tokens) or `adaptive` (adds the AWS SDKs' "
+      "client-side rate limiter on throttling; it can cut the send rate hard on an early throttle, so it is "
+      "opt-in)."),
     P("log_level", "enum", DP_PT_ENUM, "warn", "error|warn|info|debug", 0, 0, 0, S_CONN, NULL, NULL,
       "warning=warn", "Log level on stderr."),
     /* ------------------------------------------------------------ table */
