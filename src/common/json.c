@@ -176,6 +176,12 @@ int dp_json_object_set(dp_json_doc *doc, dp_json *obj, const char *key, size_t k
     return object_add(doc, obj, key, key_len, v, 1);
 }
 
+int dp_json_object_append(dp_json_doc *doc, dp_json *obj, const char *key, size_t key_len, dp_json *v) {
+    if (!obj || obj->type != DP_JSON_OBJECT || !v || !key)
+        return -1;
+    return object_add(doc, obj, key, key_len, v, 1);
+}
+
 int dp_json_object_remove(dp_json *obj, const char *key) {
     if (!obj || obj->type != DP_JSON_OBJECT || !key)
         return 0;

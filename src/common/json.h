@@ -48,7 +48,9 @@ typedef struct dp_json_error {
     char message[128];
 } dp_json_error;
 
-#define DP_JSON_MAX_DEPTH 64
+/* A DynamoDB item may nest 32 levels; in typed form inside a Streams record
+ * that is about 67 JSON levels. */
+#define DP_JSON_MAX_DEPTH 100
 
 /* Parse exactly one JSON value (surrounding whitespace allowed). Returns NULL
  * on error and fills err (may be NULL). Duplicate object keys: last wins for
@@ -77,6 +79,8 @@ int dp_json_array_append(dp_json_doc *doc, dp_json *arr, dp_json *v);          /
 int dp_json_object_set(dp_json_doc *doc, dp_json *obj, const char *key, size_t key_len,
                        dp_json *v); /* replaces an existing key */
 int dp_json_object_remove(dp_json *obj, const char *key);    /* 1 removed, 0 absent */
+/* Append without the duplicate-key scan (caller knows the key is new). */
+int dp_json_object_append(dp_json_doc *doc, dp_json *obj, const char *key, size_t key_len, dp_json *v);
 /* Deep copy of v (from any doc) into doc. */
 dp_json *dp_json_clone(dp_json_doc *doc, const dp_json *v);
 /* Structural equality (numbers compare by text). */

@@ -89,11 +89,11 @@ static void test_errors_are_clear(void **state) {
 
 static void test_depth_limit(void **state) {
     (void)state;
-    char deep[200];
-    memset(deep, '[', 100);
-    memset(deep + 100, ']', 100);
+    char deep[300];
+    memset(deep, '[', 150);
+    memset(deep + 150, ']', 150);
     dp_json_error err;
-    assert_null(dp_json_parse(deep, 200, &err));
+    assert_null(dp_json_parse(deep, 300, &err));
     assert_non_null(strstr(err.message, "nesting too deep"));
 }
 
