@@ -1,0 +1,67 @@
+/* `ddbpipe sql`: executes the statements parsed by config/sql_ddl.h against
+ * DynamoDB (writes through the sink engine, reads with Query/Scan). The
+ * pure pieces (splitting, literal typing, request building, the text table)
+ * are here so they can be unit-tested without a service. */
+#ifndef DP_SQL_SQL_H
+#define DP_SQL_SQL_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/json.h"
+#include "config/sql_ddl.h"
+#include "ddb/attr.h"
+#include "ddbpipe/ddbpipe.h"
+
+/* One statement of a script: [offset, offset+length) without the ';'. */
+typedef struct dp_sql_span {
+    size_t offset, length;
+    int line;     /* 1-based line of the first token */
+    int end_line; /* line of the last character */
+} dp_sql_span;
+
+/* Split text at ';' outside '...', "...", `...`, -- and block comments.
+ * Statements holding only blanks and comments are skipped, so the n-th span
+ * is the n-th statement dp_sql_parse returns. *out is malloc'd. */
+ddbpipe_result_t dp_sql_split(const char *text, size_t len, dp_sql_span **out, size_t *count);
+/* 1-based number of the statement containing line (0 when none). */
+size_t dp_sql_statement_at_line(const dp_sql_span *spans, size_t count, int line);
+
+/* A SQL literal as plain JSON for a column of type (NULL: follow the
+ * literal). Literals are coerced the way a SQL user expects: a number for a
+ * string-like column becomes its text, a 'string' for an ARRAY/MAP/ROW
+ * column is parsed as JSON, 'true'/'false' for BOOLEAN. The result is then
+ * checked with the column type (dp_attr_from_plain) so a bad value is
+ * reported here, naming the column. NULL with errstr set on error. */
+dp_json *dp_sql_literal_plain(dp_json_doc *doc, const dp_sql_value *v, const dp_coltype *type, const char *column,
+                              char *errstr, size_t errstr_size);
+
+/* The table's key as seen by a read. */
+typedef struct dp_sql_key {
+    const char *pk;
+    char pk_type; /* 'S', 'N', 'B' */
+    const char *sk; /* NULL when none */
+    char sk_type;
+} dp_sql_key;
+
+/* JSON body of the Query (when the WHERE fixes the partition key with '=')
+ * or Scan answering a SELECT: key conditions, the other conditions as a
+ * FilterExpression, the projection, Limit (when no filter) and
+ * exclusive_start_or_NULL (a LastEvaluatedKey, typed JSON). Columns give
+ * the types of non-key values (may be NULL). Sets *is_query. Errors
+ * (unknown column, comparison with NULL) name the column. */
+ddbpipe_result_t dp_sql_build_read(dp_buf *out, const char *table, const dp_sql_stmt *s, const dp_sql_key *key,
+                                   const dp_column *columns, size_t ncolumns, const char *exclusive_start_or_NULL,
+                                   int *is_query, char *errstr, size_t errstr_size);
+
+/* Aligned text table (psql style): header, separator, rows, "(N rows)".
+ * cells is nrows x ncols, row-major; NULL cells print as NULL. Widths count
+ * UTF-8 code points. */
+ddbpipe_result_t dp_sql_render_table(dp_buf *out, const char *const *headers, size_t ncols,
+                                     const char *const *cells, size_t nrows, int footer);
+
+/* Text of a plain JSON value in a table cell: strings unquoted (control
+ * characters escaped), null as NULL, the rest as compact JSON. */
+ddbpipe_result_t dp_sql_cell_text(dp_buf *out, const dp_json *plain);
+
+#endif

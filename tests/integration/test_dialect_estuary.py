@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""Estuary dialect (seed 000), accepted verbatim: the specification sample (materializations ->
+endpoint.connector.config + bindings, `${...}` placeholders from the environment) and the bare endpoint
+config, copied as they stand with `advanced.endpoint` added for DynamoDB Local, drive `ddbpipe sink`.
+Estuary's rules hold: the table is created when missing, the root document is stored as the Map
+`flow_document` beside the key, `delta_updates: false` (default) loads and merges, `true` writes blindly.
+DynamoDB Local accepts only letters and digits in access key ids, so the sample's
+"example-aws-access-key-id" is respelled without dashes."""
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+FAILS = []
+
+
+def skip(msg):
+    print("SKIPPED: " + msg)
+    sys.exit(77)
+
+
+try:
+    import boto3
+except ImportError:
+    skip("python3-boto3 is not installed")
+
+BIN = os.environ.get("DDBPIPE_BIN")
+EPF = os.environ.get("DDBPIPE_TEST_ENDPOINT_FILE")
+SRC = os.environ.get("DDBPIPE_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+if not BIN or not os.path.exists(BIN):
+    skip("DDBPIPE_BIN not built")
+if not EPF or not os.path.exists(EPF):
+    skip("no DynamoDB Local endpoint (DDBPIPE_TEST_ENDPOINT_FILE)")
+ENDPOINT = open(EPF).read().strip()
+DDB = boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="AKIDDIALECT",
+                   aws_secret_access_key="secret")
+WD = tempfile.mkdtemp(prefix="ddbpipe-dialect-it-")
+SUFFIX = str(os.getpid())
+CREATED = []
+
+
+def seed_example(name):
+    """A seed's example config as the repository keeps it (tests/data/config, copied from the seeds)."""
+    with open(os.path.join(SRC, "tests", "data", "config", name)) as f:
+        return f.read()
+
+
+def write(name, text):
+    path = os.path.join(WD, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def check(cond, what, detail=""):
+    if cond:
+        print("  ok   " + what)
+    else:
+        print("  FAIL " + what + (("\n       " + str(detail)[:2000]) if detail else ""))
+        FAILS.append(what)
+
+
+def create(name, pk, pkt, sk=None, skt=None):
+    ks = [{"AttributeName": pk, "KeyType": "HASH"}]
+    ad = [{"AttributeName": pk, "AttributeType": pkt}]
+    if sk:
+        ks.append({"AttributeName": sk, "KeyType": "RANGE"})
+        ad.append({"AttributeName": sk, "AttributeType": skt})
+    DDB.create_table(TableName=name, KeySchema=ks, AttributeDefinitions=ad, BillingMode="PAY_PER_REQUEST")
+    DDB.get_waiter("table_exists").wait(TableName=name)
+    CREATED.append(name)
+
+
+def scan(table):
+    items, kw = [], {}
+    while True:
+        r = DDB.scan(TableName=table, ConsistentRead=True, **kw)
+        items += r["Items"]
+        if "LastEvaluatedKey" not in r:
+            return items
+        kw["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+
+
+def keyed(items, *keys):
+    return {tuple(list(i[k].values())[0] for k in keys): i for i in items}
+
+
+def sink(args, lines, env=None):
+    inp = write("in.jsonl", "\n".join(json.dumps(l) for l in lines) + "\n")
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([BIN, "sink", "-i", inp] + list(args), capture_output=True, text=True, timeout=180, env=e)
+
+
+def finish():
+    import shutil
+    shutil.rmtree(WD, ignore_errors=True)
+    for t in CREATED:
+        try:
+            DDB.delete_table(TableName=t)
+        except Exception:
+            pass
+    if FAILS:
+        print("FAILED: %d check(s): %s" % (len(FAILS), "; ".join(FAILS)))
+        sys.exit(1)
+    print("PASS")
+
+
+def localize(text):
+    assert 'region: "us-east-1"' in text and "example-aws-access-key-id" in text
+    lines = []
+    for line in text.splitlines():
+        lines.append(line.replace("example-aws-access-key-id", "exampleAwsAccessKeyId"))
+        if line.strip() == 'region: "us-east-1"':
+            ind = line[:len(line) - len(line.lstrip())]
+            lines += [ind + "advanced:", ind + '  endpoint: "%s"' % ENDPOINT]
+    return "\n".join(lines) + "\n"
+
+
+DOCS = [
+    {"id": "a", "x": 1, "nested": {"d": 1.50, "l": [1, "two", None]}},
+    {"id": "b", "x": 2},
+    {"id": "a", "y": "z"},                     # merge: x and nested stay
+    {"id": "c", "big": 12345678901234567890123456789012345678},
+    {"id": "b", "x": None},                    # merge patch: null removes x
+]
+
+
+def merged():
+    model = {}
+    for d in DOCS:
+        cur = model.setdefault(d["id"], {})
+        for k, v in d.items():
+            if v is None:
+                cur.pop(k, None)
+            else:
+                cur[k] = v
+    return model
+
+
+def blind():
+    model = {}
+    for d in DOCS:
+        model[d["id"]] = {k: v for k, v in d.items()}
+    return model
+
+
+def plain(av):
+    (t, v), = av.items()
+    if t == "M":
+        return {k: plain(x) for k, x in v.items()}
+    if t == "L":
+        return [plain(x) for x in v]
+    if t == "N":
+        return v  # compared as text: exact
+    if t == "NULL":
+        return None
+    return v
+
+
+def textnums(doc):
+    if isinstance(doc, dict):
+        return {k: textnums(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [textnums(v) for v in doc]
+    if isinstance(doc, bool) or doc is None or isinstance(doc, str):
+        return doc
+    return str(doc)
+
+
+def table_docs(table):
+    out = {}
+    for it in scan(table):
+        check(set(it) == {"id", "flow_document"}, "item holds the key and flow_document only", it)
+        out[it["id"]["S"]] = plain(it["flow_document"])
+    return out
+
+
+def main():
+    print("case: seed 000 specification sample (materializations/bindings, ${...} from the environment)")
+    t = "estuary_" + SUFFIX
+    path = write("catalog.yaml", localize(seed_example("estuary_catalog.yaml")))
+    env = {"PREFIX": "acmeCo", "mat_name": "dynamodb", "TABLE_NAME": t, "COLLECTION_NAME": "docs"}
+    p = sink(["-c", path, "--set", "key=id"], DOCS, env)
+    CREATED.append(t)
+    check(p.returncode == 0, "exit 0", p.stderr)
+    check(DDB.describe_table(TableName=t)["Table"]["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}],
+          "the table was created when missing", "")
+    want = {k: textnums(v) for k, v in merged().items()}
+    got = table_docs(t)
+    check(got == want, "standard updates (delta_updates absent): documents merged", (got, want))
+
+    print("case: seed 000 endpoint config alone, delta_updates: true (blind writes)")
+    t = "estuary_delta_" + SUFFIX
+    create(t, "id", "S")
+    text = localize(seed_example("estuary_endpoint.yaml"))
+    check("table: ${TABLE_NAME}" in text, "the example is seed 000's endpoint config", text)
+    text = text.replace("table: ${TABLE_NAME}", "table: ${TABLE_NAME}\n      delta_updates: true")
+    p = sink(["-c", write("endpoint.yaml", text), "--quiet"], DOCS, {"TABLE_NAME": t})
+    check(p.returncode == 0, "exit 0", p.stderr)
+    want = {k: textnums(v) for k, v in blind().items()}
+    got = table_docs(t)
+    check(got == want, "delta updates: each key holds its last document as written", (got, want))
+
+
+try:
+    main()
+finally:
+    finish()
