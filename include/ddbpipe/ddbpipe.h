@@ -165,35 +165,71 @@ typedef struct ddbpipe_sink_options {
     const char *format;           /* "auto" (default), "json", "feldera", "debezium", "dynamodb-stream" */
     const char *dead_letter_path; /* NULL: dead letters go to stderr as a warning only */
     const char *checkpoint_path;  /* NULL: no checkpoint */
+    /* Added fields (zero = default). */
+    int checkpoint_interval_ms;   /* 0: 1000. The checkpoint is also written by flush and destroy. */
+    int no_metrics_server;        /* 1: do not start the Prometheus server even if metrics_address is set */
 } ddbpipe_sink_options_t;
 
+/* Creates the sink: resolves the key columns (config, else DescribeTable;
+ * a missing table is DDBPIPE_ERR_NOT_FOUND here, before any input is read),
+ * creates the table when create_table_if_missing, opens the dead-letter
+ * file (append) and starts the metrics server when metrics_address is set.
+ *
+ * Dead-letter file: one JSON object per line, flushed per line:
+ *   {"line":N,"offset":O,"reason":"...","record":"<original line>"}
+ * (offset = byte offset just past the line, as given to produce).
+ *
+ * Checkpoint file (written atomically, at most every checkpoint_interval_ms,
+ * at flush and at destroy): {"offset":N,"line":L}: every input record that
+ * ends at or before byte offset N (line L) is acknowledged (written,
+ * dead-lettered or superseded). Resume: seek the input to N and continue
+ * numbering lines at L+1 (see ddbpipe_sink_checkpoint_read). */
 ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts,
                                   ddbpipe_sink_t **out, char *errstr, size_t errstr_size);
+/* Does not flush: call ddbpipe_sink_flush first. Writes the checkpoint. */
 void ddbpipe_sink_destroy(ddbpipe_sink_t *sink);
 
 /* Offer one input line (without the newline). input_offset is the byte
  * offset just past this line in the input (for checkpoints); line_no is
  * 1-based. Returns DDBPIPE_ERR_QUEUE_FULL when buffers are full: call
  * ddbpipe_sink_poll and offer the same line again. A bad record is not an
- * error here: it is dead-lettered and counted. */
+ * error here: it is dead-lettered and counted.
+ * Any other error means the sink has stopped (fatal error such as AUTH or
+ * NOT_FOUND, or fail_on_error after a dead letter): stop reading, call
+ * ddbpipe_sink_flush (it writes what is good unless the error is fatal),
+ * then report ddbpipe_sink_fatal_error. */
 ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *sink, const char *line, size_t len,
                                       uint64_t line_no, uint64_t input_offset);
-/* Drive I/O for up to timeout_ms. */
+/* Drive I/O for up to timeout_ms. Returns the stop error as produce does. */
 ddbpipe_result_t ddbpipe_sink_poll(ddbpipe_sink_t *sink, int timeout_ms);
 /* Send everything buffered and wait until all is acknowledged or timeout_ms
- * passes (-1: forever). DDBPIPE_ERR_TIMEOUT when not done. */
+ * passes (-1: forever). DDBPIPE_ERR_TIMEOUT when not done; the fatal error
+ * code when a fatal error stopped the sink. */
 ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *sink, int timeout_ms);
-/* Fatal error (auth, missing table, fail_on_error) if one happened. */
+/* Fatal error (auth, missing table, fail_on_error) if one happened:
+ * DDBPIPE_OK when none, else its code and a message in errstr. */
 ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *sink, char *errstr, size_t errstr_size);
 
 typedef struct ddbpipe_sink_stats {
     uint64_t records_in, records_written, records_deleted, dead_lettered, duplicates_folded;
     uint64_t retries, throttled_items, failed_items, oversized_dropped, write_chunks;
     uint64_t condition_check_failures, in_flight_requests, buffered_records, buffered_bytes;
+    /* Added fields. */
+    uint64_t parse_errors;      /* bad records (also in dead_lettered) */
+    uint64_t items_loaded;      /* merge mode: items read with BatchGetItem */
+    uint64_t checkpoint_offset; /* acknowledged input offset (0 before the first ack) */
+    uint64_t checkpoint_line;
 } ddbpipe_sink_stats_t;
 void ddbpipe_sink_stats(const ddbpipe_sink_t *sink, ddbpipe_sink_stats_t *out);
 /* Statistics as a JSON document (caller frees with free()). */
 char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
+
+/* Read a checkpoint file written by the sink. DDBPIPE_ERR_NOT_FOUND when the
+ * file does not exist (start from the beginning), DDBPIPE_ERR_PARSE when it
+ * is malformed. */
+ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset, uint64_t *line);
+/* Parser part (no I/O; fuzzable). */
+ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset, uint64_t *line);
 
 /* ---------------------------------------------------------------- source */
 
@@ -212,16 +248,80 @@ typedef struct ddbpipe_source_options {
      * caller must make emitted lines durable (fflush). */
     int (*flush)(void *opaque);
     void *opaque;
+    int checkpoint_interval_ms;  /* 0: 1000; the checkpoint is also written at exit */
 } ddbpipe_source_options_t;
 
+/* Validates options and builds the client; no network I/O yet (config
+ * errors: DDBPIPE_ERR_CONFIG / DDBPIPE_ERR_INVALID_ARG). Config used:
+ * table, stream_arn, segments (when opts->segments is 0),
+ * discovery_interval_ms, poll_idle_ms, poll_busy_ms, on_trimmed_data,
+ * metrics_address, and the connection properties.
+ *
+ * Guarantees: each key's changes are emitted in write order (a child shard
+ * is read only after its parent is read to the end). Delivery is
+ * at-least-once: the checkpoint is written only after opts->flush
+ * succeeded, so a restart may repeat events emitted after the last
+ * checkpoint, never skip one. snapshot+stream takes the stream position
+ * (a LATEST iterator per open shard) before the scan and holds stream
+ * events until the scan is done: a change made during the scan may appear
+ * both in its snapshot row and as a change (duplicates are possible and
+ * harmless; replaying the lines in order gives the table's state). A shard
+ * without a known position (held iterator expired, restart before the
+ * stream phase) is read from TRIM_HORIZON: more duplicates, never a gap. */
 ddbpipe_result_t ddbpipe_source_new(const ddbpipe_conf_t *conf, const ddbpipe_source_options_t *opts,
                                     ddbpipe_source_t **out, char *errstr, size_t errstr_size);
 void ddbpipe_source_destroy(ddbpipe_source_t *source);
-/* Run until done (snapshot finished, caught up) or ddbpipe_source_stop. */
+/* Run until done (snapshot finished; with until_caught_up, every open shard
+ * read to its tip) or ddbpipe_source_stop; then in-flight answers are
+ * emitted, output flushed and the checkpoint written. Call once.
+ * DDBPIPE_ERR_DATA_LOSS: TrimmedDataAccessException with on_trimmed_data
+ * = stop (the default); DDBPIPE_ERR_IO: emit/flush/checkpoint failed. */
 ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *source, char *errstr, size_t errstr_size);
-/* Async-signal-safe request to stop at the next safe point. */
+/* Async-signal-safe request to stop at the next safe point (<= 100 ms). */
 void ddbpipe_source_stop(ddbpipe_source_t *source);
+/* Statistics as JSON (caller frees): events per op, scan pages, shards
+ * open/closed, ms behind per shard, iterator renewals, trimmed-data losses,
+ * listings. Safe to call after run returned. */
 char *ddbpipe_source_stats_json(const ddbpipe_source_t *source);
+
+/* ---------------------------------------------------------------- sql */
+
+/* `ddbpipe sql`: Flink-style statements on DynamoDB tables declared with
+ * CREATE TABLE ... WITH ('connector' = 'dynamodb', ...) (or a Feldera
+ * dynamodb_output connector). Statements run in order, each finished
+ * before the next starts:
+ *   INSERT INTO t [(cols)] VALUES (...), ...   rows typed by the DDL's columns, through the sink
+ *   INSERT INTO t SELECT * FROM STDIN          JSON lines (any sink format) from stdin_fd
+ *   DELETE FROM t WHERE pk = v [AND sk = v]    one delete through the sink
+ *   SELECT cols|* FROM t [WHERE ...] [LIMIT n] Query when the partition key is fixed with '=', else
+ *                                              Scan; other conditions filter; rows go to emit
+ * The whole script is parsed before anything runs. Errors name the
+ * statement number and line: DDBPIPE_ERR_PARSE (syntax), INVALID_ARG
+ * (unknown table/column, bad value), CONFIG (bad WITH options), service
+ * errors as the client reports them. */
+typedef struct ddbpipe_sql_options {
+    /* One output line (a JSON object, or a line of the text table) without
+     * the newline. Return non-zero to stop. NULL: rows are discarded. */
+    int (*emit)(const char *line, size_t len, void *opaque);
+    /* Notices and per-statement summaries ("statement 2: 3 rows written").
+     * NULL: none. */
+    void (*notice)(const char *line, void *opaque);
+    void *opaque;
+    int stdin_fd;            /* input of SELECT * FROM STDIN; -1: not available (the script came from stdin) */
+    int table_output;        /* 1: SELECT answers as an aligned text table (for a terminal) */
+    const char *dead_letter_path; /* for the sink; NULL: rejected records are only warned about */
+} ddbpipe_sql_options_t;
+
+typedef struct ddbpipe_sql_stats {
+    uint64_t statements, rows_written, rows_deleted, rows_selected, dead_lettered;
+} ddbpipe_sql_stats_t;
+
+/* base_conf (may be NULL) is the starting point of every declared table;
+ * the DDL's options override it. stats_or_NULL is filled as far as the run
+ * got. */
+ddbpipe_result_t ddbpipe_sql_run(const char *text, size_t len, const ddbpipe_conf_t *base_conf,
+                                 const ddbpipe_sql_options_t *opts, ddbpipe_sql_stats_t *stats_or_NULL,
+                                 char *errstr, size_t errstr_size);
 
 #ifdef __cplusplus
 }

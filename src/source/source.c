@@ -1,0 +1,1268 @@
+/* The source engine: a parallel Scan snapshot and the DynamoDB Streams change
+ * feed, driven on one thread by the async client's event loop.
+ *
+ * Phases:
+ *   PREP      (snapshot+stream, first start only) list the shards and take a
+ *             LATEST iterator for every open shard: this records the stream
+ *             position before the scan reads anything.
+ *   SNAPSHOT  N Scan segments in flight at once, each following
+ *             LastEvaluatedKey to its end. ConsistentRead, so no write made
+ *             before the recorded position is missed.
+ *   STREAM    shards are read parent before child; discovery on an interval
+ *             and at once (ShardFilter CHILD_SHARDS) when a shard closes.
+ *
+ * Stream events are held back until the snapshot is done (the LATEST
+ * iterators wait), so a snapshot row never overtakes a newer change. A change
+ * written during the scan can come out twice (in the snapshot row and as a
+ * stream event): duplicates are possible and harmless, loss is not. When a
+ * held iterator expires (15 minutes) or a restart happens before the stream
+ * phase, the shard is read from TRIM_HORIZON instead: more duplicates, never
+ * a gap.
+ *
+ * Delivery is at-least-once: the checkpoint is written only after the caller
+ * flushed the output, and records position of what was emitted; a restart
+ * resumes after it (AFTER_SEQUENCE_NUMBER; Scan ExclusiveStartKey).
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "config/conf.h"
+#include "ddb/client.h"
+#include "ddb/ops.h"
+#include "metrics/metrics.h"
+#include "source/source.h"
+
+#define SRC_MAX_FAILURES 10          /* consecutive retryable failures of one task before giving up */
+#define SRC_INCONSISTENT_RETRIES 5   /* listings retried for a closed shard without children */
+#define SRC_CHILD_RETRIES 5
+#define SRC_LOOP_MAX_WAIT_MS 100     /* stop flag latency */
+#define SRC_CHECKPOINT_INTERVAL_MS 1000
+#define SRC_DRAIN_MS 3000            /* in-flight calls finished after a stop */
+#define SRC_GETRECORDS_LIMIT 1000
+
+typedef enum { PH_PREP = 0, PH_SNAPSHOT, PH_STREAM, PH_DONE } src_phase;
+typedef enum { CALL_DISCOVER = 0, CALL_CHILDREN, CALL_ITER, CALL_RECORDS, CALL_SCAN } call_kind;
+
+typedef struct src_call {
+    struct ddbpipe_source *src;
+    call_kind kind;
+    dp_shard *shard;
+    int segment;
+    struct src_call *prev, *next;
+} src_call;
+
+typedef struct src_stats {
+    uint64_t events[4];
+    uint64_t scan_pages, get_records_calls, empty_polls;
+    uint64_t iterator_renewals, trimmed_losses, trim_horizon_fallbacks;
+    uint64_t describe_stream_calls, inconsistent_listings, child_listings;
+    uint64_t checkpoints_written, retries;
+} src_stats;
+
+struct ddbpipe_source {
+    ddbpipe_conf_t *conf;
+    char mode[32], from[32], format[16];
+    dp_event_format fmt;
+    char *checkpoint_path;
+    int until_caught_up;
+    int (*emit)(const char *line, size_t len, void *opaque);
+    int (*flush)(void *opaque);
+    void *opaque;
+    int64_t checkpoint_interval_ms;
+
+    int do_snapshot, do_stream;
+    int64_t discovery_interval_ms, poll_idle_ms, poll_busy_ms;
+    int trimmed_continue;
+    int segments_wanted;
+
+    ddbpipe_client_t *client;
+    dp_ddb *ddb; /* borrowed from client */
+    char table[256], pk[256], sk[256];
+
+    dp_src_checkpoint st; /* state: what the checkpoint holds, plus engine fields */
+    src_phase phase;
+    int started;
+    int checkpoint_loaded_positions; /* resumed: unknown positions start at TRIM_HORIZON */
+
+    /* discovery */
+    int disc_pending;
+    int disc_done_once;
+    int disc_inconsistent;  /* retries for the current listing */
+    int64_t disc_due_ms;
+    int disc_failures;
+    int graph_changed;
+    int child_pending;
+
+    volatile sig_atomic_t stop_requested;
+    ddbpipe_result_t fatal;
+    char fatal_msg[768];
+    int need_flush;
+    int dirty;
+    int64_t last_checkpoint_ms;
+    src_call *calls;
+    dp_buf line;
+    src_stats stats;
+    int64_t started_ms;
+    /* Prometheus metrics (served when metrics_address is set). */
+    dp_metrics *metrics;
+    dp_metrics_server *msrv;
+    dp_metric *m_events[4], *m_renewals, *m_trimmed, *m_open, *m_closed, *m_pages, *m_polls;
+};
+
+static void metrics_setup(ddbpipe_source_t *src) {
+    static const char *const ops[] = {"snapshot", "insert", "modify", "remove"};
+    dp_metrics *m = src->metrics;
+    for (int i = 0; i < 4; i++)
+        src->m_events[i] =
+            dp_metrics_counter(m, "ddbpipe_source_events_total", "Events emitted, by op.", "op", ops[i]);
+    src->m_renewals = dp_metrics_counter(m, "ddbpipe_source_iterator_renewals_total",
+                                         "Shard iterators renewed after ExpiredIteratorException.", NULL, NULL);
+    src->m_trimmed = dp_metrics_counter(m, "ddbpipe_source_trimmed_data_losses_total",
+                                        "TrimmedDataAccessException: records lost before they were read.", NULL,
+                                        NULL);
+    src->m_open = dp_metrics_gauge(m, "ddbpipe_source_shards_open", "Shards not read to their end.", NULL, NULL);
+    src->m_closed = dp_metrics_gauge(m, "ddbpipe_source_shards_closed", "Shards read to their end.", NULL, NULL);
+    src->m_pages = dp_metrics_counter(m, "ddbpipe_source_scan_pages_total", "Scan pages read.", NULL, NULL);
+    src->m_polls = dp_metrics_counter(m, "ddbpipe_source_get_records_calls_total", "GetRecords calls.", NULL, NULL);
+}
+
+static void metrics_shards(ddbpipe_source_t *src) {
+    size_t open = 0, closed = 0;
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        if (src->st.shards.v[i]->finished)
+            closed++;
+        else
+            open++;
+    }
+    dp_metric_set(src->m_open, (double)open);
+    dp_metric_set(src->m_closed, (double)closed);
+}
+
+static void metrics_behind(ddbpipe_source_t *src, dp_shard *s) {
+    if (!s->m_behind && src->metrics)
+        s->m_behind = dp_metrics_gauge(src->metrics, "ddbpipe_source_shard_ms_behind",
+                                       "Milliseconds between now and the last record read, per shard.", "shard",
+                                       s->id);
+    dp_metric_set(s->m_behind, (double)s->ms_behind);
+}
+
+/* ------------------------------------------------------------ utilities */
+
+static void set_fatal(ddbpipe_source_t *src, ddbpipe_result_t rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_fatal(ddbpipe_source_t *src, ddbpipe_result_t rc, const char *fmt, ...) {
+    if (src->fatal != DDBPIPE_OK)
+        return;
+    src->fatal = rc;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(src->fatal_msg, sizeof src->fatal_msg, fmt, ap);
+    va_end(ap);
+}
+
+static int stopping(const ddbpipe_source_t *src) {
+    return src->stop_requested || src->fatal != DDBPIPE_OK;
+}
+
+static int64_t backoff_ms(int failures) {
+    int64_t d = 250LL << (failures < 7 ? failures : 7);
+    return d > 30000 ? 30000 : d;
+}
+
+static src_call *call_new(ddbpipe_source_t *src, call_kind kind, dp_shard *shard, int segment) {
+    src_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->src = src;
+    c->kind = kind;
+    c->shard = shard;
+    c->segment = segment;
+    c->next = src->calls;
+    if (src->calls)
+        src->calls->prev = c;
+    src->calls = c;
+    return c;
+}
+
+static void call_free(src_call *c) {
+    ddbpipe_source_t *src = c->src;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        src->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+}
+
+static void on_done(void *opaque, dp_ddb_result *res);
+
+/* Start one async call; body is built by the caller. */
+static int send_call(ddbpipe_source_t *src, call_kind kind, dp_shard *shard, int segment, dp_ddb_api api,
+                     const char *op, const dp_buf *body) {
+    if (stopping(src))
+        return -1; /* draining after a stop: finish what is in flight, start nothing */
+    src_call *c = call_new(src, kind, shard, segment);
+    if (!c) {
+        set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    ddbpipe_result_t rc = dp_ddb_call_async(src->ddb, api, op, body->data, body->len, on_done, c);
+    if (rc != DDBPIPE_OK) {
+        call_free(c);
+        set_fatal(src, rc, "%s: could not start the call: %s", op, ddbpipe_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static const char *res_code(const dp_ddb_result *res) {
+    return res->error_code[0] ? res->error_code : ddbpipe_strerror(res->result);
+}
+
+/* ------------------------------------------------------------ output */
+
+static int emit_event(ddbpipe_source_t *src, dp_event *ev) {
+    char err[256] = "";
+    dp_buf_reset(&src->line);
+    ev->table = src->table;
+    ddbpipe_result_t rc = dp_event_write(&src->line, src->fmt, ev, err, sizeof err);
+    if (rc != DDBPIPE_OK) {
+        set_fatal(src, rc, "formatting an event of shard %s sequence %s: %s", ev->shard ? ev->shard : "-",
+                  ev->sequence ? ev->sequence : "-", err[0] ? err : ddbpipe_strerror(rc));
+        return -1;
+    }
+    if (src->emit && src->emit(src->line.data, src->line.len, src->opaque) != 0) {
+        set_fatal(src, DDBPIPE_ERR_IO, "the output refused an event (closed or full)");
+        return -1;
+    }
+    src->stats.events[ev->op]++;
+    dp_metric_inc(src->m_events[ev->op]);
+    src->need_flush = 1;
+    return 0;
+}
+
+static int flush_output(ddbpipe_source_t *src) {
+    if (!src->need_flush)
+        return 0;
+    if (src->flush && src->flush(src->opaque) != 0) {
+        set_fatal(src, DDBPIPE_ERR_IO, "flushing the output failed");
+        return -1;
+    }
+    src->need_flush = 0;
+    return 0;
+}
+
+static int write_checkpoint(ddbpipe_source_t *src) {
+    if (!src->checkpoint_path || !src->dirty)
+        return 0;
+    /* The checkpoint must never be ahead of the output. */
+    if (flush_output(src) != 0)
+        return -1;
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    ddbpipe_result_t rc = dp_src_checkpoint_write(&src->st, &b);
+    int ok = rc == DDBPIPE_OK && dp_write_file_atomic(src->checkpoint_path, b.data, b.len) == 0;
+    dp_buf_free(&b);
+    if (!ok) {
+        set_fatal(src, DDBPIPE_ERR_IO, "writing checkpoint %s failed", src->checkpoint_path);
+        return -1;
+    }
+    src->dirty = 0;
+    src->last_checkpoint_ms = dp_now_ms();
+    src->stats.checkpoints_written++;
+    return 0;
+}
+
+/* ------------------------------------------------------------ discovery */
+
+static void start_listing(ddbpipe_source_t *src, const char *exclusive_start) {
+    if (!exclusive_start)
+        src->st.shards.gen++; /* a new full listing */
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    dp_buf_puts(&b, "{\"StreamArn\":");
+    dp_json_write_cstr(&b, src->st.stream_arn);
+    dp_buf_puts(&b, ",\"Limit\":100");
+    if (exclusive_start) {
+        dp_buf_puts(&b, ",\"ExclusiveStartShardId\":");
+        dp_json_write_cstr(&b, exclusive_start);
+    }
+    dp_buf_putc(&b, '}');
+    src->stats.describe_stream_calls++;
+    if (send_call(src, CALL_DISCOVER, NULL, 0, DP_DDB_API_STREAMS, "DescribeStream", &b) == 0)
+        src->disc_pending = 1;
+    dp_buf_free(&b);
+}
+
+static void start_child_listing(ddbpipe_source_t *src, dp_shard *s, const char *exclusive_start) {
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    dp_buf_puts(&b, "{\"StreamArn\":");
+    dp_json_write_cstr(&b, src->st.stream_arn);
+    dp_buf_puts(&b, ",\"ShardFilter\":{\"Type\":\"CHILD_SHARDS\",\"ShardId\":");
+    dp_json_write_cstr(&b, s->id);
+    dp_buf_putc(&b, '}');
+    if (exclusive_start) {
+        dp_buf_puts(&b, ",\"ExclusiveStartShardId\":");
+        dp_json_write_cstr(&b, exclusive_start);
+    }
+    dp_buf_putc(&b, '}');
+    src->stats.describe_stream_calls++;
+    src->stats.child_listings++;
+    if (send_call(src, CALL_CHILDREN, s, 0, DP_DDB_API_STREAMS, "DescribeStream", &b) == 0) {
+        src->child_pending++;
+        s->child_pending = 1;
+    }
+    dp_buf_free(&b);
+}
+
+/* First listing of a start without a checkpoint: with --from latest (and
+ * for snapshot+stream) closed shards hold only history and are skipped; open
+ * shards start at LATEST. Shards found later start at TRIM_HORIZON. */
+static void first_listing_positions(ddbpipe_source_t *src) {
+    int latest = strcmp(src->from, "latest") == 0 || src->do_snapshot;
+    if (!latest)
+        return;
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        dp_shard *s = src->st.shards.v[i];
+        if (s->end_seq) {
+            s->finished = 1;
+            s->state = DP_SHARD_FINISHED;
+            s->children_checked = 1;
+        } else {
+            s->start_latest = 1;
+        }
+    }
+}
+
+static ddbpipe_result_t parse_body(const dp_ddb_result *res, const char *what, dp_json_doc **doc, char *err,
+                                   size_t errsize) {
+    dp_json_error jerr;
+    *doc = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, &jerr);
+    if (!*doc) {
+        dp_errf(err, errsize, "%s: invalid JSON answer at byte %zu: %s", what, jerr.offset, jerr.message);
+        return DDBPIPE_ERR_PARSE;
+    }
+    return DDBPIPE_OK;
+}
+
+static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
+    src->disc_pending = 0;
+    char err[256] = "";
+    dp_json_doc *doc = NULL;
+    if (res->result != DDBPIPE_OK) {
+        if (res->retryable && ++src->disc_failures < SRC_MAX_FAILURES) {
+            DP_LOG_WARN("source: DescribeStream failed (%s: %s); retrying", res_code(res), res->message);
+            src->stats.retries++;
+            src->disc_due_ms = dp_now_ms() + backoff_ms(src->disc_failures);
+            return;
+        }
+        set_fatal(src, res->result == DDBPIPE_OK ? DDBPIPE_ERR_SERVICE : res->result,
+                  "DescribeStream %s failed: %s: %s", src->st.stream_arn, res_code(res), res->message);
+        return;
+    }
+    src->disc_failures = 0;
+    ddbpipe_result_t rc = parse_body(res, "DescribeStream", &doc, err, sizeof err);
+    const dp_json *desc = doc ? dp_json_get(dp_json_root(doc), "StreamDescription") : NULL;
+    size_t added = 0;
+    if (rc == DDBPIPE_OK)
+        rc = dp_shard_graph_merge(&src->st.shards, dp_json_get(desc, "Shards"), &added, err, sizeof err);
+    if (rc != DDBPIPE_OK) {
+        set_fatal(src, rc, "%s", err);
+        goto out;
+    }
+    if (!src->table[0] && dp_json_get_string(desc, "TableName"))
+        snprintf(src->table, sizeof src->table, "%s", dp_json_get_string(desc, "TableName"));
+    if (added) {
+        src->graph_changed = 1;
+        src->dirty = 1;
+    }
+    const char *next = dp_json_get_string(desc, "LastEvaluatedShardId");
+    if (next && next[0]) {
+        start_listing(src, next);
+        goto out;
+    }
+    /* Listing complete: a closed shard without children means the listing
+     * may be stale; list again from that shard (bounded). */
+    const dp_shard *leaf = dp_shard_graph_closed_leaf(&src->st.shards);
+    if (leaf && src->disc_inconsistent < SRC_INCONSISTENT_RETRIES) {
+        src->disc_inconsistent++;
+        src->stats.inconsistent_listings++;
+        DP_LOG_INFO("source: shard %s is closed but its children are not listed yet; listing again", leaf->id);
+        start_listing(src, leaf->id);
+        goto out;
+    }
+    if (!src->disc_done_once && !src->st.stream_started && !src->checkpoint_loaded_positions)
+        first_listing_positions(src);
+    if (dp_shard_graph_prune(&src->st.shards))
+        src->dirty = 1;
+    src->disc_done_once = 1;
+    src->disc_inconsistent = 0;
+    src->disc_due_ms = dp_now_ms() + src->discovery_interval_ms;
+    src->graph_changed = 1;
+out:
+    dp_json_doc_free(doc);
+}
+
+static void on_children(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
+    src->child_pending--;
+    s->child_pending = 0;
+    char err[256] = "";
+    dp_json_doc *doc = NULL;
+    if (res->result != DDBPIPE_OK) {
+        if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
+            src->stats.retries++;
+            s->due_ms = dp_now_ms() + backoff_ms(s->failures);
+            return;
+        }
+        /* ShardFilter is recent: an endpoint that rejects it gets a full
+         * listing instead. */
+        DP_LOG_INFO("source: CHILD_SHARDS listing of %s failed (%s); using a full listing", s->id, res_code(res));
+        s->children_checked = 1;
+        s->failures = 0;
+        src->disc_due_ms = dp_now_ms();
+        return;
+    }
+    s->failures = 0;
+    ddbpipe_result_t rc = parse_body(res, "DescribeStream", &doc, err, sizeof err);
+    const dp_json *desc = doc ? dp_json_get(dp_json_root(doc), "StreamDescription") : NULL;
+    size_t added = 0;
+    if (rc == DDBPIPE_OK)
+        rc = dp_shard_graph_merge(&src->st.shards, dp_json_get(desc, "Shards"), &added, err, sizeof err);
+    if (rc != DDBPIPE_OK) {
+        set_fatal(src, rc, "%s", err);
+        goto out;
+    }
+    if (added) {
+        src->graph_changed = 1;
+        src->dirty = 1;
+    }
+    const char *next = dp_json_get_string(desc, "LastEvaluatedShardId");
+    if (next && next[0]) {
+        start_child_listing(src, s, next);
+        goto out;
+    }
+    if (dp_shard_graph_has_child(&src->st.shards, s->id) || ++s->child_retries >= SRC_CHILD_RETRIES) {
+        /* No children after retries: the stream may be disabled; the
+         * periodic discovery still picks up late children. */
+        s->children_checked = 1;
+    } else {
+        s->due_ms = dp_now_ms() + 200LL * s->child_retries;
+    }
+out:
+    dp_json_doc_free(doc);
+}
+
+/* ------------------------------------------------------------ shards */
+
+static void request_iterator(ddbpipe_source_t *src, dp_shard *s) {
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    dp_buf_puts(&b, "{\"StreamArn\":");
+    dp_json_write_cstr(&b, src->st.stream_arn);
+    dp_buf_puts(&b, ",\"ShardId\":");
+    dp_json_write_cstr(&b, s->id);
+    if (s->last_seq) {
+        dp_buf_puts(&b, ",\"ShardIteratorType\":\"AFTER_SEQUENCE_NUMBER\",\"SequenceNumber\":");
+        dp_json_write_cstr(&b, s->last_seq);
+    } else if (s->start_latest) {
+        dp_buf_puts(&b, ",\"ShardIteratorType\":\"LATEST\"");
+    } else {
+        dp_buf_puts(&b, ",\"ShardIteratorType\":\"TRIM_HORIZON\"");
+    }
+    dp_buf_putc(&b, '}');
+    if (send_call(src, CALL_ITER, s, 0, DP_DDB_API_STREAMS, "GetShardIterator", &b) == 0)
+        s->state = DP_SHARD_ITER_PENDING;
+    dp_buf_free(&b);
+}
+
+static void request_records(ddbpipe_source_t *src, dp_shard *s) {
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    dp_buf_puts(&b, "{\"ShardIterator\":");
+    dp_json_write_cstr(&b, s->iterator);
+    dp_buf_printf(&b, ",\"Limit\":%d}", SRC_GETRECORDS_LIMIT);
+    src->stats.get_records_calls++;
+    dp_metric_inc(src->m_polls);
+    if (send_call(src, CALL_RECORDS, s, 0, DP_DDB_API_STREAMS, "GetRecords", &b) == 0)
+        s->state = DP_SHARD_GET_PENDING;
+    dp_buf_free(&b);
+}
+
+/* TrimmedDataAccessException: records were deleted (24 h retention) before
+ * they were read. That is data loss: say so loudly, count it, and stop
+ * unless on_trimmed_data=continue. */
+static void on_trimmed(ddbpipe_source_t *src, dp_shard *s, const char *msg) {
+    src->stats.trimmed_losses++;
+    dp_metric_inc(src->m_trimmed);
+    DP_LOG_ERROR("source: DATA LOSS on shard %s: records after sequence %s were trimmed from the stream before "
+                 "they were read (TrimmedDataAccessException: %s)",
+                 s->id, s->last_seq ? s->last_seq : "(start)", msg);
+    if (!src->trimmed_continue) {
+        set_fatal(src, DDBPIPE_ERR_DATA_LOSS,
+                  "data loss: shard %s of %s was trimmed past the last read position (sequence %s); set "
+                  "on_trimmed_data: continue to go on from the trim horizon",
+                  s->id, src->st.stream_arn, s->last_seq ? s->last_seq : "(start)");
+        return;
+    }
+    DP_LOG_ERROR("source: on_trimmed_data=continue: shard %s continues from TRIM_HORIZON", s->id);
+    dp_strdup_to(&s->last_seq, NULL);
+    s->start_latest = 0;
+    s->state = DP_SHARD_NEED_ITER;
+    s->due_ms = dp_now_ms();
+    src->dirty = 1;
+}
+
+static int is_code(const dp_ddb_result *res, const char *code) {
+    return strcmp(res->error_code, code) == 0;
+}
+
+static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
+    char err[256] = "";
+    dp_json_doc *doc = NULL;
+    s->state = DP_SHARD_NEED_ITER;
+    if (res->result != DDBPIPE_OK) {
+        if (is_code(res, "TrimmedDataAccessException")) {
+            on_trimmed(src, s, res->message);
+        } else if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
+            src->stats.retries++;
+            s->due_ms = dp_now_ms() + backoff_ms(s->failures);
+        } else if (is_code(res, "ResourceNotFoundException") && s->last_seq) {
+            /* The shard is gone (older than 24 h) with records we had not read. */
+            on_trimmed(src, s, res->message);
+        } else {
+            set_fatal(src, res->result, "GetShardIterator %s failed: %s: %s", s->id, res_code(res), res->message);
+        }
+        return;
+    }
+    s->failures = 0;
+    ddbpipe_result_t rc = parse_body(res, "GetShardIterator", &doc, err, sizeof err);
+    const char *it = doc ? dp_json_get_string(dp_json_root(doc), "ShardIterator") : NULL;
+    if (rc == DDBPIPE_OK && !it) {
+        /* No iterator: the shard has nothing left to read. */
+        s->finished = 1;
+        s->state = DP_SHARD_FINISHED;
+        src->graph_changed = 1;
+        src->dirty = 1;
+        goto out;
+    }
+    if (rc != DDBPIPE_OK || dp_strdup_to(&s->iterator, it) != 0) {
+        set_fatal(src, rc ? rc : DDBPIPE_ERR_NOMEM, "%s", err);
+        goto out;
+    }
+    s->start_latest = 0; /* a renewal without a position falls back to TRIM_HORIZON */
+    s->state = DP_SHARD_IDLE;
+    s->due_ms = dp_now_ms();
+out:
+    dp_json_doc_free(doc);
+}
+
+static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
+    char err[256] = "";
+    dp_json_doc *doc = NULL;
+    s->state = DP_SHARD_IDLE;
+    if (res->result != DDBPIPE_OK) {
+        if (is_code(res, "ExpiredIteratorException")) {
+            src->stats.iterator_renewals++;
+            dp_metric_inc(src->m_renewals);
+            if (!s->last_seq) {
+                src->stats.trim_horizon_fallbacks++;
+                DP_LOG_WARN("source: iterator of shard %s expired before any record was read; renewing from "
+                            "TRIM_HORIZON (older records may be repeated: harmless duplicates)", s->id);
+            } else {
+                DP_LOG_INFO("source: iterator of shard %s expired; renewing after sequence %s", s->id, s->last_seq);
+            }
+            s->state = DP_SHARD_NEED_ITER;
+            s->due_ms = dp_now_ms();
+        } else if (is_code(res, "TrimmedDataAccessException")) {
+            on_trimmed(src, s, res->message);
+        } else if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
+            src->stats.retries++;
+            s->due_ms = dp_now_ms() + backoff_ms(s->failures);
+        } else {
+            set_fatal(src, res->result, "GetRecords on shard %s failed: %s: %s", s->id, res_code(res), res->message);
+        }
+        return;
+    }
+    s->failures = 0;
+    ddbpipe_result_t rc = parse_body(res, "GetRecords", &doc, err, sizeof err);
+    if (rc != DDBPIPE_OK) {
+        set_fatal(src, rc, "shard %s: %s", s->id, err);
+        goto out;
+    }
+    const dp_json *root = dp_json_root(doc);
+    const dp_json *recs = dp_json_get(root, "Records");
+    if (recs && !dp_json_is(recs, DP_JSON_ARRAY)) {
+        set_fatal(src, DDBPIPE_ERR_PARSE, "GetRecords on shard %s: Records is not an array", s->id);
+        goto out;
+    }
+    size_t n = recs ? recs->count : 0;
+    int64_t last_time = 0;
+    for (size_t i = 0; i < n; i++) {
+        dp_event ev;
+        rc = dp_src_parse_record(recs->items[i], s->id, &ev, err, sizeof err);
+        if (rc != DDBPIPE_OK) {
+            set_fatal(src, rc, "shard %s record %zu: %s", s->id, i, err);
+            goto out;
+        }
+        /* A renewed iterator may overlap what was already delivered. */
+        if (s->last_seq && dp_seq_cmp(ev.sequence, s->last_seq) <= 0)
+            continue;
+        if (emit_event(src, &ev) != 0)
+            goto out;
+        if (dp_strdup_to(&s->last_seq, ev.sequence) != 0) {
+            set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        s->records++;
+        src->dirty = 1;
+        last_time = ev.approximate_time_s;
+    }
+    if (last_time) {
+        int64_t now_s = dp_wall_s();
+        s->ms_behind = now_s > last_time ? (now_s - last_time) * 1000 : 0;
+    } else if (n == 0) {
+        s->ms_behind = 0;
+    }
+    metrics_behind(src, s);
+    const char *next = dp_json_get_string(root, "NextShardIterator");
+    if (!next) {
+        /* Closed and read to the end: the children may start now. */
+        s->finished = 1;
+        s->state = DP_SHARD_FINISHED;
+        s->at_tip = 1;
+        dp_strdup_to(&s->iterator, NULL);
+        s->due_ms = dp_now_ms();
+        src->graph_changed = 1;
+        src->dirty = 1;
+        DP_LOG_INFO("source: shard %s read to its end (%llu records)", s->id, (unsigned long long)s->records);
+        goto out;
+    }
+    if (dp_strdup_to(&s->iterator, next) != 0) {
+        set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    s->at_tip = n == 0;
+    if (n == 0)
+        src->stats.empty_polls++;
+    s->due_ms = dp_now_ms() + (n ? src->poll_busy_ms : src->poll_idle_ms);
+out:
+    dp_json_doc_free(doc);
+}
+
+/* ------------------------------------------------------------ snapshot */
+
+static void request_scan(ddbpipe_source_t *src, int i) {
+    dp_src_segment *sg = &src->st.segments[i];
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    dp_buf_puts(&b, "{\"TableName\":");
+    dp_json_write_cstr(&b, src->table);
+    dp_buf_printf(&b, ",\"Segment\":%d,\"TotalSegments\":%d,\"ConsistentRead\":true", i, src->st.total_segments);
+    if (sg->last_key)
+        dp_buf_printf(&b, ",\"ExclusiveStartKey\":%s", sg->last_key);
+    dp_buf_putc(&b, '}');
+    if (send_call(src, CALL_SCAN, NULL, i, DP_DDB_API_DYNAMODB, "Scan", &b) == 0)
+        sg->pending = 1;
+    dp_buf_free(&b);
+}
+
+static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
+    dp_src_segment *sg = &src->st.segments[i];
+    char err[256] = "";
+    dp_json_doc *doc = NULL;
+    dp_buf kb;
+    dp_buf_init(&kb, 0);
+    sg->pending = 0;
+    if (res->result != DDBPIPE_OK) {
+        if (res->retryable && ++sg->failures < SRC_MAX_FAILURES) {
+            src->stats.retries++;
+            sg->due_ms = dp_now_ms() + backoff_ms(sg->failures);
+        } else {
+            set_fatal(src, res->result, "Scan of %s segment %d failed: %s: %s", src->table, i, res_code(res),
+                      res->message);
+        }
+        goto out;
+    }
+    sg->failures = 0;
+    ddbpipe_result_t rc = parse_body(res, "Scan", &doc, err, sizeof err);
+    if (rc != DDBPIPE_OK) {
+        set_fatal(src, rc, "%s", err);
+        goto out;
+    }
+    const dp_json *root = dp_json_root(doc);
+    const dp_json *items = dp_json_get(root, "Items");
+    if (items && !dp_json_is(items, DP_JSON_ARRAY)) {
+        set_fatal(src, DDBPIPE_ERR_PARSE, "Scan segment %d: Items is not an array", i);
+        goto out;
+    }
+    for (size_t k = 0; items && k < items->count; k++) {
+        const dp_json *item = items->items[k];
+        dp_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.op = DP_EVENT_SNAPSHOT;
+        ev.new_image = item;
+        ev.partition_key = src->pk;
+        ev.sort_key = src->sk[0] ? src->sk : NULL;
+        if (!dp_json_is(item, DP_JSON_OBJECT) || !dp_json_get(item, src->pk) ||
+            (ev.sort_key && !dp_json_get(item, ev.sort_key))) {
+            set_fatal(src, DDBPIPE_ERR_PARSE, "Scan segment %d item %zu lacks the key attribute(s) %s%s%s", i, k,
+                      src->pk, src->sk[0] ? "," : "", src->sk);
+            goto out;
+        }
+        if (emit_event(src, &ev) != 0)
+            goto out;
+        sg->items++;
+    }
+    sg->pages++;
+    src->stats.scan_pages++;
+    dp_metric_inc(src->m_pages);
+    const dp_json *lek = dp_json_get(root, "LastEvaluatedKey");
+    if (lek && dp_json_is(lek, DP_JSON_OBJECT) && lek->count > 0) {
+        if (dp_json_write(&kb, lek) != DDBPIPE_OK || dp_strdup_to(&sg->last_key, kb.data) != 0) {
+            set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        sg->due_ms = dp_now_ms();
+    } else {
+        sg->done = 1;
+        DP_LOG_INFO("source: scan segment %d done (%llu items, %llu pages)", i, (unsigned long long)sg->items,
+                    (unsigned long long)sg->pages);
+    }
+    src->dirty = 1;
+out:
+    dp_buf_free(&kb);
+    dp_json_doc_free(doc);
+}
+
+static void on_done(void *opaque, dp_ddb_result *res) {
+    src_call *c = opaque;
+    ddbpipe_source_t *src = c->src;
+    call_kind kind = c->kind;
+    dp_shard *shard = c->shard;
+    int segment = c->segment;
+    call_free(c);
+    if (!src->started) /* being destroyed */
+        return;
+    switch (kind) {
+    case CALL_DISCOVER: on_listing(src, res); break;
+    case CALL_CHILDREN: on_children(src, shard, res); break;
+    case CALL_ITER: on_iterator(src, shard, res); break;
+    case CALL_RECORDS: on_records(src, shard, res); break;
+    case CALL_SCAN: on_scan(src, segment, res); break;
+    }
+}
+
+/* ------------------------------------------------------------ scheduler */
+
+static int snapshot_done(const ddbpipe_source_t *src) {
+    for (int i = 0; i < src->st.total_segments; i++)
+        if (!src->st.segments[i].done)
+            return 0;
+    return 1;
+}
+
+/* Everything readable is read to its tip, every closed shard's children are
+ * known, and no listing is in flight. */
+static int stream_caught_up(const ddbpipe_source_t *src) {
+    if (!src->disc_done_once || src->disc_pending || src->child_pending)
+        return 0;
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        const dp_shard *s = src->st.shards.v[i];
+        if (s->finished) {
+            if (!s->children_checked && !dp_shard_graph_has_child(&src->st.shards, s->id)) {
+                DP_LOG_DEBUG("not caught up: %s children", s->id);
+                return 0;
+            }
+            continue;
+        }
+        /* A poll in flight after an empty answer still counts: its result is
+         * drained (and emitted) before exit. */
+        if ((s->state != DP_SHARD_IDLE && s->state != DP_SHARD_GET_PENDING) || !s->at_tip) {
+            DP_LOG_DEBUG("not caught up: %s state %d tip %d", s->id, s->state, s->at_tip);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* PREP is over once every open shard holds its LATEST iterator. */
+static int prep_done(const ddbpipe_source_t *src) {
+    if (!src->disc_done_once || src->disc_pending)
+        return 0;
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        const dp_shard *s = src->st.shards.v[i];
+        if (!s->finished && s->state != DP_SHARD_IDLE && dp_shard_readable(&src->st.shards, s))
+            return 0;
+    }
+    return 1;
+}
+
+static int64_t schedule(ddbpipe_source_t *src) {
+    int64_t now = dp_now_ms();
+    int64_t next = now + SRC_LOOP_MAX_WAIT_MS;
+#define WAKE(t)                                                                                                        \
+    do {                                                                                                               \
+        if ((t) < next)                                                                                                \
+            next = (t);                                                                                                \
+    } while (0)
+    int streaming = src->phase == PH_STREAM || src->phase == PH_PREP;
+    if (streaming && !src->disc_pending) {
+        if (now >= src->disc_due_ms)
+            start_listing(src, NULL);
+        else
+            WAKE(src->disc_due_ms);
+    }
+    if (streaming && src->graph_changed) {
+        src->graph_changed = 0;
+        for (size_t i = 0; i < src->st.shards.n; i++) {
+            dp_shard *s = src->st.shards.v[i];
+            if (s->state == DP_SHARD_WAITING && !s->finished && src->disc_done_once &&
+                dp_shard_readable(&src->st.shards, s)) {
+                s->state = DP_SHARD_NEED_ITER;
+                s->due_ms = now;
+            } else if (s->finished && s->state != DP_SHARD_FINISHED) {
+                s->state = DP_SHARD_FINISHED;
+            }
+        }
+    }
+    for (size_t i = 0; streaming && i < src->st.shards.n && !stopping(src); i++) {
+        dp_shard *s = src->st.shards.v[i];
+        int due = s->due_ms <= now;
+        switch (s->state) {
+        case DP_SHARD_NEED_ITER:
+            if (due)
+                request_iterator(src, s);
+            else
+                WAKE(s->due_ms);
+            break;
+        case DP_SHARD_IDLE:
+            if (src->phase != PH_STREAM)
+                break; /* PREP: hold the iterator until the snapshot is done */
+            if (due)
+                request_records(src, s);
+            else
+                WAKE(s->due_ms);
+            break;
+        case DP_SHARD_FINISHED:
+            if (src->phase == PH_STREAM && !s->children_checked && !dp_shard_graph_has_child(&src->st.shards, s->id)) {
+                if (due) {
+                    s->due_ms = INT64_MAX; /* one listing at a time per shard */
+                    start_child_listing(src, s, NULL);
+                } else {
+                    WAKE(s->due_ms);
+                }
+            } else if (!s->children_checked && dp_shard_graph_has_child(&src->st.shards, s->id)) {
+                s->children_checked = 1;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    if (src->phase == PH_SNAPSHOT) {
+        for (int i = 0; i < src->st.total_segments && !stopping(src); i++) {
+            dp_src_segment *sg = &src->st.segments[i];
+            if (sg->done || sg->pending)
+                continue;
+            if (sg->due_ms <= now)
+                request_scan(src, i);
+            else
+                WAKE(sg->due_ms);
+        }
+    }
+#undef WAKE
+    return next;
+}
+
+static void advance_phase(ddbpipe_source_t *src) {
+    if (src->phase == PH_PREP && prep_done(src)) {
+        DP_LOG_INFO("source: stream position recorded on %zu shard(s); starting the snapshot", src->st.shards.n);
+        src->phase = PH_SNAPSHOT;
+        src->dirty = 1;
+    }
+    if (src->phase == PH_SNAPSHOT && snapshot_done(src)) {
+        if (!src->st.snapshot_done) {
+            src->st.snapshot_done = 1;
+            src->dirty = 1;
+            DP_LOG_INFO("source: snapshot of %s done (%llu rows)", src->table,
+                        (unsigned long long)src->stats.events[DP_EVENT_SNAPSHOT]);
+        }
+        if (src->do_stream) {
+            src->phase = PH_STREAM;
+            src->st.stream_started = 1;
+            src->graph_changed = 1;
+            int64_t now = dp_now_ms();
+            for (size_t i = 0; i < src->st.shards.n; i++)
+                if (src->st.shards.v[i]->state == DP_SHARD_IDLE)
+                    src->st.shards.v[i]->due_ms = now;
+        } else {
+            src->phase = PH_DONE;
+        }
+    }
+    if (src->phase == PH_STREAM && src->until_caught_up && stream_caught_up(src))
+        src->phase = PH_DONE;
+}
+
+/* ------------------------------------------------------------ setup */
+
+static int pick(const char *v, const char *dflt, const char *const *allowed, char *out, size_t out_size) {
+    if (!v || !v[0])
+        v = dflt;
+    for (size_t i = 0; allowed[i]; i++)
+        if (strcmp(v, allowed[i]) == 0) {
+            snprintf(out, out_size, "%s", v);
+            return 0;
+        }
+    return -1;
+}
+
+ddbpipe_result_t ddbpipe_source_new(const ddbpipe_conf_t *conf, const ddbpipe_source_options_t *opts,
+                                    ddbpipe_source_t **out, char *errstr, size_t errstr_size) {
+    static const char *const modes[] = {"snapshot", "stream", "snapshot+stream", NULL};
+    static const char *const froms[] = {"trim_horizon", "latest", NULL};
+    static const char *const formats[] = {"json", "dynamodb", "debezium", NULL};
+    ddbpipe_result_t rc = DDBPIPE_ERR_INVALID_ARG;
+    ddbpipe_source_t *src = NULL;
+    *out = NULL;
+    if (!conf || !opts) {
+        dp_errf(errstr, errstr_size, "source: conf and opts are required");
+        goto fail;
+    }
+    src = calloc(1, sizeof *src);
+    if (!src) {
+        rc = DDBPIPE_ERR_NOMEM;
+        goto fail;
+    }
+    dp_src_checkpoint_init(&src->st);
+    dp_buf_init(&src->line, 0);
+    if (pick(opts->mode, "stream", modes, src->mode, sizeof src->mode) != 0) {
+        dp_errf(errstr, errstr_size, "source: mode '%s' is not snapshot, stream or snapshot+stream", opts->mode);
+        goto fail;
+    }
+    if (pick(opts->from, "trim_horizon", froms, src->from, sizeof src->from) != 0) {
+        dp_errf(errstr, errstr_size, "source: from '%s' is not trim_horizon or latest", opts->from);
+        goto fail;
+    }
+    if (pick(opts->format, "json", formats, src->format, sizeof src->format) != 0 ||
+        dp_event_format_parse(src->format, &src->fmt) != 0) {
+        dp_errf(errstr, errstr_size, "source: format '%s' is not json, dynamodb or debezium", opts->format);
+        goto fail;
+    }
+    src->do_snapshot = strcmp(src->mode, "stream") != 0;
+    src->do_stream = strcmp(src->mode, "snapshot") != 0;
+    int64_t segs = opts->segments > 0 ? opts->segments : dp_conf_int(conf, "segments", 4);
+    if (segs < 1 || segs > 1000000) {
+        dp_errf(errstr, errstr_size, "source: segments %lld is outside 1..1000000", (long long)segs);
+        goto fail;
+    }
+    src->segments_wanted = (int)segs;
+    src->until_caught_up = opts->until_caught_up;
+    src->emit = opts->emit;
+    src->flush = opts->flush;
+    src->opaque = opts->opaque;
+    src->checkpoint_interval_ms =
+        opts->checkpoint_interval_ms > 0 ? opts->checkpoint_interval_ms : SRC_CHECKPOINT_INTERVAL_MS;
+    if (opts->checkpoint_path && opts->checkpoint_path[0] && !(src->checkpoint_path = strdup(opts->checkpoint_path))) {
+        rc = DDBPIPE_ERR_NOMEM;
+        goto fail;
+    }
+    src->discovery_interval_ms = dp_conf_int(conf, "discovery_interval_ms", 60000);
+    src->poll_idle_ms = dp_conf_int(conf, "poll_idle_ms", 1000);
+    src->poll_busy_ms = dp_conf_int(conf, "poll_busy_ms", 250);
+    const char *otd = dp_conf_str(conf, "on_trimmed_data");
+    src->trimmed_continue = otd && strcmp(otd, "continue") == 0;
+    const char *table = dp_conf_str(conf, "table");
+    const char *arn = dp_conf_str(conf, "stream_arn");
+    if (table)
+        snprintf(src->table, sizeof src->table, "%s", table);
+    if ((!table || !table[0]) && (src->do_snapshot || !arn || !arn[0])) {
+        dp_errf(errstr, errstr_size, "config: table is required (or stream_arn for --mode stream)");
+        rc = DDBPIPE_ERR_CONFIG;
+        goto fail;
+    }
+    src->conf = ddbpipe_conf_dup(conf);
+    if (!src->conf) {
+        rc = DDBPIPE_ERR_NOMEM;
+        goto fail;
+    }
+    src->metrics = dp_metrics_new();
+    if (!src->metrics) {
+        rc = DDBPIPE_ERR_NOMEM;
+        goto fail;
+    }
+    metrics_setup(src);
+    const char *maddr = dp_conf_str(conf, "metrics_address");
+    if (maddr && maddr[0] && !(src->msrv = dp_metrics_server_start(src->metrics, maddr, errstr, errstr_size))) {
+        rc = DDBPIPE_ERR_CONFIG;
+        goto fail;
+    }
+    rc = dp_api_client_new(conf, 0, &src->client, errstr, errstr_size);
+    if (rc != DDBPIPE_OK)
+        goto fail;
+    src->ddb = src->client->ddb;
+    *out = src;
+    return DDBPIPE_OK;
+fail:
+    ddbpipe_source_destroy(src);
+    return rc;
+}
+
+void ddbpipe_source_stop(ddbpipe_source_t *source) {
+    if (source)
+        source->stop_requested = 1;
+}
+
+void ddbpipe_source_destroy(ddbpipe_source_t *src) {
+    if (!src)
+        return;
+    src->started = 0; /* callbacks fired during teardown do nothing */
+    ddbpipe_client_destroy(src->client);
+    while (src->calls)
+        call_free(src->calls);
+    ddbpipe_conf_destroy(src->conf);
+    dp_src_checkpoint_free(&src->st);
+    dp_buf_free(&src->line);
+    free(src->checkpoint_path);
+    dp_metrics_server_stop(src->msrv);
+    dp_metrics_destroy(src->metrics);
+    free(src);
+}
+
+/* Table key schema and stream ARN (blocking: once, before the loop). */
+static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t errstr_size) {
+    const char *arn = dp_conf_str(src->conf, "stream_arn");
+    if (!src->do_snapshot && arn && arn[0]) {
+        if (dp_strdup_to(&src->st.stream_arn, arn) != 0)
+            return DDBPIPE_ERR_NOMEM;
+        if (!src->table[0])
+            return DDBPIPE_OK; /* the table name comes with DescribeStream */
+    }
+    ddbpipe_table_info_t info;
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    memset(&info, 0, sizeof info);
+    ddbpipe_result_t rc = dp_ddb_describe_table(src->ddb, src->table, &info, &res);
+    if (rc != DDBPIPE_OK) {
+        rc = dp_api_call_error(src->client, "DescribeTable", src->table, rc, &res, errstr, errstr_size);
+        dp_ddb_result_free(&res);
+        return rc;
+    }
+    dp_ddb_result_free(&res);
+    snprintf(src->pk, sizeof src->pk, "%s", info.key.partition_key);
+    snprintf(src->sk, sizeof src->sk, "%s", info.key.sort_key);
+    if (src->do_stream && !src->st.stream_arn) {
+        const char *use = arn && arn[0] ? arn : info.stream_arn;
+        if (!use[0]) {
+            dp_errf(errstr, errstr_size,
+                    "table %s has no stream: enable one (StreamSpecification, e.g. NEW_AND_OLD_IMAGES) or "
+                    "use --mode snapshot",
+                    src->table);
+            return DDBPIPE_ERR_NOT_FOUND;
+        }
+        if (dp_strdup_to(&src->st.stream_arn, use) != 0)
+            return DDBPIPE_ERR_NOMEM;
+    }
+    return DDBPIPE_OK;
+}
+
+/* Resume from the checkpoint file if there is one. */
+static ddbpipe_result_t load_checkpoint(ddbpipe_source_t *src, char *errstr, size_t errstr_size) {
+    size_t len = 0;
+    char *text = dp_read_file(src->checkpoint_path, 256u * 1024 * 1024, &len);
+    if (!text)
+        return DDBPIPE_OK; /* first run */
+    dp_src_checkpoint cp;
+    dp_src_checkpoint_init(&cp);
+    char err[256] = "";
+    ddbpipe_result_t rc = dp_src_checkpoint_parse(text, len, &cp, err, sizeof err);
+    free(text);
+    if (rc != DDBPIPE_OK) {
+        dp_errf(errstr, errstr_size, "%s: %s", src->checkpoint_path, err);
+        goto out;
+    }
+    rc = DDBPIPE_ERR_CONFIG;
+    if (cp.table && src->table[0] && strcmp(cp.table, src->table) != 0) {
+        dp_errf(errstr, errstr_size, "checkpoint %s belongs to table %s, not %s: remove it to start over",
+                src->checkpoint_path, cp.table, src->table);
+        goto out;
+    }
+    if (cp.mode && strcmp(cp.mode, src->mode) != 0) {
+        dp_errf(errstr, errstr_size, "checkpoint %s was written by --mode %s, not %s: remove it to start over",
+                src->checkpoint_path, cp.mode, src->mode);
+        goto out;
+    }
+    if (src->do_stream && cp.stream_arn && src->st.stream_arn && strcmp(cp.stream_arn, src->st.stream_arn) != 0) {
+        dp_errf(errstr, errstr_size,
+                "checkpoint %s is for stream %s but the table's stream is now %s (stream re-enabled or table "
+                "re-created): changes between the two are lost; remove the checkpoint to start over",
+                src->checkpoint_path, cp.stream_arn, src->st.stream_arn);
+        goto out;
+    }
+    /* Adopt its state. */
+    src->st.snapshot_done = cp.snapshot_done;
+    src->st.stream_started = cp.stream_started;
+    if (cp.total_segments > 0) {
+        src->st.total_segments = cp.total_segments;
+        src->st.segments = cp.segments;
+        cp.segments = NULL;
+        cp.total_segments = 0;
+        if (src->st.total_segments != src->segments_wanted && !src->st.snapshot_done)
+            DP_LOG_WARN("source: resuming the snapshot with the checkpoint's %d segments (not %d)",
+                        src->st.total_segments, src->segments_wanted);
+    }
+    dp_shard_graph_free(&src->st.shards);
+    src->st.shards = cp.shards;
+    dp_shard_graph_init(&cp.shards);
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        dp_shard *s = src->st.shards.v[i];
+        s->state = s->finished ? DP_SHARD_FINISHED : DP_SHARD_WAITING;
+    }
+    src->checkpoint_loaded_positions = 1;
+    DP_LOG_INFO("source: resuming from checkpoint %s (%zu shard positions, snapshot %s)", src->checkpoint_path,
+                src->st.shards.n, src->st.snapshot_done ? "done" : "in progress");
+    rc = DDBPIPE_OK;
+out:
+    dp_src_checkpoint_free(&cp);
+    return rc;
+}
+
+static void sleep_ms(int64_t ms) {
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t errstr_size) {
+    if (!src)
+        return DDBPIPE_ERR_INVALID_ARG;
+    if (src->started) {
+        dp_errf(errstr, errstr_size, "source: run may be called once");
+        return DDBPIPE_ERR_INVALID_ARG;
+    }
+    src->started = 1;
+    src->started_ms = dp_now_ms();
+    ddbpipe_result_t rc = describe(src, errstr, errstr_size);
+    if (rc != DDBPIPE_OK)
+        return rc;
+    if (src->checkpoint_path && (rc = load_checkpoint(src, errstr, errstr_size)) != DDBPIPE_OK)
+        return rc;
+    if (dp_strdup_to(&src->st.table, src->table[0] ? src->table : NULL) != 0 ||
+        dp_strdup_to(&src->st.mode, src->mode) != 0)
+        return DDBPIPE_ERR_NOMEM;
+    if (src->do_snapshot && src->st.total_segments == 0 && !src->st.snapshot_done) {
+        src->st.segments = calloc((size_t)src->segments_wanted, sizeof *src->st.segments);
+        if (!src->st.segments)
+            return DDBPIPE_ERR_NOMEM;
+        src->st.total_segments = src->segments_wanted;
+    }
+    if (!src->do_snapshot || src->st.snapshot_done)
+        src->phase = src->do_stream ? PH_STREAM : PH_DONE;
+    else if (src->do_stream && !src->checkpoint_loaded_positions)
+        src->phase = PH_PREP;
+    else
+        src->phase = PH_SNAPSHOT;
+    if (src->phase == PH_STREAM)
+        src->st.stream_started = 1;
+    src->disc_due_ms = dp_now_ms();
+    src->dirty = 1;
+
+    while (!stopping(src) && src->phase != PH_DONE) {
+        int64_t wake = schedule(src);
+        if (stopping(src))
+            break;
+        int64_t wait = wake - dp_now_ms();
+        if (wait < 0)
+            wait = 0;
+        if (wait > SRC_LOOP_MAX_WAIT_MS)
+            wait = SRC_LOOP_MAX_WAIT_MS;
+        if (dp_ddb_pending(src->ddb) > 0)
+            dp_ddb_run(src->ddb, (int)wait);
+        else
+            sleep_ms(wait);
+        if (flush_output(src) != 0)
+            break;
+        advance_phase(src);
+        metrics_shards(src);
+        if (src->dirty && dp_now_ms() - src->last_checkpoint_ms >= src->checkpoint_interval_ms)
+            write_checkpoint(src);
+    }
+    /* Finish what is in flight (records already read are emitted, never
+     * dropped), then make output and checkpoint durable. */
+    if (src->fatal == DDBPIPE_OK) {
+        int64_t deadline = dp_now_ms() + SRC_DRAIN_MS;
+        while (dp_ddb_pending(src->ddb) > 0 && dp_now_ms() < deadline && src->fatal == DDBPIPE_OK)
+            dp_ddb_run(src->ddb, 50);
+    }
+    ddbpipe_result_t fatal = src->fatal;
+    if (fatal != DDBPIPE_ERR_IO) {
+        src->dirty = 1;
+        flush_output(src);
+        write_checkpoint(src);
+    }
+    if (src->fatal != DDBPIPE_OK) {
+        dp_errf(errstr, errstr_size, "%s", src->fatal_msg);
+        return src->fatal;
+    }
+    return DDBPIPE_OK;
+}
+
+/* ------------------------------------------------------------ stats */
+
+char *ddbpipe_source_stats_json(const ddbpipe_source_t *src) {
+    if (!src)
+        return NULL;
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    const src_stats *st = &src->stats;
+    size_t open = 0, closed = 0;
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        if (src->st.shards.v[i]->finished)
+            closed++;
+        else
+            open++;
+    }
+    int segs_done = 0;
+    for (int i = 0; i < src->st.total_segments; i++)
+        segs_done += src->st.segments[i].done;
+    static const char *const phases[] = {"prep", "snapshot", "stream", "done"};
+    dp_buf_printf(&b,
+                  "{\"mode\":\"%s\",\"phase\":\"%s\",\"events\":{\"snapshot\":%llu,\"insert\":%llu,\"modify\":%llu,"
+                  "\"remove\":%llu},\"snapshot\":{\"segments\":%d,\"segments_done\":%d,\"pages\":%llu},"
+                  "\"stream\":{\"shards_open\":%zu,\"shards_closed\":%zu,\"get_records_calls\":%llu,"
+                  "\"empty_polls\":%llu,\"iterator_renewals\":%llu,\"trim_horizon_fallbacks\":%llu,"
+                  "\"trimmed_data_losses\":%llu,\"describe_stream_calls\":%llu,\"inconsistent_listings\":%llu,"
+                  "\"child_listings\":%llu,\"shards\":[",
+                  src->mode, phases[src->phase], (unsigned long long)st->events[0], (unsigned long long)st->events[1],
+                  (unsigned long long)st->events[2], (unsigned long long)st->events[3], src->st.total_segments,
+                  segs_done, (unsigned long long)st->scan_pages, open, closed,
+                  (unsigned long long)st->get_records_calls, (unsigned long long)st->empty_polls,
+                  (unsigned long long)st->iterator_renewals, (unsigned long long)st->trim_horizon_fallbacks,
+                  (unsigned long long)st->trimmed_losses, (unsigned long long)st->describe_stream_calls,
+                  (unsigned long long)st->inconsistent_listings, (unsigned long long)st->child_listings);
+    int first = 1;
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        const dp_shard *s = src->st.shards.v[i];
+        if (s->finished && !s->records)
+            continue;
+        dp_buf_puts(&b, first ? "{\"id\":" : ",{\"id\":");
+        first = 0;
+        dp_json_write_cstr(&b, s->id);
+        dp_buf_printf(&b, ",\"records\":%llu,\"ms_behind\":%lld,\"closed\":%s}", (unsigned long long)s->records,
+                      (long long)s->ms_behind, s->finished ? "true" : "false");
+    }
+    dp_buf_printf(&b, "]},\"retries\":%llu,\"checkpoints_written\":%llu,\"elapsed_ms\":%lld}",
+                  (unsigned long long)st->retries, (unsigned long long)st->checkpoints_written,
+                  (long long)(src->started_ms ? dp_now_ms() - src->started_ms : 0));
+    return dp_buf_steal(&b);
+}
