@@ -1,0 +1,69 @@
+# Thin wrapper around CMake/ctest so a newcomer needs two commands:
+#   make demo   # install what is missing, build, run a pipeline on DynamoDB Local
+#   make test   # install what is missing, build, run every test tier + fuzz smoke
+# Everything real lives in scripts/ and CMakeLists.txt.
+
+JOBS       ?= 2
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 10
+FUZZ_SMOKE_SECONDS ?= 3
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test unit fuzz-smoke demo asan valgrind fuzz format clean help
+
+all: build
+
+help:
+	@echo "make demo      install deps, build, run a pipeline against DynamoDB Local"
+	@echo "make test      install deps, build, run unit+fault+integration tests, fuzz smoke"
+	@echo "make build     configure and build into $(BUILD)/"
+	@echo "make asan      ASan+UBSan build in $(BUILD_ASAN)/, whole suite"
+	@echo "make valgrind  unit and fault C tests under valgrind (leak check)"
+	@echo "make fuzz      build libFuzzer targets in $(BUILD_FUZZ)/ and run each (FUZZ_SECONDS=$(FUZZ_SECONDS))"
+	@echo "make format    clang-format every C source"
+	@echo "make clean     remove build directories"
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+# test builds with make -k so one broken file still lets every other test
+# run and be counted; the build failure still fails `make test`.
+test: deps
+	@JOBS=$(JOBS) FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) CMAKE_FLAGS="$(CMAKE_FLAGS)" scripts/test.sh $(BUILD) $(BUILD_FUZZ)
+
+unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) -L unit
+
+fuzz-smoke: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz-smoke.sh $(BUILD_FUZZ)
+
+fuzz: fuzz-smoke
+
+# The demo needs only the CLI: build just that target.
+demo: deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS) --target ddbpipe
+	@scripts/demo.sh $(BUILD)/ddbpipe
+
+asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DDDBPIPE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j$(JOBS)
+
+valgrind: build
+	@scripts/install-deps.sh --valgrind
+	@scripts/valgrind.sh $(BUILD)
+
+format:
+	@command -v clang-format >/dev/null || scripts/install-deps.sh --format
+	find src cli include tests bench -name '*.[ch]' 2>/dev/null | xargs -r clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) build-valgrind

@@ -1,0 +1,426 @@
+/* ddbpipe sink: JSON lines in (file or stdin), DynamoDB writes out.
+ *
+ * The engine (ddbpipe_sink_*) owns batching, ordering, retries and
+ * dead-lettering; this file reads lines without blocking the engine's I/O,
+ * handles signals, and reports progress and the summary. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum { OPT_FORMAT = CLI_OPT_FIRST_LOCAL, OPT_DEAD_LETTER, OPT_CHECKPOINT, OPT_STATS_FILE, OPT_SQL };
+
+#define READ_CHUNK (256 * 1024)
+/* A line longer than this cannot be a DynamoDB item (400 KB) in any input
+ * format; it is cut here so memory stays bounded, and the engine
+ * dead-letters the cut line as malformed. */
+#define MAX_LINE_BYTES ((size_t)16 * 1024 * 1024)
+
+static volatile sig_atomic_t g_signals;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (++g_signals >= 2) {
+        static const char msg[] = "\nddbpipe sink: second signal, aborting without flushing\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(DDBPIPE_EXIT_INTERRUPTED);
+    }
+}
+
+static void help(void) {
+    printf("Usage: ddbpipe sink -c FILE [-i INPUT|-] [--format FORMAT] [--dead-letter FILE]\n"
+           "                    [--checkpoint FILE] [--stats-file FILE] [--set KEY=VALUE ...]\n\n"
+           "Write a change stream into a DynamoDB table. Input is JSON lines (a file or stdin):\n"
+           "a plain object upserts that row; Feldera {\"insert\":..}/{\"delete\":..}, Debezium\n"
+           "envelopes and DynamoDB Streams records (as written by 'ddbpipe source --format\n"
+           "dynamodb') are recognised per line. Per-key order holds at any concurrency, batches\n"
+           "never hold a key twice, and bad records go to the dead-letter file with their line\n"
+           "number and reason instead of stopping the stream.\n\n"
+           "SIGINT/SIGTERM stop reading, flush what is buffered and in flight, and exit 0; a\n"
+           "second signal aborts at once (exit 130). A progress line is shown on stderr when it\n"
+           "is a terminal, and a summary at the end (unless --quiet).\n\n"
+           "Options:\n"
+           "  -i, --input FILE      read from FILE ('-' or absent: stdin)\n"
+           "      --format FORMAT   auto (default), json, feldera, debezium, dynamodb-stream\n"
+           "      --dead-letter FILE  append rejected records (line, reason) to FILE\n"
+           "      --checkpoint FILE record the input offset up to which everything is written\n"
+           "                        (file input); a restarted run resumes after it\n"
+           "      --stats-file FILE write statistics as JSON at exit\n"
+           "      --sql FILE        take the configuration from the CREATE TABLE ... WITH\n"
+           "                        ('connector' = 'dynamodb', ...) in FILE (Flink or Feldera SQL;\n"
+           "                        instead of -c)\n\n");
+    cli_print_common_options(stdout);
+    printf("\nExit codes: 0 all written, 1 finished but records were dead-lettered, 2 usage or\n"
+           "configuration error, 3 fatal (auth, missing table, fail_on_error, unreachable),\n"
+           "130 aborted by a second signal.\n");
+    cli_print_config_props(stdout, "sink");
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct progress {
+    int enabled;
+    double start, last_print, last_rate_t;
+    uint64_t last_rate_written;
+    double rate;
+} progress;
+
+static void progress_show(progress *p, const ddbpipe_sink_t *sink, int force) {
+    if (!p->enabled)
+        return;
+    double t = now_s();
+    if (!force && t - p->last_print < 0.5)
+        return;
+    ddbpipe_sink_stats_t st;
+    ddbpipe_sink_stats(sink, &st);
+    uint64_t done = st.records_written + st.records_deleted;
+    if (t - p->last_rate_t >= 1.0 || p->last_rate_t == 0) {
+        if (p->last_rate_t > 0)
+            p->rate = (double)(done - p->last_rate_written) / (t - p->last_rate_t);
+        p->last_rate_t = t;
+        p->last_rate_written = done;
+    }
+    p->last_print = t;
+    fprintf(stderr,
+            "\r\033[Kin %llu | written %llu | %.0f/s | in flight %llu | retries %llu | dead-lettered %llu",
+            (unsigned long long)st.records_in, (unsigned long long)done, p->rate,
+            (unsigned long long)st.in_flight_requests, (unsigned long long)st.retries,
+            (unsigned long long)st.dead_lettered);
+}
+
+static void progress_end(progress *p) {
+    if (p->enabled)
+        fputs("\r\033[K", stderr);
+}
+
+/* Offer one line, driving the engine while it applies backpressure. */
+static ddbpipe_result_t offer(ddbpipe_sink_t *sink, const char *line, size_t len, uint64_t line_no,
+                              uint64_t offset, progress *pg) {
+    for (;;) {
+        ddbpipe_result_t r = ddbpipe_sink_produce(sink, line, len, line_no, offset);
+        if (r != DDBPIPE_ERR_QUEUE_FULL)
+            return r;
+        r = ddbpipe_sink_poll(sink, 20);
+        if (r != DDBPIPE_OK && r != DDBPIPE_ERR_TIMEOUT)
+            return r;
+        progress_show(pg, sink, 0);
+        if (g_signals)
+            return DDBPIPE_ERR_INTERRUPTED;
+    }
+}
+
+static int write_stats_file(const char *path, const ddbpipe_sink_t *sink) {
+    char *json = ddbpipe_sink_stats_json(sink);
+    if (!json)
+        return -1;
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(json);
+    return ok ? 0 : -1;
+}
+
+int cli_cmd_sink(int argc, char **argv) {
+    static const struct option longopts[] = {CLI_COMMON_LONG,
+                                             {"input", required_argument, NULL, 'i'},
+                                             {"format", required_argument, NULL, OPT_FORMAT},
+                                             {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
+                                             {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+                                             {"stats-file", required_argument, NULL, OPT_STATS_FILE},
+                                             {"sql", required_argument, NULL, OPT_SQL},
+                                             {NULL, 0, NULL, 0}};
+    cli_common c;
+    ddbpipe_sink_options_t so = {.format = "auto"};
+    ddbpipe_sink_t *sink = NULL;
+    const char *input = NULL, *stats_file = NULL, *sql_path = NULL;
+    char err[1024] = "";
+    char *buf = NULL;
+    int fd = -1, rc = DDBPIPE_EXIT_OK, opt, eof = 0, interrupted = 0, added_nl = 0;
+    size_t len = 0, cap = 0, skip_to_newline = 0;
+    uint64_t line_no = 0, consumed = 0;
+    ddbpipe_result_t r = DDBPIPE_OK;
+    progress pg = {0};
+    struct sigaction sa, old_int, old_term;
+    int handlers = 0;
+
+    cli_common_init(&c, "sink");
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT "i:", longopts, NULL)) != -1) {
+        int h = cli_common_opt(&c, opt, optarg);
+        if (h < 0) {
+            rc = DDBPIPE_EXIT_USAGE;
+            goto out;
+        }
+        if (h)
+            continue;
+        switch (opt) {
+        case 'i':
+            input = optarg;
+            break;
+        case OPT_FORMAT:
+            so.format = optarg;
+            break;
+        case OPT_DEAD_LETTER:
+            so.dead_letter_path = optarg;
+            break;
+        case OPT_CHECKPOINT:
+            so.checkpoint_path = optarg;
+            break;
+        case OPT_STATS_FILE:
+            stats_file = optarg;
+            break;
+        case OPT_SQL: /* the DDL is a config file: the loader recognises SQL */
+            sql_path = optarg;
+            break;
+        default:
+            rc = cli_try_help(c.cmd);
+            goto out;
+        }
+    }
+    if (c.help) {
+        help();
+        goto out;
+    }
+    if (sql_path && c.config_path) {
+        rc = cli_usage_error(c.cmd, "--sql FILE and -c FILE both give the configuration: use one");
+        goto out;
+    }
+    if (sql_path)
+        c.config_path = sql_path;
+    if (optind < argc) {
+        rc = cli_usage_error(c.cmd, "unexpected argument '%s' (input goes with -i FILE)", argv[optind]);
+        goto out;
+    }
+    static const char *formats[] = {"auto", "json", "feldera", "debezium", "dynamodb-stream", "dynamodb"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        known |= strcmp(so.format, formats[i]) == 0;
+    if (!known) {
+        rc = cli_usage_error(c.cmd, "--format %s: expected auto, json, feldera, debezium or dynamodb-stream",
+                             so.format);
+        goto out;
+    }
+    if (so.checkpoint_path && (!input || strcmp(input, "-") == 0)) {
+        rc = cli_usage_error(c.cmd, "--checkpoint needs file input (-i FILE): stdin cannot be resumed");
+        goto out;
+    }
+    if ((rc = cli_common_load(&c, "sink")) != 0)
+        goto out;
+
+    if (input && strcmp(input, "-") != 0) {
+        fd = open(input, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf(stderr, "ddbpipe sink: cannot open %s: %s\n", input, strerror(errno));
+            rc = DDBPIPE_EXIT_USAGE;
+            goto out;
+        }
+    } else {
+        fd = 0;
+    }
+
+    /* Handlers first: sink_new may block on DescribeTable. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    handlers = 1;
+
+    r = ddbpipe_sink_new(c.conf, &so, &sink, err, sizeof err);
+    if (r != DDBPIPE_OK) {
+        fprintf(stderr, "ddbpipe sink: %s\n", err[0] ? err : ddbpipe_strerror(r));
+        rc = cli_exit_code(r);
+        goto out;
+    }
+
+    pg.enabled = !c.quiet && isatty(2);
+    pg.start = now_s();
+
+    cap = READ_CHUNK * 2;
+    buf = malloc(cap);
+    if (!buf) {
+        fprintf(stderr, "ddbpipe sink: out of memory\n");
+        rc = DDBPIPE_EXIT_FATAL;
+        goto out;
+    }
+    while (!eof && !g_signals) {
+        /* Wait for input, but keep the engine's requests moving meanwhile. */
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, 0);
+        if (pr == 0) {
+            r = ddbpipe_sink_poll(sink, 20);
+            if (r != DDBPIPE_OK && r != DDBPIPE_ERR_TIMEOUT)
+                break;
+            progress_show(&pg, sink, 0);
+            continue;
+        }
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (cap - len < READ_CHUNK) {
+            size_t ncap = cap * 2;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                r = DDBPIPE_ERR_NOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "ddbpipe sink: reading %s: %s\n", input ? input : "stdin", strerror(errno));
+            r = DDBPIPE_ERR_IO;
+            break;
+        }
+        if (n == 0) {
+            eof = 1;
+            if (len > 0 && !skip_to_newline) { /* last line without a newline */
+                buf[len++] = '\n';
+                added_nl = 1;
+            }
+        }
+        len += (size_t)n;
+        size_t pos = 0;
+        while (pos < len && !g_signals) {
+            char *nl = memchr(buf + pos, '\n', len - pos);
+            if (!nl)
+                break;
+            size_t ll = (size_t)(nl - (buf + pos));
+            size_t raw = ll + 1;
+            /* Offset just past this line in the input; the newline added
+             * at EOF is not part of the input. */
+            consumed += (added_nl && pos + raw == len) ? ll : raw;
+            if (skip_to_newline) {
+                skip_to_newline = 0;
+                pos += raw;
+                continue;
+            }
+            line_no++;
+            if (ll > 0 && buf[pos + ll - 1] == '\r')
+                ll--;
+            size_t k = 0;
+            while (k < ll && (buf[pos + k] == ' ' || buf[pos + k] == '\t'))
+                k++;
+            if (k < ll) {
+                r = offer(sink, buf + pos, ll, line_no, consumed, &pg);
+                if (r == DDBPIPE_ERR_INTERRUPTED) {
+                    r = DDBPIPE_OK;
+                    break;
+                }
+                if (r != DDBPIPE_OK)
+                    goto input_done;
+            }
+            pos += raw;
+            if ((line_no & 255) == 0) {
+                ddbpipe_sink_poll(sink, 0);
+                progress_show(&pg, sink, 0);
+            }
+        }
+        memmove(buf, buf + pos, len - pos);
+        len -= pos;
+        if (len > MAX_LINE_BYTES && !skip_to_newline) {
+            /* Hand the engine a cut prefix (it dead-letters it), drop the rest. */
+            line_no++;
+            consumed += len;
+            fprintf(stderr, "ddbpipe sink: line %llu is longer than %zu bytes: cut and dead-lettered\n",
+                    (unsigned long long)line_no, MAX_LINE_BYTES);
+            r = offer(sink, buf, len, line_no, consumed, &pg);
+            len = 0;
+            skip_to_newline = 1;
+            if (r != DDBPIPE_OK && r != DDBPIPE_ERR_INTERRUPTED)
+                goto input_done;
+        } else if (skip_to_newline) {
+            consumed += len;
+            len = 0;
+        }
+        ddbpipe_sink_poll(sink, 0);
+    }
+input_done:
+    if (r != DDBPIPE_OK && r != DDBPIPE_ERR_TIMEOUT && r != DDBPIPE_ERR_INTERRUPTED) {
+        char ferr[1024] = "";
+        ddbpipe_result_t fr = ddbpipe_sink_fatal_error(sink, ferr, sizeof ferr);
+        progress_end(&pg);
+        fprintf(stderr, "ddbpipe sink: %s\n", ferr[0] ? ferr : ddbpipe_strerror(fr != DDBPIPE_OK ? fr : r));
+        rc = cli_exit_code(fr != DDBPIPE_OK ? fr : r);
+        /* Still try to flush what was accepted (fail_on_error flushes too). */
+        ddbpipe_sink_flush(sink, 10000);
+        goto stats;
+    }
+    interrupted = g_signals > 0;
+    if (interrupted && !c.quiet) {
+        progress_end(&pg);
+        fprintf(stderr, "ddbpipe sink: interrupted: flushing (a second signal aborts)\n");
+    }
+    /* Flush in slices so the progress line keeps moving. */
+    for (;;) {
+        r = ddbpipe_sink_flush(sink, 500);
+        progress_show(&pg, sink, 0);
+        if (r != DDBPIPE_ERR_TIMEOUT)
+            break;
+    }
+    {
+        char ferr[1024] = "";
+        ddbpipe_result_t fr = ddbpipe_sink_fatal_error(sink, ferr, sizeof ferr);
+        if (fr != DDBPIPE_OK || r != DDBPIPE_OK) {
+            progress_end(&pg);
+            fprintf(stderr, "ddbpipe sink: %s\n",
+                    ferr[0] ? ferr : ddbpipe_strerror(fr != DDBPIPE_OK ? fr : r));
+            rc = cli_exit_code(fr != DDBPIPE_OK ? fr : r);
+        }
+    }
+stats:
+    progress_end(&pg);
+    {
+        ddbpipe_sink_stats_t st;
+        ddbpipe_sink_stats(sink, &st);
+        if (rc == DDBPIPE_EXIT_OK && st.dead_lettered > 0)
+            rc = DDBPIPE_EXIT_DEAD_LETTERED;
+        if (!c.quiet) {
+            double el = now_s() - pg.start;
+            uint64_t done = st.records_written + st.records_deleted;
+            fprintf(stderr,
+                    "ddbpipe sink: %llu records in, %llu written (%llu puts, %llu deletes), %llu "
+                    "dead-lettered%s%s, "
+                    "%llu duplicates folded, %llu retries, %llu throttled, %.1f s, %.0f records/s%s\n",
+                    (unsigned long long)st.records_in, (unsigned long long)done,
+                    (unsigned long long)st.records_written, (unsigned long long)st.records_deleted,
+                    (unsigned long long)st.dead_lettered,
+                    st.dead_lettered && so.dead_letter_path ? " -> " : "",
+                    st.dead_lettered && so.dead_letter_path ? so.dead_letter_path : "",
+                    (unsigned long long)st.duplicates_folded, (unsigned long long)st.retries,
+                    (unsigned long long)st.throttled_items, el, el > 0 ? (double)done / el : 0.0,
+                    interrupted ? " (interrupted)" : "");
+        }
+        if (stats_file && write_stats_file(stats_file, sink) != 0) {
+            fprintf(stderr, "ddbpipe sink: cannot write --stats-file %s: %s\n", stats_file, strerror(errno));
+            if (rc == DDBPIPE_EXIT_OK)
+                rc = DDBPIPE_EXIT_FATAL;
+        }
+    }
+out:
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+    ddbpipe_sink_destroy(sink);
+    free(buf);
+    if (fd > 0)
+        close(fd);
+    cli_common_free(&c);
+    return rc;
+}

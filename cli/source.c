@@ -1,0 +1,262 @@
+/* ddbpipe source: a table's snapshot and/or change stream out as JSON
+ * lines. The engine (ddbpipe_source_*) does the reading; this file owns the
+ * output file, signals and the summary. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum {
+    OPT_MODE = CLI_OPT_FIRST_LOCAL,
+    OPT_FROM,
+    OPT_CHECKPOINT,
+    OPT_FORMAT,
+    OPT_SEGMENTS,
+    OPT_UNTIL,
+    OPT_STATS
+};
+
+static volatile sig_atomic_t g_signals;
+static ddbpipe_source_t *volatile g_source;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (++g_signals >= 2) {
+        static const char msg[] = "\nddbpipe source: second signal, aborting\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(DDBPIPE_EXIT_INTERRUPTED);
+    }
+    if (g_source)
+        ddbpipe_source_stop(g_source);
+}
+
+static void help(void) {
+    printf("Usage: ddbpipe source -c FILE [-o OUTPUT|-] [--mode snapshot|stream|snapshot+stream]\n"
+           "                      [--from trim_horizon|latest] [--format json|dynamodb|debezium]\n"
+           "                      [--checkpoint FILE] [--segments N] [--until-caught-up]\n"
+           "                      [--stats-file FILE] [--set KEY=VALUE ...]\n\n"
+           "Read a DynamoDB table out as JSON lines, one event a line (op, table, keys, new,\n"
+           "old, sequence, shard, approximate time): a parallel Scan (snapshot), the table's\n"
+           "DynamoDB Streams change feed (stream), or both without a gap (snapshot+stream:\n"
+           "the stream position is taken before the scan; duplicates are possible). Shards are\n"
+           "read parent before child so per-key order holds. Without --until-caught-up a stream\n"
+           "is followed until SIGINT/SIGTERM, then output and checkpoint are flushed (exit 0).\n\n"
+           "Options:\n"
+           "  -o, --output FILE     write to FILE ('-' or absent: stdout)\n"
+           "      --mode MODE       snapshot, stream or snapshot+stream (default snapshot)\n"
+           "      --from POS        stream start: trim_horizon (default) or latest\n"
+           "      --format FORMAT   json (plain JSON, exact numbers; default), dynamodb (typed\n"
+           "                        AttributeValues, lossless, feeds 'ddbpipe sink'), debezium\n"
+           "      --checkpoint FILE per-shard position, written after output is flushed; a\n"
+           "                        restart resumes after it (at-least-once)\n"
+           "      --segments N      parallel Scan segments (default 4)\n"
+           "      --until-caught-up exit 0 once every open shard is read to its tip\n"
+           "      --stats-file FILE write statistics as JSON at exit\n\n");
+    cli_print_common_options(stdout);
+    printf("\nExit codes: 0 done or stopped by a signal, 2 usage or configuration error,\n"
+           "3 fatal (auth, missing table or stream, output error, trimmed data lost),\n"
+           "130 aborted by a second signal.\n");
+    cli_print_config_props(stdout, "source");
+}
+
+typedef struct out_ctx {
+    FILE *f;
+    int failed;
+    int err;
+    unsigned long long lines;
+} out_ctx;
+
+static int emit_line(const char *line, size_t len, void *opaque) {
+    out_ctx *o = opaque;
+    if (o->failed)
+        return 1;
+    if (fwrite(line, 1, len, o->f) != len || fputc('\n', o->f) == EOF) {
+        o->failed = 1;
+        o->err = errno;
+        return 1;
+    }
+    o->lines++;
+    return 0;
+}
+
+static int flush_out(void *opaque) {
+    out_ctx *o = opaque;
+    if (o->failed)
+        return 1;
+    if (fflush(o->f) != 0) {
+        o->failed = 1;
+        o->err = errno;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_cmd_source(int argc, char **argv) {
+    static const struct option longopts[] = {CLI_COMMON_LONG,
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"mode", required_argument, NULL, OPT_MODE},
+                                             {"from", required_argument, NULL, OPT_FROM},
+                                             {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+                                             {"format", required_argument, NULL, OPT_FORMAT},
+                                             {"segments", required_argument, NULL, OPT_SEGMENTS},
+                                             {"until-caught-up", no_argument, NULL, OPT_UNTIL},
+                                             {"stats-file", required_argument, NULL, OPT_STATS},
+                                             {NULL, 0, NULL, 0}};
+    cli_common c;
+    ddbpipe_source_options_t so = {
+        .mode = "snapshot", .from = "trim_horizon", .format = "json", .segments = 4};
+    ddbpipe_source_t *src = NULL;
+    const char *output = NULL, *stats_file = NULL;
+    out_ctx oc = {0};
+    char err[1024] = "";
+    int rc = DDBPIPE_EXIT_OK, opt;
+    struct sigaction sa, old_int, old_term, old_pipe;
+    int handlers = 0;
+
+    cli_common_init(&c, "source");
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT "o:", longopts, NULL)) != -1) {
+        int h = cli_common_opt(&c, opt, optarg);
+        if (h < 0) {
+            rc = DDBPIPE_EXIT_USAGE;
+            goto out;
+        }
+        if (h)
+            continue;
+        switch (opt) {
+        case 'o':
+            output = optarg;
+            break;
+        case OPT_MODE:
+            so.mode = optarg;
+            break;
+        case OPT_FROM:
+            so.from = optarg;
+            break;
+        case OPT_CHECKPOINT:
+            so.checkpoint_path = optarg;
+            break;
+        case OPT_FORMAT:
+            so.format = optarg;
+            break;
+        case OPT_SEGMENTS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1000) {
+                rc = cli_usage_error(c.cmd, "--segments %s: expected 1..1000", optarg);
+                goto out;
+            }
+            so.segments = (int)v;
+            break;
+        }
+        case OPT_UNTIL:
+            so.until_caught_up = 1;
+            break;
+        case OPT_STATS:
+            stats_file = optarg;
+            break;
+        default:
+            rc = cli_try_help(c.cmd);
+            goto out;
+        }
+    }
+    if (c.help) {
+        help();
+        goto out;
+    }
+    if (optind < argc) {
+        rc = cli_usage_error(c.cmd, "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (strcmp(so.mode, "snapshot") && strcmp(so.mode, "stream") && strcmp(so.mode, "snapshot+stream")) {
+        rc = cli_usage_error(c.cmd, "--mode %s: expected snapshot, stream or snapshot+stream", so.mode);
+        goto out;
+    }
+    if (strcmp(so.from, "trim_horizon") && strcmp(so.from, "latest")) {
+        rc = cli_usage_error(c.cmd, "--from %s: expected trim_horizon or latest", so.from);
+        goto out;
+    }
+    if (strcmp(so.format, "json") && strcmp(so.format, "dynamodb") && strcmp(so.format, "debezium")) {
+        rc = cli_usage_error(c.cmd, "--format %s: expected json, dynamodb or debezium", so.format);
+        goto out;
+    }
+    if ((rc = cli_common_load(&c, "source")) != 0)
+        goto out;
+
+    if (output && strcmp(output, "-") != 0) {
+        oc.f = fopen(output, so.checkpoint_path ? "a" : "w"); /* resume appends */
+        if (!oc.f) {
+            fprintf(stderr, "ddbpipe source: cannot open %s: %s\n", output, strerror(errno));
+            rc = DDBPIPE_EXIT_USAGE;
+            goto out;
+        }
+    } else {
+        oc.f = stdout;
+    }
+    so.emit = emit_line;
+    so.flush = flush_out;
+    so.opaque = &oc;
+
+    ddbpipe_result_t r = ddbpipe_source_new(c.conf, &so, &src, err, sizeof err);
+    if (r != DDBPIPE_OK) {
+        fprintf(stderr, "ddbpipe source: %s\n", err[0] ? err : ddbpipe_strerror(r));
+        rc = cli_exit_code(r);
+        goto out;
+    }
+    g_source = src;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    /* A closed pipe is an output error we report, not a silent death. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, &old_pipe);
+    handlers = 1;
+
+    err[0] = '\0';
+    r = ddbpipe_source_run(src, err, sizeof err);
+    if (flush_out(&oc) != 0 || oc.failed) {
+        fprintf(stderr, "ddbpipe source: writing %s: %s\n", output ? output : "stdout", strerror(oc.err));
+        rc = DDBPIPE_EXIT_FATAL;
+    } else if (r == DDBPIPE_ERR_INTERRUPTED && g_signals) {
+        rc = DDBPIPE_EXIT_OK;
+    } else if (r != DDBPIPE_OK) {
+        fprintf(stderr, "ddbpipe source: %s\n", err[0] ? err : ddbpipe_strerror(r));
+        rc = cli_exit_code(r);
+        if (rc == DDBPIPE_EXIT_INTERRUPTED)
+            rc = DDBPIPE_EXIT_FATAL;
+    }
+    if (!c.quiet)
+        fprintf(stderr, "ddbpipe source: %llu events written to %s%s\n", oc.lines, output ? output : "stdout",
+                g_signals ? " (stopped by signal)" : "");
+    if (stats_file) {
+        char *json = ddbpipe_source_stats_json(src);
+        FILE *f = json ? fopen(stats_file, "w") : NULL;
+        int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
+        if (f && fclose(f) != 0)
+            ok = 0;
+        free(json);
+        if (!ok) {
+            fprintf(stderr, "ddbpipe source: cannot write --stats-file %s\n", stats_file);
+            if (rc == DDBPIPE_EXIT_OK)
+                rc = DDBPIPE_EXIT_FATAL;
+        }
+    }
+out:
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGPIPE, &old_pipe, NULL);
+    }
+    g_source = NULL;
+    ddbpipe_source_destroy(src);
+    if (oc.f && oc.f != stdout)
+        fclose(oc.f);
+    cli_common_free(&c);
+    return rc;
+}

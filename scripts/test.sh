@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make test`: configure and build (keep going past errors), every ctest tier (unit, fault, integration with DynamoDB
+# Local), then the fuzz smoke run, then one summary a reader can count.
+#   scripts/test.sh BUILD_DIR [FUZZ_BUILD_DIR]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+FUZZ_BUILD=${2:-build-fuzz}
+JOBS=${JOBS:-2}
+log="$BUILD/ctest-summary.log"
+
+build_rc=0
+# shellcheck disable=SC2086
+cmake -S . -B "$BUILD" ${CMAKE_FLAGS:-} || build_rc=$?
+if [ "$build_rc" -eq 0 ]; then
+    # Keep going past a broken file: every test that builds still runs and
+    # counts; one that cannot be built shows as "Not Run".
+    keep=(); [ -f "$BUILD/Makefile" ] && keep=(-- -k)
+    cmake --build "$BUILD" -j"$JOBS" "${keep[@]}" || build_rc=$?
+fi
+if [ "$build_rc" -ne 0 ] && [ ! -f "$BUILD/CTestTestfile.cmake" ]; then
+    echo "make test: FAILED (configure failed)"
+    exit 1
+fi
+ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" 2>&1 | tee "$log"
+ctest_rc=${PIPESTATUS[0]}
+
+fuzz_rc=0
+FUZZ_SECONDS=${FUZZ_SECONDS:-3} scripts/fuzz-smoke.sh "$FUZZ_BUILD" 2>&1 | tee "$BUILD/fuzz-summary.log"
+fuzz_rc=${PIPESTATUS[0]}
+
+echo
+echo "==== summary ===="
+grep -E '^[0-9]+% tests passed' "$log" || echo "ctest: no summary (build or configure failed?)"
+sed -n '/^The following tests FAILED:/,/^Errors while running CTest/p' "$log" | grep -E '^\s+[0-9]+ - ' || true
+skipped=$(grep -c 'Skipped ' "$log" | head -n1 || true)
+[ "${skipped:-0}" -gt 0 ] && echo "ctest: $skipped test(s) skipped (see SKIPPED lines above)"
+tail -n1 "$BUILD/fuzz-summary.log"
+[ "$build_rc" -eq 0 ] || echo "build: FAILED (errors above; tests of targets that did not build are 'Not Run')"
+if [ "$ctest_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$build_rc" -ne 0 ]; then
+    echo "make test: FAILED"
+    exit 1
+fi
+echo "make test: OK"

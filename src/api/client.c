@@ -1,0 +1,262 @@
+/* Public client: config -> region, credentials chain and DynamoDB client. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define DP_API_MAX_CONFIG_FILE ((size_t)1024 * 1024)
+
+typedef struct region_ctx {
+    const char *profile;
+    char region[64];
+    int found;
+} region_ctx;
+
+/* [default] or [profile NAME] in ~/.aws/config ([NAME] accepted too, as
+ * some tools write it). */
+static int region_cb(const char *section, const char *key, const char *value, void *opaque) {
+    region_ctx *rc = opaque;
+    const char *name = section;
+    if (!section || !key || !value || strcasecmp(key, "region") != 0)
+        return 0;
+    if (strncmp(section, "profile ", 8) == 0) {
+        name = section + 8;
+        while (*name == ' ')
+            name++;
+    }
+    if (strcmp(name, rc->profile) == 0 && value[0] && strlen(value) < sizeof rc->region) {
+        snprintf(rc->region, sizeof rc->region, "%s", value);
+        rc->found = 1;
+    }
+    return 0;
+}
+
+int dp_api_resolve_region(const ddbpipe_conf_t *conf, char *region, size_t region_size, char *source,
+                          size_t source_size) {
+    const char *v = dp_conf_str(conf, "region");
+    const char *env;
+    if (v && v[0]) {
+        if (ddbpipe_conf_is_set(conf, "region"))
+            env = "config";
+        else if (getenv("AWS_REGION") && getenv("AWS_REGION")[0])
+            env = "AWS_REGION";
+        else
+            env = "AWS_DEFAULT_REGION";
+        snprintf(region, region_size, "%s", v);
+        snprintf(source, source_size, "%s", env);
+        return 0;
+    }
+    static const char *const envs[] = {"AWS_REGION", "AWS_DEFAULT_REGION"};
+    for (size_t i = 0; i < 2; i++) {
+        env = getenv(envs[i]);
+        if (env && env[0]) {
+            snprintf(region, region_size, "%s", env);
+            snprintf(source, source_size, "%s", envs[i]);
+            return 0;
+        }
+    }
+    /* The profile's region in the shared config file. */
+    region_ctx rc = {0};
+    const char *profile = dp_conf_str(conf, "profile");
+    if (!profile || !profile[0])
+        profile = getenv("AWS_PROFILE");
+    rc.profile = profile && profile[0] ? profile : "default";
+    char path[1024];
+    const char *cfg = getenv("AWS_CONFIG_FILE");
+    if (cfg && cfg[0]) {
+        snprintf(path, sizeof path, "%s", cfg);
+    } else {
+        const char *home = getenv("HOME");
+        if (!home || !home[0])
+            return -1;
+        snprintf(path, sizeof path, "%s/.aws/config", home);
+    }
+    size_t len = 0;
+    char *text = dp_read_file(path, DP_API_MAX_CONFIG_FILE, &len);
+    if (!text)
+        return -1;
+    dp_ini_parse(text, len, region_cb, &rc);
+    free(text);
+    if (!rc.found)
+        return -1;
+    snprintf(region, region_size, "%s", rc.region);
+    snprintf(source, source_size, "profile %s in %s", rc.profile, path);
+    return 0;
+}
+
+ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts, ddbpipe_client_t **out,
+                                   char *errstr, size_t errstr_size) {
+    ddbpipe_result_t rc = DDBPIPE_OK;
+    ddbpipe_client_t *c = NULL;
+
+    if (!conf || !out) {
+        dp_errf(errstr, errstr_size, "ddbpipe_client_new: conf and out are required");
+        return DDBPIPE_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        rc = DDBPIPE_ERR_NOMEM;
+        dp_errf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    if (dp_api_resolve_region(conf, c->region, sizeof c->region, c->region_source, sizeof c->region_source) !=
+        0) {
+        rc = DDBPIPE_ERR_CONFIG;
+        dp_errf(errstr, errstr_size,
+                "no region: set 'region' in the config (or --set region=us-east-1), AWS_REGION, "
+                "AWS_DEFAULT_REGION, or region in the profile of ~/.aws/config");
+        goto out;
+    }
+    int trust_all = dp_conf_bool(conf, "trust_all_certificates", 0);
+    if (trust_all)
+        DP_LOG_WARN("trust_all_certificates is on: TLS certificates are not verified");
+
+    dp_cred_options co;
+    dp_cred_options_init(&co);
+    co.access_key_id = dp_conf_str(conf, "aws_access_key_id");
+    co.secret_access_key = dp_conf_str(conf, "aws_secret_access_key");
+    co.session_token = dp_conf_str(conf, "aws_session_token");
+    co.profile = dp_conf_str(conf, "profile");
+    co.region = c->region;
+    co.credentials_file = dp_conf_str(conf, "credentials_file");
+    co.web_identity_token_file = dp_conf_str(conf, "web_identity_token_file");
+    co.role_arn = dp_conf_str(conf, "role_arn");
+    co.role_session_name = dp_conf_str(conf, "role_session_name");
+    co.external_id = dp_conf_str(conf, "external_id");
+    const char *provider = dp_conf_str(conf, "credentials_provider");
+    co.provider = provider && strcmp(provider, "auto") != 0 ? provider : NULL;
+    co.verify_tls = !trust_all;
+    if ((co.access_key_id && co.access_key_id[0]) != (co.secret_access_key && co.secret_access_key[0])) {
+        rc = DDBPIPE_ERR_CONFIG;
+        dp_errf(errstr, errstr_size, "aws_access_key_id and aws_secret_access_key must be given together");
+        goto out;
+    }
+    c->creds = dp_cred_chain_new(&co);
+    if (!c->creds) {
+        rc = DDBPIPE_ERR_NOMEM;
+        dp_errf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+
+    dp_ddb_options o;
+    dp_ddb_options_init(&o);
+    o.region = c->region;
+    o.endpoint_url = dp_conf_str(conf, "endpoint_url");
+    o.streams_endpoint_url = dp_conf_str(conf, "streams_endpoint_url");
+    o.creds = c->creds;
+    o.http.connect_timeout_ms = (long)dp_conf_int(conf, "connect_timeout_ms", 3000);
+    o.http.request_timeout_ms = (long)dp_conf_int(conf, "request_timeout_ms", 60000);
+    o.http.verify_tls = !trust_all;
+    o.http.ca_file = dp_conf_str(conf, "ca_file");
+    int64_t retries = dp_conf_int(conf, "max_retries", 10);
+    o.max_attempts = retries < 0 ? -1 : (int)(retries > 1000000 ? 1000000 : retries) + 1;
+    if (max_attempts > 0 && (o.max_attempts < 0 || o.max_attempts > max_attempts))
+        o.max_attempts = max_attempts;
+    const char *mode = dp_conf_str(conf, "retry_mode");
+    o.adaptive = !mode || strcmp(mode, "adaptive") == 0;
+    c->ddb = dp_ddb_new(&o, errstr, errstr_size);
+    if (!c->ddb) {
+        rc = DDBPIPE_ERR_CONFIG;
+        goto out;
+    }
+    const char *ep = dp_ddb_endpoint(c->ddb, DP_DDB_API_DYNAMODB);
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", ep ? ep : "");
+    /* "http://host:port/" reads better without the lone slash. */
+    size_t el = strlen(c->endpoint);
+    if (el > 8 && c->endpoint[el - 1] == '/' &&
+        strchr(strchr(c->endpoint, ':') + 3, '/') == c->endpoint + el - 1)
+        c->endpoint[el - 1] = '\0';
+    *out = c;
+    c = NULL;
+out:
+    ddbpipe_client_destroy(c);
+    return rc;
+}
+
+ddbpipe_result_t ddbpipe_client_new(const ddbpipe_conf_t *conf, ddbpipe_client_t **out, char *errstr,
+                                    size_t errstr_size) {
+    return dp_api_client_new(conf, 0, out, errstr, errstr_size);
+}
+
+void ddbpipe_client_destroy(ddbpipe_client_t *client) {
+    if (!client)
+        return;
+    dp_ddb_destroy(client->ddb);
+    dp_cred_chain_destroy(client->creds);
+    free(client);
+}
+
+ddbpipe_result_t ddbpipe_client_credentials_source(ddbpipe_client_t *client, const char **provider,
+                                                   const char **access_key_id_masked, char *errstr,
+                                                   size_t errstr_size) {
+    dp_credentials cr;
+    ddbpipe_result_t rc;
+    if (!client)
+        return DDBPIPE_ERR_INVALID_ARG;
+    memset(&cr, 0, sizeof cr);
+    rc = dp_cred_chain_get(client->creds, dp_wall_s(), &cr, errstr, errstr_size);
+    if (rc == DDBPIPE_OK) {
+        snprintf(client->provider, sizeof client->provider, "%s", cr.provider[0] ? cr.provider : "unknown");
+        dp_mask_key(cr.access_key_id, client->akid_masked);
+        if (provider)
+            *provider = client->provider;
+        if (access_key_id_masked)
+            *access_key_id_masked = client->akid_masked;
+    }
+    dp_credentials_clear(&cr);
+    return rc;
+}
+
+const char *ddbpipe_client_region(const ddbpipe_client_t *client) {
+    return client ? client->region : NULL;
+}
+
+const char *ddbpipe_client_endpoint(const ddbpipe_client_t *client) {
+    return client ? client->endpoint : NULL;
+}
+
+ddbpipe_result_t dp_api_call_error(const ddbpipe_client_t *client, const char *what, const char *table,
+                                   ddbpipe_result_t rc, const dp_ddb_result *res, char *errstr,
+                                   size_t errstr_size) {
+    const char *ep = client ? client->endpoint : "?";
+    const char *code = res && res->error_code[0] ? res->error_code : NULL;
+    const char *msg = res && res->message[0] ? res->message : ddbpipe_strerror(rc);
+    int attempts = res ? res->attempts : 0;
+    /* The request never left: the credentials chain failed (the client
+     * reports it as "credentials: ..."). */
+    if (!code && strncmp(msg, "credentials: ", 13) == 0) {
+        dp_errf(errstr, errstr_size, "%s: could not get credentials: %s", what, msg + 13);
+        return rc;
+    }
+    switch (rc) {
+    case DDBPIPE_ERR_NOT_FOUND:
+        if (table)
+            dp_errf(errstr, errstr_size, "table '%s' not found at %s (region %s)%s%s", table, ep,
+                    client ? client->region : "?", code ? ": " : "", code ? msg : "");
+        else
+            dp_errf(errstr, errstr_size, "%s: not found at %s: %s", what, ep, msg);
+        break;
+    case DDBPIPE_ERR_AUTH:
+        dp_errf(errstr, errstr_size, "%s: credentials rejected by %s: %s%s%s", what, ep, code ? code : "",
+                code ? ": " : "", msg);
+        break;
+    case DDBPIPE_ERR_CREDENTIALS:
+        dp_errf(errstr, errstr_size, "%s: no credentials: %s", what, msg);
+        break;
+    case DDBPIPE_ERR_TRANSPORT:
+    case DDBPIPE_ERR_TIMEOUT:
+        dp_errf(errstr, errstr_size, "%s: cannot reach %s: %s (%d attempt%s)", what, ep, msg, attempts,
+                attempts == 1 ? "" : "s");
+        break;
+    default:
+        dp_errf(errstr, errstr_size, "%s failed at %s: %s%s%s", what, ep, code ? code : "", code ? ": " : "",
+                msg);
+        break;
+    }
+    return rc;
+}

@@ -1,0 +1,338 @@
+/* Table operations of the public API: describe, create (idempotent, waits
+ * for ACTIVE), list; and the key-schema comparison check shares. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ddb/ops.h"
+
+/* CreateTable to ACTIVE takes milliseconds on DynamoDB Local, seconds to a
+ * minute or two on AWS. */
+#define DP_API_ACTIVE_WAIT_MS (5 * 60 * 1000)
+#define DP_API_POLL_MS 500
+
+ddbpipe_result_t ddbpipe_describe_table(ddbpipe_client_t *client, const char *table,
+                                        ddbpipe_table_info_t *out, char *errstr, size_t errstr_size) {
+    dp_ddb_result res;
+    ddbpipe_result_t rc;
+    if (!client || !table || !table[0] || !out) {
+        dp_errf(errstr, errstr_size, "describe table: client and table name are required");
+        return DDBPIPE_ERR_INVALID_ARG;
+    }
+    memset(out, 0, sizeof *out);
+    dp_ddb_result_init(&res);
+    rc = dp_ddb_describe_table(client->ddb, table, out, &res);
+    if (rc != DDBPIPE_OK)
+        dp_api_call_error(client, "DescribeTable", table, rc, &res, errstr, errstr_size);
+    dp_ddb_result_free(&res);
+    return rc;
+}
+
+static int key_type_ok(const char *t) {
+    return t && (strcmp(t, "S") == 0 || strcmp(t, "N") == 0 || strcmp(t, "B") == 0);
+}
+
+ddbpipe_result_t dp_api_conf_key_schema(const ddbpipe_conf_t *conf, ddbpipe_key_schema_t *out,
+                                        int *explicit_types, char *errstr, size_t errstr_size) {
+    const char *pk = dp_conf_str(conf, "partition_key");
+    const char *pkt = dp_conf_str(conf, "partition_key_type");
+    const char *sk = dp_conf_str(conf, "sort_key");
+    const char *skt = dp_conf_str(conf, "sort_key_type");
+    memset(out, 0, sizeof *out);
+    *explicit_types = 0;
+    if (!pk || !pk[0]) {
+        dp_errf(errstr, errstr_size,
+                "no partition key configured: set partition_key (and partition_key_type S|N|B), "
+                "or key: pk[,sk]");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    if (strlen(pk) >= sizeof out->partition_key || (sk && strlen(sk) >= sizeof out->sort_key)) {
+        dp_errf(errstr, errstr_size, "key attribute names are at most 255 bytes");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    if (!pkt)
+        pkt = "S";
+    if (!skt)
+        skt = "S";
+    if (!key_type_ok(pkt) || !key_type_ok(skt)) {
+        dp_errf(errstr, errstr_size, "key types must be S, N or B (partition_key_type=%s, sort_key_type=%s)",
+                pkt, skt);
+        return DDBPIPE_ERR_CONFIG;
+    }
+    snprintf(out->partition_key, sizeof out->partition_key, "%s", pk);
+    out->partition_type = pkt[0];
+    if (ddbpipe_conf_is_set(conf, "partition_key_type"))
+        *explicit_types |= 1;
+    if (sk && sk[0]) {
+        snprintf(out->sort_key, sizeof out->sort_key, "%s", sk);
+        out->sort_type = skt[0];
+        if (ddbpipe_conf_is_set(conf, "sort_key_type"))
+            *explicit_types |= 2;
+    }
+    return DDBPIPE_OK;
+}
+
+int dp_api_key_schema_diff(const char *table, const ddbpipe_key_schema_t *have,
+                           const ddbpipe_key_schema_t *want, int explicit_types, char *msg, size_t msg_size) {
+    int pk_type_differs = (explicit_types & 1) && have->partition_type != want->partition_type;
+    if (strcmp(have->partition_key, want->partition_key) != 0 || pk_type_differs) {
+        dp_errf(msg, msg_size, "table '%s' has partition key %s (%c) but config says %s (%c)", table,
+                have->partition_key, have->partition_type ? have->partition_type : '?', want->partition_key,
+                want->partition_type);
+        return -1;
+    }
+    if (!have->sort_key[0] && want->sort_key[0]) {
+        dp_errf(msg, msg_size, "table '%s' has no sort key but config says sort key %s (%c)", table,
+                want->sort_key, want->sort_type);
+        return -1;
+    }
+    if (have->sort_key[0] && !want->sort_key[0]) {
+        dp_errf(msg, msg_size, "table '%s' has sort key %s (%c) but config has none (set sort_key: %s)",
+                table, have->sort_key, have->sort_type ? have->sort_type : '?', have->sort_key);
+        return -1;
+    }
+    if (have->sort_key[0] && (strcmp(have->sort_key, want->sort_key) != 0 ||
+                              ((explicit_types & 2) && have->sort_type != want->sort_type))) {
+        dp_errf(msg, msg_size, "table '%s' has sort key %s (%c) but config says %s (%c)", table,
+                have->sort_key, have->sort_type ? have->sort_type : '?', want->sort_key, want->sort_type);
+        return -1;
+    }
+    return 0;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Poll DescribeTable until ACTIVE (or the wait cap). */
+static ddbpipe_result_t wait_active(ddbpipe_client_t *client, const char *table, ddbpipe_table_info_t *info,
+                                    char *errstr, size_t errstr_size) {
+    int64_t deadline = dp_now_ms() + DP_API_ACTIVE_WAIT_MS;
+    for (;;) {
+        ddbpipe_result_t rc = ddbpipe_describe_table(client, table, info, errstr, errstr_size);
+        if (rc != DDBPIPE_OK)
+            return rc;
+        if (strcmp(info->status, "ACTIVE") == 0)
+            return DDBPIPE_OK;
+        if (strcmp(info->status, "CREATING") != 0 && strcmp(info->status, "UPDATING") != 0) {
+            dp_errf(errstr, errstr_size, "table '%s' is %s, not ACTIVE", table, info->status);
+            return DDBPIPE_ERR_SERVICE;
+        }
+        if (dp_now_ms() > deadline) {
+            dp_errf(errstr, errstr_size, "table '%s' still %s after %d s", table, info->status,
+                    DP_API_ACTIVE_WAIT_MS / 1000);
+            return DDBPIPE_ERR_TIMEOUT;
+        }
+        sleep_ms(DP_API_POLL_MS);
+    }
+}
+
+static ddbpipe_result_t write_attr_def(dp_buf *b, const char *name, char type) {
+    char t[2] = {type, 0};
+    ddbpipe_result_t rc = dp_buf_puts(b, "{\"AttributeName\":");
+    if (!rc)
+        rc = dp_json_write_cstr(b, name);
+    if (!rc)
+        rc = dp_buf_puts(b, ",\"AttributeType\":");
+    if (!rc)
+        rc = dp_json_write_cstr(b, t);
+    if (!rc)
+        rc = dp_buf_putc(b, '}');
+    return rc;
+}
+
+static ddbpipe_result_t write_key_elem(dp_buf *b, const char *name, const char *kind) {
+    ddbpipe_result_t rc = dp_buf_puts(b, "{\"AttributeName\":");
+    if (!rc)
+        rc = dp_json_write_cstr(b, name);
+    if (!rc)
+        rc = dp_buf_printf(b, ",\"KeyType\":\"%s\"}", kind);
+    return rc;
+}
+
+/* CreateTable request body from config. */
+static ddbpipe_result_t build_create_body(const ddbpipe_conf_t *conf, const char *table,
+                                          const ddbpipe_key_schema_t *ks, dp_buf *b, char *errstr,
+                                          size_t errstr_size) {
+    const char *billing = dp_conf_str(conf, "billing_mode");
+    const char *svt = dp_conf_str(conf, "stream_view_type");
+    ddbpipe_result_t rc;
+    if (!billing || !billing[0])
+        billing = "PAY_PER_REQUEST";
+    if (strcmp(billing, "PAY_PER_REQUEST") != 0 && strcmp(billing, "PROVISIONED") != 0) {
+        dp_errf(errstr, errstr_size, "billing_mode '%s': expected PAY_PER_REQUEST or PROVISIONED", billing);
+        return DDBPIPE_ERR_CONFIG;
+    }
+    rc = dp_buf_puts(b, "{\"TableName\":");
+    if (!rc)
+        rc = dp_json_write_cstr(b, table);
+    if (!rc)
+        rc = dp_buf_puts(b, ",\"AttributeDefinitions\":[");
+    if (!rc)
+        rc = write_attr_def(b, ks->partition_key, ks->partition_type);
+    if (!rc && ks->sort_key[0]) {
+        rc = dp_buf_putc(b, ',');
+        if (!rc)
+            rc = write_attr_def(b, ks->sort_key, ks->sort_type);
+    }
+    if (!rc)
+        rc = dp_buf_puts(b, "],\"KeySchema\":[");
+    if (!rc)
+        rc = write_key_elem(b, ks->partition_key, "HASH");
+    if (!rc && ks->sort_key[0]) {
+        rc = dp_buf_putc(b, ',');
+        if (!rc)
+            rc = write_key_elem(b, ks->sort_key, "RANGE");
+    }
+    if (!rc)
+        rc = dp_buf_printf(b, "],\"BillingMode\":\"%s\"", billing);
+    if (!rc && strcmp(billing, "PROVISIONED") == 0) {
+        int64_t rcu = dp_conf_int(conf, "read_capacity", 5), wcu = dp_conf_int(conf, "write_capacity", 5);
+        if (rcu < 1 || wcu < 1) {
+            dp_errf(errstr, errstr_size, "PROVISIONED needs read_capacity and write_capacity of at least 1");
+            return DDBPIPE_ERR_CONFIG;
+        }
+        rc = dp_buf_printf(
+            b, ",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":%lld,\"WriteCapacityUnits\":%lld}",
+            (long long)rcu, (long long)wcu);
+    }
+    if (!rc && svt && svt[0]) {
+        rc = dp_buf_puts(b, ",\"StreamSpecification\":{\"StreamEnabled\":true,\"StreamViewType\":");
+        if (!rc)
+            rc = dp_json_write_cstr(b, svt);
+        if (!rc)
+            rc = dp_buf_putc(b, '}');
+    }
+    if (!rc)
+        rc = dp_buf_putc(b, '}');
+    if (rc)
+        dp_errf(errstr, errstr_size, "CreateTable request: %s", ddbpipe_strerror(rc));
+    return rc;
+}
+
+/* The table exists: same key schema (wait for ACTIVE) or a mismatch. */
+static ddbpipe_result_t accept_existing(ddbpipe_client_t *client, const ddbpipe_conf_t *conf,
+                                        const char *table, ddbpipe_table_info_t *info,
+                                        const ddbpipe_key_schema_t *want, int explicit_types, char *errstr,
+                                        size_t errstr_size) {
+    if (dp_api_key_schema_diff(table, &info->key, want, explicit_types, errstr, errstr_size) != 0)
+        return DDBPIPE_ERR_SCHEMA_MISMATCH;
+    const char *svt = dp_conf_str(conf, "stream_view_type");
+    if (svt && svt[0] && strcmp(info->stream_view_type, svt) != 0)
+        DP_LOG_WARN("table '%s' exists with stream %s, not %s as configured; left unchanged", table,
+                    info->stream_view_type[0] ? info->stream_view_type : "disabled", svt);
+    if (strcmp(info->status, "ACTIVE") != 0)
+        return wait_active(client, table, info, errstr, errstr_size);
+    return DDBPIPE_OK;
+}
+
+ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_conf_t *conf, int *created,
+                                      char *errstr, size_t errstr_size) {
+    ddbpipe_result_t rc;
+    ddbpipe_key_schema_t want;
+    ddbpipe_table_info_t info;
+    dp_ddb_result res;
+    dp_buf body;
+    int explicit_types = 0;
+    const char *table = conf ? dp_conf_str(conf, "table") : NULL;
+
+    if (created)
+        *created = 0;
+    dp_ddb_result_init(&res);
+    dp_buf_init(&body, 64 * 1024);
+    if (!client || !conf) {
+        rc = DDBPIPE_ERR_INVALID_ARG;
+        dp_errf(errstr, errstr_size, "create table: client and config are required");
+        goto out;
+    }
+    if (!table || !table[0]) {
+        rc = DDBPIPE_ERR_CONFIG;
+        dp_errf(errstr, errstr_size, "no table configured: set table (e.g. --set table=events)");
+        goto out;
+    }
+    rc = dp_api_conf_key_schema(conf, &want, &explicit_types, errstr, errstr_size);
+    if (rc != DDBPIPE_OK)
+        goto out;
+    /* For a new table every type is what the config says (S by default). */
+    rc = build_create_body(conf, table, &want, &body, errstr, errstr_size);
+    if (rc != DDBPIPE_OK)
+        goto out;
+
+    rc = dp_ddb_describe_table(client->ddb, table, &info, &res);
+    if (rc == DDBPIPE_OK) {
+        rc = accept_existing(client, conf, table, &info, &want, explicit_types, errstr, errstr_size);
+        goto out;
+    }
+    if (rc != DDBPIPE_ERR_NOT_FOUND) {
+        dp_api_call_error(client, "DescribeTable", table, rc, &res, errstr, errstr_size);
+        goto out;
+    }
+    dp_ddb_result_free(&res);
+    dp_ddb_result_init(&res);
+    rc = dp_ddb_call(client->ddb, DP_DDB_API_DYNAMODB, "CreateTable", body.data, body.len, &res);
+    if (rc != DDBPIPE_OK) {
+        if (strcmp(res.error_code, "ResourceInUseException") == 0) {
+            /* Someone created it between our DescribeTable and CreateTable. */
+            rc = ddbpipe_describe_table(client, table, &info, errstr, errstr_size);
+            if (rc == DDBPIPE_OK)
+                rc = accept_existing(client, conf, table, &info, &want, explicit_types, errstr, errstr_size);
+            goto out;
+        }
+        dp_api_call_error(client, "CreateTable", table, rc, &res, errstr, errstr_size);
+        goto out;
+    }
+    DP_LOG_INFO("CreateTable %s sent; waiting for ACTIVE", table);
+    rc = wait_active(client, table, &info, errstr, errstr_size);
+    if (rc == DDBPIPE_OK && created)
+        *created = 1;
+out:
+    dp_ddb_result_free(&res);
+    dp_buf_free(&body);
+    return rc;
+}
+
+typedef struct list_ctx {
+    void (*cb)(const char *name, void *opaque);
+    void *opaque;
+} list_ctx;
+
+static void list_one(const char *name, void *opaque) {
+    list_ctx *lc = opaque;
+    if (lc->cb)
+        lc->cb(name, lc->opaque);
+}
+
+ddbpipe_result_t ddbpipe_list_tables(ddbpipe_client_t *client, void (*cb)(const char *name, void *opaque),
+                                     void *opaque, char *errstr, size_t errstr_size) {
+    char last[1024] = "", start[1024] = "";
+    list_ctx lc = {cb, opaque};
+    ddbpipe_result_t rc = DDBPIPE_OK;
+    if (!client) {
+        dp_errf(errstr, errstr_size, "list tables: client is required");
+        return DDBPIPE_ERR_INVALID_ARG;
+    }
+    do {
+        dp_ddb_result res;
+        dp_ddb_result_init(&res);
+        rc = dp_ddb_list_tables_page(client->ddb, start, 100, list_one, &lc, last, sizeof last, &res);
+        if (rc != DDBPIPE_OK)
+            dp_api_call_error(client, "ListTables", NULL, rc, &res, errstr, errstr_size);
+        dp_ddb_result_free(&res);
+        if (rc != DDBPIPE_OK)
+            break;
+        if (last[0] && strcmp(last, start) == 0) {
+            dp_errf(errstr, errstr_size, "ListTables: paging did not advance past '%s'", last);
+            rc = DDBPIPE_ERR_SERVICE;
+            break;
+        }
+        snprintf(start, sizeof start, "%s", last);
+    } while (last[0]);
+    return rc;
+}
