@@ -216,7 +216,8 @@ static int test_setup(void **state)
 static void write_file(const char *name, const char *text, char *path_out, size_t n)
 {
     FILE *f;
-    snprintf(path_out, n, "%s/%s", g_tmp, name);
+    int w = snprintf(path_out, n, "%s/%s", g_tmp, name);
+    assert_true(w > 0 && (size_t)w < n); /* a truncated path would write elsewhere */
     f = fopen(path_out, "w");
     assert_non_null(f);
     fputs(text, f);
