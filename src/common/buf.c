@@ -45,7 +45,7 @@ ddbpipe_result_t dp_buf_reserve(dp_buf *b, size_t extra) {
     return DDBPIPE_OK;
 }
 
-ddbpipe_result_t dp_buf_append(dp_buf *b, const void *data, size_t n) {
+ddbpipe_result_t dp_buf_append_slow(dp_buf *b, const void *data, size_t n) {
     ddbpipe_result_t r = dp_buf_reserve(b, n);
     if (r != DDBPIPE_OK)
         return r;
@@ -60,8 +60,8 @@ ddbpipe_result_t dp_buf_puts(dp_buf *b, const char *s) {
     return dp_buf_append(b, s, strlen(s));
 }
 
-ddbpipe_result_t dp_buf_putc(dp_buf *b, char c) {
-    return dp_buf_append(b, &c, 1);
+ddbpipe_result_t dp_buf_putc_slow(dp_buf *b, char c) {
+    return dp_buf_append_slow(b, &c, 1);
 }
 
 ddbpipe_result_t dp_buf_vprintf(dp_buf *b, const char *fmt, va_list ap) {

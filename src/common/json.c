@@ -652,6 +652,21 @@ static dp_json *parse_value(parser *p, int depth) {
     case '[':
         return parse_container(p, depth, 0);
     case '"': {
+        /* Fast path: a string without escapes or non-ASCII is copied once. */
+        size_t q = p->pos + 1;
+        while (q < p->len) {
+            unsigned char ch = (unsigned char)p->s[q];
+            if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x80)
+                break;
+            q++;
+        }
+        if (q < p->len && p->s[q] == '"') {
+            dp_json *v = new_text(p->doc, DP_JSON_STRING, p->s + p->pos + 1, q - p->pos - 1);
+            if (!v)
+                fail(p, "out of memory");
+            p->pos = q + 1;
+            return v;
+        }
         if (parse_string_raw(p))
             return NULL;
         dp_json *v = new_text(p->doc, DP_JSON_STRING, p->scratch.data ? p->scratch.data : "", p->scratch.len);

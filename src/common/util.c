@@ -117,7 +117,7 @@ char *dp_read_file(const char *path, size_t max_len, size_t *out_len) {
     for (;;) {
         if (cap - len < 4096) {
             size_t ncap = cap ? cap * 2 : 8192;
-            if (ncap > max_len + 1)
+            if (max_len < SIZE_MAX && ncap > max_len + 1) /* max_len + 1 wraps to 0 at SIZE_MAX */
                 ncap = max_len + 1;
             if (ncap <= len + 1 && len >= max_len) {
                 free(buf);
@@ -231,12 +231,12 @@ int64_t dp_parse_iso8601(const char *s) {
         int sign = *p == '-' ? -1 : 1;
         if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
             return -1;
-        off = sign * (oh * 3600 + om * 60);
+        off = (int64_t)sign * (oh * 3600 + om * 60);
         p += 6;
     } else if (*p != '\0') {
         return -1;
     }
     if (*p != '\0')
         return -1;
-    return days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - off;
+    return days_from_civil(Y, M, D) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec - off;
 }
