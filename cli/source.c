@@ -54,7 +54,7 @@ static void help(void) {
            "                        AttributeValues, lossless, feeds 'ddbpipe sink'), debezium\n"
            "      --checkpoint FILE per-shard position, written after output is flushed; a\n"
            "                        restart resumes after it (at-least-once)\n"
-           "      --segments N      parallel Scan segments (default 4)\n"
+           "      --segments N      parallel Scan segments (default: the `segments` property, 4)\n"
            "      --until-caught-up exit 0 once every open shard is read to its tip\n"
            "      --stats-file FILE write statistics as JSON at exit\n\n");
     cli_print_common_options(stdout);
@@ -109,7 +109,7 @@ int cli_cmd_source(int argc, char **argv) {
                                              {NULL, 0, NULL, 0}};
     cli_common c;
     ddbpipe_source_options_t so = {
-        .mode = "snapshot", .from = "trim_horizon", .format = "json", .segments = 4};
+        .mode = "snapshot", .from = "trim_horizon", .format = "json", .segments = 0 /* 0: the `segments` property (default 4) */};
     ddbpipe_source_t *src = NULL;
     const char *output = NULL, *stats_file = NULL;
     out_ctx oc = {0};
