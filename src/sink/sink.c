@@ -1,0 +1,1076 @@
+/* ddbpipe sink: the public API over the write engine(s).
+ *
+ * The caller's thread parses every line (bad records are dead-lettered
+ * here), gives each record a sequence number in the checkpoint ring and
+ * hands it to the engine that owns its key: with threads=1 the engine runs
+ * inside produce/poll/flush; with threads>1 each worker thread runs its own
+ * engine and DynamoDB client over a disjoint key hash range. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "config/conf.h"
+#include "ddb/ops.h"
+#include "sink/sink_internal.h"
+
+#define CKPT_MAX_FILE 4096
+
+/* ------------------------------------------------------------ records */
+
+void sk_rec_free(sk_rec *r) {
+    free(r);
+}
+
+static sk_rec *rec_new(const char *line, size_t len, const sk_change *ch) {
+    size_t bl = ch ? ch->body.len : 0, kl = ch ? ch->key.len : 0, kjl = ch ? ch->key_json.len : 0;
+    sk_rec *r = malloc(sizeof(*r) + len + 1 + bl + 1 + kl + 1 + kjl + 1);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof(*r));
+    char *p = (char *)(r + 1);
+    r->line = p;
+    memcpy(p, line, len);
+    p[len] = '\0';
+    r->line_len = len;
+    p += len + 1;
+    r->body = p;
+    if (bl)
+        memcpy(p, ch->body.data, bl);
+    p[bl] = '\0';
+    r->body_len = bl;
+    p += bl + 1;
+    r->key = p;
+    if (kl)
+        memcpy(p, ch->key.data, kl);
+    p[kl] = '\0';
+    r->key_len = kl;
+    p += kl + 1;
+    r->key_json = p;
+    if (kjl)
+        memcpy(p, ch->key_json.data, kjl);
+    p[kjl] = '\0';
+    r->key_json_len = kjl;
+    r->mem = sizeof(*r) + len + bl + kl + kjl + 4 + 64 /* key node share */;
+    return r;
+}
+
+static uint64_t fnv1a(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    /* mix so that low bits (buckets) and high bits (worker) differ */
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* ------------------------------------------------------------ core (shared) */
+
+static void ring_ack_locked(struct ddbpipe_sink *s, uint64_t seq) {
+    sk_ring_ent *e = &s->ring[seq % s->ring_cap];
+    e->acked = 1;
+    while (s->head_seq < s->next_seq) {
+        sk_ring_ent *h = &s->ring[s->head_seq % s->ring_cap];
+        if (!h->acked)
+            break;
+        s->ack_offset = h->offset;
+        s->ack_line = h->line_no;
+        s->have_ack = 1;
+        s->head_seq++;
+    }
+}
+
+static int over_locked(const struct ddbpipe_sink *s, size_t num, size_t den) {
+    return s->unacked_records * den >= s->max_buffered_records * num ||
+           s->unacked_bytes * den >= s->byte_cap * num ||
+           (s->next_seq - s->head_seq) * den >= s->ring_cap * num;
+}
+
+void sk_core_ack(struct ddbpipe_sink *s, sk_rec *r) {
+    pthread_mutex_lock(&s->mu);
+    ring_ack_locked(s, r->seq);
+    s->unacked_records--;
+    s->unacked_bytes -= r->mem;
+    /* wake a waiting caller when the buffer drained enough, or is empty */
+    if (s->waiters > 0 && (s->unacked_records == 0 || (s->bp_active && !over_locked(s, 3, 4))))
+        pthread_cond_broadcast(&s->ack_cv);
+    pthread_mutex_unlock(&s->mu);
+    sk_rec_free(r);
+}
+
+static void write_dead_letter_locked(struct ddbpipe_sink *s, uint64_t line_no, uint64_t offset,
+                                     const char *line, size_t len, const char *reason) {
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    dp_buf_printf(&b, "{\"line\":%llu,\"offset\":%llu,\"reason\":", (unsigned long long)line_no,
+                  (unsigned long long)offset);
+    dp_json_write_cstr(&b, reason);
+    dp_buf_puts(&b, ",\"record\":");
+    dp_json_write_string(&b, line, len);
+    dp_buf_puts(&b, "}\n");
+    if (s->dlq) {
+        if (fwrite(b.data, 1, b.len, s->dlq) != b.len || fflush(s->dlq) != 0)
+            DP_LOG_ERROR("sink: cannot write the dead-letter file %s: %s", s->dead_letter_path,
+                         strerror(errno));
+    } else {
+        DP_LOG_WARN("sink: line %llu dead-lettered: %s", (unsigned long long)line_no, reason);
+    }
+    dp_buf_free(&b);
+}
+
+void sk_core_dead_letter(struct ddbpipe_sink *s, sk_rec *r, const char *reason) {
+    SK_ADD(s, dead_lettered, 1);
+    pthread_mutex_lock(&s->mu);
+    write_dead_letter_locked(s, r->line_no, r->offset, r->line, r->line_len, reason);
+    if (s->fail_on_error && s->stopped == DDBPIPE_OK && s->fatal == DDBPIPE_OK) {
+        s->stopped = DDBPIPE_ERR_VALIDATION;
+        snprintf(s->fatal_msg, sizeof(s->fatal_msg), "line %llu could not be written (fail_on_error): %s",
+                 (unsigned long long)r->line_no, reason);
+    }
+    pthread_mutex_unlock(&s->mu);
+    sk_core_ack(s, r);
+}
+
+void sk_core_fatal(struct ddbpipe_sink *s, ddbpipe_result_t code, const char *msg) {
+    pthread_mutex_lock(&s->mu);
+    if (s->fatal == DDBPIPE_OK) {
+        s->fatal = code;
+        snprintf(s->fatal_msg, sizeof(s->fatal_msg), "%s", msg);
+        DP_LOG_ERROR("sink: fatal: %s", msg);
+    }
+    pthread_cond_broadcast(&s->ack_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int sk_core_stopped_hard(struct ddbpipe_sink *s) {
+    return __atomic_load_n(&s->fatal, __ATOMIC_RELAXED) != DDBPIPE_OK;
+}
+
+/* Backpressure with hysteresis: once full, input stays paused until the
+ * buffer drained to 3/4, so reading resumes in runs, not line by line. */
+static int buffer_full_locked(struct ddbpipe_sink *s) {
+    if (s->bp_active) {
+        if (!over_locked(s, 3, 4))
+            s->bp_active = 0;
+    } else if (over_locked(s, 1, 1)) {
+        s->bp_active = 1;
+    }
+    return s->bp_active;
+}
+
+int sk_core_buffer_full(struct ddbpipe_sink *s) {
+    /* racy read is fine: a hint to flush partial batches */
+    return (__atomic_load_n(&s->flush_epoch, __ATOMIC_RELAXED) & 1) ||
+           __atomic_load_n(&s->bp_active, __ATOMIC_RELAXED);
+}
+
+void sk_core_latency(struct ddbpipe_sink *s, int64_t ns) {
+    sk_metrics_latency(s, (double)ns / 1e9);
+}
+
+/* ------------------------------------------------------------ checkpoint */
+
+ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset,
+                                               uint64_t *line) {
+    dp_json_doc *d = dp_json_parse(text, len, NULL);
+    ddbpipe_result_t r = DDBPIPE_ERR_PARSE;
+    const dp_json *o = d ? dp_json_get(dp_json_root(d), "offset") : NULL;
+    const dp_json *l = d ? dp_json_get(dp_json_root(d), "line") : NULL;
+    if (o && o->type == DP_JSON_NUMBER && l && l->type == DP_JSON_NUMBER) {
+        char *end1 = NULL, *end2 = NULL;
+        errno = 0;
+        unsigned long long ov = strtoull(o->str, &end1, 10), lv = strtoull(l->str, &end2, 10);
+        if (errno == 0 && end1 && *end1 == '\0' && end2 && *end2 == '\0' && o->str[0] != '-' &&
+            l->str[0] != '-') {
+            *offset = ov;
+            *line = lv;
+            r = DDBPIPE_OK;
+        }
+    }
+    dp_json_doc_free(d);
+    return r;
+}
+
+ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset, uint64_t *line) {
+    size_t len = 0;
+    if (!path || !offset || !line)
+        return DDBPIPE_ERR_INVALID_ARG;
+    errno = 0;
+    char *t = dp_read_file(path, CKPT_MAX_FILE, &len);
+    if (!t)
+        return errno == ENOENT ? DDBPIPE_ERR_NOT_FOUND : DDBPIPE_ERR_IO;
+    ddbpipe_result_t r = ddbpipe_sink_checkpoint_parse(t, len, offset, line);
+    free(t);
+    return r;
+}
+
+static void checkpoint_maybe(struct ddbpipe_sink *s, int force) {
+    if (!s->checkpoint_path)
+        return;
+    int64_t now = dp_now_ms();
+    if (!force && now - s->ckpt_last_ms < s->checkpoint_interval_ms)
+        return;
+    s->ckpt_last_ms = now;
+    pthread_mutex_lock(&s->mu);
+    int have = s->have_ack;
+    uint64_t off = s->ack_offset, line = s->ack_line;
+    pthread_mutex_unlock(&s->mu);
+    if (!have || (off == s->ckpt_written_offset && s->ckpt_written_offset != 0))
+        return;
+    char buf[96];
+    int n = snprintf(buf, sizeof(buf), "{\"offset\":%llu,\"line\":%llu}\n", (unsigned long long)off,
+                     (unsigned long long)line);
+    if (dp_write_file_atomic(s->checkpoint_path, buf, (size_t)n) != 0)
+        DP_LOG_ERROR("sink: cannot write checkpoint %s: %s", s->checkpoint_path, strerror(errno));
+    else
+        s->ckpt_written_offset = off;
+}
+
+/* ------------------------------------------------------------ workers */
+
+static void worker_push_list(sk_worker *w, sk_rec *head, sk_rec *tail) {
+    pthread_mutex_lock(&w->mu);
+    if (w->in_tail)
+        w->in_tail->next = head;
+    else
+        w->in_head = head;
+    w->in_tail = tail;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Parse one line into a record; bad records are dead-lettered here. */
+static sk_rec *parse_one(struct ddbpipe_sink *s, const char *line, size_t len, uint64_t line_no,
+                         uint64_t offset, uint64_t seq, size_t mem, int64_t t_ms) {
+    char reason[1024];
+    sk_change ch;
+    sk_change_init(&ch);
+    sk_bad_kind bad = sk_parse_line(&s->pctx, line, len, &ch, reason, sizeof(reason));
+    sk_rec *r = rec_new(line, len, bad == SK_BAD_NONE ? &ch : NULL);
+    if (!r) {
+        /* cannot even keep it: the record stays unacknowledged (the
+         * checkpoint stops before it) and the sink stops */
+        sk_change_free(&ch);
+        sk_core_fatal(s, DDBPIPE_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    r->line_no = line_no;
+    r->offset = offset;
+    r->t_ms = t_ms;
+    r->seq = seq;
+    r->mem = mem;
+    if (bad != SK_BAD_NONE) {
+        sk_change_free(&ch);
+        SK_ADD(s, parse_errors, 1);
+        if (bad == SK_BAD_OVERSIZED)
+            SK_ADD(s, oversized_dropped, 1);
+        sk_core_dead_letter(s, r, reason);
+        return NULL;
+    }
+    r->op = ch.op;
+    r->item_size = ch.item_size;
+    r->hash = fnv1a(ch.key.data, ch.key.len);
+    sk_change_free(&ch);
+    return r;
+}
+
+static void pchunk_free(sk_pchunk *c) {
+    if (!c)
+        return;
+    dp_buf_free(&c->text);
+    free(c);
+}
+
+/* Parse a chunk (any worker), then deliver every chunk that is parsed and
+ * next in input order to the engines' inboxes. */
+static void parse_chunk(struct ddbpipe_sink *s, sk_pchunk *c) {
+    for (size_t i = 0; i < c->n; i++) {
+        sk_pline *l = &c->lines[i];
+        c->recs[i] =
+            parse_one(s, c->text.data + l->off, l->len, l->line_no, l->offset, l->seq, l->mem, l->t_ms);
+    }
+    pthread_mutex_lock(&s->pq_mu);
+    c->done = 1;
+    while (s->ord_head && s->ord_head->done) {
+        sk_pchunk *d = s->ord_head;
+        s->ord_head = d->next_ord;
+        if (!s->ord_head)
+            s->ord_tail = NULL;
+        /* one list per worker, pushed with one lock each */
+        sk_rec *heads[64] = {0}, *tails[64] = {0};
+        int nw = s->nworkers > 64 ? 64 : s->nworkers;
+        for (size_t i = 0; i < d->n; i++) {
+            sk_rec *r = d->recs[i];
+            if (!r)
+                continue;
+            int wi = (int)((r->hash >> 40) % (uint64_t)nw);
+            r->next = NULL;
+            if (tails[wi])
+                tails[wi]->next = r;
+            else
+                heads[wi] = r;
+            tails[wi] = r;
+        }
+        for (int wi = 0; wi < nw; wi++)
+            if (heads[wi])
+                worker_push_list(&s->workers[wi], heads[wi], tails[wi]);
+        pchunk_free(d);
+    }
+    pthread_mutex_unlock(&s->pq_mu);
+}
+
+static sk_pchunk *take_parse_work(struct ddbpipe_sink *s) {
+    pthread_mutex_lock(&s->pq_mu);
+    sk_pchunk *c = s->pq_head;
+    if (c) {
+        __atomic_store_n(&s->pq_head, c->next_parse, __ATOMIC_RELEASE);
+        if (!c->next_parse)
+            s->pq_tail = NULL;
+    }
+    pthread_mutex_unlock(&s->pq_mu);
+    return c;
+}
+
+/* Producer side: hand the chunk being filled to the parsers. */
+static void submit_chunk(struct ddbpipe_sink *s) {
+    sk_pchunk *c = s->cur;
+    if (!c || c->n == 0)
+        return;
+    s->cur = NULL;
+    pthread_mutex_lock(&s->pq_mu);
+    c->cseq = s->next_cseq++;
+    /* pq_head is also peeked without the lock by idle workers: atomic stores */
+    if (s->pq_tail)
+        s->pq_tail->next_parse = c;
+    else
+        __atomic_store_n(&s->pq_head, c, __ATOMIC_RELEASE);
+    s->pq_tail = c;
+    if (s->ord_tail)
+        s->ord_tail->next_ord = c;
+    else
+        s->ord_head = c;
+    s->ord_tail = c;
+    pthread_mutex_unlock(&s->pq_mu);
+    sk_worker *w = &s->workers[s->rr++ % (unsigned)s->nworkers];
+    pthread_mutex_lock(&w->mu);
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *worker_main(void *arg) {
+    sk_worker *w = arg;
+    struct ddbpipe_sink *s = w->s;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        sk_rec *list = w->in_head;
+        w->in_head = w->in_tail = NULL;
+        w->in_count = 0;
+        int stop = __atomic_load_n(&s->stopping, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&w->mu);
+        while (list) {
+            sk_rec *n = list->next;
+            sk_engine_add(w->e, list);
+            list = n;
+        }
+        if (stop)
+            break;
+        sk_engine_dispatch(w->e, (__atomic_load_n(&s->flush_epoch, __ATOMIC_RELAXED) & 1) != 0);
+        /* parsing work first, I/O without waiting meanwhile */
+        sk_pchunk *pc = take_parse_work(s);
+        if (pc) {
+            parse_chunk(s, pc);
+            sk_engine_run(w->e, 0);
+            continue;
+        }
+        if (sk_engine_in_flight(w->e) > 0 && !sk_core_stopped_hard(s)) {
+            int64_t t = sk_engine_next_timer_ms(w->e, dp_now_ms());
+            int to = (t < 0 || t > 5) ? 5 : (int)t;
+            sk_engine_run(w->e, to);
+        } else {
+            /* nothing in flight: sleep until records arrive or a timer is due */
+            int64_t t = sk_engine_next_timer_ms(w->e, dp_now_ms());
+            int to = (t < 0 || t > 50) ? 50 : (int)t;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += (long)to * 1000000L;
+            while (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_mutex_lock(&w->mu);
+            if (!w->in_head && !__atomic_load_n(&s->stopping, __ATOMIC_RELAXED) &&
+                !__atomic_load_n(&s->pq_head, __ATOMIC_RELAXED))
+                pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+            pthread_mutex_unlock(&w->mu);
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ setup */
+
+static ddbpipe_result_t load_columns(ddbpipe_sink_t *s, const char *text, char *errstr, size_t n) {
+    dp_conf_column *cc = NULL;
+    size_t count = 0;
+    ddbpipe_result_t r = dp_conf_columns_parse(text, &cc, &count, errstr, n);
+    if (r != DDBPIPE_OK)
+        return r;
+    s->columns = calloc(count ? count : 1, sizeof(*s->columns));
+    if (!s->columns) {
+        dp_conf_columns_free(cc, count);
+        return DDBPIPE_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        char err[256] = "";
+        snprintf(s->columns[i].name, sizeof(s->columns[i].name), "%s", cc[i].name);
+        if (dp_coltype_parse(cc[i].type, &s->columns[i].type, err, sizeof(err)) != 0) {
+            dp_errf(errstr, n, "columns: column '%s' has type '%s': %s", cc[i].name, cc[i].type, err);
+            dp_conf_columns_free(cc, count);
+            return DDBPIPE_ERR_CONFIG;
+        }
+    }
+    s->ncolumns = count;
+    dp_conf_columns_free(cc, count);
+    return DDBPIPE_OK;
+}
+
+static ddbpipe_result_t parse_json_opt(const ddbpipe_conf_t *conf, const char *name, dp_json_doc **out,
+                                       char *errstr, size_t n) {
+    const char *t = dp_conf_str(conf, name);
+    if (!t)
+        return DDBPIPE_OK;
+    dp_json_error je;
+    *out = dp_json_parse(t, strlen(t), &je);
+    if (!*out || dp_json_root(*out)->type != DP_JSON_OBJECT) {
+        dp_errf(errstr, n, "%s must be a JSON object", name);
+        return DDBPIPE_ERR_CONFIG;
+    }
+    return DDBPIPE_OK;
+}
+
+/* Key schema: the table's (DescribeTable, which also proves it exists),
+ * checked against the configured one; the configured one alone when the
+ * credentials may not describe tables. */
+static ddbpipe_result_t resolve_table(ddbpipe_sink_t *s, ddbpipe_client_t *cl, char *errstr, size_t n) {
+    ddbpipe_table_info_t info;
+    dp_ddb_result res;
+    ddbpipe_key_schema_t want;
+    int explicit_types = 0, have_conf_key = dp_conf_str(s->conf, "partition_key") != NULL;
+    char msg[512];
+    memset(&want, 0, sizeof(want));
+    if (have_conf_key) {
+        ddbpipe_result_t r = dp_api_conf_key_schema(s->conf, &want, &explicit_types, errstr, n);
+        if (r != DDBPIPE_OK)
+            return r;
+    }
+    memset(&info, 0, sizeof(info));
+    dp_ddb_result_init(&res);
+    ddbpipe_result_t r = dp_ddb_describe_table(cl->ddb, s->table, &info, &res);
+    if (r == DDBPIPE_ERR_NOT_FOUND && dp_conf_bool(s->conf, "create_table_if_missing", 0)) {
+        int created = 0;
+        dp_ddb_result_free(&res);
+        r = ddbpipe_create_table(cl, s->conf, &created, errstr, n);
+        if (r != DDBPIPE_OK)
+            return r;
+        DP_LOG_INFO("sink: created table %s", s->table);
+        dp_ddb_result_init(&res);
+        r = dp_ddb_describe_table(cl->ddb, s->table, &info, &res);
+    }
+    if (r != DDBPIPE_OK) {
+        if (r == DDBPIPE_ERR_AUTH && have_conf_key) {
+            DP_LOG_WARN("sink: DescribeTable %s not allowed (%s); using the configured key", s->table,
+                        res.error_code);
+            info.key = want;
+        } else {
+            r = dp_api_call_error(cl, "DescribeTable", s->table, r, &res, errstr, n);
+            dp_ddb_result_free(&res);
+            return r;
+        }
+    } else if (have_conf_key &&
+               dp_api_key_schema_diff(s->table, &info.key, &want, explicit_types, msg, sizeof(msg)) != 0) {
+        dp_errf(errstr, n, "%s", msg);
+        dp_ddb_result_free(&res);
+        return DDBPIPE_ERR_SCHEMA_MISMATCH;
+    }
+    dp_ddb_result_free(&res);
+    snprintf(s->pk, sizeof(s->pk), "%s", info.key.partition_key);
+    snprintf(s->skey, sizeof(s->skey), "%s", info.key.sort_key);
+    s->pk_type = info.key.partition_type;
+    s->sk_type = info.key.sort_key[0] ? info.key.sort_type : 0;
+    return DDBPIPE_OK;
+}
+
+static int format_ok(const char *f) {
+    dp_change_format x;
+    return f == NULL || dp_change_format_parse(f, &x) == 0;
+}
+
+ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts,
+                                  ddbpipe_sink_t **out, char *errstr, size_t errstr_size) {
+    ddbpipe_result_t r = DDBPIPE_ERR_NOMEM;
+    ddbpipe_sink_t *s = NULL;
+    ddbpipe_client_t *cl = NULL;
+    if (!conf || !out)
+        return DDBPIPE_ERR_INVALID_ARG;
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        goto out;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->pq_mu, NULL);
+    pthread_cond_init(&s->ack_cv, NULL);
+    s->conf = ddbpipe_conf_dup(conf);
+    if (!s->conf)
+        goto out;
+    r = ddbpipe_conf_validate(s->conf, "sink", errstr, errstr_size);
+    if (r != DDBPIPE_OK)
+        goto out;
+    const char *table = dp_conf_str(s->conf, "table");
+    if (!table || !*table) {
+        dp_errf(errstr, errstr_size, "sink: 'table' is required");
+        r = DDBPIPE_ERR_CONFIG;
+        goto out;
+    }
+    snprintf(s->table, sizeof(s->table), "%s", table);
+    const char *wm = dp_conf_str(s->conf, "write_mode");
+    s->transactional = wm && strcmp(wm, "transactional") == 0;
+    const char *um = dp_conf_str(s->conf, "update_mode");
+    s->merge = um && strcmp(um, "merge") == 0;
+    s->fail_on_error = dp_conf_bool(s->conf, "fail_on_error", 0);
+    s->batch_size = (int)dp_conf_int(s->conf, "batch_size", s->transactional ? 100 : 25);
+    int lim = s->transactional ? 100 : 25;
+    if (s->batch_size < 1 || s->batch_size > lim) {
+        dp_errf(errstr, errstr_size, "batch_size %d is out of range 1..%d for write_mode %s", s->batch_size,
+                lim, s->transactional ? "transactional" : "batch");
+        r = DDBPIPE_ERR_CONFIG;
+        goto out;
+    }
+    s->max_buffer_bytes = (size_t)dp_conf_int(s->conf, "max_buffer_size_bytes", 1048576);
+    s->max_buffered_records = (size_t)dp_conf_int(s->conf, "max_buffered_records", 10000);
+    s->flush_interval_ms = dp_conf_int(s->conf, "flush_interval_ms", 5000);
+    s->max_concurrent = (int)dp_conf_int(s->conf, "max_concurrent_requests", 64);
+    s->max_retries = (int)dp_conf_int(s->conf, "max_retries", 10);
+    s->threads = (int)dp_conf_int(s->conf, "threads", 1);
+    if (s->threads < 1)
+        s->threads = 1;
+    if (s->max_concurrent < 1)
+        s->max_concurrent = 1;
+    if (s->max_buffered_records < 1)
+        s->max_buffered_records = 1;
+    /* memory bound for whatever is buffered or in flight: enough for the
+     * record cap at typical sizes, never below one maximum item */
+    s->byte_cap = s->max_buffer_bytes * 4;
+    if (s->byte_cap < (size_t)16 * 1024 * 1024)
+        s->byte_cap = (size_t)16 * 1024 * 1024;
+    s->ring_cap = s->max_buffered_records * 4;
+    if (s->ring_cap < 4096)
+        s->ring_cap = 4096;
+    s->ring = calloc(s->ring_cap, sizeof(*s->ring));
+    if (!s->ring) {
+        r = DDBPIPE_ERR_NOMEM;
+        goto out;
+    }
+    const char *cp = dp_conf_str(s->conf, "condition_expression");
+    const char *dcp = dp_conf_str(s->conf, "delete_condition_expression");
+    if ((cp || dcp) && !s->transactional)
+        DP_LOG_WARN("sink: condition expressions apply in write_mode transactional only; ignored");
+    if (s->transactional) {
+        s->cond_put = cp ? strdup(cp) : NULL;
+        s->cond_delete = dcp ? strdup(dcp) : NULL;
+    }
+    r = parse_json_opt(s->conf, "expression_attribute_names", &s->expr_names, errstr, errstr_size);
+    if (r == DDBPIPE_OK)
+        r = parse_json_opt(s->conf, "expression_attribute_values", &s->expr_values, errstr, errstr_size);
+    if (r != DDBPIPE_OK)
+        goto out;
+    const char *dk = dp_conf_str(s->conf, "dedup_keys");
+    if (dk && *dk)
+        DP_LOG_INFO(
+            "sink: dedup_keys (%s): changes always fold by the table key, across batches and requests "
+            "in flight",
+            dk);
+    const char *cols = dp_conf_str(s->conf, "columns");
+    if (cols && *cols) {
+        r = load_columns(s, cols, errstr, errstr_size);
+        if (r != DDBPIPE_OK)
+            goto out;
+    }
+    const char *fmt = opts && opts->format ? opts->format : "auto";
+    if (!format_ok(fmt)) {
+        dp_errf(errstr, errstr_size,
+                "unknown input format '%s' (auto, json, feldera, debezium, dynamodb-stream)", fmt);
+        r = DDBPIPE_ERR_CONFIG;
+        goto out;
+    }
+
+    /* client (the threads=1 engine keeps it) and the table's key */
+    r = dp_api_client_new(s->conf, 3, &cl, errstr, errstr_size);
+    if (r != DDBPIPE_OK)
+        goto out;
+    r = resolve_table(s, cl, errstr, errstr_size);
+    if (r != DDBPIPE_OK)
+        goto out;
+
+    memset(&s->pctx, 0, sizeof(s->pctx));
+    dp_change_format_parse(fmt, &s->pctx.opts.format);
+    s->pctx.opts.columns = s->columns;
+    s->pctx.opts.ncolumns = s->ncolumns;
+    s->pctx.opts.ignore_nulls = dp_conf_bool(s->conf, "ignore_nulls", 0);
+    s->pctx.opts.partition_key = s->pk;
+    s->pctx.opts.partition_type = s->pk_type;
+    s->pctx.opts.sort_key = s->skey[0] ? s->skey : NULL;
+    s->pctx.opts.sort_type = s->sk_type;
+    s->pctx.opts.document_attribute = dp_conf_str(s->conf, "document_attribute");
+    s->pctx.merge = s->merge;
+
+    if (opts && opts->dead_letter_path) {
+        s->dead_letter_path = strdup(opts->dead_letter_path);
+        s->dlq = fopen(opts->dead_letter_path, "a");
+        if (!s->dlq) {
+            dp_errf(errstr, errstr_size, "cannot open dead-letter file %s: %s", opts->dead_letter_path,
+                    strerror(errno));
+            r = DDBPIPE_ERR_IO;
+            goto out;
+        }
+    }
+    if (opts && opts->checkpoint_path)
+        s->checkpoint_path = strdup(opts->checkpoint_path);
+    s->checkpoint_interval_ms =
+        opts && opts->checkpoint_interval_ms > 0 ? opts->checkpoint_interval_ms : 1000;
+    s->ckpt_last_ms = dp_now_ms();
+
+    const char *maddr = dp_conf_str(s->conf, "metrics_address");
+    if (maddr && *maddr && !(opts && opts->no_metrics_server)) {
+        if (sk_metrics_start(s, maddr, errstr, errstr_size) != 0) {
+            r = DDBPIPE_ERR_CONFIG;
+            goto out;
+        }
+    } else if (sk_metrics_start(s, NULL, NULL, 0) != 0) { /* registry only */
+        r = DDBPIPE_ERR_NOMEM;
+        goto out;
+    }
+
+    /* engines */
+    s->workers = calloc((size_t)s->threads, sizeof(*s->workers));
+    if (!s->workers) {
+        r = DDBPIPE_ERR_NOMEM;
+        goto out;
+    }
+    for (int i = 0; i < s->threads; i++) {
+        sk_worker *w = &s->workers[i];
+        w->s = s;
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        ddbpipe_client_t *wc = cl;
+        if (i > 0) {
+            r = dp_api_client_new(s->conf, 3, &wc, errstr, errstr_size);
+            if (r != DDBPIPE_OK)
+                goto out;
+        }
+        w->e = sk_engine_new(s, wc);
+        if (!w->e) {
+            ddbpipe_client_destroy(wc);
+            if (i == 0)
+                cl = NULL;
+            r = DDBPIPE_ERR_NOMEM;
+            goto out;
+        }
+        if (i == 0)
+            cl = NULL; /* owned by the engine now */
+    }
+    if (s->threads > 1) {
+        s->nworkers = s->threads;
+        for (int i = 0; i < s->threads; i++) {
+            if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0) {
+                dp_errf(errstr, errstr_size, "cannot start worker thread");
+                r = DDBPIPE_ERR_NOMEM;
+                goto out;
+            }
+            s->workers[i].started = 1;
+        }
+    }
+    DP_LOG_INFO("sink: table %s key %s%s%s, %s mode, %s, batch %d, %d in flight, %d thread(s)", s->table,
+                s->pk, s->skey[0] ? "," : "", s->skey, s->transactional ? "transactional" : "batch",
+                s->merge ? "merge" : "put", s->batch_size, s->max_concurrent, s->threads);
+    *out = s;
+    s = NULL;
+    r = DDBPIPE_OK;
+out:
+    ddbpipe_client_destroy(cl);
+    if (r != DDBPIPE_OK && errstr && errstr_size && !errstr[0])
+        dp_errf(errstr, errstr_size, "sink: %s", ddbpipe_strerror(r));
+    ddbpipe_sink_destroy(s);
+    return r;
+}
+
+void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
+    if (!s)
+        return;
+    if (s->workers) {
+        __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);
+        for (int i = 0; i < s->threads; i++) {
+            sk_worker *w = &s->workers[i];
+            if (w->started) {
+                pthread_mutex_lock(&w->mu);
+                pthread_cond_signal(&w->cv);
+                pthread_mutex_unlock(&w->mu);
+                pthread_join(w->thread, NULL);
+            }
+        }
+    }
+    checkpoint_maybe(s, 1);
+    pchunk_free(s->cur);
+    while (s->ord_head) {
+        sk_pchunk *c = s->ord_head;
+        s->ord_head = c->next_ord;
+        for (size_t i = 0; c->done && i < c->n; i++)
+            sk_rec_free(c->recs[i]);
+        pchunk_free(c);
+    }
+    if (s->workers) {
+        for (int i = 0; i < s->threads; i++) {
+            sk_worker *w = &s->workers[i];
+            sk_rec *r = w->in_head;
+            while (r) {
+                sk_rec *n = r->next;
+                sk_rec_free(r);
+                r = n;
+            }
+            sk_engine_destroy(w->e);
+            pthread_mutex_destroy(&w->mu);
+            pthread_cond_destroy(&w->cv);
+        }
+        free(s->workers);
+    }
+    sk_metrics_stop(s);
+    if (s->dlq)
+        fclose(s->dlq);
+    free(s->dead_letter_path);
+    free(s->checkpoint_path);
+    free(s->cond_put);
+    free(s->cond_delete);
+    dp_json_doc_free(s->expr_names);
+    dp_json_doc_free(s->expr_values);
+    free(s->columns);
+    free(s->ring);
+    ddbpipe_conf_destroy(s->conf);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->pq_mu);
+    pthread_cond_destroy(&s->ack_cv);
+    free(s);
+}
+
+/* ------------------------------------------------------------ produce / poll / flush */
+
+static ddbpipe_result_t stop_code(const ddbpipe_sink_t *s) {
+    ddbpipe_result_t f = __atomic_load_n(&s->fatal, __ATOMIC_RELAXED);
+    if (f != DDBPIPE_OK)
+        return f;
+    return __atomic_load_n(&s->stopped, __ATOMIC_RELAXED);
+}
+
+static void drive(ddbpipe_sink_t *s, int force, int timeout_ms) {
+    if (s->nworkers > 0)
+        return;
+    sk_engine *e = s->workers[0].e;
+    sk_engine_dispatch(e, force);
+    int64_t t = sk_engine_next_timer_ms(e, dp_now_ms());
+    int to = timeout_ms;
+    if (t >= 0 && t < to)
+        to = (int)t;
+    if (sk_engine_run(e, to))
+        sk_engine_dispatch(e, force);
+}
+
+ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *s, const char *line, size_t len, uint64_t line_no,
+                                      uint64_t input_offset) {
+    static __thread unsigned tick;
+    char reason[1024];
+    sk_change ch;
+    if (!s || (!line && len))
+        return DDBPIPE_ERR_INVALID_ARG;
+    ddbpipe_result_t stop = stop_code(s);
+    if (stop != DDBPIPE_OK)
+        return stop;
+    pthread_mutex_lock(&s->mu);
+    int full = buffer_full_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    if (full) {
+        /* buffers are full: push out partial batches, let the caller poll */
+        if (s->nworkers == 0)
+            drive(s, 1, 0);
+        else
+            submit_chunk(s);
+        pthread_mutex_lock(&s->mu);
+        full = buffer_full_locked(s);
+        pthread_mutex_unlock(&s->mu);
+        if (full)
+            return DDBPIPE_ERR_QUEUE_FULL;
+    }
+    SK_ADD(s, records_in, 1);
+    if (s->nworkers > 0) {
+        /* threads > 1: the workers parse, in chunks, in input order */
+        if (!s->cur) {
+            s->cur = calloc(1, sizeof(*s->cur));
+            if (!s->cur)
+                return DDBPIPE_ERR_NOMEM;
+            dp_buf_init(&s->cur->text, 0);
+            s->cur->t_first_ms = dp_now_ms();
+        }
+        sk_pchunk *c = s->cur;
+        sk_pline *l = &c->lines[c->n];
+        l->off = c->text.len;
+        l->len = len;
+        if (dp_buf_append(&c->text, line ? line : "", len) != DDBPIPE_OK)
+            return DDBPIPE_ERR_NOMEM;
+        l->line_no = line_no;
+        l->offset = input_offset;
+        l->t_ms = dp_now_ms();
+        l->mem = sizeof(sk_rec) + 3 * len + 192; /* estimate: line + item + key, fixed at accept */
+        pthread_mutex_lock(&s->mu);
+        l->seq = s->next_seq++;
+        sk_ring_ent *pe = &s->ring[l->seq % s->ring_cap];
+        pe->offset = input_offset;
+        pe->line_no = line_no;
+        pe->acked = 0;
+        s->unacked_records++;
+        s->unacked_bytes += l->mem;
+        pthread_mutex_unlock(&s->mu);
+        c->n++;
+        if (c->n == SK_PCHUNK_LINES || c->text.len >= (size_t)256 * 1024)
+            submit_chunk(s);
+        if ((++tick & 255) == 0) {
+            checkpoint_maybe(s, 0);
+            sk_metrics_sync(s, 0);
+        }
+        return DDBPIPE_OK;
+    }
+    sk_change_init(&ch);
+    sk_bad_kind bad = sk_parse_line(&s->pctx, line ? line : "", len, &ch, reason, sizeof(reason));
+    sk_rec *r = rec_new(line ? line : "", len, bad == SK_BAD_NONE ? &ch : NULL);
+    if (!r) {
+        sk_change_free(&ch);
+        return DDBPIPE_ERR_NOMEM;
+    }
+    r->line_no = line_no;
+    r->offset = input_offset;
+    r->t_ms = dp_now_ms();
+    pthread_mutex_lock(&s->mu);
+    r->seq = s->next_seq++;
+    sk_ring_ent *re = &s->ring[r->seq % s->ring_cap];
+    re->offset = input_offset;
+    re->line_no = line_no;
+    re->acked = 0;
+    s->unacked_records++;
+    s->unacked_bytes += r->mem;
+    pthread_mutex_unlock(&s->mu);
+    if (bad != SK_BAD_NONE) {
+        sk_change_free(&ch);
+        SK_ADD(s, parse_errors, 1);
+        if (bad == SK_BAD_OVERSIZED)
+            SK_ADD(s, oversized_dropped, 1);
+        sk_core_dead_letter(s, r, reason);
+        checkpoint_maybe(s, 0);
+        return DDBPIPE_OK;
+    }
+    r->op = ch.op;
+    r->item_size = ch.item_size;
+    r->hash = fnv1a(ch.key.data, ch.key.len);
+    sk_change_free(&ch);
+    {
+        sk_engine *e = s->workers[0].e;
+        sk_engine_add(e, r);
+        sk_engine_dispatch(e, 0);
+        /* keep responses flowing while the caller only produces */
+        if ((tick & 15) == 0)
+            sk_engine_run(e, 0);
+    }
+    if ((++tick & 255) == 0) {
+        checkpoint_maybe(s, 0);
+        sk_metrics_sync(s, 0);
+    }
+    return DDBPIPE_OK;
+}
+
+static void wait_acks(ddbpipe_sink_t *s, int timeout_ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)timeout_ms * 1000000L;
+    while (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (buffer_full_locked(s) || s->unacked_records > 0) {
+        s->waiters++;
+        pthread_cond_timedwait(&s->ack_cv, &s->mu, &ts);
+        s->waiters--;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+ddbpipe_result_t ddbpipe_sink_poll(ddbpipe_sink_t *s, int timeout_ms) {
+    if (!s)
+        return DDBPIPE_ERR_INVALID_ARG;
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (s->nworkers > 0) {
+        /* the caller is waiting: whatever was read goes to the parsers */
+        submit_chunk(s);
+        pthread_mutex_lock(&s->mu);
+        int full = buffer_full_locked(s);
+        pthread_mutex_unlock(&s->mu);
+        /* ask workers for partial batches while the buffer is full */
+        uint64_t ep = __atomic_load_n(&s->flush_epoch, __ATOMIC_RELAXED);
+        if (full && !(ep & 1))
+            __atomic_store_n(&s->flush_epoch, ep + 1, __ATOMIC_RELAXED);
+        if (!full && (ep & 1) && s->flush_epoch_owner == 0)
+            __atomic_store_n(&s->flush_epoch, ep + 1, __ATOMIC_RELAXED);
+        if (timeout_ms > 0)
+            wait_acks(s, timeout_ms);
+    } else {
+        pthread_mutex_lock(&s->mu);
+        int full = buffer_full_locked(s);
+        pthread_mutex_unlock(&s->mu);
+        drive(s, full, timeout_ms);
+    }
+    checkpoint_maybe(s, 0);
+    sk_metrics_sync(s, 0);
+    return stop_code(s);
+}
+
+ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *s, int timeout_ms) {
+    if (!s)
+        return DDBPIPE_ERR_INVALID_ARG;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : dp_now_ms() + timeout_ms;
+    ddbpipe_result_t r = DDBPIPE_OK;
+    if (s->nworkers > 0) {
+        submit_chunk(s);
+        s->flush_epoch_owner = 1;
+        uint64_t ep = __atomic_load_n(&s->flush_epoch, __ATOMIC_RELAXED);
+        if (!(ep & 1))
+            __atomic_store_n(&s->flush_epoch, ep + 1, __ATOMIC_RELAXED);
+    }
+    for (;;) {
+        if (sk_core_stopped_hard(s)) {
+            r = s->fatal;
+            break;
+        }
+        pthread_mutex_lock(&s->mu);
+        size_t left = s->unacked_records;
+        pthread_mutex_unlock(&s->mu);
+        if (left == 0)
+            break;
+        int64_t now = dp_now_ms();
+        if (now >= deadline) {
+            r = DDBPIPE_ERR_TIMEOUT;
+            break;
+        }
+        int step = (int)(deadline - now > 100 ? 100 : deadline - now);
+        if (s->nworkers > 0)
+            wait_acks(s, step);
+        else
+            drive(s, 1, step);
+        checkpoint_maybe(s, 0);
+    }
+    if (s->nworkers > 0) {
+        uint64_t ep = __atomic_load_n(&s->flush_epoch, __ATOMIC_RELAXED);
+        if (ep & 1)
+            __atomic_store_n(&s->flush_epoch, ep + 1, __ATOMIC_RELAXED);
+        s->flush_epoch_owner = 0;
+    }
+    checkpoint_maybe(s, 1);
+    sk_metrics_sync(s, 1);
+    return r;
+}
+
+ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *s, char *errstr, size_t errstr_size) {
+    if (!s)
+        return DDBPIPE_ERR_INVALID_ARG;
+    ddbpipe_sink_t *m = (ddbpipe_sink_t *)s;
+    pthread_mutex_lock(&m->mu);
+    ddbpipe_result_t r = s->fatal != DDBPIPE_OK ? s->fatal : s->stopped;
+    if (r != DDBPIPE_OK)
+        dp_errf(errstr, errstr_size, "%s", s->fatal_msg);
+    pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+/* ------------------------------------------------------------ stats */
+
+void ddbpipe_sink_stats(const ddbpipe_sink_t *s, ddbpipe_sink_stats_t *out) {
+    if (!s || !out)
+        return;
+    ddbpipe_sink_t *m = (ddbpipe_sink_t *)s;
+    memset(out, 0, sizeof(*out));
+#define G(f) out->f = SK_GET(m, f)
+    G(records_in);
+    G(records_written);
+    G(records_deleted);
+    G(dead_lettered);
+    G(duplicates_folded);
+    G(retries);
+    G(throttled_items);
+    G(failed_items);
+    G(oversized_dropped);
+    G(write_chunks);
+    G(condition_check_failures);
+    G(in_flight_requests);
+    G(parse_errors);
+    G(items_loaded);
+#undef G
+    pthread_mutex_lock(&m->mu);
+    out->buffered_records = s->unacked_records;
+    out->buffered_bytes = s->unacked_bytes;
+    out->checkpoint_offset = s->have_ack ? s->ack_offset : 0;
+    out->checkpoint_line = s->have_ack ? s->ack_line : 0;
+    pthread_mutex_unlock(&m->mu);
+}
+
+char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *s) {
+    ddbpipe_sink_stats_t st;
+    dp_buf b;
+    if (!s)
+        return NULL;
+    ddbpipe_sink_stats(s, &st);
+    dp_buf_init(&b, 0);
+    dp_buf_puts(&b, "{\"table\":");
+    dp_json_write_cstr(&b, s->table);
+#define F(f) dp_buf_printf(&b, ",\"" #f "\":%llu", (unsigned long long)st.f)
+    F(records_in);
+    F(records_written);
+    F(records_deleted);
+    F(dead_lettered);
+    F(duplicates_folded);
+    F(retries);
+    F(throttled_items);
+    F(failed_items);
+    F(oversized_dropped);
+    F(write_chunks);
+    F(condition_check_failures);
+    F(in_flight_requests);
+    F(buffered_records);
+    F(buffered_bytes);
+    F(parse_errors);
+    F(items_loaded);
+    F(checkpoint_offset);
+    F(checkpoint_line);
+#undef F
+    dp_buf_printf(&b, ",\"internal_errors\":%llu",
+                  (unsigned long long)__atomic_load_n(&s->ist.internal_errors, __ATOMIC_RELAXED));
+    ddbpipe_result_t fe = stop_code(s);
+    if (fe != DDBPIPE_OK) {
+        dp_buf_puts(&b, ",\"error\":");
+        dp_json_write_cstr(&b, s->fatal_msg);
+    }
+    dp_buf_putc(&b, '}');
+    return dp_buf_steal(&b);
+}

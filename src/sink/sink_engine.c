@@ -1,0 +1,1120 @@
+/* Per-worker write engine.
+ *
+ * Per key: the pending change (folded) and the write in flight. A key with a
+ * write in flight (or, in merge mode, a load) is locked: it is never sent
+ * again until that write is acknowledged, so no batch holds a key twice and
+ * the table always ends with the last change of every key, whatever the
+ * number of requests in flight, retries or UnprocessedItems. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sink/sink_internal.h"
+
+enum { L_NONE = 0, L_READY = 1, L_WREADY = 2 };
+enum { CK_WRITE = 1, CK_TRANSACT = 2, CK_GET = 3 };
+
+#define BATCH_MAX_REQUEST_BYTES ((size_t)15 * 1024 * 1024) /* under BatchWriteItem's 16 MB */
+#define TRANSACT_MAX_BYTES ((size_t)4000000)               /* TransactWriteItems 4 MB aggregate */
+#define GET_MAX_KEYS 100
+#define RETRY_BASE_MS 50
+#define RETRY_MAX_MS 5000 /* sink-level re-sends; the client backs off up to 20 s on its own */
+
+typedef struct sk_key {
+    struct sk_key *hnext;
+    struct sk_key *lnext, *lprev;
+    int list;
+    int locked;
+    uint64_t hash;
+    char *key;
+    size_t key_len;
+    char *key_json;
+    size_t key_json_len;
+    sk_rec *pend_head, *pend_tail;
+    size_t pend_n, pend_bytes;
+    sk_rec *fl_head, *fl_tail; /* records covered by the write in flight */
+    int attempts;
+    int in_call; /* invariant check: part of a call in flight or waiting to be re-sent */
+    /* the write to send while locked */
+    sk_op wop;
+    char *wbody; /* owned copy (merge) or NULL: use fl_tail->body / key_json */
+    size_t wlen, wsize;
+    int64_t t_first;
+} sk_key;
+
+typedef struct sk_chunk {
+    sk_engine *e;
+    int kind;
+    size_t n;
+    sk_key **keys;
+    char token[40];
+    int64_t due_ms;
+    struct sk_chunk *next;
+    struct sk_chunk *lprev, *lnext; /* calls in flight (freed at destroy: the client drops them silently) */
+} sk_chunk;
+
+typedef struct sk_list {
+    sk_key *head, *tail;
+    size_t n, bytes;
+} sk_list;
+
+struct sk_engine {
+    struct ddbpipe_sink *s;
+    ddbpipe_client_t *client;
+    dp_ddb *ddb;
+    sk_key **buckets;
+    size_t nbuckets, nkeys;
+    sk_list ready, wready;
+    int64_t oldest_ready_ms;
+    sk_chunk *delayed;
+    size_t ndelayed;
+    sk_chunk *live;
+    int calls, get_calls;
+    uint64_t progress;
+};
+
+/* ------------------------------------------------------------ key map */
+
+static sk_key *key_find(sk_engine *e, const char *key, size_t len, uint64_t hash) {
+    sk_key *k = e->buckets[hash & (e->nbuckets - 1)];
+    for (; k; k = k->hnext)
+        if (k->hash == hash && k->key_len == len && memcmp(k->key, key, len) == 0)
+            return k;
+    return NULL;
+}
+
+static void key_rehash(sk_engine *e) {
+    size_t nb = e->nbuckets * 2;
+    sk_key **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return; /* keep the old table: slower, still correct */
+    for (size_t i = 0; i < e->nbuckets; i++) {
+        sk_key *k = e->buckets[i];
+        while (k) {
+            sk_key *n = k->hnext;
+            k->hnext = b[k->hash & (nb - 1)];
+            b[k->hash & (nb - 1)] = k;
+            k = n;
+        }
+    }
+    free(e->buckets);
+    e->buckets = b;
+    e->nbuckets = nb;
+}
+
+static sk_key *key_create(sk_engine *e, const char *key, size_t len, const char *kj, size_t kjlen,
+                          uint64_t hash) {
+    sk_key *k = calloc(1, sizeof(*k) + len + 1 + kjlen + 1);
+    if (!k)
+        return NULL;
+    k->key = (char *)(k + 1);
+    memcpy(k->key, key, len);
+    k->key_len = len;
+    k->key_json = k->key + len + 1;
+    memcpy(k->key_json, kj, kjlen);
+    k->key_json_len = kjlen;
+    k->hash = hash;
+    if (e->nkeys + 1 > e->nbuckets)
+        key_rehash(e);
+    k->hnext = e->buckets[hash & (e->nbuckets - 1)];
+    e->buckets[hash & (e->nbuckets - 1)] = k;
+    e->nkeys++;
+    return k;
+}
+
+static void key_remove(sk_engine *e, sk_key *k) {
+    sk_key **pp = &e->buckets[k->hash & (e->nbuckets - 1)];
+    while (*pp && *pp != k)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = k->hnext;
+    e->nkeys--;
+    free(k->wbody);
+    free(k);
+}
+
+/* ------------------------------------------------------------ lists */
+
+static void list_push(sk_list *l, sk_key *k, int which, size_t bytes) {
+    k->list = which;
+    k->lnext = NULL;
+    k->lprev = l->tail;
+    if (l->tail)
+        l->tail->lnext = k;
+    else
+        l->head = k;
+    l->tail = k;
+    l->n++;
+    l->bytes += bytes;
+}
+
+static void list_unlink(sk_list *l, sk_key *k, size_t bytes) {
+    if (k->lprev)
+        k->lprev->lnext = k->lnext;
+    else
+        l->head = k->lnext;
+    if (k->lnext)
+        k->lnext->lprev = k->lprev;
+    else
+        l->tail = k->lprev;
+    k->lnext = k->lprev = NULL;
+    k->list = L_NONE;
+    l->n--;
+    l->bytes = l->bytes >= bytes ? l->bytes - bytes : 0;
+}
+
+static void make_ready(sk_engine *e, sk_key *k) {
+    list_push(&e->ready, k, L_READY, k->pend_bytes);
+    if (k->t_first < e->oldest_ready_ms)
+        e->oldest_ready_ms = k->t_first;
+}
+
+/* ------------------------------------------------------------ engine */
+
+sk_engine *sk_engine_new(struct ddbpipe_sink *s, ddbpipe_client_t *client) {
+    sk_engine *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->s = s;
+    e->client = client;
+    e->ddb = client->ddb;
+    e->nbuckets = 1024;
+    e->buckets = calloc(e->nbuckets, sizeof(*e->buckets));
+    if (!e->buckets) {
+        free(e);
+        return NULL;
+    }
+    e->oldest_ready_ms = INT64_MAX;
+    return e;
+}
+
+static void free_recs(sk_rec *r) {
+    while (r) {
+        sk_rec *n = r->next;
+        sk_rec_free(r);
+        r = n;
+    }
+}
+
+void sk_engine_destroy(sk_engine *e) {
+    if (!e)
+        return;
+    /* The client drops calls still in flight without callbacks: destroy it
+     * first, then free their chunks and the delayed ones. */
+    ddbpipe_client_destroy(e->client);
+    while (e->delayed) {
+        sk_chunk *c = e->delayed;
+        e->delayed = c->next;
+        free(c->keys);
+        free(c);
+    }
+    while (e->live) {
+        sk_chunk *c = e->live;
+        e->live = c->lnext;
+        free(c->keys);
+        free(c);
+    }
+    for (size_t i = 0; i < e->nbuckets; i++) {
+        sk_key *k = e->buckets[i];
+        while (k) {
+            sk_key *n = k->hnext;
+            free_recs(k->pend_head);
+            free_recs(k->fl_head);
+            free(k->wbody);
+            free(k);
+            k = n;
+        }
+    }
+    free(e->buckets);
+    free(e);
+}
+
+int sk_engine_idle(const sk_engine *e) {
+    return e->nkeys == 0 && e->calls == 0 && e->ndelayed == 0;
+}
+
+size_t sk_engine_in_flight(const sk_engine *e) {
+    return (size_t)e->calls + e->ndelayed;
+}
+
+void sk_engine_add(sk_engine *e, sk_rec *r) {
+    struct ddbpipe_sink *s = e->s;
+    sk_key *k = key_find(e, r->key, r->key_len, r->hash);
+    if (!k)
+        k = key_create(e, r->key, r->key_len, r->key_json, r->key_json_len, r->hash);
+    if (!k) {
+        sk_core_dead_letter(s, r, "out of memory");
+        return;
+    }
+    r->next = NULL;
+    if (k->pend_head && !s->merge) {
+        /* Put mode: the newer change replaces the pending one (delete then
+         * insert = one Put). The replaced record counts as acknowledged: a
+         * restart replays the newer one, which is still tracked. */
+        sk_rec *old = k->pend_head;
+        if (k->list == L_READY)
+            e->ready.bytes -= old->mem;
+        k->pend_bytes -= old->mem;
+        k->pend_head = k->pend_tail = NULL;
+        k->pend_n = 0;
+        SK_ADD(s, duplicates_folded, 1);
+        sk_core_ack(s, old);
+    } else if (k->pend_head) {
+        SK_ADD(s, duplicates_folded, 1); /* merge: patches compose into one write */
+    }
+    if (!k->pend_head)
+        k->t_first = r->t_ms;
+    if (k->pend_tail)
+        k->pend_tail->next = r;
+    else
+        k->pend_head = r;
+    k->pend_tail = r;
+    k->pend_n++;
+    k->pend_bytes += r->mem;
+    if (k->list == L_READY)
+        e->ready.bytes += r->mem;
+    else if (!k->locked)
+        make_ready(e, k);
+}
+
+/* ------------------------------------------------------------ request bodies */
+
+static void put_table_json(dp_buf *b, const char *table) {
+    dp_json_write_cstr(b, table);
+}
+
+/* ExpressionAttributeNames/Values members used by expr (others would be
+ * rejected by DynamoDB as unused). */
+static void put_expr_members(dp_buf *b, const dp_json *obj, const char *expr) {
+    int first = 1;
+    for (size_t i = 0; obj && i < obj->count; i++) {
+        const char *name = obj->members[i].key;
+        const char *p = expr;
+        int used = 0;
+        size_t nl = strlen(name);
+        while ((p = strstr(p, name)) != NULL) {
+            char after = p[nl];
+            if (!(after == '_' || (after >= 'a' && after <= 'z') || (after >= 'A' && after <= 'Z') ||
+                  (after >= '0' && after <= '9'))) {
+                used = 1;
+                break;
+            }
+            p += nl;
+        }
+        if (!used)
+            continue;
+        if (!first)
+            dp_buf_putc(b, ',');
+        first = 0;
+        dp_json_write_cstr(b, name);
+        dp_buf_putc(b, ':');
+        dp_json_write(b, obj->members[i].value);
+    }
+}
+
+static int has_used_member(const dp_json *obj, const char *expr) {
+    dp_buf t;
+    dp_buf_init(&t, 0);
+    put_expr_members(&t, obj, expr);
+    int r = t.len > 0;
+    dp_buf_free(&t);
+    return r;
+}
+
+static void put_condition(dp_buf *b, struct ddbpipe_sink *s, const char *expr) {
+    if (!expr)
+        return;
+    dp_buf_puts(b, ",\"ConditionExpression\":");
+    dp_json_write_cstr(b, expr);
+    const dp_json *names = s->expr_names ? dp_json_root(s->expr_names) : NULL;
+    const dp_json *vals = s->expr_values ? dp_json_root(s->expr_values) : NULL;
+    if (has_used_member(names, expr)) {
+        dp_buf_puts(b, ",\"ExpressionAttributeNames\":{");
+        put_expr_members(b, names, expr);
+        dp_buf_putc(b, '}');
+    }
+    if (has_used_member(vals, expr)) {
+        dp_buf_puts(b, ",\"ExpressionAttributeValues\":{");
+        put_expr_members(b, vals, expr);
+        dp_buf_putc(b, '}');
+    }
+}
+
+static void key_write_body(const sk_key *k, const char **body, size_t *len) {
+    if (k->wop == SK_OP_DELETE) {
+        *body = k->key_json;
+        *len = k->key_json_len;
+    } else if (k->wbody) {
+        *body = k->wbody;
+        *len = k->wlen;
+    } else {
+        *body = k->fl_tail->body;
+        *len = k->fl_tail->body_len;
+    }
+}
+
+static ddbpipe_result_t build_body(sk_engine *e, sk_chunk *c, dp_buf *b) {
+    struct ddbpipe_sink *s = e->s;
+    const char *body;
+    size_t len;
+    if (c->kind == CK_GET) {
+        dp_buf_puts(b, "{\"RequestItems\":{");
+        put_table_json(b, s->table);
+        dp_buf_puts(b, ":{\"ConsistentRead\":true,\"Keys\":[");
+        for (size_t i = 0; i < c->n; i++) {
+            if (i)
+                dp_buf_putc(b, ',');
+            dp_buf_append(b, c->keys[i]->key_json, c->keys[i]->key_json_len);
+        }
+        return dp_buf_puts(b, "]}}}");
+    }
+    if (c->kind == CK_WRITE) {
+        dp_buf_puts(b, "{\"RequestItems\":{");
+        put_table_json(b, s->table);
+        dp_buf_puts(b, ":[");
+        for (size_t i = 0; i < c->n; i++) {
+            sk_key *k = c->keys[i];
+            if (i)
+                dp_buf_putc(b, ',');
+            key_write_body(k, &body, &len);
+            dp_buf_puts(b, k->wop == SK_OP_DELETE ? "{\"DeleteRequest\":{\"Key\":"
+                                                  : "{\"PutRequest\":{\"Item\":");
+            dp_buf_append(b, body, len);
+            dp_buf_puts(b, "}}");
+        }
+        return dp_buf_puts(b, "]}}");
+    }
+    dp_buf_puts(b, "{\"TransactItems\":[");
+    for (size_t i = 0; i < c->n; i++) {
+        sk_key *k = c->keys[i];
+        if (i)
+            dp_buf_putc(b, ',');
+        key_write_body(k, &body, &len);
+        dp_buf_puts(b, k->wop == SK_OP_DELETE ? "{\"Delete\":{\"TableName\":" : "{\"Put\":{\"TableName\":");
+        put_table_json(b, s->table);
+        dp_buf_puts(b, k->wop == SK_OP_DELETE ? ",\"Key\":" : ",\"Item\":");
+        dp_buf_append(b, body, len);
+        put_condition(b, s, k->wop == SK_OP_DELETE ? s->cond_delete : s->cond_put);
+        dp_buf_puts(b, "}}");
+    }
+    dp_buf_puts(b, "],\"ClientRequestToken\":");
+    dp_json_write_cstr(b, c->token);
+    return dp_buf_putc(b, '}');
+}
+
+/* ------------------------------------------------------------ sending */
+
+static void on_done(void *opaque, dp_ddb_result *res);
+
+static void new_token(char *out) {
+    /* ClientRequestToken: 1..36 characters */
+    uint64_t a = dp_rand64(), b = dp_rand64();
+    snprintf(out, 40, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+static sk_chunk *chunk_new(sk_engine *e, int kind, size_t cap) {
+    sk_chunk *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->keys = calloc(cap ? cap : 1, sizeof(*c->keys));
+    if (!c->keys) {
+        free(c);
+        return NULL;
+    }
+    c->e = e;
+    c->kind = kind;
+    if (kind == CK_TRANSACT)
+        new_token(c->token);
+    return c;
+}
+
+static void chunk_free(sk_chunk *c) {
+    if (!c)
+        return;
+    free(c->keys);
+    free(c);
+}
+
+static void delay_chunk(sk_engine *e, sk_chunk *c, int attempt) {
+    int64_t ms = dp_retry_backoff_ms(attempt, RETRY_BASE_MS, RETRY_MAX_MS, dp_rand_unit());
+    c->due_ms = dp_now_ms() + ms;
+    c->next = e->delayed;
+    e->delayed = c;
+    e->ndelayed++;
+}
+
+static void send_chunk(sk_engine *e, sk_chunk *c) {
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->keys[i]->in_call) {
+            /* must never happen: the per-key order guarantee rests on it */
+            DP_LOG_ERROR("sink: internal error: key sent twice concurrently");
+            SK_IADD(e->s, internal_errors, 1);
+        }
+        c->keys[i]->in_call = 1;
+    }
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    const char *op = c->kind == CK_GET     ? "BatchGetItem"
+                     : c->kind == CK_WRITE ? "BatchWriteItem"
+                                           : "TransactWriteItems";
+    ddbpipe_result_t r = build_body(e, c, &b);
+    if (r == DDBPIPE_OK)
+        r = dp_ddb_call_async(e->ddb, DP_DDB_API_DYNAMODB, op, b.data, b.len, on_done, c);
+    dp_buf_free(&b);
+    if (r != DDBPIPE_OK) {
+        /* Could not even start (memory): try again later, keys stay locked. */
+        DP_LOG_WARN("sink: could not start %s: %s; retrying", op, ddbpipe_strerror(r));
+        delay_chunk(e, c, 3);
+        return;
+    }
+    e->calls++;
+    c->lprev = NULL;
+    c->lnext = e->live;
+    if (e->live)
+        e->live->lprev = c;
+    e->live = c;
+    SK_ADD(e->s, in_flight_requests, 1);
+    if (c->kind == CK_GET)
+        e->get_calls++;
+    else
+        SK_ADD(e->s, write_chunks, 1);
+}
+
+/* Release a key after its write finished (acked or failed). */
+static void key_release(sk_engine *e, sk_key *k) {
+    k->locked = 0;
+    k->attempts = 0;
+    free(k->wbody);
+    k->wbody = NULL;
+    k->wlen = k->wsize = 0;
+    k->fl_head = k->fl_tail = NULL;
+    if (k->pend_head)
+        make_ready(e, k);
+    else
+        key_remove(e, k);
+}
+
+static void key_acked(sk_engine *e, sk_key *k) {
+    struct ddbpipe_sink *s = e->s;
+    if (k->wop == SK_OP_DELETE)
+        SK_ADD(s, records_deleted, 1);
+    else
+        SK_ADD(s, records_written, 1);
+    sk_rec *r = k->fl_head;
+    while (r) {
+        sk_rec *n = r->next;
+        sk_core_ack(s, r);
+        r = n;
+    }
+    key_release(e, k);
+}
+
+static void key_failed(sk_engine *e, sk_key *k, const char *reason) {
+    struct ddbpipe_sink *s = e->s;
+    SK_ADD(s, failed_items, 1);
+    sk_rec *r = k->fl_head;
+    while (r) {
+        sk_rec *n = r->next;
+        sk_core_dead_letter(s, r, reason);
+        r = n;
+    }
+    key_release(e, k);
+}
+
+/* Merge mode: compute the write of a locked key from the stored item (or
+ * none) and the changes it covers, in input order. */
+static void merge_compute(sk_engine *e, sk_key *k, const dp_json *stored) {
+    struct ddbpipe_sink *s = e->s;
+    char reason[512] = "";
+    dp_json_doc *doc = dp_json_doc_new();
+    const dp_json *cur = stored;
+    int deleted = 0;
+    if (!doc) {
+        key_failed(e, k, "out of memory");
+        return;
+    }
+    for (sk_rec *r = k->fl_head; r; r = r->next) {
+        if (r->op == SK_OP_DELETE) {
+            deleted = 1;
+            cur = NULL;
+            continue;
+        }
+        dp_json_doc *pd = dp_json_parse(r->body, r->body_len, NULL);
+        if (!pd) {
+            snprintf(reason, sizeof(reason), "internal: stored change is not JSON");
+            goto fail;
+        }
+        /* a DynamoDB Streams image is the whole new item: it replaces */
+        if (r->op == SK_OP_PUT)
+            cur = NULL;
+        cur = dp_item_merge_patch(doc, cur, dp_json_root(pd), r->op == SK_OP_PUT, &s->pctx.opts, reason,
+                                  sizeof(reason));
+        dp_json_doc_free(pd);
+        if (!cur)
+            goto fail;
+        deleted = 0;
+    }
+    if (deleted || !cur) {
+        k->wop = SK_OP_DELETE;
+    } else {
+        dp_buf b;
+        dp_buf_init(&b, 0);
+        if (dp_json_write(&b, cur) != DDBPIPE_OK) {
+            dp_buf_free(&b);
+            snprintf(reason, sizeof(reason), "out of memory");
+            goto fail;
+        }
+        k->wop = SK_OP_PUT;
+        k->wsize = dp_item_size(cur);
+        k->wlen = b.len;
+        k->wbody = dp_buf_steal(&b);
+    }
+    dp_json_doc_free(doc);
+    list_push(&e->wready, k, L_WREADY, 0);
+    return;
+fail:
+    dp_json_doc_free(doc);
+    {
+        char msg[600];
+        if (strstr(reason, "400 KB"))
+            SK_ADD(s, oversized_dropped, 1);
+        snprintf(msg, sizeof(msg), "merge: %s", reason[0] ? reason : "failed");
+        key_failed(e, k, msg);
+    }
+}
+
+/* Lock a ready key: its pending records become the write in flight. */
+static void key_lock(sk_engine *e, sk_key *k) {
+    list_unlink(&e->ready, k, k->pend_bytes);
+    k->locked = 1;
+    k->fl_head = k->pend_head;
+    k->fl_tail = k->pend_tail;
+    k->pend_head = k->pend_tail = NULL;
+    k->pend_n = 0;
+    k->pend_bytes = 0;
+    if (!e->s->merge) {
+        k->wop = k->fl_tail->op;
+        k->wsize = k->fl_tail->item_size;
+    }
+}
+
+static int fl_has_delete_or_put(const sk_key *k) {
+    for (sk_rec *r = k->fl_head; r; r = r->next)
+        if (r->op == SK_OP_DELETE || r->op == SK_OP_PUT)
+            return 1;
+    return 0;
+}
+
+static size_t key_req_bytes(const sk_key *k) {
+    const char *b;
+    size_t l;
+    key_write_body(k, &b, &l);
+    return l + 32;
+}
+
+/* Fill a write chunk from a list of locked keys (wready) or from ready keys. */
+static sk_chunk *take_write_chunk(sk_engine *e, sk_list *from, int lock) {
+    struct ddbpipe_sink *s = e->s;
+    size_t lim = (size_t)s->batch_size;
+    sk_chunk *c = chunk_new(e, s->transactional ? CK_TRANSACT : CK_WRITE, lim);
+    if (!c)
+        return NULL;
+    size_t bytes = 0;
+    while (from->head && c->n < lim) {
+        sk_key *k = from->head;
+        if (lock)
+            key_lock(e, k);
+        else
+            list_unlink(from, k, 0);
+        size_t kb = s->transactional ? k->wsize : key_req_bytes(k);
+        size_t cap = s->transactional ? TRANSACT_MAX_BYTES : BATCH_MAX_REQUEST_BYTES;
+        if (c->n > 0 && bytes + kb > cap) {
+            /* does not fit: put it back at the head */
+            if (lock) {
+                /* undo the lock: restore pending */
+                k->pend_head = k->fl_head;
+                k->pend_tail = k->fl_tail;
+                for (sk_rec *r = k->pend_head; r; r = r->next) {
+                    k->pend_n++;
+                    k->pend_bytes += r->mem;
+                }
+                k->fl_head = k->fl_tail = NULL;
+                k->locked = 0;
+            }
+            k->lnext = from->head;
+            k->lprev = NULL;
+            if (from->head)
+                from->head->lprev = k;
+            else
+                from->tail = k;
+            from->head = k;
+            from->n++;
+            from->bytes += lock ? k->pend_bytes : 0;
+            k->list = lock ? L_READY : L_WREADY;
+            break;
+        }
+        bytes += kb;
+        c->keys[c->n++] = k;
+    }
+    return c;
+}
+
+void sk_engine_dispatch(sk_engine *e, int force) {
+    struct ddbpipe_sink *s = e->s;
+    if (sk_core_stopped_hard(s))
+        return;
+    int64_t now = dp_now_ms();
+    int full = sk_core_buffer_full(s);
+    /* 1. retries whose backoff has passed */
+    sk_chunk **pp = &e->delayed;
+    while (*pp && e->calls < s->max_concurrent) {
+        sk_chunk *c = *pp;
+        if (c->due_ms <= now) {
+            *pp = c->next;
+            e->ndelayed--;
+            send_chunk(e, c);
+        } else {
+            pp = &c->next;
+        }
+    }
+    /* 2. merge mode: computed writes */
+    while (e->wready.n > 0 && e->calls < s->max_concurrent) {
+        if (!(e->wready.n >= (size_t)s->batch_size || force || full || e->get_calls == 0))
+            break;
+        sk_chunk *c = take_write_chunk(e, &e->wready, 0);
+        if (!c)
+            break;
+        send_chunk(e, c);
+    }
+    /* 3. ready keys */
+    int time_due = e->ready.n > 0 && now - e->oldest_ready_ms >= s->flush_interval_ms;
+    int bytes_due = e->ready.bytes >= s->max_buffer_bytes;
+    while (e->ready.n > 0 && e->calls < s->max_concurrent) {
+        size_t lim = s->merge ? GET_MAX_KEYS : (size_t)s->batch_size;
+        if (!(e->ready.n >= lim || force || full || time_due || bytes_due))
+            break;
+        if (!s->merge) {
+            sk_chunk *c = take_write_chunk(e, &e->ready, 1);
+            if (!c)
+                break;
+            send_chunk(e, c);
+            continue;
+        }
+        /* merge: load stored items first (unless a delete or full image
+         * makes the stored item irrelevant) */
+        sk_chunk *c = chunk_new(e, CK_GET, GET_MAX_KEYS);
+        if (!c)
+            break;
+        while (e->ready.head && c->n < GET_MAX_KEYS) {
+            sk_key *k = e->ready.head;
+            key_lock(e, k);
+            if (fl_has_delete_or_put(k)) {
+                merge_compute(e, k, NULL);
+            } else {
+                c->keys[c->n++] = k;
+            }
+        }
+        if (c->n == 0) {
+            chunk_free(c);
+            continue;
+        }
+        send_chunk(e, c);
+    }
+    if (e->ready.n == 0)
+        e->oldest_ready_ms = INT64_MAX;
+    /* merge writes made ready by step 3 */
+    while (e->wready.n > 0 && e->calls < s->max_concurrent &&
+           (force || full || e->get_calls == 0 || e->wready.n >= (size_t)s->batch_size)) {
+        sk_chunk *c = take_write_chunk(e, &e->wready, 0);
+        if (!c)
+            break;
+        send_chunk(e, c);
+    }
+}
+
+int64_t sk_engine_next_timer_ms(const sk_engine *e, int64_t now_ms) {
+    int64_t best = -1;
+    for (sk_chunk *c = e->delayed; c; c = c->next) {
+        int64_t d = c->due_ms - now_ms;
+        if (d < 0)
+            d = 0;
+        if (best < 0 || d < best)
+            best = d;
+    }
+    if (e->ready.n > 0 && e->oldest_ready_ms != INT64_MAX) {
+        int64_t d = e->oldest_ready_ms + e->s->flush_interval_ms - now_ms;
+        if (d < 0)
+            d = 0;
+        if (best < 0 || d < best)
+            best = d;
+    }
+    return best;
+}
+
+/* ------------------------------------------------------------ completions */
+
+static int find_key_in_chunk(struct ddbpipe_sink *s, sk_chunk *c, const dp_json *item, int *used) {
+    dp_buf kb;
+    dp_buf_init(&kb, 0);
+    int idx = -1;
+    if (sk_key_canonical(item, s->pk, s->skey[0] ? s->skey : NULL, &kb) == 0) {
+        for (size_t i = 0; i < c->n; i++)
+            if (!used[i] && c->keys[i]->key_len == kb.len && memcmp(c->keys[i]->key, kb.data, kb.len) == 0) {
+                idx = (int)i;
+                break;
+            }
+    }
+    dp_buf_free(&kb);
+    return idx;
+}
+
+static int retry_allowed(struct ddbpipe_sink *s, sk_key *k) {
+    return s->max_retries < 0 || k->attempts < s->max_retries;
+}
+
+/* Re-send the given keys (still locked) after backoff, or fail those out of
+ * retries. */
+static void resend_keys(sk_engine *e, int kind, sk_key **keys, size_t n, const char *why, const char *token) {
+    struct ddbpipe_sink *s = e->s;
+    if (n == 0)
+        return;
+    sk_chunk *c = chunk_new(e, kind, n);
+    int max_attempt = 0;
+    for (size_t i = 0; i < n; i++) {
+        sk_key *k = keys[i];
+        if (!c || !retry_allowed(s, k)) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "%s; gave up after %d retries", why, k->attempts);
+            if (kind == CK_GET) {
+                key_failed(e, k, msg);
+            } else {
+                key_failed(e, k, msg);
+            }
+            continue;
+        }
+        k->attempts++;
+        if (k->attempts > max_attempt)
+            max_attempt = k->attempts;
+        c->keys[c->n++] = k;
+    }
+    if (!c)
+        return;
+    if (c->n == 0) {
+        chunk_free(c);
+        return;
+    }
+    /* Same transaction again (nothing dropped): same ClientRequestToken, so
+     * a first attempt that did land is not applied twice (a condition such
+     * as attribute_not_exists would fail on the replay). */
+    if (token && c->n == n)
+        snprintf(c->token, sizeof(c->token), "%s", token);
+    SK_ADD(s, retries, 1);
+    delay_chunk(e, c, max_attempt);
+}
+
+static void split_or_fail(sk_engine *e, sk_chunk *c, const char *reason) {
+    if (c->n == 1) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "rejected by DynamoDB: %s", reason);
+        key_failed(e, c->keys[0], msg);
+        return;
+    }
+    /* Split in halves until the poison item is isolated; the halves are
+     * sent at once (they are not retries). */
+    size_t h = c->n / 2;
+    sk_chunk *a = chunk_new(e, c->kind, h), *b = chunk_new(e, c->kind, c->n - h);
+    if (!a || !b) {
+        chunk_free(a);
+        chunk_free(b);
+        for (size_t i = 0; i < c->n; i++)
+            key_failed(e, c->keys[i], "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < h; i++)
+        a->keys[a->n++] = c->keys[i];
+    for (size_t i = h; i < c->n; i++)
+        b->keys[b->n++] = c->keys[i];
+    a->due_ms = b->due_ms = 0;
+    a->next = b;
+    b->next = e->delayed;
+    e->delayed = a;
+    e->ndelayed += 2;
+}
+
+static int is_fatal(const dp_ddb_result *res) {
+    return res->result == DDBPIPE_ERR_AUTH || res->result == DDBPIPE_ERR_NOT_FOUND ||
+           res->result == DDBPIPE_ERR_CREDENTIALS;
+}
+
+static int is_validation(const dp_ddb_result *res) {
+    return res->result == DDBPIPE_ERR_VALIDATION || strcmp(res->error_code, "ValidationException") == 0 ||
+           strcmp(res->error_code, "SerializationException") == 0;
+}
+
+static void describe_error(const dp_ddb_result *res, char *out, size_t n) {
+    if (res->error_code[0])
+        snprintf(out, n, "%s: %s", res->error_code, res->message);
+    else
+        snprintf(out, n, "%s%s%s", ddbpipe_strerror(res->result), res->message[0] ? ": " : "", res->message);
+}
+
+static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
+    struct ddbpipe_sink *s = e->s;
+    char why[700];
+    if (res->result == DDBPIPE_OK) {
+        dp_json_doc *d = dp_json_parse(res->body.data ? res->body.data : "{}", res->body.len, NULL);
+        const dp_json *un =
+            d ? dp_json_get(dp_json_get(dp_json_root(d), "UnprocessedItems"), s->table) : NULL;
+        if (!d && res->body.len > 0) {
+            /* unreadable answer: we cannot know what was written; writes are
+             * idempotent and the keys are locked, so send again */
+            resend_keys(e, c->kind, c->keys, c->n, "unreadable BatchWriteItem response", c->token);
+            chunk_free(c);
+            return;
+        }
+        size_t nun = un && un->type == DP_JSON_ARRAY ? un->count : 0;
+        int *used = calloc(c->n ? c->n : 1, sizeof(int));
+        sk_key **again = calloc(c->n ? c->n : 1, sizeof(*again));
+        size_t nagain = 0;
+        int unmatched = 0;
+        if (!used || !again)
+            unmatched = 1;
+        for (size_t i = 0; !unmatched && i < nun; i++) {
+            const dp_json *req = un->items[i];
+            const dp_json *it = dp_json_get(dp_json_get(req, "PutRequest"), "Item");
+            if (!it)
+                it = dp_json_get(dp_json_get(req, "DeleteRequest"), "Key");
+            int idx = it ? find_key_in_chunk(s, c, it, used) : -1;
+            if (idx < 0) {
+                unmatched = 1;
+                break;
+            }
+            used[idx] = 1;
+        }
+        if (unmatched) {
+            /* cannot map the leftovers to keys: re-send the whole chunk (puts
+             * and deletes are idempotent; the keys are still locked) */
+            for (size_t i = 0; used && i < c->n; i++)
+                used[i] = 1;
+            nun = c->n;
+        }
+        if (nun > 0)
+            SK_ADD(s, throttled_items, nun);
+        for (size_t i = 0; i < c->n; i++) {
+            if (used && used[i]) {
+                if (again)
+                    again[nagain++] = c->keys[i];
+                else
+                    key_failed(e, c->keys[i], "out of memory");
+            } else {
+                key_acked(e, c->keys[i]);
+            }
+        }
+        if (nagain)
+            resend_keys(e, c->kind, again, nagain, "UnprocessedItems", NULL);
+        free(used);
+        free(again);
+        dp_json_doc_free(d);
+        chunk_free(c);
+        return;
+    }
+    describe_error(res, why, sizeof(why));
+    if (is_fatal(res)) {
+        /* keys stay locked and unacknowledged (the checkpoint does not
+         * pass them); nothing more is sent */
+        sk_core_fatal(s, res->result, why);
+        chunk_free(c);
+        return;
+    }
+    if (c->kind == CK_TRANSACT && strcmp(res->error_code, "TransactionCanceledException") == 0) {
+        dp_json_doc *d = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
+        const dp_json *reasons = d ? dp_json_get(dp_json_root(d), "CancellationReasons") : NULL;
+        if (!reasons || reasons->type != DP_JSON_ARRAY || reasons->count != c->n) {
+            dp_json_doc_free(d);
+            resend_keys(e, c->kind, c->keys, c->n, why, NULL);
+            chunk_free(c);
+            return;
+        }
+        sk_key **again = calloc(c->n, sizeof(*again));
+        size_t nagain = 0;
+        for (size_t i = 0; i < c->n; i++) {
+            const dp_json *r = reasons->items[i];
+            const char *code = dp_json_get_string(r, "Code");
+            const char *msg = dp_json_get_string(r, "Message");
+            char rs[700];
+            snprintf(rs, sizeof(rs), "%s%s%s", code ? code : "unknown", msg ? ": " : "", msg ? msg : "");
+            if (code && strcmp(code, "ConditionalCheckFailed") == 0) {
+                SK_ADD(s, condition_check_failures, 1);
+                key_failed(e, c->keys[i], rs);
+            } else if (code && (strcmp(code, "ValidationError") == 0 ||
+                                strcmp(code, "ItemCollectionSizeLimitExceeded") == 0)) {
+                key_failed(e, c->keys[i], rs);
+            } else {
+                /* None (fine, cancelled with the others), TransactionConflict,
+                 * ThrottlingError, ProvisionedThroughputExceeded: again, in
+                 * a new transaction (new token: the content differs) */
+                if (code && (strcmp(code, "ThrottlingError") == 0 ||
+                             strcmp(code, "ProvisionedThroughputExceeded") == 0))
+                    SK_ADD(s, throttled_items, 1);
+                if (again)
+                    again[nagain++] = c->keys[i];
+                else
+                    key_failed(e, c->keys[i], "out of memory");
+            }
+        }
+        if (nagain) {
+            /* a cancelled action that was fine ("None") is not charged a retry */
+            sk_chunk *nc = chunk_new(e, CK_TRANSACT, nagain);
+            for (size_t i = 0; i < nagain; i++) {
+                sk_key *k = again[i];
+                const dp_json *r = NULL;
+                for (size_t j = 0; j < c->n; j++)
+                    if (c->keys[j] == k)
+                        r = reasons->items[j];
+                const char *code = dp_json_get_string(r, "Code");
+                int charged = !(code && strcmp(code, "None") == 0);
+                if (!nc || (charged && !retry_allowed(s, k))) {
+                    char msg[800];
+                    snprintf(msg, sizeof(msg), "transaction cancelled (%s); gave up after %d retries",
+                             code ? code : "?", k->attempts);
+                    key_failed(e, k, msg);
+                    continue;
+                }
+                if (charged)
+                    k->attempts++;
+                nc->keys[nc->n++] = k;
+            }
+            if (nc && nc->n) {
+                SK_ADD(s, retries, 1);
+                delay_chunk(e, nc, 1);
+            } else {
+                chunk_free(nc);
+            }
+        }
+        free(again);
+        dp_json_doc_free(d);
+        chunk_free(c);
+        return;
+    }
+    if (is_validation(res)) {
+        split_or_fail(e, c, why);
+        chunk_free(c);
+        return;
+    }
+    if (strcmp(res->error_code, "IdempotentParameterMismatchException") == 0)
+        new_token(c->token);
+    /* retryable errors the client gave up on, and anything else: retry per
+     * key up to max_retries */
+    if (res->throttled)
+        SK_ADD(s, throttled_items, c->n);
+    resend_keys(e, c->kind, c->keys, c->n, why, c->kind == CK_TRANSACT ? c->token : NULL);
+    chunk_free(c);
+}
+
+static void handle_get(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
+    struct ddbpipe_sink *s = e->s;
+    char why[700];
+    if (res->result != DDBPIPE_OK) {
+        describe_error(res, why, sizeof(why));
+        if (is_fatal(res)) {
+            sk_core_fatal(s, res->result, why);
+        } else if (is_validation(res)) {
+            split_or_fail(e, c, why);
+        } else {
+            resend_keys(e, CK_GET, c->keys, c->n, why, NULL);
+        }
+        chunk_free(c);
+        return;
+    }
+    dp_json_doc *d = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
+    const dp_json *root = d ? dp_json_root(d) : NULL;
+    const dp_json *items = dp_json_get(dp_json_get(root, "Responses"), s->table);
+    const dp_json *unk = dp_json_get(dp_json_get(dp_json_get(root, "UnprocessedKeys"), s->table), "Keys");
+    int *used = calloc(c->n, sizeof(int));
+    const dp_json **found = calloc(c->n, sizeof(*found));
+    if (!d || !used || !found) {
+        free(used);
+        free(found);
+        dp_json_doc_free(d);
+        resend_keys(e, CK_GET, c->keys, c->n, "unreadable BatchGetItem response", NULL);
+        chunk_free(c);
+        return;
+    }
+    for (size_t i = 0; items && i < items->count; i++) {
+        int idx = find_key_in_chunk(s, c, items->items[i], used);
+        if (idx >= 0) {
+            used[idx] = 1;
+            found[idx] = items->items[i];
+        }
+    }
+    int *pending = calloc(c->n, sizeof(int));
+    for (size_t i = 0; unk && pending && i < unk->count; i++) {
+        int idx = find_key_in_chunk(s, c, unk->items[i], pending);
+        if (idx >= 0)
+            pending[idx] = 1;
+    }
+    sk_key **again = calloc(c->n, sizeof(*again));
+    size_t nagain = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (pending && pending[i] && again) {
+            again[nagain++] = c->keys[i];
+            continue;
+        }
+        if (found[i])
+            SK_ADD(s, items_loaded, 1);
+        merge_compute(e, c->keys[i], found[i]);
+    }
+    if (nagain) {
+        SK_ADD(s, throttled_items, nagain);
+        resend_keys(e, CK_GET, again, nagain, "UnprocessedKeys", NULL);
+    }
+    free(again);
+    free(pending);
+    free(used);
+    free(found);
+    dp_json_doc_free(d);
+    chunk_free(c);
+}
+
+static void on_done(void *opaque, dp_ddb_result *res) {
+    sk_chunk *c = opaque;
+    sk_engine *e = c->e;
+    for (size_t i = 0; i < c->n; i++)
+        c->keys[i]->in_call = 0;
+    if (c->lprev)
+        c->lprev->lnext = c->lnext;
+    else
+        e->live = c->lnext;
+    if (c->lnext)
+        c->lnext->lprev = c->lprev;
+    c->lprev = c->lnext = NULL;
+    e->calls--;
+    SK_SUB(e->s, in_flight_requests, 1);
+    e->progress++;
+    if (c->kind == CK_GET)
+        e->get_calls--;
+    if (res->attempts > 1)
+        SK_ADD(e->s, retries, (uint64_t)(res->attempts - 1));
+    sk_core_latency(e->s, res->latency_ns);
+    if (sk_core_stopped_hard(e->s) && res->result == DDBPIPE_OK && c->kind != CK_GET) {
+        /* still acknowledge what was written */
+    }
+    if (c->kind == CK_GET)
+        handle_get(e, c, res);
+    else
+        handle_write(e, c, res);
+}
+
+int sk_engine_run(sk_engine *e, int timeout_ms) {
+    uint64_t before = e->progress;
+    if (dp_ddb_pending(e->ddb) > 0) {
+        dp_ddb_run(e->ddb, timeout_ms);
+    } else if (timeout_ms > 0) {
+        struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return e->progress != before;
+}

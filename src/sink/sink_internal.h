@@ -1,0 +1,221 @@
+/* Sink internals: the shared core (config, parsing, dead letters, the
+ * checkpoint ring, stats) and the per-worker write engine (per-key state,
+ * batching, retries). One engine per worker thread; threads=1 runs the
+ * single engine in the caller's thread. */
+#ifndef DP_SINK_INTERNAL_H
+#define DP_SINK_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/buf.h"
+#include "common/json.h"
+#include "ddb/attr.h"
+#include "ddb/client.h"
+#include "ddbpipe/ddbpipe.h"
+#include "formats/changes.h"
+
+typedef enum sk_op { SK_OP_PUT = 1, SK_OP_DELETE = 2, SK_OP_PATCH = 3 } sk_op;
+
+/* ------------------------------------------------------------ parsing */
+
+typedef struct sk_parse_ctx {
+    dp_change_format_opts opts; /* format, columns, key names/types, ignore_nulls, document_attribute */
+    int merge;                  /* update_mode=merge: upserts keep their patch */
+} sk_parse_ctx;
+
+typedef struct sk_change {
+    sk_op op;
+    dp_buf key;      /* canonical key string (dp_item_key_string) */
+    dp_buf key_json; /* typed key object */
+    dp_buf body;     /* PUT: typed item; PATCH: plain JSON patch; DELETE: empty */
+    size_t item_size;
+} sk_change;
+
+typedef enum sk_bad_kind { SK_BAD_NONE = 0, SK_BAD_RECORD = 1, SK_BAD_OVERSIZED = 2 } sk_bad_kind;
+
+void sk_change_init(sk_change *c);
+void sk_change_free(sk_change *c);
+/* Parse one line. Returns SK_BAD_NONE on success, else the kind of bad
+ * record with the reason in reason. Pure (no I/O). */
+sk_bad_kind sk_parse_line(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out, char *reason,
+                          size_t reason_size);
+/* Canonical key string: DynamoDB's key identity (numbers canonical, so
+ * 1.50 and 1.5 are one key). item may be a whole item or a key. 0 ok. */
+int sk_key_canonical(const dp_json *item, const char *pk, const char *sk, dp_buf *out);
+/* Typed key object {pk: AV[, sk: AV]} of an item. 0 ok. */
+int sk_key_json(const dp_json *item, const char *pk, const char *sk, dp_buf *out);
+
+/* ------------------------------------------------------------ records */
+
+/* One input record, tracked until acknowledged. One allocation holds the
+ * struct, the original line and the body. */
+typedef struct sk_rec {
+    struct sk_rec *next;
+    uint64_t seq, line_no, offset;
+    sk_op op;
+    char *line;
+    size_t line_len;
+    char *body; /* see sk_change.body */
+    size_t body_len;
+    size_t item_size;
+    size_t mem; /* bytes accounted to the buffer */
+    int64_t t_ms;
+    /* key, carried from the parser to the engine (same allocation) */
+    char *key;
+    size_t key_len;
+    char *key_json;
+    size_t key_json_len;
+    uint64_t hash;
+} sk_rec;
+
+/* ------------------------------------------------------------ core */
+
+typedef struct sk_engine sk_engine;
+
+typedef struct sk_worker {
+    struct ddbpipe_sink *s;
+    sk_engine *e;
+    pthread_t thread;
+    int started;
+    /* inbox (threads > 1) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sk_rec *in_head, *in_tail;
+    size_t in_count;
+} sk_worker;
+
+/* threads > 1: lines are parsed by the workers in chunks; a sequencer hands
+ * the parsed records to the engines in input order (per-key order). */
+#define SK_PCHUNK_LINES 256
+typedef struct sk_pline {
+    size_t off, len; /* in the chunk's text */
+    uint64_t line_no, offset, seq;
+    size_t mem;
+    int64_t t_ms;
+} sk_pline;
+
+typedef struct sk_pchunk {
+    struct sk_pchunk *next_parse, *next_ord;
+    uint64_t cseq;
+    size_t n;
+    sk_pline lines[SK_PCHUNK_LINES];
+    sk_rec *recs[SK_PCHUNK_LINES]; /* parsed (NULL: dead-lettered) */
+    dp_buf text;
+    int done;
+    int64_t t_first_ms;
+} sk_pchunk;
+
+typedef struct sk_ring_ent {
+    uint64_t offset, line_no;
+    uint8_t acked;
+} sk_ring_ent;
+
+struct ddbpipe_sink {
+    const ddbpipe_conf_t *conf_ref;
+    ddbpipe_conf_t *conf;
+    sk_parse_ctx pctx;
+    char table[256];
+    char pk[256], skey[256];
+    dp_column *columns;
+    size_t ncolumns;
+    char pk_type, sk_type;
+    /* options */
+    int transactional, merge, fail_on_error;
+    int batch_size;
+    size_t max_buffer_bytes, byte_cap;
+    size_t max_buffered_records;
+    int64_t flush_interval_ms;
+    int max_concurrent;
+    int max_retries; /* -1 forever */
+    int threads;
+    char *cond_put, *cond_delete;          /* condition expressions */
+    dp_json_doc *expr_names, *expr_values; /* parsed objects */
+    char *dead_letter_path, *checkpoint_path;
+    int checkpoint_interval_ms;
+
+    /* shared state, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t ack_cv;
+    FILE *dlq;
+    sk_ring_ent *ring;
+    size_t ring_cap;
+    uint64_t next_seq, head_seq;
+    uint64_t ack_offset, ack_line; /* checkpoint position */
+    int have_ack;
+    uint64_t ckpt_written_offset;
+    int64_t ckpt_last_ms;
+    size_t unacked_records, unacked_bytes;
+    int bp_active; /* backpressure on (hysteresis) */
+    int waiters;   /* callers waiting on ack_cv */
+    int stopping;  /* threads: ask workers to exit */
+
+    /* stop state */
+    ddbpipe_result_t fatal;   /* hard fatal: nothing more is sent */
+    ddbpipe_result_t stopped; /* fail_on_error: no more input; flush allowed */
+    char fatal_msg[512];
+
+    ddbpipe_sink_stats_t st; /* counters updated atomically */
+    struct {
+        uint64_t internal_errors; /* invariant violations (must stay 0) */
+    } ist;
+    uint64_t n_written_calls;
+
+    sk_worker *workers;
+    int nworkers;
+    /* parse pipeline (threads > 1) */
+    pthread_mutex_t pq_mu;
+    sk_pchunk *cur;                 /* being filled by produce */
+    sk_pchunk *pq_head, *pq_tail;   /* waiting to be parsed */
+    sk_pchunk *ord_head, *ord_tail; /* submitted, not yet delivered, in input order */
+    uint64_t next_cseq;
+    unsigned rr;
+    void *metrics;         /* sink_metrics.c */
+    uint64_t flush_epoch;  /* threads: odd = workers send partial batches (flush/backpressure) */
+    int flush_epoch_owner; /* flush() holds the force mode */
+};
+
+/* Counter helpers (atomic so workers can update them). */
+#define SK_IADD(s, field, n) __atomic_add_fetch(&(s)->ist.field, (uint64_t)(n), __ATOMIC_RELAXED)
+#define SK_ADD(s, field, n) __atomic_add_fetch(&(s)->st.field, (uint64_t)(n), __ATOMIC_RELAXED)
+#define SK_SUB(s, field, n) __atomic_sub_fetch(&(s)->st.field, (uint64_t)(n), __ATOMIC_RELAXED)
+#define SK_GET(s, field) __atomic_load_n(&(s)->st.field, __ATOMIC_RELAXED)
+
+/* Called by engines (any thread). */
+void sk_core_ack(struct ddbpipe_sink *s, sk_rec *r);                             /* frees r */
+void sk_core_dead_letter(struct ddbpipe_sink *s, sk_rec *r, const char *reason); /* acks + frees r */
+void sk_core_fatal(struct ddbpipe_sink *s, ddbpipe_result_t code, const char *msg);
+int sk_core_stopped_hard(struct ddbpipe_sink *s);
+int sk_core_buffer_full(struct ddbpipe_sink *s);
+void sk_core_latency(struct ddbpipe_sink *s, int64_t ns);
+void sk_rec_free(sk_rec *r);
+
+/* ------------------------------------------------------------ engine */
+
+/* Takes ownership of client. */
+sk_engine *sk_engine_new(struct ddbpipe_sink *s, ddbpipe_client_t *client);
+void sk_engine_destroy(sk_engine *e); /* frees records still held (not acked) */
+/* Take ownership of a record (key already canonical in key/key_json). */
+void sk_engine_add(sk_engine *e, sk_rec *r);
+/* Send what is due; force: send partial batches too. */
+void sk_engine_dispatch(sk_engine *e, int force);
+/* Drive I/O up to timeout_ms; returns 1 when anything completed. */
+int sk_engine_run(sk_engine *e, int timeout_ms);
+int sk_engine_idle(const sk_engine *e); /* no records held, no calls */
+size_t sk_engine_in_flight(const sk_engine *e);
+int64_t sk_engine_next_timer_ms(const sk_engine *e,
+                                int64_t now_ms); /* ms until a flush/retry is due; -1 none */
+
+/* ------------------------------------------------------------ client, metrics */
+
+int sk_metrics_start(struct ddbpipe_sink *s, const char *address, char *errstr, size_t errstr_size);
+void sk_metrics_stop(struct ddbpipe_sink *s);
+void sk_metrics_latency(struct ddbpipe_sink *s, double seconds);
+/* Push counter deltas to the registry (at most every 250 ms unless force). */
+void sk_metrics_sync(struct ddbpipe_sink *s, int force);
+/* Prometheus text for the sink's metrics (also used without a server). */
+ddbpipe_result_t sk_metrics_render(struct ddbpipe_sink *s, dp_buf *out);
+
+#endif

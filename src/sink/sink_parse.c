@@ -1,0 +1,111 @@
+/* Input line -> sink change, over the change parser (formats/changes.h).
+ * Pure functions: no I/O. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sink/sink_internal.h"
+
+void sk_change_init(sk_change *c) {
+    memset(c, 0, sizeof(*c));
+    dp_buf_init(&c->key, 0);
+    dp_buf_init(&c->key_json, 0);
+    dp_buf_init(&c->body, 0);
+}
+
+void sk_change_free(sk_change *c) {
+    dp_buf_free(&c->key);
+    dp_buf_free(&c->key_json);
+    dp_buf_free(&c->body);
+}
+
+static int key_part(const dp_json *av, dp_buf *out) {
+    if (!av || av->type != DP_JSON_OBJECT || av->count != 1)
+        return -1;
+    const char *t = av->members[0].key;
+    const dp_json *v = av->members[0].value;
+    if (!v || v->type != DP_JSON_STRING)
+        return -1;
+    if (strcmp(t, "S") == 0 || strcmp(t, "B") == 0) {
+        dp_buf_putc(out, t[0]);
+        dp_buf_putc(out, ':');
+        dp_buf_append(out, v->str, v->len);
+    } else if (strcmp(t, "N") == 0) {
+        /* DynamoDB's key identity: 1, 1.0 and 10E-1 are one item */
+        dp_buf_puts(out, "N:");
+        if (dp_ddb_number_canonical(v->str, v->len, out) != 0)
+            return -1;
+    } else {
+        return -1;
+    }
+    return dp_buf_putc(out, '\x1f') == DDBPIPE_OK ? 0 : -1;
+}
+
+int sk_key_canonical(const dp_json *item, const char *pk, const char *sk, dp_buf *out) {
+    dp_buf_reset(out);
+    if (key_part(dp_json_get(item, pk), out) != 0)
+        return -1;
+    if (sk && sk[0] && key_part(dp_json_get(item, sk), out) != 0)
+        return -1;
+    return 0;
+}
+
+int sk_key_json(const dp_json *item, const char *pk, const char *sk, dp_buf *out) {
+    dp_buf_reset(out);
+    dp_buf_putc(out, '{');
+    dp_json_write_cstr(out, pk);
+    dp_buf_putc(out, ':');
+    if (dp_json_write(out, dp_json_get(item, pk)) != DDBPIPE_OK)
+        return -1;
+    if (sk && sk[0]) {
+        dp_buf_putc(out, ',');
+        dp_json_write_cstr(out, sk);
+        dp_buf_putc(out, ':');
+        if (dp_json_write(out, dp_json_get(item, sk)) != DDBPIPE_OK)
+            return -1;
+    }
+    return dp_buf_putc(out, '}') == DDBPIPE_OK ? 0 : -1;
+}
+
+sk_bad_kind sk_parse_line(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out, char *reason,
+                          size_t rs) {
+    dp_change ch;
+    sk_bad_kind kind = SK_BAD_RECORD;
+    reason[0] = '\0';
+    ddbpipe_result_t r = dp_change_parse(line, len, &ctx->opts, &ch, reason, rs);
+    if (r != DDBPIPE_OK) {
+        if (strstr(reason, "(400 KB)") || strstr(reason, "400 KB"))
+            return SK_BAD_OVERSIZED;
+        if (!reason[0])
+            snprintf(reason, rs, "%s", ddbpipe_strerror(r));
+        return SK_BAD_RECORD;
+    }
+    const char *sk = ctx->opts.sort_key;
+    if (sk_key_canonical(ch.item, ctx->opts.partition_key, sk, &out->key) != 0 ||
+        sk_key_json(ch.item, ctx->opts.partition_key, sk, &out->key_json) != 0) {
+        snprintf(reason, rs, "invalid key attributes");
+        goto out;
+    }
+    dp_buf_reset(&out->body);
+    out->item_size = ch.item_size;
+    if (ch.op == DP_CHANGE_DELETE) {
+        out->op = SK_OP_DELETE;
+    } else if (ctx->merge) {
+        /* merge mode keeps the change itself; it is applied to the stored
+         * item once that is loaded */
+        out->op = ch.patch_typed ? SK_OP_PUT : SK_OP_PATCH;
+        if (!ch.patch || dp_json_write(&out->body, ch.patch) != DDBPIPE_OK) {
+            snprintf(reason, rs, "no merge patch for this change");
+            goto out;
+        }
+    } else {
+        out->op = SK_OP_PUT;
+        if (dp_json_write(&out->body, ch.item) != DDBPIPE_OK) {
+            snprintf(reason, rs, "out of memory");
+            goto out;
+        }
+    }
+    kind = SK_BAD_NONE;
+out:
+    dp_change_clear(&ch);
+    return kind;
+}
