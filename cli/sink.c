@@ -227,6 +227,30 @@ int cli_cmd_sink(int argc, char **argv) {
             rc = DDBPIPE_EXIT_USAGE;
             goto out;
         }
+        if (so.checkpoint_path) {
+            /* Resume: everything before the checkpoint's offset is acknowledged. */
+            uint64_t cp_off = 0, cp_line = 0;
+            ddbpipe_result_t cr = ddbpipe_sink_checkpoint_read(so.checkpoint_path, &cp_off, &cp_line);
+            if (cr == DDBPIPE_OK && cp_off > 0) {
+                if (lseek(fd, (off_t)cp_off, SEEK_SET) != (off_t)cp_off) {
+                    fprintf(stderr, "ddbpipe sink: cannot seek %s to checkpoint offset %llu: %s\n", input,
+                            (unsigned long long)cp_off, strerror(errno));
+                    rc = DDBPIPE_EXIT_USAGE;
+                    goto out;
+                }
+                consumed = cp_off;
+                line_no = cp_line;
+                if (!c.quiet)
+                    fprintf(stderr, "ddbpipe sink: resuming %s at byte %llu (line %llu) from checkpoint %s\n",
+                            input, (unsigned long long)cp_off, (unsigned long long)cp_line + 1,
+                            so.checkpoint_path);
+            } else if (cr != DDBPIPE_OK && cr != DDBPIPE_ERR_NOT_FOUND) {
+                fprintf(stderr, "ddbpipe sink: checkpoint %s is unreadable (%s); refusing to guess where to resume\n",
+                        so.checkpoint_path, ddbpipe_strerror(cr));
+                rc = DDBPIPE_EXIT_USAGE;
+                goto out;
+            }
+        }
     } else {
         fd = 0;
     }
