@@ -136,7 +136,18 @@ ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts,
         dp_errf(errstr, errstr_size, "aws_access_key_id and aws_secret_access_key must be given together");
         goto out;
     }
-    c->creds = dp_cred_chain_new(&co);
+    if (dp_conf_assume_role(conf)) {
+        /* Flink ASSUME_ROLE: the configured chain supplies the source
+         * credentials; role_arn there would mean web identity, so it is
+         * taken out of the base chain. */
+        dp_cred_options base_opts = co;
+        base_opts.role_arn = NULL;
+        dp_cred_chain *base = dp_cred_chain_new(&base_opts);
+        dp_cred_provider *ar = base ? dp_cred_provider_assume_role_new(base, &co) : NULL;
+        c->creds = ar ? dp_cred_chain_new_from(&ar, 1, 0) : NULL;
+    } else {
+        c->creds = dp_cred_chain_new(&co);
+    }
     if (!c->creds) {
         rc = DDBPIPE_ERR_NOMEM;
         dp_errf(errstr, errstr_size, "out of memory");

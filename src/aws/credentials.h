@@ -79,6 +79,10 @@ dp_cred_provider *dp_cred_provider_web_identity_new(const dp_cred_options *opts)
 dp_cred_provider *dp_cred_provider_profile_new(const dp_cred_options *opts);
 dp_cred_provider *dp_cred_provider_container_new(const dp_cred_options *opts);
 dp_cred_provider *dp_cred_provider_imds_new(const dp_cred_options *opts);
+/* STS AssumeRole of opts->role_arn (external_id, role_session_name, region,
+ * sts_endpoint) with source credentials from base, which it takes ownership
+ * of (also on failure). */
+dp_cred_provider *dp_cred_provider_assume_role_new(dp_cred_chain *base, const dp_cred_options *opts);
 void dp_cred_provider_destroy(dp_cred_provider *p);
 
 /* Parsers separate from I/O (fuzzable). */

@@ -446,6 +446,55 @@ static void test_assume_role_signed_with_source(void **state)
     assert_string_equal(v, "arn:aws:iam::123456789012:role/app");
 }
 
+/* Flink's ASSUME_ROLE: a role named in the config, assumed with the
+ * credentials the base chain finds (here: static keys). */
+static void test_assume_role_over_base_chain(void **state)
+{
+    dp_cred_options o;
+    dp_credentials c;
+    char err[1024], v[256];
+    (void)state;
+    opts_init(&o);
+    o.sts_endpoint = g_url;
+    o.region = "eu-central-1";
+    o.access_key_id = "AKIDFLINK";
+    o.secret_access_key = "flink-secret";
+    o.role_arn = "arn:aws:iam::123456789012:role/flink";
+    o.external_id = "ext-flink";
+    o.role_session_name = "flink-sess";
+    dp_cred_options base = o;
+    base.role_arn = NULL;
+    dp_cred_provider *ar = dp_cred_provider_assume_role_new(dp_cred_chain_new(&base), &o);
+    assert_non_null(ar);
+    dp_cred_chain *ch = dp_cred_chain_new_from(&ar, 1, 0);
+    assert_non_null(ch);
+    control("{\"expect_akid\":\"AKIDFLINK\",\"expect_secret\":\"flink-secret\"}");
+    assert_int_equal(dp_cred_chain_get(ch, dp_wall_s(), &c, err, sizeof(err)), DDBPIPE_OK);
+    assert_string_equal(c.provider, "assume-role(static)");
+    assert_memory_equal(c.access_key_id, "ASIASTS", 7);
+    assert_int_equal(stat_rejected(), 0);
+    stat_sts("akid", v, sizeof(v));
+    assert_string_equal(v, "AKIDFLINK");
+    stat_sts("external_id", v, sizeof(v));
+    assert_string_equal(v, "ext-flink");
+    stat_sts("role_arn", v, sizeof(v));
+    assert_string_equal(v, "arn:aws:iam::123456789012:role/flink");
+    stat_sts("region", v, sizeof(v));
+    assert_string_equal(v, "eu-central-1");
+    dp_cred_chain_destroy(ch);
+
+    /* Wrong source secret: STS refuses, the error says so without the secret. */
+    o.secret_access_key = "wrong-secret-value";
+    base = o;
+    base.role_arn = NULL;
+    ar = dp_cred_provider_assume_role_new(dp_cred_chain_new(&base), &o);
+    ch = dp_cred_chain_new_from(&ar, 1, 0);
+    assert_int_not_equal(dp_cred_chain_get(ch, dp_wall_s(), &c, err, sizeof(err)), DDBPIPE_OK);
+    assert_null(strstr(err, "wrong-secret-value"));
+    assert_non_null(strstr(err, "SignatureDoesNotMatch"));
+    dp_cred_chain_destroy(ch);
+}
+
 static void test_assume_role_bad_signature_rejected(void **state)
 {
     dp_cred_options o;
@@ -904,6 +953,7 @@ int main(void)
         cmocka_unit_test_setup(test_profile_named_but_missing, test_setup),
         cmocka_unit_test_setup(test_profile_syntax_error_names_line, test_setup),
         cmocka_unit_test_setup(test_assume_role_signed_with_source, test_setup),
+        cmocka_unit_test_setup(test_assume_role_over_base_chain, test_setup),
         cmocka_unit_test_setup(test_assume_role_bad_signature_rejected, test_setup),
         cmocka_unit_test_setup(test_assume_role_chained_and_cycle, test_setup),
         cmocka_unit_test_setup(test_credential_process, test_setup),
