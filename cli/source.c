@@ -64,23 +64,32 @@ static void help(void) {
     cli_print_config_props(stdout, "source");
 }
 
+/* Output goes out in whole lines only: lines are gathered here and written
+ * with write(2) at line boundaries, so a process killed mid-run never leaves
+ * half a line behind (stdio would flush whenever its buffer fills). */
+#define OUT_BUF_FLUSH_BYTES (256 * 1024)
+
 typedef struct out_ctx {
     FILE *f;
+    int fd;
+    char *buf;
+    size_t len, cap;
     int failed;
     int err;
     unsigned long long lines;
 } out_ctx;
 
-static int emit_line(const char *line, size_t len, void *opaque) {
-    out_ctx *o = opaque;
-    if (o->failed)
-        return 1;
-    if (fwrite(line, 1, len, o->f) != len || fputc('\n', o->f) == EOF) {
-        o->failed = 1;
-        o->err = errno;
-        return 1;
+static int write_all(int fd, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
     }
-    o->lines++;
     return 0;
 }
 
@@ -88,12 +97,65 @@ static int flush_out(void *opaque) {
     out_ctx *o = opaque;
     if (o->failed)
         return 1;
-    if (fflush(o->f) != 0) {
+    if (o->len > 0 && write_all(o->fd, o->buf, o->len) != 0) {
         o->failed = 1;
         o->err = errno;
         return 1;
     }
+    o->len = 0;
     return 0;
+}
+
+static int emit_line(const char *line, size_t len, void *opaque) {
+    out_ctx *o = opaque;
+    if (o->failed)
+        return 1;
+    if (o->cap - o->len < len + 1) {
+        size_t ncap = o->cap ? o->cap : OUT_BUF_FLUSH_BYTES * 2;
+        while (ncap - o->len < len + 1)
+            ncap *= 2;
+        char *nb = realloc(o->buf, ncap);
+        if (!nb) {
+            o->failed = 1;
+            o->err = ENOMEM;
+            return 1;
+        }
+        o->buf = nb;
+        o->cap = ncap;
+    }
+    memcpy(o->buf + o->len, line, len);
+    o->buf[o->len + len] = '\n';
+    o->len += len + 1;
+    o->lines++;
+    return o->len >= OUT_BUF_FLUSH_BYTES ? flush_out(o) : 0;
+}
+
+/* A run killed while writing may have left a torn last line: cut it off
+ * before appending (its event was not checkpointed, so it comes again). */
+static int trim_torn_tail(int fd) {
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end <= 0)
+        return 0;
+    char tail[4096];
+    off_t pos = end;
+    while (pos > 0) {
+        size_t n = pos > (off_t)sizeof tail ? sizeof tail : (size_t)pos;
+        if (pread(fd, tail, n, pos - (off_t)n) != (ssize_t)n)
+            return -1;
+        for (size_t i = n; i-- > 0;) {
+            if (tail[i] == '\n') {
+                off_t keep = pos - (off_t)n + (off_t)i + 1;
+                if (keep != end) {
+                    fprintf(stderr, "ddbpipe source: dropping %lld bytes of a torn last line from an earlier run\n",
+                            (long long)(end - keep));
+                    return ftruncate(fd, keep);
+                }
+                return 0;
+            }
+        }
+        pos -= (off_t)n;
+    }
+    return ftruncate(fd, 0);
 }
 
 int cli_cmd_source(int argc, char **argv) {
@@ -188,15 +250,21 @@ int cli_cmd_source(int argc, char **argv) {
         goto out;
 
     if (output && strcmp(output, "-") != 0) {
-        oc.f = fopen(output, so.checkpoint_path ? "a" : "w"); /* resume appends */
+        oc.f = fopen(output, so.checkpoint_path ? "a+" : "w"); /* resume appends (a+: the torn-tail check reads) */
         if (!oc.f) {
             fprintf(stderr, "ddbpipe source: cannot open %s: %s\n", output, strerror(errno));
             rc = DDBPIPE_EXIT_USAGE;
             goto out;
         }
+        if (so.checkpoint_path && trim_torn_tail(fileno(oc.f)) != 0) {
+            fprintf(stderr, "ddbpipe source: cannot repair %s: %s\n", output, strerror(errno));
+            rc = DDBPIPE_EXIT_FATAL;
+            goto out;
+        }
     } else {
         oc.f = stdout;
     }
+    oc.fd = fileno(oc.f);
     so.emit = emit_line;
     so.flush = flush_out;
     so.opaque = &oc;
@@ -257,6 +325,7 @@ out:
     ddbpipe_source_destroy(src);
     if (oc.f && oc.f != stdout)
         fclose(oc.f);
+    free(oc.buf);
     cli_common_free(&c);
     return rc;
 }

@@ -401,7 +401,7 @@ static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
         start_listing(src, leaf->id);
         goto out;
     }
-    if (!src->disc_done_once && !src->st.stream_started && !src->checkpoint_loaded_positions)
+    if (!src->disc_done_once && !src->checkpoint_loaded_positions) /* fresh start: apply --from */
         first_listing_positions(src);
     if (dp_shard_graph_prune(&src->st.shards))
         src->dirty = 1;

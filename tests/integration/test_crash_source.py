@@ -1,0 +1,301 @@
+#!/usr/bin/python3
+"""Crash safety of `ddbpipe source --checkpoint` (issue 6) against DynamoDB Local.
+
+A table with a NEW_AND_OLD_IMAGES stream gets items and changes (boto3). `ddbpipe source --mode
+snapshot+stream --from trim_horizon --format dynamodb --checkpoint CP -o OUT` is killed with SIGKILL
+at a random moment 20 times, each restart resuming with the same checkpoint and appending to the same
+output file (what a user does), while a writer keeps putting, updating and deleting items during the
+runs and between them. The last run uses --until-caught-up. Checked:
+  - every line of the output is a whole JSON event (a torn line of a killed run is not left behind);
+  - no event lost: replaying the output in order (snapshot/insert/modify set the new image, remove
+    deletes the key) gives the final table exactly;
+  - every change written after the first run took its stream position appears at least once (puts and updates by
+    their unique write id in the new image, deletes by key and the write id of the old image);
+    duplicates are allowed (at-least-once).
+Seeded: the seed is printed; DDBPIPE_CRASH_SEED=N repeats the kill schedule and the writes' plan
+(timing still varies).
+"""
+import base64
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BIN = os.environ.get("DDBPIPE_BIN")
+FAILS = []
+KILLS = 20
+INITIAL = 2500
+KEYS = 3200
+
+
+def skip(msg):
+    print("SKIPPED: " + msg)
+    sys.exit(77)
+
+
+try:
+    import boto3
+except ImportError:
+    skip("python3-boto3 is not installed")
+
+EPF = os.environ.get("DDBPIPE_TEST_ENDPOINT_FILE")
+if not BIN or not os.path.exists(BIN):
+    skip("DDBPIPE_BIN not built")
+if not EPF or not os.path.exists(EPF):
+    skip("no DynamoDB Local endpoint (DDBPIPE_TEST_ENDPOINT_FILE)")
+ENDPOINT = open(EPF).read().strip()
+
+
+def client():
+    return boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="AKIDLOCAL",
+                        aws_secret_access_key="secret")
+
+
+DDB = client()
+
+
+def check(cond, what, detail=""):
+    print(("  ok   " if cond else "  FAIL ") + what + (("\n       " + str(detail)[:2000]) if detail and not cond
+                                                       else ""), flush=True)
+    if not cond:
+        FAILS.append(what)
+
+
+def canon(item):
+    """A typed item (boto3 or the dynamodb output format) -> canonical JSON text."""
+    def conv(v):
+        if isinstance(v, dict):
+            return {k: (sorted(conv(x)) if k in ("SS", "NS", "BS") else conv(x)) for k, x in v.items()}
+        if isinstance(v, list):
+            return [conv(x) for x in v]
+        if isinstance(v, (bytes, bytearray)):
+            return base64.b64encode(bytes(v)).decode()
+        return v
+    return json.dumps(conv(item), sort_keys=True)
+
+
+def keyof(it):
+    return (it["pk"]["S"], it["sk"]["N"])
+
+
+def key_av(k):
+    return {"pk": {"S": "p%02d" % (k % 41)}, "sk": {"N": str(k)}}
+
+
+def make_item(k, w, rnd):
+    it = key_av(k)
+    it.update({"w": {"N": str(w)}, "s": {"S": "write %d é" % w}, "b": {"B": bytes([w % 256, 0, 255])},
+               "big": {"N": "9876543210987654321098765432109876543.%d" % (w % 10)}, "ok": {"BOOL": w % 2 == 0},
+               "nul": {"NULL": True}, "ss": {"SS": ["a", "w%d" % w]}, "l": {"L": [{"N": str(w)}, {"S": "x"}]},
+               "m": {"M": {"n": {"N": str(w % 13)}}}, "pad": {"S": "x" * rnd.randrange(300)}})
+    return it
+
+
+def scan(table):
+    out = {}
+    for page in DDB.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for it in page["Items"]:
+            out[keyof(it)] = canon(it)
+    return out
+
+
+class Writer:
+    """Puts, updates and deletes with a unique write id each; remembers what the stream must show."""
+
+    def __init__(self, table, seed):
+        self.table, self.rnd, self.cl = table, random.Random(seed), client()
+        self.w = 0
+        self.live = {}       # key index -> write id of the stored item
+        self.expect = []     # (kind, key, write id) that must appear in the output
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = None
+
+    def one(self, record=True):
+        rnd = self.rnd
+        k = rnd.randrange(KEYS)
+        self.w += 1
+        w = self.w
+        x = rnd.random()
+        if k in self.live and x < 0.25:
+            old = self.live.pop(k)
+            self.cl.delete_item(TableName=self.table, Key=key_av(k))
+            exp = ("remove", keyof(key_av(k)), old)
+        elif k in self.live and x < 0.6:
+            self.cl.update_item(TableName=self.table, Key=key_av(k), UpdateExpression="SET w = :w, u = :u",
+                                ExpressionAttributeValues={":w": {"N": str(w)}, ":u": {"S": "upd %d" % w}})
+            self.live[k] = w
+            exp = ("modify", keyof(key_av(k)), w)
+        else:
+            self.cl.put_item(TableName=self.table, Item=make_item(k, w, rnd))
+            exp = ("insert" if k not in self.live else "modify", keyof(key_av(k)), w)
+            self.live[k] = w
+        if record:
+            with self.lock:
+                self.expect.append(exp)
+
+    def initial(self, n):
+        for k in range(n):
+            self.w += 1
+            self.live[k] = self.w
+        ids = list(self.live.items())
+        for i in range(0, len(ids), 25):
+            self.cl.batch_write_item(RequestItems={self.table: [
+                {"PutRequest": {"Item": make_item(k, w, self.rnd)}} for k, w in ids[i:i + 25]]})
+
+    def _run(self):
+        while not self.stop.is_set():
+            self.one()
+            time.sleep(0.01)
+
+    def start(self):
+        self.stop.clear()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def pause(self):
+        self.stop.set()
+        self.thread.join()
+
+
+def main():
+    seed = int(os.environ.get("DDBPIPE_CRASH_SEED", random.randrange(1 << 31)))
+    print("seed %d (DDBPIPE_CRASH_SEED=%d repeats this plan)" % (seed, seed), flush=True)
+    rnd = random.Random(seed)
+    wd = tempfile.mkdtemp(prefix="ddbpipe-crash-source-")
+    table = "crash_source_%d" % os.getpid()
+    DDB.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "N"}],
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    DDB.get_waiter("table_exists").wait(TableName=table)
+    wr = Writer(table, seed + 1)
+    wr.initial(INITIAL)
+    for _ in range(200):  # changes before the first run: in the stream and in the snapshot
+        wr.one(record=False)
+
+    conf = {"table": table, "region": "us-east-1", "endpoint_url": ENDPOINT, "aws_access_key_id": "AKIDLOCAL",
+            "aws_secret_access_key": "secret", "poll_idle_ms": 100, "poll_busy_ms": 0,
+            "discovery_interval_ms": 1000}
+    cpath = os.path.join(wd, "source.json")
+    with open(cpath, "w") as f:
+        json.dump(conf, f)
+    ck = os.path.join(wd, "source.checkpoint")
+    out = os.path.join(wd, "out.jsonl")
+    base = ["-c", cpath, "--mode", "snapshot+stream", "--from", "trim_horizon", "--format", "dynamodb",
+            "--segments", "4", "--checkpoint", ck, "-o", out]
+
+    killed = torn = 0
+    t0 = time.time()
+    for run in range(KILLS):
+        delay = rnd.uniform(0.02, 0.4) if rnd.random() < 0.25 else rnd.uniform(0.4, 2.5)
+        p = subprocess.Popen([BIN, "source"] + base, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if run == 0:
+            # snapshot+stream takes the stream position (LATEST) before the scan: a change written
+            # earlier is covered by the snapshot row (its final state), not as an event. So the
+            # writes that must come out as events start once the scan emits.
+            deadline = time.time() + 60
+            while time.time() < deadline and p.poll() is None and not (os.path.exists(out) and
+                                                                     os.path.getsize(out) > 0):
+                time.sleep(0.005)
+            wr.start()  # writes during the runs ...
+        try:
+            p.wait(delay)
+        except subprocess.TimeoutExpired:
+            pass
+        alive = p.poll() is None
+        if alive:
+            os.kill(p.pid, signal.SIGKILL)
+            killed += 1
+        rc = p.wait()
+        err = p.stderr.read()
+        torn += err.count("torn last line")
+        size = os.path.getsize(out) if os.path.exists(out) else 0
+        print("  run %d: %s after %.2f s; output %d bytes" % (run + 1, "killed" if alive else "exited %d" % rc,
+                                                              delay, size), flush=True)
+        if not alive:
+            check(False, "run %d: follows the stream until killed (exited %d)" % (run + 1, rc), err[-1500:])
+        # ... and between the restarts
+        if rnd.random() < 0.5:
+            wr.pause()
+            for _ in range(rnd.randrange(1, 60)):
+                wr.one()
+            wr.start()
+    wr.pause()
+    for _ in range(50):
+        wr.one()
+    n_written = len(wr.expect)
+    # The last run reads to the stream's tip and exits.
+    p = subprocess.run([BIN, "source"] + base + ["--until-caught-up"], capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0, "last run with --until-caught-up exits 0 (rc=%d)" % p.returncode, p.stderr[-1500:])
+    elapsed = time.time() - t0
+    check(killed == KILLS, "%d of %d runs killed with SIGKILL" % (killed, KILLS))
+
+    events, bad = [], []
+    with open(out) as f:
+        for n, line in enumerate(f, 1):
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                bad.append((n, line[:200]))
+    check(not bad and events, "every output line is a whole JSON event (%d events, %d bad)" % (len(events), len(bad)),
+          bad[:3])
+
+    model = {}
+    seen = set()
+    ops = {}
+    for ev in events:
+        op = ev.get("op")
+        ops[op] = ops.get(op, 0) + 1
+        if op in ("snapshot", "insert", "modify"):
+            model[keyof(ev["new"])] = canon(ev["new"])
+            seen.add((op if op != "snapshot" else "snapshot", keyof(ev["new"]), int(ev["new"]["w"]["N"])))
+        elif op == "remove":
+            k = keyof(ev["keys"])
+            model.pop(k, None)
+            if ev.get("old"):
+                seen.add(("remove", k, int(ev["old"]["w"]["N"])))
+    want = scan(table)
+    detail = ""
+    if model != want:
+        missing = [k for k in want if k not in model]
+        extra = [k for k in model if k not in want]
+        differ = [k for k in want if k in model and model[k] != want[k]]
+        detail = "missing %d %s; extra %d %s; differ %d %s" % (len(missing), missing[:3], len(extra), extra[:3],
+                                                               len(differ), differ[:3])
+    check(model == want, "replaying the output in order gives the final table (%d items; events %s)" %
+          (len(want), ops), detail)
+    # Puts of a key that existed show as modify; a put recorded as insert may also come out as
+    # modify only if the key came back in between, so match puts and updates by write id.
+    by_w = {(k, w) for (_, k, w) in seen if _ in ("insert", "modify")}
+    lost = []
+    for kind, k, w in wr.expect:
+        if kind == "remove":
+            ok = ("remove", k, w) in seen
+        else:
+            ok = (k, w) in by_w
+        if not ok:
+            lost.append((kind, k, w))
+    check(not lost, "every one of the %d changes written after the first run took its stream position came out (%d lost)" %
+          (n_written, len(lost)), lost[:5])
+    dup = len(events) - len(set(json.dumps(e, sort_keys=True) for e in events))
+    print("  %d events, %d duplicates (at-least-once), %d torn lines of killed runs cut on restart, %.1f s" %
+          (len(events), dup, torn, elapsed))
+    DDB.delete_table(TableName=table)
+    print("%d failed (seed %d)" % (len(FAILS), seed))
+    if not FAILS:
+        shutil.rmtree(wd, ignore_errors=True)
+    else:
+        print("files kept in " + wd)
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
