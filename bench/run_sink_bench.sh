@@ -17,18 +17,19 @@ trap cleanup EXIT INT TERM
 
 [ -d bench/peers/node_modules/@aws-sdk/client-dynamodb ] || npm install --prefix bench/peers --no-audit --no-fund >/dev/null 2>&1
 "$B/gen_records" "$N" > "$work/records.jsonl"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "input: $N records, $(( $(stat -c %s "$work/records.jsonl") / N )) bytes each on average"
 
-start_null() { # $1 = latency ms
+start_null() { # $1 = latency ms; sets $ep (not in a subshell, so pids is kept)
+  rm -f "$work/ne.out"
   "$B/null_endpoint" --latency-ms "$1" > "$work/ne.out" 2>"$work/ne.err" &
   pids+=($!)
   for _ in $(seq 50); do grep -q PORT "$work/ne.out" 2>/dev/null && break; sleep 0.1; done
-  port=$(awk '/PORT/{print $2}' "$work/ne.out")
-  echo "http://127.0.0.1:$port"
+  ep="http://127.0.0.1:$(awk '/PORT/{print $2}' "$work/ne.out")"
 }
 stop_null() { kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'; }
 
-conf() { # $1 endpoint, $2 inflight
+conf() { # $1 endpoint, $2 inflight, $3 threads (default 1)
   cat > "$work/sink.yaml" <<YAML
 table: bench
 region: us-east-1
@@ -37,6 +38,7 @@ aws_access_key_id: bench
 aws_secret_access_key: bench-secret
 partition_key: id
 max_concurrent_requests: $2
+threads: ${3:-1}
 YAML
 }
 
@@ -51,23 +53,27 @@ run_ddbpipe() { # $1 label, $2 file
 }
 
 echo "== 1: no injected latency, 64 in flight =="
-ep=$(start_null 0)
+start_null 0
 conf "$ep" 64
-run_ddbpipe "null-endpoint" "$work/records.jsonl"
+run_ddbpipe "null-endpoint threads=1" "$work/records.jsonl"
+conf "$ep" 64 2
+run_ddbpipe "null-endpoint threads=2" "$work/records.jsonl"
 node bench/peers/sdkv3_writer.mjs "$ep" bench "$work/records.jsonl" 64 2>/dev/null
 /usr/bin/python3 bench/peers/boto3_writer.py "$ep" bench "$work/records.jsonl"
 stop_null
 
 echo "== 2: 10 ms injected latency, 64 in flight (bound: 64 x 25 / 10 ms = 160000 items/s) =="
-ep=$(start_null 10)
+start_null 10
 conf "$ep" 64
-run_ddbpipe "latency-10ms" "$work/records.jsonl"
+run_ddbpipe "latency-10ms threads=1" "$work/records.jsonl"
+conf "$ep" 64 2
+run_ddbpipe "latency-10ms threads=2" "$work/records.jsonl"
 node bench/peers/sdkv3_writer.mjs "$ep" bench "$work/records.jsonl" 64 2>/dev/null
 stop_null
 
 echo "== 3: peak RSS for $BIG records (no latency) =="
 "$B/gen_records" "$BIG" > "$work/big.jsonl"
-ep=$(start_null 0)
+start_null 0
 conf "$ep" 64
 run_ddbpipe "rss-$BIG" "$work/big.jsonl"
 stop_null
