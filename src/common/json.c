@@ -1,5 +1,6 @@
 #include "common/json.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,43 @@ struct dp_json_doc {
 
 #define ARENA_MIN_BLOCK 4096
 
+/* A few first-size blocks are kept per thread: the sink parses one small
+ * document per input line, and malloc/free of its block showed in profiles. */
+#define ARENA_CACHE_MAX 8
+typedef struct block_cache {
+    arena_block *blocks[ARENA_CACHE_MAX];
+    int n;
+} block_cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static int cache_key_ok;
+
+static void cache_destroy(void *p) { /* runs when a thread exits */
+    block_cache *c = p;
+    for (int i = 0; i < c->n; i++)
+        free(c->blocks[i]);
+    free(c);
+}
+
+static void cache_init(void) {
+    cache_key_ok = pthread_key_create(&cache_key, cache_destroy) == 0;
+}
+
+static block_cache *thread_cache(int create) {
+    pthread_once(&cache_once, cache_init);
+    if (!cache_key_ok)
+        return NULL;
+    block_cache *c = pthread_getspecific(cache_key);
+    if (!c && create) {
+        c = calloc(1, sizeof *c);
+        if (c && pthread_setspecific(cache_key, c) != 0) {
+            free(c);
+            c = NULL;
+        }
+    }
+    return c;
+}
+
 static void *arena_alloc(dp_json_doc *doc, size_t n) {
     n = (n + 15) & ~(size_t)15;
     arena_block *b = doc->blocks;
@@ -27,7 +65,14 @@ static void *arena_alloc(dp_json_doc *doc, size_t n) {
         /* Grow blocks with the document so big inputs need few mallocs. */
         if (b && b->size * 2 > sz && b->size < (1u << 20))
             sz = b->size * 2 > n ? b->size * 2 : n;
-        arena_block *nb = malloc(sizeof(arena_block) + sz);
+        arena_block *nb = NULL;
+        if (sz == ARENA_MIN_BLOCK) {
+            block_cache *c = thread_cache(0);
+            if (c && c->n > 0)
+                nb = c->blocks[--c->n];
+        }
+        if (!nb)
+            nb = malloc(sizeof(arena_block) + sz);
         if (!nb)
             return NULL;
         nb->next = doc->blocks;
@@ -49,9 +94,13 @@ void dp_json_doc_free(dp_json_doc *doc) {
     if (!doc)
         return;
     arena_block *b = doc->blocks;
+    block_cache *c = b ? thread_cache(1) : NULL;
     while (b) {
         arena_block *n = b->next;
-        free(b);
+        if (c && b->size == ARENA_MIN_BLOCK && c->n < ARENA_CACHE_MAX)
+            c->blocks[c->n++] = b;
+        else
+            free(b);
         b = n;
     }
     free(doc);
