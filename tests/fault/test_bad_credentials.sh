@@ -66,9 +66,14 @@ fail() {
     failures=$((failures + 1))
 }
 
+# Sanitizer options (make asan) survive env -i.
+SAN_ENV=()
+[ -n "${ASAN_OPTIONS:-}" ] && SAN_ENV+=("ASAN_OPTIONS=$ASAN_OPTIONS")
+[ -n "${UBSAN_OPTIONS:-}" ] && SAN_ENV+=("UBSAN_OPTIONS=$UBSAN_OPTIONS")
+
 # Run check with only the environment credentials provider able to answer.
 run_check() { # akid secret token outfile
-    env -i PATH="$PATH" HOME="$TMP" \
+    env -i PATH="$PATH" HOME="$TMP" "${SAN_ENV[@]}" \
         AWS_ACCESS_KEY_ID="$1" AWS_SECRET_ACCESS_KEY="$2" ${3:+AWS_SESSION_TOKEN="$3"} \
         AWS_CONFIG_FILE="$TMP/none" AWS_SHARED_CREDENTIALS_FILE="$TMP/none" AWS_EC2_METADATA_DISABLED=true \
         "$BIN" check --config "$TMP/check.yaml" >"$4" 2>&1
@@ -126,7 +131,7 @@ cat "$TMP/badakid.out"
 cp "$TMP/check.yaml" "$TMP/static.yaml"
 printf 'aws_access_key_id: %s\naws_secret_access_key: "%s"\naws_session_token: "%s"\n' \
     "$AKID" "$WRONG_SECRET" "$TOKEN" >>"$TMP/static.yaml"
-env -i PATH="$PATH" HOME="$TMP" AWS_CONFIG_FILE="$TMP/none" AWS_SHARED_CREDENTIALS_FILE="$TMP/none" \
+env -i PATH="$PATH" HOME="$TMP" "${SAN_ENV[@]}" AWS_CONFIG_FILE="$TMP/none" AWS_SHARED_CREDENTIALS_FILE="$TMP/none" \
     AWS_EC2_METADATA_DISABLED=true "$BIN" check -v --config "$TMP/static.yaml" >"$TMP/static.out" 2>&1
 rc=$?
 [ $rc -eq 3 ] || fail "check with a wrong static secret in the config exited $rc, want 3"

@@ -17,7 +17,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_sink_faults as t  # noqa: E402  (shared helpers: Double, run_sink, check)
 
-N = 100000
+# DDBPIPE_SINK_ORDER_N: fewer changes for slow runs (scripts/valgrind.sh uses 5000)
+N = int(os.environ.get("DDBPIPE_SINK_ORDER_N", "100000"))
 KEYS = 100
 
 
