@@ -79,7 +79,10 @@ for name in "${names[@]}"; do
         grep -E 'ERROR:|SUMMARY:|#[0-9]+ 0x' "$log" | head -n 20
     fi
     if [ "$MERGE" = 1 ]; then
-        nice -n 19 "$bin" -merge=1 -timeout=10 -rss_limit_mb=2048 "$seeds" "$work" >"$BUILD/$name.merge.log" 2>&1 ||
+        # -use_counters=0: merge by edge coverage only (not hit counts), which
+        # keeps the committed corpus to a few hundred files.
+        nice -n 19 "$bin" -merge=1 -use_counters=0 -timeout=10 -rss_limit_mb=2048 "$seeds" "$work" \
+            >"$BUILD/$name.merge.log" 2>&1 ||
             echo "fuzz-long: $name: merge failed (see $BUILD/$name.merge.log)"
     fi
     ncorpus=$(find "$seeds" -maxdepth 1 -type f | wc -l)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets (tests/fuzz/fuzz_*.c) with clang and run each
 # for FUZZ_SECONDS (default 10) from its seed corpus tests/fuzz/corpus/NAME/
-# when present. Succeeds (doing nothing) when there are no targets yet or no
+# when present, after replaying tests/fuzz/regressions/NAME/. Succeeds (doing nothing) when there are no targets yet or no
 # clang. A crash fails the run and leaves the reproducer in BUILD/crashes/.
 #   scripts/fuzz-smoke.sh [BUILD_DIR]
 set -uo pipefail
@@ -53,6 +53,14 @@ for src in "${targets[@]}"; do
     seeds=()
     [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
     ran=$((ran + 1))
+    # Past findings first: each reproducer in tests/fuzz/regressions/NAME/ must now pass.
+    regs=(tests/fuzz/regressions/"$name"/*)
+    if [ ${#regs[@]} -gt 0 ] && ! "$bin" -runs=1 "${regs[@]}" >"$BUILD/$name.regressions.log" 2>&1; then
+        failed=$((failed + 1))
+        tail -n 30 "$BUILD/$name.regressions.log"
+        echo "fuzz smoke: $name FAILED on a regression input (tests/fuzz/regressions/$name/)"
+        continue
+    fi
     if "$bin" -max_total_time="$SECONDS_PER" -timeout=10 -rss_limit_mb=1024 -print_final_stats=0 \
         -artifact_prefix="$BUILD/crashes/$name-" "$work" "${seeds[@]}" >"$BUILD/$name.log" 2>&1; then
         execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+|#[0-9]+' "$BUILD/$name.log" | tail -n1 | tr -dc 0-9)

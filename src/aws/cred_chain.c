@@ -56,12 +56,9 @@ static int dup_str(const char **dst, const char *src)
 ddbpipe_result_t dp_cred_opts_dup(dp_cred_opts_copy *dst, const dp_cred_options *src)
 {
     dp_cred_options z;
+    dp_cred_options_init(&z); /* the defaults when src is NULL */
     memset(dst, 0, sizeof(*dst));
-    if (!src) {
-        memset(&z, 0, sizeof(z));
-        z.verify_tls = 1;
-        src = &z;
-    }
+    if (!src) src = &z;
     dst->o = *src;
     if (dup_str(&dst->o.access_key_id, src->access_key_id) || dup_str(&dst->o.secret_access_key, src->secret_access_key) ||
         dup_str(&dst->o.session_token, src->session_token) || dup_str(&dst->o.profile, src->profile) ||

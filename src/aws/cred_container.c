@@ -35,10 +35,19 @@ static int allowed_http_host(const char *host)
         return 1;
     /* 127.0.0.0/8 in dotted-quad form only */
     if (n >= 9 && strncmp(h, "127.", 4) == 0) {
-        unsigned a, b, c, d;
-        char tail;
-        if (sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256)
-            return 1;
+        /* by hand: sscanf("%u") is undefined on overflow */
+        const char *q = h + 4;
+        for (int part = 0; part < 3; part++) {
+            unsigned v = 0;
+            int nd = 0;
+            while (*q >= '0' && *q <= '9' && nd < 4) {
+                v = v * 10 + (unsigned)(*q++ - '0');
+                nd++;
+            }
+            if (nd == 0 || nd > 3 || v > 255) return 0;
+            if (part < 2 && *q++ != '.') return 0;
+        }
+        return *q == '\0';
     }
     return 0;
 }

@@ -51,7 +51,7 @@ int dp_cred_url_split(const char *url, int *is_https, char *host, size_t host_si
     if (*end == '#') end = end + strlen(end);
     if (*end == '\0') {
         if (path_size < 2) return -1;
-        strcpy(path, "/");
+        memcpy(path, "/", 2);
     } else if (*end == '?') {
         if (strlen(end) + 2 > path_size) return -1;
         snprintf(path, path_size, "/%s", end);

@@ -52,7 +52,7 @@ static ddbpipe_result_t imds_fetch(dp_cred_provider *p, dp_credentials *out, cha
     long status = 0;
 
     memset(out, 0, sizeof(*out));
-    dp_buf_init(&body, 64 * 1024);
+    dp_buf_init(&body, (size_t)64 * 1024);
     token[0] = '\0';
     if (disabled && strcasecmp(disabled, "true") == 0) {
         dp_errf(errstr, errstr_size, "disabled by AWS_EC2_METADATA_DISABLED");
@@ -114,14 +114,15 @@ static ddbpipe_result_t imds_fetch(dp_cred_provider *p, dp_credentials *out, cha
     }
     {
         /* first line is the role name */
-        size_t n = strcspn(body.data ? body.data : "", "\r\n");
+        const char *list = body.data ? body.data : "";
+        size_t n = strcspn(list, "\r\n");
         size_t i;
         if (n == 0 || n >= sizeof(role)) {
             dp_errf(errstr, errstr_size, "IMDS role list is empty or the role name is too long");
             rc = DDBPIPE_ERR_PARSE;
             goto out;
         }
-        memcpy(role, body.data, n);
+        memcpy(role, list, n);
         role[n] = '\0';
         for (i = 0; i < n; i++) {
             char c = role[i];

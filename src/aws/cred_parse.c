@@ -191,7 +191,7 @@ static ddbpipe_result_t parse_json_common(const char *body, size_t len, int requ
     if (code && strcmp(code, "Success") != 0) {
         char safe[64];
         size_t i;
-        for (i = 0; code[i] && i < sizeof(safe) - 1; i++) safe[i] = isprint((unsigned char)code[i]) ? code[i] : '?';
+        for (i = 0; i < sizeof(safe) - 1 && code[i]; i++) safe[i] = isprint((unsigned char)code[i]) ? code[i] : '?';
         safe[i] = '\0';
         dp_errf(errstr, errstr_size, "credentials answer reports Code \"%s\"", safe);
         rc = DDBPIPE_ERR_CREDENTIALS;

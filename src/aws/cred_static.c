@@ -46,9 +46,10 @@ dp_cred_provider *dp_cred_provider_static_new(const char *akid, const char *secr
     s->have_akid = akid && *akid;
     s->have_secret = secret && *secret;
     /* too-long values fail at creation: no provider can use them */
-    if (s->have_akid && dp_cred_set_field(s->creds.access_key_id, sizeof(s->creds.access_key_id), akid, strlen(akid)))
+    if (akid && *akid &&
+        dp_cred_set_field(s->creds.access_key_id, sizeof(s->creds.access_key_id), akid, strlen(akid)))
         goto fail;
-    if (s->have_secret &&
+    if (secret && *secret &&
         dp_cred_set_field(s->creds.secret_access_key, sizeof(s->creds.secret_access_key), secret, strlen(secret)))
         goto fail;
     if (token && *token &&

@@ -57,7 +57,7 @@ ddbpipe_result_t dp_cred_sts(const dp_cred_sts_call *call, dp_credentials *out, 
     const char *ctype = "application/x-www-form-urlencoded; charset=utf-8";
 
     memset(out, 0, sizeof(*out));
-    dp_buf_init(&form, 256 * 1024);
+    dp_buf_init(&form, (size_t)256 * 1024);
     dp_buf_init(&answer, DP_CRED_MAX_ANSWER_BYTES);
     dp_sigv4_result_init(&sig);
     if (dp_cred_url_split(call->endpoint, &is_https, host, sizeof(host), path, sizeof(path)) != 0) {

@@ -180,7 +180,8 @@ static ddbpipe_result_t canonical_query(dp_buf *out, const char *query)
         if (*p == '&')
             p++;
     }
-    qsort(pairs, count, sizeof *pairs, query_pair_cmp);
+    if (count > 1) /* qsort(NULL, 0, ...) is undefined: pairs is NULL without a query */
+        qsort(pairs, count, sizeof *pairs, query_pair_cmp);
     for (size_t i = 0; i < count && rc == DDBPIPE_OK; i++) {
         if (i)
             rc = dp_buf_putc(out, '&');
@@ -340,7 +341,8 @@ static void derive_key(const char *secret, const char *date8, const char *region
     if (!seed)
         abort();
     memcpy(seed, "AWS4", 4);
-    memcpy(seed + 4, secret, slen + 1);
+    memcpy(seed + 4, secret, slen);
+    seed[slen + 4] = '\0';
     dp_hmac_sha256(seed, slen + 4, date8, 8, k);
     OPENSSL_cleanse(seed, slen + 4);
     free(seed);
@@ -367,8 +369,8 @@ static void signing_key(const dp_sigv4_params *p, const char *date8, dp_sigv4_ke
     /* valid_scope_part() bounded region/service to the cache's field sizes */
     memcpy(cache->date, date8, 8);
     cache->date[8] = '\0';
-    strcpy(cache->region, p->region);
-    strcpy(cache->service, p->service);
+    snprintf(cache->region, sizeof cache->region, "%s", p->region);
+    snprintf(cache->service, sizeof cache->service, "%s", p->service);
     memcpy(cache->secret_hash, secret_hash, 32);
     memcpy(cache->key, out, 32);
     cache->valid = 1;

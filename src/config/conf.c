@@ -606,7 +606,7 @@ ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const 
     case DP_PT_STRING:
     case DP_PT_SECRET:
         if (p->flags & DP_PF_URL) {
-            if (strncasecmp(value, "http://", 7) && strncasecmp(value, "https://", 8)) {
+            if (strncasecmp(value, "http://", 7) != 0 && strncasecmp(value, "https://", 8) != 0) {
                 dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected a URL starting with http:// or "
                         "https://", value, label);
                 goto out;

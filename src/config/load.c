@@ -544,11 +544,11 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
         }
         bindings = cn_get(mat, "bindings");
         for (size_t i = 0; i < mat->n; i++)
-            if (strcmp(mat->keys[i], "endpoint") && strcmp(mat->keys[i], "bindings"))
+            if (strcmp(mat->keys[i], "endpoint") != 0 && strcmp(mat->keys[i], "bindings") != 0)
                 dp_conf_notice_add(conf, "Estuary materialization option '%s' has no effect in ddbpipe",
                                    mat->keys[i]);
         for (size_t i = 0; i < root->n; i++)
-            if (strcmp(root->keys[i], "materializations") && strcmp(root->keys[i], "collections"))
+            if (strcmp(root->keys[i], "materializations") != 0 && strcmp(root->keys[i], "collections") != 0)
                 dp_conf_notice_add(conf, "Estuary catalog section '%s' has no effect in ddbpipe", root->keys[i]);
     }
     /* Endpoint config: awsAccessKeyId, awsSecretAccessKey, region,
@@ -624,7 +624,7 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
     /* delta_updates: blind writes; otherwise Estuary's standard updates. */
     ddbpipe_conf_set(conf, "update_mode", delta ? "put" : "merge", NULL, 0);
     for (size_t i = 0; i < b->n; i++)
-        if (strcmp(b->keys[i], "resource") && strcmp(b->keys[i], "source"))
+        if (strcmp(b->keys[i], "resource") != 0 && strcmp(b->keys[i], "source") != 0)
             dp_conf_notice_add(conf, "Estuary binding option '%s' has no effect in ddbpipe", b->keys[i]);
     /* Collection key from the catalog's collections section, if present. */
     const cnode *src = cn_get(b, "source");

@@ -484,6 +484,18 @@ out:
     return rc;
 }
 
+/* Index of a member whose name repeats an earlier one, or -1. DynamoDB never
+ * sends two attributes of one name, and a request with two is ambiguous, so
+ * typed input with duplicates is rejected rather than guessed at. */
+static long dup_member(const dp_json *obj) {
+    for (size_t i = 1; i < obj->count; i++)
+        for (size_t j = 0; j < i; j++)
+            if (obj->members[i].key_len == obj->members[j].key_len &&
+                memcmp(obj->members[i].key, obj->members[j].key, obj->members[i].key_len) == 0)
+                return (long)i;
+    return -1;
+}
+
 int dp_attr_check(const dp_json *av, int depth, char *errstr, size_t n, dp_attr_path *p)
 {
     const char *t = dp_attr_type(av);
@@ -576,6 +588,12 @@ int dp_attr_check(const dp_json *av, int depth, char *errstr, size_t n, dp_attr_
     if (t[0] == 'M') {
         if (v->type != DP_JSON_OBJECT) {
             dp_attr_errf(errstr, n, p, "M value must be an object, got %s", json_type_name(v));
+            return -1;
+        }
+        long d = dup_member(v);
+        if (d >= 0) {
+            dp_attr_errf(errstr, n, p, "M has the key '%.*s' twice", (int)v->members[d].key_len,
+                         v->members[d].key);
             return -1;
         }
         for (size_t i = 0; i < v->count; i++) {
@@ -774,6 +792,12 @@ int dp_item_validate_typed(const dp_json *item, const char *partition_key, char 
     }
     if (dp_item_validate_keys(item, partition_key, partition_type, sort_key, sort_type, errstr, errstr_size))
         return -1;
+    long dup = dup_member(item);
+    if (dup >= 0) {
+        dp_errf(errstr, errstr_size, "attribute '%.*s' appears twice", (int)item->members[dup].key_len,
+                item->members[dup].key);
+        return -1;
+    }
     for (size_t i = 0; i < item->count; i++) {
         const dp_json_member *m = &item->members[i];
         if (m->key_len == 0) {

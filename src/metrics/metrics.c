@@ -276,11 +276,11 @@ double dp_metric_histogram_sum(const dp_metric *h)
 static void format_double(double v, char out[40])
 {
     if (isnan(v)) {
-        strcpy(out, "NaN");
+        memcpy(out, "NaN", sizeof "NaN");
         return;
     }
     if (isinf(v)) {
-        strcpy(out, v > 0 ? "+Inf" : "-Inf");
+        memcpy(out, v > 0 ? "+Inf" : "-Inf", sizeof "+Inf");
         return;
     }
     for (int prec = 1; prec <= 17; prec++) {

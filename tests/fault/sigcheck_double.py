@@ -9,17 +9,32 @@ a minimal answer for one table. Every response carries x-amz-crc32.
 Usage:
   sigcheck_double.py [--port 0] [--port-file F] [--akid AKID] [--secret S]
                      [--table NAME] [--pk NAME:TYPE] [--sk NAME:TYPE]
+                     [--keys-file F] [--watch-stdin]
 The bound port is printed as "PORT <n>" on stdout and written to --port-file
 (atomically). The secret defaults to $SIGCHECK_SECRET or a fixed test value;
-it is never printed. Stops on SIGTERM/SIGINT.
+it is never printed. Stops on SIGTERM/SIGINT (and at stdin EOF with
+--watch-stdin).
+
+Temporary keys (credential expiry tests): --keys-file names a JSON object
+{AKID: {"SecretAccessKey": s, "Token": t, "Expiration": epoch seconds}},
+re-read whenever an access key id is not known yet. A request signed with
+such a key must carry its Token as X-Amz-Security-Token, and is refused with
+ExpiredTokenException (counted as "expired_signature") when it arrives at or
+after the Expiration, or its X-Amz-Date is at or after it.
+
+Writes: a correctly signed BatchWriteItem / TransactWriteItems is accepted
+and counted (items_put, items_deleted; nothing is stored); GET /__stats
+answers the counts.
 """
 import argparse
+import calendar
 import hmac
 import json
 import os
 import signal
 import sys
 import threading
+import time
 import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def error(self, status, code, message, prefix="com.amazon.coral.service"):
-        self.server.stats[code] = self.server.stats.get(code, 0) + 1
+        self.server.count(code)
         self.send_json(status, {"__type": f"{prefix}#{code}", "message": message})
 
     def do_GET(self):
@@ -101,7 +116,9 @@ class Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         if self.path == "/__stats":  # test hook: counts of answers given
-            self.send_json(200, self.server.stats)
+            with self.server.lock:
+                stats = dict(self.server.stats, akids_seen=len(self.server.akids_seen))
+            self.send_json(200, stats)
             return
         self.dispatch(b"")
 
@@ -120,18 +137,34 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(400, "IncompleteSignatureException",
                               "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
                               "parameters, with host and x-amz-date signed.")
-        if auth["akid"] != cfg.akid:
-            return self.error(400, "UnrecognizedClientException",
-                              "The security token included in the request is invalid.")
+        arrived = time.time()
         amz_date = self.headers.get("X-Amz-Date") or ""
+        token = self.headers.get("X-Amz-Security-Token")
+        secret = cfg.secret
+        if auth["akid"] != cfg.akid:
+            temp = self.server.temp_key(auth["akid"])
+            if temp is None:
+                return self.error(400, "UnrecognizedClientException",
+                                  "The security token included in the request is invalid.")
+            if token != temp.get("Token"):
+                return self.error(400, "UnrecognizedClientException",
+                                  "The security token included in the request is invalid.")
+            expiration = float(temp.get("Expiration") or 0)
+            signed_at = amz_epoch(amz_date)
+            if expiration and (arrived >= expiration or (signed_at is not None and signed_at >= expiration)):
+                self.server.count("expired_signature")
+                return self.error(400, "ExpiredTokenException",
+                                  "The security token included in the request is expired")
+            secret = temp.get("SecretAccessKey") or ""
+            self.server.count("temp_key_ok")
+            self.server.akids_seen.add(auth["akid"])
         if amz_date[:8] != auth["date"]:
             return self.error(400, "InvalidSignatureException", "Date in Credential scope does not match "
                               "YYYYMMDD from ISO-8601 version of date from HTTP")
-        token = self.headers.get("X-Amz-Security-Token")
-        want = expected_signature(auth, self.command, self.path, self.headers, body, cfg.secret, token)
+        want = expected_signature(auth, self.command, self.path, self.headers, body, secret, token)
         if not hmac.compare_digest(want, auth["signature"]):
             return self.error(400, "InvalidSignatureException", INVALID_SIGNATURE_MSG)
-        self.server.stats["signed_ok"] = self.server.stats.get("signed_ok", 0) + 1
+        self.server.count("signed_ok")
         target = self.headers.get("X-Amz-Target") or ""
         op = target.rpartition(".")[2]
         try:
@@ -147,7 +180,46 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(400, "ResourceNotFoundException", f"Requested resource not found: Table: {name} "
                                   "not found", prefix="com.amazonaws.dynamodb.v20120810")
             return self.send_json(200, {"Table": describe(cfg)})
+        if op == "BatchWriteItem":
+            for table, reqs in (req.get("RequestItems") or {}).items():
+                for r in reqs:
+                    self.server.count("items_put" if "PutRequest" in r else "items_deleted")
+            return self.send_json(200, {"UnprocessedItems": {}})
+        if op == "TransactWriteItems":
+            for a in req.get("TransactItems") or []:
+                self.server.count("items_deleted" if "Delete" in a else "items_put")
+            return self.send_json(200, {})
         return self.error(400, "UnknownOperationException", f"sigcheck double does not implement {op or target!r}")
+
+
+def amz_epoch(amz_date):
+    """'20260115T083000Z' -> epoch seconds, None when malformed."""
+    try:
+        return calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+    except (ValueError, TypeError):
+        return None
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def count(self, name):
+        with self.lock:
+            self.stats[name] = self.stats.get(name, 0) + 1
+
+    def temp_key(self, akid):
+        """The temporary key pair for akid from --keys-file (re-read when akid is new), or None."""
+        path = self.cfg.keys_file
+        if not path:
+            return None
+        with self.lock:
+            if akid not in self.temp_keys:
+                try:
+                    with open(path) as f:
+                        self.temp_keys = json.load(f)
+                except (OSError, ValueError):
+                    pass
+            return self.temp_keys.get(akid)
 
 
 def describe(cfg):
@@ -175,15 +247,19 @@ def main():
     ap.add_argument("--table", default="sigcheck_table")
     ap.add_argument("--pk", default="id:S")
     ap.add_argument("--sk", default=None)
+    ap.add_argument("--keys-file", default=None)
+    ap.add_argument("--watch-stdin", action="store_true")
     cfg = ap.parse_args()
     for k in [cfg.pk] + ([cfg.sk] if cfg.sk else []):
         if ":" not in k or k.split(":")[1] not in ("S", "N", "B"):
             ap.error(f"key {k!r} must be NAME:TYPE with TYPE S, N or B")
 
-    server = ThreadingHTTPServer((cfg.host, cfg.port), Handler)
-    server.daemon_threads = True
+    server = Server((cfg.host, cfg.port), Handler)
     server.cfg = cfg
     server.stats = {}
+    server.lock = threading.Lock()
+    server.temp_keys = {}
+    server.akids_seen = set()
     port = server.server_address[1]
     if cfg.port_file:
         tmp = cfg.port_file + ".tmp"
@@ -197,6 +273,11 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if cfg.watch_stdin:
+        def watch():
+            sys.stdin.read()
+            stop(None, None)
+        threading.Thread(target=watch, daemon=True).start()
     server.serve_forever(poll_interval=0.2)
     server.server_close()
 

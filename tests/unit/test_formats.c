@@ -276,6 +276,15 @@ static void test_dynamodb_stream(void **state)
                         "ERR: key 'id' is a string (S), the table's partition key type is N");
     assert_string_equal(parse("{\"eventName\":\"REMOVE\",\"dynamodb\":{\"Keys\":{\"id\":{\"N\":\"1\"}}}}", &o),
                         "ERR: missing sort key 'sort'");
+    /* a typed image naming one attribute twice is ambiguous: rejected (found by fuzz_change_line) */
+    assert_string_equal(parse("{\"eventName\":\"MODIFY\",\"dynamodb\":{\"NewImage\":{\"id\":{\"N\":\"1\"},\"sort\":{"
+                              "\"S\":\"a\"},\"x\":{\"S\":\"1\"},\"x\":{\"N\":\"2\"}}}}",
+                              &o),
+                        "ERR: attribute 'x' appears twice");
+    assert_string_equal(parse("{\"eventName\":\"MODIFY\",\"dynamodb\":{\"NewImage\":{\"id\":{\"N\":\"1\"},\"sort\":{"
+                              "\"S\":\"a\"},\"m\":{\"M\":{\"k\":{\"S\":\"1\"},\"k\":{\"S\":\"2\"}}}}}}",
+                              &o),
+                        "ERR: attribute 'm': M has the key 'k' twice");
     o.format = DP_CHANGE_FMT_DYNAMODB_STREAM;
     assert_string_equal(parse("{\"id\":1}", &o),
                         "ERR: DynamoDB Streams record needs \"eventName\" and a \"dynamodb\" object");
