@@ -4,6 +4,7 @@
 # Everything real lives in scripts/ and CMakeLists.txt.
 
 JOBS       ?= 2
+ASAN_CTEST_ARGS ?=
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
@@ -62,7 +63,7 @@ asan: deps
 	rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
 	rc=0; ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86:log_path=$(abspath $(ASAN_LOGS))/asan \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
-	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j$(JOBS) || rc=$$?; \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j$(JOBS) $(ASAN_CTEST_ARGS) || rc=$$?; \
 	  if ls $(ASAN_LOGS)/asan.* >/dev/null 2>&1; then head -n 80 $(ASAN_LOGS)/asan.*; \
 	    echo "make asan: sanitizer reports in $(ASAN_LOGS)/"; rc=1; fi; \
 	  [ $$rc -eq 0 ] && echo "make asan: OK (no sanitizer reports)"; exit $$rc

@@ -18,7 +18,7 @@
 
 enum { OPT_FORMAT = CLI_OPT_FIRST_LOCAL, OPT_DEAD_LETTER, OPT_CHECKPOINT, OPT_STATS_FILE, OPT_SQL };
 
-#define READ_CHUNK (256 * 1024)
+#define READ_CHUNK ((size_t)256 * 1024)
 /* A line longer than this cannot be a DynamoDB item (400 KB) in any input
  * format; it is cut here so memory stays bounded, and the engine
  * dead-letters the cut line as malformed. */
@@ -207,6 +207,7 @@ int cli_cmd_sink(int argc, char **argv) {
     static const char *formats[] = {"auto", "json", "feldera", "debezium", "dynamodb-stream", "dynamodb"};
     int known = 0;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): getopt sets optarg for required_argument options
         known |= strcmp(so.format, formats[i]) == 0;
     if (!known) {
         rc = cli_usage_error(c.cmd, "--format %s: expected auto, json, feldera, debezium or dynamodb-stream",

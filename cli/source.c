@@ -67,7 +67,7 @@ static void help(void) {
 /* Output goes out in whole lines only: lines are gathered here and written
  * with write(2) at line boundaries, so a process killed mid-run never leaves
  * half a line behind (stdio would flush whenever its buffer fills). */
-#define OUT_BUF_FLUSH_BYTES (256 * 1024)
+#define OUT_BUF_FLUSH_BYTES ((size_t)256 * 1024)
 
 typedef struct out_ctx {
     FILE *f;
@@ -234,15 +234,17 @@ int cli_cmd_source(int argc, char **argv) {
         rc = cli_usage_error(c.cmd, "unexpected argument '%s'", argv[optind]);
         goto out;
     }
-    if (strcmp(so.mode, "snapshot") && strcmp(so.mode, "stream") && strcmp(so.mode, "snapshot+stream")) {
+    if (strcmp(so.mode, "snapshot") != 0 && strcmp(so.mode, "stream") != 0 &&
+        strcmp(so.mode, "snapshot+stream") != 0) {
         rc = cli_usage_error(c.cmd, "--mode %s: expected snapshot, stream or snapshot+stream", so.mode);
         goto out;
     }
-    if (strcmp(so.from, "trim_horizon") && strcmp(so.from, "latest")) {
+    if (strcmp(so.from, "trim_horizon") != 0 && strcmp(so.from, "latest") != 0) {
         rc = cli_usage_error(c.cmd, "--from %s: expected trim_horizon or latest", so.from);
         goto out;
     }
-    if (strcmp(so.format, "json") && strcmp(so.format, "dynamodb") && strcmp(so.format, "debezium")) {
+    if (strcmp(so.format, "json") != 0 && strcmp(so.format, "dynamodb") != 0 &&
+        strcmp(so.format, "debezium") != 0) {
         rc = cli_usage_error(c.cmd, "--format %s: expected json, dynamodb or debezium", so.format);
         goto out;
     }

@@ -17,9 +17,10 @@ DDBLOCAL_NPM_PKG="amplify-dynamodb-simulator@2.9.30"
 DEPS_DIR="$PWD/.deps"
 want_ddblocal=1
 # libclang-rt-14-dev is only a Recommends of clang: it carries libFuzzer and the sanitizer runtimes.
+# cppcheck and clang-tidy: scripts/lint.sh, which make test runs.
 pkgs=(build-essential cmake pkg-config clang libcurl4-openssl-dev libssl-dev libyaml-dev
       libmicrohttpd-dev libcmocka-dev python3 python3-botocore python3-boto3 libclang-rt-14-dev
-      openjdk-17-jre-headless curl ca-certificates)
+      openjdk-17-jre-headless curl ca-certificates cppcheck clang-tidy)
 for arg in "$@"; do
     case "$arg" in
     --valgrind) pkgs+=(valgrind) ;;

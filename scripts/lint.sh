@@ -43,10 +43,10 @@ if [[ " $TOOLS " == *" cppcheck "* ]]; then
 fi
 
 if [[ " $TOOLS " == *" clang-tidy "* ]]; then
-    if [ ! -f "$BUILD/compile_commands.json" ]; then
-        CC=$CLANG cmake -S . -B "$BUILD" -DDDBPIPE_WERROR=OFF >"$BUILD.configure.log" 2>&1 ||
-            { cat "$BUILD.configure.log"; exit 1; }
-    fi
+    # Configure every time (cheap): a source file added since the last run
+    # must be in compile_commands.json.
+    CC=$CLANG cmake -S . -B "$BUILD" -DDDBPIPE_WERROR=OFF >"$BUILD.configure.log" 2>&1 ||
+        { cat "$BUILD.configure.log"; exit 1; }
     echo "lint: clang-tidy on ${#files[@]} files ($(basename "$TIDY"), checks from .clang-tidy)"
     out="$BUILD.clang-tidy.txt"
     printf '%s\n' "${files[@]}" | xargs -P"$JOBS" -n4 nice -n 10 "$TIDY" -p "$BUILD" --quiet >"$out" 2>/dev/null

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: configure and build (keep going past errors), every ctest tier (unit, fault, integration with DynamoDB
-# Local), then the fuzz smoke run, then one summary a reader can count.
+# Local), then the fuzz smoke run, then static analysis (scripts/lint.sh: cppcheck and clang-tidy over src/ and cli/,
+# in build-lint), then one summary a reader can count.
 #   scripts/test.sh BUILD_DIR [FUZZ_BUILD_DIR]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,25 @@ fuzz_rc=0
 FUZZ_SECONDS=${FUZZ_SECONDS:-3} scripts/fuzz-smoke.sh "$FUZZ_BUILD" 2>&1 | tee "$BUILD/fuzz-summary.log"
 fuzz_rc=${PIPESTATUS[0]}
 
+# Static analysis: any finding (or a missing tool, exit 2) fails make test.
+lint_log="$BUILD/lint-summary.log"
+JOBS="$JOBS" LINT_TOOLS="cppcheck clang-tidy" scripts/lint.sh build-lint 2>&1 | tee "$lint_log"
+lint_rc=${PIPESTATUS[0]}
+
+# In CI (CI=true) also the sanitizer and memcheck tiers: the ASan+UBSan build
+# runs the unit and fault tiers (reports collected as in `make asan`), and the
+# unit tier runs under valgrind. The whole-suite runs are `make asan` and
+# `make valgrind` (see docs/development.md).
+san_rc=0
+if [ "${CI:-}" = "true" ] || [ "${DDBPIPE_TEST_SANITIZERS:-0}" = "1" ]; then
+    scripts/install-deps.sh --valgrind >/dev/null
+    ASAN_CTEST_ARGS="-LE integration" make --no-print-directory asan 2>&1 | tee "$BUILD/asan-summary.log"
+    asan_rc=${PIPESTATUS[0]}
+    VALGRIND_TIERS=unit scripts/valgrind.sh "$BUILD" 2>&1 | tee "$BUILD/valgrind-summary.log"
+    vg_rc=${PIPESTATUS[0]}
+    [ "$asan_rc" -eq 0 ] && [ "$vg_rc" -eq 0 ] || san_rc=1
+fi
+
 echo
 echo "==== summary ===="
 grep -E '^[0-9]+% tests passed' "$log" || echo "ctest: no summary (build or configure failed?)"
@@ -36,8 +56,16 @@ sed -n '/^The following tests FAILED:/,/^Errors while running CTest/p' "$log" | 
 skipped=$(grep -c 'Skipped ' "$log" | head -n1 || true)
 [ "${skipped:-0}" -gt 0 ] && echo "ctest: $skipped test(s) skipped (see SKIPPED lines above)"
 tail -n1 "$BUILD/fuzz-summary.log"
+grep -E '^lint: [a-z/-]+( clean|: [0-9]+ finding| missing)' "$lint_log" || true
+[ "$lint_rc" -eq 0 ] || grep -qE '^lint: [a-z/-]+(: [0-9]+ finding| missing)' "$lint_log" ||
+    echo "lint: FAILED (exit $lint_rc, e.g. the build-lint configure failed; output above)"
 [ "$build_rc" -eq 0 ] || echo "build: FAILED (errors above; tests of targets that did not build are 'Not Run')"
-if [ "$ctest_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$build_rc" -ne 0 ]; then
+if [ -f "$BUILD/asan-summary.log" ] && { [ "${CI:-}" = "true" ] || [ "${DDBPIPE_TEST_SANITIZERS:-0}" = "1" ]; }; then
+    grep -E '^make asan: ' "$BUILD/asan-summary.log" | tail -n1 || echo "make asan: FAILED"
+    tail -n1 "$BUILD/valgrind-summary.log"
+fi
+if [ "$ctest_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$lint_rc" -ne 0 ] || [ "$build_rc" -ne 0 ] ||
+    [ "$san_rc" -ne 0 ]; then
     echo "make test: FAILED"
     exit 1
 fi

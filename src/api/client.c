@@ -40,9 +40,10 @@ int dp_api_resolve_region(const ddbpipe_conf_t *conf, char *region, size_t regio
     const char *v = dp_conf_str(conf, "region");
     const char *env;
     if (v && v[0]) {
+        const char *aws_region = getenv("AWS_REGION");
         if (ddbpipe_conf_is_set(conf, "region"))
             env = "config";
-        else if (getenv("AWS_REGION") && getenv("AWS_REGION")[0])
+        else if (aws_region && aws_region[0])
             env = "AWS_REGION";
         else
             env = "AWS_DEFAULT_REGION";

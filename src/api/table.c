@@ -114,7 +114,7 @@ static void sleep_ms(int ms) {
 /* Poll DescribeTable until ACTIVE (or the wait cap). */
 static ddbpipe_result_t wait_active(ddbpipe_client_t *client, const char *table, ddbpipe_table_info_t *info,
                                     char *errstr, size_t errstr_size) {
-    int64_t deadline = dp_now_ms() + DP_API_ACTIVE_WAIT_MS;
+    int64_t deadline = dp_now_ms() + (int64_t)DP_API_ACTIVE_WAIT_MS;
     for (;;) {
         ddbpipe_result_t rc = ddbpipe_describe_table(client, table, info, errstr, errstr_size);
         if (rc != DDBPIPE_OK)
@@ -246,7 +246,7 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
     if (created)
         *created = 0;
     dp_ddb_result_init(&res);
-    dp_buf_init(&body, 64 * 1024);
+    dp_buf_init(&body, (size_t)64 * 1024);
     if (!client || !conf) {
         rc = DDBPIPE_ERR_INVALID_ARG;
         dp_errf(errstr, errstr_size, "create table: client and config are required");

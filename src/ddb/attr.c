@@ -817,7 +817,7 @@ int dp_item_validate_typed(const dp_json *item, const char *partition_key, char 
             return -1;
     }
     size_t sz = dp_item_size(item);
-    if (sz > DP_DDB_MAX_ITEM_BYTES) {
+    if (sz > (size_t)DP_DDB_MAX_ITEM_BYTES) {
         dp_errf(errstr, errstr_size, "item is %zu bytes by DynamoDB's size rules, the limit is %d (400 KB)", sz,
                 DP_DDB_MAX_ITEM_BYTES);
         return -1;

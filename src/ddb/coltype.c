@@ -57,7 +57,8 @@ static void replace_word(char *s, const char *from, const char *to)
     while ((p = strstr(p, from)) != NULL) {
         int start_ok = p == s || p[-1] == ' ' || p[-1] == '<' || p[-1] == '(';
         if (start_ok) {
-            memcpy(p, to, tl);
+            /* splices `to` over the start of the word; the memmove keeps s's terminator */
+            memcpy(p, to, tl); // NOLINT(bugprone-not-null-terminated-result): writes inside s, not a new string
             memmove(p + tl, p + fl, strlen(p + fl) + 1);
             return;
         }
@@ -205,15 +206,15 @@ int dp_coltype_parse(const char *text, dp_coltype *out, char *errstr, size_t err
         out->kind = DP_COL_TIME;
         out->precision = nargs ? (int)args[0] : 0;
         nargs = 0;
-        if (*suffix && strcmp(suffix, "WITHOUT TIME ZONE") && strcmp(suffix, "WITH TIME ZONE"))
+        if (*suffix && strcmp(suffix, "WITHOUT TIME ZONE") != 0 && strcmp(suffix, "WITH TIME ZONE") != 0)
             goto bad;
         suffix = "";
     } else if (IS("TIMESTAMP") || IS("DATETIME") || IS("TIMESTAMP_LTZ") || IS("TIMESTAMPTZ")) {
         out->kind = DP_COL_TIMESTAMP;
         out->precision = nargs ? (int)args[0] : 0;
         nargs = 0;
-        if (*suffix && strcmp(suffix, "WITHOUT TIME ZONE") && strcmp(suffix, "WITH TIME ZONE") &&
-            strcmp(suffix, "WITH LOCAL TIME ZONE"))
+        if (*suffix && strcmp(suffix, "WITHOUT TIME ZONE") != 0 && strcmp(suffix, "WITH TIME ZONE") != 0 &&
+            strcmp(suffix, "WITH LOCAL TIME ZONE") != 0)
             goto bad;
         suffix = "";
     } else if (IS("UUID")) {

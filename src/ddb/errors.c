@@ -41,6 +41,9 @@ ddbpipe_result_t dp_ddb_classify(long http_status, const char *error_code, int *
     ddbpipe_result_t rc = DDBPIPE_ERR_SERVICE;
     const char *code = error_code ? error_code : "";
 
+    /* The code-based and the status-based branches below share outcomes on
+     * purpose (a throttling code and a bare 429 are both throttling). */
+    /* NOLINTBEGIN(bugprone-branch-clone) */
     if (http_status >= 200 && http_status < 300 && !*code) {
         rc = DDBPIPE_OK;
     } else if (*code && IN_LIST(code, k_throttle_codes)) {
@@ -69,6 +72,7 @@ ddbpipe_result_t dp_ddb_classify(long http_status, const char *error_code, int *
     } else if (http_status == 413) {
         rc = DDBPIPE_ERR_TOO_LARGE;
     }
+    /* NOLINTEND(bugprone-branch-clone) */
     if (retryable) *retryable = retry;
     if (throttled) *throttled = thr;
     return rc;

@@ -1,7 +1,9 @@
 /* Typed helpers: DescribeTable and ListTables. */
 #include "ddb/ops.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
@@ -88,8 +90,11 @@ ddbpipe_result_t dp_ddb_parse_describe_table(const char *body, size_t len, ddbpi
         snprintf(out->billing_mode, sizeof(out->billing_mode), "PROVISIONED");
     const dp_json *ic = dp_json_get(t, "ItemCount");
     if (dp_json_is(ic, DP_JSON_NUMBER)) {
-        long long v = 0;
-        if (sscanf(ic->str, "%lld", &v) == 1) out->item_count = v;
+        /* A whole number that fits int64; anything else leaves the count unset. */
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(ic->str, &end, 10);
+        if (end != ic->str && *end == '\0' && errno != ERANGE) out->item_count = v;
     }
     rc = DDBPIPE_OK;
 out:

@@ -183,7 +183,7 @@ static ddbpipe_result_t finish_upsert(dp_change *out, const dp_change_format_opt
                                   has_sk(o) ? o->sort_key : NULL, o->sort_type, errstr, n) != 0)
             return DDBPIPE_ERR_VALIDATION;
         out->item_size = dp_item_size(out->item);
-        if (out->item_size > DP_DDB_MAX_ITEM_BYTES) {
+        if (out->item_size > (size_t)DP_DDB_MAX_ITEM_BYTES) {
             dp_errf(errstr, n, "item is %zu bytes by DynamoDB's size rules, the limit is %d (400 KB)",
                     out->item_size, DP_DDB_MAX_ITEM_BYTES);
             return DDBPIPE_ERR_VALIDATION;

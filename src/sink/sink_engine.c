@@ -595,7 +595,9 @@ static void key_lock(sk_engine *e, sk_key *k) {
     k->pend_head = k->pend_tail = NULL;
     k->pend_n = 0;
     k->pend_bytes = 0;
-    if (!e->s->merge) {
+    /* A ready key always has pending records; the fl_tail test spells that
+     * out for the analyzer, which cannot follow the list invariants. */
+    if (!e->s->merge && k->fl_tail) {
         k->wop = k->fl_tail->op;
         k->wsize = k->fl_tail->item_size;
     }
@@ -788,11 +790,7 @@ static void resend_keys(sk_engine *e, int kind, sk_key **keys, size_t n, const c
         if (!c || !retry_allowed(s, k)) {
             char msg[512];
             snprintf(msg, sizeof(msg), "%s; gave up after %d retries", why, k->attempts);
-            if (kind == CK_GET) {
-                key_failed(e, k, msg);
-            } else {
-                key_failed(e, k, msg);
-            }
+            key_failed(e, k, msg);
             continue;
         }
         k->attempts++;
@@ -938,7 +936,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
             chunk_free(c);
             return;
         }
-        sk_key **again = calloc(c->n, sizeof(*again));
+        sk_key **again = calloc(c->n ? c->n : 1, sizeof(*again));
         size_t nagain = 0;
         for (size_t i = 0; i < c->n; i++) {
             const dp_json *r = reasons->items[i];
@@ -1033,11 +1031,18 @@ static void handle_get(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
     const dp_json *root = d ? dp_json_root(d) : NULL;
     const dp_json *items = dp_json_get(dp_json_get(root, "Responses"), s->table);
     const dp_json *unk = dp_json_get(dp_json_get(dp_json_get(root, "UnprocessedKeys"), s->table), "Keys");
-    int *used = calloc(c->n, sizeof(int));
-    const dp_json **found = calloc(c->n, sizeof(*found));
-    if (!d || !used || !found) {
+    /* never calloc(0): its NULL would read as out of memory (as in chunk_new) */
+    int *used = calloc(c->n ? c->n : 1, sizeof(int));
+    const dp_json **found = calloc(c->n ? c->n : 1, sizeof(*found));
+    /* allocated up front: running out of memory later would merge keys
+     * DynamoDB left unprocessed as if their items did not exist */
+    int *pending = calloc(c->n ? c->n : 1, sizeof(int));
+    sk_key **again = calloc(c->n ? c->n : 1, sizeof(*again));
+    if (!d || !used || !found || !pending || !again) {
         free(used);
         free(found);
+        free(pending);
+        free(again);
         dp_json_doc_free(d);
         resend_keys(e, CK_GET, c->keys, c->n, "unreadable BatchGetItem response", NULL);
         chunk_free(c);
@@ -1050,16 +1055,14 @@ static void handle_get(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
             found[idx] = items->items[i];
         }
     }
-    int *pending = calloc(c->n, sizeof(int));
-    for (size_t i = 0; unk && pending && i < unk->count; i++) {
+    for (size_t i = 0; unk && i < unk->count; i++) {
         int idx = find_key_in_chunk(s, c, unk->items[i], pending);
         if (idx >= 0)
             pending[idx] = 1;
     }
-    sk_key **again = calloc(c->n, sizeof(*again));
     size_t nagain = 0;
     for (size_t i = 0; i < c->n; i++) {
-        if (pending && pending[i] && again) {
+        if (pending[i]) {
             again[nagain++] = c->keys[i];
             continue;
         }

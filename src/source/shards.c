@@ -106,7 +106,7 @@ ddbpipe_result_t dp_shard_graph_merge(dp_shard_graph *g, const dp_json *shards, 
             dp_errf(errstr, errstr_size, "DescribeStream: Shards[%zu].ParentShardId is not a string", i);
             return DDBPIPE_ERR_PARSE;
         }
-        const char *parent = dp_json_is(pj, DP_JSON_STRING) ? pj->str : NULL;
+        const char *parent = pj && dp_json_is(pj, DP_JSON_STRING) ? pj->str : NULL;
         if (parent && strcmp(parent, id) == 0) {
             dp_errf(errstr, errstr_size, "DescribeStream: shard %s names itself as its parent", id);
             return DDBPIPE_ERR_PARSE;

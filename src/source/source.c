@@ -531,7 +531,8 @@ static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
     dp_json_doc *doc = NULL;
     s->state = DP_SHARD_NEED_ITER;
     if (res->result != DDBPIPE_OK) {
-        if (is_code(res, "TrimmedDataAccessException")) {
+        /* on_trimmed twice: a gone shard is trimmed only once retries give up */
+        if (is_code(res, "TrimmedDataAccessException")) { // NOLINT(bugprone-branch-clone): order matters, see above
             on_trimmed(src, s, res->message);
         } else if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
             src->stats.retries++;
@@ -1027,8 +1028,11 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
         return;
     src->started = 0; /* callbacks fired during teardown do nothing */
     ddbpipe_client_destroy(src->client);
-    while (src->calls)
-        call_free(src->calls);
+    /* next is read before the free (the analyzer cannot tell c->src is src) */
+    for (src_call *c = src->calls, *next; c; c = next) {
+        next = c->next;
+        call_free(c);
+    }
     ddbpipe_conf_destroy(src->conf);
     dp_src_checkpoint_free(&src->st);
     dp_buf_free(&src->line);
@@ -1078,7 +1082,7 @@ static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t err
 /* Resume from the checkpoint file if there is one. */
 static ddbpipe_result_t load_checkpoint(ddbpipe_source_t *src, char *errstr, size_t errstr_size) {
     size_t len = 0;
-    char *text = dp_read_file(src->checkpoint_path, 256u * 1024 * 1024, &len);
+    char *text = dp_read_file(src->checkpoint_path, (size_t)256 * 1024 * 1024, &len);
     if (!text)
         return DDBPIPE_OK; /* first run */
     dp_src_checkpoint cp;

@@ -2,6 +2,7 @@
  * (one sink per statement, flushed before the next statement, so a SELECT
  * sees what the INSERT before it wrote); reads are Query/Scan pages. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,12 +103,15 @@ static ddbpipe_result_t lookup(sql_ctx *x, const char *name, sql_table **out)
             if (x->tables[i].is_ddb)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "",
                          x->tables[i].name);
-        return serr(x, DDBPIPE_ERR_INVALID_ARG, "unknown table '%s' (declared so far: %s)", name,
-                    list[0] ? list : "none; declare it with CREATE TABLE ... WITH ('connector' = 'dynamodb', ...)");
+        serr(x, DDBPIPE_ERR_INVALID_ARG, "unknown table '%s' (declared so far: %s)", name,
+             list[0] ? list : "none; declare it with CREATE TABLE ... WITH ('connector' = 'dynamodb', ...)");
+        return DDBPIPE_ERR_INVALID_ARG; /* not serr's value: the analyzer does not follow variadic calls */
     }
-    if (!t->is_ddb)
-        return serr(x, DDBPIPE_ERR_INVALID_ARG, "table '%s' (statement %zu) is not a DynamoDB table: its "
-                    "CREATE has no 'connector' = 'dynamodb'", name, t->stmt_no);
+    if (!t->is_ddb) {
+        serr(x, DDBPIPE_ERR_INVALID_ARG, "table '%s' (statement %zu) is not a DynamoDB table: its "
+             "CREATE has no 'connector' = 'dynamodb'", name, t->stmt_no);
+        return DDBPIPE_ERR_INVALID_ARG;
+    }
     *out = t;
     return DDBPIPE_OK;
 }
@@ -356,7 +360,7 @@ static ddbpipe_result_t write_lines(sql_ctx *x, sql_table *t, const char *format
         return rc;
     for (size_t i = 0; i < n; i++) {
         off += lines[i].len + 1;
-        if ((rc = sink_offer(sink, lines[i].data, lines[i].len, i + 1, off)))
+        if (sink_offer(sink, lines[i].data, lines[i].len, i + 1, off) != DDBPIPE_OK)
             break; /* the engine stopped: close reports why */
     }
     return sink_close(x, sink, verb);
@@ -431,6 +435,7 @@ static ddbpipe_result_t do_insert_values(sql_ctx *x, const dp_sql_stmt *s)
                 rc = serr(x, DDBPIPE_ERR_INVALID_ARG, "row %zu: %s", r + 1, msg);
                 goto out;
             }
+            // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): names[i] is a parsed or declared column name
             if (dp_json_object_set(doc, row, names[i], strlen(names[i]), v)) {
                 rc = serr(x, DDBPIPE_ERR_NOMEM, "out of memory");
                 goto out;
@@ -494,8 +499,11 @@ static ddbpipe_result_t do_insert_stdin(sql_ctx *x, const dp_sql_stmt *s)
         if (pr < 0 && errno == EINTR)
             continue;
         if (dp_buf_reserve(&in, 65536)) {
-            prc = DDBPIPE_ERR_NOMEM;
-            break;
+            /* say why we stopped: sink_close alone would report success */
+            dp_buf_free(&in);
+            ddbpipe_sink_flush(sink, -1);
+            ddbpipe_sink_destroy(sink);
+            return serr(x, DDBPIPE_ERR_NOMEM, "reading stdin: out of memory");
         }
         ssize_t got = read(x->o->stdin_fd, in.data + in.len, 65536);
         if (got < 0 && (errno == EINTR || errno == EAGAIN))
@@ -970,6 +978,31 @@ static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s)
 
 /* ------------------------------------------------------------ run */
 
+/* The parser's "line L, column C: reason": L, C and the offset of reason.
+ * Returns 0 when msg has another shape. */
+static int parse_line_col(const char *msg, int *line, int *col, int *off)
+{
+    char *end = NULL;
+    if (strncmp(msg, "line ", 5) != 0)
+        return 0;
+    const char *p = msg + 5;
+    errno = 0;
+    long l = strtol(p, &end, 10);
+    if (end == p || errno == ERANGE || l < 0 || l > INT_MAX || strncmp(end, ", column ", 9) != 0)
+        return 0;
+    p = end + 9;
+    long c = strtol(p, &end, 10);
+    if (end == p || errno == ERANGE || c < 0 || c > INT_MAX || *end != ':')
+        return 0;
+    end++;
+    while (*end == ' ')
+        end++;
+    *line = (int)l;
+    *col = (int)c;
+    *off = (int)(end - msg);
+    return 1;
+}
+
 ddbpipe_result_t ddbpipe_sql_run(const char *text, size_t len, const ddbpipe_conf_t *base_conf,
                                  const ddbpipe_sql_options_t *opts, ddbpipe_sql_stats_t *stats_or_NULL,
                                  char *errstr, size_t errstr_size)
@@ -994,7 +1027,7 @@ ddbpipe_result_t ddbpipe_sql_run(const char *text, size_t len, const ddbpipe_con
         int line = 0, col = 0, off = 0;
         dp_sql_span *spans = NULL;
         size_t nspans = 0, no = 0;
-        if (sscanf(msg, "line %d, column %d: %n", &line, &col, &off) >= 2 && off > 0 &&
+        if (parse_line_col(msg, &line, &col, &off) &&
             dp_sql_split(x.text, x.len, &spans, &nspans) == DDBPIPE_OK)
             no = dp_sql_statement_at_line(spans, nspans, line);
         free(spans);
