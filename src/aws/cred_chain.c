@@ -114,7 +114,6 @@ struct dp_cred_chain {
     int have;
     size_t source; /* index of the provider that supplied `cached` */
     dp_credentials cached;
-    int64_t refresh_at_s; /* when `cached` is due for a refresh */
 };
 
 static dp_cred_chain *chain_alloc(int refresh_before_s)
@@ -205,19 +204,7 @@ void dp_cred_chain_invalidate(dp_cred_chain *chain)
 
 static int fresh(const dp_cred_chain *c, const dp_credentials *cr, int64_t now_s)
 {
-    return cr->expiration_s == 0 || now_s < c->refresh_at_s;
-}
-
-/* Refresh refresh_before_s ahead of expiry, but credentials that live
- * shorter than twice that are refreshed at half their lifetime: otherwise
- * every request would fetch new ones. */
-static void set_cached(dp_cred_chain *c, const dp_credentials *cr, int64_t now_s)
-{
-    c->cached = *cr;
-    int64_t margin = c->refresh_before_s;
-    if (cr->expiration_s > now_s && (cr->expiration_s - now_s) / 2 < margin)
-        margin = (cr->expiration_s - now_s) / 2;
-    c->refresh_at_s = cr->expiration_s - margin;
+    return cr->expiration_s == 0 || now_s < cr->expiration_s - c->refresh_before_s;
 }
 
 static const char *pname(const dp_cred_provider *p)
@@ -277,7 +264,7 @@ ddbpipe_result_t dp_cred_chain_get(dp_cred_chain *chain, int64_t now_s, dp_crede
         dp_cred_provider *p = chain->providers[chain->source];
         rc = fetch_one(p, now_s, &fetched, err, sizeof(err));
         if (rc == DDBPIPE_OK) {
-            set_cached(chain, &fetched, now_s);
+            chain->cached = fetched;
             *out = fetched;
             DP_LOG_DEBUG("credentials refreshed from %s (access key %s)", fetched.provider,
                          dp_mask_key(fetched.access_key_id, mask));
@@ -286,8 +273,6 @@ ddbpipe_result_t dp_cred_chain_get(dp_cred_chain *chain, int64_t now_s, dp_crede
         if (chain->cached.expiration_s > now_s) {
             DP_LOG_WARN("refreshing credentials from %s failed, using cached ones valid for %lld more s: %s",
                         chain->cached.provider, (long long)(chain->cached.expiration_s - now_s), err);
-            /* try again in a few seconds, not on every request */
-            chain->refresh_at_s = now_s + 5 < chain->cached.expiration_s ? now_s + 5 : chain->cached.expiration_s;
             *out = chain->cached;
             rc = DDBPIPE_OK;
             goto out;
@@ -303,7 +288,7 @@ ddbpipe_result_t dp_cred_chain_get(dp_cred_chain *chain, int64_t now_s, dp_crede
         dp_cred_provider *p = chain->providers[i];
         rc = fetch_one(p, now_s, &fetched, err, sizeof(err));
         if (rc == DDBPIPE_OK) {
-            set_cached(chain, &fetched, now_s);
+            chain->cached = fetched;
             chain->source = i;
             chain->have = 1;
             *out = fetched;

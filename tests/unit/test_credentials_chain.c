@@ -112,38 +112,6 @@ static void test_cache_refresh_window(void **state)
     dp_cred_chain_destroy(ch);
 }
 
-/* Credentials that live shorter than twice the refresh margin are refreshed
- * at half their lifetime, not before every request. */
-static void test_short_lived_refresh_at_half_life(void **state)
-{
-    fake f = {DDBPIPE_OK, 1060, 0, "S"};
-    dp_cred_provider *ps[1];
-    dp_credentials cr;
-    char err[256];
-    (void)state;
-    ps[0] = fake_new(&f);
-    dp_cred_chain *ch = dp_cred_chain_new_from(ps, 1, 300); /* 300 s margin, 60 s credentials */
-    assert_int_equal(dp_cred_chain_get(ch, 1000, &cr, err, sizeof(err)), DDBPIPE_OK);
-    assert_int_equal(dp_cred_chain_get(ch, 1010, &cr, err, sizeof(err)), DDBPIPE_OK);
-    assert_int_equal(dp_cred_chain_get(ch, 1029, &cr, err, sizeof(err)), DDBPIPE_OK);
-    assert_int_equal(f.calls, 1); /* cached for the first half of the lifetime */
-    f.expiration_s = 1090;
-    assert_int_equal(dp_cred_chain_get(ch, 1030, &cr, err, sizeof(err)), DDBPIPE_OK);
-    assert_int_equal(f.calls, 2); /* refreshed at half-life, well before expiry */
-    assert_true(cr.expiration_s > 1030);
-    /* a failed refresh keeps the valid ones and waits a few seconds before trying again */
-    f.rc = DDBPIPE_ERR_TIMEOUT;
-    assert_int_equal(dp_cred_chain_get(ch, 1060, &cr, err, sizeof(err)), DDBPIPE_OK);
-    assert_int_equal(f.calls, 3);
-    assert_int_equal(dp_cred_chain_get(ch, 1062, &cr, err, sizeof(err)), DDBPIPE_OK);
-    assert_int_equal(f.calls, 3);
-    assert_int_equal(dp_cred_chain_get(ch, 1065, &cr, err, sizeof(err)), DDBPIPE_OK);
-    assert_int_equal(f.calls, 4);
-    /* never past expiry */
-    assert_int_not_equal(dp_cred_chain_get(ch, 1090, &cr, err, sizeof(err)), DDBPIPE_OK);
-    dp_cred_chain_destroy(ch);
-}
-
 static void test_static_provider(void **state)
 {
     dp_cred_provider *p;
@@ -201,7 +169,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_not_found_moves_on_error_stops),
         cmocka_unit_test(test_cache_refresh_window),
-        cmocka_unit_test(test_short_lived_refresh_at_half_life),
         cmocka_unit_test(test_static_provider),
         cmocka_unit_test(test_env_provider),
     };
