@@ -50,6 +50,9 @@ void cli_print_config_props(FILE *f, const char *scope);
 int cli_exit_code(ddbpipe_result_t r);
 /* Message when a subcommand is not built yet; returns 2. */
 int cli_not_implemented(const char *cmd);
+/* Write a statistics JSON document (from *_stats_json, which it frees; NULL
+ * counts as a failure) to path with a final newline. 0 ok, -1 error (errno). */
+int cli_write_stats_file(const char *path, char *json);
 
 /* Subcommands: argc/argv start at the subcommand name. */
 int cli_cmd_sink(int argc, char **argv);

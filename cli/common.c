@@ -230,3 +230,14 @@ int cli_not_implemented(const char *cmd) {
     fprintf(stderr, "ddbpipe: '%s' is not implemented yet in this build\n", cmd);
     return DDBPIPE_EXIT_USAGE;
 }
+
+int cli_write_stats_file(const char *path, char *json) {
+    if (!json)
+        return -1;
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(json);
+    return ok ? 0 : -1;
+}

@@ -122,18 +122,6 @@ static ddbpipe_result_t offer(ddbpipe_sink_t *sink, const char *line, size_t len
     }
 }
 
-static int write_stats_file(const char *path, const ddbpipe_sink_t *sink) {
-    char *json = ddbpipe_sink_stats_json(sink);
-    if (!json)
-        return -1;
-    FILE *f = fopen(path, "w");
-    int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    free(json);
-    return ok ? 0 : -1;
-}
-
 int cli_cmd_sink(int argc, char **argv) {
     static const struct option longopts[] = {CLI_COMMON_LONG,
                                              {"input", required_argument, NULL, 'i'},
@@ -431,7 +419,7 @@ stats:
                     (unsigned long long)st.throttled_items, el, el > 0 ? (double)done / el : 0.0,
                     interrupted ? " (interrupted)" : "");
         }
-        if (stats_file && write_stats_file(stats_file, sink) != 0) {
+        if (stats_file && cli_write_stats_file(stats_file, ddbpipe_sink_stats_json(sink)) != 0) {
             fprintf(stderr, "ddbpipe sink: cannot write --stats-file %s: %s\n", stats_file, strerror(errno));
             if (rc == DDBPIPE_EXIT_OK)
                 rc = DDBPIPE_EXIT_FATAL;

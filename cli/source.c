@@ -305,13 +305,7 @@ int cli_cmd_source(int argc, char **argv) {
         fprintf(stderr, "ddbpipe source: %llu events written to %s%s\n", oc.lines, output ? output : "stdout",
                 g_signals ? " (stopped by signal)" : "");
     if (stats_file) {
-        char *json = ddbpipe_source_stats_json(src);
-        FILE *f = json ? fopen(stats_file, "w") : NULL;
-        int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
-        if (f && fclose(f) != 0)
-            ok = 0;
-        free(json);
-        if (!ok) {
+        if (cli_write_stats_file(stats_file, ddbpipe_source_stats_json(src)) != 0) {
             fprintf(stderr, "ddbpipe source: cannot write --stats-file %s\n", stats_file);
             if (rc == DDBPIPE_EXIT_OK)
                 rc = DDBPIPE_EXIT_FATAL;
