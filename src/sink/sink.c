@@ -26,6 +26,18 @@ void sk_rec_free(sk_rec *r) {
     free(r);
 }
 
+/* Copy n bytes (src may be NULL when n is 0) to *p as a NUL-terminated
+ * string, advance *p past it; returns where it went. */
+static char *pack(char **p, const char *src, size_t n, size_t *out_len) {
+    char *dst = *p;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+    *out_len = n;
+    *p += n + 1;
+    return dst;
+}
+
 static sk_rec *rec_new(const char *line, size_t len, const sk_change *ch) {
     size_t bl = ch ? ch->body.len : 0, kl = ch ? ch->key.len : 0, kjl = ch ? ch->key_json.len : 0;
     sk_rec *r = malloc(sizeof(*r) + len + 1 + bl + 1 + kl + 1 + kjl + 1);
@@ -33,28 +45,10 @@ static sk_rec *rec_new(const char *line, size_t len, const sk_change *ch) {
         return NULL;
     memset(r, 0, sizeof(*r));
     char *p = (char *)(r + 1);
-    r->line = p;
-    memcpy(p, line, len);
-    p[len] = '\0';
-    r->line_len = len;
-    p += len + 1;
-    r->body = p;
-    if (bl)
-        memcpy(p, ch->body.data, bl);
-    p[bl] = '\0';
-    r->body_len = bl;
-    p += bl + 1;
-    r->key = p;
-    if (kl)
-        memcpy(p, ch->key.data, kl);
-    p[kl] = '\0';
-    r->key_len = kl;
-    p += kl + 1;
-    r->key_json = p;
-    if (kjl)
-        memcpy(p, ch->key_json.data, kjl);
-    p[kjl] = '\0';
-    r->key_json_len = kjl;
+    r->line = pack(&p, line, len, &r->line_len);
+    r->body = pack(&p, ch ? ch->body.data : NULL, bl, &r->body_len);
+    r->key = pack(&p, ch ? ch->key.data : NULL, kl, &r->key_len);
+    r->key_json = pack(&p, ch ? ch->key_json.data : NULL, kjl, &r->key_json_len);
     r->mem = sizeof(*r) + len + bl + kl + kjl + 4 + 64 /* key node share */;
     return r;
 }
