@@ -621,23 +621,6 @@ static dp_json *auto_from_plain(dp_json_doc *doc, const dp_json *v, int depth, c
     return typed(doc, "M", obj);
 }
 
-dp_json *dp_attr_from_plain(dp_json_doc *doc, const dp_json *v, const dp_coltype *type, char *errstr,
-                            size_t errstr_size)
-{
-    dp_attr_path p;
-    dp_attr_path_init(&p, NULL);
-    if (!doc || !v) {
-        dp_errf(errstr, errstr_size, "no value");
-        return NULL;
-    }
-    if (errstr && errstr_size)
-        errstr[0] = 0;
-    dp_json *r = typed_from_plain(doc, v, type, 0, errstr, errstr_size, &p);
-    if (!r && errstr && errstr_size && !errstr[0])
-        dp_errf(errstr, errstr_size, "out of memory");
-    return r;
-}
-
 dp_json *dp_attr_from_plain_at(dp_json_doc *doc, const dp_json *v, const dp_coltype *type, const char *name,
                                char *errstr, size_t errstr_size)
 {
@@ -653,6 +636,12 @@ dp_json *dp_attr_from_plain_at(dp_json_doc *doc, const dp_json *v, const dp_colt
     if (!r && errstr && errstr_size && !errstr[0])
         dp_errf(errstr, errstr_size, "out of memory");
     return r;
+}
+
+dp_json *dp_attr_from_plain(dp_json_doc *doc, const dp_json *v, const dp_coltype *type, char *errstr,
+                            size_t errstr_size)
+{
+    return dp_attr_from_plain_at(doc, v, type, NULL, errstr, errstr_size);
 }
 
 dp_json *dp_item_from_plain(dp_json_doc *doc, const dp_json *plain, const dp_column *columns, size_t ncolumns,
