@@ -416,7 +416,7 @@ int dp_json_number_text_valid(const char *s, size_t len) {
     return i == len;
 }
 
-static int hex4(const char *s, unsigned *out) {
+int dp_json_hex4(const char *s, unsigned *out) {
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
         char c = s[i];
@@ -460,7 +460,7 @@ static int put_utf8(dp_buf *b, unsigned cp) {
 }
 
 /* Length of a valid UTF-8 sequence starting at s (max n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
+size_t dp_json_utf8_seq(const unsigned char *s, size_t n) {
     unsigned c = s[0];
     if (c < 0x80)
         return 1;
@@ -521,7 +521,7 @@ static int parse_string_raw(parser *p) {
             return -1;
         }
         if (c >= 0x80) {
-            size_t n = utf8_seq((const unsigned char *)p->s + p->pos, p->len - p->pos);
+            size_t n = dp_json_utf8_seq((const unsigned char *)p->s + p->pos, p->len - p->pos);
             if (n == 0) {
                 fail(p, "invalid UTF-8 in string");
                 return -1;
@@ -568,7 +568,7 @@ static int parse_string_raw(parser *p) {
             break;
         case 'u': {
             unsigned cp;
-            if (p->pos + 4 > p->len || hex4(p->s + p->pos, &cp)) {
+            if (p->pos + 4 > p->len || dp_json_hex4(p->s + p->pos, &cp)) {
                 fail(p, "bad \\u escape");
                 return -1;
             }
@@ -576,7 +576,7 @@ static int parse_string_raw(parser *p) {
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 unsigned lo;
                 if (p->pos + 6 > p->len || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u' ||
-                    hex4(p->s + p->pos + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                    dp_json_hex4(p->s + p->pos + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
                     fail(p, "unpaired surrogate in \\u escape");
                     return -1;
                 }

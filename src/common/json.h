@@ -94,6 +94,13 @@ ddbpipe_result_t dp_json_write(dp_buf *out, const dp_json *v);
 ddbpipe_result_t dp_json_write_string(dp_buf *out, const char *s, size_t len); /* quoted+escaped */
 ddbpipe_result_t dp_json_write_cstr(dp_buf *out, const char *s);
 
+/* The parser's own byte rules, for scanners that must accept exactly what it
+ * accepts (sink/sink_parse_fast.c): length of the valid UTF-8 sequence at s
+ * (RFC 3629: no overlongs, no surrogates, at most U+10FFFF; 0 = invalid), and
+ * four hex digits of a \u escape (0 ok, -1 not hex). */
+size_t dp_json_utf8_seq(const unsigned char *s, size_t n);
+int dp_json_hex4(const char *s, unsigned *out);
+
 /* Validate a JSON number's text (RFC 8259 grammar). 1 valid, 0 not. */
 int dp_json_number_text_valid(const char *s, size_t len);
 

@@ -42,6 +42,13 @@ void sk_change_free(sk_change *c);
  * record with the reason in reason. Pure (no I/O). */
 sk_bad_kind sk_parse_line(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out, char *reason,
                           size_t reason_size);
+/* The two paths sk_parse_line takes. The fast one (sink_parse_fast.c) does
+ * plain rows in one pass and returns 0, or -1 = not handled (out's buffers
+ * may hold garbage then); the general one parses every format and words
+ * every error. Exposed so tests and a fuzz target can compare them. */
+int sk_parse_line_fast(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out);
+sk_bad_kind sk_parse_line_general(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out,
+                                  char *reason, size_t reason_size);
 /* Canonical key string: DynamoDB's key identity (numbers canonical, so
  * 1.50 and 1.5 are one key). item may be a whole item or a key. 0 ok. */
 int sk_key_canonical(const dp_json *item, const char *pk, const char *sk, dp_buf *out);

@@ -68,6 +68,15 @@ int sk_key_json(const dp_json *item, const char *pk, const char *sk, dp_buf *out
 
 sk_bad_kind sk_parse_line(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out, char *reason,
                           size_t rs) {
+    if (sk_parse_line_fast(ctx, line, len, out) == 0) {
+        reason[0] = '\0';
+        return SK_BAD_NONE;
+    }
+    return sk_parse_line_general(ctx, line, len, out, reason, rs);
+}
+
+sk_bad_kind sk_parse_line_general(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out,
+                                  char *reason, size_t rs) {
     dp_change ch;
     sk_bad_kind kind = SK_BAD_RECORD;
     reason[0] = '\0';

@@ -14,6 +14,7 @@
 
 #include "common/json.h"
 #include "sink/sink_internal.h"
+#include "sink_parse_compare.h"
 
 static sk_parse_ctx ctx_for(int merge) {
     sk_parse_ctx c;
@@ -197,6 +198,212 @@ static void test_checkpoint_format(void **state) {
     unlink(path);
 }
 
+/* ------------------------------------------------------------ fast path */
+
+static sk_parse_ctx fast_ctx(int variant) {
+    sk_parse_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.opts.format = (variant & 8) ? DP_CHANGE_FMT_JSON : DP_CHANGE_FMT_AUTO;
+    c.opts.partition_key = "id";
+    c.opts.partition_type = (variant & 1) ? 'N' : 'S';
+    c.opts.sort_key = (variant & 2) ? "sk" : NULL;
+    c.opts.sort_type = (variant & 4) ? 'N' : 'S';
+    c.opts.ignore_nulls = (variant & 16) != 0;
+    return c;
+}
+
+/* Lines the fast path must take (pk id:S, no sort key) and lines it must
+ * leave to the general path; either way both paths must agree. */
+static void test_fast_path_takes_plain_rows_only(void **state) {
+    (void)state;
+    const char *take[] = {
+        "{\"id\":\"user-0000000000\",\"item_id\":43143,\"category_id\":874,\"behavior\":\"cart\",\"price\":535.40,"
+        "\"ts\":\"2026-11-21T12:01:58.012Z\",\"active\":true,\"tags\":[\"t31\",\"t90\"],\"note\":\"lorem ipsum\"}",
+        " { \"id\" : \"a\" , \"v\" : null , \"m\" : { } , \"l\" : [ ] }\r",
+        "{\"id\":\"a\",\"s\":\"caf\\u00e9 \\\"q\\\" \\ud83d\\ude00 tab\\t \\/ \\\\\",\"u\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+        "{\"id\":\"a\",\"m\":{\"\":1,\"x\":{\"y\":[1,[2,{\"z\":false}]]}},\"n\":[-0,0.000,1E-130,9.9e125,1.50]}",
+        "{\"id\":\"a\",\"big\":12345678901234567890123456789012345678,\"e\":\"\"}",
+        "{\"\xc3\xa9t\xc3\xa9\":1,\"id\":\"\xe2\x82\xac\"}",
+    };
+    const char *leave[] = {
+        "{\"insert\":{\"id\":\"a\"}}",
+        "{\"delete\":{\"id\":\"a\"}}",
+        "{\"op\":\"c\",\"after\":{\"id\":\"a\"}}",
+        "{\"payload\":{\"op\":\"c\",\"after\":{\"id\":\"a\"}}}",
+        "{\"eventName\":\"INSERT\",\"dynamodb\":{\"NewImage\":{\"id\":{\"S\":\"a\"}}}}",
+        "{\"id\":\"a\",\"x\":1,\"x\":2}",                /* repeated name */
+        "{\"id\":\"a\",\"m\":{\"k\":1,\"k\":2}}",        /* repeated nested name */
+        "{\"id\":\"a\",\"n\\u0061me\":1}",               /* escaped name */
+        "{\"id\":\"a\\u0062\"}",                         /* escaped key value */
+        "{\"id\":5}",                                    /* key needs coercion to S */
+        "{\"id\":\"\"}",                                 /* empty key */
+        "{\"id\":null}",                                 /* null key */
+        "{\"v\":1}",                                     /* no key */
+        "{\"id\":\"a\",\"\":1}",                         /* empty name */
+        "{\"id\":\"a\",\"n\":1e-131}",                   /* number DynamoDB cannot hold */
+        "{\"id\":\"a\",\"n\":123456789012345678901234567890123456789}",
+        "{\"id\":\"a\",\"n\":01}",
+        "{\"id\":\"a\",}",
+        "{\"id\":\"a\"} x",
+        "{\"id\":\"a\",\"v\":tru}",
+        "{\"id\":\"a\",\"v\":\"\x01\"}",
+        "{\"id\":\"a\",\"v\":\"\xc3\"}",
+        "{\"id\":\"a\",\"v\":\"\xed\xa0\x80\"}",
+        "{\"id\":\"a\",\"v\":\"\\ud83d\"}",
+        "{\"id\":\"a\",\"v\":\"\\x\"}",
+        "[{\"id\":\"a\"}]",
+        "",
+    };
+    sk_parse_ctx c = fast_ctx(0);
+    char why[1024];
+    for (size_t i = 0; i < sizeof(take) / sizeof(take[0]); i++) {
+        int r = spc_compare(&c, take[i], strlen(take[i]), why, sizeof why);
+        if (r != 1)
+            fail_msg("line %zu: %s", i, r < 0 ? why : "not taken by the fast path");
+    }
+    for (size_t i = 0; i < sizeof(leave) / sizeof(leave[0]); i++) {
+        int r = spc_compare(&c, leave[i], strlen(leave[i]), why, sizeof why);
+        if (r != 0)
+            fail_msg("line %zu (%s): %s", i, leave[i], r < 0 ? why : "taken by the fast path");
+    }
+    /* nesting: DynamoDB allows 32 levels; deep rows are the general path's */
+    char deep[256];
+    size_t n = 0;
+    n += (size_t)snprintf(deep, sizeof deep, "{\"id\":\"a\",\"d\":");
+    for (int k = 0; k < 40; k++)
+        deep[n++] = '[';
+    for (int k = 0; k < 40; k++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    assert_int_equal(spc_compare(&c, deep, n, why, sizeof why), 0);
+    /* the options that need the general path */
+    sk_parse_ctx m = c;
+    m.merge = 1;
+    assert_int_equal(spc_compare(&m, take[0], strlen(take[0]), why, sizeof why), 0);
+    m = c;
+    m.opts.document_attribute = "doc";
+    assert_int_equal(spc_compare(&m, take[0], strlen(take[0]), why, sizeof why), 0);
+    m = c;
+    m.opts.partition_type = 'B';
+    assert_int_equal(spc_compare(&m, take[0], strlen(take[0]), why, sizeof why), 0);
+}
+
+/* Random rows (seeded, so a failure repeats), most valid, some mutated:
+ * wherever the fast path answers, it answers as the general path does. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static unsigned rnd(unsigned n) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+static void gen_value(dp_buf *b, int depth) {
+    static const char *strs[] = {"\"x\"", "\"\"", "\"caf\xc3\xa9\"", "\"\\n\\t\\\\\\\"\"", "\"\\u0041\\u00e9\\u20ac\"",
+                                 "\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80 emoji\"", "\"2026-11-21\"",
+                                 "\"\\u0000\"", "\"a/b\\/c\""};
+    static const char *nums[] = {"0", "-0", "1", "-17", "1.50", "0.000", "3.14e10", "1E-130", "9.9E125",
+                                 "1e126", "1e-131", "12345678901234567890123456789012345678",
+                                 "123456789012345678901234567890123456789", "100000000000000000000000000000000000000000",
+                                 "-0.0000000000000000000000000000000000000001"};
+    unsigned k = depth > 3 ? rnd(5) : rnd(7);
+    switch (k) {
+    case 0: dp_buf_puts(b, strs[rnd(sizeof strs / sizeof strs[0])]); break;
+    case 1: dp_buf_puts(b, nums[rnd(sizeof nums / sizeof nums[0])]); break;
+    case 2: dp_buf_puts(b, rnd(2) ? "true" : "false"); break;
+    case 3: dp_buf_puts(b, "null"); break;
+    case 4: dp_buf_printf(b, "%u", rnd(100000)); break;
+    case 5: {
+        unsigned n = rnd(4);
+        dp_buf_putc(b, '[');
+        for (unsigned i = 0; i < n; i++) {
+            if (i) dp_buf_putc(b, ',');
+            gen_value(b, depth + 1);
+        }
+        dp_buf_putc(b, ']');
+        break;
+    }
+    default: {
+        static const char *names[] = {"a", "b", "c", "", "d e", "\xc3\xa9"};
+        unsigned n = rnd(4);
+        dp_buf_putc(b, '{');
+        for (unsigned i = 0; i < n; i++) {
+            if (i) dp_buf_putc(b, ',');
+            dp_buf_printf(b, "\"%s\":", names[rnd(sizeof names / sizeof names[0])]);
+            gen_value(b, depth + 1);
+        }
+        dp_buf_putc(b, '}');
+    }
+    }
+}
+
+static void gen_key(dp_buf *b, char type) {
+    if (rnd(20) == 0) {
+        gen_value(b, 9); /* anything, sometimes of the wrong type */
+        return;
+    }
+    if (type == 'N')
+        dp_buf_printf(b, rnd(4) ? "%u" : "%u.0", rnd(1000));
+    else
+        dp_buf_printf(b, rnd(10) ? "\"k-%u\"" : "\"k\\u002d%u\"", rnd(1000));
+}
+
+static void test_fast_path_matches_general_path(void **state) {
+    (void)state;
+    static const char *names[] = {"v", "w", "x y", "n", "\xc3\xa9", "op", "tags", "m", "", "a\\u0062"};
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    char why[1024];
+    size_t handled = 0, total = 0;
+    for (int variant = 0; variant < 32; variant++) {
+        sk_parse_ctx c = fast_ctx(variant);
+        for (int i = 0; i < 1500; i++) {
+            dp_buf_reset(&b);
+            dp_buf_putc(&b, '{');
+            int first = 1;
+            if (rnd(30)) {
+                dp_buf_puts(&b, "\"id\":");
+                gen_key(&b, c.opts.partition_type);
+                first = 0;
+            }
+            if (c.opts.sort_key && rnd(30)) {
+                dp_buf_puts(&b, first ? "\"sk\":" : ",\"sk\":");
+                gen_key(&b, c.opts.sort_type);
+                first = 0;
+            }
+            unsigned nattr = rnd(6);
+            for (unsigned a = 0; a < nattr; a++) {
+                const char *nm = rnd(8) ? names[rnd(5)] : names[rnd(sizeof names / sizeof names[0])];
+                dp_buf_printf(&b, "%s%s\"%s\"%s:%s", first ? "" : ",", rnd(8) ? "" : " ", nm, rnd(8) ? "" : " ",
+                              rnd(8) ? "" : "\t");
+                gen_value(&b, 1);
+                first = 0;
+            }
+            dp_buf_putc(&b, '}');
+            if (rnd(6) == 0) { /* a mutation: flip, drop or add a byte */
+                size_t at = rnd((unsigned)b.len);
+                unsigned op = rnd(3);
+                if (op == 0)
+                    b.data[at] = (char)rnd(256);
+                else if (op == 1)
+                    memmove(b.data + at, b.data + at + 1, b.len - at - 1), b.len--;
+                else
+                    b.data[at] = "{}[]\",:\\"[rnd(8)];
+            }
+            int r = spc_compare(&c, b.data, b.len, why, sizeof why);
+            if (r < 0)
+                fail_msg("variant %d, line %.*s: %s", variant, (int)b.len, b.data, why);
+            handled += (size_t)r;
+            total++;
+        }
+    }
+    dp_buf_free(&b);
+    /* most generated rows are valid plain rows: the fast path must take a
+     * good share of them, or this test compares nothing */
+    print_message("fast path took %zu of %zu random rows\n", handled, total);
+    assert_true(handled * 5 > total);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_mode_upsert_is_typed_item),
@@ -206,6 +413,8 @@ int main(void) {
         cmocka_unit_test(test_oversized_item_is_its_own_kind),
         cmocka_unit_test(test_key_identity_follows_dynamodb),
         cmocka_unit_test(test_checkpoint_format),
+        cmocka_unit_test(test_fast_path_takes_plain_rows_only),
+        cmocka_unit_test(test_fast_path_matches_general_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
