@@ -1,6 +1,9 @@
 /* A fast local "null" DynamoDB endpoint for benchmarks: answers every
  * BatchWriteItem / TransactWriteItems instantly (or after --latency-ms),
  * applies nothing, counts items. Single-threaded epoll, HTTP/1.1 keep-alive.
+ * Delayed answers wait in a FIFO (the latency is the same for all, so due
+ * times come in arrival order) on a timerfd with nanosecond resolution, so
+ * 10 ms means 10 ms, not 10 ms plus a poll tick.
  *
  *   null_endpoint [--port N] [--latency-ms MS] [--pk NAME]
  * Prints "PORT <n>" on stdout once listening. GET /__stats returns
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,12 +33,23 @@
 
 typedef struct conn {
     int fd;
+    uint64_t gen; /* tells a reused fd from the connection a queued answer was for */
     char *buf;
     size_t len, cap;
-    int64_t due_ns;     /* pending response time, 0 = none */
+    int64_t due_ns; /* pending response time, 0 = none */
     char *resp;
     size_t resp_len, resp_off;
 } conn;
+
+/* answers waiting for their due time, oldest first (one per connection at most) */
+typedef struct due_entry {
+    int fd;
+    uint64_t gen;
+    int64_t due_ns;
+} due_entry;
+static due_entry due_q[2 * MAX_CONN];
+static size_t due_head, due_len;
+static uint64_t next_gen = 1;
 
 static volatile sig_atomic_t stop_flag;
 static uint64_t n_requests, n_items, n_conns;
@@ -134,7 +149,8 @@ static size_t try_request(conn *c) {
     } else if (strstr(target, "DescribeTable")) {
         char b[1024];
         snprintf(b, sizeof b,
-                 "{\"Table\":{\"TableName\":\"bench\",\"TableStatus\":\"ACTIVE\",\"KeySchema\":[{\"AttributeName\":"
+                 "{\"Table\":{\"TableName\":\"bench\",\"TableStatus\":\"ACTIVE\",\"KeySchema\":[{"
+                 "\"AttributeName\":"
                  "\"%s\",\"KeyType\":\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"%s\","
                  "\"AttributeType\":\"S\"}],\"ItemCount\":0}}",
                  pk_name, pk_name);
@@ -142,10 +158,19 @@ static size_t try_request(conn *c) {
     } else if (strstr(target, "ListTables")) {
         set_response(c, 200, "{\"TableNames\":[\"bench\"]}");
     } else {
-        set_response(c, 400, "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"null "
-                             "endpoint: unsupported operation\"}");
+        set_response(c, 400,
+                     "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"null "
+                     "endpoint: unsupported operation\"}");
     }
-    c->due_ns = latency_ns > 0 ? now_ns() + latency_ns : 1;
+    if (latency_ns > 0) {
+        c->due_ns = now_ns() + latency_ns;
+        due_entry *e = &due_q[(due_head + due_len++) % (2 * MAX_CONN)];
+        e->fd = c->fd;
+        e->gen = c->gen;
+        e->due_ns = c->due_ns;
+    } else {
+        c->due_ns = 1;
+    }
     return hlen + clen;
 }
 
@@ -221,13 +246,23 @@ int main(int argc, char **argv) {
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+    struct epoll_event tev = {.events = EPOLLIN, .data.fd = tfd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &tev);
+    int64_t armed_ns = 0;
     conn **conns = calloc(MAX_CONN, sizeof *conns);
     struct epoll_event evs[256];
     while (!stop_flag) {
-        int timeout = latency_ns > 0 ? 1 : 100;
-        int n = epoll_wait(ep, evs, 256, timeout);
+        int n = epoll_wait(ep, evs, 256, 100);
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
+            if (fd == tfd) {
+                uint64_t ticks;
+                if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+                    perror("timerfd");
+                armed_ns = 0;
+                continue;
+            }
             if (fd == ls) {
                 int cfd;
                 while ((cfd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
@@ -238,6 +273,7 @@ int main(int argc, char **argv) {
                     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     conn *c = calloc(1, sizeof *c);
                     c->fd = cfd;
+                    c->gen = next_gen++;
                     c->cap = 65536;
                     c->buf = malloc(c->cap);
                     conns[cfd] = c;
@@ -274,15 +310,29 @@ int main(int argc, char **argv) {
             if (dead)
                 close_conn(ep, conns, c);
         }
-        if (latency_ns > 0) {
-            int64_t t = now_ns();
-            for (int fd = 0; fd < MAX_CONN; fd++) {
-                conn *c = conns[fd];
-                if (c && c->due_ns && c->due_ns <= t) {
-                    if (flush_resp(c) < 0 || handle_input(c) < 0)
-                        close_conn(ep, conns, c);
-                }
+        /* send every answer that is due, then sleep until the next one */
+        int64_t t = now_ns();
+        while (due_len > 0 && due_q[due_head].due_ns <= t) {
+            due_entry e = due_q[due_head];
+            due_head = (due_head + 1) % (2 * MAX_CONN);
+            due_len--;
+            conn *c = conns[e.fd];
+            if (!c || c->gen != e.gen || !c->due_ns)
+                continue; /* closed meanwhile */
+            int fr = flush_resp(c);
+            if (fr == 0 && due_len < 2 * MAX_CONN) { /* socket full: try again shortly */
+                e.due_ns = t + 100000;
+                due_q[(due_head + due_len++) % (2 * MAX_CONN)] = e;
+                continue;
             }
+            if (fr < 0 || handle_input(c) < 0)
+                close_conn(ep, conns, c);
+        }
+        if (due_len > 0 && armed_ns != due_q[due_head].due_ns) {
+            armed_ns = due_q[due_head].due_ns;
+            struct itimerspec its = {.it_value = {.tv_sec = (time_t)(armed_ns / 1000000000LL),
+                                                  .tv_nsec = (long)(armed_ns % 1000000000LL)}};
+            timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
         }
     }
     fprintf(stderr, "null_endpoint: %llu requests, %llu items, %llu connections\n",
@@ -291,6 +341,7 @@ int main(int argc, char **argv) {
         if (conns[fd])
             close_conn(ep, conns, conns[fd]);
     free(conns);
+    close(tfd);
     close(ep);
     close(ls);
     return 0;

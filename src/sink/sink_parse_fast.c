@@ -1,6 +1,7 @@
 /* Fast path of sk_parse_line for the commonest input: a plain JSON object
- * row upserted as it is (format auto or json, put mode, no column types, no
- * document_attribute, a key schema of S/N keys). One pass over the line
+ * row upserted as it is, bare or in Feldera's {"insert": ROW} (format auto,
+ * json or feldera, put mode, no column types, no document_attribute, a key
+ * schema of S/N keys). One pass over the line
  * writes the typed item, the canonical key and the key JSON, and adds up the
  * item size by DynamoDB's rules, without building the two DOMs (plain row,
  * typed item) of the general path.
@@ -8,7 +9,8 @@
  * It only ever accepts lines the general path would turn into the very same
  * change. Anything else returns "not handled" and sk_parse_line runs the
  * general parser, which also words any error: another format's envelope
- * (top-level eventName/payload/op/insert/delete), escapes in attribute names
+ * (a top-level eventName/payload/op/delete, or insert beside other members),
+ * escapes in attribute names
  * or key values, a repeated name, a key needing coercion or failing a check,
  * a number DynamoDB cannot hold, invalid JSON or UTF-8, deep nesting, an item
  * near or over 400 KB. String values are copied with their escapes as they
@@ -336,7 +338,8 @@ static int fp_key_write(dp_buf *key, dp_buf *key_json, const fp_key *k, int firs
     return 0;
 }
 
-/* The whole line as one row; 0 = handled (out filled), -1 = not handled. */
+/* The whole line as one row, or as Feldera's {"insert": ROW}; 0 = handled
+ * (out filled), -1 = not handled. */
 static int fp_row(const sk_parse_ctx *ctx, fp *p, sk_change *out) {
     const dp_change_format_opts *o = &ctx->opts;
     fp_key keys[2];
@@ -358,6 +361,26 @@ static int fp_row(const sk_parse_ctx *ctx, fp *p, sk_change *out) {
     if (p->pos >= p->len || p->s[p->pos] != '{')
         return -1;
     p->pos++;
+    /* Feldera's insert envelope (auto detects it; format feldera names it):
+     * the row is its only member's value */
+    static const char ins[] = "\"insert\"";
+    int feldera = 0;
+    fp_ws(p);
+    if ((o->format == DP_CHANGE_FMT_AUTO || o->format == DP_CHANGE_FMT_FELDERA) &&
+        p->len - p->pos > sizeof ins - 1 && !memcmp(p->s + p->pos, ins, sizeof ins - 1)) {
+        p->pos += sizeof ins - 1;
+        fp_ws(p);
+        if (p->pos >= p->len || p->s[p->pos] != ':')
+            return -1;
+        p->pos++;
+        fp_ws(p);
+        if (p->pos >= p->len || p->s[p->pos] != '{')
+            return -1;
+        p->pos++;
+        feldera = 1;
+    } else if (o->format == DP_CHANGE_FMT_FELDERA) {
+        return -1;
+    }
     size_t item_size = 0;
     int written = 0;
     fp_ws(p);
@@ -404,8 +427,16 @@ static int fp_row(const sk_parse_ctx *ctx, fp *p, sk_change *out) {
         if (c != ',')
             return -1;
     }
+    if (FP_OUT(p, "}"))
+        return -1;
+    if (feldera) { /* the envelope's own closing brace: {"insert": ROW} */
+        fp_ws(p);
+        if (p->pos >= p->len || p->s[p->pos] != '}')
+            return -1;
+        p->pos++;
+    }
     fp_ws(p);
-    if (p->pos != p->len || FP_OUT(p, "}"))
+    if (p->pos != p->len)
         return -1;
     /* near the limit the general path decides (and words the oversize) */
     if (item_size > (size_t)DP_DDB_MAX_ITEM_BYTES - 1024)
@@ -427,7 +458,9 @@ static int fp_row(const sk_parse_ctx *ctx, fp *p, sk_change *out) {
 int sk_parse_line_fast(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out) {
     const dp_change_format_opts *o = &ctx->opts;
     if (ctx->merge || o->ncolumns || o->document_attribute || !o->partition_key || !o->partition_key[0] ||
-        (o->format != DP_CHANGE_FMT_AUTO && o->format != DP_CHANGE_FMT_JSON) || !line)
+        (o->format != DP_CHANGE_FMT_AUTO && o->format != DP_CHANGE_FMT_JSON &&
+         o->format != DP_CHANGE_FMT_FELDERA) ||
+        !line)
         return -1;
     fp p;
     p.s = line;

@@ -18,7 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t sel = data[0];
     sk_parse_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    ctx.opts.format = (sel & 0x01) ? DP_CHANGE_FMT_JSON : DP_CHANGE_FMT_AUTO;
+    static const dp_change_format fmts[] = {DP_CHANGE_FMT_AUTO, DP_CHANGE_FMT_JSON, DP_CHANGE_FMT_FELDERA,
+                                            DP_CHANGE_FMT_AUTO};
+    ctx.opts.format = fmts[((sel & 0x01) | ((sel >> 4) & 0x02)) & 3];
     ctx.opts.partition_key = "id";
     ctx.opts.partition_type = (sel & 0x02) ? 'N' : 'S';
     ctx.opts.sort_key = (sel & 0x04) ? "sk" : NULL;
