@@ -72,6 +72,7 @@ struct sk_engine {
     sk_chunk *delayed;
     size_t ndelayed;
     sk_chunk *live;
+    dp_buf req_body; /* request body being built; reused call after call (the client keeps its own copy) */
     int calls, get_calls;
     uint64_t progress;
 };
@@ -188,6 +189,7 @@ sk_engine *sk_engine_new(struct ddbpipe_sink *s, ddbpipe_client_t *client) {
         return NULL;
     }
     e->oldest_ready_ms = INT64_MAX;
+    dp_buf_init(&e->req_body, 0);
     return e;
 }
 
@@ -205,6 +207,7 @@ void sk_engine_destroy(sk_engine *e) {
     /* The client drops calls still in flight without callbacks: destroy it
      * first, then free their chunks and the delayed ones. */
     ddbpipe_client_destroy(e->client);
+    dp_buf_free(&e->req_body);
     while (e->delayed) {
         sk_chunk *c = e->delayed;
         e->delayed = c->next;
@@ -455,15 +458,16 @@ static void send_chunk(sk_engine *e, sk_chunk *c) {
         }
         c->keys[i]->in_call = 1;
     }
-    dp_buf b;
-    dp_buf_init(&b, 0);
+    dp_buf *b = &e->req_body;
+    dp_buf_reset(b);
     const char *op = c->kind == CK_GET     ? "BatchGetItem"
                      : c->kind == CK_WRITE ? "BatchWriteItem"
                                            : "TransactWriteItems";
-    ddbpipe_result_t r = build_body(e, c, &b);
+    ddbpipe_result_t r = build_body(e, c, b);
     if (r == DDBPIPE_OK)
-        r = dp_ddb_call_async(e->ddb, DP_DDB_API_DYNAMODB, op, b.data, b.len, on_done, c);
-    dp_buf_free(&b);
+        r = dp_ddb_call_async(e->ddb, DP_DDB_API_DYNAMODB, op, b->data, b->len, on_done, c);
+    if (b->len > (size_t)4 << 20)
+        dp_buf_free(b); /* a rare huge call (transactions hold up to 4 MB): do not keep that much */
     if (r != DDBPIPE_OK) {
         /* Could not even start (memory): try again later, keys stay locked. */
         DP_LOG_WARN("sink: could not start %s: %s; retrying", op, ddbpipe_strerror(r));

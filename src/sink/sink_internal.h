@@ -76,6 +76,7 @@ typedef struct sk_rec {
     char *key_json;
     size_t key_json_len;
     uint64_t hash;
+    uint16_t cls; /* size class of the block (sink.c's record cache); 0 = plain malloc */
 } sk_rec;
 
 /* ------------------------------------------------------------ core */
@@ -85,6 +86,7 @@ typedef struct sk_engine sk_engine;
 typedef struct sk_worker {
     struct ddbpipe_sink *s;
     sk_engine *e;
+    sk_change scratch; /* parse buffers, reused line after line (malloc showed in profiles) */
     pthread_t thread;
     int started;
     /* inbox (threads > 1) */

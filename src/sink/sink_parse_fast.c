@@ -70,6 +70,19 @@ static int fp_string(fp *p, fp_str *t) {
     t->off = i;
     t->escaped = 0;
     for (;;) {
+        /* 8 bytes at a time while they are plain ASCII (no quote, backslash,
+         * control byte or high bit): most of a line is such string bytes */
+        while (i + 8 <= p->len) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+            uint64_t special = ((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v) | v;
+            if (special & high)
+                break;
+            i += 8;
+            dec += 8;
+        }
         while (i < p->len && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20 && s[i] < 0x80)
             i++, dec++;
         if (i >= p->len || s[i] < 0x20)
