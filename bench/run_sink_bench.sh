@@ -20,9 +20,10 @@ trap cleanup EXIT INT TERM
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "input: $N records, $(( $(stat -c %s "$work/records.jsonl") / N )) bytes each on average"
 
-start_null() { # $1 = latency ms; sets $ep (not in a subshell, so pids is kept)
+start_null() { # $1 = latency ms, $2 = extra flags (--spin); sets $ep (not in a subshell, so pids is kept)
   rm -f "$work/ne.out"
-  "$B/null_endpoint" --latency-ms "$1" > "$work/ne.out" 2>"$work/ne.err" &
+  # shellcheck disable=SC2086
+  "$B/null_endpoint" --latency-ms "$1" ${2:-} > "$work/ne.out" 2>"$work/ne.err" &
   pids+=($!)
   for _ in $(seq 50); do grep -q PORT "$work/ne.out" 2>/dev/null && break; sleep 0.1; done
   ep="http://127.0.0.1:$(awk '/PORT/{print $2}' "$work/ne.out")"
@@ -63,11 +64,21 @@ node bench/peers/sdkv3_writer.mjs "$ep" bench "$work/records.jsonl" 64 2>/dev/nu
 stop_null
 
 echo "== 2: 10 ms injected latency, 64 in flight (bound: 64 x 25 / 10 ms = 160000 items/s) =="
+# --spin: the endpoint polls instead of sleeping while answers are pending. On
+# loopback a client's send() wakes a sleeping server and the scheduler's work is
+# charged to the client; a remote endpoint costs the client no such wake-up.
+# Case 2b below is the same without --spin.
+start_null 10 --spin
+conf "$ep" 64
+for rep in 1 2 3; do run_ddbpipe "latency-10ms threads=1 rep$rep" "$work/records.jsonl"; done
+conf "$ep" 32 2
+run_ddbpipe "latency-10ms threads=2 (32 a worker)" "$work/records.jsonl"
+node bench/peers/sdkv3_writer.mjs "$ep" bench "$work/records.jsonl" 64 2>/dev/null
+stop_null
+echo "== 2b: the same, endpoint sleeping between answers (no --spin) =="
 start_null 10
 conf "$ep" 64
-run_ddbpipe "latency-10ms threads=1" "$work/records.jsonl"
-conf "$ep" 64 2
-run_ddbpipe "latency-10ms threads=2" "$work/records.jsonl"
+for rep in 1 2 3; do run_ddbpipe "latency-10ms-nospin threads=1 rep$rep" "$work/records.jsonl"; done
 node bench/peers/sdkv3_writer.mjs "$ep" bench "$work/records.jsonl" 64 2>/dev/null
 stop_null
 
