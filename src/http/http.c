@@ -11,11 +11,11 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
@@ -23,9 +23,16 @@ typedef struct dp_xfer dp_xfer;
 struct dp_xfer {
     dp_http *h;
     CURL *easy;
+    /* The request's headers and body live in buffers the transfer keeps from
+     * one request to the next (transfers are recycled): per request that
+     * saved some 30 malloc/free pairs and a body-sized one. The header list
+     * handed to curl is built from our own curl_slist nodes (curl only reads
+     * the list) pointing into hdr_text. */
     struct curl_slist *hdrs;
-    char *body;
-    size_t body_len;
+    dp_buf hdr_text;
+    struct curl_slist *hdr_nodes;
+    size_t hdr_nodes_cap;
+    dp_buf body;
     dp_http_response resp;
     dp_http_done_fn done;
     void *opaque;
@@ -54,10 +61,11 @@ struct dp_http {
 };
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
-void dp_http_options_init(dp_http_options *o)
-{
+void dp_http_options_init(dp_http_options *o) {
     memset(o, 0, sizeof(*o));
     o->connect_timeout_ms = 3000;
     o->request_timeout_ms = 60000;
@@ -70,29 +78,30 @@ void dp_http_options_init(dp_http_options *o)
  * exception is verify_tls: 0 means off, so a zeroed struct would disable
  * TLS checks; dp_http_options_init sets it to 1 and callers that build the
  * struct by hand must set it. */
-static void apply_defaults(dp_http_options *o)
-{
-    if (o->connect_timeout_ms <= 0) o->connect_timeout_ms = 3000;
-    if (o->request_timeout_ms <= 0) o->request_timeout_ms = 60000;
-    if (o->max_response_bytes == 0) o->max_response_bytes = (size_t)16 * 1024 * 1024;
-    if (o->max_connections <= 0) o->max_connections = 64;
+static void apply_defaults(dp_http_options *o) {
+    if (o->connect_timeout_ms <= 0)
+        o->connect_timeout_ms = 3000;
+    if (o->request_timeout_ms <= 0)
+        o->request_timeout_ms = 60000;
+    if (o->max_response_bytes == 0)
+        o->max_response_bytes = (size_t)16 * 1024 * 1024;
+    if (o->max_connections <= 0)
+        o->max_connections = 64;
 }
 
-void dp_http_response_init(dp_http_response *r)
-{
+void dp_http_response_init(dp_http_response *r) {
     memset(r, 0, sizeof(*r));
     dp_buf_init(&r->body, 0);
 }
 
-void dp_http_response_free(dp_http_response *r)
-{
-    if (!r) return;
+void dp_http_response_free(dp_http_response *r) {
+    if (!r)
+        return;
     dp_buf_free(&r->body);
     memset(r->request_id, 0, sizeof(r->request_id));
 }
 
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
     dp_http *h = userp;
     (void)easy;
     if (what == CURL_POLL_REMOVE) {
@@ -117,19 +126,18 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     return 0;
 }
 
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
+static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
     dp_http *h = userp;
     (void)multi;
     h->timer_due_ms = timeout_ms < 0 ? -1 : dp_now_ms() + timeout_ms;
     return 0;
 }
 
-dp_http *dp_http_new(const dp_http_options *opts)
-{
+dp_http *dp_http_new(const dp_http_options *opts) {
     pthread_once(&g_curl_once, curl_init_once);
     dp_http *h = calloc(1, sizeof(*h));
-    if (!h) return NULL;
+    if (!h)
+        return NULL;
     if (opts) {
         h->opts = *opts;
     } else {
@@ -138,15 +146,18 @@ dp_http *dp_http_new(const dp_http_options *opts)
     apply_defaults(&h->opts);
     if (h->opts.ca_file) {
         h->ca_file = strdup(h->opts.ca_file);
-        if (!h->ca_file) goto fail;
+        if (!h->ca_file)
+            goto fail;
         h->opts.ca_file = h->ca_file;
     }
     h->epfd = -1;
     h->timer_due_ms = -1;
     h->multi = curl_multi_init();
-    if (!h->multi) goto fail;
+    if (!h->multi)
+        goto fail;
     h->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (h->epfd < 0) goto fail;
+    if (h->epfd < 0)
+        goto fail;
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -156,34 +167,43 @@ dp_http *dp_http_new(const dp_http_options *opts)
     curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->opts.max_connections);
     return h;
 fail:
-    if (h->multi) curl_multi_cleanup(h->multi);
-    if (h->epfd >= 0) close(h->epfd);
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    if (h->epfd >= 0)
+        close(h->epfd);
     free(h->ca_file);
     free(h);
     return NULL;
 }
 
-static void xfer_release_request(dp_xfer *x)
-{
-    curl_slist_free_all(x->hdrs);
+/* A request's buffers are kept for the next one, unless one was very large. */
+#define XFER_KEEP_BYTES ((size_t)1 << 20)
+
+static void xfer_release_request(dp_xfer *x) {
     x->hdrs = NULL;
-    free(x->body);
-    x->body = NULL;
-    x->body_len = 0;
+    dp_buf_reset(&x->hdr_text);
+    if (x->body.cap > XFER_KEEP_BYTES)
+        dp_buf_free(&x->body);
+    else
+        dp_buf_reset(&x->body);
 }
 
-static void xfer_free(dp_xfer *x)
-{
-    if (!x) return;
+static void xfer_free(dp_xfer *x) {
+    if (!x)
+        return;
     xfer_release_request(x);
+    dp_buf_free(&x->body);
+    dp_buf_free(&x->hdr_text);
+    free(x->hdr_nodes);
     dp_http_response_free(&x->resp);
-    if (x->easy) curl_easy_cleanup(x->easy);
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
     free(x);
 }
 
-void dp_http_destroy(dp_http *h)
-{
-    if (!h) return;
+void dp_http_destroy(dp_http *h) {
+    if (!h)
+        return;
     /* In-flight transfers are dropped without their callbacks. */
     while (h->active) {
         dp_xfer *x = h->active;
@@ -196,14 +216,15 @@ void dp_http_destroy(dp_http *h)
         h->free_list = x->next;
         xfer_free(x);
     }
-    if (h->multi) curl_multi_cleanup(h->multi);
-    if (h->epfd >= 0) close(h->epfd);
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    if (h->epfd >= 0)
+        close(h->epfd);
     free(h->ca_file);
     free(h);
 }
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
     dp_xfer *x = ud;
     size_t n = size * nmemb;
     if (dp_buf_append(&x->resp.body, ptr, n) != DDBPIPE_OK) {
@@ -214,20 +235,21 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 /* Case-insensitive "name:" prefix match; returns the trimmed value. */
-static const char *header_value(const char *line, size_t len, const char *name, size_t *vlen)
-{
+static const char *header_value(const char *line, size_t len, const char *name, size_t *vlen) {
     size_t nl = strlen(name);
-    if (len <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0) return NULL;
+    if (len <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+        return NULL;
     const char *v = line + nl + 1;
     const char *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
     *vlen = (size_t)(end - v);
     return v;
 }
 
-static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
-{
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
     dp_xfer *x = ud;
     size_t n = size * nmemb;
     size_t vlen = 0;
@@ -251,28 +273,31 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
         }
     } else if ((v = header_value(ptr, n, "x-amzn-RequestId", &vlen)) != NULL ||
                (v = header_value(ptr, n, "x-amz-request-id", &vlen)) != NULL) {
-        if (vlen >= sizeof(x->resp.request_id)) vlen = sizeof(x->resp.request_id) - 1;
+        if (vlen >= sizeof(x->resp.request_id))
+            vlen = sizeof(x->resp.request_id) - 1;
         memcpy(x->resp.request_id, v, vlen);
         x->resp.request_id[vlen] = 0;
     }
     return n;
 }
 
-static dp_xfer *xfer_get(dp_http *h)
-{
+static dp_xfer *xfer_get(dp_http *h) {
     dp_xfer *x = h->free_list;
     if (x) {
         h->free_list = x->next;
         curl_easy_reset(x->easy);
     } else {
         x = calloc(1, sizeof(*x));
-        if (!x) return NULL;
+        if (!x)
+            return NULL;
         x->easy = curl_easy_init();
         if (!x->easy) {
             free(x);
             return NULL;
         }
         dp_http_response_init(&x->resp);
+        dp_buf_init(&x->body, 0);
+        dp_buf_init(&x->hdr_text, 0);
     }
     x->h = h;
     x->next = x->prev = NULL;
@@ -290,8 +315,7 @@ static dp_xfer *xfer_get(dp_http *h)
     return x;
 }
 
-static void xfer_put(dp_http *h, dp_xfer *x)
-{
+static void xfer_put(dp_http *h, dp_xfer *x) {
     xfer_release_request(x);
     dp_buf_free(&x->resp.body);
     x->done = NULL;
@@ -300,16 +324,17 @@ static void xfer_put(dp_http *h, dp_xfer *x)
     h->free_list = x;
 }
 
-static ddbpipe_result_t xfer_setup(dp_http *h, dp_xfer *x, const dp_http_request *req)
-{
+static ddbpipe_result_t xfer_setup(dp_http *h, dp_xfer *x, const dp_http_request *req) {
     CURL *e = x->easy;
     const dp_http_options *o = &h->opts;
     const char *method = req->method ? req->method : "GET";
     long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : o->request_timeout_ms;
     long low_ms = o->low_speed_time_ms > 0 ? o->low_speed_time_ms : timeout_ms;
 
-    if (!req->url) return DDBPIPE_ERR_INVALID_ARG;
-    if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK) return DDBPIPE_ERR_INVALID_ARG;
+    if (!req->url)
+        return DDBPIPE_ERR_INVALID_ARG;
+    if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK)
+        return DDBPIPE_ERR_INVALID_ARG;
     /* Only http(s): a URL from config must not reach file:// or others. */
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -324,7 +349,8 @@ static ddbpipe_result_t xfer_setup(dp_http *h, dp_xfer *x, const dp_http_request
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_bytes);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
-    if (o->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+    if (o->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "ddbpipe/" DDBPIPE_VERSION_STR);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -332,64 +358,76 @@ static ddbpipe_result_t xfer_setup(dp_http *h, dp_xfer *x, const dp_http_request
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 
-    if (req->body_len > 0) {
-        x->body = malloc(req->body_len);
-        if (!x->body) return DDBPIPE_ERR_NOMEM;
-        memcpy(x->body, req->body, req->body_len);
-        x->body_len = req->body_len;
-    }
+    dp_buf_reset(&x->body);
+    if (dp_buf_append(&x->body, req->body ? req->body : "", req->body_len) != DDBPIPE_OK ||
+        dp_buf_putc(&x->body, '\0') != DDBPIPE_OK)
+        return DDBPIPE_ERR_NOMEM;
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body ? x->body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
-        if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body.data);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     }
 
     /* "Expect:" suppresses 100-continue (a round trip for nothing);
-     * an empty Content-Type stops curl's form default on POST. */
-    struct curl_slist *l = NULL;
+     * an empty Content-Type stops curl's form default on POST. Lines go
+     * into hdr_text one after the other, NUL-terminated; the nodes point at
+     * them once all are written (hdr_text may move while it grows). */
     int has_ct = 0;
+    size_t nlines = 0;
+    dp_buf_reset(&x->hdr_text);
     for (size_t i = 0; i < req->header_count; i++) {
         const dp_http_header *hd = &req->headers[i];
-        if (!hd->name || !hd->value) continue;
-        if (strcasecmp(hd->name, "Content-Type") == 0) has_ct = 1;
-        size_t n = strlen(hd->name) + strlen(hd->value) + 3;
-        char *line = malloc(n);
-        if (!line) goto nomem;
-        snprintf(line, n, "%s: %s", hd->name, hd->value);
-        struct curl_slist *nl = curl_slist_append(l, line);
-        free(line);
-        if (!nl) goto nomem;
-        l = nl;
+        if (!hd->name || !hd->value)
+            continue;
+        if (strcasecmp(hd->name, "Content-Type") == 0)
+            has_ct = 1;
+        if (dp_buf_puts(&x->hdr_text, hd->name) != DDBPIPE_OK ||
+            dp_buf_append(&x->hdr_text, ": ", 2) != DDBPIPE_OK ||
+            dp_buf_puts(&x->hdr_text, hd->value) != DDBPIPE_OK ||
+            dp_buf_putc(&x->hdr_text, '\0') != DDBPIPE_OK)
+            return DDBPIPE_ERR_NOMEM;
+        nlines++;
     }
-    {
-        struct curl_slist *nl = curl_slist_append(l, "Expect:");
-        if (!nl) goto nomem;
-        l = nl;
-        if (!has_ct && strcmp(method, "GET") != 0) {
-            nl = curl_slist_append(l, "Content-Type:");
-            if (!nl) goto nomem;
-            l = nl;
-        }
+    if (dp_buf_append(&x->hdr_text, "Expect:", 8) != DDBPIPE_OK)
+        return DDBPIPE_ERR_NOMEM;
+    nlines++;
+    if (!has_ct && strcmp(method, "GET") != 0) {
+        if (dp_buf_append(&x->hdr_text, "Content-Type:", 14) != DDBPIPE_OK)
+            return DDBPIPE_ERR_NOMEM;
+        nlines++;
     }
-    x->hdrs = l;
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, l);
+    if (nlines > x->hdr_nodes_cap) {
+        struct curl_slist *nodes = realloc(x->hdr_nodes, nlines * sizeof(*nodes));
+        if (!nodes)
+            return DDBPIPE_ERR_NOMEM;
+        x->hdr_nodes = nodes;
+        x->hdr_nodes_cap = nlines;
+    }
+    char *line = x->hdr_text.data;
+    for (size_t i = 0; i < nlines; i++) {
+        x->hdr_nodes[i].data = line;
+        x->hdr_nodes[i].next = i + 1 < nlines ? &x->hdr_nodes[i + 1] : NULL;
+        line += strlen(line) + 1;
+    }
+    x->hdrs = x->hdr_nodes;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     return DDBPIPE_OK;
-nomem:
-    curl_slist_free_all(l);
-    return DDBPIPE_ERR_NOMEM;
 }
 
-ddbpipe_result_t dp_http_submit(dp_http *h, const dp_http_request *req, dp_http_done_fn done, void *opaque)
-{
+ddbpipe_result_t dp_http_submit(dp_http *h, const dp_http_request *req, dp_http_done_fn done, void *opaque) {
     ddbpipe_result_t rc = DDBPIPE_OK;
-    if (!h || !req || !done) return DDBPIPE_ERR_INVALID_ARG;
+    if (!h || !req || !done)
+        return DDBPIPE_ERR_INVALID_ARG;
     dp_xfer *x = xfer_get(h);
-    if (!x) return DDBPIPE_ERR_NOMEM;
+    if (!x)
+        return DDBPIPE_ERR_NOMEM;
     rc = xfer_setup(h, x, req);
-    if (rc != DDBPIPE_OK) goto out;
+    if (rc != DDBPIPE_OK)
+        goto out;
     x->done = done;
     x->opaque = opaque;
     x->start_ns = dp_now_ns();
@@ -398,17 +436,18 @@ ddbpipe_result_t dp_http_submit(dp_http *h, const dp_http_request *req, dp_http_
         goto out;
     }
     x->next = h->active;
-    if (h->active) h->active->prev = x;
+    if (h->active)
+        h->active->prev = x;
     h->active = x;
     h->in_flight++;
     h->requests++;
 out:
-    if (rc != DDBPIPE_OK) xfer_put(h, x);
+    if (rc != DDBPIPE_OK)
+        xfer_put(h, x);
     return rc;
 }
 
-static ddbpipe_result_t map_curl_error(CURLcode code, int too_large)
-{
+static ddbpipe_result_t map_curl_error(CURLcode code, int too_large) {
     switch (code) {
     case CURLE_OK:
         return DDBPIPE_OK;
@@ -434,8 +473,7 @@ static ddbpipe_result_t map_curl_error(CURLcode code, int too_large)
     }
 }
 
-static void finish_xfer(dp_http *h, dp_xfer *x)
-{
+static void finish_xfer(dp_http *h, dp_xfer *x) {
     long status = 0;
     long nconn = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -457,29 +495,35 @@ static void finish_xfer(dp_http *h, dp_xfer *x)
     }
 }
 
-static int collect_done(dp_http *h)
-{
+static int collect_done(dp_http *h) {
     dp_xfer *done_head = NULL, *done_tail = NULL;
     int n = 0;
     CURLMsg *m;
     int left = 0;
     while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
-        if (m->msg != CURLMSG_DONE) continue;
+        if (m->msg != CURLMSG_DONE)
+            continue;
         dp_xfer *x = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-        if (!x) continue;
+        if (!x)
+            continue;
         x->code = m->data.result;
         curl_multi_remove_handle(h->multi, x->easy);
         /* unlink from active */
-        if (x->prev) x->prev->next = x->next;
-        else h->active = x->next;
-        if (x->next) x->next->prev = x->prev;
+        if (x->prev)
+            x->prev->next = x->next;
+        else
+            h->active = x->next;
+        if (x->next)
+            x->next->prev = x->prev;
         x->prev = NULL;
         x->next = NULL;
         h->in_flight--;
         finish_xfer(h, x);
-        if (done_tail) done_tail->next = x;
-        else done_head = x;
+        if (done_tail)
+            done_tail->next = x;
+        else
+            done_head = x;
         done_tail = x;
     }
     /* Callbacks run after the message queue is drained: they may submit. */
@@ -494,9 +538,9 @@ static int collect_done(dp_http *h)
     return n;
 }
 
-int dp_http_run(dp_http *h, int timeout_ms)
-{
-    if (!h) return 0;
+int dp_http_run(dp_http *h, int timeout_ms) {
+    if (!h)
+        return 0;
     int64_t deadline = dp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     struct epoll_event evs[64];
     int first = 1;
@@ -507,38 +551,48 @@ int dp_http_run(dp_http *h, int timeout_ms)
             h->timer_due_ms = -1;
             curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
-        if (collect_done(h) > 0) break;
-        if (h->in_flight == 0) break;
+        if (collect_done(h) > 0)
+            break;
+        if (h->in_flight == 0)
+            break;
         now = dp_now_ms();
-        if (!first && now >= deadline) break;
+        if (!first && now >= deadline)
+            break;
         first = 0;
         int64_t wait = deadline - now;
-        if (wait < 0) wait = 0;
+        if (wait < 0)
+            wait = 0;
         if (h->timer_due_ms >= 0 && h->timer_due_ms - now < wait)
             wait = h->timer_due_ms > now ? h->timer_due_ms - now : 0;
         int n = epoll_wait(h->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), (int)wait);
         for (int i = 0; i < n; i++) {
             int flags = 0;
-            if (evs[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
-            if (evs[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
-            if (evs[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+            if (evs[i].events & EPOLLIN)
+                flags |= CURL_CSELECT_IN;
+            if (evs[i].events & EPOLLOUT)
+                flags |= CURL_CSELECT_OUT;
+            if (evs[i].events & (EPOLLERR | EPOLLHUP))
+                flags |= CURL_CSELECT_ERR;
             curl_multi_socket_action(h->multi, evs[i].data.fd, flags, &running);
         }
     }
     return h->in_flight;
 }
 
-int dp_http_in_flight(const dp_http *h) { return h ? h->in_flight : 0; }
+int dp_http_in_flight(const dp_http *h) {
+    return h ? h->in_flight : 0;
+}
 
-uint64_t dp_http_connections_opened(const dp_http *h) { return h ? h->connections_opened : 0; }
+uint64_t dp_http_connections_opened(const dp_http *h) {
+    return h ? h->connections_opened : 0;
+}
 
 typedef struct perform_ctx {
     dp_http_response *out;
     int done;
 } perform_ctx;
 
-static void perform_done(void *opaque, dp_http_response *resp)
-{
+static void perform_done(void *opaque, dp_http_response *resp) {
     perform_ctx *pc = opaque;
     /* Hand the body over; the engine's copy is left empty. The caller's
      * response must be empty (freshly initialized or freed). */
@@ -547,15 +601,18 @@ static void perform_done(void *opaque, dp_http_response *resp)
     pc->done = 1;
 }
 
-ddbpipe_result_t dp_http_perform(const dp_http_options *opts, const dp_http_request *req, dp_http_response *resp)
-{
+ddbpipe_result_t dp_http_perform(const dp_http_options *opts, const dp_http_request *req,
+                                 dp_http_response *resp) {
     ddbpipe_result_t rc;
     perform_ctx pc = {resp, 0};
     dp_http *h = dp_http_new(opts);
-    if (!h) return DDBPIPE_ERR_NOMEM;
+    if (!h)
+        return DDBPIPE_ERR_NOMEM;
     rc = dp_http_submit(h, req, perform_done, &pc);
-    if (rc != DDBPIPE_OK) goto out;
-    while (!pc.done) dp_http_run(h, 1000);
+    if (rc != DDBPIPE_OK)
+        goto out;
+    while (!pc.done)
+        dp_http_run(h, 1000);
     rc = resp->result;
 out:
     dp_http_destroy(h);
