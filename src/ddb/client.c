@@ -22,23 +22,31 @@ struct dp_call {
     dp_ddb_api api;
     char target[96];
     char *body;
-    size_t body_len;
+    size_t body_len, body_cap;
     dp_ddb_done_fn done;
     void *opaque;
     int attempts;
-    int retry_cost;     /* tokens taken for the pending/last retry (0: none yet) */
-    int token_retried;  /* ExpiredTokenException retry used */
-    int64_t due_ms;     /* when waiting in the timer list */
+    int retry_cost;    /* tokens taken for the pending/last retry (0: none yet) */
+    int token_retried; /* ExpiredTokenException retry used */
+    int64_t due_ms;    /* when waiting in the timer list */
     dp_ddb_result res;
     dp_call *next;                /* timers or finished list */
     dp_call *all_prev, *all_next; /* every live call, for destroy */
 };
 
+/* Finished calls kept for reuse with their body buffer: a sink sends
+ * thousands of calls a second and the body is the size of a whole batch. */
+#define CALL_CACHE_MAX 64
+#define CALL_KEEP_BODY_BYTES ((size_t)1 << 20)
+
 struct dp_ddb {
+    dp_call *free_calls; /* CALL_CACHE_MAX at most, linked by next */
+    int nfree_calls;
+    dp_sigv4_result sig; /* reused attempt after attempt (the signer resets it; one thread per client) */
     char *region;
-    char *url[2];      /* POST target per api */
-    char *host[2];     /* Host header value per api */
-    char *path[2];     /* path to sign */
+    char *url[2];  /* POST target per api */
+    char *host[2]; /* Host header value per api */
+    char *path[2]; /* path to sign */
     dp_cred_chain *creds;
     dp_http *http;
     int max_attempts;
@@ -51,11 +59,10 @@ struct dp_ddb {
     dp_call *finished; /* failed before reaching HTTP: delivered by run */
     dp_call *all;      /* every call not yet delivered */
     int pending;
-    int delivered;     /* finals delivered during the current run */
+    int delivered; /* finals delivered during the current run */
 };
 
-void dp_ddb_options_init(dp_ddb_options *o)
-{
+void dp_ddb_options_init(dp_ddb_options *o) {
     memset(o, 0, sizeof(*o));
     dp_http_options_init(&o->http);
     o->max_attempts = 10;
@@ -65,60 +72,65 @@ void dp_ddb_options_init(dp_ddb_options *o)
     o->adaptive = 1;
 }
 
-void dp_ddb_result_init(dp_ddb_result *r)
-{
+void dp_ddb_result_init(dp_ddb_result *r) {
     memset(r, 0, sizeof(*r));
     dp_buf_init(&r->body, 0);
 }
 
-void dp_ddb_result_free(dp_ddb_result *r)
-{
-    if (!r) return;
+void dp_ddb_result_free(dp_ddb_result *r) {
+    if (!r)
+        return;
     dp_buf_free(&r->body);
 }
 
 /* Split "scheme://host[:port][/path]" into Host value and path. */
-static int split_url(const char *url, char **host, char **path)
-{
+static int split_url(const char *url, char **host, char **path) {
     const char *p = strstr(url, "://");
-    if (!p) return -1;
+    if (!p)
+        return -1;
     p += 3;
     const char *slash = strchr(p, '/');
     size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-    if (hl == 0) return -1;
+    if (hl == 0)
+        return -1;
     /* Default ports are left out of Host, as curl does. */
-    if (strncmp(url, "https://", 8) == 0 && hl > 4 && memcmp(p + hl - 4, ":443", 4) == 0) hl -= 4;
-    else if (strncmp(url, "http://", 7) == 0 && hl > 3 && memcmp(p + hl - 3, ":80", 3) == 0) hl -= 3;
-    if (memchr(p, '@', hl)) return -1; /* no userinfo: it would end up in logs */
+    if (strncmp(url, "https://", 8) == 0 && hl > 4 && memcmp(p + hl - 4, ":443", 4) == 0)
+        hl -= 4;
+    else if (strncmp(url, "http://", 7) == 0 && hl > 3 && memcmp(p + hl - 3, ":80", 3) == 0)
+        hl -= 3;
+    if (memchr(p, '@', hl))
+        return -1; /* no userinfo: it would end up in logs */
     *host = strndup(p, hl);
     *path = strdup(slash ? slash : "/");
-    if (!*host || !*path) return -1;
+    if (!*host || !*path)
+        return -1;
     /* Query strings and fragments are not part of a DynamoDB endpoint. */
     char *q = strpbrk(*path, "?#");
-    if (q) *q = 0;
+    if (q)
+        *q = 0;
     if (!(*path)[0]) {
         free(*path);
         *path = strdup("/");
-        if (!*path) return -1;
+        if (!*path)
+            return -1;
     }
     return 0;
 }
 
-static char *url_with_path(const char *url)
-{
+static char *url_with_path(const char *url) {
     const char *p = strstr(url, "://");
     /* curl wants a path; "http://h:1" and "http://h:1/" are the same. */
     if (p && !strchr(p + 3, '/')) {
         size_t n = strlen(url) + 2;
         char *u = malloc(n);
-        if (u) snprintf(u, n, "%s/", url);
+        if (u)
+            snprintf(u, n, "%s/", url);
         return u;
     }
     return strdup(url);
 }
 
-dp_ddb *dp_ddb_new(const dp_ddb_options *opts, char *errstr, size_t errstr_size)
-{
+dp_ddb *dp_ddb_new(const dp_ddb_options *opts, char *errstr, size_t errstr_size) {
     dp_ddb *c = NULL;
     char def[2][256];
     const char *urls[2];
@@ -128,14 +140,18 @@ dp_ddb *dp_ddb_new(const dp_ddb_options *opts, char *errstr, size_t errstr_size)
     }
     for (const char *r = opts->region; *r; r++) {
         if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9') || *r == '-')) {
-            dp_errf(errstr, errstr_size, "region '%.64s' is not a region name (like us-east-1)", opts->region);
+            dp_errf(errstr, errstr_size, "region '%.64s' is not a region name (like us-east-1)",
+                    opts->region);
             return NULL;
         }
     }
     c = calloc(1, sizeof(*c));
-    if (!c) goto nomem;
+    if (!c)
+        goto nomem;
+    dp_sigv4_result_init(&c->sig);
     c->region = strdup(opts->region);
-    if (!c->region) goto nomem;
+    if (!c->region)
+        goto nomem;
     const char *suffix = strncmp(opts->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
     snprintf(def[0], sizeof(def[0]), "https://dynamodb.%s.%s", opts->region, suffix);
     snprintf(def[1], sizeof(def[1]), "https://streams.dynamodb.%s.%s", opts->region, suffix);
@@ -143,15 +159,17 @@ dp_ddb *dp_ddb_new(const dp_ddb_options *opts, char *errstr, size_t errstr_size)
     /* An overridden endpoint (DynamoDB Local, LocalStack, a VPC endpoint)
      * serves both APIs unless a Streams endpoint is given. */
     urls[1] = opts->streams_endpoint_url && opts->streams_endpoint_url[0] ? opts->streams_endpoint_url
-              : opts->endpoint_url && opts->endpoint_url[0]                 ? opts->endpoint_url
-                                                                            : def[1];
+              : opts->endpoint_url && opts->endpoint_url[0]               ? opts->endpoint_url
+                                                                          : def[1];
     for (int i = 0; i < 2; i++) {
         if (strncmp(urls[i], "http://", 7) != 0 && strncmp(urls[i], "https://", 8) != 0) {
-            dp_errf(errstr, errstr_size, "endpoint_url '%.200s' must start with http:// or https://", urls[i]);
+            dp_errf(errstr, errstr_size, "endpoint_url '%.200s' must start with http:// or https://",
+                    urls[i]);
             goto fail;
         }
         c->url[i] = url_with_path(urls[i]);
-        if (!c->url[i]) goto nomem;
+        if (!c->url[i])
+            goto nomem;
         if (split_url(urls[i], &c->host[i], &c->path[i]) != 0) {
             dp_errf(errstr, errstr_size, "endpoint_url '%.200s' has no host", urls[i]);
             goto fail;
@@ -159,9 +177,11 @@ dp_ddb *dp_ddb_new(const dp_ddb_options *opts, char *errstr, size_t errstr_size)
     }
     c->creds = opts->creds;
     c->http = dp_http_new(&opts->http);
-    if (!c->http) goto nomem;
+    if (!c->http)
+        goto nomem;
     c->max_attempts = opts->max_attempts == 0 ? 10 : opts->max_attempts;
-    if (c->max_attempts < -1) c->max_attempts = 1;
+    if (c->max_attempts < -1)
+        c->max_attempts = 1;
     c->backoff_base_ms = opts->backoff_base_ms > 0 ? opts->backoff_base_ms : 25;
     c->backoff_max_ms = opts->backoff_max_ms > 0 ? opts->backoff_max_ms : 20000;
     c->adaptive = opts->adaptive;
@@ -176,17 +196,29 @@ fail:
     return NULL;
 }
 
-static void call_free(dp_call *k)
-{
-    if (!k) return;
+static void call_free(dp_call *k) {
+    if (!k)
+        return;
     free(k->body);
     dp_ddb_result_free(&k->res);
     free(k);
 }
 
-void dp_ddb_destroy(dp_ddb *c)
-{
-    if (!c) return;
+/* A finished call back to the cache (or freed). */
+static void call_recycle(dp_ddb *c, dp_call *k) {
+    if (c->nfree_calls >= CALL_CACHE_MAX || k->body_cap > CALL_KEEP_BODY_BYTES) {
+        call_free(k);
+        return;
+    }
+    dp_ddb_result_free(&k->res);
+    k->next = c->free_calls;
+    c->free_calls = k;
+    c->nfree_calls++;
+}
+
+void dp_ddb_destroy(dp_ddb *c) {
+    if (!c)
+        return;
     /* Undelivered calls are dropped without callbacks: the engine goes
      * first so no transfer can complete into a freed call. */
     dp_http_destroy(c->http);
@@ -200,42 +232,62 @@ void dp_ddb_destroy(dp_ddb *c)
         free(c->host[i]);
         free(c->path[i]);
     }
+    while (c->free_calls) {
+        dp_call *k = c->free_calls;
+        c->free_calls = k->next;
+        call_free(k);
+    }
     free(c->region);
+    dp_sigv4_result_free(&c->sig);
     memset(&c->key_cache, 0, sizeof(c->key_cache));
     free(c);
 }
 
-const char *dp_ddb_endpoint(const dp_ddb *c, dp_ddb_api api) { return c ? c->url[api == DP_DDB_API_STREAMS] : NULL; }
-const char *dp_ddb_region(const dp_ddb *c) { return c ? c->region : NULL; }
-int dp_ddb_pending(const dp_ddb *c) { return c ? c->pending : 0; }
-dp_http *dp_ddb_http(dp_ddb *c) { return c ? c->http : NULL; }
-int dp_ddb_retry_tokens(const dp_ddb *c) { return c ? c->bucket.tokens : 0; }
-const dp_rate_limiter *dp_ddb_rate_limiter(const dp_ddb *c) { return c ? &c->rl : NULL; }
+const char *dp_ddb_endpoint(const dp_ddb *c, dp_ddb_api api) {
+    return c ? c->url[api == DP_DDB_API_STREAMS] : NULL;
+}
+const char *dp_ddb_region(const dp_ddb *c) {
+    return c ? c->region : NULL;
+}
+int dp_ddb_pending(const dp_ddb *c) {
+    return c ? c->pending : 0;
+}
+dp_http *dp_ddb_http(dp_ddb *c) {
+    return c ? c->http : NULL;
+}
+int dp_ddb_retry_tokens(const dp_ddb *c) {
+    return c ? c->bucket.tokens : 0;
+}
+const dp_rate_limiter *dp_ddb_rate_limiter(const dp_ddb *c) {
+    return c ? &c->rl : NULL;
+}
 
-static double now_s(void) { return (double)dp_now_ns() / 1e9; }
+static double now_s(void) {
+    return (double)dp_now_ns() / 1e9;
+}
 
-static void deliver(dp_call *k)
-{
+static void deliver(dp_call *k) {
     dp_ddb *c = k->c;
     k->res.attempts = k->attempts;
     c->pending--;
     c->delivered++;
-    if (k->all_prev) k->all_prev->all_next = k->all_next;
-    else c->all = k->all_next;
-    if (k->all_next) k->all_next->all_prev = k->all_prev;
+    if (k->all_prev)
+        k->all_prev->all_next = k->all_next;
+    else
+        c->all = k->all_next;
+    if (k->all_next)
+        k->all_next->all_prev = k->all_prev;
     k->done(k->opaque, &k->res);
-    call_free(k);
+    call_recycle(c, k);
 }
 
-static void set_error(dp_call *k, ddbpipe_result_t rc, int retryable, const char *what, const char *detail)
-{
+static void set_error(dp_call *k, ddbpipe_result_t rc, int retryable, const char *what, const char *detail) {
     k->res.result = rc;
     k->res.retryable = retryable;
     snprintf(k->res.message, sizeof(k->res.message), "%s: %s", what, detail ? detail : "");
 }
 
-static void schedule(dp_call *k, int64_t delay_ms)
-{
+static void schedule(dp_call *k, int64_t delay_ms) {
     k->due_ms = dp_now_ms() + (delay_ms > 0 ? delay_ms : 0);
     k->next = k->c->timers;
     k->c->timers = k;
@@ -245,12 +297,11 @@ static void on_http_done(void *opaque, dp_http_response *resp);
 
 /* One attempt: rate limiter, credentials, signature, submit. On failure
  * before the wire the call is parked in `finished` for run to deliver. */
-static void attempt(dp_call *k)
-{
+static void attempt(dp_call *k) {
     dp_ddb *c = k->c;
     int api = k->api == DP_DDB_API_STREAMS;
     dp_credentials cr;
-    dp_sigv4_result sig;
+    dp_sigv4_result *sig = &c->sig;
     char date[17];
     char err[256] = "";
     ddbpipe_result_t rc;
@@ -263,7 +314,6 @@ static void attempt(dp_call *k)
         }
     }
     memset(&cr, 0, sizeof(cr));
-    dp_sigv4_result_init(&sig);
     dp_sigv4_format_date(dp_wall_s(), date);
 
     dp_http_header hdrs[7];
@@ -280,7 +330,8 @@ static void attempt(dp_call *k)
             set_error(k, rc, 0, "credentials", err);
             goto park;
         }
-        if (cr.session_token[0]) hdrs[nh++] = (dp_http_header){"X-Amz-Security-Token", cr.session_token};
+        if (cr.session_token[0])
+            hdrs[nh++] = (dp_http_header){"X-Amz-Security-Token", cr.session_token};
         dp_sigv4_request sreq = {"POST", c->path[api], NULL, hdrs, nh, k->body, k->body_len};
         dp_sigv4_params sp = {0};
         sp.access_key_id = cr.access_key_id;
@@ -290,12 +341,12 @@ static void attempt(dp_call *k)
         sp.service = "dynamodb";
         sp.amz_date = date;
         sp.normalize_path = 1;
-        rc = dp_sigv4_sign(&sreq, &sp, &c->key_cache, &sig);
+        rc = dp_sigv4_sign(&sreq, &sp, &c->key_cache, sig);
         if (rc != DDBPIPE_OK) {
             set_error(k, rc, 0, "signing failed", ddbpipe_strerror(rc));
             goto park;
         }
-        hdrs[nh++] = (dp_http_header){"Authorization", sig.authorization.data};
+        hdrs[nh++] = (dp_http_header){"Authorization", sig->authorization.data};
     }
     {
         dp_http_request hreq = {c->url[api], "POST", hdrs, nh, k->body, k->body_len, 0};
@@ -311,12 +362,10 @@ park:
     k->next = c->finished;
     c->finished = k;
 out:
-    dp_sigv4_result_free(&sig);
     dp_credentials_clear(&cr);
 }
 
-static void on_http_done(void *opaque, dp_http_response *resp)
-{
+static void on_http_done(void *opaque, dp_http_response *resp) {
     dp_call *k = opaque;
     dp_ddb *c = k->c;
     dp_ddb_result *r = &k->res;
@@ -354,12 +403,14 @@ static void on_http_done(void *opaque, dp_http_response *resp)
             dp_ddb_parse_error(r->body.data, r->body.len, r->error_code, sizeof(r->error_code), r->message,
                                sizeof(r->message));
             r->result = dp_ddb_classify(resp->status, r->error_code, &retryable, &throttled);
-            if (!r->message[0]) snprintf(r->message, sizeof(r->message), "HTTP %ld", resp->status);
+            if (!r->message[0])
+                snprintf(r->message, sizeof(r->message), "HTTP %ld", resp->status);
         }
     }
     r->retryable = retryable;
     r->throttled = throttled;
-    if (c->adaptive) dp_rate_limiter_update(&c->rl, throttled, now_s());
+    if (c->adaptive)
+        dp_rate_limiter_update(&c->rl, throttled, now_s());
 
     if (r->result == DDBPIPE_OK) {
         /* Standard mode refund: the retry's cost when one was needed, else 1. */
@@ -380,7 +431,8 @@ static void on_http_done(void *opaque, dp_http_response *resp)
         return;
     }
     int is_timeout = r->result == DDBPIPE_ERR_TIMEOUT;
-    int64_t delay = dp_retry_backoff_ms(k->attempts - 1, c->backoff_base_ms, c->backoff_max_ms, dp_rand_unit());
+    int64_t delay =
+        dp_retry_backoff_ms(k->attempts - 1, c->backoff_base_ms, c->backoff_max_ms, dp_rand_unit());
     if (dp_retry_bucket_acquire(&c->bucket, is_timeout)) {
         k->retry_cost = dp_retry_cost(is_timeout);
     } else if (c->max_attempts < 0) {
@@ -396,30 +448,52 @@ static void on_http_done(void *opaque, dp_http_response *resp)
     }
     if (dp_log_enabled(DDBPIPE_LOG_DEBUG))
         DP_LOG_DEBUG("%s: attempt %d failed (%s%s%s), retrying in %lld ms", k->target, k->attempts,
-                     ddbpipe_strerror(r->result), r->error_code[0] ? ": " : "", r->error_code, (long long)delay);
+                     ddbpipe_strerror(r->result), r->error_code[0] ? ": " : "", r->error_code,
+                     (long long)delay);
     schedule(k, delay);
 }
 
 ddbpipe_result_t dp_ddb_call_async(dp_ddb *c, dp_ddb_api api, const char *operation, const char *body,
-                                   size_t body_len, dp_ddb_done_fn done, void *opaque)
-{
-    if (!c || !operation || !done || (!body && body_len)) return DDBPIPE_ERR_INVALID_ARG;
-    dp_call *k = calloc(1, sizeof(*k));
-    if (!k) return DDBPIPE_ERR_NOMEM;
+                                   size_t body_len, dp_ddb_done_fn done, void *opaque) {
+    if (!c || !operation || !done || (!body && body_len))
+        return DDBPIPE_ERR_INVALID_ARG;
+    dp_call *k = c->free_calls;
+    char *kept = NULL;
+    size_t kept_cap = 0;
+    if (k) {
+        c->free_calls = k->next;
+        c->nfree_calls--;
+        kept = k->body;
+        kept_cap = k->body_cap;
+        memset(k, 0, sizeof(*k));
+    } else {
+        k = calloc(1, sizeof(*k));
+        if (!k)
+            return DDBPIPE_ERR_NOMEM;
+    }
     k->c = c;
     k->api = api;
     int n = snprintf(k->target, sizeof(k->target), "%s.%s",
                      api == DP_DDB_API_STREAMS ? "DynamoDBStreams_20120810" : "DynamoDB_20120810", operation);
     if (n < 0 || (size_t)n >= sizeof(k->target)) {
+        free(kept);
         free(k);
         return DDBPIPE_ERR_INVALID_ARG;
     }
-    k->body = malloc(body_len + 1);
+    if (kept && kept_cap >= body_len + 1) {
+        k->body = kept;
+        k->body_cap = kept_cap;
+    } else {
+        free(kept);
+        k->body = malloc(body_len + 1);
+        k->body_cap = body_len + 1;
+    }
     if (!k->body) {
         free(k);
         return DDBPIPE_ERR_NOMEM;
     }
-    if (body_len) memcpy(k->body, body, body_len);
+    if (body_len)
+        memcpy(k->body, body, body_len);
     k->body[body_len] = 0;
     k->body_len = body_len;
     k->done = done;
@@ -427,14 +501,14 @@ ddbpipe_result_t dp_ddb_call_async(dp_ddb *c, dp_ddb_api api, const char *operat
     dp_ddb_result_init(&k->res);
     c->pending++;
     k->all_next = c->all;
-    if (c->all) c->all->all_prev = k;
+    if (c->all)
+        c->all->all_prev = k;
     c->all = k;
     attempt(k);
     return DDBPIPE_OK;
 }
 
-static int fire_timers(dp_ddb *c, int64_t *next_due)
-{
+static int fire_timers(dp_ddb *c, int64_t *next_due) {
     int fired = 0;
     int64_t now = dp_now_ms();
     *next_due = INT64_MAX;
@@ -447,7 +521,8 @@ static int fire_timers(dp_ddb *c, int64_t *next_due)
             k->next = due;
             due = k;
         } else {
-            if (k->due_ms < *next_due) *next_due = k->due_ms;
+            if (k->due_ms < *next_due)
+                *next_due = k->due_ms;
             pp = &k->next;
         }
     }
@@ -459,12 +534,12 @@ static int fire_timers(dp_ddb *c, int64_t *next_due)
         fired++;
     }
     for (dp_call *k = c->timers; k; k = k->next)
-        if (k->due_ms < *next_due) *next_due = k->due_ms;
+        if (k->due_ms < *next_due)
+            *next_due = k->due_ms;
     return fired;
 }
 
-static void deliver_finished(dp_ddb *c)
-{
+static void deliver_finished(dp_ddb *c) {
     while (c->finished) {
         dp_call *k = c->finished;
         c->finished = k->next;
@@ -473,20 +548,23 @@ static void deliver_finished(dp_ddb *c)
     }
 }
 
-int dp_ddb_run(dp_ddb *c, int timeout_ms)
-{
-    if (!c) return 0;
+int dp_ddb_run(dp_ddb *c, int timeout_ms) {
+    if (!c)
+        return 0;
     int64_t deadline = dp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     c->delivered = 0;
     for (;;) {
         int64_t next_due;
         fire_timers(c, &next_due);
         deliver_finished(c);
-        if (c->delivered > 0 || c->pending == 0) break;
+        if (c->delivered > 0 || c->pending == 0)
+            break;
         int64_t now = dp_now_ms();
         int64_t wait = deadline - now;
-        if (next_due != INT64_MAX && next_due - now < wait) wait = next_due - now;
-        if (wait < 0) wait = 0;
+        if (next_due != INT64_MAX && next_due - now < wait)
+            wait = next_due - now;
+        if (wait < 0)
+            wait = 0;
         if (dp_http_in_flight(c->http) > 0) {
             dp_http_run(c->http, (int)wait);
         } else if (wait > 0) {
@@ -507,17 +585,15 @@ typedef struct sync_ctx {
     int done;
 } sync_ctx;
 
-static void sync_done(void *opaque, dp_ddb_result *res)
-{
+static void sync_done(void *opaque, dp_ddb_result *res) {
     sync_ctx *s = opaque;
     *s->out = *res; /* move everything, body included */
     dp_buf_init(&res->body, 0);
     s->done = 1;
 }
 
-ddbpipe_result_t dp_ddb_call(dp_ddb *c, dp_ddb_api api, const char *operation, const char *body, size_t body_len,
-                             dp_ddb_result *res)
-{
+ddbpipe_result_t dp_ddb_call(dp_ddb *c, dp_ddb_api api, const char *operation, const char *body,
+                             size_t body_len, dp_ddb_result *res) {
     sync_ctx s = {res, 0};
     dp_ddb_result_free(res);
     dp_ddb_result_init(res);
@@ -526,6 +602,7 @@ ddbpipe_result_t dp_ddb_call(dp_ddb *c, dp_ddb_api api, const char *operation, c
         res->result = rc;
         return rc;
     }
-    while (!s.done) dp_ddb_run(c, 1000);
+    while (!s.done)
+        dp_ddb_run(c, 1000);
     return res->result;
 }
