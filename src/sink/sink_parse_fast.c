@@ -175,69 +175,51 @@ static int fp_literal(fp *p, const char *word, size_t n) {
 
 static int fp_value(fp *p, int depth, size_t *size);
 
-/* Members of an object up to its closing brace (p->pos after '{'), each
- * written as "name":AV. Nested maps only: the row itself is fp_row. */
-static int fp_map(fp *p, int depth, size_t *size) {
+/* The members of a nested object (written as "name":AV) or the items of a
+ * list, up to the closing bracket; p->pos is after the opening one. Sizes
+ * by DynamoDB's rules: 3 bytes, plus 1 a member and the member's name. The
+ * row itself is fp_row's. */
+static int fp_container(fp *p, int depth, int is_map, size_t *size) {
+    const char close = is_map ? '}' : ']';
     size_t first = p->nnames, sz = 3;
     fp_ws(p);
-    if (p->pos < p->len && p->s[p->pos] == '}') {
+    if (p->pos < p->len && p->s[p->pos] == close) {
         p->pos++;
         *size = sz;
         return 0;
     }
     for (int n = 0;; n++) {
-        fp_str k;
-        fp_ws(p);
-        if (p->pos >= p->len || p->s[p->pos] != '"' || fp_string(p, &k) != 0 || k.escaped ||
-            fp_name_add(p, first, &k) != 0)
+        if (n && FP_OUT(p, ","))
             return -1;
-        fp_ws(p);
-        if (p->pos >= p->len || p->s[p->pos] != ':')
-            return -1;
-        p->pos++;
-        if ((n && FP_OUT(p, ",")) || FP_OUT(p, "\"") || dp_buf_append(p->out, p->s + k.off, k.raw_len) ||
-            FP_OUT(p, "\":"))
-            return -1;
+        sz += 1;
+        if (is_map) {
+            fp_str k;
+            fp_ws(p);
+            if (p->pos >= p->len || p->s[p->pos] != '"' || fp_string(p, &k) != 0 || k.escaped ||
+                fp_name_add(p, first, &k) != 0)
+                return -1;
+            fp_ws(p);
+            if (p->pos >= p->len || p->s[p->pos] != ':')
+                return -1;
+            p->pos++;
+            if (FP_OUT(p, "\"") || dp_buf_append(p->out, p->s + k.off, k.raw_len) || FP_OUT(p, "\":"))
+                return -1;
+            sz += k.dec_len;
+        }
         size_t vs;
         if (fp_value(p, depth + 1, &vs) != 0)
             return -1;
-        sz += 1 + k.dec_len + vs;
+        sz += vs;
         fp_ws(p);
         if (p->pos >= p->len)
             return -1;
         char c = p->s[p->pos++];
-        if (c == '}')
+        if (c == close)
             break;
         if (c != ',')
             return -1;
     }
     p->nnames = first;
-    *size = sz;
-    return 0;
-}
-
-static int fp_list(fp *p, int depth, size_t *size) {
-    size_t sz = 3;
-    fp_ws(p);
-    if (p->pos < p->len && p->s[p->pos] == ']') {
-        p->pos++;
-        *size = sz;
-        return 0;
-    }
-    for (int n = 0;; n++) {
-        size_t vs;
-        if ((n && FP_OUT(p, ",")) || fp_value(p, depth + 1, &vs) != 0)
-            return -1;
-        sz += 1 + vs;
-        fp_ws(p);
-        if (p->pos >= p->len)
-            return -1;
-        char c = p->s[p->pos++];
-        if (c == ']')
-            break;
-        if (c != ',')
-            return -1;
-    }
     *size = sz;
     return 0;
 }
@@ -278,9 +260,9 @@ static int fp_value(fp *p, int depth, size_t *size) {
         return -1;
     p->pos++;
     if (c == '[')
-        return FP_OUT(p, "{\"L\":[") || fp_list(p, depth, size) || FP_OUT(p, "]}") ? -1 : 0;
+        return FP_OUT(p, "{\"L\":[") || fp_container(p, depth, 0, size) || FP_OUT(p, "]}") ? -1 : 0;
     if (c == '{')
-        return FP_OUT(p, "{\"M\":{") || fp_map(p, depth, size) || FP_OUT(p, "}}") ? -1 : 0;
+        return FP_OUT(p, "{\"M\":{") || fp_container(p, depth, 1, size) || FP_OUT(p, "}}") ? -1 : 0;
     return -1;
 }
 
