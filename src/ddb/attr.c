@@ -204,6 +204,24 @@ static int looks_like_nan_inf(const char *s, size_t len)
     return !strcmp(low, "nan") || !strcmp(low, "inf") || !strcmp(low, "infinity");
 }
 
+dp_ddb_num_limit dp_ddb_num_check_limits(const dp_ddb_num *num)
+{
+    if (num->is_zero)
+        return DP_DDB_NUM_OK;
+    if (num->sig > 38)
+        return DP_DDB_NUM_TOO_PRECISE;
+    if (num->sci_exp < -130)
+        return DP_DDB_NUM_TOO_SMALL;
+    if (num->sci_exp > 125)
+        return DP_DDB_NUM_TOO_LARGE;
+    return DP_DDB_NUM_OK;
+}
+
+size_t dp_ddb_num_size(const dp_ddb_num *num)
+{
+    return (num->sig + 1) / 2 + 1;
+}
+
 int dp_ddb_number_check(const char *text, size_t len, char *errstr, size_t n, const dp_attr_path *p)
 {
     dp_ddb_num num;
@@ -217,24 +235,23 @@ int dp_ddb_number_check(const char *text, size_t len, char *errstr, size_t n, co
         dp_attr_errf(errstr, n, p, "'%s' is not a valid number", dp_attr_snippet(text, len, snip, sizeof snip));
         return -1;
     }
-    if (num.is_zero)
+    switch (dp_ddb_num_check_limits(&num)) {
+    case DP_DDB_NUM_OK:
         return 0;
-    if (num.sig > 38) {
+    case DP_DDB_NUM_TOO_PRECISE:
         dp_attr_errf(errstr, n, p, "number has %zu significant digits, DynamoDB allows 38", num.sig);
-        return -1;
-    }
-    if (num.sci_exp < -130) {
+        break;
+    case DP_DDB_NUM_TOO_SMALL:
         dp_attr_errf(errstr, n, p, "number %s is too small in magnitude for DynamoDB (smallest is 1E-130)",
                      dp_attr_snippet(text, len, snip, sizeof snip));
-        return -1;
-    }
-    if (num.sci_exp > 125) {
+        break;
+    case DP_DDB_NUM_TOO_LARGE:
         dp_attr_errf(errstr, n, p,
                      "number %s is too large for DynamoDB (largest is 9.9999999999999999999999999999999999999E+125)",
                      dp_attr_snippet(text, len, snip, sizeof snip));
-        return -1;
+        break;
     }
-    return 0;
+    return -1;
 }
 
 int dp_ddb_number_valid(const char *text, size_t len, char *errstr, size_t errstr_size)
@@ -249,7 +266,7 @@ size_t dp_ddb_number_size(const char *text, size_t len)
     dp_ddb_num num;
     if (!text || dp_ddb_number_scan(text, len, &num) != 0)
         return len / 2 + 1; /* not a number: an estimate */
-    return (num.sig + 1) / 2 + 1;
+    return dp_ddb_num_size(&num);
 }
 
 int dp_ddb_number_canonical(const char *text, size_t len, dp_buf *out)

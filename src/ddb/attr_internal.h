@@ -40,6 +40,17 @@ typedef struct dp_ddb_num {
 
 int dp_ddb_number_scan(const char *s, size_t len, dp_ddb_num *n); /* 0 ok, -1 not a number */
 char dp_ddb_num_digit(const dp_ddb_num *n, size_t k);             /* k-th significant digit */
+/* DynamoDB's limits for a scanned number: 38 significant digits, magnitude
+ * from 1E-130 to 9.99...E+125 (zero always fits). */
+typedef enum dp_ddb_num_limit {
+    DP_DDB_NUM_OK = 0,
+    DP_DDB_NUM_TOO_PRECISE,
+    DP_DDB_NUM_TOO_SMALL,
+    DP_DDB_NUM_TOO_LARGE
+} dp_ddb_num_limit;
+dp_ddb_num_limit dp_ddb_num_check_limits(const dp_ddb_num *n);
+/* Bytes a scanned number takes in an item (dp_ddb_number_size's rule). */
+size_t dp_ddb_num_size(const dp_ddb_num *n);
 /* DynamoDB number rules with a path for the message; 0 ok, -1 error. */
 int dp_ddb_number_check(const char *text, size_t len, char *errstr, size_t n, const dp_attr_path *p);
 /* Recursive AttributeValue validation (depth 0 = attribute value). */

@@ -158,9 +158,7 @@ static int fp_number(fp *p, const char **text, size_t *tlen, dp_ddb_num *num) {
     }
     *text = p->s + p->pos;
     *tlen = i - p->pos;
-    if (dp_ddb_number_scan(*text, *tlen, num) != 0)
-        return -1;
-    if (!num->is_zero && (num->sig > 38 || num->sci_exp < -130 || num->sci_exp > 125))
+    if (dp_ddb_number_scan(*text, *tlen, num) != 0 || dp_ddb_num_check_limits(num) != DP_DDB_NUM_OK)
         return -1;
     p->pos = i;
     return 0;
@@ -173,7 +171,16 @@ static int fp_literal(fp *p, const char *word, size_t n) {
     return 0;
 }
 
-static int fp_value(fp *p, int depth, size_t *size);
+/* What fp_value wrote, when it was a string or a number: the row's key
+ * attributes are taken from it. */
+typedef struct fp_scalar {
+    char type;        /* 'S', 'N', or 0 for anything else */
+    const char *text; /* S: the raw text between the quotes; N: the number */
+    size_t len;
+    fp_str str; /* S only */
+} fp_scalar;
+
+static int fp_value(fp *p, int depth, size_t *size, fp_scalar *scalar);
 
 /* The members of a nested object (written as "name":AV) or the items of a
  * list, up to the closing bracket; p->pos is after the opening one. Sizes
@@ -207,7 +214,7 @@ static int fp_container(fp *p, int depth, int is_map, size_t *size) {
             sz += k.dec_len;
         }
         size_t vs;
-        if (fp_value(p, depth + 1, &vs) != 0)
+        if (fp_value(p, depth + 1, &vs, NULL) != 0)
             return -1;
         sz += vs;
         fp_ws(p);
@@ -225,28 +232,35 @@ static int fp_container(fp *p, int depth, int is_map, size_t *size) {
 }
 
 /* One plain JSON value at p->pos written as an AttributeValue, as the
- * general path's auto mapping does (coltype.c auto_from_plain). */
-static int fp_value(fp *p, int depth, size_t *size) {
+ * general path's auto mapping does (coltype.c auto_from_plain). scalar
+ * (may be NULL) tells what a string or number was. */
+static int fp_value(fp *p, int depth, size_t *size, fp_scalar *scalar) {
     fp_ws(p);
     if (p->pos >= p->len)
         return -1;
     char c = p->s[p->pos];
+    fp_scalar none;
+    if (!scalar)
+        scalar = &none;
+    scalar->type = 0;
     if (c == '"') {
-        fp_str t;
-        if (fp_string(p, &t) != 0 || FP_OUT(p, "{\"S\":\"") ||
-            dp_buf_append(p->out, p->s + t.off, t.raw_len) || FP_OUT(p, "\"}"))
+        fp_str *t = &scalar->str;
+        if (fp_string(p, t) != 0 || FP_OUT(p, "{\"S\":\"") ||
+            dp_buf_append(p->out, p->s + t->off, t->raw_len) || FP_OUT(p, "\"}"))
             return -1;
-        *size = t.dec_len;
+        scalar->type = 'S';
+        scalar->text = p->s + t->off;
+        scalar->len = t->raw_len;
+        *size = t->dec_len;
         return 0;
     }
     if (c == '-' || (c >= '0' && c <= '9')) {
-        const char *text;
-        size_t tl;
         dp_ddb_num num;
-        if (fp_number(p, &text, &tl, &num) != 0 || FP_OUT(p, "{\"N\":\"") ||
-            dp_buf_append(p->out, text, tl) || FP_OUT(p, "\"}"))
+        if (fp_number(p, &scalar->text, &scalar->len, &num) != 0 || FP_OUT(p, "{\"N\":\"") ||
+            dp_buf_append(p->out, scalar->text, scalar->len) || FP_OUT(p, "\"}"))
             return -1;
-        *size = (num.sig + 1) / 2 + 1; /* dp_ddb_number_size */
+        scalar->type = 'N';
+        *size = dp_ddb_num_size(&num);
         return 0;
     }
     *size = 1;
@@ -292,26 +306,16 @@ typedef struct fp_key {
     size_t val_len;
 } fp_key;
 
-/* A top-level key attribute's value: a string for an S key (no escapes, so
- * the raw text is the value), a number for an N key. */
-static int fp_key_value(fp *p, fp_key *k) {
-    fp_ws(p);
-    if (p->pos >= p->len)
+/* A top-level key attribute's value, as fp_value found it: a string for an
+ * S key (no escapes, so the raw text is the value, 1 byte to the key limit),
+ * a number for an N key (already checked). */
+static int fp_key_take(fp_key *k, const fp_scalar *v) {
+    if (v->type != k->type)
         return -1;
-    if (k->type == 'S') {
-        fp_str t;
-        if (p->s[p->pos] != '"' || fp_string(p, &t) != 0 || t.escaped || t.dec_len == 0 ||
-            t.dec_len > k->max_bytes)
-            return -1;
-        k->val = p->s + t.off;
-        k->val_len = t.raw_len;
-    } else {
-        dp_ddb_num num;
-        if (p->s[p->pos] != '-' && (p->s[p->pos] < '0' || p->s[p->pos] > '9'))
-            return -1;
-        if (fp_number(p, &k->val, &k->val_len, &num) != 0)
-            return -1;
-    }
+    if (v->type == 'S' && (v->str.escaped || v->str.dec_len == 0 || v->str.dec_len > k->max_bytes))
+        return -1;
+    k->val = v->text;
+    k->val_len = v->len;
     return 0;
 }
 
@@ -398,17 +402,14 @@ static int fp_row(const sk_parse_ctx *ctx, fp *p, sk_change *out) {
         for (int i = 0; i < nkeys; i++)
             if (keys[i].name_len == k.raw_len && !memcmp(keys[i].name, name, k.raw_len))
                 key = &keys[i];
-        size_t before = p->pos;
-        if (key && fp_key_value(p, key) != 0)
-            return -1;
-        p->pos = before;
         fp_ws(p);
-        if (o->ignore_nulls && p->len - p->pos >= 4 && !memcmp(p->s + p->pos, "null", 4)) {
+        if (!key && o->ignore_nulls && p->len - p->pos >= 4 && !memcmp(p->s + p->pos, "null", 4)) {
             p->pos += 4; /* dropped, as the general path does with ignore_nulls */
         } else {
             size_t vs;
+            fp_scalar v;
             if ((written && FP_OUT(p, ",")) || FP_OUT(p, "\"") || dp_buf_append(p->out, name, k.raw_len) ||
-                FP_OUT(p, "\":") || fp_value(p, 1, &vs) != 0)
+                FP_OUT(p, "\":") || fp_value(p, 1, &vs, &v) != 0 || (key && fp_key_take(key, &v) != 0))
                 return -1;
             written = 1;
             item_size += k.dec_len + vs;
