@@ -14,6 +14,7 @@
 #include <openssl/params.h>
 
 #include "aws/sigv4.h"
+#include "common/util.h"
 
 typedef struct crypto_tls {
     EVP_MD_CTX *md;
@@ -22,9 +23,7 @@ typedef struct crypto_tls {
 
 static EVP_MD *sha256_md;
 static EVP_MAC *hmac_mac;
-static pthread_key_t tls_key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int ready;
 
 static void tls_destroy(void *p) { /* runs when a thread exits */
     crypto_tls *t = p;
@@ -33,39 +32,37 @@ static void tls_destroy(void *p) { /* runs when a thread exits */
     free(t);
 }
 
-static void crypto_init(void)
-{
+static dp_thread_local tls_slot = DP_THREAD_LOCAL_INIT(tls_destroy);
+
+static void crypto_init(void) {
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
     hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    ready = sha256_md && hmac_mac && pthread_key_create(&tls_key, tls_destroy) == 0;
 }
 
 /* This thread's contexts; NULL only when OpenSSL cannot allocate. */
-static crypto_tls *tls(void)
-{
+static crypto_tls *tls(void) {
     pthread_once(&once, crypto_init);
-    if (!ready)
+    if (!sha256_md || !hmac_mac)
         return NULL;
-    crypto_tls *t = pthread_getspecific(tls_key);
-    if (t)
+    crypto_tls *t = dp_thread_local_get(&tls_slot, sizeof *t, 1);
+    if (!t || (t->md && t->mac))
         return t;
-    t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->md = EVP_MD_CTX_new();
-    t->mac = EVP_MAC_CTX_new(hmac_mac);
-    /* the digest is set once; each dp_hmac_sha256 only sets a new key */
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-                           OSSL_PARAM_construct_end()};
-    if (!t->md || !t->mac || !EVP_MAC_CTX_set_params(t->mac, params) || pthread_setspecific(tls_key, t) != 0) {
-        tls_destroy(t);
-        return NULL;
+    if (!t->md)
+        t->md = EVP_MD_CTX_new();
+    if (!t->mac) {
+        /* the digest is set once; each dp_hmac_sha256 only sets a new key */
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                               OSSL_PARAM_construct_end()};
+        t->mac = EVP_MAC_CTX_new(hmac_mac);
+        if (t->mac && !EVP_MAC_CTX_set_params(t->mac, params)) {
+            EVP_MAC_CTX_free(t->mac);
+            t->mac = NULL;
+        }
     }
-    return t;
+    return t->md && t->mac ? t : NULL;
 }
 
-void dp_sha256(const void *data, size_t len, unsigned char out[32])
-{
+void dp_sha256(const void *data, size_t len, unsigned char out[32]) {
     static const unsigned char empty = 0;
     unsigned int n = 32;
     crypto_tls *t = tls();
@@ -76,15 +73,13 @@ void dp_sha256(const void *data, size_t len, unsigned char out[32])
         abort();
 }
 
-void dp_sha256_hex(const void *data, size_t len, char out[65])
-{
+void dp_sha256_hex(const void *data, size_t len, char out[65]) {
     unsigned char md[32];
     dp_sha256(data, len, md);
     dp_hex(md, 32, out);
 }
 
-void dp_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, unsigned char out[32])
-{
+void dp_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, unsigned char out[32]) {
     static const unsigned char empty = 0;
     size_t n = 0;
     crypto_tls *t = tls();
@@ -93,8 +88,7 @@ void dp_hmac_sha256(const void *key, size_t key_len, const void *data, size_t le
         abort();
 }
 
-void dp_hex(const unsigned char *in, size_t n, char *out)
-{
+void dp_hex(const unsigned char *in, size_t n, char *out) {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = digits[in[i] >> 4];

@@ -1,6 +1,6 @@
 #include "common/json.h"
+#include "common/util.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +27,6 @@ typedef struct block_cache {
     arena_block *blocks[ARENA_CACHE_MAX];
     int n;
 } block_cache;
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-static int cache_key_ok;
 
 static void cache_destroy(void *p) { /* runs when a thread exits */
     block_cache *c = p;
@@ -38,23 +35,10 @@ static void cache_destroy(void *p) { /* runs when a thread exits */
     free(c);
 }
 
-static void cache_init(void) {
-    cache_key_ok = pthread_key_create(&cache_key, cache_destroy) == 0;
-}
+static dp_thread_local cache_slot = DP_THREAD_LOCAL_INIT(cache_destroy);
 
 static block_cache *thread_cache(int create) {
-    pthread_once(&cache_once, cache_init);
-    if (!cache_key_ok)
-        return NULL;
-    block_cache *c = pthread_getspecific(cache_key);
-    if (!c && create) {
-        c = calloc(1, sizeof *c);
-        if (c && pthread_setspecific(cache_key, c) != 0) {
-            free(c);
-            c = NULL;
-        }
-    }
-    return c;
+    return dp_thread_local_get(&cache_slot, sizeof(block_cache), create);
 }
 
 static void *arena_alloc(dp_json_doc *doc, size_t n) {

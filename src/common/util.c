@@ -240,3 +240,42 @@ int64_t dp_parse_iso8601(const char *s) {
         return -1;
     return days_from_civil(Y, M, D) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec - off;
 }
+
+/* ------------------------------------------------------------ per-thread objects */
+
+static int thread_local_ready(dp_thread_local *t)
+{
+    int st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+    if (st != 0)
+        return st > 0;
+    pthread_mutex_lock(&t->mu);
+    if (t->state == 0)
+        __atomic_store_n(&t->state, pthread_key_create(&t->key, t->destroy) == 0 ? 1 : -1, __ATOMIC_RELEASE);
+    st = t->state;
+    pthread_mutex_unlock(&t->mu);
+    return st > 0;
+}
+
+void *dp_thread_local_get(dp_thread_local *t, size_t size, int create)
+{
+    if (!thread_local_ready(t))
+        return NULL;
+    void *o = pthread_getspecific(t->key);
+    if (!o && create) {
+        o = calloc(1, size);
+        if (o && pthread_setspecific(t->key, o) != 0) {
+            free(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+void dp_thread_local_release(dp_thread_local *t)
+{
+    void *o = dp_thread_local_get(t, 0, 0);
+    if (o) {
+        pthread_setspecific(t->key, NULL);
+        t->destroy(o);
+    }
+}

@@ -2,6 +2,7 @@
 #ifndef DP_COMMON_UTIL_H
 #define DP_COMMON_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,22 @@ int64_t dp_wall_s(void);
 
 /* snprintf into errstr when errstr is non-NULL; returns errstr. */
 char *dp_errf(char *errstr, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* One object per thread, made on first use (calloc'd, zeroed) and passed to
+ * destroy when its thread exits; for caches that must not be shared across
+ * threads. Declare `static dp_thread_local x = DP_THREAD_LOCAL_INIT;`. */
+typedef struct dp_thread_local {
+    pthread_mutex_t mu;
+    int state; /* 0: no key yet, 1: ready, -1: no key could be made */
+    pthread_key_t key;
+    void (*destroy)(void *);
+} dp_thread_local;
+#define DP_THREAD_LOCAL_INIT(destroy_fn) {PTHREAD_MUTEX_INITIALIZER, 0, 0, (destroy_fn)}
+/* This thread's object: made when missing and create is set; NULL when
+ * missing or out of memory. */
+void *dp_thread_local_get(dp_thread_local *t, size_t size, int create);
+/* Destroy this thread's object now (the thread that tears down a user). */
+void dp_thread_local_release(dp_thread_local *t);
 
 /* Thread-safe random numbers (xorshift per thread, seeded from urandom). */
 uint64_t dp_rand64(void);

@@ -38,11 +38,7 @@ typedef struct rec_cache {
     rec_block *free[REC_CLASSES + 1];
     size_t bytes;
 } rec_cache;
-static pthread_key_t rec_cache_key;
-static pthread_once_t rec_cache_once = PTHREAD_ONCE_INIT;
-static int rec_cache_ok;
-
-static void rec_cache_destroy(void *p) {
+static void rec_cache_destroy(void *p) { /* runs when a thread exits */
     rec_cache *c = p;
     for (int i = 0; i <= REC_CLASSES; i++)
         while (c->free[i]) {
@@ -53,31 +49,10 @@ static void rec_cache_destroy(void *p) {
     free(c);
 }
 
-static void rec_cache_init(void) {
-    rec_cache_ok = pthread_key_create(&rec_cache_key, rec_cache_destroy) == 0;
-}
+static dp_thread_local rec_cache_slot = DP_THREAD_LOCAL_INIT(rec_cache_destroy);
 
 static rec_cache *rec_cache_get(int create) {
-    pthread_once(&rec_cache_once, rec_cache_init);
-    if (!rec_cache_ok)
-        return NULL;
-    rec_cache *c = pthread_getspecific(rec_cache_key);
-    if (!c && create) {
-        c = calloc(1, sizeof(*c));
-        if (c && pthread_setspecific(rec_cache_key, c) != 0) {
-            free(c);
-            c = NULL;
-        }
-    }
-    return c;
-}
-
-static void rec_cache_release(void) {
-    rec_cache *c = rec_cache_get(0);
-    if (c) {
-        pthread_setspecific(rec_cache_key, NULL);
-        rec_cache_destroy(c);
-    }
+    return dp_thread_local_get(&rec_cache_slot, sizeof(rec_cache), create);
 }
 
 static sk_rec *rec_alloc(size_t size) {
@@ -851,7 +826,8 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
     pthread_mutex_destroy(&s->pq_mu);
     pthread_cond_destroy(&s->ack_cv);
     free(s);
-    rec_cache_release(); /* this thread's cached record blocks (worker threads freed theirs on exit) */
+    dp_thread_local_release(
+        &rec_cache_slot); /* this thread's cached record blocks (workers freed theirs on exit) */
 }
 
 /* ------------------------------------------------------------ produce / poll / flush */
