@@ -32,6 +32,10 @@ void cli_common_init(cli_common *c, const char *cmd);
 void cli_common_free(cli_common *c);
 /* Handle a common option; 1 when handled, 0 when not one, -1 on error. */
 int cli_common_opt(cli_common *c, int opt, const char *arg);
+/* Parse argv for a subcommand that takes the common options only (check,
+ * list-tables, create-table): prints help when asked (help()), refuses other
+ * options and arguments. Returns -1 to go on, else the exit code to return. */
+int cli_common_parse_only(cli_common *c, int argc, char **argv, void (*help)(void));
 /* Load -c, apply --set in order, set the log level, validate for the
  * subcommand when validate_for != NULL. Prints the error; returns an exit
  * code (0 ok). */

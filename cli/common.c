@@ -61,6 +61,23 @@ int cli_common_opt(cli_common *c, int opt, const char *arg) {
     }
 }
 
+int cli_common_parse_only(cli_common *c, int argc, char **argv, void (*help)(void)) {
+    static const struct option longopts[] = {CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, longopts, NULL)) != -1) {
+        int h = cli_common_opt(c, opt, optarg);
+        if (h <= 0)
+            return h < 0 ? DDBPIPE_EXIT_USAGE : cli_try_help(c->cmd);
+    }
+    if (c->help) {
+        help();
+        return DDBPIPE_EXIT_OK;
+    }
+    if (optind < argc)
+        return cli_usage_error(c->cmd, "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
 int cli_common_load(cli_common *c, const char *validate_for) {
     char err[1024] = "";
     ddbpipe_result_t r;

@@ -17,29 +17,15 @@ static void print_name(const char *name, void *opaque) {
 }
 
 int cli_cmd_list_tables(int argc, char **argv) {
-    static const struct option longopts[] = {CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
     cli_common c;
     ddbpipe_client_t *client = NULL;
     char err[1024] = "";
     size_t count = 0;
-    int rc = DDBPIPE_EXIT_OK, opt;
+    int rc = DDBPIPE_EXIT_OK;
 
     cli_common_init(&c, "list-tables");
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, longopts, NULL)) != -1) {
-        int h = cli_common_opt(&c, opt, optarg);
-        if (h <= 0) {
-            rc = h < 0 ? DDBPIPE_EXIT_USAGE : cli_try_help(c.cmd);
-            goto out;
-        }
-    }
-    if (c.help) {
-        help();
+    if ((rc = cli_common_parse_only(&c, argc, argv, help)) >= 0)
         goto out;
-    }
-    if (optind < argc) {
-        rc = cli_usage_error(c.cmd, "unexpected argument '%s'", argv[optind]);
-        goto out;
-    }
     if ((rc = cli_common_load(&c, NULL)) != 0)
         goto out;
     ddbpipe_result_t r = ddbpipe_client_new(c.conf, &client, err, sizeof err);
