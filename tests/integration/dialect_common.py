@@ -7,29 +7,9 @@ import subprocess
 import sys
 import tempfile
 
-FAILS = []
+from ddblocal_env import BIN, ENDPOINT, FAILS, SRC, check, ddb_client, skip  # noqa: F401 (re-exported)
 
-
-def skip(msg):
-    print("SKIPPED: " + msg)
-    sys.exit(77)
-
-
-try:
-    import boto3
-except ImportError:
-    skip("python3-boto3 is not installed")
-
-BIN = os.environ.get("DDBPIPE_BIN")
-EPF = os.environ.get("DDBPIPE_TEST_ENDPOINT_FILE")
-SRC = os.environ.get("DDBPIPE_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-if not BIN or not os.path.exists(BIN):
-    skip("DDBPIPE_BIN not built")
-if not EPF or not os.path.exists(EPF):
-    skip("no DynamoDB Local endpoint (DDBPIPE_TEST_ENDPOINT_FILE)")
-ENDPOINT = open(EPF).read().strip()
-DDB = boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="AKIDDIALECT",
-                   aws_secret_access_key="secret")
+DDB = ddb_client("AKIDDIALECT")
 WD = tempfile.mkdtemp(prefix="ddbpipe-dialect-it-")
 SUFFIX = str(os.getpid())
 CREATED = []
@@ -46,14 +26,6 @@ def write(name, text):
     with open(path, "w") as f:
         f.write(text)
     return path
-
-
-def check(cond, what, detail=""):
-    if cond:
-        print("  ok   " + what)
-    else:
-        print("  FAIL " + what + (("\n       " + str(detail)[:2000]) if detail else ""))
-        FAILS.append(what)
 
 
 def create(name, pk, pkt, sk=None, skt=None):

@@ -27,44 +27,13 @@ import tempfile
 import threading
 import time
 
-BIN = os.environ.get("DDBPIPE_BIN")
-FAILS = []
+from ddblocal_env import BIN, ENDPOINT, FAILS, check, ddb_client
+
 KILLS = 20
 INITIAL = 2500
 KEYS = 3200
-
-
-def skip(msg):
-    print("SKIPPED: " + msg)
-    sys.exit(77)
-
-
-try:
-    import boto3
-except ImportError:
-    skip("python3-boto3 is not installed")
-
-EPF = os.environ.get("DDBPIPE_TEST_ENDPOINT_FILE")
-if not BIN or not os.path.exists(BIN):
-    skip("DDBPIPE_BIN not built")
-if not EPF or not os.path.exists(EPF):
-    skip("no DynamoDB Local endpoint (DDBPIPE_TEST_ENDPOINT_FILE)")
-ENDPOINT = open(EPF).read().strip()
-
-
-def client():
-    return boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="AKIDLOCAL",
-                        aws_secret_access_key="secret")
-
-
+client = ddb_client  # one per writer thread (boto3 clients are not shared across threads)
 DDB = client()
-
-
-def check(cond, what, detail=""):
-    print(("  ok   " if cond else "  FAIL ") + what + (("\n       " + str(detail)[:2000]) if detail and not cond
-                                                       else ""), flush=True)
-    if not cond:
-        FAILS.append(what)
 
 
 def canon(item):

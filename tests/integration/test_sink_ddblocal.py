@@ -17,38 +17,11 @@ import sys
 import tempfile
 import time
 
-BIN = os.environ.get("DDBPIPE_BIN")
-FAILS = []
+from ddblocal_env import BIN, ENDPOINT, FAILS, check, ddb_client
 
-
-def skip(msg):
-    print("SKIPPED: " + msg)
-    sys.exit(77)
-
-
-try:
-    import boto3
-except ImportError:
-    skip("python3-boto3 is not installed")
-
-EPF = os.environ.get("DDBPIPE_TEST_ENDPOINT_FILE")
-if not BIN or not os.path.exists(BIN):
-    skip("DDBPIPE_BIN not built")
-if not EPF or not os.path.exists(EPF):
-    skip("no DynamoDB Local endpoint (DDBPIPE_TEST_ENDPOINT_FILE)")
-ENDPOINT = open(EPF).read().strip()
-DDB = boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="AKIDLOCAL",
-                   aws_secret_access_key="secret")
+DDB = ddb_client()
 WD = tempfile.mkdtemp(prefix="ddbpipe-sink-it-")
 SUFFIX = str(os.getpid())
-
-
-def check(cond, what, detail=""):
-    if cond:
-        print("  ok   " + what)
-    else:
-        print("  FAIL " + what + (("\n       " + str(detail)[:1500]) if detail else ""))
-        FAILS.append(what)
 
 
 def create(name, pk, pkt, sk=None, skt=None):

@@ -11,29 +11,9 @@ import subprocess
 import sys
 import tempfile
 
-FAILS = []
+from ddblocal_env import BIN, ENDPOINT, FAILS, check, ddb_client
 
-
-def skip(msg):
-    print("SKIPPED: " + msg)
-    sys.exit(77)
-
-
-try:
-    import boto3
-except ImportError:
-    skip("python3-boto3 is not installed")
-
-BIN = os.environ.get("DDBPIPE_BIN")
-EPF = os.environ.get("DDBPIPE_TEST_ENDPOINT_FILE")
-if not BIN or not os.path.exists(BIN):
-    skip("DDBPIPE_BIN not built")
-if not EPF or not os.path.exists(EPF):
-    skip("no DynamoDB Local endpoint (DDBPIPE_TEST_ENDPOINT_FILE)")
-ENDPOINT = open(EPF).read().strip()
-# DynamoDB Local accepts only letters and digits in access key ids.
-DDB = boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-2", aws_access_key_id="AKIDSQLTEST",
-                   aws_secret_access_key="secret")
+DDB = ddb_client("AKIDSQLTEST", region="us-east-2")
 WD = tempfile.mkdtemp(prefix="ddbpipe-sql-it-")
 TABLE = "user_behavior_%d" % os.getpid()
 
@@ -55,14 +35,6 @@ WITH (
   'aws.credentials.basic.secretkey' = 'secret'
 );
 """
-
-
-def check(cond, what, detail=""):
-    if cond:
-        print("  ok   " + what)
-    else:
-        print("  FAIL " + what + (("\n       " + str(detail)[:2000]) if detail else ""))
-        FAILS.append(what)
 
 
 def sql(body, stdin=None, args=(), table=None, from_stdin=False):
