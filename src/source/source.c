@@ -355,9 +355,29 @@ static ddbpipe_result_t parse_body(const dp_ddb_result *res, const char *what, d
     return DDBPIPE_OK;
 }
 
+/* One DescribeStream page merged into the shard graph; *desc is its
+ * StreamDescription (NULL when absent; inside *doc, which the caller frees).
+ * -1 after set_fatal when the page is unreadable. */
+static int merge_listing_page(ddbpipe_source_t *src, dp_ddb_result *res, dp_json_doc **doc, const dp_json **desc) {
+    char err[256] = "";
+    size_t added = 0;
+    ddbpipe_result_t rc = parse_body(res, "DescribeStream", doc, err, sizeof err);
+    *desc = *doc ? dp_json_get(dp_json_root(*doc), "StreamDescription") : NULL;
+    if (rc == DDBPIPE_OK)
+        rc = dp_shard_graph_merge(&src->st.shards, dp_json_get(*desc, "Shards"), &added, err, sizeof err);
+    if (rc != DDBPIPE_OK) {
+        set_fatal(src, rc, "%s", err);
+        return -1;
+    }
+    if (added) {
+        src->graph_changed = 1;
+        src->dirty = 1;
+    }
+    return 0;
+}
+
 static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
     src->disc_pending = 0;
-    char err[256] = "";
     dp_json_doc *doc = NULL;
     if (res->result != DDBPIPE_OK) {
         if (res->retryable && ++src->disc_failures < SRC_MAX_FAILURES) {
@@ -371,21 +391,11 @@ static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
         return;
     }
     src->disc_failures = 0;
-    ddbpipe_result_t rc = parse_body(res, "DescribeStream", &doc, err, sizeof err);
-    const dp_json *desc = doc ? dp_json_get(dp_json_root(doc), "StreamDescription") : NULL;
-    size_t added = 0;
-    if (rc == DDBPIPE_OK)
-        rc = dp_shard_graph_merge(&src->st.shards, dp_json_get(desc, "Shards"), &added, err, sizeof err);
-    if (rc != DDBPIPE_OK) {
-        set_fatal(src, rc, "%s", err);
+    const dp_json *desc = NULL;
+    if (merge_listing_page(src, res, &doc, &desc) != 0)
         goto out;
-    }
     if (!src->table[0] && dp_json_get_string(desc, "TableName"))
         snprintf(src->table, sizeof src->table, "%s", dp_json_get_string(desc, "TableName"));
-    if (added) {
-        src->graph_changed = 1;
-        src->dirty = 1;
-    }
     const char *next = dp_json_get_string(desc, "LastEvaluatedShardId");
     if (next && next[0]) {
         start_listing(src, next);
@@ -416,7 +426,6 @@ out:
 static void on_children(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
     src->child_pending--;
     s->child_pending = 0;
-    char err[256] = "";
     dp_json_doc *doc = NULL;
     if (res->result != DDBPIPE_OK) {
         if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
@@ -433,19 +442,9 @@ static void on_children(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
         return;
     }
     s->failures = 0;
-    ddbpipe_result_t rc = parse_body(res, "DescribeStream", &doc, err, sizeof err);
-    const dp_json *desc = doc ? dp_json_get(dp_json_root(doc), "StreamDescription") : NULL;
-    size_t added = 0;
-    if (rc == DDBPIPE_OK)
-        rc = dp_shard_graph_merge(&src->st.shards, dp_json_get(desc, "Shards"), &added, err, sizeof err);
-    if (rc != DDBPIPE_OK) {
-        set_fatal(src, rc, "%s", err);
+    const dp_json *desc = NULL;
+    if (merge_listing_page(src, res, &doc, &desc) != 0)
         goto out;
-    }
-    if (added) {
-        src->graph_changed = 1;
-        src->dirty = 1;
-    }
     const char *next = dp_json_get_string(desc, "LastEvaluatedShardId");
     if (next && next[0]) {
         start_child_listing(src, s, next);
