@@ -1,5 +1,6 @@
 #include "common/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -278,4 +279,25 @@ void dp_thread_local_release(dp_thread_local *t)
         pthread_setspecific(t->key, NULL);
         t->destroy(o);
     }
+}
+
+char *dp_collapse_ws(const char *s, size_t n)
+{
+    char *o = malloc(n + 1);
+    if (!o)
+        return NULL;
+    size_t ol = 0;
+    int sp = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isspace((unsigned char)s[i])) {
+            sp = ol > 0;
+            continue;
+        }
+        if (sp)
+            o[ol++] = ' ';
+        sp = 0;
+        o[ol++] = s[i];
+    }
+    o[ol] = 0;
+    return o;
 }

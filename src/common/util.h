@@ -40,6 +40,10 @@ int dp_write_file_atomic(const char *path, const void *data, size_t len);
 /* Read a whole file (capped at max_len). Caller frees. NULL on error. */
 char *dp_read_file(const char *path, size_t max_len, size_t *out_len);
 
+/* Copy of s[0..n) with whitespace runs collapsed to one space, trimmed
+ * ("DECIMAL( 10,\n 2 )" -> "DECIMAL( 10, 2 )"). Caller frees; NULL: no memory. */
+char *dp_collapse_ws(const char *s, size_t n);
+
 /* CRC32 (IEEE, as x-amz-crc32). */
 uint32_t dp_crc32(const void *data, size_t len);
 

@@ -284,28 +284,6 @@ void dp_conf_columns_free(dp_conf_column *cols, size_t count)
     free(cols);
 }
 
-/* Collapse whitespace runs to one space and trim. Caller frees. */
-static char *collapse_ws(const char *s, size_t n)
-{
-    char *o = malloc(n + 1);
-    if (!o)
-        return NULL;
-    size_t ol = 0;
-    int sp = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isspace((unsigned char)s[i])) {
-            sp = ol > 0;
-            continue;
-        }
-        if (sp)
-            o[ol++] = ' ';
-        sp = 0;
-        o[ol++] = s[i];
-    }
-    o[ol] = 0;
-    return o;
-}
-
 ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, size_t *count, char *errstr,
                                        size_t errstr_size)
 {
@@ -369,7 +347,7 @@ ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, s
             cap = nc;
         }
         cols[n].name = xstrndup(ns, (size_t)(ne - ns));
-        cols[n].type = collapse_ws(s, (size_t)(e - s));
+        cols[n].type = dp_collapse_ws(s, (size_t)(e - s));
         n++;
         if (!cols[n - 1].name || !cols[n - 1].type) {
             rc = DDBPIPE_ERR_NOMEM;

@@ -408,23 +408,7 @@ static void skip_element(lex *L)
 
 static int collapse_into(strv *out, const char *s, size_t n)
 {
-    char *o = malloc(n + 1);
-    size_t ol = 0;
-    int sp = 0;
-    if (!o)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (isspace((unsigned char)s[i])) {
-            sp = ol > 0;
-            continue;
-        }
-        if (sp)
-            o[ol++] = ' ';
-        sp = 0;
-        o[ol++] = s[i];
-    }
-    o[ol] = 0;
-    return strv_push(out, o);
+    return strv_push(out, dp_collapse_ws(s, n));
 }
 
 static int parse_pk(lex *L, ddl_def *d)
