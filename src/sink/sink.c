@@ -275,6 +275,21 @@ ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset
     return r;
 }
 
+/* An accepted input record: its sequence number, and its slot in the
+ * checkpoint ring (unacknowledged until the write or dead letter is done). */
+static uint64_t ring_accept(struct ddbpipe_sink *s, uint64_t offset, uint64_t line_no, size_t mem) {
+    pthread_mutex_lock(&s->mu);
+    uint64_t seq = s->next_seq++;
+    sk_ring_ent *e = &s->ring[seq % s->ring_cap];
+    e->offset = offset;
+    e->line_no = line_no;
+    e->acked = 0;
+    s->unacked_records++;
+    s->unacked_bytes += mem;
+    pthread_mutex_unlock(&s->mu);
+    return seq;
+}
+
 static void checkpoint_maybe(struct ddbpipe_sink *s, int force) {
     if (!s->checkpoint_path)
         return;
@@ -896,15 +911,7 @@ ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *s, const char *line, size_
         l->offset = input_offset;
         l->t_ms = dp_now_ms();
         l->mem = sizeof(sk_rec) + 3 * len + 192; /* estimate: line + item + key, fixed at accept */
-        pthread_mutex_lock(&s->mu);
-        l->seq = s->next_seq++;
-        sk_ring_ent *pe = &s->ring[l->seq % s->ring_cap];
-        pe->offset = input_offset;
-        pe->line_no = line_no;
-        pe->acked = 0;
-        s->unacked_records++;
-        s->unacked_bytes += l->mem;
-        pthread_mutex_unlock(&s->mu);
+        l->seq = ring_accept(s, input_offset, line_no, l->mem);
         c->n++;
         if (c->n == SK_PCHUNK_LINES || c->text.len >= (size_t)256 * 1024)
             submit_chunk(s);
@@ -923,15 +930,7 @@ ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *s, const char *line, size_
     r->line_no = line_no;
     r->offset = input_offset;
     r->t_ms = dp_now_ms();
-    pthread_mutex_lock(&s->mu);
-    r->seq = s->next_seq++;
-    sk_ring_ent *re = &s->ring[r->seq % s->ring_cap];
-    re->offset = input_offset;
-    re->line_no = line_no;
-    re->acked = 0;
-    s->unacked_records++;
-    s->unacked_bytes += r->mem;
-    pthread_mutex_unlock(&s->mu);
+    r->seq = ring_accept(s, input_offset, line_no, r->mem);
     if (bad != SK_BAD_NONE) {
         SK_ADD(s, parse_errors, 1);
         if (bad == SK_BAD_OVERSIZED)
