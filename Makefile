@@ -61,7 +61,7 @@ asan: deps
 	cmake -S . -B $(BUILD_ASAN) -DDDBPIPE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 	rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
-	rc=0; ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86:log_path=$(abspath $(ASAN_LOGS))/asan \
+	rc=0; DDBPIPE_TEST_SLOW=asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86:log_path=$(abspath $(ASAN_LOGS))/asan \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j$(JOBS) $(ASAN_CTEST_ARGS) || rc=$$?; \
 	  if ls $(ASAN_LOGS)/asan.* >/dev/null 2>&1; then head -n 80 $(ASAN_LOGS)/asan.*; \
