@@ -121,13 +121,9 @@ int cli_common_load(cli_common *c, const char *validate_for) {
         }
     }
     /* log_level from the config unless -q/-v said otherwise. */
-    if (!c->quiet && !c->verbose && ddbpipe_conf_is_set(c->conf, "log_level")) {
-        const char *lv = ddbpipe_conf_get(c->conf, "log_level");
-        static const char *names[] = {"error", "warn", "info", "debug"};
-        for (int i = 0; lv && i < 4; i++)
-            if (strcmp(lv, names[i]) == 0)
-                ddbpipe_log_set_level((ddbpipe_log_level_t)i);
-    }
+    ddbpipe_log_level_t lv;
+    if (!c->quiet && !c->verbose && ddbpipe_conf_log_level(c->conf, &lv))
+        ddbpipe_log_set_level(lv);
     if (validate_for) {
         err[0] = '\0';
         r = ddbpipe_conf_validate(c->conf, validate_for, err, sizeof err);

@@ -27,7 +27,7 @@ int cli_cmd_create_table(int argc, char **argv) {
         goto out;
     if ((rc = cli_common_load(&c, "create-table")) != 0)
         goto out;
-    const char *table = ddbpipe_conf_get(c.conf, "table");
+    const char *table = ddbpipe_conf_table(c.conf);
     ddbpipe_result_t r = ddbpipe_client_new(c.conf, &client, err, sizeof err);
     if (r == DDBPIPE_OK)
         r = ddbpipe_create_table(client, c.conf, &created, err, sizeof err);

@@ -76,6 +76,8 @@ ddbpipe_result_t ddbpipe_conf_load_file(ddbpipe_conf_t *conf, const char *path, 
 /* Value as text (defaults applied); NULL when unset and no default. Secret
  * properties return their value here: callers must never print them. */
 const char *ddbpipe_conf_get(const ddbpipe_conf_t *conf, const char *name);
+/* The DynamoDB table name (the `table` property), NULL when unset. */
+const char *ddbpipe_conf_table(const ddbpipe_conf_t *conf);
 /* Is this property set explicitly (not just defaulted)? */
 int ddbpipe_conf_is_set(const ddbpipe_conf_t *conf, const char *name);
 /* Validate cross-field rules (keys, batch size per mode, ...). */
@@ -100,6 +102,9 @@ const ddbpipe_conf_prop_info_t *ddbpipe_conf_prop_at(size_t i);
 typedef enum { DDBPIPE_LOG_ERROR = 0, DDBPIPE_LOG_WARN, DDBPIPE_LOG_INFO, DDBPIPE_LOG_DEBUG } ddbpipe_log_level_t;
 /* Global log level for stderr logging (default WARN). */
 void ddbpipe_log_set_level(ddbpipe_log_level_t level);
+/* The configured log_level: 1 and *out when the configuration sets it,
+ * 0 when it is left at its default. */
+int ddbpipe_conf_log_level(const ddbpipe_conf_t *conf, ddbpipe_log_level_t *out);
 
 /* ---------------------------------------------------------------- client */
 

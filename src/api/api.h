@@ -18,15 +18,17 @@ struct ddbpipe_client {
 };
 
 /* ddbpipe_client_new with the per-call attempts capped (check wants a fast
- * answer for an unreachable endpoint, not ten backoffs). 0 = from config. */
-ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts, ddbpipe_client_t **out,
-                                   char *errstr, size_t errstr_size);
+ * answer for an unreachable endpoint, not ten backoffs; 0 = from config)
+ * and the calls the caller keeps in flight at most, which sizes the HTTP
+ * connection pool (0 = max_concurrent_requests). */
+ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts, int max_in_flight,
+                                   ddbpipe_client_t **out, char *errstr, size_t errstr_size);
 
 /* Region resolution: config (and its AWS_REGION/AWS_DEFAULT_REGION
  * fallback), then the environment, then the profile's region in the shared
  * config file. 0 ok (region and a description of where it came from), -1
  * when none. */
-int dp_api_resolve_region(const ddbpipe_conf_t *conf, char *region, size_t region_size, char *source,
+int dp_api_resolve_region(const dp_settings *st, char *region, size_t region_size, char *source,
                           size_t source_size);
 
 /* Format a failed call's result into errstr with context (what/table),
@@ -37,7 +39,7 @@ ddbpipe_result_t dp_api_call_error(const ddbpipe_client_t *client, const char *w
 
 /* Key schema from config (partition_key/sort_key and types). Types that
  * were not set explicitly are 0 in *explicit_types bits (1 partition, 2 sort). */
-ddbpipe_result_t dp_api_conf_key_schema(const ddbpipe_conf_t *conf, ddbpipe_key_schema_t *out,
+ddbpipe_result_t dp_api_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out,
                                         int *explicit_types, char *errstr, size_t errstr_size);
 /* Compare a table's key schema with the configured one. 0 equal; -1 with
  * a sentence naming the difference in msg. */

@@ -47,10 +47,12 @@ ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf, void (*cb)(const char
     ddbpipe_result_t rc;
     char err[1024] = "";
     const char *provider = NULL, *akid = NULL;
-    const char *table = conf ? dp_conf_str(conf, "table") : NULL;
+    dp_settings st;
 
     if (!conf)
         return DDBPIPE_ERR_INVALID_ARG;
+    dp_conf_settings(conf, &st);
+    const char *table = st.table;
     rc = ddbpipe_conf_validate(conf, "check", err, sizeof err);
     if (rc != DDBPIPE_OK) {
         say(&r, "config: ERROR %s", err[0] ? err : ddbpipe_strerror(rc));
@@ -58,7 +60,7 @@ ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf, void (*cb)(const char
     }
     say(&r, "config: ok");
 
-    rc = dp_api_client_new(conf, DP_CHECK_MAX_ATTEMPTS, &client, err, sizeof err);
+    rc = dp_api_client_new(conf, DP_CHECK_MAX_ATTEMPTS, 0, &client, err, sizeof err);
     if (rc != DDBPIPE_OK) {
         say(&r, "client: ERROR %s", err[0] ? err : ddbpipe_strerror(rc));
         goto out;
@@ -100,13 +102,13 @@ ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf, void (*cb)(const char
         info.billing_mode[0] ? info.billing_mode : "PROVISIONED",
         info.stream_view_type[0] ? info.stream_view_type : "disabled", (long long)info.item_count);
 
-    if (!dp_conf_str(conf, "partition_key")) {
+    if (!st.partition_key) {
         say(&r, "key schema: not configured; the table's key (%s) will be used", have);
     } else {
         ddbpipe_key_schema_t want;
         int explicit_types = 0;
         err[0] = '\0';
-        rc = dp_api_conf_key_schema(conf, &want, &explicit_types, err, sizeof err);
+        rc = dp_api_conf_key_schema(&st, &want, &explicit_types, err, sizeof err);
         if (rc != DDBPIPE_OK) {
             say(&r, "key schema: ERROR %s", err);
             goto out;

@@ -35,13 +35,13 @@ static int region_cb(const char *section, const char *key, const char *value, vo
     return 0;
 }
 
-int dp_api_resolve_region(const ddbpipe_conf_t *conf, char *region, size_t region_size, char *source,
+int dp_api_resolve_region(const dp_settings *st, char *region, size_t region_size, char *source,
                           size_t source_size) {
-    const char *v = dp_conf_str(conf, "region");
+    const char *v = st->region;
     const char *env;
     if (v && v[0]) {
         const char *aws_region = getenv("AWS_REGION");
-        if (ddbpipe_conf_is_set(conf, "region"))
+        if (dp_settings_is_set(st, &st->region))
             env = "config";
         else if (aws_region && aws_region[0])
             env = "AWS_REGION";
@@ -62,7 +62,7 @@ int dp_api_resolve_region(const ddbpipe_conf_t *conf, char *region, size_t regio
     }
     /* The profile's region in the shared config file. */
     region_ctx rc = {0};
-    const char *profile = dp_conf_str(conf, "profile");
+    const char *profile = st->profile;
     if (!profile || !profile[0])
         profile = getenv("AWS_PROFILE");
     rc.profile = profile && profile[0] ? profile : "default";
@@ -89,23 +89,25 @@ int dp_api_resolve_region(const ddbpipe_conf_t *conf, char *region, size_t regio
     return 0;
 }
 
-ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts, ddbpipe_client_t **out,
-                                   char *errstr, size_t errstr_size) {
+ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts, int max_in_flight,
+                                   ddbpipe_client_t **out, char *errstr, size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     ddbpipe_client_t *c = NULL;
+    dp_settings st;
 
     if (!conf || !out) {
         dp_errf(errstr, errstr_size, "ddbpipe_client_new: conf and out are required");
         return DDBPIPE_ERR_INVALID_ARG;
     }
     *out = NULL;
+    dp_conf_settings(conf, &st);
     c = calloc(1, sizeof *c);
     if (!c) {
         rc = DDBPIPE_ERR_NOMEM;
         dp_errf(errstr, errstr_size, "out of memory");
         goto out;
     }
-    if (dp_api_resolve_region(conf, c->region, sizeof c->region, c->region_source, sizeof c->region_source) !=
+    if (dp_api_resolve_region(&st, c->region, sizeof c->region, c->region_source, sizeof c->region_source) !=
         0) {
         rc = DDBPIPE_ERR_CONFIG;
         dp_errf(errstr, errstr_size,
@@ -113,31 +115,32 @@ ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts,
                 "AWS_DEFAULT_REGION, or region in the profile of ~/.aws/config");
         goto out;
     }
-    int trust_all = dp_conf_bool(conf, "trust_all_certificates", 0);
+    int trust_all = st.trust_all_certificates;
     if (trust_all)
         DP_LOG_WARN("trust_all_certificates is on: TLS certificates are not verified");
 
     dp_cred_options co;
     dp_cred_options_init(&co);
-    co.access_key_id = dp_conf_str(conf, "aws_access_key_id");
-    co.secret_access_key = dp_conf_str(conf, "aws_secret_access_key");
-    co.session_token = dp_conf_str(conf, "aws_session_token");
-    co.profile = dp_conf_str(conf, "profile");
+    co.access_key_id = st.aws_access_key_id;
+    co.secret_access_key = st.aws_secret_access_key;
+    co.session_token = st.aws_session_token;
+    co.profile = st.profile;
     co.region = c->region;
-    co.credentials_file = dp_conf_str(conf, "credentials_file");
-    co.web_identity_token_file = dp_conf_str(conf, "web_identity_token_file");
-    co.role_arn = dp_conf_str(conf, "role_arn");
-    co.role_session_name = dp_conf_str(conf, "role_session_name");
-    co.external_id = dp_conf_str(conf, "external_id");
-    const char *provider = dp_conf_str(conf, "credentials_provider");
-    co.provider = provider && strcmp(provider, "auto") != 0 ? provider : NULL;
+    co.credentials_file = st.credentials_file;
+    co.web_identity_token_file = st.web_identity_token_file;
+    co.role_arn = st.role_arn;
+    co.role_session_name = st.role_session_name;
+    co.external_id = st.external_id;
+    co.provider = st.credentials_provider > DP_CREDS_AUTO
+                      ? dp_settings_enum_text(&st, &st.credentials_provider)
+                      : NULL;
     co.verify_tls = !trust_all;
     if ((co.access_key_id && co.access_key_id[0]) != (co.secret_access_key && co.secret_access_key[0])) {
         rc = DDBPIPE_ERR_CONFIG;
         dp_errf(errstr, errstr_size, "aws_access_key_id and aws_secret_access_key must be given together");
         goto out;
     }
-    if (dp_conf_assume_role(conf)) {
+    if (st.assume_role) {
         /* Flink ASSUME_ROLE: the configured chain supplies the source
          * credentials; role_arn there would mean web identity, so it is
          * taken out of the base chain. */
@@ -158,19 +161,22 @@ ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts,
     dp_ddb_options o;
     dp_ddb_options_init(&o);
     o.region = c->region;
-    o.endpoint_url = dp_conf_str(conf, "endpoint_url");
-    o.streams_endpoint_url = dp_conf_str(conf, "streams_endpoint_url");
+    o.endpoint_url = st.endpoint_url;
+    o.streams_endpoint_url = st.streams_endpoint_url;
     o.creds = c->creds;
-    o.http.connect_timeout_ms = (long)dp_conf_int(conf, "connect_timeout_ms", 3000);
-    o.http.request_timeout_ms = (long)dp_conf_int(conf, "request_timeout_ms", 60000);
+    o.http.connect_timeout_ms = (long)st.connect_timeout_ms;
+    o.http.request_timeout_ms = (long)st.request_timeout_ms;
     o.http.verify_tls = !trust_all;
-    o.http.ca_file = dp_conf_str(conf, "ca_file");
-    int64_t retries = dp_conf_int(conf, "max_retries", 10);
-    o.max_attempts = retries < 0 ? -1 : (int)(retries > 1000000 ? 1000000 : retries) + 1;
+    o.http.ca_file = st.ca_file;
+    /* Connections follow the calls the caller keeps in flight: with fewer,
+     * calls over the cap would queue inside curl (max_concurrent_requests
+     * above 64 had no effect while this stayed at curl's 64). */
+    o.http.max_connections = max_in_flight > 0 ? max_in_flight : (int)st.max_concurrent_requests;
+    int64_t retries = st.max_retries;
+    o.max_attempts = retries < 0 ? -1 : (int)retries + 1;
     if (max_attempts > 0 && (o.max_attempts < 0 || o.max_attempts > max_attempts))
         o.max_attempts = max_attempts;
-    const char *mode = dp_conf_str(conf, "retry_mode");
-    o.adaptive = !mode || strcmp(mode, "adaptive") == 0;
+    o.adaptive = st.retry_mode == DP_RETRY_MODE_ADAPTIVE;
     c->ddb = dp_ddb_new(&o, errstr, errstr_size);
     if (!c->ddb) {
         rc = DDBPIPE_ERR_CONFIG;
@@ -192,7 +198,7 @@ out:
 
 ddbpipe_result_t ddbpipe_client_new(const ddbpipe_conf_t *conf, ddbpipe_client_t **out, char *errstr,
                                     size_t errstr_size) {
-    return dp_api_client_new(conf, 0, out, errstr, errstr_size);
+    return dp_api_client_new(conf, 0, 0, out, errstr, errstr_size);
 }
 
 void ddbpipe_client_destroy(ddbpipe_client_t *client) {

@@ -34,16 +34,10 @@ ddbpipe_result_t ddbpipe_describe_table(ddbpipe_client_t *client, const char *ta
     return rc;
 }
 
-static int key_type_ok(const char *t) {
-    return t && (strcmp(t, "S") == 0 || strcmp(t, "N") == 0 || strcmp(t, "B") == 0);
-}
-
-ddbpipe_result_t dp_api_conf_key_schema(const ddbpipe_conf_t *conf, ddbpipe_key_schema_t *out,
+ddbpipe_result_t dp_api_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out,
                                         int *explicit_types, char *errstr, size_t errstr_size) {
-    const char *pk = dp_conf_str(conf, "partition_key");
-    const char *pkt = dp_conf_str(conf, "partition_key_type");
-    const char *sk = dp_conf_str(conf, "sort_key");
-    const char *skt = dp_conf_str(conf, "sort_key_type");
+    const char *pk = st->partition_key;
+    const char *sk = st->sort_key;
     memset(out, 0, sizeof *out);
     *explicit_types = 0;
     if (!pk || !pk[0]) {
@@ -56,23 +50,14 @@ ddbpipe_result_t dp_api_conf_key_schema(const ddbpipe_conf_t *conf, ddbpipe_key_
         dp_errf(errstr, errstr_size, "key attribute names are at most 255 bytes");
         return DDBPIPE_ERR_CONFIG;
     }
-    if (!pkt)
-        pkt = "S";
-    if (!skt)
-        skt = "S";
-    if (!key_type_ok(pkt) || !key_type_ok(skt)) {
-        dp_errf(errstr, errstr_size, "key types must be S, N or B (partition_key_type=%s, sort_key_type=%s)",
-                pkt, skt);
-        return DDBPIPE_ERR_CONFIG;
-    }
     snprintf(out->partition_key, sizeof out->partition_key, "%s", pk);
-    out->partition_type = pkt[0];
-    if (ddbpipe_conf_is_set(conf, "partition_key_type"))
+    out->partition_type = dp_key_type_char(st->partition_key_type);
+    if (dp_settings_is_set(st, &st->partition_key_type))
         *explicit_types |= 1;
     if (sk && sk[0]) {
         snprintf(out->sort_key, sizeof out->sort_key, "%s", sk);
-        out->sort_type = skt[0];
-        if (ddbpipe_conf_is_set(conf, "sort_key_type"))
+        out->sort_type = dp_key_type_char(st->sort_key_type);
+        if (dp_settings_is_set(st, &st->sort_key_type))
             *explicit_types |= 2;
     }
     return DDBPIPE_OK;
@@ -158,18 +143,13 @@ static ddbpipe_result_t write_key_elem(dp_buf *b, const char *name, const char *
 }
 
 /* CreateTable request body from config. */
-static ddbpipe_result_t build_create_body(const ddbpipe_conf_t *conf, const char *table,
+static ddbpipe_result_t build_create_body(const dp_settings *st, const char *table,
                                           const ddbpipe_key_schema_t *ks, dp_buf *b, char *errstr,
                                           size_t errstr_size) {
-    const char *billing = dp_conf_str(conf, "billing_mode");
-    const char *svt = dp_conf_str(conf, "stream_view_type");
+    int provisioned = st->billing_mode == DP_BILLING_PROVISIONED;
+    const char *billing = provisioned ? "PROVISIONED" : "PAY_PER_REQUEST";
+    const char *svt = dp_settings_enum_text(st, &st->stream_view_type);
     ddbpipe_result_t rc;
-    if (!billing || !billing[0])
-        billing = "PAY_PER_REQUEST";
-    if (strcmp(billing, "PAY_PER_REQUEST") != 0 && strcmp(billing, "PROVISIONED") != 0) {
-        dp_errf(errstr, errstr_size, "billing_mode '%s': expected PAY_PER_REQUEST or PROVISIONED", billing);
-        return DDBPIPE_ERR_CONFIG;
-    }
     rc = dp_buf_puts(b, "{\"TableName\":");
     if (!rc)
         rc = dp_json_write_cstr(b, table);
@@ -193,8 +173,8 @@ static ddbpipe_result_t build_create_body(const ddbpipe_conf_t *conf, const char
     }
     if (!rc)
         rc = dp_buf_printf(b, "],\"BillingMode\":\"%s\"", billing);
-    if (!rc && strcmp(billing, "PROVISIONED") == 0) {
-        int64_t rcu = dp_conf_int(conf, "read_capacity", 5), wcu = dp_conf_int(conf, "write_capacity", 5);
+    if (!rc && provisioned) {
+        int64_t rcu = st->read_capacity, wcu = st->write_capacity;
         if (rcu < 1 || wcu < 1) {
             dp_errf(errstr, errstr_size, "PROVISIONED needs read_capacity and write_capacity of at least 1");
             return DDBPIPE_ERR_CONFIG;
@@ -218,13 +198,13 @@ static ddbpipe_result_t build_create_body(const ddbpipe_conf_t *conf, const char
 }
 
 /* The table exists: same key schema (wait for ACTIVE) or a mismatch. */
-static ddbpipe_result_t accept_existing(ddbpipe_client_t *client, const ddbpipe_conf_t *conf,
+static ddbpipe_result_t accept_existing(ddbpipe_client_t *client, const dp_settings *st,
                                         const char *table, ddbpipe_table_info_t *info,
                                         const ddbpipe_key_schema_t *want, int explicit_types, char *errstr,
                                         size_t errstr_size) {
     if (dp_api_key_schema_diff(table, &info->key, want, explicit_types, errstr, errstr_size) != 0)
         return DDBPIPE_ERR_SCHEMA_MISMATCH;
-    const char *svt = dp_conf_str(conf, "stream_view_type");
+    const char *svt = dp_settings_enum_text(st, &st->stream_view_type);
     if (svt && svt[0] && strcmp(info->stream_view_type, svt) != 0)
         DP_LOG_WARN("table '%s' exists with stream %s, not %s as configured; left unchanged", table,
                     info->stream_view_type[0] ? info->stream_view_type : "disabled", svt);
@@ -241,7 +221,9 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
     dp_ddb_result res;
     dp_buf body;
     int explicit_types = 0;
-    const char *table = conf ? dp_conf_str(conf, "table") : NULL;
+    dp_settings st;
+    dp_conf_settings(conf, &st);
+    const char *table = conf ? st.table : NULL;
 
     if (created)
         *created = 0;
@@ -257,17 +239,17 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
         dp_errf(errstr, errstr_size, "no table configured: set table (e.g. --set table=events)");
         goto out;
     }
-    rc = dp_api_conf_key_schema(conf, &want, &explicit_types, errstr, errstr_size);
+    rc = dp_api_conf_key_schema(&st, &want, &explicit_types, errstr, errstr_size);
     if (rc != DDBPIPE_OK)
         goto out;
     /* For a new table every type is what the config says (S by default). */
-    rc = build_create_body(conf, table, &want, &body, errstr, errstr_size);
+    rc = build_create_body(&st, table, &want, &body, errstr, errstr_size);
     if (rc != DDBPIPE_OK)
         goto out;
 
     rc = dp_ddb_describe_table(client->ddb, table, &info, &res);
     if (rc == DDBPIPE_OK) {
-        rc = accept_existing(client, conf, table, &info, &want, explicit_types, errstr, errstr_size);
+        rc = accept_existing(client, &st, table, &info, &want, explicit_types, errstr, errstr_size);
         goto out;
     }
     if (rc != DDBPIPE_ERR_NOT_FOUND) {
@@ -282,7 +264,7 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
             /* Someone created it between our DescribeTable and CreateTable. */
             rc = ddbpipe_describe_table(client, table, &info, errstr, errstr_size);
             if (rc == DDBPIPE_OK)
-                rc = accept_existing(client, conf, table, &info, &want, explicit_types, errstr, errstr_size);
+                rc = accept_existing(client, &st, table, &info, &want, explicit_types, errstr, errstr_size);
             goto out;
         }
         dp_api_call_error(client, "CreateTable", table, rc, &res, errstr, errstr_size);

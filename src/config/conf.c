@@ -3,25 +3,29 @@
 #include "config/conf.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/json.h"
 #include "common/util.h"
 #include "config/props.h"
+#include "config/settings.h"
+#include "ddb/attr.h"
 
 #define DP_CONF_MAX_NOTICES 256
 #define DP_CONF_MAX_VALUE ((size_t)1 << 20)
 
 struct ddbpipe_conf {
-    char **values; /* explicit values, indexed like the property table */
+    char **values; /* explicit values as normalized text, indexed like the property table */
     char **notices;
     size_t nnotices;
-    int assume_role;
+    dp_settings st; /* typed: explicit values, else defaults; strings borrow from values */
 };
 
 static char *xstrndup(const char *s, size_t n)
@@ -33,6 +37,8 @@ static char *xstrndup(const char *s, size_t n)
     d[n] = 0;
     return d;
 }
+
+static void apply_default(ddbpipe_conf_t *conf, size_t idx);
 
 ddbpipe_conf_t *ddbpipe_conf_new(void)
 {
@@ -47,6 +53,8 @@ ddbpipe_conf_t *ddbpipe_conf_new(void)
         free(c);
         return NULL;
     }
+    for (size_t i = 0; i < dp_prop_count(); i++)
+        apply_default(c, i);
     return c;
 }
 
@@ -82,7 +90,13 @@ ddbpipe_conf_t *ddbpipe_conf_dup(const ddbpipe_conf_t *conf)
             goto fail;
         c->nnotices++;
     }
-    c->assume_role = conf->assume_role;
+    /* Typed values are copied; string fields then point at the copy's text. */
+    c->st = conf->st;
+    for (size_t i = 0; i < dp_prop_count(); i++) {
+        const dp_prop *p = dp_prop_at(i);
+        if (dp_prop_field_kind(p) == DP_FK_STR)
+            *(const char **)((char *)&c->st + p->offset) = c->values[i] ? c->values[i] : p->info.dflt;
+    }
     return c;
 fail:
     ddbpipe_conf_destroy(c);
@@ -113,7 +127,7 @@ const char *dp_conf_notice_at(const ddbpipe_conf_t *conf, size_t i)
     return conf && i < conf->nnotices ? conf->notices[i] : NULL;
 }
 
-int dp_conf_assume_role(const ddbpipe_conf_t *conf) { return conf ? conf->assume_role : 0; }
+int dp_conf_assume_role(const ddbpipe_conf_t *conf) { return conf ? conf->st.assume_role : 0; }
 
 /* ------------------------------------------------------------ parsing */
 
@@ -197,41 +211,45 @@ static const char *bool_text(const char *v)
 }
 
 /* Find v in "a|b|c" (case-insensitive), then in value aliases "X=y,...".
- * Returns the canonical spelling copied into out. */
+ * Returns the index of the canonical value in the range (what enum fields
+ * hold) and copies its spelling into out; -1 when v is not allowed. */
 static int enum_match(const dp_prop *p, const char *v, char *out, size_t out_size)
 {
     size_t vl = strlen(v);
-    const char *r = p->info.range;
-    while (r && *r) {
-        const char *e = strchr(r, '|');
-        size_t l = e ? (size_t)(e - r) : strlen(r);
-        if (l == vl && strncasecmp(r, v, l) == 0 && l < out_size) {
-            memcpy(out, r, l);
-            out[l] = 0;
-            return 1;
-        }
-        if (!e)
-            break;
-        r = e + 1;
-    }
     const char *a = p->value_aliases;
     while (a && *a) {
         const char *e = strchr(a, ',');
         size_t l = e ? (size_t)(e - a) : strlen(a);
         const char *eq = memchr(a, '=', l);
         if (eq && (size_t)(eq - a) == vl && strncasecmp(a, v, vl) == 0) {
+            char canon[64];
             size_t cl = l - vl - 1;
-            if (cl < out_size) {
-                memcpy(out, eq + 1, cl);
-                out[cl] = 0;
-                return 1;
-            }
+            if (cl >= sizeof canon)
+                return -1;
+            memcpy(canon, eq + 1, cl);
+            canon[cl] = 0;
+            return enum_match(&(dp_prop){.info = p->info}, canon, out, out_size);
         }
         if (!e)
             break;
         a = e + 1;
     }
-    return 0;
+    const char *r = p->info.range;
+    int idx = 0;
+    while (r && *r) {
+        const char *e = strchr(r, '|');
+        size_t l = e ? (size_t)(e - r) : strlen(r);
+        if (l == vl && strncasecmp(r, v, l) == 0 && l < out_size) {
+            memcpy(out, r, l);
+            out[l] = 0;
+            return idx;
+        }
+        if (!e)
+            break;
+        r = e + 1;
+        idx++;
+    }
+    return -1;
 }
 
 /* "a, b ,c" -> "a,b,c"; rejects empty elements. Caller frees. */
@@ -363,6 +381,24 @@ out:
     return rc;
 }
 
+ddbpipe_result_t dp_conf_columns_check(const char *text, char *errstr, size_t errstr_size)
+{
+    dp_conf_column *cols;
+    size_t n;
+    ddbpipe_result_t rc = dp_conf_columns_parse(text, &cols, &n, errstr, errstr_size);
+    for (size_t i = 0; i < n && rc == DDBPIPE_OK; i++) {
+        dp_coltype t;
+        char err[256] = "";
+        if (dp_coltype_parse(cols[i].type, &t, err, sizeof err) != 0) {
+            dp_errf(errstr, errstr_size, "columns: column '%s' has type '%s': %s", cols[i].name, cols[i].type,
+                    err);
+            rc = DDBPIPE_ERR_CONFIG;
+        }
+    }
+    dp_conf_columns_free(cols, n);
+    return rc;
+}
+
 static char *columns_canonical(const char *text, char *errstr, size_t errstr_size, ddbpipe_result_t *rc)
 {
     dp_conf_column *cols;
@@ -411,23 +447,27 @@ char dp_sql_type_key_type(const char *t)
 
 /* ------------------------------------------------------------ set / get */
 
-static ddbpipe_result_t store(ddbpipe_conf_t *conf, int idx, char *v)
-{
-    char *old = conf->values[idx];
-    if (old && dp_prop_at((size_t)idx)->type == DP_PT_SECRET)
-        memset(old, 0, strlen(old));
-    free(old);
-    conf->values[idx] = v;
-    return DDBPIPE_OK;
-}
+static void *field_of(dp_settings *st, const dp_prop *p) { return (char *)st + p->offset; }
 
-static ddbpipe_result_t store_copy(ddbpipe_conf_t *conf, const char *name, const char *v)
+/* Write a parsed value into the row's typed field: text for strings (it
+ * stays owned by conf->values), iv for the other kinds. */
+static void bind(dp_settings *st, const dp_prop *p, const char *text, int64_t iv)
 {
-    int idx = dp_prop_find(name);
-    char *d = v ? strdup(v) : NULL;
-    if (v && !d)
-        return DDBPIPE_ERR_NOMEM;
-    return store(conf, idx, d);
+    void *f = field_of(st, p);
+    switch (dp_prop_field_kind(p)) {
+    case DP_FK_STR:
+        *(const char **)f = text;
+        break;
+    case DP_FK_I64:
+        *(int64_t *)f = iv;
+        break;
+    case DP_FK_BOOL:
+        *(int *)f = iv != 0;
+        break;
+    case DP_FK_ENUM:
+        *(int *)f = (int)iv;
+        break;
+    }
 }
 
 /* The key name as the user wrote it plus the canonical name when it differs. */
@@ -439,11 +479,158 @@ static void key_label(char *out, size_t n, const char *given, const dp_prop *p)
         snprintf(out, n, "'%s' (%s)", given, p->info.name);
 }
 
+/* Parse and range-check one non-null value of row p: the normalized text
+ * (caller frees) and the typed value for int, duration, bool and enum rows.
+ * The one place values are parsed; defaults go through it too. */
+static ddbpipe_result_t parse_value(const dp_prop *p, const char *label, const char *value, char **norm,
+                                    int64_t *iv, size_t *list_count, char *errstr, size_t errstr_size)
+{
+    ddbpipe_result_t rc = DDBPIPE_ERR_CONFIG;
+    *norm = NULL;
+    *iv = 0;
+    switch (p->type) {
+    case DP_PT_INT:
+    case DP_PT_DURATION: {
+        int64_t v;
+        int bad = p->type == DP_PT_INT ? parse_int64(value, &v) : parse_duration_ms(value, &v);
+        if (bad) {
+            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected %s in %s", value, label,
+                    p->type == DP_PT_INT ? "an integer" : "a duration in ms (or with a unit: 5s, 2min)",
+                    p->info.range);
+            return rc;
+        }
+        if (v < p->min || v > p->max) {
+            dp_errf(errstr, errstr_size, "value '%s' for %s is out of range: allowed %s", value, label,
+                    p->info.range);
+            return rc;
+        }
+        char tmp[32];
+        snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+        *norm = strdup(tmp);
+        *iv = v;
+        break;
+    }
+    case DP_PT_BOOL: {
+        const char *b = bool_text(value);
+        if (!b) {
+            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected true or false", value, label);
+            return rc;
+        }
+        *norm = strdup(b);
+        *iv = b[0] == 't';
+        break;
+    }
+    case DP_PT_ENUM: {
+        char e[64];
+        int idx = enum_match(p, value, e, sizeof e);
+        if (idx < 0) {
+            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected one of %s", value, label,
+                    p->info.range);
+            return rc;
+        }
+        *norm = strdup(e);
+        *iv = idx;
+        break;
+    }
+    case DP_PT_LIST: {
+        size_t count = 0;
+        *norm = normalize_list(value, &count);
+        if (!*norm) {
+            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected %s (comma separated, no empty names)",
+                    value, label, p->info.range);
+            return rc;
+        }
+        if (list_count)
+            *list_count = count;
+        return DDBPIPE_OK;
+    }
+    case DP_PT_STRING:
+    case DP_PT_SECRET:
+        if (p->flags & DP_PF_URL) {
+            if (strncasecmp(value, "http://", 7) != 0 && strncasecmp(value, "https://", 8) != 0) {
+                dp_errf(errstr, errstr_size,
+                        "invalid value '%s' for %s: expected a URL starting with http:// or "
+                        "https://",
+                        value, label);
+                return rc;
+            }
+        } else if (p->flags & DP_PF_JSON) {
+            dp_json_error jerr;
+            dp_json_doc *doc = dp_json_parse(value, strlen(value), &jerr);
+            int ok = doc && dp_json_is(dp_json_root(doc), DP_JSON_OBJECT);
+            dp_json_doc_free(doc);
+            if (!ok) {
+                dp_errf(errstr, errstr_size, "invalid value for %s: expected a JSON object (%s)", label,
+                        doc ? "not an object" : jerr.message);
+                return rc;
+            }
+        } else if (p->flags & DP_PF_COLUMNS) {
+            *norm = columns_canonical(value, errstr, errstr_size, &rc);
+            return *norm ? DDBPIPE_OK : rc;
+        }
+        if (p->type == DP_PT_SECRET && !*value) {
+            dp_errf(errstr, errstr_size, "%s is empty", label);
+            return rc;
+        }
+        *norm = strdup(value);
+        break;
+    }
+    return *norm ? DDBPIPE_OK : DDBPIPE_ERR_NOMEM;
+}
+
+/* Row idx back to its default: unset text, typed default (parsed from the
+ * table's default text, the only place a default is written). */
+static void apply_default(ddbpipe_conf_t *conf, size_t idx)
+{
+    const dp_prop *p = dp_prop_at(idx);
+    conf->st.set[idx] = 0;
+    if (dp_prop_field_kind(p) == DP_FK_STR) {
+        bind(&conf->st, p, p->info.dflt, 0);
+        return;
+    }
+    int64_t iv = dp_prop_field_kind(p) == DP_FK_ENUM ? -1 : 0;
+    if (p->info.dflt && !(p->flags & DP_PF_DERIVED)) {
+        char *norm = NULL;
+        int64_t v;
+        if (parse_value(p, p->info.name, p->info.dflt, &norm, &v, NULL, NULL, 0) == DDBPIPE_OK)
+            iv = v;
+        free(norm);
+    }
+    bind(&conf->st, p, NULL, iv);
+}
+
+/* Make v (normalized text, owned; NULL = unset) row idx's explicit value. */
+static ddbpipe_result_t store(ddbpipe_conf_t *conf, int idx, char *v, int64_t iv)
+{
+    char *old = conf->values[idx];
+    if (old && dp_prop_at((size_t)idx)->type == DP_PT_SECRET)
+        memset(old, 0, strlen(old));
+    free(old);
+    conf->values[idx] = v;
+    if (!v) {
+        apply_default(conf, (size_t)idx);
+        return DDBPIPE_OK;
+    }
+    conf->st.set[idx] = 1;
+    bind(&conf->st, dp_prop_at((size_t)idx), v, iv);
+    return DDBPIPE_OK;
+}
+
+/* For the string rows that another row fills (key -> partition_key, sort_key). */
+static ddbpipe_result_t store_copy(ddbpipe_conf_t *conf, int idx, const char *v)
+{
+    char *d = v ? strdup(v) : NULL;
+    if (v && !d)
+        return DDBPIPE_ERR_NOMEM;
+    return store(conf, idx, d, 0);
+}
+
 ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const char *value, char *errstr,
                                   size_t errstr_size)
 {
     char label[160], sugg[128];
     char *norm = NULL;
+    int64_t iv = 0;
     ddbpipe_result_t rc = DDBPIPE_ERR_CONFIG;
     if (!conf || !name || !*name) {
         dp_errf(errstr, errstr_size, "configuration key is empty");
@@ -476,147 +663,68 @@ ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const 
         return DDBPIPE_ERR_CONFIG;
     }
     const dp_prop *p = dp_prop_at((size_t)idx);
-    int secret = p->type == DP_PT_SECRET;
+    int pk_idx = dp_prop_find("partition_key"), sk_idx = dp_prop_find("sort_key");
     key_label(label, sizeof label, name, p);
     if (is_null_text(value)) {
-        if (p->flags & DP_PF_NULLABLE)
-            return store_copy(conf, p->info.name, "null");
-        if (p->flags & DP_PF_KEY) {
-            store(conf, dp_prop_find("partition_key"), NULL);
-            store(conf, dp_prop_find("sort_key"), NULL);
-        }
-        return store(conf, idx, NULL);
-    }
-    switch (p->type) {
-    case DP_PT_INT:
-    case DP_PT_DURATION: {
-        int64_t v;
-        int bad = p->type == DP_PT_INT ? parse_int64(value, &v) : parse_duration_ms(value, &v);
-        if (bad) {
-            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected %s in %s", value, label,
-                    p->type == DP_PT_INT ? "an integer" : "a duration in ms (or with a unit: 5s, 2min)",
-                    p->info.range);
-            goto out;
-        }
-        if (v < p->min || v > p->max) {
-            dp_errf(errstr, errstr_size, "value '%s' for %s is out of range: allowed %s", value, label,
-                    p->info.range);
-            goto out;
-        }
-        char tmp[32];
-        snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-        norm = strdup(tmp);
-        break;
-    }
-    case DP_PT_BOOL: {
-        const char *b = bool_text(value);
-        if (!b) {
-            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected true or false", value, label);
-            goto out;
-        }
-        norm = strdup(b);
-        break;
-    }
-    case DP_PT_ENUM: {
-        if (!strcmp(p->info.name, "credentials_provider")) {
-            if (ieq(value, "SYS_PROP") || ieq(value, "SYS_PROPS")) {
-                dp_errf(errstr, errstr_size,
-                        "%s SYS_PROP reads Java system properties (aws.accessKeyId, aws.secretKey), which a native "
-                        "program does not have: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
-                        "variables and use ENV_VAR (credentials_provider: environment)",
-                        label);
-                goto out;
-            }
-            if (ieq(value, "CUSTOM")) {
-                dp_errf(errstr, errstr_size,
-                        "%s CUSTOM loads a Java class, which ddbpipe cannot run: put your credential logic in a "
-                        "program, name it with credential_process in an AWS profile and use PROFILE "
-                        "(credentials_provider: profile)",
-                        label);
-                goto out;
-            }
-            if (ieq(value, "ASSUME_ROLE")) {
-                /* Flink: assume role_arn with credentials from
-                 * aws.credentials.role.provider (default AUTO). */
-                conf->assume_role = 1;
-                rc = DDBPIPE_OK;
-                goto out;
-            }
-        }
-        char e[64];
-        if (!enum_match(p, value, e, sizeof e)) {
-            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected one of %s", value, label,
-                    p->info.range);
-            goto out;
-        }
-        norm = strdup(e);
-        break;
-    }
-    case DP_PT_LIST: {
-        size_t count = 0;
-        norm = normalize_list(value, &count);
-        if (!norm) {
-            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected %s (comma separated, no empty names)",
-                    value, label, p->info.range);
-            goto out;
+        if (p->flags & DP_PF_NULLABLE) {
+            norm = strdup("null");
+            return norm ? store(conf, idx, norm, -1) : DDBPIPE_ERR_NOMEM;
         }
         if (p->flags & DP_PF_KEY) {
-            if (count > 2) {
-                dp_errf(errstr, errstr_size,
-                        "invalid value '%s' for %s: a DynamoDB key has at most 2 attributes (partition key, "
-                        "sort key)",
-                        value, label);
-                goto out;
-            }
-            char *comma = strchr(norm, ',');
-            if (comma)
-                *comma = 0;
-            rc = store_copy(conf, "partition_key", norm);
-            if (!rc)
-                rc = store_copy(conf, "sort_key", comma ? comma + 1 : NULL);
-            if (comma)
-                *comma = ',';
-            if (rc)
-                goto out;
+            store(conf, pk_idx, NULL, 0);
+            store(conf, sk_idx, NULL, 0);
         }
-        break;
+        return store(conf, idx, NULL, 0);
     }
-    case DP_PT_STRING:
-    case DP_PT_SECRET:
-        if (p->flags & DP_PF_URL) {
-            if (strncasecmp(value, "http://", 7) != 0 && strncasecmp(value, "https://", 8) != 0) {
-                dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected a URL starting with http:// or "
-                        "https://", value, label);
-                goto out;
-            }
-        } else if (p->flags & DP_PF_JSON) {
-            dp_json_error jerr;
-            dp_json_doc *doc = dp_json_parse(value, strlen(value), &jerr);
-            int ok = doc && dp_json_is(dp_json_root(doc), DP_JSON_OBJECT);
-            dp_json_doc_free(doc);
-            if (!ok) {
-                dp_errf(errstr, errstr_size, "invalid value for %s: expected a JSON object (%s)", label,
-                        doc ? "not an object" : jerr.message);
-                goto out;
-            }
-        } else if (p->flags & DP_PF_COLUMNS) {
-            norm = columns_canonical(value, errstr, errstr_size, &rc);
-            if (!norm)
-                goto out;
-            break;
+    if (p->offset == offsetof(dp_settings, credentials_provider)) {
+        if (ieq(value, "SYS_PROP") || ieq(value, "SYS_PROPS")) {
+            dp_errf(errstr, errstr_size,
+                    "%s SYS_PROP reads Java system properties (aws.accessKeyId, aws.secretKey), which a native "
+                    "program does not have: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
+                    "variables and use ENV_VAR (credentials_provider: environment)",
+                    label);
+            return DDBPIPE_ERR_CONFIG;
         }
-        if (secret && !*value) {
-            dp_errf(errstr, errstr_size, "%s is empty", label);
-            goto out;
+        if (ieq(value, "CUSTOM")) {
+            dp_errf(errstr, errstr_size,
+                    "%s CUSTOM loads a Java class, which ddbpipe cannot run: put your credential logic in a "
+                    "program, name it with credential_process in an AWS profile and use PROFILE "
+                    "(credentials_provider: profile)",
+                    label);
+            return DDBPIPE_ERR_CONFIG;
         }
-        norm = strdup(value);
-        break;
+        if (ieq(value, "ASSUME_ROLE")) {
+            /* Flink: assume role_arn with credentials from
+             * aws.credentials.role.provider (default AUTO). */
+            conf->st.assume_role = 1;
+            return DDBPIPE_OK;
+        }
     }
-    if (!norm) {
-        rc = DDBPIPE_ERR_NOMEM;
+    size_t count = 0;
+    rc = parse_value(p, label, value, &norm, &iv, &count, errstr, errstr_size);
+    if (rc != DDBPIPE_OK)
         goto out;
+    if (p->flags & DP_PF_KEY) {
+        if (count > 2) {
+            dp_errf(errstr, errstr_size,
+                    "invalid value '%s' for %s: a DynamoDB key has at most 2 attributes (partition key, "
+                    "sort key)",
+                    value, label);
+            rc = DDBPIPE_ERR_CONFIG;
+            goto out;
+        }
+        char *comma = strchr(norm, ',');
+        if (comma)
+            *comma = 0;
+        rc = store_copy(conf, pk_idx, norm);
+        if (!rc)
+            rc = store_copy(conf, sk_idx, comma ? comma + 1 : NULL);
+        if (comma)
+            *comma = ',';
+        if (rc)
+            goto out;
     }
-    rc = store(conf, idx, norm);
+    rc = store(conf, idx, norm, iv);
     norm = NULL;
 out:
     free(norm);
@@ -670,6 +778,8 @@ int ddbpipe_conf_is_set(const ddbpipe_conf_t *conf, const char *name)
     return conf && idx >= 0 && conf->values[idx] != NULL;
 }
 
+/* By-name text access, for tests and the fuzz target only: the library
+ * reads dp_conf_settings(). */
 const char *dp_conf_str(const ddbpipe_conf_t *conf, const char *name)
 {
     const char *v = raw_get(conf, name, NULL);
@@ -694,6 +804,108 @@ int dp_conf_bool(const ddbpipe_conf_t *conf, const char *name, int dflt)
     return b ? b[0] == 't' : dflt;
 }
 
+/* ------------------------------------------------------------ typed settings */
+
+static const dp_prop *row_of_field(const dp_settings *s, const void *field, size_t *idx)
+{
+    size_t off = (size_t)((const char *)field - (const char *)s);
+    for (size_t i = 0; i < dp_prop_count(); i++)
+        if (dp_prop_at(i)->offset == off) {
+            if (idx)
+                *idx = i;
+            return dp_prop_at(i);
+        }
+    return NULL;
+}
+
+void dp_conf_settings(const ddbpipe_conf_t *conf, dp_settings *out)
+{
+    ddbpipe_conf_t *dflt = NULL;
+    if (!conf) {
+        dflt = ddbpipe_conf_new();
+        if (!dflt) {
+            memset(out, 0, sizeof *out);
+            return;
+        }
+        conf = dflt;
+    }
+    *out = conf->st;
+    for (size_t i = 0; i < dp_prop_count(); i++) {
+        const dp_prop *p = dp_prop_at(i);
+        if (out->set[i] || !p->env || dp_prop_field_kind(p) != DP_FK_STR)
+            continue;
+        /* Environment fallbacks are read now so explicit config always wins. */
+        char var[64];
+        const char *e = p->env;
+        while (*e) {
+            const char *c = strchr(e, ',');
+            size_t l = c ? (size_t)(c - e) : strlen(e);
+            if (l < sizeof var) {
+                memcpy(var, e, l);
+                var[l] = 0;
+                const char *v = getenv(var);
+                if (v && *v) {
+                    bind(out, p, v, 0);
+                    break;
+                }
+            }
+            if (!c)
+                break;
+            e = c + 1;
+        }
+    }
+    if (!dp_settings_is_set(out, &out->batch_size))
+        out->batch_size = out->write_mode == DP_WRITE_MODE_TRANSACTIONAL ? 100 : 25;
+    ddbpipe_conf_destroy(dflt);
+}
+
+const char *ddbpipe_conf_table(const ddbpipe_conf_t *conf) { return conf ? conf->st.table : NULL; }
+
+int ddbpipe_conf_log_level(const ddbpipe_conf_t *conf, ddbpipe_log_level_t *out)
+{
+    if (!conf || !dp_settings_is_set(&conf->st, &conf->st.log_level))
+        return 0;
+    /* log_level's range lists the levels in ddbpipe_log_level_t order. */
+    *out = (ddbpipe_log_level_t)conf->st.log_level;
+    return 1;
+}
+
+int dp_settings_is_set(const dp_settings *s, const void *field)
+{
+    size_t i;
+    return s && row_of_field(s, field, &i) && s->set[i];
+}
+
+const char *dp_settings_enum_text(const dp_settings *s, const int *field)
+{
+    static __thread char buf[64];
+    const dp_prop *p = s ? row_of_field(s, field, NULL) : NULL;
+    if (!p || p->type != DP_PT_ENUM || *field < 0)
+        return NULL;
+    const char *r = p->info.range;
+    for (int i = 0; i < *field && r; i++) {
+        r = strchr(r, '|');
+        if (r)
+            r++;
+    }
+    if (!r)
+        return NULL;
+    size_t l = strcspn(r, "|");
+    if (l >= sizeof buf)
+        return NULL;
+    memcpy(buf, r, l);
+    buf[l] = 0;
+    return buf;
+}
+
+const char *dp_settings_name(const dp_settings *s, const void *field)
+{
+    const dp_prop *p = s ? row_of_field(s, field, NULL) : NULL;
+    return p ? p->info.name : "?";
+}
+
+char dp_key_type_char(int key_type) { return key_type == DP_KEY_TYPE_N ? 'N' : key_type == DP_KEY_TYPE_B ? 'B' : 'S'; }
+
 /* ------------------------------------------------------------ validate */
 
 static int valid_table_name(const char *t)
@@ -711,24 +923,25 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
                                        size_t errstr_size)
 {
     const char *sub = subcommand ? subcommand : "sink";
+    dp_settings s;
     if (!conf)
         return DDBPIPE_ERR_INVALID_ARG;
-    const char *table = dp_conf_str(conf, "table");
+    dp_conf_settings(conf, &s);
     if (strcmp(sub, "config") != 0) {
-        if (!table) {
+        if (!s.table) {
             dp_errf(errstr, errstr_size, "'table' is required for `%s` (set it in the config file or with "
                     "--set table=NAME)", sub);
             return DDBPIPE_ERR_CONFIG;
         }
     }
-    if (table && !valid_table_name(table)) {
+    if (s.table && !valid_table_name(s.table)) {
         dp_errf(errstr, errstr_size,
                 "invalid table name '%s': must be 3 to 255 characters of letters, digits, '_', '-' and '.'",
-                table);
+                s.table);
         return DDBPIPE_ERR_CONFIG;
     }
-    int akid = dp_conf_str(conf, "aws_access_key_id") != NULL;
-    int secret = dp_conf_str(conf, "aws_secret_access_key") != NULL;
+    int akid = s.aws_access_key_id != NULL;
+    int secret = s.aws_secret_access_key != NULL;
     if (akid != secret) {
         dp_errf(errstr, errstr_size, "%s is set but %s is not: give both static keys or neither (neither uses "
                 "the default credentials chain)",
@@ -736,39 +949,39 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
                 akid ? "aws_secret_access_key" : "aws_access_key_id");
         return DDBPIPE_ERR_CONFIG;
     }
-    if (dp_conf_str(conf, "aws_session_token") && !akid) {
+    if (s.aws_session_token && !akid) {
         dp_errf(errstr, errstr_size, "aws_session_token is set without aws_access_key_id and "
                 "aws_secret_access_key");
         return DDBPIPE_ERR_CONFIG;
     }
-    const char *prov = dp_conf_str(conf, "credentials_provider");
-    if (prov && !strcmp(prov, "static") && !akid) {
+    if (s.credentials_provider == DP_CREDS_STATIC && !akid) {
         dp_errf(errstr, errstr_size, "credentials_provider is static (BASIC) but aws_access_key_id and "
                 "aws_secret_access_key are not set");
         return DDBPIPE_ERR_CONFIG;
     }
-    if (conf->assume_role && !dp_conf_str(conf, "role_arn")) {
+    if (s.assume_role && !s.role_arn) {
         dp_errf(errstr, errstr_size, "credentials provider ASSUME_ROLE needs role_arn "
                 "(aws.credentials.role.arn)");
         return DDBPIPE_ERR_CONFIG;
     }
-    const char *mode = dp_conf_str(conf, "write_mode");
-    int txn = mode && !strcmp(mode, "transactional");
-    int64_t bs = dp_conf_int(conf, "batch_size", 25);
-    if (bs > (txn ? 100 : 25) || bs < 1) {
+    if (s.ca_file && access(s.ca_file, R_OK) != 0) {
+        dp_errf(errstr, errstr_size, "ca_file '%s' cannot be read: %s", s.ca_file, strerror(errno));
+        return DDBPIPE_ERR_CONFIG;
+    }
+    int txn = s.write_mode == DP_WRITE_MODE_TRANSACTIONAL;
+    if (s.batch_size > (txn ? 100 : 25) || s.batch_size < 1) {
         dp_errf(errstr, errstr_size,
                 "batch_size %lld is out of range for write_mode %s: allowed 1..%d (the DynamoDB %s limit)",
-                (long long)bs, txn ? "transactional" : "batch", txn ? 100 : 25,
+                (long long)s.batch_size, txn ? "transactional" : "batch", txn ? 100 : 25,
                 txn ? "TransactWriteItems" : "BatchWriteItem");
         return DDBPIPE_ERR_CONFIG;
     }
-    if (!txn && (dp_conf_str(conf, "condition_expression") || dp_conf_str(conf, "delete_condition_expression"))) {
+    if (!txn && (s.condition_expression || s.delete_condition_expression)) {
         dp_errf(errstr, errstr_size, "condition_expression and delete_condition_expression need write_mode "
                 "transactional");
         return DDBPIPE_ERR_CONFIG;
     }
-    const char *pk = dp_conf_str(conf, "partition_key");
-    const char *sk = dp_conf_str(conf, "sort_key");
+    const char *pk = s.partition_key, *sk = s.sort_key;
     if (sk && !pk) {
         dp_errf(errstr, errstr_size, "sort_key '%s' is set without partition_key", sk);
         return DDBPIPE_ERR_CONFIG;
@@ -777,19 +990,18 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
         dp_errf(errstr, errstr_size, "partition_key and sort_key are both '%s'", pk);
         return DDBPIPE_ERR_CONFIG;
     }
-    const char *doc = dp_conf_str(conf, "document_attribute");
+    const char *doc = s.document_attribute;
     if (doc && ((pk && !strcmp(doc, pk)) || (sk && !strcmp(doc, sk)))) {
         dp_errf(errstr, errstr_size, "document_attribute '%s' is also a key attribute", doc);
         return DDBPIPE_ERR_CONFIG;
     }
-    const char *billing = dp_conf_str(conf, "billing_mode");
-    int rcu = dp_conf_str(conf, "read_capacity") != NULL, wcu = dp_conf_str(conf, "write_capacity") != NULL;
-    if (billing && !strcmp(billing, "PROVISIONED") && (!rcu || !wcu) &&
-        (!strcmp(sub, "create-table") || dp_conf_bool(conf, "create_table_if_missing", 0))) {
+    int rcu = s.read_capacity > 0, wcu = s.write_capacity > 0;
+    if (s.billing_mode == DP_BILLING_PROVISIONED && (!rcu || !wcu) &&
+        (!strcmp(sub, "create-table") || s.create_table_if_missing)) {
         dp_errf(errstr, errstr_size, "billing_mode PROVISIONED needs read_capacity and write_capacity");
         return DDBPIPE_ERR_CONFIG;
     }
-    if (billing && !strcmp(billing, "PAY_PER_REQUEST") && (rcu || wcu)) {
+    if (s.billing_mode == DP_BILLING_PAY_PER_REQUEST && (rcu || wcu)) {
         dp_errf(errstr, errstr_size, "read_capacity/write_capacity are set but billing_mode is PAY_PER_REQUEST "
                 "(set billing_mode: PROVISIONED)");
         return DDBPIPE_ERR_CONFIG;
@@ -797,6 +1009,13 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
     if (!strcmp(sub, "create-table") && !pk) {
         dp_errf(errstr, errstr_size, "`create-table` needs partition_key (or key: pk[,sk])");
         return DDBPIPE_ERR_CONFIG;
+    }
+    if (!strcmp(sub, "sink") && s.columns) {
+        /* The sink maps values by these types: a type it cannot map is an
+         * error here, so `config --for sink` says what the sink would. */
+        ddbpipe_result_t rc = dp_conf_columns_check(s.columns, errstr, errstr_size);
+        if (rc != DDBPIPE_OK)
+            return rc;
     }
     return DDBPIPE_OK;
 }

@@ -7,11 +7,13 @@
 
 #include "ddbpipe/ddbpipe.h"
 #include "common/buf.h"
+#include "config/settings.h"
 
-/* Text value with defaults applied; NULL when unset, no default, or "null". */
+/* Typed access: dp_conf_settings() in config/settings.h. By name, for
+ * tests and the fuzz target only (no property name appears in the library
+ * outside src/config): text with defaults applied, NULL when unset or
+ * "null"; integers (dflt when unset, -1 when null); booleans. */
 const char *dp_conf_str(const ddbpipe_conf_t *conf, const char *name);
-/* Integer value; returns dflt when unset; -1 when the value is null (e.g.
- * max_retries: null = forever). */
 int64_t dp_conf_int(const ddbpipe_conf_t *conf, const char *name, int64_t dflt);
 int dp_conf_bool(const ddbpipe_conf_t *conf, const char *name, int dflt);
 
@@ -38,6 +40,9 @@ typedef struct dp_conf_column {
 ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, size_t *count, char *errstr,
                                        size_t errstr_size);
 void dp_conf_columns_free(dp_conf_column *cols, size_t count);
+/* Every column's type is one the sink can map (dp_coltype_parse); the
+ * error names the column and its type. */
+ddbpipe_result_t dp_conf_columns_check(const char *text, char *errstr, size_t errstr_size);
 
 /* DynamoDB key attribute type for a SQL column type: 'N' for integer,
  * decimal and floating types, 'B' for binary types, 'S' otherwise. */

@@ -2,6 +2,8 @@
  * docs/configuration.md are all driven from here, so a key is added once. */
 #include "config/props.h"
 
+#include <stddef.h>
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,42 +13,43 @@
 #define S_SINK "sink,sql"
 #define S_SRC "source"
 
+/* A row: the property's name is also the name of its dp_settings field. */
 #define P(name_, tstr, pt, dflt_, range_, min_, max_, flags_, scope_, aliases_, env_, valias_, doc_) \
-    {{(name_), (tstr), (dflt_), (range_), (doc_), (scope_), (aliases_)}, (pt), (min_), (max_), (flags_), (env_), \
-     (valias_)}
+    {{#name_, (tstr), (dflt_), (range_), (doc_), (scope_), (aliases_)}, (pt), (min_), (max_), (flags_), (env_), \
+     (valias_), offsetof(dp_settings, name_)}
 
 static const dp_prop props[] = {
     /* ------------------------------------------------------------ connection */
-    P("table", "string", DP_PT_STRING, NULL, "3..255 of [A-Za-z0-9_.-]", 0, 0, 0, S_CONN,
+    P(table, "string", DP_PT_STRING, NULL, "3..255 of [A-Za-z0-9_.-]", 0, 0, 0, S_CONN,
       "table-name,table_name,tableName,resource.table", NULL, NULL,
       "Name of the DynamoDB table. Required by every subcommand except `config`."),
-    P("region", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN, "aws.region", "AWS_REGION,AWS_DEFAULT_REGION",
+    P(region, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN, "aws.region", "AWS_REGION,AWS_DEFAULT_REGION",
       NULL, "AWS region, e.g. us-east-1. Falls back to AWS_REGION, AWS_DEFAULT_REGION, then the profile."),
-    P("endpoint_url", "string", DP_PT_STRING, NULL, "http://... or https://...", 0, 0, DP_PF_URL, S_CONN,
+    P(endpoint_url, "string", DP_PT_STRING, NULL, "http://... or https://...", 0, 0, DP_PF_URL, S_CONN,
       "aws.endpoint,advanced.endpoint,endpoint", "AWS_ENDPOINT_URL_DYNAMODB,AWS_ENDPOINT_URL", NULL,
       "Endpoint override (DynamoDB Local, LocalStack, VPC endpoints). Falls back to AWS_ENDPOINT_URL_DYNAMODB, "
       "then AWS_ENDPOINT_URL."),
-    P("streams_endpoint_url", "string", DP_PT_STRING, NULL, "http://... or https://...", 0, 0, DP_PF_URL, S_SRC,
+    P(streams_endpoint_url, "string", DP_PT_STRING, NULL, "http://... or https://...", 0, 0, DP_PF_URL, S_SRC,
       NULL, "AWS_ENDPOINT_URL_DYNAMODB_STREAMS", NULL,
       "DynamoDB Streams endpoint override. Default: derived from endpoint_url, else "
       "streams.dynamodb.REGION.amazonaws.com."),
-    P("aws_access_key_id", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
+    P(aws_access_key_id, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.basic.accesskeyid,aws.credentials.provider.basic.accesskeyid,awsAccessKeyId", NULL, NULL,
       "Static access key id. Must be given together with aws_secret_access_key; when both are omitted the "
       "default credentials chain is used."),
-    P("aws_secret_access_key", "secret", DP_PT_SECRET, NULL, NULL, 0, 0, 0, S_CONN,
+    P(aws_secret_access_key, "secret", DP_PT_SECRET, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.basic.secretkey,aws.credentials.provider.basic.secretkey,awsSecretAccessKey", NULL, NULL,
       "Static secret access key (never logged). Must be given together with aws_access_key_id."),
-    P("aws_session_token", "secret", DP_PT_SECRET, NULL, NULL, 0, 0, 0, S_CONN,
+    P(aws_session_token, "secret", DP_PT_SECRET, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.basic.sessiontoken,awsSessionToken", NULL, NULL,
       "Session token for temporary static credentials (never logged)."),
-    P("profile", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
+    P(profile, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.profile.name,aws.credentials.provider.profile.name", "AWS_PROFILE", NULL,
       "Profile in the shared AWS config/credentials files. Falls back to AWS_PROFILE, then `default`."),
-    P("credentials_file", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
+    P(credentials_file, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.profile.path,aws.credentials.provider.profile.path", NULL, NULL,
       "Shared credentials file. Default: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials."),
-    P("credentials_provider", "enum", DP_PT_ENUM, "auto", "auto|static|environment|web-identity|profile|container|imds",
+    P(credentials_provider, "enum", DP_PT_ENUM, "auto", "auto|static|environment|web-identity|profile|container|imds",
       0, 0, 0, S_CONN, "aws.credentials.provider,aws.credentials.role.provider,aws.credentials.provider.role.provider",
       NULL,
       "AUTO=auto,BASIC=static,ENV_VAR=environment,ENV_VARS=environment,env=environment,PROFILE=profile,"
@@ -54,110 +57,110 @@ static const dp_prop props[] = {
       "Where credentials come from: `auto` walks the chain (static config, environment, web identity, "
       "profile, container, IMDS). Flink names AUTO, BASIC, ENV_VAR, PROFILE, WEB_IDENTITY_TOKEN and "
       "ASSUME_ROLE are accepted; SYS_PROP and CUSTOM are rejected with what to use instead."),
-    P("role_arn", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
+    P(role_arn, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.role.arn,aws.credentials.provider.role.arn", NULL, NULL,
       "Role to assume (STS AssumeRole, or AssumeRoleWithWebIdentity with web_identity_token_file)."),
-    P("role_session_name", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
+    P(role_session_name, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.role.sessionName,aws.credentials.provider.role.sessionName", NULL, NULL,
       "Session name when assuming role_arn. Default: ddbpipe-PID."),
-    P("external_id", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
+    P(external_id, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.role.externalId,aws.credentials.provider.role.externalId", NULL, NULL,
       "External id when assuming role_arn."),
-    P("web_identity_token_file", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
+    P(web_identity_token_file, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.webIdentityToken.file,aws.credentials.provider.webIdentityToken.file", NULL, NULL,
       "Web identity token file (EKS IRSA). Default: AWS_WEB_IDENTITY_TOKEN_FILE."),
-    P("trust_all_certificates", "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_CONN,
+    P(trust_all_certificates, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_CONN,
       "aws.trust.all.certificates", NULL, NULL,
       "Turn TLS certificate verification off (testing only)."),
-    P("ca_file", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN, NULL, NULL, NULL,
+    P(ca_file, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN, NULL, NULL, NULL,
       "PEM file of CA certificates to trust instead of the system store."),
-    P("connect_timeout_ms", "duration_ms", DP_PT_DURATION, "3000", "1..600000", 1, 600000, 0, S_CONN, NULL, NULL,
+    P(connect_timeout_ms, "duration_ms", DP_PT_DURATION, "3000", "1..600000", 1, 600000, 0, S_CONN, NULL, NULL,
       NULL, "TCP+TLS connect timeout."),
-    P("request_timeout_ms", "duration_ms", DP_PT_DURATION, "60000", "1..3600000", 1, 3600000, 0, S_CONN,
+    P(request_timeout_ms, "duration_ms", DP_PT_DURATION, "60000", "1..3600000", 1, 3600000, 0, S_CONN,
       "sink.http-client.read-timeout", NULL, NULL, "Timeout for one HTTP request (read timeout)."),
-    P("retry_mode", "enum", DP_PT_ENUM, "standard", "standard|adaptive", 0, 0, 0, S_CONN, NULL, NULL, NULL,
+    P(retry_mode, "enum", DP_PT_ENUM, "standard", "standard|adaptive", 0, 0, 0, S_CONN, NULL, NULL, NULL,
       "AWS retry mode: `standard` (jittered backoff + retry tokens) or `adaptive` (adds the AWS SDKs' "
       "client-side rate limiter on throttling; it can cut the send rate hard on an early throttle, so it is "
       "opt-in)."),
-    P("log_level", "enum", DP_PT_ENUM, "warn", "error|warn|info|debug", 0, 0, 0, S_CONN, NULL, NULL,
+    P(log_level, "enum", DP_PT_ENUM, "warn", "error|warn|info|debug", 0, 0, 0, S_CONN, NULL, NULL,
       "warning=warn", "Log level on stderr."),
     /* ------------------------------------------------------------ table */
-    P("partition_key", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_TABLE, "hash_key", NULL, NULL,
+    P(partition_key, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_TABLE, "hash_key", NULL, NULL,
       "Partition (HASH) key attribute. When absent, read from DescribeTable."),
-    P("partition_key_type", "enum", DP_PT_ENUM, "S", "S|N|B", 0, 0, 0, S_TABLE, NULL, NULL,
+    P(partition_key_type, "enum", DP_PT_ENUM, "S", "S|N|B", 0, 0, 0, S_TABLE, NULL, NULL,
       "string=S,number=N,binary=B", "Partition key attribute type."),
-    P("sort_key", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_TABLE, "range_key", NULL, NULL,
+    P(sort_key, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_TABLE, "range_key", NULL, NULL,
       "Sort (RANGE) key attribute, if the table has one."),
-    P("sort_key_type", "enum", DP_PT_ENUM, "S", "S|N|B", 0, 0, 0, S_TABLE, NULL, NULL,
+    P(sort_key_type, "enum", DP_PT_ENUM, "S", "S|N|B", 0, 0, 0, S_TABLE, NULL, NULL,
       "string=S,number=N,binary=B", "Sort key attribute type."),
-    P("key", "list", DP_PT_LIST, NULL, "pk or pk,sk", 0, 0, DP_PF_KEY, S_TABLE, "keys,primary_key", NULL, NULL,
+    P(key, "list", DP_PT_LIST, NULL, "pk or pk,sk", 0, 0, DP_PF_KEY, S_TABLE, "keys,primary_key", NULL, NULL,
       "Shorthand: `pk` or `pk,sk` sets partition_key and sort_key."),
-    P("billing_mode", "enum", DP_PT_ENUM, "PAY_PER_REQUEST", "PAY_PER_REQUEST|PROVISIONED", 0, 0, 0,
+    P(billing_mode, "enum", DP_PT_ENUM, "PAY_PER_REQUEST", "PAY_PER_REQUEST|PROVISIONED", 0, 0, 0,
       "create-table,sink", NULL, NULL, "on_demand=PAY_PER_REQUEST,on-demand=PAY_PER_REQUEST",
       "Billing mode for tables ddbpipe creates."),
-    P("read_capacity", "int", DP_PT_INT, NULL, "1..40000", 1, 40000, 0, "create-table,sink", NULL, NULL, NULL,
+    P(read_capacity, "int", DP_PT_INT, NULL, "1..40000", 1, 40000, 0, "create-table,sink", NULL, NULL, NULL,
       "Read capacity units (PROVISIONED only)."),
-    P("write_capacity", "int", DP_PT_INT, NULL, "1..40000", 1, 40000, 0, "create-table,sink", NULL, NULL, NULL,
+    P(write_capacity, "int", DP_PT_INT, NULL, "1..40000", 1, 40000, 0, "create-table,sink", NULL, NULL, NULL,
       "Write capacity units (PROVISIONED only)."),
-    P("stream_view_type", "enum", DP_PT_ENUM, NULL, "NEW_IMAGE|OLD_IMAGE|NEW_AND_OLD_IMAGES|KEYS_ONLY", 0, 0, 0,
+    P(stream_view_type, "enum", DP_PT_ENUM, NULL, "NEW_IMAGE|OLD_IMAGE|NEW_AND_OLD_IMAGES|KEYS_ONLY", 0, 0, 0,
       "create-table,sink", NULL, NULL, NULL, "Enable a stream with this view type on tables ddbpipe creates."),
     /* ------------------------------------------------------------ sink */
-    P("write_mode", "enum", DP_PT_ENUM, "batch", "batch|transactional", 0, 0, 0, S_SINK, NULL, NULL, NULL,
+    P(write_mode, "enum", DP_PT_ENUM, "batch", "batch|transactional", 0, 0, 0, S_SINK, NULL, NULL, NULL,
       "`batch` uses BatchWriteItem (25 items a call, not atomic); `transactional` uses TransactWriteItems "
       "(100 actions a call, all-or-nothing)."),
-    P("batch_size", "int", DP_PT_INT, "25 (batch) / 100 (transactional)", "1..25 (batch), 1..100 (transactional)",
-      1, 100, 0, S_SINK, "sink.batch.max-size,max_batch_size", NULL, NULL,
+    P(batch_size, "int", DP_PT_INT, "25 (batch) / 100 (transactional)", "1..25 (batch), 1..100 (transactional)",
+      1, 100, DP_PF_DERIVED, S_SINK, "sink.batch.max-size,max_batch_size", NULL, NULL,
       "Write requests per DynamoDB call. Default and limit follow write_mode."),
-    P("max_buffer_size_bytes", "int", DP_PT_INT, "1048576", "1024..1073741824", 1024, 1073741824, 0, S_SINK,
+    P(max_buffer_size_bytes, "int", DP_PT_INT, "1048576", "1024..1073741824", 1024, 1073741824, 0, S_SINK,
       "sink.flush-buffer.size", NULL, NULL, "Bytes buffered per worker before a flush."),
-    P("max_buffered_records", "int", DP_PT_INT, "10000", "1..10000000", 1, 10000000, 0, S_SINK,
+    P(max_buffered_records, "int", DP_PT_INT, "10000", "1..10000000", 1, 10000000, 0, S_SINK,
       "sink.requests.max-buffered", NULL, NULL, "Records buffered before reading input pauses (backpressure)."),
-    P("flush_interval_ms", "duration_ms", DP_PT_DURATION, "5000", "1..86400000", 1, 86400000, 0, S_SINK,
+    P(flush_interval_ms, "duration_ms", DP_PT_DURATION, "5000", "1..86400000", 1, 86400000, 0, S_SINK,
       "sink.flush-buffer.timeout", NULL, NULL, "Longest time a record waits in the buffer before a flush."),
-    P("max_concurrent_requests", "int", DP_PT_INT, "64", "1..1024", 1, 1024, 0, S_SINK,
+    P(max_concurrent_requests, "int", DP_PT_INT, "64", "1..1024", 1, 1024, 0, S_SINK,
       "sink.requests.max-inflight", NULL, NULL, "DynamoDB write calls in flight per worker thread."),
-    P("threads", "int", DP_PT_INT, "1", "1..64", 1, 64, 0, S_SINK, NULL, NULL, NULL,
+    P(threads, "int", DP_PT_INT, "1", "1..64", 1, 64, 0, S_SINK, NULL, NULL, NULL,
       "Worker threads; each owns a disjoint key hash range so per-key order holds."),
-    P("max_retries", "int", DP_PT_INT, "10", "0..1000000 or null", 0, 1000000, DP_PF_NULLABLE, S_SINK, NULL, NULL,
+    P(max_retries, "int", DP_PT_INT, "10", "0..1000000 or null", 0, 1000000, DP_PF_NULLABLE, S_SINK, NULL, NULL,
       NULL, "Retries of a failed or partially applied write. `null` retries forever."),
-    P("fail_on_error", "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.fail-on-error", NULL, NULL,
+    P(fail_on_error, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.fail-on-error", NULL, NULL,
       "Stop (after flushing) at the first record that cannot be written instead of dead-lettering it."),
-    P("ignore_nulls", "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.ignore-nulls", NULL, NULL,
+    P(ignore_nulls, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.ignore-nulls", NULL, NULL,
       "Leave out null-valued columns instead of writing NULL attributes."),
-    P("update_mode", "enum", DP_PT_ENUM, "put", "put|merge", 0, 0, 0, S_SINK, NULL, NULL, NULL,
+    P(update_mode, "enum", DP_PT_ENUM, "put", "put|merge", 0, 0, 0, S_SINK, NULL, NULL, NULL,
       "`put` replaces the item; `merge` loads it (BatchGetItem) and applies the change as a JSON merge patch."),
-    P("document_attribute", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, NULL, NULL, NULL,
+    P(document_attribute, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, NULL, NULL, NULL,
       "Store the whole input document as one Map attribute of this name beside the keys (Estuary's "
       "flow_document)."),
-    P("columns", "string", DP_PT_STRING, NULL, "name TYPE, ...", 0, 0, DP_PF_COLUMNS, S_SINK, "schema", NULL, NULL,
+    P(columns, "string", DP_PT_STRING, NULL, "name TYPE, ...", 0, 0, DP_PF_COLUMNS, S_SINK, "schema", NULL, NULL,
       "Column SQL types driving the attribute mapping: `id BIGINT, name VARCHAR, ...`. In YAML a mapping "
       "`name: TYPE` is accepted too."),
-    P("dedup_keys", "list", DP_PT_LIST, NULL, "column list", 0, 0, 0, S_SINK, "overwrite_by_partition_keys", NULL,
+    P(dedup_keys, "list", DP_PT_LIST, NULL, "column list", 0, 0, 0, S_SINK, "overwrite_by_partition_keys", NULL,
       NULL, "Columns identifying a record for folding duplicates (Flink PARTITIONED BY). Default: the table key."),
-    P("condition_expression", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, NULL, NULL, NULL,
+    P(condition_expression, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, NULL, NULL, NULL,
       "Condition for puts (transactional mode only)."),
-    P("delete_condition_expression", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, NULL, NULL, NULL,
+    P(delete_condition_expression, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, NULL, NULL, NULL,
       "Condition for deletes (transactional mode only)."),
-    P("expression_attribute_names", "json", DP_PT_STRING, NULL, "JSON object", 0, 0, DP_PF_JSON, S_SINK, NULL, NULL,
+    P(expression_attribute_names, "json", DP_PT_STRING, NULL, "JSON object", 0, 0, DP_PF_JSON, S_SINK, NULL, NULL,
       NULL, "ExpressionAttributeNames for the condition expressions, as a JSON object."),
-    P("expression_attribute_values", "json", DP_PT_STRING, NULL, "JSON object", 0, 0, DP_PF_JSON, S_SINK, NULL,
+    P(expression_attribute_values, "json", DP_PT_STRING, NULL, "JSON object", 0, 0, DP_PF_JSON, S_SINK, NULL,
       NULL, NULL, "ExpressionAttributeValues (typed AttributeValues) for the condition expressions."),
-    P("metrics_address", "string", DP_PT_STRING, NULL, "host:port or port", 0, 0, 0, "sink,source", NULL, NULL, NULL,
+    P(metrics_address, "string", DP_PT_STRING, NULL, "host:port or port", 0, 0, 0, "sink,source", NULL, NULL, NULL,
       "Serve Prometheus metrics here, e.g. 127.0.0.1:9464 (a bare port binds 127.0.0.1). Unset: no server."),
-    P("create_table_if_missing", "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, NULL, NULL, NULL,
+    P(create_table_if_missing, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, NULL, NULL, NULL,
       "Create the table (key schema from the config) when it does not exist. Estuary configs set this."),
     /* ------------------------------------------------------------ source */
-    P("stream_arn", "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SRC, NULL, NULL, NULL,
+    P(stream_arn, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SRC, NULL, NULL, NULL,
       "Stream to read. Default: the table's latest stream (DescribeTable)."),
-    P("segments", "int", DP_PT_INT, "4", "1..1000000", 1, 1000000, 0, S_SRC, NULL, NULL, NULL,
+    P(segments, "int", DP_PT_INT, "4", "1..1000000", 1, 1000000, 0, S_SRC, NULL, NULL, NULL,
       "Parallel Scan segments for snapshots."),
-    P("discovery_interval_ms", "duration_ms", DP_PT_DURATION, "60000", "100..3600000", 100, 3600000, 0, S_SRC, NULL,
+    P(discovery_interval_ms, "duration_ms", DP_PT_DURATION, "60000", "100..3600000", 100, 3600000, 0, S_SRC, NULL,
       NULL, NULL, "How often new shards are discovered."),
-    P("poll_idle_ms", "duration_ms", DP_PT_DURATION, "1000", "0..60000", 0, 60000, 0, S_SRC, NULL, NULL, NULL,
+    P(poll_idle_ms, "duration_ms", DP_PT_DURATION, "1000", "0..60000", 0, 60000, 0, S_SRC, NULL, NULL, NULL,
       "Delay before the next GetRecords after an empty answer."),
-    P("poll_busy_ms", "duration_ms", DP_PT_DURATION, "250", "0..60000", 0, 60000, 0, S_SRC, NULL, NULL, NULL,
+    P(poll_busy_ms, "duration_ms", DP_PT_DURATION, "250", "0..60000", 0, 60000, 0, S_SRC, NULL, NULL, NULL,
       "Delay before the next GetRecords after a non-empty answer."),
-    P("on_trimmed_data", "enum", DP_PT_ENUM, "stop", "stop|continue", 0, 0, 0, S_SRC, NULL, NULL, NULL,
+    P(on_trimmed_data, "enum", DP_PT_ENUM, "stop", "stop|continue", 0, 0, 0, S_SRC, NULL, NULL, NULL,
       "On TrimmedDataAccessException (records lost): `stop` with an error, or `continue` from the trim horizon "
       "after reporting the loss."),
 };
@@ -177,7 +180,24 @@ static const struct {
      "'aws.credentials.role.stsEndpoint' has no effect: set AWS_ENDPOINT_URL_STS instead"},
 };
 
+_Static_assert(NPROPS <= DP_SETTINGS_MAX_ROWS, "raise DP_SETTINGS_MAX_ROWS");
+
 size_t dp_prop_count(void) { return NPROPS; }
+
+dp_field_kind dp_prop_field_kind(const dp_prop *p)
+{
+    switch (p->type) {
+    case DP_PT_INT:
+    case DP_PT_DURATION:
+        return DP_FK_I64;
+    case DP_PT_BOOL:
+        return DP_FK_BOOL;
+    case DP_PT_ENUM:
+        return DP_FK_ENUM;
+    default:
+        return DP_FK_STR;
+    }
+}
 
 const dp_prop *dp_prop_at(size_t i) { return i < NPROPS ? &props[i] : NULL; }
 

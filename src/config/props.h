@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/settings.h"
 #include "ddbpipe/ddbpipe.h"
 
 typedef enum dp_prop_type {
@@ -23,6 +24,7 @@ typedef enum dp_prop_type {
 #define DP_PF_COLUMNS 0x4u  /* SQL column list, normalized */
 #define DP_PF_KEY 0x8u      /* "pk" or "pk,sk": sets partition_key/sort_key */
 #define DP_PF_URL 0x10u     /* must be http:// or https:// */
+#define DP_PF_DERIVED 0x20u /* default follows other settings (batch_size) */
 
 typedef struct dp_prop {
     ddbpipe_conf_prop_info_t info;
@@ -31,7 +33,11 @@ typedef struct dp_prop {
     unsigned flags;
     const char *env;          /* comma separated fallbacks read at get time */
     const char *value_aliases; /* ENUM: "BASIC=static,ENV_VAR=environment" */
+    size_t offset;             /* of the dp_settings field this row fills */
 } dp_prop;
+
+/* The dp_settings field kind a row's type binds to. */
+dp_field_kind dp_prop_field_kind(const dp_prop *p);
 
 size_t dp_prop_count(void);
 const dp_prop *dp_prop_at(size_t i);

@@ -515,9 +515,8 @@ static ddbpipe_result_t load_columns(ddbpipe_sink_t *s, const char *text, char *
     return DDBPIPE_OK;
 }
 
-static ddbpipe_result_t parse_json_opt(const ddbpipe_conf_t *conf, const char *name, dp_json_doc **out,
-                                       char *errstr, size_t n) {
-    const char *t = dp_conf_str(conf, name);
+static ddbpipe_result_t parse_json_opt(const char *t, const char *name, dp_json_doc **out, char *errstr,
+                                       size_t n) {
     if (!t)
         return DDBPIPE_OK;
     dp_json_error je;
@@ -536,18 +535,18 @@ static ddbpipe_result_t resolve_table(ddbpipe_sink_t *s, ddbpipe_client_t *cl, c
     ddbpipe_table_info_t info;
     dp_ddb_result res;
     ddbpipe_key_schema_t want;
-    int explicit_types = 0, have_conf_key = dp_conf_str(s->conf, "partition_key") != NULL;
+    int explicit_types = 0, have_conf_key = s->set.partition_key != NULL;
     char msg[512];
     memset(&want, 0, sizeof(want));
     if (have_conf_key) {
-        ddbpipe_result_t r = dp_api_conf_key_schema(s->conf, &want, &explicit_types, errstr, n);
+        ddbpipe_result_t r = dp_api_conf_key_schema(&s->set, &want, &explicit_types, errstr, n);
         if (r != DDBPIPE_OK)
             return r;
     }
     memset(&info, 0, sizeof(info));
     dp_ddb_result_init(&res);
     ddbpipe_result_t r = dp_ddb_describe_table(cl->ddb, s->table, &info, &res);
-    if (r == DDBPIPE_ERR_NOT_FOUND && dp_conf_bool(s->conf, "create_table_if_missing", 0)) {
+    if (r == DDBPIPE_ERR_NOT_FOUND && s->set.create_table_if_missing) {
         int created = 0;
         dp_ddb_result_free(&res);
         r = ddbpipe_create_table(cl, s->conf, &created, errstr, n);
@@ -606,19 +605,18 @@ ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink
     r = ddbpipe_conf_validate(s->conf, "sink", errstr, errstr_size);
     if (r != DDBPIPE_OK)
         goto out;
-    const char *table = dp_conf_str(s->conf, "table");
+    dp_conf_settings(s->conf, &s->set);
+    const char *table = s->set.table;
     if (!table || !*table) {
         dp_errf(errstr, errstr_size, "sink: 'table' is required");
         r = DDBPIPE_ERR_CONFIG;
         goto out;
     }
     snprintf(s->table, sizeof(s->table), "%s", table);
-    const char *wm = dp_conf_str(s->conf, "write_mode");
-    s->transactional = wm && strcmp(wm, "transactional") == 0;
-    const char *um = dp_conf_str(s->conf, "update_mode");
-    s->merge = um && strcmp(um, "merge") == 0;
-    s->fail_on_error = dp_conf_bool(s->conf, "fail_on_error", 0);
-    s->batch_size = (int)dp_conf_int(s->conf, "batch_size", s->transactional ? 100 : 25);
+    s->transactional = s->set.write_mode == DP_WRITE_MODE_TRANSACTIONAL;
+    s->merge = s->set.update_mode == DP_UPDATE_MODE_MERGE;
+    s->fail_on_error = s->set.fail_on_error;
+    s->batch_size = (int)s->set.batch_size;
     int lim = s->transactional ? 100 : 25;
     if (s->batch_size < 1 || s->batch_size > lim) {
         dp_errf(errstr, errstr_size, "batch_size %d is out of range 1..%d for write_mode %s", s->batch_size,
@@ -626,12 +624,12 @@ ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink
         r = DDBPIPE_ERR_CONFIG;
         goto out;
     }
-    s->max_buffer_bytes = (size_t)dp_conf_int(s->conf, "max_buffer_size_bytes", 1048576);
-    s->max_buffered_records = (size_t)dp_conf_int(s->conf, "max_buffered_records", 10000);
-    s->flush_interval_ms = dp_conf_int(s->conf, "flush_interval_ms", 5000);
-    s->max_concurrent = (int)dp_conf_int(s->conf, "max_concurrent_requests", 64);
-    s->max_retries = (int)dp_conf_int(s->conf, "max_retries", 10);
-    s->threads = (int)dp_conf_int(s->conf, "threads", 1);
+    s->max_buffer_bytes = (size_t)s->set.max_buffer_size_bytes;
+    s->max_buffered_records = (size_t)s->set.max_buffered_records;
+    s->flush_interval_ms = s->set.flush_interval_ms;
+    s->max_concurrent = (int)s->set.max_concurrent_requests;
+    s->max_retries = (int)s->set.max_retries;
+    s->threads = (int)s->set.threads;
     if (s->threads < 1)
         s->threads = 1;
     if (s->max_concurrent < 1)
@@ -651,26 +649,30 @@ ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink
         r = DDBPIPE_ERR_NOMEM;
         goto out;
     }
-    const char *cp = dp_conf_str(s->conf, "condition_expression");
-    const char *dcp = dp_conf_str(s->conf, "delete_condition_expression");
+    const char *cp = s->set.condition_expression;
+    const char *dcp = s->set.delete_condition_expression;
     if ((cp || dcp) && !s->transactional)
         DP_LOG_WARN("sink: condition expressions apply in write_mode transactional only; ignored");
     if (s->transactional) {
         s->cond_put = cp ? strdup(cp) : NULL;
         s->cond_delete = dcp ? strdup(dcp) : NULL;
     }
-    r = parse_json_opt(s->conf, "expression_attribute_names", &s->expr_names, errstr, errstr_size);
+    r = parse_json_opt(s->set.expression_attribute_names,
+                       dp_settings_name(&s->set, &s->set.expression_attribute_names), &s->expr_names, errstr,
+                       errstr_size);
     if (r == DDBPIPE_OK)
-        r = parse_json_opt(s->conf, "expression_attribute_values", &s->expr_values, errstr, errstr_size);
+        r = parse_json_opt(s->set.expression_attribute_values,
+                           dp_settings_name(&s->set, &s->set.expression_attribute_values), &s->expr_values,
+                           errstr, errstr_size);
     if (r != DDBPIPE_OK)
         goto out;
-    const char *dk = dp_conf_str(s->conf, "dedup_keys");
+    const char *dk = s->set.dedup_keys;
     if (dk && *dk)
         DP_LOG_INFO(
             "sink: dedup_keys (%s): changes always fold by the table key, across batches and requests "
             "in flight",
             dk);
-    const char *cols = dp_conf_str(s->conf, "columns");
+    const char *cols = s->set.columns;
     if (cols && *cols) {
         r = load_columns(s, cols, errstr, errstr_size);
         if (r != DDBPIPE_OK)
@@ -685,7 +687,7 @@ ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink
     }
 
     /* client (the threads=1 engine keeps it) and the table's key */
-    r = dp_api_client_new(s->conf, 3, &cl, errstr, errstr_size);
+    r = dp_api_client_new(s->conf, 3, s->max_concurrent, &cl, errstr, errstr_size);
     if (r != DDBPIPE_OK)
         goto out;
     r = resolve_table(s, cl, errstr, errstr_size);
@@ -696,12 +698,12 @@ ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink
     dp_change_format_parse(fmt, &s->pctx.opts.format);
     s->pctx.opts.columns = s->columns;
     s->pctx.opts.ncolumns = s->ncolumns;
-    s->pctx.opts.ignore_nulls = dp_conf_bool(s->conf, "ignore_nulls", 0);
+    s->pctx.opts.ignore_nulls = s->set.ignore_nulls;
     s->pctx.opts.partition_key = s->pk;
     s->pctx.opts.partition_type = s->pk_type;
     s->pctx.opts.sort_key = s->skey[0] ? s->skey : NULL;
     s->pctx.opts.sort_type = s->sk_type;
-    s->pctx.opts.document_attribute = dp_conf_str(s->conf, "document_attribute");
+    s->pctx.opts.document_attribute = s->set.document_attribute;
     s->pctx.merge = s->merge;
 
     if (opts && opts->dead_letter_path) {
@@ -720,7 +722,7 @@ ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink
         opts && opts->checkpoint_interval_ms > 0 ? opts->checkpoint_interval_ms : 1000;
     s->ckpt_last_ms = dp_now_ms();
 
-    const char *maddr = dp_conf_str(s->conf, "metrics_address");
+    const char *maddr = s->set.metrics_address;
     if (maddr && *maddr && !(opts && opts->no_metrics_server)) {
         if (sk_metrics_start(s, maddr, errstr, errstr_size) != 0) {
             r = DDBPIPE_ERR_CONFIG;
@@ -745,7 +747,7 @@ ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink
         pthread_cond_init(&w->cv, NULL);
         ddbpipe_client_t *wc = cl;
         if (i > 0) {
-            r = dp_api_client_new(s->conf, 3, &wc, errstr, errstr_size);
+            r = dp_api_client_new(s->conf, 3, s->max_concurrent, &wc, errstr, errstr_size);
             if (r != DDBPIPE_OK)
                 goto out;
         }

@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/json.h"
+#include "config/settings.h"
 #include "ddb/attr.h"
 #include "ddb/client.h"
 #include "ddbpipe/ddbpipe.h"
@@ -125,6 +126,7 @@ typedef struct sk_ring_ent {
 struct ddbpipe_sink {
     const ddbpipe_conf_t *conf_ref;
     ddbpipe_conf_t *conf;
+    dp_settings set; /* typed, borrowing from conf */
     sk_parse_ctx pctx;
     char table[256];
     char pk[256], skey[256];

@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "config/conf.h"
+#include "config/settings.h"
 #include "ddb/client.h"
 #include "ddb/ops.h"
 #include "metrics/metrics.h"
@@ -960,7 +961,9 @@ ddbpipe_result_t ddbpipe_source_new(const ddbpipe_conf_t *conf, const ddbpipe_so
     }
     src->do_snapshot = strcmp(src->mode, "stream") != 0;
     src->do_stream = strcmp(src->mode, "snapshot") != 0;
-    int64_t segs = opts->segments > 0 ? opts->segments : dp_conf_int(conf, "segments", 4);
+    dp_settings st;
+    dp_conf_settings(conf, &st);
+    int64_t segs = opts->segments > 0 ? opts->segments : st.segments;
     if (segs < 1 || segs > 1000000) {
         dp_errf(errstr, errstr_size, "source: segments %lld is outside 1..1000000", (long long)segs);
         goto fail;
@@ -976,13 +979,12 @@ ddbpipe_result_t ddbpipe_source_new(const ddbpipe_conf_t *conf, const ddbpipe_so
         rc = DDBPIPE_ERR_NOMEM;
         goto fail;
     }
-    src->discovery_interval_ms = dp_conf_int(conf, "discovery_interval_ms", 60000);
-    src->poll_idle_ms = dp_conf_int(conf, "poll_idle_ms", 1000);
-    src->poll_busy_ms = dp_conf_int(conf, "poll_busy_ms", 250);
-    const char *otd = dp_conf_str(conf, "on_trimmed_data");
-    src->trimmed_continue = otd && strcmp(otd, "continue") == 0;
-    const char *table = dp_conf_str(conf, "table");
-    const char *arn = dp_conf_str(conf, "stream_arn");
+    src->discovery_interval_ms = st.discovery_interval_ms;
+    src->poll_idle_ms = st.poll_idle_ms;
+    src->poll_busy_ms = st.poll_busy_ms;
+    src->trimmed_continue = st.on_trimmed_data == DP_ON_TRIMMED_CONTINUE;
+    const char *table = st.table;
+    const char *arn = st.stream_arn;
     if (table)
         snprintf(src->table, sizeof src->table, "%s", table);
     if ((!table || !table[0]) && (src->do_snapshot || !arn || !arn[0])) {
@@ -1001,12 +1003,15 @@ ddbpipe_result_t ddbpipe_source_new(const ddbpipe_conf_t *conf, const ddbpipe_so
         goto fail;
     }
     metrics_setup(src);
-    const char *maddr = dp_conf_str(conf, "metrics_address");
+    const char *maddr = st.metrics_address;
     if (maddr && maddr[0] && !(src->msrv = dp_metrics_server_start(src->metrics, maddr, errstr, errstr_size))) {
         rc = DDBPIPE_ERR_CONFIG;
         goto fail;
     }
-    rc = dp_api_client_new(conf, 0, &src->client, errstr, errstr_size);
+    /* Calls in flight: one per Scan segment, or one per open shard (at most
+     * max_concurrent_requests connections then, as in the sink). */
+    int in_flight = (int)(st.max_concurrent_requests > segs ? st.max_concurrent_requests : segs);
+    rc = dp_api_client_new(conf, 0, in_flight, &src->client, errstr, errstr_size);
     if (rc != DDBPIPE_OK)
         goto fail;
     src->ddb = src->client->ddb;
@@ -1043,7 +1048,9 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
 
 /* Table key schema and stream ARN (blocking: once, before the loop). */
 static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t errstr_size) {
-    const char *arn = dp_conf_str(src->conf, "stream_arn");
+    dp_settings st;
+    dp_conf_settings(src->conf, &st);
+    const char *arn = st.stream_arn;
     if (!src->do_snapshot && arn && arn[0]) {
         if (dp_strdup_to(&src->st.stream_arn, arn) != 0)
             return DDBPIPE_ERR_NOMEM;

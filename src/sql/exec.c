@@ -118,8 +118,9 @@ static ddbpipe_result_t lookup(sql_ctx *x, const char *name, sql_table **out)
 
 static const char *ddb_name(const sql_table *t)
 {
-    const char *n = ddbpipe_conf_get(t->conf, "table");
-    return n ? n : t->name;
+    dp_settings st;
+    dp_conf_settings(t->conf, &st);
+    return st.table ? st.table : t->name;
 }
 
 static const dp_column *declared(const sql_table *t, const char *name)
@@ -150,7 +151,9 @@ static int mentions_dynamodb(const char *s, size_t n)
 
 static ddbpipe_result_t load_columns(sql_ctx *x, sql_table *t)
 {
-    const char *text = ddbpipe_conf_get(t->conf, "columns");
+    dp_settings st;
+    dp_conf_settings(t->conf, &st);
+    const char *text = st.columns;
     dp_conf_column *cc = NULL;
     size_t n = 0;
     char msg[512] = "";
@@ -250,16 +253,16 @@ static ddbpipe_result_t ensure_key(sql_ctx *x, sql_table *t)
     char msg[1024] = "";
     if (t->key_known)
         return DDBPIPE_OK;
-    const char *pk = ddbpipe_conf_get(t->conf, "partition_key");
+    dp_settings st;
+    dp_conf_settings(t->conf, &st);
+    const char *pk = st.partition_key;
     if (pk && *pk) {
-        const char *sk = ddbpipe_conf_get(t->conf, "sort_key");
-        const char *pt = ddbpipe_conf_get(t->conf, "partition_key_type");
-        const char *st = ddbpipe_conf_get(t->conf, "sort_key_type");
+        const char *sk = st.sort_key;
         snprintf(t->key.partition_key, sizeof t->key.partition_key, "%s", pk);
-        t->key.partition_type = pt && *pt ? pt[0] : 'S';
+        t->key.partition_type = dp_key_type_char(st.partition_key_type);
         if (sk && *sk) {
             snprintf(t->key.sort_key, sizeof t->key.sort_key, "%s", sk);
-            t->key.sort_type = st && *st ? st[0] : 'S';
+            t->key.sort_type = dp_key_type_char(st.sort_key_type);
         }
         t->key_known = 1;
         return DDBPIPE_OK;
