@@ -39,8 +39,8 @@ ddbpipe_result_t dp_api_call_error(const ddbpipe_client_t *client, const char *w
 
 /* Key schema from config (partition_key/sort_key and types). Types that
  * were not set explicitly are 0 in *explicit_types bits (1 partition, 2 sort). */
-ddbpipe_result_t dp_api_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out,
-                                        int *explicit_types, char *errstr, size_t errstr_size);
+ddbpipe_result_t dp_api_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out, int *explicit_types,
+                                        char *errstr, size_t errstr_size);
 /* Compare a table's key schema with the configured one. 0 equal; -1 with
  * a sentence naming the difference in msg. */
 int dp_api_key_schema_diff(const char *table, const ddbpipe_key_schema_t *have,

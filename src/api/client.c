@@ -131,9 +131,8 @@ ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts,
     co.role_arn = st.role_arn;
     co.role_session_name = st.role_session_name;
     co.external_id = st.external_id;
-    co.provider = st.credentials_provider > DP_CREDS_AUTO
-                      ? dp_settings_enum_text(&st, &st.credentials_provider)
-                      : NULL;
+    co.provider =
+        st.credentials_provider > DP_CREDS_AUTO ? dp_settings_enum_text(&st, &st.credentials_provider) : NULL;
     co.verify_tls = !trust_all;
     if ((co.access_key_id && co.access_key_id[0]) != (co.secret_access_key && co.secret_access_key[0])) {
         rc = DDBPIPE_ERR_CONFIG;

@@ -34,8 +34,8 @@ ddbpipe_result_t ddbpipe_describe_table(ddbpipe_client_t *client, const char *ta
     return rc;
 }
 
-ddbpipe_result_t dp_api_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out,
-                                        int *explicit_types, char *errstr, size_t errstr_size) {
+ddbpipe_result_t dp_api_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out, int *explicit_types,
+                                        char *errstr, size_t errstr_size) {
     const char *pk = st->partition_key;
     const char *sk = st->sort_key;
     memset(out, 0, sizeof *out);
@@ -198,10 +198,9 @@ static ddbpipe_result_t build_create_body(const dp_settings *st, const char *tab
 }
 
 /* The table exists: same key schema (wait for ACTIVE) or a mismatch. */
-static ddbpipe_result_t accept_existing(ddbpipe_client_t *client, const dp_settings *st,
-                                        const char *table, ddbpipe_table_info_t *info,
-                                        const ddbpipe_key_schema_t *want, int explicit_types, char *errstr,
-                                        size_t errstr_size) {
+static ddbpipe_result_t accept_existing(ddbpipe_client_t *client, const dp_settings *st, const char *table,
+                                        ddbpipe_table_info_t *info, const ddbpipe_key_schema_t *want,
+                                        int explicit_types, char *errstr, size_t errstr_size) {
     if (dp_api_key_schema_diff(table, &info->key, want, explicit_types, errstr, errstr_size) != 0)
         return DDBPIPE_ERR_SCHEMA_MISMATCH;
     const char *svt = dp_settings_enum_text(st, &st->stream_view_type);

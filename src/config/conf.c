@@ -3,9 +3,9 @@
 #include "config/conf.h"
 
 #include <ctype.h>
-#include <stddef.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +28,7 @@ struct ddbpipe_conf {
     dp_settings st; /* typed: explicit values, else defaults; strings borrow from values */
 };
 
-static char *xstrndup(const char *s, size_t n)
-{
+static char *xstrndup(const char *s, size_t n) {
     char *d = malloc(n + 1);
     if (!d)
         return NULL;
@@ -40,8 +39,7 @@ static char *xstrndup(const char *s, size_t n)
 
 static void apply_default(ddbpipe_conf_t *conf, size_t idx);
 
-ddbpipe_conf_t *ddbpipe_conf_new(void)
-{
+ddbpipe_conf_t *ddbpipe_conf_new(void) {
     ddbpipe_conf_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
@@ -58,8 +56,7 @@ ddbpipe_conf_t *ddbpipe_conf_new(void)
     return c;
 }
 
-void ddbpipe_conf_destroy(ddbpipe_conf_t *conf)
-{
+void ddbpipe_conf_destroy(ddbpipe_conf_t *conf) {
     if (!conf)
         return;
     for (size_t i = 0; i < dp_prop_count(); i++) {
@@ -74,8 +71,7 @@ void ddbpipe_conf_destroy(ddbpipe_conf_t *conf)
     free(conf);
 }
 
-ddbpipe_conf_t *ddbpipe_conf_dup(const ddbpipe_conf_t *conf)
-{
+ddbpipe_conf_t *ddbpipe_conf_dup(const ddbpipe_conf_t *conf) {
     if (!conf)
         return NULL;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
@@ -103,8 +99,7 @@ fail:
     return NULL;
 }
 
-void dp_conf_notice_add(ddbpipe_conf_t *conf, const char *fmt, ...)
-{
+void dp_conf_notice_add(ddbpipe_conf_t *conf, const char *fmt, ...) {
     char line[512];
     va_list ap;
     va_start(ap, fmt);
@@ -120,23 +115,29 @@ void dp_conf_notice_add(ddbpipe_conf_t *conf, const char *fmt, ...)
         conf->notices[conf->nnotices++] = d;
 }
 
-size_t dp_conf_notice_count(const ddbpipe_conf_t *conf) { return conf ? conf->nnotices : 0; }
+size_t dp_conf_notice_count(const ddbpipe_conf_t *conf) {
+    return conf ? conf->nnotices : 0;
+}
 
-const char *dp_conf_notice_at(const ddbpipe_conf_t *conf, size_t i)
-{
+const char *dp_conf_notice_at(const ddbpipe_conf_t *conf, size_t i) {
     return conf && i < conf->nnotices ? conf->notices[i] : NULL;
 }
 
-int dp_conf_assume_role(const ddbpipe_conf_t *conf) { return conf ? conf->st.assume_role : 0; }
+int dp_conf_assume_role(const ddbpipe_conf_t *conf) {
+    return conf ? conf->st.assume_role : 0;
+}
 
 /* ------------------------------------------------------------ parsing */
 
-static int ieq(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
+static int ieq(const char *a, const char *b) {
+    return strcasecmp(a, b) == 0;
+}
 
-static int is_null_text(const char *v) { return !v || ieq(v, "null") || strcmp(v, "~") == 0; }
+static int is_null_text(const char *v) {
+    return !v || ieq(v, "null") || strcmp(v, "~") == 0;
+}
 
-static int parse_int64(const char *s, int64_t *out)
-{
+static int parse_int64(const char *s, int64_t *out) {
     while (isspace((unsigned char)*s))
         s++;
     if (!*s)
@@ -155,8 +156,7 @@ static int parse_int64(const char *s, int64_t *out)
 }
 
 /* "5000", "5000ms", "5 s", "2min", "1h", "1 day". */
-static int parse_duration_ms(const char *s, int64_t *out)
-{
+static int parse_duration_ms(const char *s, int64_t *out) {
     while (isspace((unsigned char)*s))
         s++;
     errno = 0;
@@ -197,8 +197,7 @@ static int parse_duration_ms(const char *s, int64_t *out)
     return 0;
 }
 
-static const char *bool_text(const char *v)
-{
+static const char *bool_text(const char *v) {
     static const char *t[] = {"true", "1", "yes", "on", "y"};
     static const char *f[] = {"false", "0", "no", "off", "n"};
     for (size_t i = 0; i < 5; i++) {
@@ -213,8 +212,7 @@ static const char *bool_text(const char *v)
 /* Find v in "a|b|c" (case-insensitive), then in value aliases "X=y,...".
  * Returns the index of the canonical value in the range (what enum fields
  * hold) and copies its spelling into out; -1 when v is not allowed. */
-static int enum_match(const dp_prop *p, const char *v, char *out, size_t out_size)
-{
+static int enum_match(const dp_prop *p, const char *v, char *out, size_t out_size) {
     size_t vl = strlen(v);
     const char *a = p->value_aliases;
     while (a && *a) {
@@ -253,8 +251,7 @@ static int enum_match(const dp_prop *p, const char *v, char *out, size_t out_siz
 }
 
 /* "a, b ,c" -> "a,b,c"; rejects empty elements. Caller frees. */
-static char *normalize_list(const char *v, size_t *count)
-{
+static char *normalize_list(const char *v, size_t *count) {
     size_t n = strlen(v);
     char *o = malloc(n + 1);
     if (!o)
@@ -291,8 +288,7 @@ static char *normalize_list(const char *v, size_t *count)
     return o;
 }
 
-void dp_conf_columns_free(dp_conf_column *cols, size_t count)
-{
+void dp_conf_columns_free(dp_conf_column *cols, size_t count) {
     if (!cols)
         return;
     for (size_t i = 0; i < count; i++) {
@@ -303,8 +299,7 @@ void dp_conf_columns_free(dp_conf_column *cols, size_t count)
 }
 
 ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, size_t *count, char *errstr,
-                                       size_t errstr_size)
-{
+                                       size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_ERR_CONFIG;
     dp_conf_column *cols = NULL;
     size_t n = 0, cap = 0;
@@ -330,7 +325,8 @@ ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, s
         while (s < e && isspace((unsigned char)*s))
             s++;
         if (s == e) {
-            dp_errf(errstr, errstr_size, "invalid value for 'columns': empty column in '%s' (expected 'name TYPE, ...')", text);
+            dp_errf(errstr, errstr_size,
+                    "invalid value for 'columns': empty column in '%s' (expected 'name TYPE, ...')", text);
             goto out;
         }
         const char *ns = s, *ne;
@@ -350,8 +346,9 @@ ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, s
         while (s < e && isspace((unsigned char)*s))
             s++;
         if (ne == ns || s == e) {
-            dp_errf(errstr, errstr_size, "invalid value for 'columns': column '%.*s' has no type (expected 'name TYPE, ...')",
-                     (int)(e - ns), ns);
+            dp_errf(errstr, errstr_size,
+                    "invalid value for 'columns': column '%.*s' has no type (expected 'name TYPE, ...')",
+                    (int)(e - ns), ns);
             goto out;
         }
         if (n == cap) {
@@ -381,8 +378,7 @@ out:
     return rc;
 }
 
-ddbpipe_result_t dp_conf_columns_check(const char *text, char *errstr, size_t errstr_size)
-{
+ddbpipe_result_t dp_conf_columns_check(const char *text, char *errstr, size_t errstr_size) {
     dp_conf_column *cols;
     size_t n;
     ddbpipe_result_t rc = dp_conf_columns_parse(text, &cols, &n, errstr, errstr_size);
@@ -399,8 +395,7 @@ ddbpipe_result_t dp_conf_columns_check(const char *text, char *errstr, size_t er
     return rc;
 }
 
-static char *columns_canonical(const char *text, char *errstr, size_t errstr_size, ddbpipe_result_t *rc)
-{
+static char *columns_canonical(const char *text, char *errstr, size_t errstr_size, ddbpipe_result_t *rc) {
     dp_conf_column *cols;
     size_t n;
     *rc = dp_conf_columns_parse(text, &cols, &n, errstr, errstr_size);
@@ -422,10 +417,9 @@ static char *columns_canonical(const char *text, char *errstr, size_t errstr_siz
     return s;
 }
 
-char dp_sql_type_key_type(const char *t)
-{
-    static const char *num[] = {"TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "DECIMAL", "DEC", "NUMERIC",
-                                "REAL", "FLOAT", "DOUBLE", "NUMBER", "UNSIGNED"};
+char dp_sql_type_key_type(const char *t) {
+    static const char *num[] = {"TINYINT", "SMALLINT", "INT",   "INTEGER", "BIGINT", "DECIMAL", "DEC",
+                                "NUMERIC", "REAL",     "FLOAT", "DOUBLE",  "NUMBER", "UNSIGNED"};
     static const char *bin[] = {"BINARY", "VARBINARY", "BYTES", "BLOB", "BYTEA"};
     char word[32];
     size_t n = 0;
@@ -447,12 +441,13 @@ char dp_sql_type_key_type(const char *t)
 
 /* ------------------------------------------------------------ set / get */
 
-static void *field_of(dp_settings *st, const dp_prop *p) { return (char *)st + p->offset; }
+static void *field_of(dp_settings *st, const dp_prop *p) {
+    return (char *)st + p->offset;
+}
 
 /* Write a parsed value into the row's typed field: text for strings (it
  * stays owned by conf->values), iv for the other kinds. */
-static void bind(dp_settings *st, const dp_prop *p, const char *text, int64_t iv)
-{
+static void bind(dp_settings *st, const dp_prop *p, const char *text, int64_t iv) {
     void *f = field_of(st, p);
     switch (dp_prop_field_kind(p)) {
     case DP_FK_STR:
@@ -471,8 +466,7 @@ static void bind(dp_settings *st, const dp_prop *p, const char *text, int64_t iv
 }
 
 /* The key name as the user wrote it plus the canonical name when it differs. */
-static void key_label(char *out, size_t n, const char *given, const dp_prop *p)
-{
+static void key_label(char *out, size_t n, const char *given, const dp_prop *p) {
     if (dp_prop_name_eq(given, strlen(given), p->info.name, strlen(p->info.name)))
         snprintf(out, n, "'%s'", p->info.name);
     else
@@ -483,8 +477,7 @@ static void key_label(char *out, size_t n, const char *given, const dp_prop *p)
  * (caller frees) and the typed value for int, duration, bool and enum rows.
  * The one place values are parsed; defaults go through it too. */
 static ddbpipe_result_t parse_value(const dp_prop *p, const char *label, const char *value, char **norm,
-                                    int64_t *iv, size_t *list_count, char *errstr, size_t errstr_size)
-{
+                                    int64_t *iv, size_t *list_count, char *errstr, size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_ERR_CONFIG;
     *norm = NULL;
     *iv = 0;
@@ -536,8 +529,9 @@ static ddbpipe_result_t parse_value(const dp_prop *p, const char *label, const c
         size_t count = 0;
         *norm = normalize_list(value, &count);
         if (!*norm) {
-            dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected %s (comma separated, no empty names)",
-                    value, label, p->info.range);
+            dp_errf(errstr, errstr_size,
+                    "invalid value '%s' for %s: expected %s (comma separated, no empty names)", value, label,
+                    p->info.range);
             return rc;
         }
         if (list_count)
@@ -580,8 +574,7 @@ static ddbpipe_result_t parse_value(const dp_prop *p, const char *label, const c
 
 /* Row idx back to its default: unset text, typed default (parsed from the
  * table's default text, the only place a default is written). */
-static void apply_default(ddbpipe_conf_t *conf, size_t idx)
-{
+static void apply_default(ddbpipe_conf_t *conf, size_t idx) {
     const dp_prop *p = dp_prop_at(idx);
     conf->st.set[idx] = 0;
     if (dp_prop_field_kind(p) == DP_FK_STR) {
@@ -600,8 +593,7 @@ static void apply_default(ddbpipe_conf_t *conf, size_t idx)
 }
 
 /* Make v (normalized text, owned; NULL = unset) row idx's explicit value. */
-static ddbpipe_result_t store(ddbpipe_conf_t *conf, int idx, char *v, int64_t iv)
-{
+static ddbpipe_result_t store(ddbpipe_conf_t *conf, int idx, char *v, int64_t iv) {
     char *old = conf->values[idx];
     if (old && dp_prop_at((size_t)idx)->type == DP_PT_SECRET)
         memset(old, 0, strlen(old));
@@ -617,8 +609,7 @@ static ddbpipe_result_t store(ddbpipe_conf_t *conf, int idx, char *v, int64_t iv
 }
 
 /* For the string rows that another row fills (key -> partition_key, sort_key). */
-static ddbpipe_result_t store_copy(ddbpipe_conf_t *conf, int idx, const char *v)
-{
+static ddbpipe_result_t store_copy(ddbpipe_conf_t *conf, int idx, const char *v) {
     char *d = v ? strdup(v) : NULL;
     if (v && !d)
         return DDBPIPE_ERR_NOMEM;
@@ -626,8 +617,7 @@ static ddbpipe_result_t store_copy(ddbpipe_conf_t *conf, int idx, const char *v)
 }
 
 ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const char *value, char *errstr,
-                                  size_t errstr_size)
-{
+                                  size_t errstr_size) {
     char label[160], sugg[128];
     char *norm = NULL;
     int64_t iv = 0;
@@ -659,7 +649,8 @@ ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const 
         if (s)
             dp_errf(errstr, errstr_size, "unknown configuration key '%s' (did you mean '%s'?)", name, s);
         else
-            dp_errf(errstr, errstr_size, "unknown configuration key '%s' (see `ddbpipe config --list`)", name);
+            dp_errf(errstr, errstr_size, "unknown configuration key '%s' (see `ddbpipe config --list`)",
+                    name);
         return DDBPIPE_ERR_CONFIG;
     }
     const dp_prop *p = dp_prop_at((size_t)idx);
@@ -678,11 +669,12 @@ ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const 
     }
     if (p->offset == offsetof(dp_settings, credentials_provider)) {
         if (ieq(value, "SYS_PROP") || ieq(value, "SYS_PROPS")) {
-            dp_errf(errstr, errstr_size,
-                    "%s SYS_PROP reads Java system properties (aws.accessKeyId, aws.secretKey), which a native "
-                    "program does not have: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
-                    "variables and use ENV_VAR (credentials_provider: environment)",
-                    label);
+            dp_errf(
+                errstr, errstr_size,
+                "%s SYS_PROP reads Java system properties (aws.accessKeyId, aws.secretKey), which a native "
+                "program does not have: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
+                "variables and use ENV_VAR (credentials_provider: environment)",
+                label);
             return DDBPIPE_ERR_CONFIG;
         }
         if (ieq(value, "CUSTOM")) {
@@ -731,8 +723,7 @@ out:
     return rc;
 }
 
-static const char *raw_get(const ddbpipe_conf_t *conf, const char *name, int *explicit_out)
-{
+static const char *raw_get(const ddbpipe_conf_t *conf, const char *name, int *explicit_out) {
     int idx = dp_prop_find(name);
     if (explicit_out)
         *explicit_out = 0;
@@ -770,24 +761,23 @@ static const char *raw_get(const ddbpipe_conf_t *conf, const char *name, int *ex
     return p->info.dflt;
 }
 
-const char *ddbpipe_conf_get(const ddbpipe_conf_t *conf, const char *name) { return raw_get(conf, name, NULL); }
+const char *ddbpipe_conf_get(const ddbpipe_conf_t *conf, const char *name) {
+    return raw_get(conf, name, NULL);
+}
 
-int ddbpipe_conf_is_set(const ddbpipe_conf_t *conf, const char *name)
-{
+int ddbpipe_conf_is_set(const ddbpipe_conf_t *conf, const char *name) {
     int idx = dp_prop_find(name);
     return conf && idx >= 0 && conf->values[idx] != NULL;
 }
 
 /* By-name text access, for tests and the fuzz target only: the library
  * reads dp_conf_settings(). */
-const char *dp_conf_str(const ddbpipe_conf_t *conf, const char *name)
-{
+const char *dp_conf_str(const ddbpipe_conf_t *conf, const char *name) {
     const char *v = raw_get(conf, name, NULL);
     return is_null_text(v) ? NULL : v;
 }
 
-int64_t dp_conf_int(const ddbpipe_conf_t *conf, const char *name, int64_t dflt)
-{
+int64_t dp_conf_int(const ddbpipe_conf_t *conf, const char *name, int64_t dflt) {
     const char *v = raw_get(conf, name, NULL);
     int64_t r;
     if (!v)
@@ -797,8 +787,7 @@ int64_t dp_conf_int(const ddbpipe_conf_t *conf, const char *name, int64_t dflt)
     return parse_int64(v, &r) ? dflt : r;
 }
 
-int dp_conf_bool(const ddbpipe_conf_t *conf, const char *name, int dflt)
-{
+int dp_conf_bool(const ddbpipe_conf_t *conf, const char *name, int dflt) {
     const char *v = raw_get(conf, name, NULL);
     const char *b = v ? bool_text(v) : NULL;
     return b ? b[0] == 't' : dflt;
@@ -806,8 +795,7 @@ int dp_conf_bool(const ddbpipe_conf_t *conf, const char *name, int dflt)
 
 /* ------------------------------------------------------------ typed settings */
 
-static const dp_prop *row_of_field(const dp_settings *s, const void *field, size_t *idx)
-{
+static const dp_prop *row_of_field(const dp_settings *s, const void *field, size_t *idx) {
     size_t off = (size_t)((const char *)field - (const char *)s);
     for (size_t i = 0; i < dp_prop_count(); i++)
         if (dp_prop_at(i)->offset == off) {
@@ -818,8 +806,7 @@ static const dp_prop *row_of_field(const dp_settings *s, const void *field, size
     return NULL;
 }
 
-void dp_conf_settings(const ddbpipe_conf_t *conf, dp_settings *out)
-{
+void dp_conf_settings(const ddbpipe_conf_t *conf, dp_settings *out) {
     ddbpipe_conf_t *dflt = NULL;
     if (!conf) {
         dflt = ddbpipe_conf_new();
@@ -859,10 +846,11 @@ void dp_conf_settings(const ddbpipe_conf_t *conf, dp_settings *out)
     ddbpipe_conf_destroy(dflt);
 }
 
-const char *ddbpipe_conf_table(const ddbpipe_conf_t *conf) { return conf ? conf->st.table : NULL; }
+const char *ddbpipe_conf_table(const ddbpipe_conf_t *conf) {
+    return conf ? conf->st.table : NULL;
+}
 
-int ddbpipe_conf_log_level(const ddbpipe_conf_t *conf, ddbpipe_log_level_t *out)
-{
+int ddbpipe_conf_log_level(const ddbpipe_conf_t *conf, ddbpipe_log_level_t *out) {
     if (!conf || !dp_settings_is_set(&conf->st, &conf->st.log_level))
         return 0;
     /* log_level's range lists the levels in ddbpipe_log_level_t order. */
@@ -870,14 +858,12 @@ int ddbpipe_conf_log_level(const ddbpipe_conf_t *conf, ddbpipe_log_level_t *out)
     return 1;
 }
 
-int dp_settings_is_set(const dp_settings *s, const void *field)
-{
+int dp_settings_is_set(const dp_settings *s, const void *field) {
     size_t i;
     return s && row_of_field(s, field, &i) && s->set[i];
 }
 
-const char *dp_settings_enum_text(const dp_settings *s, const int *field)
-{
+const char *dp_settings_enum_text(const dp_settings *s, const int *field) {
     static __thread char buf[64];
     const dp_prop *p = s ? row_of_field(s, field, NULL) : NULL;
     if (!p || p->type != DP_PT_ENUM || *field < 0)
@@ -898,18 +884,18 @@ const char *dp_settings_enum_text(const dp_settings *s, const int *field)
     return buf;
 }
 
-const char *dp_settings_name(const dp_settings *s, const void *field)
-{
+const char *dp_settings_name(const dp_settings *s, const void *field) {
     const dp_prop *p = s ? row_of_field(s, field, NULL) : NULL;
     return p ? p->info.name : "?";
 }
 
-char dp_key_type_char(int key_type) { return key_type == DP_KEY_TYPE_N ? 'N' : key_type == DP_KEY_TYPE_B ? 'B' : 'S'; }
+char dp_key_type_char(int key_type) {
+    return key_type == DP_KEY_TYPE_N ? 'N' : key_type == DP_KEY_TYPE_B ? 'B' : 'S';
+}
 
 /* ------------------------------------------------------------ validate */
 
-static int valid_table_name(const char *t)
-{
+static int valid_table_name(const char *t) {
     size_t n = strlen(t);
     if (n < 3 || n > 255)
         return 0;
@@ -920,8 +906,7 @@ static int valid_table_name(const char *t)
 }
 
 ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *subcommand, char *errstr,
-                                       size_t errstr_size)
-{
+                                       size_t errstr_size) {
     const char *sub = subcommand ? subcommand : "sink";
     dp_settings s;
     if (!conf)
@@ -929,8 +914,10 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
     dp_conf_settings(conf, &s);
     if (strcmp(sub, "config") != 0) {
         if (!s.table) {
-            dp_errf(errstr, errstr_size, "'table' is required for `%s` (set it in the config file or with "
-                    "--set table=NAME)", sub);
+            dp_errf(errstr, errstr_size,
+                    "'table' is required for `%s` (set it in the config file or with "
+                    "--set table=NAME)",
+                    sub);
             return DDBPIPE_ERR_CONFIG;
         }
     }
@@ -943,24 +930,28 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
     int akid = s.aws_access_key_id != NULL;
     int secret = s.aws_secret_access_key != NULL;
     if (akid != secret) {
-        dp_errf(errstr, errstr_size, "%s is set but %s is not: give both static keys or neither (neither uses "
+        dp_errf(errstr, errstr_size,
+                "%s is set but %s is not: give both static keys or neither (neither uses "
                 "the default credentials chain)",
                 akid ? "aws_access_key_id" : "aws_secret_access_key",
                 akid ? "aws_secret_access_key" : "aws_access_key_id");
         return DDBPIPE_ERR_CONFIG;
     }
     if (s.aws_session_token && !akid) {
-        dp_errf(errstr, errstr_size, "aws_session_token is set without aws_access_key_id and "
+        dp_errf(errstr, errstr_size,
+                "aws_session_token is set without aws_access_key_id and "
                 "aws_secret_access_key");
         return DDBPIPE_ERR_CONFIG;
     }
     if (s.credentials_provider == DP_CREDS_STATIC && !akid) {
-        dp_errf(errstr, errstr_size, "credentials_provider is static (BASIC) but aws_access_key_id and "
+        dp_errf(errstr, errstr_size,
+                "credentials_provider is static (BASIC) but aws_access_key_id and "
                 "aws_secret_access_key are not set");
         return DDBPIPE_ERR_CONFIG;
     }
     if (s.assume_role && !s.role_arn) {
-        dp_errf(errstr, errstr_size, "credentials provider ASSUME_ROLE needs role_arn "
+        dp_errf(errstr, errstr_size,
+                "credentials provider ASSUME_ROLE needs role_arn "
                 "(aws.credentials.role.arn)");
         return DDBPIPE_ERR_CONFIG;
     }
@@ -977,7 +968,8 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
         return DDBPIPE_ERR_CONFIG;
     }
     if (!txn && (s.condition_expression || s.delete_condition_expression)) {
-        dp_errf(errstr, errstr_size, "condition_expression and delete_condition_expression need write_mode "
+        dp_errf(errstr, errstr_size,
+                "condition_expression and delete_condition_expression need write_mode "
                 "transactional");
         return DDBPIPE_ERR_CONFIG;
     }
@@ -1002,7 +994,8 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
         return DDBPIPE_ERR_CONFIG;
     }
     if (s.billing_mode == DP_BILLING_PAY_PER_REQUEST && (rcu || wcu)) {
-        dp_errf(errstr, errstr_size, "read_capacity/write_capacity are set but billing_mode is PAY_PER_REQUEST "
+        dp_errf(errstr, errstr_size,
+                "read_capacity/write_capacity are set but billing_mode is PAY_PER_REQUEST "
                 "(set billing_mode: PROVISIONED)");
         return DDBPIPE_ERR_CONFIG;
     }

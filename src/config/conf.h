@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
-#include "ddbpipe/ddbpipe.h"
 #include "common/buf.h"
 #include "config/settings.h"
+#include "ddbpipe/ddbpipe.h"
 
 /* Typed access: dp_conf_settings() in config/settings.h. By name, for
  * tests and the fuzz target only (no property name appears in the library

@@ -81,7 +81,8 @@ static const dp_prop props[] = {
     P(retry_mode, "enum", DP_PT_ENUM, "standard", "standard|adaptive", 0, 0, 0, S_CONN, NULL, NULL, NULL,
       "AWS retry mode: `standard` (jittered backoff + retry tokens) or `adaptive` (adds the AWS SDKs' "
       "client-side rate limiter on throttling; it can cut the send rate hard on an early throttle, so it is "
-      "opt-in)."),
+      "opt-in). Behaviour change: until the typed settings, a configuration without retry_mode ran "
+      "`adaptive`; it now runs `standard`, the documented default."),
     P(log_level, "enum", DP_PT_ENUM, "warn", "error|warn|info|debug", 0, 0, 0, S_CONN, NULL, NULL,
       "warning=warn", "Log level on stderr."),
     /* ------------------------------------------------------------ table */
@@ -118,7 +119,9 @@ static const dp_prop props[] = {
     P(flush_interval_ms, "duration_ms", DP_PT_DURATION, "5000", "1..86400000", 1, 86400000, 0, S_SINK,
       "sink.flush-buffer.timeout", NULL, NULL, "Longest time a record waits in the buffer before a flush."),
     P(max_concurrent_requests, "int", DP_PT_INT, "64", "1..1024", 1, 1024, 0, S_SINK,
-      "sink.requests.max-inflight", NULL, NULL, "DynamoDB write calls in flight per worker thread."),
+      "sink.requests.max-inflight", NULL, NULL,
+      "DynamoDB write calls in flight per worker thread. The HTTP connections per host and in total follow "
+      "it (the source uses the larger of it and segments)."),
     P(threads, "int", DP_PT_INT, "1", "1..64", 1, 64, 0, S_SINK, NULL, NULL, NULL,
       "Worker threads; each owns a disjoint key hash range so per-key order holds."),
     P(max_retries, "int", DP_PT_INT, "10", "0..1000000 or null", 0, 1000000, DP_PF_NULLABLE, S_SINK, NULL, NULL,

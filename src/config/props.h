@@ -29,9 +29,9 @@ typedef enum dp_prop_type {
 typedef struct dp_prop {
     ddbpipe_conf_prop_info_t info;
     dp_prop_type type;
-    int64_t min, max;         /* INT / DURATION */
+    int64_t min, max; /* INT / DURATION */
     unsigned flags;
-    const char *env;          /* comma separated fallbacks read at get time */
+    const char *env;           /* comma separated fallbacks read at get time */
     const char *value_aliases; /* ENUM: "BASIC=static,ENV_VAR=environment" */
     size_t offset;             /* of the dp_settings field this row fills */
 } dp_prop;

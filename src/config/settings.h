@@ -83,14 +83,14 @@ typedef struct dp_settings {
     const char *partition_key;
     int partition_key_type; /* dp_key_type */
     const char *sort_key;
-    int sort_key_type; /* dp_key_type */
-    const char *key;   /* "pk" or "pk,sk" as given (already split into the two above) */
-    int billing_mode;  /* dp_billing_mode */
+    int sort_key_type;      /* dp_key_type */
+    const char *key;        /* "pk" or "pk,sk" as given (already split into the two above) */
+    int billing_mode;       /* dp_billing_mode */
     int64_t read_capacity;  /* 0: unset */
     int64_t write_capacity; /* 0: unset */
     int stream_view_type;   /* dp_stream_view_type */
     /* sink */
-    int write_mode; /* dp_write_mode */
+    int write_mode;     /* dp_write_mode */
     int64_t batch_size; /* default follows write_mode (25 / 100) */
     int64_t max_buffer_size_bytes;
     int64_t max_buffered_records;
@@ -119,7 +119,7 @@ typedef struct dp_settings {
     int on_trimmed_data; /* dp_on_trimmed_data */
 
     /* Not properties: how the values came to be. */
-    int assume_role; /* credentials_provider was Flink's ASSUME_ROLE */
+    int assume_role;                         /* credentials_provider was Flink's ASSUME_ROLE */
     unsigned char set[DP_SETTINGS_MAX_ROWS]; /* 1: row given explicitly (not default/env) */
 } dp_settings;
 

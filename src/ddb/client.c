@@ -69,7 +69,7 @@ void dp_ddb_options_init(dp_ddb_options *o) {
     o->backoff_base_ms = 25;
     o->backoff_max_ms = 20000;
     o->retry_tokens = 500;
-    o->adaptive = 1;
+    o->adaptive = 0; /* standard, as retry_mode's default (see docs/configuration.md) */
 }
 
 void dp_ddb_result_init(dp_ddb_result *r) {

@@ -28,7 +28,7 @@ typedef struct dp_ddb_options {
     int64_t backoff_base_ms;   /* default 25 */
     int64_t backoff_max_ms;    /* default 20000 */
     int retry_tokens;          /* bucket size, default 500 */
-    int adaptive;              /* 1: client-side rate limiter on throttles (default 1) */
+    int adaptive;              /* 1: client-side rate limiter on throttles (default 0: standard mode) */
 } dp_ddb_options;
 
 /* Outcome of one API call (after retries). */
@@ -48,7 +48,7 @@ typedef struct dp_ddb_result {
  * (or copy the struct and dp_buf_init the original) to keep it. */
 typedef void (*dp_ddb_done_fn)(void *opaque, dp_ddb_result *res);
 
-/* Fill the documented defaults (adaptive on, TLS verified). Zero numeric
+/* Fill the documented defaults (standard retry mode, TLS verified). Zero numeric
  * fields also mean "default"; adaptive and http.verify_tls are taken as
  * given, so start from this. */
 void dp_ddb_options_init(dp_ddb_options *o);

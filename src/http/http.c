@@ -162,7 +162,10 @@ dp_http *dp_http_new(const dp_http_options *opts) {
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    /* max_connections is what the caller keeps in flight (the sink's
+     * max_concurrent_requests): per host, in total and idle in the cache. */
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->opts.max_connections);
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)h->opts.max_connections);
     /* Keep as many idle connections as we may use, or curl closes them. */
     curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->opts.max_connections);
     return h;
