@@ -11,13 +11,16 @@ BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 10
 FUZZ_SMOKE_SECONDS ?= 3
 CMAKE_FLAGS ?=
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
-.PHONY: all deps build test unit fuzz-smoke demo asan valgrind fuzz format clean help
+.PHONY: all deps build install test unit fuzz-smoke demo asan valgrind fuzz format clean help
 
 all: build
 
 help:
 	@echo "make demo      install deps, build, run a pipeline against DynamoDB Local"
+	@echo "make install   build and install into PREFIX=$(PREFIX) (DESTDIR=$(DESTDIR) for staging)"
 	@echo "make test      install deps, build, run unit+fault+integration tests, fuzz smoke"
 	@echo "make build     configure and build into $(BUILD)/"
 	@echo "make asan      ASan+UBSan build in $(BUILD_ASAN)/, whole suite"
@@ -32,6 +35,14 @@ deps:
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
+
+# The prefix is set at configure time: ddbpipe.pc and the CMake package
+# config record it. DESTDIR stages the same tree under another root.
+install:
+	@scripts/install-deps.sh --build-only
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 # test builds with make -k so one broken file still lets every other test
 # run and be counted; the build failure still fails `make test`.

@@ -6,6 +6,7 @@
 #   scripts/install-deps.sh --valgrind   also valgrind
 #   scripts/install-deps.sh --format     also clang-format
 #   scripts/install-deps.sh --no-ddblocal   skip DynamoDB Local
+#   scripts/install-deps.sh --build-only    only what building and `make install` need
 #
 # DynamoDB Local comes from the npm package amplify-dynamodb-simulator (it
 # ships AWS's DynamoDBLocal.jar under emulator/), cached in the git-ignored
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 DDBLOCAL_NPM_PKG="amplify-dynamodb-simulator@2.9.30"
 DEPS_DIR="$PWD/.deps"
 want_ddblocal=1
+build_only=0
 # libclang-rt-14-dev is only a Recommends of clang: it carries libFuzzer and the sanitizer runtimes.
 # cppcheck and clang-tidy: scripts/lint.sh, which make test runs.
 pkgs=(build-essential cmake pkg-config clang libcurl4-openssl-dev libssl-dev libyaml-dev
@@ -26,6 +28,10 @@ for arg in "$@"; do
     --valgrind) pkgs+=(valgrind) ;;
     --format) pkgs+=(clang-format) ;;
     --no-ddblocal) want_ddblocal=0 ;;
+    --build-only)
+        # Compiler, CMake, pkg-config (ddbpipe.pc) and the libraries' -dev packages.
+        pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev libmicrohttpd-dev)
+        want_ddblocal=0 build_only=1 ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
     esac
 done
@@ -40,8 +46,10 @@ for p in "${pkgs[@]}"; do
 done
 # Any node/npm will do: NodeSource's nodejs bundles npm and conflicts with
 # Debian's npm package, so look for the commands, not the packages.
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "$build_only" = 0 ]; then
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then

@@ -15,7 +15,29 @@
 extern "C" {
 #endif
 
-#define DDBPIPE_VERSION_STR "0.1.0"
+/* DDBPIPE_VERSION_STR, DDBPIPE_VERSION_MAJOR/MINOR/PATCH/NUM: generated
+ * from CMake's project version (the only place the version is written). */
+#include "ddbpipe/version.h"
+
+/* Every public function is marked DDBPIPE_API: the shared library is built
+ * with hidden visibility, so only these symbols (all named ddbpipe_*) are
+ * exported; everything else stays internal and cannot collide with an
+ * embedding program's names. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DDBPIPE_API __attribute__((visibility("default")))
+#else
+#define DDBPIPE_API
+#endif
+
+/* ABI (the rule is in docs/architecture.md): handles are opaque. A public
+ * struct that may grow (options, stats) only ever gets fields appended, and
+ * a new field's zero value keeps the old behaviour. Functions taking such a
+ * struct are macros over a *_sz symbol that also receives sizeof the struct
+ * as the caller was compiled: the library reads (options) or writes (stats)
+ * only that many bytes, so a program built against an older header keeps
+ * working with a newer libddbpipe.so.0. Structs the library returns by
+ * pointer (ddbpipe_conf_prop_info_t) are read-only and also append-only.
+ * ddbpipe_key_schema_t and ddbpipe_table_info_t are frozen. */
 
 /* One append-only error enum (never renumber; add at the end). */
 typedef enum ddbpipe_result {
@@ -43,8 +65,12 @@ typedef enum ddbpipe_result {
     DDBPIPE_ERR__COUNT
 } ddbpipe_result_t;
 
+/* The library's version ("0.1.0"), which may differ from the header's
+ * DDBPIPE_VERSION_STR when a program runs against a newer libddbpipe.so. */
+DDBPIPE_API const char *ddbpipe_version(void);
+
 /* Human-readable, static string for a result code. Never NULL. */
-const char *ddbpipe_strerror(ddbpipe_result_t r);
+DDBPIPE_API const char *ddbpipe_strerror(ddbpipe_result_t r);
 
 /* Process exit codes used by the CLI (documented in docs/ddbpipe.1.md). */
 enum {
@@ -61,27 +87,27 @@ enum {
  * doc) drives parsing, validation, --help and docs/configuration.md. */
 typedef struct ddbpipe_conf ddbpipe_conf_t;
 
-ddbpipe_conf_t *ddbpipe_conf_new(void);
-void ddbpipe_conf_destroy(ddbpipe_conf_t *conf);
-ddbpipe_conf_t *ddbpipe_conf_dup(const ddbpipe_conf_t *conf);
+DDBPIPE_API ddbpipe_conf_t *ddbpipe_conf_new(void);
+DDBPIPE_API void ddbpipe_conf_destroy(ddbpipe_conf_t *conf);
+DDBPIPE_API ddbpipe_conf_t *ddbpipe_conf_dup(const ddbpipe_conf_t *conf);
 
 /* Set one property by name (canonical name or a dialect alias). On failure
  * writes a message naming key, value and allowed range into errstr. */
-ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const char *value,
+DDBPIPE_API ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const char *value,
                                   char *errstr, size_t errstr_size);
 /* Load a YAML or JSON file (format sniffed). Unknown keys are errors that
  * name the closest known key. */
-ddbpipe_result_t ddbpipe_conf_load_file(ddbpipe_conf_t *conf, const char *path, char *errstr,
+DDBPIPE_API ddbpipe_result_t ddbpipe_conf_load_file(ddbpipe_conf_t *conf, const char *path, char *errstr,
                                         size_t errstr_size);
 /* Value as text (defaults applied); NULL when unset and no default. Secret
  * properties return their value here: callers must never print them. */
-const char *ddbpipe_conf_get(const ddbpipe_conf_t *conf, const char *name);
+DDBPIPE_API const char *ddbpipe_conf_get(const ddbpipe_conf_t *conf, const char *name);
 /* The DynamoDB table name (the `table` property), NULL when unset. */
-const char *ddbpipe_conf_table(const ddbpipe_conf_t *conf);
+DDBPIPE_API const char *ddbpipe_conf_table(const ddbpipe_conf_t *conf);
 /* Is this property set explicitly (not just defaulted)? */
-int ddbpipe_conf_is_set(const ddbpipe_conf_t *conf, const char *name);
+DDBPIPE_API int ddbpipe_conf_is_set(const ddbpipe_conf_t *conf, const char *name);
 /* Validate cross-field rules (keys, batch size per mode, ...). */
-ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *subcommand,
+DDBPIPE_API ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *subcommand,
                                        char *errstr, size_t errstr_size);
 
 /* Iterate the property table (for --help, `config --list`, doc generation). */
@@ -94,17 +120,17 @@ typedef struct ddbpipe_conf_prop_info {
     const char *scope;    /* subcommands using it: "sink,source,check" */
     const char *aliases;  /* dialect names: "table-name,resource.table" or NULL */
 } ddbpipe_conf_prop_info_t;
-size_t ddbpipe_conf_prop_count(void);
-const ddbpipe_conf_prop_info_t *ddbpipe_conf_prop_at(size_t i);
+DDBPIPE_API size_t ddbpipe_conf_prop_count(void);
+DDBPIPE_API const ddbpipe_conf_prop_info_t *ddbpipe_conf_prop_at(size_t i);
 
 /* ---------------------------------------------------------------- logging */
 
 typedef enum { DDBPIPE_LOG_ERROR = 0, DDBPIPE_LOG_WARN, DDBPIPE_LOG_INFO, DDBPIPE_LOG_DEBUG } ddbpipe_log_level_t;
 /* Global log level for stderr logging (default WARN). */
-void ddbpipe_log_set_level(ddbpipe_log_level_t level);
+DDBPIPE_API void ddbpipe_log_set_level(ddbpipe_log_level_t level);
 /* The configured log_level: 1 and *out when the configuration sets it,
  * 0 when it is left at its default. */
-int ddbpipe_conf_log_level(const ddbpipe_conf_t *conf, ddbpipe_log_level_t *out);
+DDBPIPE_API int ddbpipe_conf_log_level(const ddbpipe_conf_t *conf, ddbpipe_log_level_t *out);
 
 /* ---------------------------------------------------------------- client */
 
@@ -112,18 +138,18 @@ int ddbpipe_conf_log_level(const ddbpipe_conf_t *conf, ddbpipe_log_level_t *out)
  * retry policy. Not thread-safe: one per thread. */
 typedef struct ddbpipe_client ddbpipe_client_t;
 
-ddbpipe_result_t ddbpipe_client_new(const ddbpipe_conf_t *conf, ddbpipe_client_t **out, char *errstr,
+DDBPIPE_API ddbpipe_result_t ddbpipe_client_new(const ddbpipe_conf_t *conf, ddbpipe_client_t **out, char *errstr,
                                     size_t errstr_size);
-void ddbpipe_client_destroy(ddbpipe_client_t *client);
+DDBPIPE_API void ddbpipe_client_destroy(ddbpipe_client_t *client);
 
 /* Name of the provider that supplied credentials ("static", "environment",
  * "web-identity", "profile:NAME", "process", "assume-role", "container",
  * "imds"). Resolves credentials if needed. Never the secret itself. */
-ddbpipe_result_t ddbpipe_client_credentials_source(ddbpipe_client_t *client, const char **provider,
+DDBPIPE_API ddbpipe_result_t ddbpipe_client_credentials_source(ddbpipe_client_t *client, const char **provider,
                                                    const char **access_key_id_masked, char *errstr,
                                                    size_t errstr_size);
-const char *ddbpipe_client_region(const ddbpipe_client_t *client);
-const char *ddbpipe_client_endpoint(const ddbpipe_client_t *client);
+DDBPIPE_API const char *ddbpipe_client_region(const ddbpipe_client_t *client);
+DDBPIPE_API const char *ddbpipe_client_endpoint(const ddbpipe_client_t *client);
 
 /* Key schema of a table. */
 typedef struct ddbpipe_key_schema {
@@ -142,24 +168,24 @@ typedef struct ddbpipe_table_info {
     int64_t item_count;
 } ddbpipe_table_info_t;
 
-ddbpipe_result_t ddbpipe_describe_table(ddbpipe_client_t *client, const char *table,
+DDBPIPE_API ddbpipe_result_t ddbpipe_describe_table(ddbpipe_client_t *client, const char *table,
                                         ddbpipe_table_info_t *out, char *errstr, size_t errstr_size);
 
 /* Create the table described by conf (table, key columns and types,
  * billing_mode, stream_view_type) and wait for ACTIVE. Idempotent when the
  * table exists with that key schema; DDBPIPE_ERR_SCHEMA_MISMATCH naming the
  * difference otherwise. *created is set to 1 when a new table was made. */
-ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_conf_t *conf, int *created,
+DDBPIPE_API ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_conf_t *conf, int *created,
                                       char *errstr, size_t errstr_size);
 
 /* List table names, one per callback. */
-ddbpipe_result_t ddbpipe_list_tables(ddbpipe_client_t *client,
+DDBPIPE_API ddbpipe_result_t ddbpipe_list_tables(ddbpipe_client_t *client,
                                      void (*cb)(const char *name, void *opaque), void *opaque,
                                      char *errstr, size_t errstr_size);
 
 /* Check: config valid, credentials resolve, table exists, configured key
  * columns match. Writes a human report line by line through cb. */
-ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf, void (*cb)(const char *line, void *opaque),
+DDBPIPE_API ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf, void (*cb)(const char *line, void *opaque),
                                void *opaque);
 
 /* ---------------------------------------------------------------- sink */
@@ -189,10 +215,13 @@ typedef struct ddbpipe_sink_options {
  * ends at or before byte offset N (line L) is acknowledged (written,
  * dead-lettered or superseded). Resume: seek the input to N and continue
  * numbering lines at L+1 (see ddbpipe_sink_checkpoint_read). */
-ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts,
-                                  ddbpipe_sink_t **out, char *errstr, size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts,
+                                             size_t opts_size, ddbpipe_sink_t **out, char *errstr,
+                                             size_t errstr_size);
+#define ddbpipe_sink_new(conf, opts, out, errstr, errstr_size)                                               \
+    ddbpipe_sink_new_sz((conf), (opts), sizeof(ddbpipe_sink_options_t), (out), (errstr), (errstr_size))
 /* Does not flush: call ddbpipe_sink_flush first. Writes the checkpoint. */
-void ddbpipe_sink_destroy(ddbpipe_sink_t *sink);
+DDBPIPE_API void ddbpipe_sink_destroy(ddbpipe_sink_t *sink);
 
 /* Offer one input line (without the newline). input_offset is the byte
  * offset just past this line in the input (for checkpoints); line_no is
@@ -203,17 +232,17 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *sink);
  * NOT_FOUND, or fail_on_error after a dead letter): stop reading, call
  * ddbpipe_sink_flush (it writes what is good unless the error is fatal),
  * then report ddbpipe_sink_fatal_error. */
-ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *sink, const char *line, size_t len,
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *sink, const char *line, size_t len,
                                       uint64_t line_no, uint64_t input_offset);
 /* Drive I/O for up to timeout_ms. Returns the stop error as produce does. */
-ddbpipe_result_t ddbpipe_sink_poll(ddbpipe_sink_t *sink, int timeout_ms);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_poll(ddbpipe_sink_t *sink, int timeout_ms);
 /* Send everything buffered and wait until all is acknowledged or timeout_ms
  * passes (-1: forever). DDBPIPE_ERR_TIMEOUT when not done; the fatal error
  * code when a fatal error stopped the sink. */
-ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *sink, int timeout_ms);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *sink, int timeout_ms);
 /* Fatal error (auth, missing table, fail_on_error) if one happened:
  * DDBPIPE_OK when none, else its code and a message in errstr. */
-ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *sink, char *errstr, size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *sink, char *errstr, size_t errstr_size);
 
 typedef struct ddbpipe_sink_stats {
     uint64_t records_in, records_written, records_deleted, dead_lettered, duplicates_folded;
@@ -225,16 +254,19 @@ typedef struct ddbpipe_sink_stats {
     uint64_t checkpoint_offset; /* acknowledged input offset (0 before the first ack) */
     uint64_t checkpoint_line;
 } ddbpipe_sink_stats_t;
-void ddbpipe_sink_stats(const ddbpipe_sink_t *sink, ddbpipe_sink_stats_t *out);
+/* Fills the first out_size bytes of *out (the macro passes the caller's
+ * sizeof; see "ABI" above). */
+DDBPIPE_API void ddbpipe_sink_stats_sz(const ddbpipe_sink_t *sink, ddbpipe_sink_stats_t *out, size_t out_size);
+#define ddbpipe_sink_stats(sink, out) ddbpipe_sink_stats_sz((sink), (out), sizeof(ddbpipe_sink_stats_t))
 /* Statistics as a JSON document (caller frees with free()). */
-char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
+DDBPIPE_API char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
 
 /* Read a checkpoint file written by the sink. DDBPIPE_ERR_NOT_FOUND when the
  * file does not exist (start from the beginning), DDBPIPE_ERR_PARSE when it
  * is malformed. */
-ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset, uint64_t *line);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset, uint64_t *line);
 /* Parser part (no I/O; fuzzable). */
-ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset, uint64_t *line);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset, uint64_t *line);
 
 /* ---------------------------------------------------------------- source */
 
@@ -273,21 +305,24 @@ typedef struct ddbpipe_source_options {
  * harmless; replaying the lines in order gives the table's state). A shard
  * without a known position (held iterator expired, restart before the
  * stream phase) is read from TRIM_HORIZON: more duplicates, never a gap. */
-ddbpipe_result_t ddbpipe_source_new(const ddbpipe_conf_t *conf, const ddbpipe_source_options_t *opts,
-                                    ddbpipe_source_t **out, char *errstr, size_t errstr_size);
-void ddbpipe_source_destroy(ddbpipe_source_t *source);
+DDBPIPE_API ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf,
+                                               const ddbpipe_source_options_t *opts, size_t opts_size,
+                                               ddbpipe_source_t **out, char *errstr, size_t errstr_size);
+#define ddbpipe_source_new(conf, opts, out, errstr, errstr_size)                                             \
+    ddbpipe_source_new_sz((conf), (opts), sizeof(ddbpipe_source_options_t), (out), (errstr), (errstr_size))
+DDBPIPE_API void ddbpipe_source_destroy(ddbpipe_source_t *source);
 /* Run until done (snapshot finished; with until_caught_up, every open shard
  * read to its tip) or ddbpipe_source_stop; then in-flight answers are
  * emitted, output flushed and the checkpoint written. Call once.
  * DDBPIPE_ERR_DATA_LOSS: TrimmedDataAccessException with on_trimmed_data
  * = stop (the default); DDBPIPE_ERR_IO: emit/flush/checkpoint failed. */
-ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *source, char *errstr, size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *source, char *errstr, size_t errstr_size);
 /* Async-signal-safe request to stop at the next safe point (<= 100 ms). */
-void ddbpipe_source_stop(ddbpipe_source_t *source);
+DDBPIPE_API void ddbpipe_source_stop(ddbpipe_source_t *source);
 /* Statistics as JSON (caller frees): events per op, scan pages, shards
  * open/closed, ms behind per shard, iterator renewals, trimmed-data losses,
  * listings. Safe to call after run returned. */
-char *ddbpipe_source_stats_json(const ddbpipe_source_t *source);
+DDBPIPE_API char *ddbpipe_source_stats_json(const ddbpipe_source_t *source);
 
 /* ---------------------------------------------------------------- sql */
 
@@ -324,9 +359,13 @@ typedef struct ddbpipe_sql_stats {
 /* base_conf (may be NULL) is the starting point of every declared table;
  * the DDL's options override it. stats_or_NULL is filled as far as the run
  * got. */
-ddbpipe_result_t ddbpipe_sql_run(const char *text, size_t len, const ddbpipe_conf_t *base_conf,
-                                 const ddbpipe_sql_options_t *opts, ddbpipe_sql_stats_t *stats_or_NULL,
-                                 char *errstr, size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sql_run_sz(const char *text, size_t len, const ddbpipe_conf_t *base_conf,
+                                            const ddbpipe_sql_options_t *opts, size_t opts_size,
+                                            ddbpipe_sql_stats_t *stats_or_NULL, size_t stats_size,
+                                            char *errstr, size_t errstr_size);
+#define ddbpipe_sql_run(text, len, base_conf, opts, stats_or_NULL, errstr, errstr_size)                      \
+    ddbpipe_sql_run_sz((text), (len), (base_conf), (opts), sizeof(ddbpipe_sql_options_t), (stats_or_NULL),   \
+                       sizeof(ddbpipe_sql_stats_t), (errstr), (errstr_size))
 
 #ifdef __cplusplus
 }

@@ -50,3 +50,7 @@ const char *ddbpipe_strerror(ddbpipe_result_t r) {
     }
     return "unknown error";
 }
+
+const char *ddbpipe_version(void) {
+    return DDBPIPE_VERSION_STR;
+}

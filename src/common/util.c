@@ -281,6 +281,18 @@ void dp_thread_local_release(dp_thread_local *t)
     }
 }
 
+const void *dp_abi_copy_in(void *dst, size_t dst_size, const void *src, size_t src_size) {
+    if (!src)
+        return NULL;
+    memset(dst, 0, dst_size);
+    memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+    return dst;
+}
+
+void dp_abi_copy_out(void *dst, size_t dst_size, const void *src, size_t src_size) {
+    memcpy(dst, src, dst_size < src_size ? dst_size : src_size);
+}
+
 char *dp_collapse_ws(const char *s, size_t n)
 {
     char *o = malloc(n + 1);

@@ -44,6 +44,13 @@ char *dp_read_file(const char *path, size_t max_len, size_t *out_len);
  * ("DECIMAL( 10,\n 2 )" -> "DECIMAL( 10, 2 )"). Caller frees; NULL: no memory. */
 char *dp_collapse_ws(const char *s, size_t n);
 
+/* Versioned public structs (see "ABI" in ddbpipe.h): copy a caller's struct
+ * of src_size bytes into dst (dst_size bytes), zero-filling fields the
+ * caller's header did not have. Returns dst, or NULL when src is NULL. */
+const void *dp_abi_copy_in(void *dst, size_t dst_size, const void *src, size_t src_size);
+/* Write the first min(dst_size, src_size) bytes of src to a caller's struct. */
+void dp_abi_copy_out(void *dst, size_t dst_size, const void *src, size_t src_size);
+
 /* CRC32 (IEEE, as x-amz-crc32). */
 uint32_t dp_crc32(const void *data, size_t len);
 

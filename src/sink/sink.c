@@ -585,11 +585,16 @@ static int format_ok(const char *f) {
     return f == NULL || dp_change_format_parse(f, &x) == 0;
 }
 
-ddbpipe_result_t ddbpipe_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts,
-                                  ddbpipe_sink_t **out, char *errstr, size_t errstr_size) {
+ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts_in,
+                                     size_t opts_size, ddbpipe_sink_t **out, char *errstr,
+                                     size_t errstr_size) {
     ddbpipe_result_t r = DDBPIPE_ERR_NOMEM;
     ddbpipe_sink_t *s = NULL;
     ddbpipe_client_t *cl = NULL;
+    /* A caller built against an older header passes a shorter struct: the
+     * fields it does not know stay zero (their default). */
+    ddbpipe_sink_options_t opts_copy;
+    const ddbpipe_sink_options_t *opts = dp_abi_copy_in(&opts_copy, sizeof opts_copy, opts_in, opts_size);
     if (!conf || !out)
         return DDBPIPE_ERR_INVALID_ARG;
     *out = NULL;
@@ -1067,8 +1072,10 @@ ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *s, char *errstr,
 
 /* ------------------------------------------------------------ stats */
 
-void ddbpipe_sink_stats(const ddbpipe_sink_t *s, ddbpipe_sink_stats_t *out) {
-    if (!s || !out)
+void ddbpipe_sink_stats_sz(const ddbpipe_sink_t *s, ddbpipe_sink_stats_t *out_user, size_t out_size) {
+    ddbpipe_sink_stats_t full;
+    ddbpipe_sink_stats_t *out = &full;
+    if (!s || !out_user)
         return;
     ddbpipe_sink_t *m = (ddbpipe_sink_t *)s;
     memset(out, 0, sizeof(*out));
@@ -1094,6 +1101,7 @@ void ddbpipe_sink_stats(const ddbpipe_sink_t *s, ddbpipe_sink_stats_t *out) {
     out->checkpoint_offset = s->have_ack ? s->ack_offset : 0;
     out->checkpoint_line = s->have_ack ? s->ack_line : 0;
     pthread_mutex_unlock(&m->mu);
+    dp_abi_copy_out(out_user, out_size, &full, sizeof full);
 }
 
 char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *s) {

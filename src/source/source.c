@@ -927,13 +927,16 @@ static int pick(const char *v, const char *dflt, const char *const *allowed, cha
     return -1;
 }
 
-ddbpipe_result_t ddbpipe_source_new(const ddbpipe_conf_t *conf, const ddbpipe_source_options_t *opts,
-                                    ddbpipe_source_t **out, char *errstr, size_t errstr_size) {
+ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_source_options_t *opts_in,
+                                       size_t opts_size, ddbpipe_source_t **out, char *errstr, size_t errstr_size) {
     static const char *const modes[] = {"snapshot", "stream", "snapshot+stream", NULL};
     static const char *const froms[] = {"trim_horizon", "latest", NULL};
     static const char *const formats[] = {"json", "dynamodb", "debezium", NULL};
     ddbpipe_result_t rc = DDBPIPE_ERR_INVALID_ARG;
     ddbpipe_source_t *src = NULL;
+    /* Fields unknown to an older caller's header stay zero (default). */
+    ddbpipe_source_options_t opts_copy;
+    const ddbpipe_source_options_t *opts = dp_abi_copy_in(&opts_copy, sizeof opts_copy, opts_in, opts_size);
     *out = NULL;
     if (!conf || !opts) {
         dp_errf(errstr, errstr_size, "source: conf and opts are required");

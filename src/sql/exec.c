@@ -1006,11 +1006,17 @@ static int parse_line_col(const char *msg, int *line, int *col, int *off)
     return 1;
 }
 
-ddbpipe_result_t ddbpipe_sql_run(const char *text, size_t len, const ddbpipe_conf_t *base_conf,
-                                 const ddbpipe_sql_options_t *opts, ddbpipe_sql_stats_t *stats_or_NULL,
-                                 char *errstr, size_t errstr_size)
+ddbpipe_result_t ddbpipe_sql_run_sz(const char *text, size_t len, const ddbpipe_conf_t *base_conf,
+                                    const ddbpipe_sql_options_t *opts_in, size_t opts_size,
+                                    ddbpipe_sql_stats_t *stats_user, size_t stats_size, char *errstr,
+                                    size_t errstr_size)
 {
     static const ddbpipe_sql_options_t dflt = {0};
+    /* Older callers' structs are shorter: copy in, zero the rest. */
+    ddbpipe_sql_options_t opts_copy;
+    const ddbpipe_sql_options_t *opts = dp_abi_copy_in(&opts_copy, sizeof opts_copy, opts_in, opts_size);
+    ddbpipe_sql_stats_t stats_full = {0};
+    ddbpipe_sql_stats_t *stats_or_NULL = stats_user ? &stats_full : NULL;
     sql_ctx x;
     dp_sql_script *sc = NULL;
     char msg[1024] = "";
@@ -1064,8 +1070,10 @@ ddbpipe_result_t ddbpipe_sql_run(const char *text, size_t len, const ddbpipe_con
             break;
         }
     }
-    if (stats_or_NULL)
+    if (stats_or_NULL) {
         *stats_or_NULL = x.st;
+        dp_abi_copy_out(stats_user, stats_size, stats_or_NULL, sizeof *stats_or_NULL);
+    }
     for (size_t i = 0; i < x.ntables; i++)
         table_clear(&x.tables[i]);
     free(x.tables);

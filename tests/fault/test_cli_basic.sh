@@ -8,7 +8,10 @@ B=$DDBPIPE_BIN
 
 run "$B" --version
 expect_rc 0 "--version"
-expect_in "$OUT" "ddbpipe 0.1.0" "--version"
+# The one source of the version is project(ddbpipe VERSION x.y.z) in CMakeLists.txt.
+VERSION=$(sed -nE 's/^project\(ddbpipe VERSION ([0-9.]+).*/\1/p' "$DDBPIPE_SOURCE_DIR/CMakeLists.txt")
+[ -n "$VERSION" ] || fail "no project version in CMakeLists.txt"
+expect_in "$OUT" "ddbpipe $VERSION" "--version"
 
 run "$B" --help
 expect_rc 0 "--help"

@@ -10,7 +10,7 @@ if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
 endif()
 # The library is instrumented for coverage too, so the fuzzer sees inside
 # the parsers; ASan+UBSan catch what a crash alone would not.
-target_compile_options(ddbpipe_lib PRIVATE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+target_compile_options(ddbpipe_obj PRIVATE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
 target_link_options(ddbpipe_lib INTERFACE -fsanitize=address,undefined)
 file(GLOB DDBPIPE_FUZZ_TARGETS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
 foreach(src ${DDBPIPE_FUZZ_TARGETS})

@@ -1,0 +1,73 @@
+/* The ABI rule for growing public structs (docs/architecture.md): a caller
+ * compiled against an older, shorter struct passes its sizeof through the
+ * *_sz functions; the library reads options only that far (the rest counts
+ * as zero) and writes stats only that far. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "ddbpipe/ddbpipe.h"
+
+static void test_copy_in_short_struct(void **state) {
+    (void)state;
+    /* An "old" caller that knew only format and dead_letter_path: the bytes
+     * after them in its memory are not part of its struct. */
+    unsigned char mem[sizeof(ddbpipe_sink_options_t)];
+    memset(mem, 0xAB, sizeof mem);
+    ddbpipe_sink_options_t *old = (ddbpipe_sink_options_t *)mem;
+    old->format = "json";
+    old->dead_letter_path = "dl.jsonl";
+    ddbpipe_sink_options_t copy;
+    const ddbpipe_sink_options_t *o =
+        dp_abi_copy_in(&copy, sizeof copy, old, offsetof(ddbpipe_sink_options_t, checkpoint_path));
+    assert_ptr_equal(o, &copy);
+    assert_string_equal(o->format, "json");
+    assert_string_equal(o->dead_letter_path, "dl.jsonl");
+    assert_null(o->checkpoint_path);
+    assert_int_equal(o->checkpoint_interval_ms, 0);
+    assert_int_equal(o->no_metrics_server, 0);
+    assert_null(dp_abi_copy_in(&copy, sizeof copy, NULL, 8));
+}
+
+static void test_sql_stats_written_only_as_far_as_the_caller_knows(void **state) {
+    (void)state;
+    const char *sql =
+        "CREATE TABLE t (id BIGINT, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'dynamodb', "
+        "'table-name' = 'abi_t', 'aws.region' = 'us-east-1', 'aws.endpoint' = 'http://127.0.0.1:9');";
+    ddbpipe_sql_options_t o;
+    memset(&o, 0, sizeof o);
+    o.stdin_fd = -1;
+    unsigned char mem[sizeof(ddbpipe_sql_stats_t) + 16];
+    memset(mem, 0xCD, sizeof mem);
+    char err[256] = "";
+    size_t old_size = offsetof(ddbpipe_sql_stats_t, rows_written); /* knew only `statements` */
+    ddbpipe_result_t r = ddbpipe_sql_run_sz(sql, strlen(sql), NULL, &o, sizeof o, (ddbpipe_sql_stats_t *)mem,
+                                            old_size, err, sizeof err);
+    assert_int_equal(r, DDBPIPE_OK);
+    uint64_t statements;
+    memcpy(&statements, mem, sizeof statements);
+    assert_int_equal(statements, 1);
+    for (size_t i = old_size; i < sizeof mem; i++)
+        assert_int_equal(mem[i], 0xCD);
+    /* The macro passes the full size: every field is written. */
+    ddbpipe_sql_stats_t st;
+    memset(&st, 0xCD, sizeof st);
+    assert_int_equal(ddbpipe_sql_run(sql, strlen(sql), NULL, &o, &st, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(st.statements, 1);
+    assert_int_equal(st.rows_written, 0);
+    assert_int_equal(st.dead_lettered, 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_copy_in_short_struct),
+        cmocka_unit_test(test_sql_stats_written_only_as_far_as_the_caller_knows),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
