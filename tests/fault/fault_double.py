@@ -33,12 +33,20 @@ POST /__faults, with '_' for '-'):
   --bad-crc P             probability of a wrong x-amz-crc32 header (the operation IS applied,
                           as when a response is corrupted on the way)
   --unprocessed P         probability that a BatchWriteItem leaves a random subset of its
-                          requests unprocessed (not applied, returned in UnprocessedItems)
+                          requests unprocessed (not applied, returned in UnprocessedItems), and
+                          that a BatchGetItem leaves a random subset of its keys unread
+                          (returned in UnprocessedKeys)
   --unprocessed-fraction F  share of the requests left unprocessed then (default 0.5, at least 1)
   --delay-max-ms N        random delay 0..N ms before every answer (order tests)
+  --apply-late 0|1        apply a write when its answer is sent (after the delay or stall)
+                          instead of when it arrives: two writes of one key in flight at once
+                          then land in answer order, so a reordering shows in the final table
+  --list-tables-page N    at most N names per ListTables page, whatever the Limit (default 100)
   --sequence K,K,...      faults for the first requests, in arrival order (kinds: ok, throttle,
                           error500, error503, reset, stall, bad_crc, unprocessed, validation,
-                          expired_token, auth); applied before the probabilities
+                          expired_token, auth, hang); applied before the probabilities. hang
+                          holds the request unapplied and unanswered until POST /__release
+                          (then resets the connection): a write that never reaches the table
   --fault-ops OP,OP       only these operations get faults (default: all)
   --max-faults N          stop injecting after N faults (default unlimited)
   --require-akid AKID     reject requests not signed with this access key id
@@ -52,9 +60,16 @@ holding one invalid item.
 Test endpoints:
   GET  /__stats   JSON: requests, connections, ops{op: n}, items_written, items_deleted,
                   null_items, faults{kind: n}, unprocessed_returned, poison_rejections,
-                  max_in_flight, key_overlaps (a write to a key while another request
-                  writing that key was in flight: must stay 0 for ddbpipe's sink)
+                  max_in_flight, key_overlaps (a write to a key arrived while another
+                  request writing that key was not yet answered; a request's keys are released
+                  just before its answer or reset goes out, so a client that waits for the
+                  answer never counts: must stay 0 for ddbpipe's sink unless the client gave up
+                  on a stalled request), unprocessed_keys_returned, hung
   GET  /__dump    JSON: {table: [items sorted by key]}
+  GET  /__acked   JSON: {"acked": [[table, [key values as strings]], ...]}: every write item
+                  the double applied and answered with 200, in answer order (the endpoint's log
+                  of acknowledged writes)
+  POST /__release answer every hung request (with a connection reset)
   POST /__faults  JSON: replace fault settings (keys as above, plus require_akid); resets the
                   sequence and the random generator
   POST /__reset   clear stats (tables stay)
@@ -80,13 +95,13 @@ FAULT_KEYS = {
     "seed": int, "throttle": float, "throttle_code": str, "error500": float, "error503": float,
     "reset": float, "stall": float, "stall_ms": int, "bad_crc": float, "unprocessed": float,
     "unprocessed_fraction": float, "delay_max_ms": int, "sequence": list, "fault_ops": list,
-    "max_faults": int,
+    "max_faults": int, "apply_late": int, "list_tables_page": int,
 }
 DEFAULT_FAULTS = {
     "seed": 1, "throttle": 0.0, "throttle_code": "ProvisionedThroughputExceededException",
     "error500": 0.0, "error503": 0.0, "reset": 0.0, "stall": 0.0, "stall_ms": 2000, "bad_crc": 0.0,
     "unprocessed": 0.0, "unprocessed_fraction": 0.5, "delay_max_ms": 0, "sequence": [],
-    "fault_ops": [], "max_faults": -1,
+    "fault_ops": [], "max_faults": -1, "apply_late": 0, "list_tables_page": 100,
 }
 PREFIX = "com.amazonaws.dynamodb.v20120810#"
 
@@ -173,12 +188,15 @@ class State:
         self.tokens = {}
         self.inflight_keys = {}
         self.in_flight = 0
+        self.acked = []
+        self.release = threading.Event()
         self.reset_stats()
 
     def reset_stats(self):
         self.stats = {"requests": 0, "connections": 0, "ops": {}, "items_written": 0, "items_deleted": 0,
                       "null_items": 0, "faults": {}, "faults_total": 0, "unprocessed_returned": 0,
-                      "poison_rejections": 0, "max_in_flight": 0, "key_overlaps": 0}
+                      "poison_rejections": 0, "max_in_flight": 0, "key_overlaps": 0,
+                      "unprocessed_keys_returned": 0, "hung": 0}
 
     def set_faults(self, cfg):
         f = dict(DEFAULT_FAULTS)
@@ -214,11 +232,11 @@ class State:
             for k in ("reset", "stall", "throttle", "error500", "error503", "bad_crc", "unprocessed"):
                 p = f[k]
                 if p > 0 and self.rng.random() < p:
-                    if k == "unprocessed" and op != "BatchWriteItem":
+                    if k == "unprocessed" and op not in ("BatchWriteItem", "BatchGetItem"):
                         continue
                     kind = k
                     break
-        if kind == "unprocessed" and op != "BatchWriteItem":
+        if kind == "unprocessed" and op not in ("BatchWriteItem", "BatchGetItem"):
             kind = None
         if kind:
             self.count_fault(kind)
@@ -286,7 +304,7 @@ class Emulator:
         start = req.get("ExclusiveStartTableName")
         if start:
             names = [n for n in names if n > start]
-        limit = int(req.get("Limit", 100))
+        limit = min(int(req.get("Limit", 100)), self.s.faults["list_tables_page"])
         out = {"TableNames": names[:limit]}
         if len(names) > limit:
             out["LastEvaluatedTableName"] = names[limit - 1]
@@ -441,25 +459,36 @@ class Emulator:
         item = t.items.get(t.key_of(req.get("Key"), "key"))
         return {"Item": item} if item is not None else {}
 
-    def BatchGetItem(self, req):
+    def BatchGetItem(self, req, unprocessed_fraction=None):
         ri = req.get("RequestItems") or {}
         out = {}
-        n = 0
+        plan = []
         for tname, spec in ri.items():
             t = self.table(tname)
             out[tname] = []
             seen = set()
             for key in spec.get("Keys", []):
-                n += 1
                 k = t.key_of(key, "key")
                 if k in seen:
                     raise validation("Provided list of item keys contains duplicates")
                 seen.add(k)
-                if k in t.items:
-                    out[tname].append(t.items[k])
-        if n > 100:
+                plan.append((tname, t, k, key))
+        if len(plan) > 100:
             raise validation("Too many items requested for the BatchGetItem call")
-        return {"Responses": out, "UnprocessedKeys": {}}
+        left = set()
+        if unprocessed_fraction is not None and plan:
+            n = max(1, int(round(len(plan) * unprocessed_fraction)))
+            left = set(self.s.rng.sample(range(len(plan)), min(n, len(plan))))
+        unprocessed = {}
+        for i, (tname, t, k, key) in enumerate(plan):
+            if i in left:
+                # unread, whether the item exists or not: the client must ask again
+                spec = unprocessed.setdefault(tname, {"Keys": []})
+                spec["Keys"].append(key)
+                self.s.stats["unprocessed_keys_returned"] += 1
+            elif k in t.items:
+                out[tname].append(t.items[k])
+        return {"Responses": out, "UnprocessedKeys": unprocessed}
 
     def Scan(self, req):
         t = self.table(req.get("TableName"))
@@ -539,6 +568,9 @@ def make_handler(state, emu):
             if self.path == "/__stats":
                 with state.lock:
                     self.send_json(200, state.stats)
+            elif self.path == "/__acked":
+                with state.lock:
+                    self.send_json(200, {"acked": state.acked})
             elif self.path == "/__dump":
                 with state.lock:
                     self.send_json(200, {n: [t.items[k] for k in sorted(t.items)] for n, t in state.tables.items()})
@@ -570,9 +602,14 @@ def make_handler(state, emu):
                 except Exception as e:  # report bad settings to the test
                     self.send_json(400, {"message": str(e)})
                 return
+            if self.path == "/__release":
+                state.release.set()
+                self.send_json(200, {"ok": True})
+                return
             if self.path == "/__reset":
                 with state.lock:
                     state.reset_stats()
+                    state.acked = []
                 self.send_json(200, {"ok": True})
                 return
             target = self.headers.get("X-Amz-Target") or ""
@@ -594,15 +631,44 @@ def make_handler(state, emu):
                     if state.inflight_keys.get(k, 0) > 0:
                         state.stats["key_overlaps"] += 1
                     state.inflight_keys[k] = state.inflight_keys.get(k, 0) + 1
-            try:
-                self.serve_op(op, req, kind, stall_ms, delay_ms)
-            finally:
+            released = []
+
+            def release():
+                # before the answer (or reset) goes out: a client that waits for it never
+                # sees its next write of a key counted as an overlap
+                if released:
+                    return
+                released.append(1)
                 with state.lock:
                     state.in_flight -= 1
                     for k in keys:
                         state.inflight_keys[k] -= 1
                         if not state.inflight_keys[k]:
                             del state.inflight_keys[k]
+            self.release_keys = release
+            try:
+                self.serve_op(op, req, kind, stall_ms, delay_ms)
+            finally:
+                release()
+
+        def acked_writes(self, op, req, resp):
+            """[table, [key values]] of the write items a 200 answer acknowledges."""
+            if op not in ("BatchWriteItem", "TransactWriteItems", "PutItem", "DeleteItem") or state.null_mode:
+                return []
+            if op in ("PutItem", "DeleteItem"):
+                t = state.tables.get(req.get("TableName"))
+                obj = req.get("Item") if op == "PutItem" else req.get("Key")
+                keys = [(t.name, t.key_of(obj))] if t is not None else []
+            else:
+                keys = write_keys(emu, op, req)
+            left = set()
+            for tname, reqs in ((resp or {}).get("UnprocessedItems") or {}).items():
+                t = state.tables.get(tname)
+                for r in reqs:
+                    obj = r.get("PutRequest", {}).get("Item") or r.get("DeleteRequest", {}).get("Key")
+                    if t is not None:
+                        left.add((tname, t.key_of(obj)))
+            return [[tn, [str(x) for x in k]] for tn, k in keys if (tn, k) not in left]
 
         def serve_op(self, op, req, kind, stall_ms, delay_ms):
             if state.require_akid:
@@ -613,6 +679,14 @@ def make_handler(state, emu):
                                                   "The security token included in the request is invalid."))
                     return
             if kind == "reset":
+                self.release_keys()
+                self.reset_connection()
+                return
+            if kind == "hang":
+                with state.lock:
+                    state.stats["hung"] += 1
+                state.release.wait()
+                self.release_keys()
                 self.reset_connection()
                 return
             simple = {
@@ -629,32 +703,46 @@ def make_handler(state, emu):
             if kind in simple:
                 if delay_ms:
                     time.sleep(delay_ms / 1000.0)
+                self.release_keys()
                 self.send_error_json(simple[kind])
                 return
             fn = getattr(emu, op, None) if op and op[0].isupper() else None
+            late = state.faults["apply_late"]
+            # Applied first, answered later: a client that times out must cope with a write
+            # that happened (as on the real service). apply_late: applied as the answer goes out.
+            if late:
+                self.wait(stall_ms, delay_ms)
+            acked = []
             try:
                 if fn is None:
                     raise DdbError(400, "UnknownOperationException", "unknown operation " + op)
                 with state.lock:
-                    if op == "BatchWriteItem":
+                    if op in ("BatchWriteItem", "BatchGetItem"):
                         resp = fn(req, state.faults["unprocessed_fraction"] if kind == "unprocessed" else None)
                     else:
                         resp = fn(req)
+                    acked = self.acked_writes(op, req, resp)
                 err = None
             except DdbError as e:
                 err = e
             except (KeyError, TypeError, ValueError, AttributeError) as e:
                 err = validation("malformed request: %s" % e)
-            # Applied first, answered later: a client that times out must
-            # cope with a write that happened (as on the real service).
+            if not late:
+                self.wait(stall_ms, delay_ms)
+            self.release_keys()
+            if err is not None:
+                self.send_error_json(err, kind != "bad_crc")
+            else:
+                if acked:
+                    with state.lock:
+                        state.acked.extend(acked)
+                self.send_json(200, resp, kind != "bad_crc")
+
+        def wait(self, stall_ms, delay_ms):
             if stall_ms:
                 time.sleep(stall_ms / 1000.0)
             if delay_ms:
                 time.sleep(delay_ms / 1000.0)
-            if err is not None:
-                self.send_error_json(err, kind != "bad_crc")
-            else:
-                self.send_json(200, resp, kind != "bad_crc")
 
     return Handler
 
