@@ -19,12 +19,17 @@ the first full listing shows B's children missing (inconsistent listing);
 D and E stay out of full listings until B was read to its end (only a
 CHILD_SHARDS query or a later listing finds them); one ExpiredIteratorException
 on C; an occasional 500/throttle; with --trim, shard C is trimmed past the
-reader once (TrimmedDataAccessException).
+reader once (TrimmedDataAccessException). With --empty-pages (off by default:
+`--until-caught-up` takes an empty page for the tip), one empty page (no
+records, a NextShardIterator at the same position) in the middle of every
+shard with 4 records or more, open shards included, as DynamoDB Streams may
+serve them: an empty page is not the end of a shard.
 
 Writes the expected events to --expect FILE: {"events": {key: [[seq, op], ...]},
-"trimmed": [seq, ...]}. GET /__stats returns counters and ordering
+"trimmed": [seq, ...]}. GET /__stats returns counters, ordering
 violations seen by the double (a child iterator before its parent was read
-to its end).
+to its end) and "iterators": the log of GetShardIterator requests in arrival
+order ([shard, type, sequence number or null]).
 """
 import argparse
 import json
@@ -114,6 +119,8 @@ class State:
         self.calls = {}
         self.violations = []
         self.fault_counter = 0
+        self.iter_log = []
+        self.empty_done = set()  # shards whose mid-shard empty page was served
 
     def record(self, key, op, version, seq, prev_image):
         keys = {"pk": {"S": key}}
@@ -197,6 +204,7 @@ class State:
         if parent and parent not in self.finished_read:
             self.violations.append("iterator for %s before its parent %s was read to its end" % (shard, parent))
         typ = req.get("ShardIteratorType")
+        self.iter_log.append([shard, typ, req.get("SequenceNumber")])
         if typ == "TRIM_HORIZON":
             pos = self.trim[shard]
         elif typ == "LATEST":
@@ -233,6 +241,16 @@ class State:
         if pos < self.trim[shard]:
             return err(400, "TrimmedDataAccessException", "records were trimmed")
         limit = min(int(req.get("Limit", 1000)), self.args.records_per_page)
+        mid = len(recs) // 2
+        if self.args.empty_pages and len(recs) >= 4 and shard not in self.empty_done:
+            if pos == mid:
+                self.empty_done.add(shard)
+                self.calls["empty_pages_served"] = self.calls.get("empty_pages_served", 0) + 1
+                if shard in OPEN:
+                    self.calls["empty_pages_served_open"] = self.calls.get("empty_pages_served_open", 0) + 1
+                return ok({"Records": [], "NextShardIterator": "it|%s|%d|%d" % (shard, pos, int(time.time()))})
+            if pos < mid < pos + limit:
+                limit = mid - pos  # stop at the middle, so the empty page comes next
         page = recs[pos:pos + limit]
         out = {"Records": page}
         npos = pos + len(page)
@@ -274,7 +292,8 @@ def make_handler(state):
         def do_GET(self):
             with state.lock:
                 self.send(200, {"calls": state.calls, "violations": state.violations,
-                                "listings": state.listing_count, "trimmed": state.trimmed})
+                                "listings": state.listing_count, "trimmed": state.trimmed,
+                                "iterators": state.iter_log})
 
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
@@ -340,6 +359,7 @@ def main():
     ap.add_argument("--no-expire", dest="expire", action="store_false")
     ap.add_argument("--no-hide-children", dest="hide_children", action="store_false")
     ap.add_argument("--no-faults", dest="faults", action="store_false")
+    ap.add_argument("--empty-pages", action="store_true", help="one empty page in the middle of each shard")
     ap.add_argument("--delay-ms", type=int, default=0, help="sleep before each GetRecords answer")
     args = ap.parse_args()
     state = State(args)
