@@ -3,8 +3,11 @@
 
 A few thousand changes (plain JSON upserts, Feldera insert/delete, Debezium c/u/d with and without
 `payload`, DynamoDB Streams records; many changes per key, deletes and re-inserts) go through
-`ddbpipe sink -c CONF -i FILE --checkpoint CP`, which is killed with SIGKILL at a random moment
-20 times in a row, each restart resuming from the checkpoint; the last run finishes. Checked:
+`ddbpipe sink -c CONF -i FILE --checkpoint CP`, which is killed with SIGKILL 20 times in a row (8
+under ASan, 5 under valgrind: DDBPIPE_TEST_SLOW), each restart resuming from the checkpoint; the
+last run finishes. A run is killed only after it has moved the checkpoint (at once, or a random
+0..0.5 s later), so every kill tests a checkpoint that run wrote, however slow the machine; at
+least half the kills must land mid-run, in runs resumed from a checkpoint. Checked:
   - the final scanned table equals the model (last change of every key) exactly;
   - the checkpoint offset never moves backwards (polled while running and after every kill);
   - at every kill, every change up to the checkpoint is in the table or superseded by a later one;
@@ -26,9 +29,11 @@ import time
 
 from ddblocal_env import BIN, ENDPOINT, FAILS, check, ddb_client
 
-KILLS = 20
-CHANGES = 12000
+SLOW = os.environ.get("DDBPIPE_TEST_SLOW", "")
+KILLS = {"valgrind": 5, "asan": 8}.get(SLOW, 20)
+CHANGES = {"valgrind": 2500, "asan": 8000}.get(SLOW, 20000)
 KEYS = 400
+WAIT_S = 300 if SLOW else 120  # longest wait for a run to move the checkpoint
 DDB = ddb_client()
 
 
@@ -159,7 +164,7 @@ def main():
     # Slow on purpose, so a kill lands mid-run: small batches, few requests in flight and a small
     # buffer (reading stops while it is full, so few changes fold).
     conf = {"table": table, "region": "us-east-1", "endpoint_url": ENDPOINT, "aws_access_key_id": "AKIDLOCAL",
-            "aws_secret_access_key": "secret", "batch_size": 2, "max_concurrent_requests": 1,
+            "aws_secret_access_key": "secret", "batch_size": 1, "max_concurrent_requests": 1,
             "max_buffered_records": 20, "flush_interval_ms": 50}
     cpath = os.path.join(wd, "sink.json")
     with open(cpath, "w") as f:
@@ -169,21 +174,26 @@ def main():
     cmd = [BIN, "sink", "-c", cpath, "-i", inp, "--checkpoint", ck, "--dead-letter", dl]
 
     history = []  # every checkpoint offset observed, in time order
-    killed_mid = 0
+    killed_mid = resumed = 0  # resumed: started from a checkpoint, then killed after moving it
     t0 = time.time()
     for run in range(KILLS + 1):
         before = read_cp(ck)
         last = run == KILLS
-        # Mostly 0.3-2 s (the checkpoint is written on the first acknowledgement, then at most once a
-        # second); sometimes very early, before anything is acknowledged.
-        delay = rnd.uniform(0.02, 0.3) if rnd.random() < 0.2 else rnd.uniform(0.3, 2.0)
+        # Killed once this run has moved the checkpoint (written on the first acknowledgement, then
+        # at most once a second), at once or 0..0.5 s later: the kill always tests a checkpoint this run wrote.
+        extra = 0.0 if rnd.random() < 0.5 else rnd.uniform(0.0, 0.5)
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         start = time.time()
-        while p.poll() is None and (last or time.time() - start < delay):
+        moved_at = None
+        while p.poll() is None:
             c = read_cp(ck)
             if c:
                 history.append(c[0])
-            if last and time.time() - start > 120:
+            if not last and moved_at is None and c and (before is None or c[0] > before[0]):
+                moved_at = time.time()
+            if not last and moved_at is not None and time.time() - moved_at >= extra:
+                break
+            if time.time() - start > WAIT_S:
                 break
             time.sleep(0.01)
         alive = p.poll() is None
@@ -212,6 +222,9 @@ def main():
             check(rc == 0, "%s: a run that was not killed exits 0" % what, err[-1500:])
             continue
         killed_mid += 1
+        if before and before[0] > 0 and moved_at is not None:
+            resumed += 1
+        check(moved_at is not None, "%s: killed after it moved the checkpoint (%s -> %s)" % (what, before, after))
         # The guarantee itself: at the kill, every change up to the checkpoint is in the table, or
         # a later change of its key is (replays after the checkpoint may be ahead of it).
         if after:
@@ -236,6 +249,8 @@ def main():
                   (what, upto, len(behind)), behind[:5])
     elapsed = time.time() - t0
     check(killed_mid >= KILLS // 2, "%d of %d runs were killed mid-run (at least half)" % (killed_mid, KILLS))
+    check(resumed >= KILLS // 2 - 1, "%d runs resumed from a checkpoint, moved it and were killed (at least %d)" %
+          (resumed, KILLS // 2 - 1))
     back = [(a, b) for a, b in zip(history, history[1:]) if b < a]
     check(not back, "the checkpoint offset never moved backwards (%d observations)" % len(history), back[:5])
     final = read_cp(ck)
