@@ -11,7 +11,12 @@ runs and between them. The last run uses --until-caught-up. Checked:
     deletes the key) gives the final table exactly;
   - every change written after the first run took its stream position appears at least once (puts and updates by
     their unique write id in the new image, deletes by key and the write id of the old image);
-    duplicates are allowed (at-least-once).
+    duplicates are allowed (at-least-once), but bounded: a restart may repeat only what the
+    checkpoint did not cover at the kill (stream events past the stored sequence number of their
+    shard, snapshot rows while the stored snapshot was unfinished);
+  - a resumed run starts after the stored positions: it emits no stream event at or before the
+    stored sequence number of its shard, and no snapshot row once the snapshot is stored as done;
+  - at least half the runs resumed from a checkpoint holding stream positions.
 Seeded: the seed is printed; DDBPIPE_CRASH_SEED=N repeats the kill schedule and the writes' plan
 (timing still varies).
 """
@@ -29,7 +34,8 @@ import time
 
 from ddblocal_env import BIN, ENDPOINT, FAILS, check, ddb_client
 
-KILLS = 20
+SLOW = os.environ.get("DDBPIPE_TEST_SLOW", "")
+KILLS = {"valgrind": 6, "asan": 10}.get(SLOW, 20)
 INITIAL = 2500
 KEYS = 3200
 client = ddb_client  # one per writer thread (boto3 clients are not shared across threads)
@@ -133,6 +139,34 @@ class Writer:
         self.thread.join()
 
 
+def read_checkpoint(path):
+    """-> (snapshot done, {shard: (sequence number or None, finished)}) or None."""
+    try:
+        with open(path) as f:
+            c = json.load(f)
+    except (OSError, ValueError):
+        return None
+    shards = {sh["id"]: (sh.get("seq"), sh.get("finished")) for sh in (c.get("stream") or {}).get("shards", [])}
+    return bool((c.get("snapshot") or {}).get("done")), shards
+
+
+def whole_lines(path):
+    """The complete lines of the output (a killed run may leave a torn last line)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [ln for ln in f if ln.endswith("\n")]
+
+
+def covered(ev, cp):
+    """Whether the checkpoint cp covers the event (a restart must not emit it again)."""
+    done, shards = cp
+    if ev.get("op") == "snapshot":
+        return done
+    seq, _ = shards.get(ev.get("shard"), (None, False))
+    return seq is not None and int(ev["sequence"]) <= int(seq)
+
+
 def main():
     seed = int(os.environ.get("DDBPIPE_CRASH_SEED", random.randrange(1 << 31)))
     print("seed %d (DDBPIPE_CRASH_SEED=%d repeats this plan)" % (seed, seed), flush=True)
@@ -161,9 +195,31 @@ def main():
     base = ["-c", cpath, "--mode", "snapshot+stream", "--from", "trim_horizon", "--format", "dynamodb",
             "--segments", "4", "--checkpoint", ck, "-o", out]
 
-    killed = torn = 0
+    killed = torn = resumed = 0
+    dup_total = uncovered_total = 0
     t0 = time.time()
+
+    def check_resume(what, cp, before, after):
+        """Events of a run started from checkpoint cp, given the output lines before and after it."""
+        if cp is None:
+            return 0, 0
+        prior = [json.loads(x) for x in before]
+        seen = {json.dumps(e, sort_keys=True) for e in prior}
+        new = [json.loads(x) for x in after[len(before):]]
+        early = [e for e in new if covered(e, cp)]
+        check(not early, "%s: resumed after the stored positions (%d events at or before them, e.g. %s)" %
+              (what, len(early), [(e.get("op"), e.get("shard"), e.get("sequence")) for e in early[:2]]))
+        uncovered = sum(1 for e in prior if not covered(e, cp))
+        dups = sum(1 for e in new if json.dumps(e, sort_keys=True) in seen)
+        check(dups <= uncovered, "%s: repeats only what the checkpoint did not cover (%d repeated, %d uncovered)"
+              % (what, dups, uncovered))
+        return dups, uncovered
+
     for run in range(KILLS):
+        cp = read_checkpoint(ck)
+        before = whole_lines(out)
+        if cp and any(seq for seq, _ in cp[1].values()):
+            resumed += 1
         delay = rnd.uniform(0.02, 0.4) if rnd.random() < 0.25 else rnd.uniform(0.4, 2.5)
         p = subprocess.Popen([BIN, "source"] + base, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if run == 0:
@@ -191,6 +247,10 @@ def main():
                                                               delay, size), flush=True)
         if not alive:
             check(False, "run %d: follows the stream until killed (exited %d)" % (run + 1, rc), err[-1500:])
+        # the next run cuts this run's torn last line: compare whole lines only
+        d, u = check_resume("run %d" % (run + 1), cp, before, whole_lines(out))
+        dup_total += d
+        uncovered_total += u
         # ... and between the restarts
         if rnd.random() < 0.5:
             wr.pause()
@@ -202,10 +262,17 @@ def main():
         wr.one()
     n_written = len(wr.expect)
     # The last run reads to the stream's tip and exits.
+    cp = read_checkpoint(ck)
+    before = whole_lines(out)
     p = subprocess.run([BIN, "source"] + base + ["--until-caught-up"], capture_output=True, text=True, timeout=300)
     check(p.returncode == 0, "last run with --until-caught-up exits 0 (rc=%d)" % p.returncode, p.stderr[-1500:])
+    d, u = check_resume("last run", cp, before, whole_lines(out))
+    dup_total += d
+    uncovered_total += u
     elapsed = time.time() - t0
     check(killed == KILLS, "%d of %d runs killed with SIGKILL" % (killed, KILLS))
+    check(resumed >= KILLS // 2, "%d of %d runs resumed from a checkpoint with stream positions (at least %d)" %
+          (resumed, KILLS, KILLS // 2))
 
     events, bad = [], []
     with open(out) as f:
@@ -255,8 +322,9 @@ def main():
     check(not lost, "every one of the %d changes written after the first run took its stream position came out (%d lost)" %
           (n_written, len(lost)), lost[:5])
     dup = len(events) - len(set(json.dumps(e, sort_keys=True) for e in events))
-    print("  %d events, %d duplicates (at-least-once), %d torn lines of killed runs cut on restart, %.1f s" %
-          (len(events), dup, torn, elapsed))
+    print("  %d events, %d duplicates (at-least-once; restarts repeated %d of the %d events their checkpoints "
+          "did not cover), %d torn lines of killed runs cut on restart, %.1f s" %
+          (len(events), dup, dup_total, uncovered_total, torn, elapsed))
     DDB.delete_table(TableName=table)
     print("%d failed (seed %d)" % (len(FAILS), seed))
     if not FAILS:
