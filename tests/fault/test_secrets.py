@@ -15,6 +15,12 @@ log level (-vv and log_level=debug):
           /metrics scraped while it runs; and against sigcheck with a wrong secret
   source  a snapshot read back from the fault double, with --stats-file and
           metrics_address, /metrics scraped while it runs
+  refresh `sink` with credentials_provider: container against a credentials
+          endpoint run by this test that hands out keys living 60 s (less than the
+          chain's 300 s refresh margin: fetched again for every request), fails every
+          fourth fetch with a 500 and answers one fetch with a truncated document that
+          holds a secret (the refresh-failure warnings and parse errors), metrics
+          scraped while it runs
 
 and every output is searched for the secrets: stdout, stderr, stats files, the
 metrics pages, the dead-letter file, and the command line of every process
@@ -47,8 +53,14 @@ AKID_ENV = "AKIDJENVSECRETSTEST2"
 SECRET_ENV = "Lp3Hq8Vw1Zx6Cn9Bm4Ks/7Dj2Fg5Ht0Ry3Ue8Io+Pa1Sd"
 TOKEN_ENV = "FwoGZXIvYXdzJENVtok/Mk4Nj7Bh1Vg9Cf3Xd6Sz2Aq8Wl5Ep0Ro+Ti4Yu7Io=="
 WRONG_SECRET = "Zz9Yy8Xx7Ww6Vv5Uu4Tt/3Ss2Rr1Qq0Pp9Oo8Nn+Mm7Ll"
+# key pairs the refreshing credentials endpoint hands out in turn
+REFRESH_KEYS = [("ASIAREFRESHKEY%06d" % i, "Rf%dSk/hT4eW9qA2zX7cV1bN6mL3kJ8gF5dS0aP+oI" % i,
+                 "Rf%dTk/yU3iO8pA1sD6fG2hJ7kL4zX9cV5bN0mQ+wE=" % i) for i in range(4)]
 SECRETS = {"config secret": SECRET_CFG, "config token": TOKEN_CFG, "env secret": SECRET_ENV,
            "env token": TOKEN_ENV, "wrong secret": WRONG_SECRET}
+for _i, (_a, _s, _t) in enumerate(REFRESH_KEYS):
+    SECRETS["refreshed secret %d" % _i] = _s
+    SECRETS["refreshed token %d" % _i] = _t
 WINDOW = 12
 
 failures = []
@@ -252,6 +264,61 @@ def run(what, argv, env, timeout=120, stdin_lines=None, line_delay=0.0, scrape_p
     return rc, out, err, pages
 
 
+class RefreshingCredentials(threading.Thread):
+    """A container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI) that hands out
+    REFRESH_KEYS in turn, each living 60 s; every fourth fetch fails with a 500 and the sixth is a
+    truncated document that holds a secret (so the refresh-failure and parse-error paths run)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        outer = self
+        self.fetches = self.errors = self.malformed = 0
+        self.lock = threading.Lock()
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                with outer.lock:
+                    outer.fetches += 1
+                    n = outer.fetches
+                akid, secret, token = REFRESH_KEYS[n % len(REFRESH_KEYS)]
+                exp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+                if n > 1 and n % 4 == 0:
+                    status, body = 500, b'{"message":"credentials endpoint failure"}'
+                    with outer.lock:
+                        outer.errors += 1
+                elif n == 6:
+                    status = 200
+                    # cut off after the secret, as a connection dropped mid-answer leaves it
+                    body = json.dumps({"AccessKeyId": akid, "SecretAccessKey": secret, "Token": token,
+                                       "Expiration": exp}).encode()
+                    body = body[:body.index(secret.encode()) + len(secret) + 8]
+                    with outer.lock:
+                        outer.malformed += 1
+                else:
+                    status = 200
+                    body = json.dumps({"AccessKeyId": akid, "SecretAccessKey": secret, "Token": token,
+                                       "Expiration": exp}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+
+    def run(self):
+        self.srv.serve_forever(poll_interval=0.1)
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
 def main():
     if not BIN or not os.access(BIN, os.X_OK):
         print("SKIPPED: DDBPIPE_BIN is not set to the ddbpipe binary")
@@ -381,6 +448,41 @@ def body(tmp, doubles):
             fail(f"source: {out.count(chr(10))} events read back, want at least 300 (the sink's rows)")
         if not pages:
             print(f"note: source finished before its metrics page at 127.0.0.1:{mport} could be scraped")
+
+    # --- sink with refreshing credentials ------------------------------------
+    creds = RefreshingCredentials()
+    creds.start()
+    try:
+        mport = free_port()
+        cfg_refresh = os.path.join(tmp, "refresh.yaml")
+        write_config(cfg_refresh, fault_ep, keys=False,
+                     extra=f"credentials_provider: container\nmetrics_address: 127.0.0.1:{mport}\n"
+                     "flush_interval_ms: 20\nbatch_size: 5\n")
+        renv = base_env(tmp, with_env_keys=False)
+        renv["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://127.0.0.1:{creds.port}/creds"
+        rstats = os.path.join(tmp, "sink-refresh.json")
+        urllib.request.urlopen(urllib.request.Request(f"{fault_ep}/__faults", method="POST", data=b"{}"),
+                               timeout=5).read()
+        lines = [json.dumps({"id": f"r{i:04d}", "n": i}) for i in range(150)]
+        rc, out, err, pages = run("sink (refreshing container credentials)",
+                                  [BIN, "sink", "-vv", "-c", cfg_refresh, "--stats-file", rstats], renv,
+                                  timeout=120, stdin_lines=lines, line_delay=0.01, scrape_port=mport)
+        if rc is not None:
+            if rc != 0:
+                fail(f"sink (refreshing credentials): exit {rc}, want 0:\n{err[-2000:]}")
+            scan_file("sink (refreshing credentials) --stats-file", rstats)
+            if creds.fetches < 8 or not creds.errors or not creds.malformed:
+                fail(f"sink (refreshing credentials): the endpoint served {creds.fetches} fetches, "
+                     f"{creds.errors} failures, {creds.malformed} malformed (want >= 8, >= 1, 1): the refresh "
+                     "path did not run")
+            if "refreshing credentials from" not in (err.decode("utf-8", "replace") if isinstance(err, bytes)
+                                                      else err):
+                fail("sink (refreshing credentials): no refresh-failure warning on stderr, so its text was not "
+                     "scanned")
+            print(f"refreshing credentials: {creds.fetches} fetches, {creds.errors} failed, "
+                  f"{creds.malformed} malformed")
+    finally:
+        creds.stop()
 
     # --- source (wrong secret) ----------------------------------------------
     rc, out, err, _ = run("source (wrong secret)", [BIN, "source", "-vv", "-c", cfg_sig_wrong, "--mode", "snapshot"],
