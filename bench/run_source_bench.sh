@@ -3,11 +3,14 @@
 # instance and stops it at exit). Prints figures; not a test.
 #   bench/run_source_bench.sh [ITEMS=100000] [LAG_RATE=50] [LAG_SECONDS=60] [REPS=2]
 # 1. Snapshot: N ~250-byte items loaded with `ddbpipe sink`, then
-#    `ddbpipe source --mode snapshot --segments 4 -o /dev/null` (json and
+#    `ddbpipe source --mode snapshot --segments 4 -o FILE` (json and
 #    dynamodb formats) versus a boto3 parallel Scan (bench/peers/boto3_scan.py,
 #    4 segments). Rows/s, client CPU per row (user+sys, /usr/bin/time) and the
 #    CPU DynamoDB Local's JVM burned meanwhile (both clients are bounded by it).
 # 2. Change-feed lag: bench/source_lag.py with default polling on a fresh table.
+# Counts are checked, or the script stops with exit 1: the loaded table holds N
+# items (a COUNT Scan of the endpoint), every snapshot read delivered N rows,
+# and the lag run received every written event (source_lag.py exits 1 otherwise).
 # Needs: a build in build/ (or DDBPIPE_BUILD_DIR), java + DynamoDB Local (see
 # scripts/ddblocal.sh), /usr/bin/python3 with boto3.
 set -euo pipefail
@@ -45,6 +48,26 @@ YAML
 java_cpu_s() { # utime+stime of the JVM, seconds
   awk -v t="$tck" '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " "); printf "%.2f", (f[12] + f[13]) / t }' "/proc/$java_pid/stat"
 }
+check_count() { # $1 label, $2 counted, $3 wanted
+  if [ "$2" -ne "$3" ]; then
+    echo "COUNT MISMATCH: $1: $2, want $3" >&2
+    exit 1
+  fi
+  echo "count check: $1: $2 (want $3)"
+}
+endpoint_count() { # $1 table: items in it, by a COUNT Scan of the endpoint
+  AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret $PY -c "
+import sys, boto3
+c = boto3.client('dynamodb', endpoint_url=sys.argv[1], region_name='us-east-1')
+n, kw = 0, {}
+while True:
+    r = c.scan(TableName=sys.argv[2], Select='COUNT', **kw)
+    n += r['Count']
+    if 'LastEvaluatedKey' not in r:
+        break
+    kw['ExclusiveStartKey'] = r['LastEvaluatedKey']
+print(n)" "$ep" "$1"
+}
 json_get() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$@"; }
 
 # ---------------------------------------------------------------- snapshot
@@ -57,6 +80,7 @@ t0=$(date +%s.%N)
 "$B/ddbpipe" sink -c "$work/srcbench.yaml" -i "$work/records.jsonl" -q
 t1=$(date +%s.%N)
 echo "loaded with ddbpipe sink in $($PY -c "print(round($t1-$t0,1))") s"
+check_count "items in the loaded table" "$(endpoint_count srcbench)" "$N"
 # Warm DynamoDB Local's JIT with one unmeasured scan so the first measured
 # tool is not penalised.
 "$B/ddbpipe" source -c "$work/srcbench.yaml" --mode snapshot --segments 4 -o /dev/null -q
@@ -66,10 +90,12 @@ run_ddbpipe() { # $1 format, $2 rep
   local j0 j1 e u s n
   j0=$(java_cpu_s)
   /usr/bin/time -f "%e %U %S" -o "$work/time" "$B/ddbpipe" source -c "$work/srcbench.yaml" --mode snapshot \
-    --segments 4 --format "$1" -o /dev/null -q --stats-file "$work/stats.json"
+    --segments 4 --format "$1" -o "$work/out.jsonl" -q --stats-file "$work/stats.json"
   j1=$(java_cpu_s)
   read -r e u s < "$work/time"
   n=$(json_get "$work/stats.json" "['events']['snapshot']")
+  check_count "ddbpipe --format $1 rep $2: snapshot rows" "$n" "$N"
+  check_count "ddbpipe --format $1 rep $2: rows in the output" "$(wc -l < "$work/out.jsonl")" "$N"
   results+=("$($PY -c "
 import json; n=$n; e=$e; c=$u+$s; j=$j1-$j0
 print(json.dumps({'peer':'ddbpipe --format $1','rep':$2,'items':n,'seconds':e,'items_per_s':round(n/e),
@@ -82,6 +108,7 @@ run_boto3() { # $1 rep
   /usr/bin/time -f "%e %U %S" -o "$work/time" $PY bench/peers/boto3_scan.py "$ep" srcbench 4 > "$work/boto3.json"
   j1=$(java_cpu_s)
   read -r e u s < "$work/time"
+  check_count "boto3 parallel scan rep $1: items" "$(json_get "$work/boto3.json" "['items']")" "$N"
   results+=("$($PY -c "
 import json; d=json.load(open('$work/boto3.json')); n=d['items']; c=$u+$s; j=$j1-$j0
 print(json.dumps({'peer':'boto3 parallel scan','rep':$1,'items':n,'seconds':d['seconds'],'items_per_s':d['items_per_s'],
