@@ -26,7 +26,19 @@ expect_rc 1 "dead-lettered record"
 expect_in "$ERR" "4 records in, 3 written" "summary"
 expect_in "$ERR" "1 dead-lettered" "summary"
 grep -q '"line":3' "$TEST_TMP/dead.jsonl" || fail "dead-letter file lacks line 3: $(cat "$TEST_TMP/dead.jsonl")"
-python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$TEST_TMP/stats.json" || fail "stats file is not JSON"
+# The stats file holds the run's counts: 4 in, 3 written, 1 dead-lettered, nothing left over.
+/usr/bin/python3 - "$TEST_TMP/stats.json" <<'PY' || fail "stats file: $(cat "$TEST_TMP/stats.json")"
+import json, sys
+st = json.load(open(sys.argv[1]))
+want = {"records_in": 4, "records_written": 3, "records_deleted": 0, "dead_lettered": 1, "failed_items": 0,
+        "buffered_records": 0, "buffered_bytes": 0, "in_flight_requests": 0, "oversized_dropped": 0,
+        "parse_errors": 1, "internal_errors": 0}
+bad = {k: (st.get(k), v) for k, v in want.items() if st.get(k) != v}
+if bad:
+    sys.exit("stats (got, want): %s" % bad)
+if st.get("write_chunks", 0) < 1:
+    sys.exit("stats: write_chunks %s, want at least 1" % st.get("write_chunks"))
+PY
 [ "$(count_items)" = 3 ] || fail "want 3 items after file sink, got $(count_items)"
 
 # stdin, quiet: nothing on stderr, exit 0.
