@@ -14,13 +14,15 @@ CMAKE_FLAGS ?=
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all deps build install test unit fuzz-smoke demo asan valgrind fuzz format clean help
+.PHONY: all deps build install deb package-check test unit fuzz-smoke demo asan valgrind fuzz format clean help
 
 all: build
 
 help:
 	@echo "make demo      install deps, build, run a pipeline against DynamoDB Local"
 	@echo "make install   build and install into PREFIX=$(PREFIX) (DESTDIR=$(DESTDIR) for staging)"
+	@echo "make deb       build the Debian package $(BUILD)/ddbpipe_VERSION_ARCH.deb (CPack)"
+	@echo "make package-check  build the .deb, apt-get install it, check it, run the demo, purge (root)"
 	@echo "make test      install deps, build, run unit+fault+integration tests, fuzz smoke"
 	@echo "make build     configure and build into $(BUILD)/"
 	@echo "make asan      ASan+UBSan build in $(BUILD_ASAN)/, whole suite"
@@ -43,6 +45,15 @@ install:
 	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+deb:
+	@scripts/install-deps.sh --build-only
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+	cd $(BUILD) && cpack -G DEB
+
+package-check: deps
+	@JOBS=$(JOBS) scripts/package-check.sh $(BUILD)
 
 # test builds with make -k so one broken file still lets every other test
 # run and be counted; the build failure still fails `make test`.

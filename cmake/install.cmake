@@ -69,3 +69,43 @@ install(CODE "if(\"\$ENV{DESTDIR}\" STREQUAL \"\" AND EXISTS /sbin/ldconfig AND
     execute_process(COMMAND /sbin/ldconfig)
   endif()
 endif()" COMPONENT ddbpipe)
+
+# ddbpipe(1): troff generated from docs/ddbpipe.1.md by go-md2man
+# (scripts/gen-man.sh says why that tool).
+find_program(DDBPIPE_GO_MD2MAN go-md2man)
+if(DDBPIPE_GO_MD2MAN)
+  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/man/ddbpipe.1
+                     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
+                     COMMAND bash ${CMAKE_SOURCE_DIR}/scripts/gen-man.sh ${CMAKE_SOURCE_DIR}/docs/ddbpipe.1.md
+                             ${CMAKE_BINARY_DIR}/man/ddbpipe.1 ${PROJECT_VERSION}
+                     DEPENDS ${CMAKE_SOURCE_DIR}/docs/ddbpipe.1.md ${CMAKE_SOURCE_DIR}/scripts/gen-man.sh
+                     COMMENT "Generating ddbpipe.1 from docs/ddbpipe.1.md" VERBATIM)
+  add_custom_target(ddbpipe_man ALL DEPENDS ${CMAKE_BINARY_DIR}/man/ddbpipe.1)
+  install(FILES ${CMAKE_BINARY_DIR}/man/ddbpipe.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT ddbpipe)
+else()
+  message(WARNING "go-md2man not found: no man page (apt-get install go-md2man, or scripts/install-deps.sh)")
+endif()
+install(FILES ${CMAKE_SOURCE_DIR}/completions/ddbpipe.bash
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME ddbpipe COMPONENT ddbpipe)
+
+# Debian package: `cmake --build build --target package` (or `make deb`)
+# writes build/ddbpipe_VERSION_ARCH.deb, installing under /usr. Its Depends
+# come from dpkg-shlibdeps (libcurl4, libssl3, libyaml-0-2, libmicrohttpd12,
+# libc6); the headers, libddbpipe.a, ddbpipe.pc and the CMake config are in
+# the same package (one package keeps it simple; the -dev packages of the
+# dependencies are needed only to build against it).
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME ddbpipe)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "stream changes into and out of Amazon DynamoDB")
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
+    "stream changes into and out of Amazon DynamoDB\n ddbpipe writes change streams (JSON lines: plain rows, Feldera, Debezium,\n DynamoDB Streams records) into DynamoDB tables and reads tables and their\n change feeds out as JSON lines; it also runs Flink-style SQL on DynamoDB.\n Includes libddbpipe (shared and static), its headers and pkg-config file.")
+set(CPACK_PACKAGE_CONTACT "ddbpipe maintainers <ddbpipe-maintainers@localhost>")
+set(CPACK_DEBIAN_PACKAGE_SECTION utils)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_OUTPUT_FILE_PREFIX ${CMAKE_BINARY_DIR})
+include(CPack)

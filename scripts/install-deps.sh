@@ -20,9 +20,11 @@ want_ddblocal=1
 build_only=0
 # libclang-rt-14-dev is only a Recommends of clang: it carries libFuzzer and the sanitizer runtimes.
 # cppcheck and clang-tidy: scripts/lint.sh, which make test runs.
+# go-md2man: docs/ddbpipe.1.md -> the ddbpipe(1) man page (scripts/gen-man.sh); man-db: the man
+# command the package check runs (man -w).
 pkgs=(build-essential cmake pkg-config clang libcurl4-openssl-dev libssl-dev libyaml-dev
       libmicrohttpd-dev libcmocka-dev python3 python3-botocore python3-boto3 libclang-rt-14-dev
-      openjdk-17-jre-headless curl ca-certificates cppcheck clang-tidy)
+      openjdk-17-jre-headless curl ca-certificates cppcheck clang-tidy go-md2man man-db)
 for arg in "$@"; do
     case "$arg" in
     --valgrind) pkgs+=(valgrind) ;;
@@ -30,7 +32,8 @@ for arg in "$@"; do
     --no-ddblocal) want_ddblocal=0 ;;
     --build-only)
         # Compiler, CMake, pkg-config (ddbpipe.pc) and the libraries' -dev packages.
-        pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev libmicrohttpd-dev)
+        pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev libmicrohttpd-dev
+              go-md2man)
         want_ddblocal=0 build_only=1 ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
     esac

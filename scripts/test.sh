@@ -35,6 +35,15 @@ lint_log="$BUILD/lint-summary.log"
 JOBS="$JOBS" LINT_TOOLS="cppcheck clang-tidy" scripts/lint.sh build-lint 2>&1 | tee "$lint_log"
 lint_rc=${PIPESTATUS[0]}
 
+# In CI (CI=true) also the Debian package as a user gets it (scripts/package-check.sh: cpack,
+# apt-get install ./ddbpipe_*.deb, --version, man -w, the demo with the installed binary, purge;
+# about a minute). DDBPIPE_TEST_PACKAGE=1 does the same outside CI (needs root).
+pkg_rc=0
+if [ "${CI:-}" = "true" ] || [ "${DDBPIPE_TEST_PACKAGE:-0}" = "1" ]; then
+    JOBS="$JOBS" scripts/package-check.sh "$BUILD" 2>&1 | tee "$BUILD/package-summary.log"
+    pkg_rc=${PIPESTATUS[0]}
+fi
+
 # In CI (CI=true) also the whole suite under the sanitizers and memcheck: the
 # ASan+UBSan build runs every tier (`make asan`, reports collected), then every
 # tier runs under valgrind (`make valgrind`: C tests directly, the CLI in script
@@ -63,13 +72,16 @@ tail -n1 "$BUILD/fuzz-summary.log"
 grep -E '^lint: [a-z/-]+( clean|: [0-9]+ finding| missing)' "$lint_log" || true
 [ "$lint_rc" -eq 0 ] || grep -qE '^lint: [a-z/-]+(: [0-9]+ finding| missing)' "$lint_log" ||
     echo "lint: FAILED (exit $lint_rc, e.g. the build-lint configure failed; output above)"
+if [ -f "$BUILD/package-summary.log" ] && { [ "${CI:-}" = "true" ] || [ "${DDBPIPE_TEST_PACKAGE:-0}" = "1" ]; }; then
+    grep -E '^package: (OK|FAILED|SKIPPED)' "$BUILD/package-summary.log" | tail -n1 || echo "package: FAILED (no summary)"
+fi
 [ "$build_rc" -eq 0 ] || echo "build: FAILED (errors above; tests of targets that did not build are 'Not Run')"
 if [ -f "$BUILD/asan-summary.log" ] && { [ "${CI:-}" = "true" ] || [ "${DDBPIPE_TEST_SANITIZERS:-0}" = "1" ]; }; then
     grep -E '^make asan: ' "$BUILD/asan-summary.log" | tail -n1 || echo "make asan: FAILED"
     tail -n1 "$BUILD/valgrind-summary.log"
 fi
 if [ "$ctest_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$lint_rc" -ne 0 ] || [ "$build_rc" -ne 0 ] ||
-    [ "$san_rc" -ne 0 ]; then
+    [ "$san_rc" -ne 0 ] || [ "$pkg_rc" -ne 0 ]; then
     echo "make test: FAILED"
     exit 1
 fi
