@@ -25,6 +25,24 @@ enum { OPT_FORMAT = CLI_OPT_FIRST_LOCAL, OPT_DEAD_LETTER, OPT_CHECKPOINT, OPT_ST
 #define MAX_LINE_BYTES ((size_t)16 * 1024 * 1024)
 
 static volatile sig_atomic_t g_signals;
+static volatile sig_atomic_t g_reopen; /* SIGHUP: reopen the dead-letter file (logrotate) */
+
+static void on_hup(int sig) {
+    (void)sig;
+    g_reopen = 1;
+}
+
+/* Called from the loops, not the handler: fopen is not async-signal-safe. */
+static void reopen_if_asked(ddbpipe_sink_t *sink, int quiet) {
+    char e[512] = "";
+    if (!g_reopen)
+        return;
+    g_reopen = 0;
+    if (ddbpipe_sink_reopen_dead_letter(sink, e, sizeof e) != DDBPIPE_OK)
+        fprintf(stderr, "ddbpipe sink: SIGHUP: %s\n", e);
+    else if (!quiet)
+        fprintf(stderr, "ddbpipe sink: SIGHUP: reopened dead-letter file\n");
+}
 
 static void on_signal(int sig) {
     (void)sig;
@@ -46,8 +64,10 @@ static void help(void) {
            "never hold a key twice, and bad records go to the dead-letter file with their line\n"
            "number and reason instead of stopping the stream.\n\n"
            "SIGINT/SIGTERM stop reading, flush what is buffered and in flight, and exit 0; a\n"
-           "second signal aborts at once (exit 130). A progress line is shown on stderr when it\n"
-           "is a terminal, and a summary at the end (unless --quiet).\n\n"
+           "second signal aborts at once (exit 130). SIGHUP reopens the dead-letter file (for\n"
+           "logrotate). With metrics_address set, /healthz and /readyz answer there from before\n"
+           "the first AWS call and before the input is opened. A progress line is shown on\n"
+           "stderr when it is a terminal, and a summary at the end (unless --quiet).\n\n"
            "Options:\n"
            "  -i, --input FILE      read from FILE ('-' or absent: stdin)\n"
            "      --format FORMAT   auto (default), json, feldera, debezium, dynamodb-stream\n"
@@ -142,7 +162,7 @@ int cli_cmd_sink(int argc, char **argv) {
     uint64_t line_no = 0, consumed = 0;
     ddbpipe_result_t r = DDBPIPE_OK;
     progress pg = {0};
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_hup;
     int handlers = 0;
 
     cli_common_init(&c, "sink");
@@ -209,9 +229,11 @@ int cli_cmd_sink(int argc, char **argv) {
     if ((rc = cli_common_load(&c, "sink")) != 0)
         goto out;
 
-    if (input && strcmp(input, "-") != 0) {
-        fd = open(input, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
+    int file_input = input && strcmp(input, "-") != 0;
+    if (file_input) {
+        /* Only checked here, opened after ddbpipe_sink_new: opening a FIFO
+         * waits for a writer, and the health endpoints must answer meanwhile. */
+        if (access(input, R_OK) != 0) {
             fprintf(stderr, "ddbpipe sink: cannot open %s: %s\n", input, strerror(errno));
             rc = DDBPIPE_EXIT_USAGE;
             goto out;
@@ -221,13 +243,7 @@ int cli_cmd_sink(int argc, char **argv) {
             uint64_t cp_off = 0, cp_line = 0;
             ddbpipe_result_t cr = ddbpipe_sink_checkpoint_read(so.checkpoint_path, &cp_off, &cp_line);
             if (cr == DDBPIPE_OK && cp_off > 0) {
-                if (lseek(fd, (off_t)cp_off, SEEK_SET) != (off_t)cp_off) {
-                    fprintf(stderr, "ddbpipe sink: cannot seek %s to checkpoint offset %llu: %s\n", input,
-                            (unsigned long long)cp_off, strerror(errno));
-                    rc = DDBPIPE_EXIT_USAGE;
-                    goto out;
-                }
-                consumed = cp_off;
+                consumed = cp_off; /* the input is seeked there once opened */
                 line_no = cp_line;
                 if (!c.quiet)
                     fprintf(stderr, "ddbpipe sink: resuming %s at byte %llu (line %llu) from checkpoint %s\n",
@@ -250,6 +266,8 @@ int cli_cmd_sink(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, &old_hup);
     handlers = 1;
 
     r = ddbpipe_sink_new(c.conf, &so, &sink, err, sizeof err);
@@ -257,6 +275,22 @@ int cli_cmd_sink(int argc, char **argv) {
         fprintf(stderr, "ddbpipe sink: %s\n", err[0] ? err : ddbpipe_strerror(r));
         rc = cli_exit_code(r);
         goto out;
+    }
+    if (file_input) {
+        /* A FIFO blocks here until a writer opens it; SIGINT/SIGTERM end the wait. */
+        while ((fd = open(input, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR && !g_signals)
+            reopen_if_asked(sink, c.quiet);
+        if (fd < 0 && !g_signals) {
+            fprintf(stderr, "ddbpipe sink: cannot open %s: %s\n", input, strerror(errno));
+            rc = DDBPIPE_EXIT_USAGE;
+            goto out;
+        }
+        if (fd >= 0 && consumed > 0 && lseek(fd, (off_t)consumed, SEEK_SET) != (off_t)consumed) {
+            fprintf(stderr, "ddbpipe sink: cannot seek %s to checkpoint offset %llu: %s\n", input,
+                    (unsigned long long)consumed, strerror(errno));
+            rc = DDBPIPE_EXIT_USAGE;
+            goto out;
+        }
     }
 
     pg.enabled = !c.quiet && isatty(2);
@@ -270,6 +304,7 @@ int cli_cmd_sink(int argc, char **argv) {
         goto out;
     }
     while (!eof && !g_signals) {
+        reopen_if_asked(sink, c.quiet);
         /* Wait for input, but keep the engine's requests moving meanwhile. */
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int pr = poll(&pfd, 1, 0);
@@ -381,6 +416,7 @@ input_done:
     }
     /* Flush in slices so the progress line keeps moving. */
     for (;;) {
+        reopen_if_asked(sink, c.quiet);
         r = ddbpipe_sink_flush(sink, 500);
         progress_show(&pg, sink, 0);
         if (r != DDBPIPE_ERR_TIMEOUT)
@@ -429,6 +465,7 @@ out:
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGHUP, &old_hup, NULL);
     }
     ddbpipe_sink_destroy(sink);
     free(buf);

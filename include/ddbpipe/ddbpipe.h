@@ -203,8 +203,11 @@ typedef struct ddbpipe_sink_options {
 
 /* Creates the sink: resolves the key columns (config, else DescribeTable;
  * a missing table is DDBPIPE_ERR_NOT_FOUND here, before any input is read),
- * creates the table when create_table_if_missing, opens the dead-letter
- * file (append) and starts the metrics server when metrics_address is set.
+ * creates the table when create_table_if_missing and opens the dead-letter
+ * file (append). With metrics_address set, the HTTP server (/metrics,
+ * /healthz, /readyz) starts first, before any AWS call: /healthz answers
+ * 200 from then on; /readyz answers 503 until DescribeTable answered, then
+ * 200 until a fatal error (or a fail_on_error stop) makes it 503 again.
  *
  * Dead-letter file: one JSON object per line, flushed per line:
  *   {"line":N,"offset":O,"reason":"...","record":"<original line>"}
@@ -242,6 +245,13 @@ DDBPIPE_API ddbpipe_result_t ddbpipe_sink_poll(ddbpipe_sink_t *sink, int timeout
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *sink, int timeout_ms);
 /* Fatal error (auth, missing table, fail_on_error) if one happened:
  * DDBPIPE_OK when none, else its code and a message in errstr. */
+/* Reopen the dead-letter file at its path (append), e.g. after logrotate
+ * renamed it; the CLI does this on SIGHUP. Thread-safe; not for a signal
+ * handler (set a flag there and call this from the loop). DDBPIPE_OK also
+ * when there is no dead-letter file. On failure (DDBPIPE_ERR_IO, errstr
+ * set) the old file stays in use. */
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_reopen_dead_letter(ddbpipe_sink_t *sink, char *errstr,
+                                                            size_t errstr_size);
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *sink, char *errstr, size_t errstr_size);
 
 typedef struct ddbpipe_sink_stats {

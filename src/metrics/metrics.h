@@ -67,10 +67,17 @@ ddbpipe_result_t dp_metrics_render_json(dp_metrics *m, dp_buf *out);
 /* Serve GET /metrics on address "host:port" ("127.0.0.1:9464",
  * "[::1]:9464", "localhost:0"; the host is an IP address or localhost, an
  * empty host means 127.0.0.1; port 0 picks
- * a free port, see dp_metrics_server_port). Anything else answers 404
- * (405 for other methods on /metrics). NULL on error, with errstr set. */
+ * a free port, see dp_metrics_server_port), and the probes: /healthz
+ * answers 200 "ok" while the process is alive; /readyz answers 503
+ * "not ready: REASON" until dp_metrics_server_set_ready(s, 1, NULL), then
+ * 200 "ready". Anything else answers 404 (405 for other methods than GET
+ * and HEAD). NULL on error, with errstr set. */
 dp_metrics_server *dp_metrics_server_start(dp_metrics *m, const char *address, char *errstr, size_t errstr_size);
 int dp_metrics_server_port(const dp_metrics_server *s);
+/* Readiness for /readyz (thread-safe; s may be NULL). reason (copied) is
+ * shown after "not ready: " while ready is 0: "starting", "table not
+ * reached yet", "fatal: ...". */
+void dp_metrics_server_set_ready(dp_metrics_server *s, int ready, const char *reason);
 void dp_metrics_server_stop(dp_metrics_server *s); /* accepts NULL */
 
 /* Split "host:port" / "[v6]:port" into host (out, host_size bytes) and

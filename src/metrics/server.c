@@ -1,6 +1,8 @@
-/* GET /metrics over libmicrohttpd, on MHD's own polling thread. */
+/* GET /metrics, /healthz and /readyz over libmicrohttpd, on MHD's own
+ * polling thread. */
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,9 @@ struct dp_metrics_server {
     struct MHD_Daemon *daemon;
     dp_metrics *metrics;
     int port;
+    pthread_mutex_t mu; /* ready, reason: set by the sink/source, read by MHD's thread */
+    int ready;
+    char reason[512];
 };
 
 int dp_metrics_parse_address(const char *address, char *host, size_t host_size, int *port)
@@ -88,10 +93,25 @@ static mhd_result handle(void *cls, struct MHD_Connection *conn, const char *url
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (strcmp(url, "/metrics") != 0)
-        return send_text(conn, MHD_HTTP_NOT_FOUND, text_type, "not found: try /metrics\n", 24, NULL);
+    int healthz = strcmp(url, "/healthz") == 0, readyz = strcmp(url, "/readyz") == 0;
+    if (strcmp(url, "/metrics") != 0 && !healthz && !readyz) {
+        static const char nf[] = "not found: try /metrics, /healthz or /readyz\n";
+        return send_text(conn, MHD_HTTP_NOT_FOUND, text_type, nf, sizeof nf - 1, NULL);
+    }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text_type, "method not allowed\n", 19, "GET, HEAD");
+    /* Liveness: this thread answering is the proof. */
+    if (healthz)
+        return send_text(conn, MHD_HTTP_OK, text_type, "ok\n", 3, NULL);
+    if (readyz) {
+        char msg[600];
+        pthread_mutex_lock(&s->mu);
+        int ready = s->ready;
+        snprintf(msg, sizeof msg, "%s%s\n", ready ? "ready" : "not ready: ", ready ? "" : s->reason);
+        pthread_mutex_unlock(&s->mu);
+        unsigned status = ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+        return send_text(conn, status, text_type, msg, strlen(msg), NULL);
+    }
     dp_buf body;
     dp_buf_init(&body, DP_METRICS_MAX_BODY);
     mhd_result r;
@@ -140,6 +160,8 @@ dp_metrics_server *dp_metrics_server_start(dp_metrics *m, const char *address, c
         goto fail;
     }
     s->metrics = m;
+    pthread_mutex_init(&s->mu, NULL);
+    snprintf(s->reason, sizeof s->reason, "starting");
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -160,8 +182,20 @@ dp_metrics_server *dp_metrics_server_start(dp_metrics *m, const char *address, c
 fail:
     if (ai)
         freeaddrinfo(ai);
+    if (s)
+        pthread_mutex_destroy(&s->mu);
     free(s);
     return NULL;
+}
+
+void dp_metrics_server_set_ready(dp_metrics_server *s, int ready, const char *reason)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->ready = ready;
+    snprintf(s->reason, sizeof s->reason, "%s", ready || !reason ? "" : reason);
+    pthread_mutex_unlock(&s->mu);
 }
 
 int dp_metrics_server_port(const dp_metrics_server *s)
@@ -175,5 +209,6 @@ void dp_metrics_server_stop(dp_metrics_server *s)
         return;
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -197,6 +197,7 @@ void sk_core_dead_letter(struct ddbpipe_sink *s, sk_rec *r, const char *reason) 
         s->stopped = DDBPIPE_ERR_VALIDATION;
         snprintf(s->fatal_msg, sizeof(s->fatal_msg), "line %llu could not be written (fail_on_error): %s",
                  (unsigned long long)r->line_no, reason);
+        sk_metrics_set_ready(s, 0, "stopped: a record could not be written (fail_on_error)");
     }
     pthread_mutex_unlock(&s->mu);
     sk_core_ack(s, r);
@@ -208,6 +209,9 @@ void sk_core_fatal(struct ddbpipe_sink *s, ddbpipe_result_t code, const char *ms
         s->fatal = code;
         snprintf(s->fatal_msg, sizeof(s->fatal_msg), "%s", msg);
         DP_LOG_ERROR("sink: fatal: %s", msg);
+        char why[600];
+        snprintf(why, sizeof why, "fatal: %s", msg);
+        sk_metrics_set_ready(s, 0, why);
     }
     pthread_cond_broadcast(&s->ack_cv);
     pthread_mutex_unlock(&s->mu);
@@ -691,6 +695,25 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
         goto out;
     }
 
+    /* The metrics server (with /healthz and /readyz) comes up before the
+     * first AWS call, so a process manager sees the process alive while
+     * credentials resolve and DescribeTable waits on a slow endpoint. */
+    const char *maddr = s->set.metrics_address;
+    if (maddr && *maddr && !(opts && opts->no_metrics_server)) {
+        if (sk_metrics_start(s, maddr, errstr, errstr_size) != 0) {
+            r = DDBPIPE_ERR_CONFIG;
+            goto out;
+        }
+    } else if (sk_metrics_start(s, NULL, NULL, 0) != 0) { /* registry only */
+        r = DDBPIPE_ERR_NOMEM;
+        goto out;
+    }
+    {
+        char why[400];
+        snprintf(why, sizeof why, "starting: resolving credentials and reaching table %s", s->table);
+        sk_metrics_set_ready(s, 0, why);
+    }
+
     /* client (the threads=1 engine keeps it) and the table's key */
     r = dp_api_client_new(s->conf, 3, s->max_concurrent, &cl, errstr, errstr_size);
     if (r != DDBPIPE_OK)
@@ -698,6 +721,9 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     r = resolve_table(s, cl, errstr, errstr_size);
     if (r != DDBPIPE_OK)
         goto out;
+    /* DescribeTable answered (or refused access with a configured key):
+     * credentials resolved and the table reached. */
+    sk_metrics_set_ready(s, 1, NULL);
 
     memset(&s->pctx, 0, sizeof(s->pctx));
     dp_change_format_parse(fmt, &s->pctx.opts.format);
@@ -726,17 +752,6 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     s->checkpoint_interval_ms =
         opts && opts->checkpoint_interval_ms > 0 ? opts->checkpoint_interval_ms : 1000;
     s->ckpt_last_ms = dp_now_ms();
-
-    const char *maddr = s->set.metrics_address;
-    if (maddr && *maddr && !(opts && opts->no_metrics_server)) {
-        if (sk_metrics_start(s, maddr, errstr, errstr_size) != 0) {
-            r = DDBPIPE_ERR_CONFIG;
-            goto out;
-        }
-    } else if (sk_metrics_start(s, NULL, NULL, 0) != 0) { /* registry only */
-        r = DDBPIPE_ERR_NOMEM;
-        goto out;
-    }
 
     /* engines */
     s->workers = calloc((size_t)s->threads, sizeof(*s->workers));
@@ -1067,6 +1082,29 @@ ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *s, char *errstr,
     if (r != DDBPIPE_OK)
         dp_errf(errstr, errstr_size, "%s", s->fatal_msg);
     pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+ddbpipe_result_t ddbpipe_sink_reopen_dead_letter(ddbpipe_sink_t *s, char *errstr, size_t errstr_size) {
+    ddbpipe_result_t r = DDBPIPE_OK;
+    if (!s)
+        return DDBPIPE_ERR_INVALID_ARG;
+    if (!s->dead_letter_path)
+        return DDBPIPE_OK;
+    /* Open the new file before closing the old one: on failure the old
+     * (renamed) file keeps receiving dead letters rather than none. */
+    FILE *f = fopen(s->dead_letter_path, "a");
+    pthread_mutex_lock(&s->mu);
+    if (!f) {
+        dp_errf(errstr, errstr_size, "cannot reopen dead-letter file %s: %s (still writing to the old one)",
+                s->dead_letter_path, strerror(errno));
+        r = DDBPIPE_ERR_IO;
+    } else {
+        if (s->dlq)
+            fclose(s->dlq);
+        s->dlq = f;
+    }
+    pthread_mutex_unlock(&s->mu);
     return r;
 }
 

@@ -223,6 +223,8 @@ int64_t sk_engine_next_timer_ms(const sk_engine *e,
 
 int sk_metrics_start(struct ddbpipe_sink *s, const char *address, char *errstr, size_t errstr_size);
 void sk_metrics_stop(struct ddbpipe_sink *s);
+/* /readyz: ready, or not with a reason (no-op without a metrics server). */
+void sk_metrics_set_ready(struct ddbpipe_sink *s, int ready, const char *reason);
 void sk_metrics_latency(struct ddbpipe_sink *s, double seconds);
 /* Push counter deltas to the registry (at most every 250 ms unless force). */
 void sk_metrics_sync(struct ddbpipe_sink *s, int force);

@@ -152,6 +152,12 @@ int sk_metrics_start(struct ddbpipe_sink *s, const char *address, char *errstr, 
     return 0;
 }
 
+void sk_metrics_set_ready(struct ddbpipe_sink *s, int ready, const char *reason) {
+    sk_metrics *m = s->metrics;
+    if (m)
+        dp_metrics_server_set_ready(m->srv, ready, reason);
+}
+
 void sk_metrics_stop(struct ddbpipe_sink *s) {
     sk_metrics *m = s->metrics;
     if (!m)

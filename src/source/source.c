@@ -167,6 +167,9 @@ static void set_fatal(ddbpipe_source_t *src, ddbpipe_result_t rc, const char *fm
     va_start(ap, fmt);
     vsnprintf(src->fatal_msg, sizeof src->fatal_msg, fmt, ap);
     va_end(ap);
+    char why[600];
+    snprintf(why, sizeof why, "fatal: %.500s", src->fatal_msg);
+    dp_metrics_server_set_ready(src->msrv, 0, why); /* /readyz */
 }
 
 static int stopping(const ddbpipe_source_t *src) {
@@ -1165,9 +1168,14 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
     }
     src->started = 1;
     src->started_ms = dp_now_ms();
+    dp_metrics_server_set_ready(src->msrv, 0, "starting: resolving credentials, reaching the table");
     ddbpipe_result_t rc = describe(src, errstr, errstr_size);
-    if (rc != DDBPIPE_OK)
+    if (rc != DDBPIPE_OK) {
+        dp_metrics_server_set_ready(src->msrv, 0, "fatal: the table or stream could not be described");
         return rc;
+    }
+    /* Credentials resolved and the table (or stream) answered. */
+    dp_metrics_server_set_ready(src->msrv, 1, NULL);
     if (src->checkpoint_path && (rc = load_checkpoint(src, errstr, errstr_size)) != DDBPIPE_OK)
         return rc;
     if (dp_strdup_to(&src->st.table, src->table[0] ? src->table : NULL) != 0 ||

@@ -251,6 +251,29 @@ static void test_http_endpoint(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
     assert_int_equal(http_get(url, "DELETE", &body, NULL, 0), 405);
 
+    /* Probes: alive at once; ready only when told, with the reason until then. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
+    dp_buf_reset(&body);
+    assert_int_equal(http_get(url, NULL, &body, NULL, 0), 200);
+    assert_string_equal(body.data, "ok\n");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", port);
+    dp_buf_reset(&body);
+    assert_int_equal(http_get(url, NULL, &body, NULL, 0), 503);
+    assert_string_equal(body.data, "not ready: starting\n");
+    dp_metrics_server_set_ready(s, 0, "table orders not reached yet");
+    dp_buf_reset(&body);
+    assert_int_equal(http_get(url, NULL, &body, NULL, 0), 503);
+    assert_string_equal(body.data, "not ready: table orders not reached yet\n");
+    dp_metrics_server_set_ready(s, 1, NULL);
+    dp_buf_reset(&body);
+    assert_int_equal(http_get(url, NULL, &body, NULL, 0), 200);
+    assert_string_equal(body.data, "ready\n");
+    dp_metrics_server_set_ready(s, 0, "fatal: credentials rejected");
+    dp_buf_reset(&body);
+    assert_int_equal(http_get(url, NULL, &body, NULL, 0), 503);
+    assert_string_equal(body.data, "not ready: fatal: credentials rejected\n");
+    dp_metrics_server_set_ready(NULL, 1, NULL);
+
     /* The port is taken now: a second server on it fails with a reason. */
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
