@@ -39,6 +39,16 @@ for e in embed_sink embed_source; do
     cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$TEST_TMP/$e" "$ex/$e.c" $flags \
         2>"$TEST_TMP/$e.cc.log" || fail "$e does not build with pkg-config alone: $(cat "$TEST_TMP/$e.cc.log")"
 done
+# Static: libddbpipe.a plus its direct dependencies (Requires.private, as shared libraries) and
+# Libs.private. (`pkg-config --static` would also ask for static copies of curl's own
+# dependencies, which Debian's -dev packages do not all ship.)
+# shellcheck disable=SC2046
+static_libs="$(pkg-config --libs $(pkg-config --print-requires-private ddbpipe)) -lpthread -lm"
+# shellcheck disable=SC2046,SC2086
+cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$TEST_TMP/embed_sink_static" "$ex/embed_sink.c" \
+    $(pkg-config --cflags ddbpipe) "$libdir/libddbpipe.a" $static_libs 2>"$TEST_TMP/static.cc.log" ||
+    fail "embed_sink does not link statically with pkg-config --static: $(tail -n 20 "$TEST_TMP/static.cc.log")"
+ldd "$TEST_TMP/embed_sink_static" | grep -q libddbpipe && fail "the static build still loads libddbpipe.so"
 export LD_LIBRARY_PATH="$libdir"
 loaded=$(ldd "$TEST_TMP/embed_sink" | awk '/libddbpipe\.so/ {print $3}')
 [ -n "$loaded" ] && [ "$(dirname "$(readlink -f "$loaded")")" = "$(readlink -f "$libdir")" ] ||
@@ -71,4 +81,8 @@ expect_in "$ERR" "2 rows" "embed_source count"
 expect_in "$OUT" '"id":"b"' "embed_source rows"
 expect_in "$OUT" '"id":"c"' "embed_source rows"
 expect_not_in "$OUT" '"id":"a"' "deleted row"
+# The statically linked copy sees the same table.
+run "$TEST_TMP/embed_sink_static" "${C[@]}" partition_key=id <<<'{"id": "s", "n": 4}'
+expect_rc 0 "static embed_sink"
+expect_in "$OUT" "1 records in, 1 written" "static embed_sink summary"
 echo "OK: installed into $P; embed_sink and embed_source built with pkg-config alone and ran"
