@@ -444,13 +444,14 @@ stats:
             uint64_t done = st.records_written + st.records_deleted;
             fprintf(stderr,
                     "ddbpipe sink: %llu records in, %llu written (%llu puts, %llu deletes), %llu "
-                    "dead-lettered%s%s, "
+                    "dead-lettered%s%s, %llu condition_failed (skipped), "
                     "%llu duplicates folded, %llu retries, %llu throttled, %.1f s, %.0f records/s%s\n",
                     (unsigned long long)st.records_in, (unsigned long long)done,
                     (unsigned long long)st.records_written, (unsigned long long)st.records_deleted,
                     (unsigned long long)st.dead_lettered,
                     st.dead_lettered && so.dead_letter_path ? " -> " : "",
                     st.dead_lettered && so.dead_letter_path ? so.dead_letter_path : "",
+                    (unsigned long long)st.condition_check_failures,
                     (unsigned long long)st.duplicates_folded, (unsigned long long)st.retries,
                     (unsigned long long)st.throttled_items, el, el > 0 ? (double)done / el : 0.0,
                     interrupted ? " (interrupted)" : "");

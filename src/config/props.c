@@ -140,10 +140,13 @@ static const dp_prop props[] = {
       "`name: TYPE` is accepted too."),
     P(dedup_keys, "list", DP_PT_LIST, NULL, "column list", 0, 0, 0, S_SINK, "overwrite_by_partition_keys", NULL,
       NULL, "Columns identifying a record for folding duplicates (Flink PARTITIONED BY). Default: the table key."),
-    P(condition_expression, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, NULL, NULL, NULL,
-      "Condition for puts (transactional mode only)."),
+    P(condition_expression, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, "put_condition_expression",
+      NULL, NULL,
+      "Condition for puts (transactional mode only; Feldera's put_condition_expression). A put whose "
+      "condition is false is skipped and counted as condition_failed; the run still exits 0."),
     P(delete_condition_expression, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, NULL, NULL, NULL,
-      "Condition for deletes (transactional mode only)."),
+      "Condition for deletes (transactional mode only). A delete whose condition is false is skipped and "
+      "counted as condition_failed."),
     P(expression_attribute_names, "json", DP_PT_STRING, NULL, "JSON object", 0, 0, DP_PF_JSON, S_SINK, NULL, NULL,
       NULL, "ExpressionAttributeNames for the condition expressions, as a JSON object."),
     P(expression_attribute_values, "json", DP_PT_STRING, NULL, "JSON object", 0, 0, DP_PF_JSON, S_SINK, NULL,

@@ -1163,6 +1163,8 @@ char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *s) {
     F(oversized_dropped);
     F(write_chunks);
     F(condition_check_failures);
+    /* the same count under the name the summary and metrics use */
+    dp_buf_printf(&b, ",\"condition_failed\":%llu", (unsigned long long)st.condition_check_failures);
     F(in_flight_requests);
     F(buffered_records);
     F(buffered_bytes);

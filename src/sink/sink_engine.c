@@ -516,6 +516,18 @@ static void key_acked(sk_engine *e, sk_key *k) {
     key_release(e, k);
 }
 
+/* The write was refused by its condition expression: the changes it
+ * covers are acknowledged without being written or dead-lettered. */
+static void key_skipped(sk_engine *e, sk_key *k) {
+    sk_rec *r = k->fl_head;
+    while (r) {
+        sk_rec *n = r->next;
+        sk_core_ack(e->s, r);
+        r = n;
+    }
+    key_release(e, k);
+}
+
 static void key_failed(sk_engine *e, sk_key *k, const char *reason) {
     struct ddbpipe_sink *s = e->s;
     SK_ADD(s, failed_items, 1);
@@ -949,8 +961,10 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
             char rs[700];
             snprintf(rs, sizeof(rs), "%s%s%s", code ? code : "unknown", msg ? ": " : "", msg ? msg : "");
             if (code && strcmp(code, "ConditionalCheckFailed") == 0) {
+                /* As Feldera does: a false condition skips that change
+                 * (counted as condition_failed), it is not an error. */
                 SK_ADD(s, condition_check_failures, 1);
-                key_failed(e, c->keys[i], rs);
+                key_skipped(e, c->keys[i]);
             } else if (code && (strcmp(code, "ValidationError") == 0 ||
                                 strcmp(code, "ItemCollectionSizeLimitExceeded") == 0)) {
                 key_failed(e, c->keys[i], rs);

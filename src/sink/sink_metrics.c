@@ -45,8 +45,8 @@ static const struct {
      "BatchWriteItem / TransactWriteItems calls started."},
     {"ddbpipe_sink_duplicate_keys_folded_total", "dynamodb_output_duplicate_keys_folded_total",
      "Changes folded into a later change of the same key."},
-    {"ddbpipe_sink_condition_check_failures_total", "dynamodb_output_condition_check_failures_total",
-     "Transactional writes whose condition expression failed."},
+    {"ddbpipe_sink_condition_failed_total", "dynamodb_output_condition_check_failures_total",
+     "Changes skipped because their condition expression was false (transactional mode)."},
     {"ddbpipe_sink_dead_lettered_total", NULL, "Records sent to the dead-letter file."},
 };
 

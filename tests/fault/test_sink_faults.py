@@ -228,8 +228,9 @@ def merge_unprocessed_keys():
 
 
 def transactional_conditions():
-    """Transactional mode: condition expression for puts; ConditionalCheckFailed dead-letters that
-    record only, the others of the transaction are re-sent and land."""
+    """Transactional mode: condition expression for puts; ConditionalCheckFailed skips that record
+    (counted as condition_failed, no dead letter, exit 0, as Feldera does), the others of the
+    transaction are re-sent and land."""
     print("scenario: transactional condition expressions")
     d = Double(["condt:id:N"])
     try:
@@ -244,14 +245,14 @@ def transactional_conditions():
                 "write_mode": "transactional", "condition_expression": "attribute_not_exists(#i)",
                 "expression_attribute_names": {"#i": "id"}}, wd)
             items = {int(it["id"]["N"]): it["v"]["S"] for it in d.dump()["condt"]}
-            check(p.returncode == 1, "transactional: exit 1 with dead letters (got %d) %s" % (p.returncode,
-                                                                                           p.stderr[-200:]))
+            check(p.returncode == 0, "transactional: exit 0, false conditions are skips (got %d) %s" %
+                  (p.returncode, p.stderr[-200:]))
             check(all(items[i] == "first" for i in range(50)) and all(items[i] == "second" for i in range(50, 100)),
                   "transactional: failed conditions kept the stored items, the others landed")
-            check(stats.get("condition_check_failures") == 50 and len(dead) == 50,
-                  "transactional: 50 condition check failures dead-lettered (%s, %d)" %
-                  (stats.get("condition_check_failures"), len(dead)))
-            check(all("ConditionalCheckFailed" in x["reason"] for x in dead), "transactional: reason names the check")
+            check(stats.get("condition_failed") == 50 and stats.get("condition_check_failures") == 50
+                  and not dead and stats.get("dead_lettered") == 0,
+                  "transactional: 50 condition_failed, none dead-lettered (%s, %d)" %
+                  (stats.get("condition_failed"), len(dead)))
     finally:
         d.close()
 
@@ -313,7 +314,7 @@ def metrics_endpoint():
                   "metrics: write-call latency histogram")
             for name in ("ddbpipe_sink_buffer_fill_ratio", "ddbpipe_sink_buffered_records",
                          "dynamodb_output_oversized_items_dropped_total", "ddbpipe_sink_write_chunks_total",
-                         "ddbpipe_sink_failed_items_total", "ddbpipe_sink_condition_check_failures_total"):
+                         "ddbpipe_sink_failed_items_total", "ddbpipe_sink_condition_failed_total"):
                 check(name in vals, "metrics: %s exported" % name)
             check(p.returncode == 1, "metrics: exit 1 after stdin closes (one dead letter) (%s)" % p.returncode)
     finally:
