@@ -49,7 +49,8 @@ static void help(void) {
            "Options:\n"
            "  -o, --output FILE     write to FILE ('-' or absent: stdout)\n"
            "      --mode MODE       snapshot, stream or snapshot+stream (default snapshot)\n"
-           "      --from POS        stream start: trim_horizon (default) or latest\n"
+           "      --from POS        stream start on a fresh start: trim_horizon or latest\n"
+           "                        (default: the stream_start_position property, trim_horizon)\n"
            "      --format FORMAT   json (plain JSON, exact numbers; default), dynamodb (typed\n"
            "                        AttributeValues, lossless, feeds 'ddbpipe sink'), debezium\n"
            "      --checkpoint FILE per-shard position, written after output is flushed; a\n"
@@ -171,7 +172,7 @@ int cli_cmd_source(int argc, char **argv) {
                                              {NULL, 0, NULL, 0}};
     cli_common c;
     ddbpipe_source_options_t so = {
-        .mode = "snapshot", .from = "trim_horizon", .format = "json", .segments = 0 /* 0: the `segments` property (default 4) */};
+        .mode = "snapshot", .from = NULL /* the stream_start_position property */, .format = "json", .segments = 0 /* 0: the `segments` property (default 4) */};
     ddbpipe_source_t *src = NULL;
     const char *output = NULL, *stats_file = NULL;
     out_ctx oc = {0};
@@ -239,7 +240,7 @@ int cli_cmd_source(int argc, char **argv) {
         rc = cli_usage_error(c.cmd, "--mode %s: expected snapshot, stream or snapshot+stream", so.mode);
         goto out;
     }
-    if (strcmp(so.from, "trim_horizon") != 0 && strcmp(so.from, "latest") != 0) {
+    if (so.from && strcmp(so.from, "trim_horizon") != 0 && strcmp(so.from, "latest") != 0) {
         rc = cli_usage_error(c.cmd, "--from %s: expected trim_horizon or latest", so.from);
         goto out;
     }

@@ -284,7 +284,7 @@ typedef struct ddbpipe_source ddbpipe_source_t;
 
 typedef struct ddbpipe_source_options {
     const char *mode;            /* "snapshot", "stream", "snapshot+stream" */
-    const char *from;            /* "trim_horizon" or "latest" */
+    const char *from;            /* "trim_horizon" or "latest"; NULL: the stream_start_position property */
     const char *format;          /* "json", "dynamodb", "debezium" */
     const char *checkpoint_path; /* NULL: none */
     int segments;                /* parallel scan segments, default 4 */

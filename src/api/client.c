@@ -176,6 +176,8 @@ ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts,
     if (max_attempts > 0 && (o.max_attempts < 0 || o.max_attempts > max_attempts))
         o.max_attempts = max_attempts;
     o.adaptive = st.retry_mode == DP_RETRY_MODE_ADAPTIVE;
+    o.backoff_base_ms = st.retry_backoff_base_ms;
+    o.backoff_max_ms = st.retry_backoff_max_ms;
     c->ddb = dp_ddb_new(&o, errstr, errstr_size);
     if (!c->ddb) {
         rc = DDBPIPE_ERR_CONFIG;

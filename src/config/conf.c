@@ -439,6 +439,59 @@ char dp_sql_type_key_type(const char *t) {
     return 'S';
 }
 
+/* ------------------------------------------------------------ placeholders */
+
+ddbpipe_result_t dp_conf_expand_env(const char *key, const char *s, char **out, char *errstr, size_t errstr_size)
+{
+    dp_buf b;
+    ddbpipe_result_t rc = DDBPIPE_OK;
+    dp_buf_init(&b, DP_CONF_MAX_VALUE);
+    *out = NULL;
+    for (const char *p = s; *p && !rc;) {
+        if (p[0] == '$' && p[1] == '{' && (isalpha((unsigned char)p[2]) || p[2] == '_')) {
+            const char *e = p + 2;
+            while (isalnum((unsigned char)*e) || *e == '_')
+                e++;
+            size_t l = (size_t)(e - p - 2);
+            const char *dflt = NULL, *end = NULL;
+            if (*e == '}') {
+                end = e;
+            } else if (e[0] == ':' && e[1] == '-') {
+                dflt = e + 2;
+                end = strchr(dflt, '}');
+            }
+            if (end && l < 128) {
+                char var[128];
+                memcpy(var, p + 2, l);
+                var[l] = 0;
+                const char *v = getenv(var);
+                if (dflt && (!v || !*v)) {
+                    rc = dp_buf_append(&b, dflt, (size_t)(end - dflt));
+                } else if (!v) {
+                    dp_errf(errstr, errstr_size,
+                            "value of '%s' refers to environment variable %s, which is not set (set it, or give "
+                            "a default: ${%s:-value})",
+                            key, var, var);
+                    rc = DDBPIPE_ERR_CONFIG;
+                } else {
+                    rc = dp_buf_puts(&b, v);
+                }
+                p = end + 1;
+                continue;
+            }
+        }
+        rc = dp_buf_putc(&b, *p++);
+    }
+    if (rc) {
+        dp_buf_free(&b);
+        return rc;
+    }
+    *out = dp_buf_steal(&b);
+    if (!*out)
+        *out = strdup("");
+    return *out ? DDBPIPE_OK : DDBPIPE_ERR_NOMEM;
+}
+
 /* ------------------------------------------------------------ set / get */
 
 static void *field_of(dp_settings *st, const dp_prop *p) {

@@ -275,45 +275,14 @@ static ddbpipe_result_t parse_yaml(ctx *c, const char *text, size_t len, cnode *
 
 /* ------------------------------------------------------------ values */
 
-/* ${NAME} in file values expands from the environment (Estuary's examples
- * use ${TABLE_NAME}); an unset variable is an error, never an empty value. */
 static char *expand_env(ctx *c, const char *key, const char *s, int line, ddbpipe_result_t *rc)
 {
-    dp_buf b;
-    dp_buf_init(&b, (size_t)1 << 20);
-    *rc = DDBPIPE_OK;
-    for (const char *p = s; *p && !*rc;) {
-        if (p[0] == '$' && p[1] == '{') {
-            const char *e = p + 2;
-            while (isalnum((unsigned char)*e) || *e == '_')
-                e++;
-            if (*e == '}' && e > p + 2 && !isdigit((unsigned char)p[2])) {
-                char var[128];
-                size_t l = (size_t)(e - p - 2);
-                if (l < sizeof var) {
-                    memcpy(var, p + 2, l);
-                    var[l] = 0;
-                    const char *v = getenv(var);
-                    if (!v) {
-                        errloc(c, line, "value of '%s' refers to environment variable %s, which is not set", key,
-                               var);
-                        *rc = DDBPIPE_ERR_CONFIG;
-                        break;
-                    }
-                    *rc = dp_buf_puts(&b, v);
-                    p = e + 1;
-                    continue;
-                }
-            }
-        }
-        *rc = dp_buf_putc(&b, *p++);
-    }
-    if (*rc) {
-        dp_buf_free(&b);
-        return NULL;
-    }
-    char *r = dp_buf_steal(&b);
-    return r ? r : strdup("");
+    char msg[512] = "";
+    char *out = NULL;
+    *rc = dp_conf_expand_env(key, s, &out, msg, sizeof msg);
+    if (*rc)
+        errloc(c, line, "%s", msg);
+    return out;
 }
 
 static ddbpipe_result_t to_json_text(const cnode *n, dp_buf *b, int depth)

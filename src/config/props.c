@@ -83,6 +83,12 @@ static const dp_prop props[] = {
       "client-side rate limiter on throttling; it can cut the send rate hard on an early throttle, so it is "
       "opt-in). Behaviour change: until the typed settings, a configuration without retry_mode ran "
       "`adaptive`; it now runs `standard`, the documented default."),
+    P(retry_backoff_base_ms, "duration_ms", DP_PT_DURATION, "25", "1..60000", 1, 60000, 0, S_CONN,
+      "flink.dynamodbstreams.backoff.mindelayduration,flink.dynamodbstreams.backoff.basemillis", NULL, NULL,
+      "Base of the full-jitter retry backoff (doubles per attempt up to retry_backoff_max_ms)."),
+    P(retry_backoff_max_ms, "duration_ms", DP_PT_DURATION, "20000", "1..600000", 1, 600000, 0, S_CONN,
+      "flink.dynamodbstreams.backoff.maxdelay,flink.dynamodbstreams.backoff.maxmillis", NULL, NULL,
+      "Longest retry backoff."),
     P(log_level, "enum", DP_PT_ENUM, "warn", "error|warn|info|debug", 0, 0, 0, S_CONN, NULL, NULL,
       "warning=warn", "Log level on stderr."),
     /* ------------------------------------------------------------ table */
@@ -124,8 +130,10 @@ static const dp_prop props[] = {
       "it (the source uses the larger of it and segments)."),
     P(threads, "int", DP_PT_INT, "1", "1..64", 1, 64, 0, S_SINK, NULL, NULL, NULL,
       "Worker threads; each owns a disjoint key hash range so per-key order holds."),
-    P(max_retries, "int", DP_PT_INT, "10", "0..1000000 or null", 0, 1000000, DP_PF_NULLABLE, S_SINK, NULL, NULL,
-      NULL, "Retries of a failed or partially applied write. `null` retries forever."),
+    P(max_retries, "int", DP_PT_INT, "10", "0..1000000 or null", 0, 1000000, DP_PF_NULLABLE, "sink,source,sql",
+      "flink.dynamodbstreams.numretries", NULL, NULL,
+      "Retries of a failed or partially applied write (and of a failed DynamoDB or Streams call). `null` "
+      "retries forever."),
     P(fail_on_error, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.fail-on-error", NULL, NULL,
       "Stop (after flushing) at the first record that cannot be written instead of dead-lettering it."),
     P(ignore_nulls, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.ignore-nulls", NULL, NULL,
@@ -160,11 +168,22 @@ static const dp_prop props[] = {
       "Stream to read. Default: the table's latest stream (DescribeTable)."),
     P(segments, "int", DP_PT_INT, "4", "1..1000000", 1, 1000000, 0, S_SRC, NULL, NULL, NULL,
       "Parallel Scan segments for snapshots."),
-    P(discovery_interval_ms, "duration_ms", DP_PT_DURATION, "60000", "100..3600000", 100, 3600000, 0, S_SRC, NULL,
-      NULL, NULL, "How often new shards are discovered."),
-    P(poll_idle_ms, "duration_ms", DP_PT_DURATION, "1000", "0..60000", 0, 60000, 0, S_SRC, NULL, NULL, NULL,
+    P(stream_start_position, "enum", DP_PT_ENUM, "trim_horizon", "trim_horizon|latest", 0, 0, 0, S_SRC,
+      "flink.stream.initpos", NULL, NULL,
+      "Where the stream is read from on a fresh start (no checkpoint): `trim_horizon` (the oldest record "
+      "kept, 24 h) or `latest` (changes from now on). `--from` overrides it when given. Flink's "
+      "TRIM_HORIZON and LATEST are accepted."),
+    P(discovery_interval_ms, "duration_ms", DP_PT_DURATION, "60000", "100..3600000", 100, 3600000, 0, S_SRC,
+      "flink.shard.discovery.intervalmillis", NULL, NULL, "How often new shards are discovered."),
+    P(inconsistent_listing_retries, "int", DP_PT_INT, "5", "0..1000", 0, 1000, 0, S_SRC,
+      "flink.describestream.inconsistencyresolution.retries", NULL, NULL,
+      "Times a stream listing is repeated when a closed shard's children are not listed yet (DescribeStream "
+      "answers can lag behind a split)."),
+    P(poll_idle_ms, "duration_ms", DP_PT_DURATION, "1000", "0..60000", 0, 60000, 0, S_SRC,
+      "flink.dynamodbstreams.getrecords.empty.mindelay", NULL, NULL,
       "Delay before the next GetRecords after an empty answer."),
-    P(poll_busy_ms, "duration_ms", DP_PT_DURATION, "250", "0..60000", 0, 60000, 0, S_SRC, NULL, NULL, NULL,
+    P(poll_busy_ms, "duration_ms", DP_PT_DURATION, "250", "0..60000", 0, 60000, 0, S_SRC,
+      "flink.dynamodbstreams.getrecords.nonempty.mindelay", NULL, NULL,
       "Delay before the next GetRecords after a non-empty answer."),
     P(on_trimmed_data, "enum", DP_PT_ENUM, "stop", "stop|continue", 0, 0, 0, S_SRC, NULL, NULL, NULL,
       "On TrimmedDataAccessException (records lost): `stop` with an error, or `continue` from the trim horizon "

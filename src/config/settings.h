@@ -78,7 +78,9 @@ typedef struct dp_settings {
     int64_t connect_timeout_ms;
     int64_t request_timeout_ms;
     int retry_mode; /* dp_retry_mode */
-    int log_level;  /* ddbpipe_log_level_t */
+    int64_t retry_backoff_base_ms;
+    int64_t retry_backoff_max_ms;
+    int log_level; /* ddbpipe_log_level_t */
     /* table */
     const char *partition_key;
     int partition_key_type; /* dp_key_type */
@@ -113,7 +115,9 @@ typedef struct dp_settings {
     /* source */
     const char *stream_arn;
     int64_t segments;
+    int stream_start_position; /* dp_stream_start_position */
     int64_t discovery_interval_ms;
+    int64_t inconsistent_listing_retries;
     int64_t poll_idle_ms;
     int64_t poll_busy_ms;
     int on_trimmed_data; /* dp_on_trimmed_data */

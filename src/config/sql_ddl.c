@@ -651,9 +651,15 @@ static ddbpipe_result_t set_opt(ddbpipe_conf_t *conf, const char *k, const char 
                                 size_t n)
 {
     char msg[512] = "";
-    ddbpipe_result_t rc = ddbpipe_conf_set(conf, k, v, msg, sizeof msg);
+    char *x = NULL;
+    ddbpipe_result_t rc = v ? dp_conf_expand_env(k, v, &x, msg, sizeof msg) : DDBPIPE_OK;
+    if (!rc)
+        rc = ddbpipe_conf_set(conf, k, x, msg, sizeof msg);
     if (rc)
         dp_errf(errstr, n, "CREATE TABLE %s (line %d): %s", d->name, d->line, msg);
+    if (x)
+        memset(x, 0, strlen(x)); /* may be a secret */
+    free(x);
     return rc;
 }
 

@@ -42,7 +42,6 @@
 #include "source/source.h"
 
 #define SRC_MAX_FAILURES 10          /* consecutive retryable failures of one task before giving up */
-#define SRC_INCONSISTENT_RETRIES 5   /* listings retried for a closed shard without children */
 #define SRC_CHILD_RETRIES 5
 #define SRC_LOOP_MAX_WAIT_MS 100     /* stop flag latency */
 #define SRC_CHECKPOINT_INTERVAL_MS 1000
@@ -97,6 +96,7 @@ struct ddbpipe_source {
     int disc_pending;
     int disc_done_once;
     int disc_inconsistent;  /* retries for the current listing */
+    int inconsistent_retries; /* inconsistent_listing_retries */
     int64_t disc_due_ms;
     int disc_failures;
     int graph_changed;
@@ -408,7 +408,7 @@ static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
     /* Listing complete: a closed shard without children means the listing
      * may be stale; list again from that shard (bounded). */
     const dp_shard *leaf = dp_shard_graph_closed_leaf(&src->st.shards);
-    if (leaf && src->disc_inconsistent < SRC_INCONSISTENT_RETRIES) {
+    if (leaf && src->disc_inconsistent < src->inconsistent_retries) {
         src->disc_inconsistent++;
         src->stats.inconsistent_listings++;
         DP_LOG_INFO("source: shard %s is closed but its children are not listed yet; listing again", leaf->id);
@@ -934,6 +934,7 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
                                        size_t opts_size, ddbpipe_source_t **out, char *errstr, size_t errstr_size) {
     static const char *const modes[] = {"snapshot", "stream", "snapshot+stream", NULL};
     static const char *const froms[] = {"trim_horizon", "latest", NULL};
+    dp_settings st;
     static const char *const formats[] = {"json", "dynamodb", "debezium", NULL};
     ddbpipe_result_t rc = DDBPIPE_ERR_INVALID_ARG;
     ddbpipe_source_t *src = NULL;
@@ -956,7 +957,10 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
         dp_errf(errstr, errstr_size, "source: mode '%s' is not snapshot, stream or snapshot+stream", opts->mode);
         goto fail;
     }
-    if (pick(opts->from, "trim_horizon", froms, src->from, sizeof src->from) != 0) {
+    dp_conf_settings(conf, &st);
+    /* --from when given, else the stream_start_position property */
+    if (pick(opts->from, dp_settings_enum_text(&st, &st.stream_start_position), froms, src->from,
+             sizeof src->from) != 0) {
         dp_errf(errstr, errstr_size, "source: from '%s' is not trim_horizon or latest", opts->from);
         goto fail;
     }
@@ -967,8 +971,6 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     }
     src->do_snapshot = strcmp(src->mode, "stream") != 0;
     src->do_stream = strcmp(src->mode, "snapshot") != 0;
-    dp_settings st;
-    dp_conf_settings(conf, &st);
     int64_t segs = opts->segments > 0 ? opts->segments : st.segments;
     if (segs < 1 || segs > 1000000) {
         dp_errf(errstr, errstr_size, "source: segments %lld is outside 1..1000000", (long long)segs);
@@ -987,6 +989,7 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     }
     src->discovery_interval_ms = st.discovery_interval_ms;
     src->poll_idle_ms = st.poll_idle_ms;
+    src->inconsistent_retries = (int)st.inconsistent_listing_retries;
     src->poll_busy_ms = st.poll_busy_ms;
     src->trimmed_continue = st.on_trimmed_data == DP_ON_TRIMMED_CONTINUE;
     const char *table = st.table;

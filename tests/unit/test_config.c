@@ -437,7 +437,21 @@ static void test_yaml_shapes(void **state)
     unsetenv("DDBPIPE_TEST_TABLE");
     assert_int_equal(load_str(c, "table: ${DDBPIPE_TEST_TABLE}\n"), DDBPIPE_ERR_CONFIG);
     assert_string_equal(err, "test.yaml:1: value of 'table' refers to environment variable DDBPIPE_TEST_TABLE, "
-                             "which is not set");
+                             "which is not set (set it, or give a default: ${DDBPIPE_TEST_TABLE:-value})");
+    /* ${VAR:-default}: the default when unset or empty, the value otherwise; in JSON too */
+    assert_int_equal(load_str(c, "table: ${DDBPIPE_TEST_TABLE:-dflt_tbl}\nregion: ${DDBPIPE_TEST_R:-x}-${DDBPIPE_TEST_R:-y}\n"),
+                     DDBPIPE_OK);
+    assert_string_equal(ddbpipe_conf_get(c, "table"), "dflt_tbl");
+    assert_string_equal(ddbpipe_conf_get(c, "region"), "x-y");
+    setenv("DDBPIPE_TEST_TABLE", "", 1);
+    assert_int_equal(load_str(c, "{\"table\": \"${DDBPIPE_TEST_TABLE:-empty_gets_default}\"}"), DDBPIPE_OK);
+    assert_string_equal(ddbpipe_conf_get(c, "table"), "empty_gets_default");
+    setenv("DDBPIPE_TEST_TABLE", "from_env_tbl", 1);
+    assert_int_equal(load_str(c, "{\"table\": \"${DDBPIPE_TEST_TABLE:-unused}\"}"), DDBPIPE_OK);
+    assert_string_equal(ddbpipe_conf_get(c, "table"), "from_env_tbl");
+    unsetenv("DDBPIPE_TEST_TABLE");
+    assert_int_equal(load_str(c, "{\"region\": \"us-${DDBPIPE_TEST_MISSING}-1\"}"), DDBPIPE_ERR_CONFIG);
+    assert_err("test.yaml:", "DDBPIPE_TEST_MISSING", "'region'");
     /* ignored option: accepted with a notice */
     assert_int_equal(load_str(c, "sink.http-client.max-concurrency: 10000\n"), DDBPIPE_OK);
     assert_true(has_notice(c, "sink.http-client.max-concurrency"));
