@@ -330,14 +330,38 @@ ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, s
             goto out;
         }
         const char *ns = s, *ne;
+        char *qname = NULL;
         if (*s == '`' || *s == '"') {
+            /* a quoted name is one name, spaces, dots and all; a doubled
+             * quote inside stands for one */
             char q = *s;
             ns = ++s;
-            while (s < e && *s != q)
-                s++;
+            qname = malloc((size_t)(e - s) + 1);
+            if (!qname) {
+                rc = DDBPIPE_ERR_NOMEM;
+                goto out;
+            }
+            size_t ql = 0;
+            while (s < e) {
+                if (*s == q) {
+                    if (s + 1 < e && s[1] == q) {
+                        qname[ql++] = q;
+                        s += 2;
+                        continue;
+                    }
+                    break;
+                }
+                qname[ql++] = *s++;
+            }
+            qname[ql] = 0;
             ne = s;
-            if (s < e)
-                s++;
+            if (s >= e) {
+                free(qname);
+                dp_errf(errstr, errstr_size, "invalid value for 'columns': unterminated quoted name %.*s",
+                        (int)(e - ns + 1), ns - 1);
+                goto out;
+            }
+            s++;
         } else {
             while (s < e && !isspace((unsigned char)*s))
                 s++;
@@ -349,19 +373,21 @@ ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, s
             dp_errf(errstr, errstr_size,
                     "invalid value for 'columns': column '%.*s' has no type (expected 'name TYPE, ...')",
                     (int)(e - ns), ns);
+            free(qname);
             goto out;
         }
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 8;
             dp_conf_column *nn = realloc(cols, nc * sizeof *nn);
             if (!nn) {
+                free(qname);
                 rc = DDBPIPE_ERR_NOMEM;
                 goto out;
             }
             cols = nn;
             cap = nc;
         }
-        cols[n].name = xstrndup(ns, (size_t)(ne - ns));
+        cols[n].name = qname ? qname : xstrndup(ns, (size_t)(ne - ns));
         cols[n].type = dp_collapse_ws(s, (size_t)(e - s));
         n++;
         if (!cols[n - 1].name || !cols[n - 1].type) {
@@ -395,6 +421,19 @@ ddbpipe_result_t dp_conf_columns_check(const char *text, char *errstr, size_t er
     return rc;
 }
 
+ddbpipe_result_t dp_conf_column_name_append(dp_buf *b, const char *name)
+{
+    int plain = (isalpha((unsigned char)name[0]) || name[0] == '_');
+    for (const char *p = name; plain && *p; p++)
+        plain = isalnum((unsigned char)*p) || *p == '_';
+    if (plain)
+        return dp_buf_puts(b, name);
+    ddbpipe_result_t rc = dp_buf_putc(b, '`');
+    for (const char *p = name; !rc && *p; p++)
+        rc = *p == '`' ? dp_buf_puts(b, "``") : dp_buf_putc(b, *p);
+    return rc ? rc : dp_buf_putc(b, '`');
+}
+
 static char *columns_canonical(const char *text, char *errstr, size_t errstr_size, ddbpipe_result_t *rc) {
     dp_conf_column *cols;
     size_t n;
@@ -404,7 +443,13 @@ static char *columns_canonical(const char *text, char *errstr, size_t errstr_siz
     dp_buf b;
     dp_buf_init(&b, DP_CONF_MAX_VALUE);
     for (size_t i = 0; i < n && !*rc; i++)
-        *rc = dp_buf_printf(&b, "%s%s %s", i ? ", " : "", cols[i].name, cols[i].type);
+    {
+        *rc = dp_buf_puts(&b, i ? ", " : "");
+        if (!*rc)
+            *rc = dp_conf_column_name_append(&b, cols[i].name);
+        if (!*rc)
+            *rc = dp_buf_printf(&b, " %s", cols[i].type);
+    }
     dp_conf_columns_free(cols, n);
     if (*rc) {
         dp_buf_free(&b);

@@ -46,6 +46,10 @@ typedef struct dp_conf_column {
 ddbpipe_result_t dp_conf_columns_parse(const char *text, dp_conf_column **out, size_t *count, char *errstr,
                                        size_t errstr_size);
 void dp_conf_columns_free(dp_conf_column *cols, size_t count);
+/* Append a column name as the `columns` text needs it: bare when it is a
+ * plain identifier, else in backticks with ` doubled ("full name" ->
+ * `full name`), so any name survives a round trip. */
+ddbpipe_result_t dp_conf_column_name_append(dp_buf *b, const char *name);
 /* Every column's type is one the sink can map (dp_coltype_parse); the
  * error names the column and its type. */
 ddbpipe_result_t dp_conf_columns_check(const char *text, char *errstr, size_t errstr_size);

@@ -342,7 +342,11 @@ static ddbpipe_result_t set_value(ctx *c, ddbpipe_conf_t *conf, const char *key,
                 rc = dp_buf_puts(&b, e->text);
             else if (!rc && e->type == CN_MAP && e->n == 1 && (p->flags & DP_PF_COLUMNS) &&
                      cn_str(e->kids[0]))
-                rc = dp_buf_printf(&b, "%s %s", e->keys[0], e->kids[0]->text);
+            {
+                rc = dp_conf_column_name_append(&b, e->keys[0]);
+                if (!rc)
+                    rc = dp_buf_printf(&b, " %s", e->kids[0]->text);
+            }
             else if (!rc) {
                 errloc(c, e->line, "invalid value for '%s': list elements must be single values", key);
                 rc = DDBPIPE_ERR_CONFIG;
@@ -359,7 +363,11 @@ static ddbpipe_result_t set_value(ctx *c, ddbpipe_conf_t *conf, const char *key,
                 rc = DDBPIPE_ERR_CONFIG;
                 goto out;
             }
-            rc = dp_buf_printf(&b, "%s%s %s", i ? ", " : "", v->keys[i], v->kids[i]->text);
+            rc = dp_buf_puts(&b, i ? ", " : "");
+            if (!rc)
+                rc = dp_conf_column_name_append(&b, v->keys[i]);
+            if (!rc)
+                rc = dp_buf_printf(&b, " %s", v->kids[i]->text);
         }
         if (rc)
             goto out;

@@ -36,6 +36,7 @@ typedef struct lex {
     size_t line_start;
     tok cur;
     int failed;
+    int fold; /* Feldera: unquoted identifiers are folded to lower case */
     char *errstr;
     size_t errstr_size;
 } lex;
@@ -231,7 +232,8 @@ static char *ident(lex *L)
         if (L->cur.t == T_WORD) {
             r = malloc(L->cur.n + 1);
             if (r) {
-                memcpy(r, L->cur.s, L->cur.n);
+                for (size_t i = 0; i < L->cur.n; i++)
+                    r[i] = L->fold ? (char)tolower((unsigned char)L->cur.s[i]) : L->cur.s[i];
                 r[L->cur.n] = 0;
             }
         } else if (L->cur.t == T_QIDENT) {
@@ -672,7 +674,13 @@ static ddbpipe_result_t apply_columns_and_key(ddbpipe_conf_t *conf, const ddl_de
     dp_buf_init(&b, (size_t)1 << 20);
     if (cols && cols->coltypes.n) {
         for (size_t i = 0; i < cols->coltypes.n && !rc; i++)
-            rc = dp_buf_printf(&b, "%s%s %s", i ? ", " : "", cols->colnames.v[i], cols->coltypes.v[i]);
+        {
+            rc = dp_buf_puts(&b, i ? ", " : "");
+            if (!rc)
+                rc = dp_conf_column_name_append(&b, cols->colnames.v[i]);
+            if (!rc)
+                rc = dp_buf_printf(&b, " %s", cols->coltypes.v[i]);
+        }
         if (!rc)
             rc = set_opt(conf, "columns", b.data, d, errstr, n);
     }
@@ -798,10 +806,13 @@ ddbpipe_result_t dp_conf_load_sql_ddl(ddbpipe_conf_t *conf, const char *text, si
     ddl D;
     lex L;
     ddbpipe_result_t rc = DDBPIPE_ERR_CONFIG;
-    memset(&D, 0, sizeof D);
-    memset(&L, 0, sizeof L);
+    int fold = 0;
     if (!conf || (!text && len))
         return DDBPIPE_ERR_INVALID_ARG;
+again:
+    memset(&D, 0, sizeof D);
+    memset(&L, 0, sizeof L);
+    L.fold = fold;
     L.text = text ? text : "";
     L.len = len;
     L.line = 1;
@@ -853,6 +864,14 @@ ddbpipe_result_t dp_conf_load_sql_ddl(ddbpipe_conf_t *conf, const char *text, si
             dp_errf(errstr, errstr_size, "the SQL declares %zu DynamoDB tables (%s): name the one to use", ncand,
                     names);
         goto out;
+    }
+    if (!fold && !opt(target, "connector")) {
+        /* A Feldera program: Feldera folds unquoted names to lower case
+         * (quoted ones keep their case), so read it again that way. Flink
+         * DDL and `ddbpipe sql` stay case-sensitive. */
+        ddl_free(&D);
+        fold = 1;
+        goto again;
     }
     for (size_t i = 0; i < D.notices.n; i++)
         dp_conf_notice_add(conf, "%s", D.notices.v[i]);
