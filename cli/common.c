@@ -78,6 +78,30 @@ int cli_common_parse_only(cli_common *c, int argc, char **argv, void (*help)(voi
     return -1;
 }
 
+/* --set KEY=VALUE, in order. */
+static int apply_sets(cli_common *c) {
+    char err[1024];
+    for (size_t i = 0; i < c->set_count; i++) {
+        const char *kv = c->sets[i];
+        const char *eq = strchr(kv, '=');
+        char key[256];
+        size_t klen = (size_t)(eq - kv);
+        if (klen >= sizeof key) {
+            fprintf(stderr, "ddbpipe %s: --set %.40s...: key too long\n", c->cmd, kv);
+            return DDBPIPE_EXIT_USAGE;
+        }
+        memcpy(key, kv, klen);
+        key[klen] = '\0';
+        err[0] = '\0';
+        ddbpipe_result_t r = ddbpipe_conf_set(c->conf, key, eq + 1, err, sizeof err);
+        if (r != DDBPIPE_OK) {
+            fprintf(stderr, "ddbpipe %s: --set %s: %s\n", c->cmd, key, err[0] ? err : ddbpipe_strerror(r));
+            return DDBPIPE_EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
 int cli_common_load(cli_common *c, const char *validate_for) {
     char err[1024] = "";
     ddbpipe_result_t r;
@@ -95,6 +119,12 @@ int cli_common_load(cli_common *c, const char *validate_for) {
         return DDBPIPE_EXIT_FATAL;
     }
     if (c->config_path) {
+        /* --set goes in before the file too, so the file is read knowing it
+         * (an Estuary file with several bindings picks the one of --set
+         * table=NAME), and again after it, so it wins. */
+        int sr = apply_sets(c);
+        if (sr != 0)
+            return sr;
         r = ddbpipe_conf_load_file(c->conf, c->config_path, err, sizeof err);
         if (r != DDBPIPE_OK) {
             fprintf(stderr, "ddbpipe %s: %s: %s\n", c->cmd, c->config_path,
@@ -102,23 +132,10 @@ int cli_common_load(cli_common *c, const char *validate_for) {
             return DDBPIPE_EXIT_USAGE;
         }
     }
-    for (size_t i = 0; i < c->set_count; i++) {
-        const char *kv = c->sets[i];
-        const char *eq = strchr(kv, '=');
-        char key[256];
-        size_t klen = (size_t)(eq - kv);
-        if (klen >= sizeof key) {
-            fprintf(stderr, "ddbpipe %s: --set %.40s...: key too long\n", c->cmd, kv);
-            return DDBPIPE_EXIT_USAGE;
-        }
-        memcpy(key, kv, klen);
-        key[klen] = '\0';
-        err[0] = '\0';
-        r = ddbpipe_conf_set(c->conf, key, eq + 1, err, sizeof err);
-        if (r != DDBPIPE_OK) {
-            fprintf(stderr, "ddbpipe %s: --set %s: %s\n", c->cmd, key, err[0] ? err : ddbpipe_strerror(r));
-            return DDBPIPE_EXIT_USAGE;
-        }
+    {
+        int sr = apply_sets(c);
+        if (sr != 0)
+            return sr;
     }
     /* log_level from the config unless -q/-v said otherwise. */
     ddbpipe_log_level_t lv;

@@ -485,6 +485,74 @@ static ddbpipe_result_t apply_feldera_list(ctx *c, ddbpipe_conf_t *conf, const c
 
 /* ------------------------------------------------------------ Estuary */
 
+/* The current endpoint spec's credentials object:
+ *   {auth_type: AWSAccessKey, aws_access_key_id, aws_secret_access_key}
+ *   {auth_type: AWSIAM, aws_region, aws_role_arn}: the role is assumed with
+ *   credentials from the default chain. */
+static ddbpipe_result_t apply_estuary_credentials(ctx *c, ddbpipe_conf_t *conf, const cnode *cr)
+{
+    ddbpipe_result_t rc = DDBPIPE_OK;
+    const char *type = cn_str(cn_get(cr, "auth_type"));
+    static const char *const access_keys[] = {"aws_access_key_id", "aws_secret_access_key", NULL};
+    static const char *const iam_keys[] = {"aws_role_arn", "aws_region", NULL};
+    const char *const *need;
+    if (cr->type != CN_MAP || !type) {
+        errloc(c, cr->line, "Estuary 'credentials' needs auth_type: AWSAccessKey or AWSIAM");
+        return DDBPIPE_ERR_CONFIG;
+    }
+    if (!strcmp(type, "AWSAccessKey"))
+        need = access_keys;
+    else if (!strcmp(type, "AWSIAM"))
+        need = iam_keys;
+    else {
+        errloc(c, cn_get(cr, "auth_type")->line,
+               "Estuary credentials auth_type '%s' is not AWSAccessKey or AWSIAM", type);
+        return DDBPIPE_ERR_CONFIG;
+    }
+    for (size_t i = 0; need[i]; i++)
+        if (!cn_str(cn_get(cr, need[i]))) {
+            errloc(c, cr->line, "Estuary credentials with auth_type %s need '%s'", type, need[i]);
+            return DDBPIPE_ERR_CONFIG;
+        }
+    for (size_t i = 0; i < cr->n && !rc; i++) {
+        const char *k = cr->keys[i];
+        const cnode *v = cr->kids[i];
+        if (!strcmp(k, "auth_type"))
+            continue;
+        if (need == access_keys && (!strcmp(k, "aws_access_key_id") || !strcmp(k, "aws_secret_access_key") ||
+                                    !strcmp(k, "aws_session_token")))
+            rc = set_value(c, conf, k, v);
+        else if (need == iam_keys && !strcmp(k, "aws_role_arn"))
+            rc = set_value(c, conf, "role_arn", v);
+        else if (need == iam_keys && !strcmp(k, "aws_region"))
+            rc = set_value(c, conf, "region", v);
+        else {
+            errloc(c, v->line, "unknown key '%s' in Estuary credentials with auth_type %s (known: auth_type, %s, %s)",
+                   k, type, need[0], need[1]);
+            rc = DDBPIPE_ERR_CONFIG;
+        }
+    }
+    if (!rc && need == iam_keys) {
+        /* assume aws_role_arn over the default chain (Flink's ASSUME_ROLE) */
+        char msg[256] = "";
+        rc = ddbpipe_conf_set(conf, "credentials_provider", "ASSUME_ROLE", msg, sizeof msg);
+        if (rc)
+            errloc(c, cr->line, "%s", msg);
+    }
+    return rc;
+}
+
+/* A binding's resource.table with placeholders expanded ("" when it has none
+ * or a variable is unset: such a binding cannot be chosen by name). */
+static char *binding_table(const cnode *b)
+{
+    const char *t = cn_str(cn_get(cn_get(b, "resource"), "table"));
+    char *x = NULL, msg[8];
+    if (!t || dp_conf_expand_env("table", t, &x, msg, sizeof msg) != DDBPIPE_OK)
+        return strdup("");
+    return x;
+}
+
 static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode *root)
 {
     ddbpipe_result_t rc;
@@ -535,7 +603,9 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
         if (!strcmp(k, "bindings") || !strcmp(k, "collections"))
             continue;
         const cnode *v = endpoint_cfg->kids[i];
-        if (dp_prop_find(k) < 0 && v->type == CN_MAP)
+        if (!strcmp(k, "credentials") && v->type == CN_MAP)
+            rc = apply_estuary_credentials(c, conf, v);
+        else if (dp_prop_find(k) < 0 && v->type == CN_MAP)
             rc = apply_map(c, conf, v, k);
         else
             rc = set_value(c, conf, k, v);
@@ -561,11 +631,19 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
     } else {
         char names[256] = "";
         for (size_t i = 0; i < bindings->n; i++) {
-            const char *t = cn_str(cn_get(cn_get(bindings->kids[i], "resource"), "table"));
-            if (t && want && !strcmp(t, want))
+            char *t = binding_table(bindings->kids[i]);
+            if (!t)
+                return DDBPIPE_ERR_NOMEM;
+            if (*t && want && !strcmp(t, want))
                 b = bindings->kids[i];
-            if (t && strlen(names) + strlen(t) + 3 < sizeof names)
+            if (*t && strlen(names) + strlen(t) + 3 < sizeof names)
                 snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", t);
+            free(t);
+        }
+        if (!b && want) {
+            errloc(c, bindings->line, "Estuary config has %zu bindings (%s), none for table '%s': choose one with "
+                   "--set table=NAME", bindings->n, names, want);
+            return DDBPIPE_ERR_CONFIG;
         }
         if (!b) {
             errloc(c, bindings->line, "Estuary config has %zu bindings (%s); ddbpipe writes one table per run: "
@@ -643,7 +721,7 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
 static int looks_estuary(const cnode *root)
 {
     return cn_get(root, "awsAccessKeyId") || cn_get(root, "awsSecretAccessKey") || cn_get(root, "bindings") ||
-           cn_get(root, "materializations");
+           cn_get(root, "materializations") || cn_get(cn_get(root, "credentials"), "auth_type");
 }
 
 /* First significant word, skipping whitespace and comments of any of the

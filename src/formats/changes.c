@@ -558,7 +558,12 @@ ddbpipe_result_t dp_change_parse(const char *line, size_t len, const dp_change_f
     out->format = f;
     switch (f) {
     case DP_CHANGE_FMT_JSON:
-        rc = upsert_plain(out, root, opts, "row", errstr, errstr_size);
+        /* Estuary documents carry {"_meta": {"op": "c|u|d"}}: "d" is a delete
+         * of the document's key. */
+        if (str_eq(dp_json_get(dp_json_get(root, "_meta"), "op"), "d"))
+            rc = delete_plain(out, root, opts, "document", errstr, errstr_size);
+        else
+            rc = upsert_plain(out, root, opts, "row", errstr, errstr_size);
         break;
     case DP_CHANGE_FMT_FELDERA:
         rc = parse_feldera(out, root, opts, errstr, errstr_size);

@@ -103,6 +103,8 @@ typedef struct dp_change {
  * Returns DDBPIPE_OK, DDBPIPE_ERR_PARSE (not JSON / not a known shape),
  * DDBPIPE_ERR_VALIDATION (DynamoDB would reject the item), or
  * DDBPIPE_ERR_NOMEM. */
+/* A json row whose "_meta" object has "op": "d" (Estuary's deletion
+ * documents) is a delete of its key. */
 ddbpipe_result_t dp_change_parse(const char *line, size_t len, const dp_change_format_opts *opts, dp_change *out,
                                  char *errstr, size_t errstr_size);
 void dp_change_clear(dp_change *c); /* accepts NULL and cleared changes */

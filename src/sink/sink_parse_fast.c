@@ -286,6 +286,8 @@ static int fp_envelope_name(const char *s, size_t n) {
     switch (n) {
     case 2:
         return !memcmp(s, "op", 2);
+    case 5: /* Estuary's _meta.op "d" makes a row a delete */
+        return !memcmp(s, "_meta", 5);
     case 6:
         return !memcmp(s, "insert", 6) || !memcmp(s, "delete", 6);
     case 7:
