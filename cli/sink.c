@@ -451,10 +451,9 @@ stats:
                     (unsigned long long)st.dead_lettered,
                     st.dead_lettered && so.dead_letter_path ? " -> " : "",
                     st.dead_lettered && so.dead_letter_path ? so.dead_letter_path : "",
-                    (unsigned long long)st.condition_check_failures,
-                    (unsigned long long)st.duplicates_folded, (unsigned long long)st.retries,
-                    (unsigned long long)st.throttled_items, el, el > 0 ? (double)done / el : 0.0,
-                    interrupted ? " (interrupted)" : "");
+                    (unsigned long long)st.condition_check_failures, (unsigned long long)st.duplicates_folded,
+                    (unsigned long long)st.retries, (unsigned long long)st.throttled_items, el,
+                    el > 0 ? (double)done / el : 0.0, interrupted ? " (interrupted)" : "");
         }
         if (stats_file && cli_write_stats_file(stats_file, ddbpipe_sink_stats_json(sink)) != 0) {
             fprintf(stderr, "ddbpipe sink: cannot write --stats-file %s: %s\n", stats_file, strerror(errno));

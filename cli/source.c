@@ -171,8 +171,10 @@ int cli_cmd_source(int argc, char **argv) {
                                              {"stats-file", required_argument, NULL, OPT_STATS},
                                              {NULL, 0, NULL, 0}};
     cli_common c;
-    ddbpipe_source_options_t so = {
-        .mode = "snapshot", .from = NULL /* the stream_start_position property */, .format = "json", .segments = 0 /* 0: the `segments` property (default 4) */};
+    ddbpipe_source_options_t so = {.mode = "snapshot",
+                                   .from = NULL /* the stream_start_position property */,
+                                   .format = "json",
+                                   .segments = 0 /* 0: the `segments` property (default 4) */};
     ddbpipe_source_t *src = NULL;
     const char *output = NULL, *stats_file = NULL;
     out_ctx oc = {0};

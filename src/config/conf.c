@@ -421,8 +421,7 @@ ddbpipe_result_t dp_conf_columns_check(const char *text, char *errstr, size_t er
     return rc;
 }
 
-ddbpipe_result_t dp_conf_column_name_append(dp_buf *b, const char *name)
-{
+ddbpipe_result_t dp_conf_column_name_append(dp_buf *b, const char *name) {
     int plain = (isalpha((unsigned char)name[0]) || name[0] == '_');
     for (const char *p = name; plain && *p; p++)
         plain = isalnum((unsigned char)*p) || *p == '_';
@@ -442,8 +441,7 @@ static char *columns_canonical(const char *text, char *errstr, size_t errstr_siz
         return NULL;
     dp_buf b;
     dp_buf_init(&b, DP_CONF_MAX_VALUE);
-    for (size_t i = 0; i < n && !*rc; i++)
-    {
+    for (size_t i = 0; i < n && !*rc; i++) {
         *rc = dp_buf_puts(&b, i ? ", " : "");
         if (!*rc)
             *rc = dp_conf_column_name_append(&b, cols[i].name);
@@ -486,8 +484,8 @@ char dp_sql_type_key_type(const char *t) {
 
 /* ------------------------------------------------------------ placeholders */
 
-ddbpipe_result_t dp_conf_expand_env(const char *key, const char *s, char **out, char *errstr, size_t errstr_size)
-{
+ddbpipe_result_t dp_conf_expand_env(const char *key, const char *s, char **out, char *errstr,
+                                    size_t errstr_size) {
     dp_buf b;
     ddbpipe_result_t rc = DDBPIPE_OK;
     dp_buf_init(&b, DP_CONF_MAX_VALUE);
@@ -513,10 +511,11 @@ ddbpipe_result_t dp_conf_expand_env(const char *key, const char *s, char **out, 
                 if (dflt && (!v || !*v)) {
                     rc = dp_buf_append(&b, dflt, (size_t)(end - dflt));
                 } else if (!v) {
-                    dp_errf(errstr, errstr_size,
-                            "value of '%s' refers to environment variable %s, which is not set (set it, or give "
-                            "a default: ${%s:-value})",
-                            key, var, var);
+                    dp_errf(
+                        errstr, errstr_size,
+                        "value of '%s' refers to environment variable %s, which is not set (set it, or give "
+                        "a default: ${%s:-value})",
+                        key, var, var);
                     rc = DDBPIPE_ERR_CONFIG;
                 } else {
                     rc = dp_buf_puts(&b, v);

@@ -36,7 +36,8 @@ ddbpipe_result_t dp_conf_load_text(ddbpipe_conf_t *conf, const char *text, size_
  * variable's value, ${NAME:-default} the default when NAME is unset or
  * empty. An unset NAME without a default is DDBPIPE_ERR_CONFIG with a
  * message naming key and NAME (callers add the file). *out: caller frees. */
-ddbpipe_result_t dp_conf_expand_env(const char *key, const char *s, char **out, char *errstr, size_t errstr_size);
+ddbpipe_result_t dp_conf_expand_env(const char *key, const char *s, char **out, char *errstr,
+                                    size_t errstr_size);
 
 /* Columns as parsed from the `columns` property ("id BIGINT, name VARCHAR"). */
 typedef struct dp_conf_column {

@@ -341,13 +341,11 @@ static ddbpipe_result_t set_value(ctx *c, ddbpipe_conf_t *conf, const char *key,
             if (!rc && e->type == CN_SCALAR)
                 rc = dp_buf_puts(&b, e->text);
             else if (!rc && e->type == CN_MAP && e->n == 1 && (p->flags & DP_PF_COLUMNS) &&
-                     cn_str(e->kids[0]))
-            {
+                     cn_str(e->kids[0])) {
                 rc = dp_conf_column_name_append(&b, e->keys[0]);
                 if (!rc)
                     rc = dp_buf_printf(&b, " %s", e->kids[0]->text);
-            }
-            else if (!rc) {
+            } else if (!rc) {
                 errloc(c, e->line, "invalid value for '%s': list elements must be single values", key);
                 rc = DDBPIPE_ERR_CONFIG;
             }
@@ -489,8 +487,7 @@ static ddbpipe_result_t apply_feldera_list(ctx *c, ddbpipe_conf_t *conf, const c
  *   {auth_type: AWSAccessKey, aws_access_key_id, aws_secret_access_key}
  *   {auth_type: AWSIAM, aws_region, aws_role_arn}: the role is assumed with
  *   credentials from the default chain. */
-static ddbpipe_result_t apply_estuary_credentials(ctx *c, ddbpipe_conf_t *conf, const cnode *cr)
-{
+static ddbpipe_result_t apply_estuary_credentials(ctx *c, ddbpipe_conf_t *conf, const cnode *cr) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     const char *type = cn_str(cn_get(cr, "auth_type"));
     static const char *const access_keys[] = {"aws_access_key_id", "aws_secret_access_key", NULL};
@@ -527,8 +524,9 @@ static ddbpipe_result_t apply_estuary_credentials(ctx *c, ddbpipe_conf_t *conf, 
         else if (need == iam_keys && !strcmp(k, "aws_region"))
             rc = set_value(c, conf, "region", v);
         else {
-            errloc(c, v->line, "unknown key '%s' in Estuary credentials with auth_type %s (known: auth_type, %s, %s)",
-                   k, type, need[0], need[1]);
+            errloc(c, v->line,
+                   "unknown key '%s' in Estuary credentials with auth_type %s (known: auth_type, %s, %s)", k,
+                   type, need[0], need[1]);
             rc = DDBPIPE_ERR_CONFIG;
         }
     }
@@ -544,8 +542,7 @@ static ddbpipe_result_t apply_estuary_credentials(ctx *c, ddbpipe_conf_t *conf, 
 
 /* A binding's resource.table with placeholders expanded ("" when it has none
  * or a variable is unset: such a binding cannot be chosen by name). */
-static char *binding_table(const cnode *b)
-{
+static char *binding_table(const cnode *b) {
     const char *t = cn_str(cn_get(cn_get(b, "resource"), "table"));
     char *x = NULL, msg[8];
     if (!t || dp_conf_expand_env("table", t, &x, msg, sizeof msg) != DDBPIPE_OK)
@@ -641,8 +638,10 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
             free(t);
         }
         if (!b && want) {
-            errloc(c, bindings->line, "Estuary config has %zu bindings (%s), none for table '%s': choose one with "
-                   "--set table=NAME", bindings->n, names, want);
+            errloc(c, bindings->line,
+                   "Estuary config has %zu bindings (%s), none for table '%s': choose one with "
+                   "--set table=NAME",
+                   bindings->n, names, want);
             return DDBPIPE_ERR_CONFIG;
         }
         if (!b) {

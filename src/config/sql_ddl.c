@@ -673,8 +673,7 @@ static ddbpipe_result_t apply_columns_and_key(ddbpipe_conf_t *conf, const ddl_de
     dp_buf b;
     dp_buf_init(&b, (size_t)1 << 20);
     if (cols && cols->coltypes.n) {
-        for (size_t i = 0; i < cols->coltypes.n && !rc; i++)
-        {
+        for (size_t i = 0; i < cols->coltypes.n && !rc; i++) {
             rc = dp_buf_puts(&b, i ? ", " : "");
             if (!rc)
                 rc = dp_conf_column_name_append(&b, cols->colnames.v[i]);

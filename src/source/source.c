@@ -41,7 +41,7 @@
 #include "metrics/metrics.h"
 #include "source/source.h"
 
-#define SRC_MAX_FAILURES 10          /* consecutive retryable failures of one task before giving up */
+#define SRC_MAX_FAILURES 10 /* consecutive retryable failures of one task before giving up */
 #define SRC_CHILD_RETRIES 5
 #define SRC_LOOP_MAX_WAIT_MS 100     /* stop flag latency */
 #define SRC_CHECKPOINT_INTERVAL_MS 1000

@@ -436,11 +436,14 @@ static void test_yaml_shapes(void **state)
     assert_string_equal(ddbpipe_conf_get(c, "table"), "expanded_tbl");
     unsetenv("DDBPIPE_TEST_TABLE");
     assert_int_equal(load_str(c, "table: ${DDBPIPE_TEST_TABLE}\n"), DDBPIPE_ERR_CONFIG);
-    assert_string_equal(err, "test.yaml:1: value of 'table' refers to environment variable DDBPIPE_TEST_TABLE, "
-                             "which is not set (set it, or give a default: ${DDBPIPE_TEST_TABLE:-value})");
+    assert_string_equal(err,
+                        "test.yaml:1: value of 'table' refers to environment variable DDBPIPE_TEST_TABLE, "
+                        "which is not set (set it, or give a default: ${DDBPIPE_TEST_TABLE:-value})");
     /* ${VAR:-default}: the default when unset or empty, the value otherwise; in JSON too */
-    assert_int_equal(load_str(c, "table: ${DDBPIPE_TEST_TABLE:-dflt_tbl}\nregion: ${DDBPIPE_TEST_R:-x}-${DDBPIPE_TEST_R:-y}\n"),
-                     DDBPIPE_OK);
+    assert_int_equal(
+        load_str(
+            c, "table: ${DDBPIPE_TEST_TABLE:-dflt_tbl}\nregion: ${DDBPIPE_TEST_R:-x}-${DDBPIPE_TEST_R:-y}\n"),
+        DDBPIPE_OK);
     assert_string_equal(ddbpipe_conf_get(c, "table"), "dflt_tbl");
     assert_string_equal(ddbpipe_conf_get(c, "region"), "x-y");
     setenv("DDBPIPE_TEST_TABLE", "", 1);
