@@ -246,9 +246,10 @@ int cli_cmd_source(int argc, char **argv) {
         rc = cli_usage_error(c.cmd, "--from %s: expected trim_horizon or latest", so.from);
         goto out;
     }
-    if (strcmp(so.format, "json") != 0 && strcmp(so.format, "dynamodb") != 0 &&
-        strcmp(so.format, "debezium") != 0) {
-        rc = cli_usage_error(c.cmd, "--format %s: expected json, dynamodb or debezium", so.format);
+    if (!so.format || (strcmp(so.format, "json") != 0 && strcmp(so.format, "dynamodb") != 0 &&
+                       strcmp(so.format, "debezium") != 0)) {
+        rc = cli_usage_error(c.cmd, "--format %s: expected json, dynamodb or debezium",
+                             so.format ? so.format : "");
         goto out;
     }
     if ((rc = cli_common_load(&c, "source")) != 0)
