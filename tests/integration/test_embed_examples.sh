@@ -49,6 +49,21 @@ cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$TEST_TMP/embed_sink_static" "
     $(pkg-config --cflags ddbpipe) "$libdir/libddbpipe.a" $static_libs 2>"$TEST_TMP/static.cc.log" ||
     fail "embed_sink does not link statically with pkg-config --static: $(tail -n 20 "$TEST_TMP/static.cc.log")"
 ldd "$TEST_TMP/embed_sink_static" | grep -q libddbpipe && fail "the static build still loads libddbpipe.so"
+# CMake: find_package(ddbpipe) from the prefix, both imported targets.
+mkdir -p "$TEST_TMP/cm"
+cat >"$TEST_TMP/cm/CMakeLists.txt" <<CMEOF
+cmake_minimum_required(VERSION 3.20)
+project(embed C)
+find_package(ddbpipe $(pkg-config --modversion ddbpipe) EXACT REQUIRED)
+add_executable(embed_sink_cmake "$ex/embed_sink.c")
+target_link_libraries(embed_sink_cmake PRIVATE ddbpipe::ddbpipe)
+add_executable(embed_source_cmake_static "$ex/embed_source.c")
+target_link_libraries(embed_source_cmake_static PRIVATE ddbpipe::ddbpipe_static)
+CMEOF
+if [ ${#san[@]} -gt 0 ]; then cm_flags=(-DCMAKE_C_FLAGS="${san[*]}"); else cm_flags=(); fi
+{ cmake -S "$TEST_TMP/cm" -B "$TEST_TMP/cm/b" -DCMAKE_PREFIX_PATH="$P" "${cm_flags[@]}" &&
+    cmake --build "$TEST_TMP/cm/b"; } >"$TEST_TMP/cm.log" 2>&1 ||
+    fail "find_package(ddbpipe) consumer does not build: $(tail -n 20 "$TEST_TMP/cm.log")"
 export LD_LIBRARY_PATH="$libdir"
 loaded=$(ldd "$TEST_TMP/embed_sink" | awk '/libddbpipe\.so/ {print $3}')
 [ -n "$loaded" ] && [ "$(dirname "$(readlink -f "$loaded")")" = "$(readlink -f "$libdir")" ] ||
@@ -81,6 +96,11 @@ expect_in "$ERR" "2 rows" "embed_source count"
 expect_in "$OUT" '"id":"b"' "embed_source rows"
 expect_in "$OUT" '"id":"c"' "embed_source rows"
 expect_not_in "$OUT" '"id":"a"' "deleted row"
+run "$TEST_TMP/cm/b/embed_source_cmake_static" "${C[@]}"
+expect_rc 0 "embed_source built with find_package (static target)"
+expect_in "$OUT" '"id":"c"' "find_package static embed_source rows"
+run "$TEST_TMP/cm/b/embed_sink_cmake" "${C[@]}" </dev/null
+expect_rc 0 "embed_sink built with find_package (shared target)"
 # The statically linked copy sees the same table.
 run "$TEST_TMP/embed_sink_static" "${C[@]}" partition_key=id <<<'{"id": "s", "n": 4}'
 expect_rc 0 "static embed_sink"
