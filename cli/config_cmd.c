@@ -101,6 +101,10 @@ int cli_cmd_config(int argc, char **argv) {
         int secret = p->type && strcmp(p->type, "secret") == 0;
         printf("%s = %s%s\n", p->name, !v ? "null" : secret ? "****" : v, set ? "" : "  (default)");
     }
+    for (size_t i = 0; i < ddbpipe_conf_kafka_count(c.conf); i++) {
+        const char *kn = ddbpipe_conf_kafka_name(c.conf, i);
+        printf("kafka.%s = %s\n", kn, ddbpipe_conf_kafka_is_secret(kn) ? "****" : ddbpipe_conf_kafka_value(c.conf, i));
+    }
     if (!c.quiet)
         fprintf(stderr, "configuration ok%s%s\n", for_cmd ? " for " : "", for_cmd ? for_cmd : "");
 out:

@@ -16,7 +16,14 @@
 
 #include "cli.h"
 
-enum { OPT_FORMAT = CLI_OPT_FIRST_LOCAL, OPT_DEAD_LETTER, OPT_CHECKPOINT, OPT_STATS_FILE, OPT_SQL };
+enum {
+    OPT_FORMAT = CLI_OPT_FIRST_LOCAL,
+    OPT_DEAD_LETTER,
+    OPT_CHECKPOINT,
+    OPT_STATS_FILE,
+    OPT_SQL,
+    OPT_KAFKA
+};
 
 #define READ_CHUNK ((size_t)256 * 1024)
 /* A line longer than this cannot be a DynamoDB item (400 KB) in any input
@@ -56,7 +63,8 @@ static void on_signal(int sig) {
 
 static void help(void) {
     printf("Usage: ddbpipe sink -c FILE [-i INPUT|-] [--format FORMAT] [--dead-letter FILE]\n"
-           "                    [--checkpoint FILE] [--stats-file FILE] [--set KEY=VALUE ...]\n\n"
+           "                    [--checkpoint FILE] [--stats-file FILE] [--set KEY=VALUE ...]\n"
+           "       ddbpipe sink -c FILE --kafka [--format FORMAT] [--dead-letter FILE] [--stats-file FILE]\n\n"
            "Write a change stream into a DynamoDB table. Input is JSON lines (a file or stdin):\n"
            "a plain object upserts that row; Feldera {\"insert\":..}/{\"delete\":..}, Debezium\n"
            "envelopes and DynamoDB Streams records (as written by 'ddbpipe source --format\n"
@@ -75,6 +83,14 @@ static void help(void) {
            "      --checkpoint FILE record the input offset up to which everything is written\n"
            "                        (file input); a restarted run resumes after it\n"
            "      --stats-file FILE write statistics as JSON at exit\n"
+           "      --kafka           read from Kafka instead (or kafka_enabled: true): a consumer group\n"
+           "                        member on kafka_topics; kafka.<property> keys go to librdkafka\n"
+           "                        (kafka.bootstrap.servers, kafka.group.id, kafka.security.protocol,\n"
+           "                        kafka.sasl.*, kafka.ssl.*). Offsets are committed only below\n"
+           "                        messages that are written or dead-lettered (every\n"
+           "                        kafka_commit_interval_ms, on rebalance, at exit); a null value\n"
+           "                        with a key deletes that key (kafka_tombstones); dead letters go\n"
+           "                        to dead_letter_topic or --dead-letter FILE with partition/offset\n"
            "      --sql FILE        take the configuration from the CREATE TABLE ... WITH\n"
            "                        ('connector' = 'dynamodb', ...) in FILE (Flink or Feldera SQL;\n"
            "                        instead of -c)\n\n");
@@ -142,6 +158,96 @@ static ddbpipe_result_t offer(ddbpipe_sink_t *sink, const char *line, size_t len
     }
 }
 
+/* ------------------------------------------------------------ --kafka */
+
+typedef struct kafka_tick_ctx {
+    progress *pg;
+} kafka_tick_ctx;
+
+static int kafka_tick(ddbpipe_kafka_sink_t *k, void *opaque) {
+    kafka_tick_ctx *t = opaque;
+    progress *p = t->pg;
+    if (p->enabled) {
+        double now = now_s();
+        if (now - p->last_print >= 0.5) {
+            ddbpipe_sink_stats_t st;
+            ddbpipe_kafka_stats_t ks;
+            ddbpipe_sink_stats(ddbpipe_kafka_sink_sink(k), &st);
+            ddbpipe_kafka_sink_stats(k, &ks);
+            p->last_print = now;
+            fprintf(stderr,
+                    "\r\033[Kkafka in %llu | lag %lld | written %llu | in flight %llu | dead-lettered %llu | "
+                    "partitions %llu | commits %llu | rebalances %llu",
+                    (unsigned long long)ks.messages_in, (long long)ks.lag,
+                    (unsigned long long)st.records_written + st.records_deleted,
+                    (unsigned long long)st.in_flight_requests, (unsigned long long)st.dead_lettered,
+                    (unsigned long long)ks.partitions_assigned, (unsigned long long)ks.commits,
+                    (unsigned long long)ks.rebalances);
+        }
+    }
+    return g_signals != 0;
+}
+
+static int sink_kafka(cli_common *c, const ddbpipe_sink_options_t *so, const char *stats_file) {
+    struct sigaction sa, old_int, old_term;
+    ddbpipe_kafka_sink_t *k = NULL;
+    char err[1024] = "";
+    int rc = DDBPIPE_EXIT_OK;
+    progress pg = {0};
+    kafka_tick_ctx tc = {&pg};
+    ddbpipe_kafka_sink_options_t ko = {
+        .format = so->format, .dead_letter_path = so->dead_letter_path, .tick = kafka_tick, .opaque = &tc};
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    ddbpipe_result_t r = ddbpipe_kafka_sink_new(c->conf, &ko, &k, err, sizeof err);
+    if (r != DDBPIPE_OK) {
+        fprintf(stderr, "ddbpipe sink: %s\n", err[0] ? err : ddbpipe_strerror(r));
+        rc = cli_exit_code(r);
+        goto out;
+    }
+    pg.enabled = !c->quiet && isatty(2);
+    pg.start = now_s();
+    r = ddbpipe_kafka_sink_run(k, err, sizeof err);
+    progress_end(&pg);
+    if (r != DDBPIPE_OK) {
+        fprintf(stderr, "ddbpipe sink: %s\n", err[0] ? err : ddbpipe_strerror(r));
+        rc = cli_exit_code(r);
+    }
+    {
+        ddbpipe_sink_stats_t st;
+        ddbpipe_kafka_stats_t ks;
+        ddbpipe_sink_stats(ddbpipe_kafka_sink_sink(k), &st);
+        ddbpipe_kafka_sink_stats(k, &ks);
+        if (rc == DDBPIPE_EXIT_OK && st.dead_lettered > 0)
+            rc = DDBPIPE_EXIT_DEAD_LETTERED;
+        if (!c->quiet) {
+            double el = now_s() - pg.start;
+            uint64_t done = st.records_written + st.records_deleted;
+            fprintf(stderr,
+                    "ddbpipe sink: kafka: %llu messages in, %llu written (%llu puts, %llu deletes), %llu "
+                    "dead-lettered, %llu commits, %llu rebalances, %.1f s, %.0f records/s%s\n",
+                    (unsigned long long)ks.messages_in, (unsigned long long)done,
+                    (unsigned long long)st.records_written, (unsigned long long)st.records_deleted,
+                    (unsigned long long)st.dead_lettered, (unsigned long long)ks.commits,
+                    (unsigned long long)ks.rebalances, el, el > 0 ? (double)done / el : 0.0,
+                    g_signals ? " (stopped by signal)" : "");
+        }
+        if (stats_file && cli_write_stats_file(stats_file, ddbpipe_kafka_sink_stats_json(k)) != 0) {
+            fprintf(stderr, "ddbpipe sink: cannot write --stats-file %s: %s\n", stats_file, strerror(errno));
+            if (rc == DDBPIPE_EXIT_OK)
+                rc = DDBPIPE_EXIT_FATAL;
+        }
+    }
+out:
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    ddbpipe_kafka_sink_destroy(k);
+    return rc;
+}
+
 int cli_cmd_sink(int argc, char **argv) {
     static const struct option longopts[] = {CLI_COMMON_LONG,
                                              {"input", required_argument, NULL, 'i'},
@@ -150,6 +256,7 @@ int cli_cmd_sink(int argc, char **argv) {
                                              {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
                                              {"stats-file", required_argument, NULL, OPT_STATS_FILE},
                                              {"sql", required_argument, NULL, OPT_SQL},
+                                             {"kafka", no_argument, NULL, OPT_KAFKA},
                                              {NULL, 0, NULL, 0}};
     cli_common c;
     ddbpipe_sink_options_t so = {.format = "auto"};
@@ -157,7 +264,7 @@ int cli_cmd_sink(int argc, char **argv) {
     const char *input = NULL, *stats_file = NULL, *sql_path = NULL;
     char err[1024] = "";
     char *buf = NULL;
-    int fd = -1, rc = DDBPIPE_EXIT_OK, opt, eof = 0, interrupted = 0, added_nl = 0;
+    int fd = -1, rc = DDBPIPE_EXIT_OK, opt, eof = 0, interrupted = 0, added_nl = 0, kafka = 0;
     size_t len = 0, cap = 0, skip_to_newline = 0;
     uint64_t line_no = 0, consumed = 0;
     ddbpipe_result_t r = DDBPIPE_OK;
@@ -193,6 +300,9 @@ int cli_cmd_sink(int argc, char **argv) {
         case OPT_SQL: /* the DDL is a config file: the loader recognises SQL */
             sql_path = optarg;
             break;
+        case OPT_KAFKA:
+            kafka = 1;
+            break;
         default:
             rc = cli_try_help(c.cmd);
             goto out;
@@ -215,7 +325,7 @@ int cli_cmd_sink(int argc, char **argv) {
     static const char *formats[] = {"auto", "json", "feldera", "debezium", "dynamodb-stream", "dynamodb"};
     int known = 0;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
-        // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): getopt sets optarg for required_argument options
+        // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): getopt sets optarg
         known |= strcmp(so.format, formats[i]) == 0;
     if (!known) {
         rc = cli_usage_error(c.cmd, "--format %s: expected auto, json, feldera, debezium or dynamodb-stream",
@@ -228,6 +338,18 @@ int cli_cmd_sink(int argc, char **argv) {
     }
     if ((rc = cli_common_load(&c, "sink")) != 0)
         goto out;
+    if (ddbpipe_conf_kafka_enabled(c.conf))
+        kafka = 1;
+    if (kafka) {
+        if (input || so.checkpoint_path) {
+            rc = cli_usage_error(c.cmd,
+                                 "--kafka reads from Kafka: -i and --checkpoint do not apply (Kafka keeps "
+                                 "the group's offsets)");
+            goto out;
+        }
+        rc = sink_kafka(&c, &so, stats_file);
+        goto out;
+    }
 
     int file_input = input && strcmp(input, "-") != 0;
     if (file_input) {
@@ -250,7 +372,8 @@ int cli_cmd_sink(int argc, char **argv) {
                             input, (unsigned long long)cp_off, (unsigned long long)cp_line + 1,
                             so.checkpoint_path);
             } else if (cr != DDBPIPE_OK && cr != DDBPIPE_ERR_NOT_FOUND) {
-                fprintf(stderr, "ddbpipe sink: checkpoint %s is unreadable (%s); refusing to guess where to resume\n",
+                fprintf(stderr,
+                        "ddbpipe sink: checkpoint %s is unreadable (%s); refusing to guess where to resume\n",
                         so.checkpoint_path, ddbpipe_strerror(cr));
                 rc = DDBPIPE_EXIT_USAGE;
                 goto out;

@@ -23,8 +23,9 @@ build_only=0
 # go-md2man: docs/ddbpipe.1.md -> the ddbpipe(1) man page (scripts/gen-man.sh); man-db: the man
 # command the package check runs (man -w).
 pkgs=(build-essential cmake pkg-config clang libcurl4-openssl-dev libssl-dev libyaml-dev
-      libmicrohttpd-dev libcmocka-dev python3 python3-botocore python3-boto3 libclang-rt-14-dev
-      openjdk-17-jre-headless curl ca-certificates cppcheck clang-tidy go-md2man man-db)
+      libmicrohttpd-dev libcmocka-dev librdkafka-dev python3 python3-botocore python3-boto3
+      python3-confluent-kafka libclang-rt-14-dev openjdk-17-jre-headless curl ca-certificates cppcheck
+      clang-tidy go-md2man man-db)
 for arg in "$@"; do
     case "$arg" in
     --valgrind) pkgs+=(valgrind) ;;

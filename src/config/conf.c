@@ -26,7 +26,12 @@ struct ddbpipe_conf {
     char **notices;
     size_t nnotices;
     dp_settings st; /* typed: explicit values, else defaults; strings borrow from values */
+    /* kafka.<property>: passed to librdkafka as is, in the order set */
+    char **kafka_names, **kafka_values;
+    size_t nkafka;
 };
+
+#define DP_CONF_MAX_KAFKA 256
 
 static char *xstrndup(const char *s, size_t n) {
     char *d = malloc(n + 1);
@@ -66,6 +71,14 @@ void ddbpipe_conf_destroy(ddbpipe_conf_t *conf) {
     }
     for (size_t i = 0; i < conf->nnotices; i++)
         free(conf->notices[i]);
+    for (size_t i = 0; i < conf->nkafka; i++) {
+        if (ddbpipe_conf_kafka_is_secret(conf->kafka_names[i]))
+            memset(conf->kafka_values[i], 0, strlen(conf->kafka_values[i]));
+        free(conf->kafka_names[i]);
+        free(conf->kafka_values[i]);
+    }
+    free(conf->kafka_names);
+    free(conf->kafka_values);
     free(conf->values);
     free(conf->notices);
     free(conf);
@@ -93,6 +106,9 @@ ddbpipe_conf_t *ddbpipe_conf_dup(const ddbpipe_conf_t *conf) {
         if (dp_prop_field_kind(p) == DP_FK_STR)
             *(const char **)((char *)&c->st + p->offset) = c->values[i] ? c->values[i] : p->info.dflt;
     }
+    for (size_t i = 0; i < conf->nkafka; i++)
+        if (dp_conf_kafka_set(c, conf->kafka_names[i], conf->kafka_values[i]) != DDBPIPE_OK)
+            goto fail;
     return c;
 fail:
     ddbpipe_conf_destroy(c);
@@ -713,6 +729,71 @@ static ddbpipe_result_t store_copy(ddbpipe_conf_t *conf, int idx, const char *v)
     return store(conf, idx, d, 0);
 }
 
+/* ------------------------------------------------------------ kafka.<property> */
+
+int ddbpipe_conf_kafka_is_secret(const char *name) {
+    /* librdkafka's sensitive properties: sasl.password, ssl.key.password,
+     * ssl.keystore.password, ssl.truststore.password, ssl.key.pem,
+     * sasl.oauthbearer.client.secret, sasl.oauthbearer.config, ... */
+    static const char *const words[] = {
+        "password", "secret", "ssl.key.pem", "sasl.oauthbearer.config", "sasl.jaas.config", "ssl_key"};
+    if (!name)
+        return 0;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcasestr(name, words[i]))
+            return 1;
+    return 0;
+}
+
+ddbpipe_result_t dp_conf_kafka_set(ddbpipe_conf_t *conf, const char *name, const char *value) {
+    for (size_t i = 0; i < conf->nkafka; i++) {
+        if (strcmp(conf->kafka_names[i], name) != 0)
+            continue;
+        char *v = strdup(value ? value : "");
+        if (!v)
+            return DDBPIPE_ERR_NOMEM;
+        if (ddbpipe_conf_kafka_is_secret(name))
+            memset(conf->kafka_values[i], 0, strlen(conf->kafka_values[i]));
+        free(conf->kafka_values[i]);
+        conf->kafka_values[i] = v;
+        return DDBPIPE_OK;
+    }
+    if (conf->nkafka >= DP_CONF_MAX_KAFKA)
+        return DDBPIPE_ERR_TOO_LARGE;
+    if (!conf->kafka_names) {
+        conf->kafka_names = calloc(DP_CONF_MAX_KAFKA, sizeof *conf->kafka_names);
+        conf->kafka_values = calloc(DP_CONF_MAX_KAFKA, sizeof *conf->kafka_values);
+        if (!conf->kafka_names || !conf->kafka_values)
+            return DDBPIPE_ERR_NOMEM;
+    }
+    char *n = strdup(name), *v = strdup(value ? value : "");
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return DDBPIPE_ERR_NOMEM;
+    }
+    conf->kafka_names[conf->nkafka] = n;
+    conf->kafka_values[conf->nkafka] = v;
+    conf->nkafka++;
+    return DDBPIPE_OK;
+}
+
+size_t ddbpipe_conf_kafka_count(const ddbpipe_conf_t *conf) {
+    return conf ? conf->nkafka : 0;
+}
+
+const char *ddbpipe_conf_kafka_name(const ddbpipe_conf_t *conf, size_t i) {
+    return conf && i < conf->nkafka ? conf->kafka_names[i] : NULL;
+}
+
+const char *ddbpipe_conf_kafka_value(const ddbpipe_conf_t *conf, size_t i) {
+    return conf && i < conf->nkafka ? conf->kafka_values[i] : NULL;
+}
+
+int ddbpipe_conf_kafka_enabled(const ddbpipe_conf_t *conf) {
+    return conf ? conf->st.kafka_enabled : 0;
+}
+
 ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const char *value, char *errstr,
                                   size_t errstr_size) {
     char label[160], sugg[128];
@@ -734,6 +815,14 @@ ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const 
                 "name it with credential_process in an AWS profile and set credentials_provider to profile",
                 name);
         return DDBPIPE_ERR_CONFIG;
+    }
+    if (strncasecmp(name, "kafka.", 6) == 0) {
+        /* librdkafka checks names and values when the client is made */
+        if (!name[6] || is_null_text(value)) {
+            dp_errf(errstr, errstr_size, "'%s' needs a librdkafka property name and a value", name);
+            return DDBPIPE_ERR_CONFIG;
+        }
+        return dp_conf_kafka_set(conf, name + 6, value);
     }
     int idx = dp_prop_find(name);
     if (idx < 0) {

@@ -62,6 +62,9 @@ char dp_sql_type_key_type(const char *sql_type);
 /* docs/configuration.md, generated from the property table. */
 ddbpipe_result_t dp_conf_doc_markdown(dp_buf *out);
 
+/* Set a kafka.<property> (name without the "kafka." prefix). */
+ddbpipe_result_t dp_conf_kafka_set(ddbpipe_conf_t *conf, const char *name, const char *value);
+
 /* Was credentials_provider given as Flink's ASSUME_ROLE? */
 int dp_conf_assume_role(const ddbpipe_conf_t *conf);
 

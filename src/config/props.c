@@ -188,6 +188,29 @@ static const dp_prop props[] = {
     P(on_trimmed_data, "enum", DP_PT_ENUM, "stop", "stop|continue", 0, 0, 0, S_SRC, NULL, NULL, NULL,
       "On TrimmedDataAccessException (records lost): `stop` with an error, or `continue` from the trim horizon "
       "after reporting the loss."),
+    /* ------------------------------------------------------------ kafka */
+    P(kafka_enabled, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, "sink", NULL, NULL, NULL,
+      "Read the sink's input from Kafka as a consumer group member, as `--kafka` does (for service units "
+      "that take no flags). Every `kafka.<property>` is passed to librdkafka as it is (`kafka.bootstrap.servers`, "
+      "`kafka.group.id`, `kafka.security.protocol`, `kafka.sasl.*`, `kafka.ssl.*`, ...); passwords and "
+      "secrets among them are never printed. ddbpipe's defaults: `enable.auto.commit=false`, "
+      "`auto.offset.reset=earliest`."),
+    P(kafka_topics, "list", DP_PT_LIST, NULL, "topic names; ^regex for a pattern", 0, 0, 0, "sink", NULL,
+      NULL, NULL, "Topics the sink subscribes to (a name starting with `^` is a regular expression)."),
+    P(kafka_commit_interval_ms, "duration_ms", DP_PT_DURATION, "5000", "10..3600000", 10, 3600000, 0, "sink",
+      NULL, NULL, NULL,
+      "How often the sink commits each partition's offset: the offset below which every message was "
+      "written or dead-lettered. Also committed on a rebalance and at shutdown."),
+    P(kafka_revoke_timeout_ms, "duration_ms", DP_PT_DURATION, "10000", "0..600000", 0, 600000, 0, "sink",
+      NULL, NULL, NULL,
+      "On a rebalance that takes partitions away, how long the sink waits for their writes before it commits "
+      "and lets them go (what is unfinished then is consumed again by the next owner)."),
+    P(kafka_tombstones, "enum", DP_PT_ENUM, "delete", "delete|ignore", 0, 0, 0, "sink", NULL, NULL, NULL,
+      "A Kafka message with a key and a null value (a tombstone): `delete` the item with that key, or "
+      "`ignore` it."),
+    P(dead_letter_topic, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, "sink", NULL, NULL, NULL,
+      "With Kafka input: produce dead letters to this topic (value and key as received; headers "
+      "`ddbpipe.reason`, `ddbpipe.topic`, `ddbpipe.partition`, `ddbpipe.offset`) instead of the file."),
 };
 
 #define NPROPS (sizeof props / sizeof props[0])

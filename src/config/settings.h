@@ -49,6 +49,11 @@ typedef enum dp_stream_start_position {
     DP_STREAM_START_LATEST
 } dp_stream_start_position;
 
+typedef enum dp_kafka_tombstones {
+    DP_KAFKA_TOMBSTONES_DELETE = 0,
+    DP_KAFKA_TOMBSTONES_IGNORE
+} dp_kafka_tombstones;
+
 /* Field kinds a row can bind to. */
 typedef enum dp_field_kind {
     DP_FK_STR = 0, /* const char *: NULL when unset */
@@ -121,6 +126,13 @@ typedef struct dp_settings {
     int64_t poll_idle_ms;
     int64_t poll_busy_ms;
     int on_trimmed_data; /* dp_on_trimmed_data */
+    /* kafka */
+    int kafka_enabled;
+    const char *kafka_topics; /* "a,^b.*" */
+    int64_t kafka_commit_interval_ms;
+    int64_t kafka_revoke_timeout_ms;
+    int kafka_tombstones; /* dp_kafka_tombstones */
+    const char *dead_letter_topic;
 
     /* Not properties: how the values came to be. */
     int assume_role;                         /* credentials_provider was Flink's ASSUME_ROLE */

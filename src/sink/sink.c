@@ -97,7 +97,7 @@ void sk_rec_free(sk_rec *r) {
  * string, advance *p past it; returns where it went. */
 static char *pack(char **p, const char *src, size_t n, size_t *out_len) {
     char *dst = *p;
-    if (n)
+    if (n && src)
         memcpy(dst, src, n);
     dst[n] = '\0';
     *out_len = n;
@@ -105,9 +105,10 @@ static char *pack(char **p, const char *src, size_t n, size_t *out_len) {
     return dst;
 }
 
-static sk_rec *rec_new(const char *line, size_t len, const sk_change *ch) {
+static sk_rec *rec_new(const char *line, size_t len, const sk_change *ch, const char *mkey, size_t mkey_len) {
     size_t bl = ch ? ch->body.len : 0, kl = ch ? ch->key.len : 0, kjl = ch ? ch->key_json.len : 0;
-    sk_rec *r = rec_alloc(sizeof(*r) + len + 1 + bl + 1 + kl + 1 + kjl + 1);
+    size_t ml = mkey ? mkey_len : 0;
+    sk_rec *r = rec_alloc(sizeof(*r) + len + 1 + bl + 1 + kl + 1 + kjl + 1 + ml + 1);
     if (!r)
         return NULL;
     uint16_t cls = r->cls;
@@ -118,7 +119,9 @@ static sk_rec *rec_new(const char *line, size_t len, const sk_change *ch) {
     r->body = pack(&p, ch ? ch->body.data : NULL, bl, &r->body_len);
     r->key = pack(&p, ch ? ch->key.data : NULL, kl, &r->key_len);
     r->key_json = pack(&p, ch ? ch->key_json.data : NULL, kjl, &r->key_json_len);
-    r->mem = sizeof(*r) + len + bl + kl + kjl + 4 + 64 /* key node share */;
+    if (mkey)
+        r->mkey = pack(&p, mkey, ml, &r->mkey_len);
+    r->mem = sizeof(*r) + len + bl + kl + kjl + ml + 5 + 64 /* key node share */;
     return r;
 }
 
@@ -139,6 +142,8 @@ static uint64_t fnv1a(const char *s, size_t n) {
 
 static void ring_ack_locked(struct ddbpipe_sink *s, uint64_t seq) {
     sk_ring_ent *e = &s->ring[seq % s->ring_cap];
+    if (seq < s->head_seq || e->acked)
+        return; /* reported FAILED already (fatal stop) */
     e->acked = 1;
     while (s->head_seq < s->next_seq) {
         sk_ring_ent *h = &s->ring[s->head_seq % s->ring_cap];
@@ -152,9 +157,10 @@ static void ring_ack_locked(struct ddbpipe_sink *s, uint64_t seq) {
 }
 
 static int over_locked(const struct ddbpipe_sink *s, size_t num, size_t den) {
+    /* ring slots are free once acknowledged and, with reports, reported */
+    uint64_t base = s->dr_cb ? s->dr_seq : s->head_seq;
     return s->unacked_records * den >= s->max_buffered_records * num ||
-           s->unacked_bytes * den >= s->byte_cap * num ||
-           (s->next_seq - s->head_seq) * den >= s->ring_cap * num;
+           s->unacked_bytes * den >= s->byte_cap * num || (s->next_seq - base) * den >= s->ring_cap * num;
 }
 
 void sk_core_ack(struct ddbpipe_sink *s, sk_rec *r) {
@@ -189,10 +195,44 @@ static void write_dead_letter_locked(struct ddbpipe_sink *s, uint64_t line_no, u
     dp_buf_free(&b);
 }
 
+/* reason\0value\0key\0 in one block, for a delivery report. */
+static char *dl_block(const char *reason, const char *value, size_t vl, const char *key, size_t kl) {
+    size_t rl = strlen(reason);
+    char *b = malloc(rl + 1 + vl + 1 + kl + 1);
+    if (!b)
+        return NULL;
+    memcpy(b, reason, rl + 1);
+    if (vl)
+        memcpy(b + rl + 1, value, vl);
+    b[rl + 1 + vl] = '\0';
+    if (kl)
+        memcpy(b + rl + 1 + vl + 1, key, kl);
+    b[rl + 1 + vl + 1 + kl] = '\0';
+    return b;
+}
+
 void sk_core_dead_letter(struct ddbpipe_sink *s, sk_rec *r, const char *reason) {
     SK_ADD(s, dead_lettered, 1);
+    char *dl = NULL;
+    if (s->dr_cb)
+        dl = dl_block(reason, r->no_value ? NULL : r->line, r->no_value ? 0 : r->line_len, r->mkey,
+                      r->mkey ? r->mkey_len : 0);
     pthread_mutex_lock(&s->mu);
-    write_dead_letter_locked(s, r->line_no, r->offset, r->line, r->line_len, reason);
+    if (s->dead_letter_path || !s->dr_cb)
+        write_dead_letter_locked(s, r->line_no, r->offset, r->line, r->line_len, reason);
+    if (s->dr_cb && r->seq >= s->head_seq) {
+        sk_ring_ent *e = &s->ring[r->seq % s->ring_cap];
+        if (!e->acked) {
+            e->status = DDBPIPE_DR_DEAD_LETTERED;
+            free(e->dl);
+            e->dl = dl;
+            e->dl_value_len = r->no_value ? 0 : r->line_len;
+            e->dl_key_len = r->mkey ? r->mkey_len : 0;
+            e->no_value = r->no_value;
+            dl = NULL;
+        }
+    }
+    free(dl);
     if (s->fail_on_error && s->stopped == DDBPIPE_OK && s->fatal == DDBPIPE_OK) {
         s->stopped = DDBPIPE_ERR_VALIDATION;
         snprintf(s->fatal_msg, sizeof(s->fatal_msg), "line %llu could not be written (fail_on_error): %s",
@@ -281,13 +321,19 @@ ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset
 
 /* An accepted input record: its sequence number, and its slot in the
  * checkpoint ring (unacknowledged until the write or dead letter is done). */
-static uint64_t ring_accept(struct ddbpipe_sink *s, uint64_t offset, uint64_t line_no, size_t mem) {
+static uint64_t ring_accept(struct ddbpipe_sink *s, uint64_t offset, uint64_t line_no, size_t mem,
+                            void *opaque) {
     pthread_mutex_lock(&s->mu);
     uint64_t seq = s->next_seq++;
     sk_ring_ent *e = &s->ring[seq % s->ring_cap];
     e->offset = offset;
     e->line_no = line_no;
     e->acked = 0;
+    e->opaque = opaque;
+    e->status = DDBPIPE_DR_WRITTEN;
+    e->no_value = 0;
+    free(e->dl);
+    e->dl = NULL;
     s->unacked_records++;
     s->unacked_bytes += mem;
     pthread_mutex_unlock(&s->mu);
@@ -331,10 +377,11 @@ static void worker_push_list(sk_worker *w, sk_rec *head, sk_rec *tail) {
 
 /* Parse one line into a record; bad records are dead-lettered here. */
 static sk_rec *parse_one(struct ddbpipe_sink *s, sk_change *ch, const char *line, size_t len,
-                         uint64_t line_no, uint64_t offset, uint64_t seq, size_t mem, int64_t t_ms) {
+                         const char *mkey, size_t mkey_len, int fmt, int no_value, uint64_t line_no,
+                         uint64_t offset, uint64_t seq, size_t mem, int64_t t_ms) {
     char reason[1024];
-    sk_bad_kind bad = sk_parse_line(&s->pctx, line, len, ch, reason, sizeof(reason));
-    sk_rec *r = rec_new(line, len, bad == SK_BAD_NONE ? ch : NULL);
+    sk_bad_kind bad = sk_parse_record(&s->pctx, fmt, line, len, mkey, mkey_len, ch, reason, sizeof(reason));
+    sk_rec *r = rec_new(line, len, bad == SK_BAD_NONE ? ch : NULL, mkey, mkey_len);
     if (!r) {
         /* cannot even keep it: the record stays unacknowledged (the
          * checkpoint stops before it) and the sink stops */
@@ -346,6 +393,7 @@ static sk_rec *parse_one(struct ddbpipe_sink *s, sk_change *ch, const char *line
     r->t_ms = t_ms;
     r->seq = seq;
     r->mem = mem;
+    r->no_value = (uint8_t)no_value;
     if (bad != SK_BAD_NONE) {
         SK_ADD(s, parse_errors, 1);
         if (bad == SK_BAD_OVERSIZED)
@@ -371,8 +419,9 @@ static void pchunk_free(sk_pchunk *c) {
 static void parse_chunk(struct ddbpipe_sink *s, sk_worker *w, sk_pchunk *c) {
     for (size_t i = 0; i < c->n; i++) {
         sk_pline *l = &c->lines[i];
-        c->recs[i] = parse_one(s, &w->scratch, c->text.data + l->off, l->len, l->line_no, l->offset, l->seq,
-                               l->mem, l->t_ms);
+        const char *mkey = l->key_len == SK_NO_KEY ? NULL : c->text.data + l->off + l->len;
+        c->recs[i] = parse_one(s, &w->scratch, c->text.data + l->off, l->len, mkey, mkey ? l->key_len : 0,
+                               l->fmt, l->no_value, l->line_no, l->offset, l->seq, l->mem, l->t_ms);
     }
     pthread_mutex_lock(&s->pq_mu);
     c->done = 1;
@@ -749,6 +798,11 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     }
     if (opts && opts->checkpoint_path)
         s->checkpoint_path = strdup(opts->checkpoint_path);
+    if (opts) {
+        s->dr_cb = opts->dr_cb;
+        s->dr_opaque = opts->dr_opaque;
+        s->tombstones_ignore = opts->tombstones_ignore;
+    }
     s->checkpoint_interval_ms =
         opts && opts->checkpoint_interval_ms > 0 ? opts->checkpoint_interval_ms : 1000;
     s->ckpt_last_ms = dp_now_ms();
@@ -857,6 +911,8 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
     dp_json_doc_free(s->expr_names);
     dp_json_doc_free(s->expr_values);
     free(s->columns);
+    for (size_t i = 0; s->ring && i < s->ring_cap; i++)
+        free(s->ring[i].dl);
     free(s->ring);
     ddbpipe_conf_destroy(s->conf);
     pthread_mutex_destroy(&s->mu);
@@ -889,12 +945,14 @@ static void drive(ddbpipe_sink_t *s, int force, int timeout_ms) {
         sk_engine_dispatch(e, force);
 }
 
-ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *s, const char *line, size_t len, uint64_t line_no,
-                                      uint64_t input_offset) {
+/* One record in: line is the change text (for a tombstone, the delete made
+ * from the key), mkey the message key (NULL: none), fmt a per-record format
+ * (0: the sink's). */
+static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, size_t len, const char *mkey,
+                                         size_t mkey_len, int fmt, int no_value, uint64_t line_no,
+                                         uint64_t input_offset, void *opaque) {
     static __thread unsigned tick;
     char reason[1024];
-    if (!s || (!line && len))
-        return DDBPIPE_ERR_INVALID_ARG;
     ddbpipe_result_t stop = stop_code(s);
     if (stop != DDBPIPE_OK)
         return stop;
@@ -929,11 +987,19 @@ ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *s, const char *line, size_
         l->len = len;
         if (dp_buf_append(&c->text, line ? line : "", len) != DDBPIPE_OK)
             return DDBPIPE_ERR_NOMEM;
+        l->key_len = SK_NO_KEY;
+        if (mkey) {
+            if (dp_buf_append(&c->text, mkey, mkey_len) != DDBPIPE_OK)
+                return DDBPIPE_ERR_NOMEM;
+            l->key_len = mkey_len;
+        }
+        l->fmt = (uint8_t)fmt;
+        l->no_value = (uint8_t)no_value;
         l->line_no = line_no;
         l->offset = input_offset;
         l->t_ms = dp_now_ms();
-        l->mem = sizeof(sk_rec) + 3 * len + 192; /* estimate: line + item + key, fixed at accept */
-        l->seq = ring_accept(s, input_offset, line_no, l->mem);
+        l->mem = sizeof(sk_rec) + 3 * len + (mkey ? mkey_len : 0) + 192; /* estimate: line + item + key */
+        l->seq = ring_accept(s, input_offset, line_no, l->mem, opaque);
         c->n++;
         if (c->n == SK_PCHUNK_LINES || c->text.len >= (size_t)256 * 1024)
             submit_chunk(s);
@@ -945,14 +1011,16 @@ ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *s, const char *line, size_
     }
     /* threads = 1: this thread is the only user of worker 0's parse buffers */
     sk_change *ch = &s->workers[0].scratch;
-    sk_bad_kind bad = sk_parse_line(&s->pctx, line ? line : "", len, ch, reason, sizeof(reason));
-    sk_rec *r = rec_new(line ? line : "", len, bad == SK_BAD_NONE ? ch : NULL);
+    sk_bad_kind bad =
+        sk_parse_record(&s->pctx, fmt, line ? line : "", len, mkey, mkey_len, ch, reason, sizeof(reason));
+    sk_rec *r = rec_new(line ? line : "", len, bad == SK_BAD_NONE ? ch : NULL, mkey, mkey_len);
     if (!r)
         return DDBPIPE_ERR_NOMEM;
     r->line_no = line_no;
     r->offset = input_offset;
     r->t_ms = dp_now_ms();
-    r->seq = ring_accept(s, input_offset, line_no, r->mem);
+    r->no_value = (uint8_t)no_value;
+    r->seq = ring_accept(s, input_offset, line_no, r->mem, opaque);
     if (bad != SK_BAD_NONE) {
         SK_ADD(s, parse_errors, 1);
         if (bad == SK_BAD_OVERSIZED)
@@ -979,6 +1047,133 @@ ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *s, const char *line, size_
         sk_metrics_sync(s, 0);
     }
     return DDBPIPE_OK;
+}
+
+ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *s, const char *line, size_t len, uint64_t line_no,
+                                      uint64_t input_offset) {
+    if (!s || (!line && len))
+        return DDBPIPE_ERR_INVALID_ARG;
+    return produce_internal(s, line, len, NULL, 0, 0, 0, line_no, input_offset, NULL);
+}
+
+/* A record with nothing to write, acknowledged at once (in order). */
+static ddbpipe_result_t produce_ignored(ddbpipe_sink_t *s, const ddbpipe_record_t *rec) {
+    ddbpipe_result_t stop = stop_code(s);
+    if (stop != DDBPIPE_OK)
+        return stop;
+    pthread_mutex_lock(&s->mu);
+    int full = buffer_full_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    if (full)
+        return DDBPIPE_ERR_QUEUE_FULL;
+    SK_ADD(s, records_in, 1);
+    uint64_t seq = ring_accept(s, rec->offset, rec->line_no, 0, rec->opaque);
+    pthread_mutex_lock(&s->mu);
+    s->ring[seq % s->ring_cap].status = DDBPIPE_DR_IGNORED;
+    ring_ack_locked(s, seq);
+    s->unacked_records--;
+    pthread_mutex_unlock(&s->mu);
+    return DDBPIPE_OK;
+}
+
+/* A record rejected before parsing (a tombstone whose key is unusable). */
+static ddbpipe_result_t produce_rejected(ddbpipe_sink_t *s, const ddbpipe_record_t *rec, const char *reason) {
+    ddbpipe_result_t stop = stop_code(s);
+    if (stop != DDBPIPE_OK)
+        return stop;
+    sk_rec *r = rec_new("", 0, NULL, rec->key, rec->key_len);
+    if (!r)
+        return DDBPIPE_ERR_NOMEM;
+    SK_ADD(s, records_in, 1);
+    SK_ADD(s, parse_errors, 1);
+    r->line_no = rec->line_no;
+    r->offset = rec->offset;
+    r->no_value = 1;
+    r->seq = ring_accept(s, rec->offset, rec->line_no, r->mem, rec->opaque);
+    sk_core_dead_letter(s, r, reason);
+    return DDBPIPE_OK;
+}
+
+ddbpipe_result_t ddbpipe_sink_produce_record(ddbpipe_sink_t *s, const ddbpipe_record_t *rec) {
+    if (!s || !rec || (!rec->value && rec->value_len) || (!rec->key && rec->key_len))
+        return DDBPIPE_ERR_INVALID_ARG;
+    if (rec->value)
+        return produce_internal(s, rec->value, rec->value_len, rec->key, rec->key_len, 0, 0, rec->line_no,
+                                rec->offset, rec->opaque);
+    if (!rec->key || s->tombstones_ignore)
+        return produce_ignored(s, rec);
+    /* a tombstone: a delete of the key (a key that is not an object is
+     * dead-lettered by the parser, which gets the reason as its text) */
+    char reason[256];
+    dp_buf line;
+    dp_buf_init(&line, (size_t)1 << 26);
+    ddbpipe_result_t r;
+    if (sk_tombstone_line(rec->key, rec->key_len, &line, reason, sizeof reason) == 0)
+        r = produce_internal(s, line.data, line.len, rec->key, rec->key_len, DP_CHANGE_FMT_FELDERA, 1,
+                             rec->line_no, rec->offset, rec->opaque);
+    else
+        r = produce_rejected(s, rec, reason);
+    dp_buf_free(&line);
+    return r;
+}
+
+/* Delivery reports, in produce order, in the caller's thread. fail_rest:
+ * the sink stopped hard; every record not acknowledged is reported FAILED. */
+static void serve_reports(ddbpipe_sink_t *s, int fail_rest) {
+    enum { BATCH = 128 };
+    struct {
+        sk_ring_ent e;
+    } b[BATCH];
+    if (!s->dr_cb)
+        return;
+    for (;;) {
+        size_t n = 0;
+        pthread_mutex_lock(&s->mu);
+        if (fail_rest) {
+            for (uint64_t q = s->head_seq; q < s->next_seq; q++) {
+                sk_ring_ent *e = &s->ring[q % s->ring_cap];
+                if (e->acked)
+                    continue;
+                e->acked = 1;
+                e->status = DDBPIPE_DR_FAILED;
+                free(e->dl);
+                e->dl = dl_block(s->fatal_msg[0] ? s->fatal_msg : "the sink stopped", NULL, 0, NULL, 0);
+                e->dl_value_len = e->dl_key_len = 0;
+            }
+            s->head_seq = s->next_seq;
+            fail_rest = 0;
+        }
+        while (s->dr_seq < s->head_seq && n < BATCH) {
+            sk_ring_ent *e = &s->ring[s->dr_seq % s->ring_cap];
+            b[n++].e = *e;
+            e->dl = NULL;
+            s->dr_seq++;
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            sk_ring_ent *e = &b[i].e;
+            ddbpipe_delivery_report_t dr = {.status = (ddbpipe_dr_status_t)e->status,
+                                            .opaque = e->opaque,
+                                            .offset = e->offset,
+                                            .line_no = e->line_no};
+            if (e->dl) {
+                size_t rl = strlen(e->dl);
+                dr.reason = e->dl;
+                if (e->status == DDBPIPE_DR_DEAD_LETTERED) {
+                    dr.value = e->no_value ? NULL : e->dl + rl + 1;
+                    dr.value_len = e->no_value ? 0 : e->dl_value_len;
+                    dr.key = e->dl_key_len ? e->dl + rl + 1 + e->dl_value_len + 1 : NULL;
+                    dr.key_len = e->dl_key_len;
+                }
+            } else if (e->status == DDBPIPE_DR_DEAD_LETTERED || e->status == DDBPIPE_DR_FAILED) {
+                dr.reason = "out of memory (reason lost)";
+            }
+            s->dr_cb(s, &dr, s->dr_opaque);
+            free(e->dl);
+        }
+    }
 }
 
 static void wait_acks(ddbpipe_sink_t *s, int timeout_ms) {
@@ -1025,6 +1220,7 @@ ddbpipe_result_t ddbpipe_sink_poll(ddbpipe_sink_t *s, int timeout_ms) {
     }
     checkpoint_maybe(s, 0);
     sk_metrics_sync(s, 0);
+    serve_reports(s, 0);
     return stop_code(s);
 }
 
@@ -1041,8 +1237,10 @@ ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *s, int timeout_ms) {
             __atomic_store_n(&s->flush_epoch, ep + 1, __ATOMIC_RELAXED);
     }
     for (;;) {
+        serve_reports(s, 0);
         if (sk_core_stopped_hard(s)) {
             r = s->fatal;
+            serve_reports(s, 1);
             break;
         }
         pthread_mutex_lock(&s->mu);
@@ -1070,6 +1268,7 @@ ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *s, int timeout_ms) {
     }
     checkpoint_maybe(s, 1);
     sk_metrics_sync(s, 1);
+    serve_reports(s, 0);
     return r;
 }
 

@@ -50,6 +50,15 @@ sk_bad_kind sk_parse_line(const sk_parse_ctx *ctx, const char *line, size_t len,
 int sk_parse_line_fast(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out);
 sk_bad_kind sk_parse_line_general(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out,
                                   char *reason, size_t reason_size);
+/* A record with a message key (ddbpipe_record_t): fmt != 0 forces that
+ * dp_change_format for this record; a plain row that lacks key attributes
+ * takes them from the key (a JSON object, or a Kafka Connect envelope's
+ * payload). key NULL: as sk_parse_line. */
+sk_bad_kind sk_parse_record(const sk_parse_ctx *ctx, int fmt, const char *line, size_t len, const char *key,
+                            size_t key_len, sk_change *out, char *reason, size_t reason_size);
+/* A tombstone's change: {"delete": KEY} (Feldera) from the message key.
+ * 0 ok; -1 with the reason when the key is not a JSON object. */
+int sk_tombstone_line(const char *key, size_t key_len, dp_buf *out, char *reason, size_t reason_size);
 /* Canonical key string: DynamoDB's key identity (numbers canonical, so
  * 1.50 and 1.5 are one key). item may be a whole item or a key. 0 ok. */
 int sk_key_canonical(const dp_json *item, const char *pk, const char *sk, dp_buf *out);
@@ -77,7 +86,11 @@ typedef struct sk_rec {
     char *key_json;
     size_t key_json_len;
     uint64_t hash;
-    uint16_t cls; /* size class of the block (sink.c's record cache); 0 = plain malloc */
+    uint16_t cls;     /* size class of the block (sink.c's record cache); 0 = plain malloc */
+    uint8_t no_value; /* a tombstone: line holds the delete made from the message key */
+    /* the record's message key as given (for delivery reports of dead letters) */
+    char *mkey;
+    size_t mkey_len;
 } sk_rec;
 
 /* ------------------------------------------------------------ core */
@@ -100,8 +113,12 @@ typedef struct sk_worker {
 /* threads > 1: lines are parsed by the workers in chunks; a sequencer hands
  * the parsed records to the engines in input order (per-key order). */
 #define SK_PCHUNK_LINES 256
+#define SK_NO_KEY ((size_t)-1)
 typedef struct sk_pline {
     size_t off, len; /* in the chunk's text */
+    size_t key_len;  /* message key, after the value in the text; SK_NO_KEY: none */
+    uint8_t fmt;     /* 0: the sink's format; else a dp_change_format for this record */
+    uint8_t no_value;
     uint64_t line_no, offset, seq;
     size_t mem;
     int64_t t_ms;
@@ -120,7 +137,12 @@ typedef struct sk_pchunk {
 
 typedef struct sk_ring_ent {
     uint64_t offset, line_no;
+    void *opaque; /* the record's, for its delivery report */
+    char *dl;     /* DEAD_LETTERED/FAILED: reason\0value\0key\0 (one malloc) */
+    size_t dl_value_len, dl_key_len;
     uint8_t acked;
+    uint8_t status;   /* ddbpipe_dr_status_t */
+    uint8_t no_value; /* report value NULL */
 } sk_ring_ent;
 
 struct ddbpipe_sink {
@@ -146,6 +168,9 @@ struct ddbpipe_sink {
     dp_json_doc *expr_names, *expr_values; /* parsed objects */
     char *dead_letter_path, *checkpoint_path;
     int checkpoint_interval_ms;
+    ddbpipe_dr_cb_t dr_cb;
+    void *dr_opaque;
+    int tombstones_ignore;
 
     /* shared state, under mu */
     pthread_mutex_t mu;
@@ -154,6 +179,7 @@ struct ddbpipe_sink {
     sk_ring_ent *ring;
     size_t ring_cap;
     uint64_t next_seq, head_seq;
+    uint64_t dr_seq;               /* delivery reports served below this (dr_cb only) */
     uint64_t ack_offset, ack_line; /* checkpoint position */
     int have_ack;
     uint64_t ckpt_written_offset;

@@ -118,3 +118,108 @@ out:
     dp_change_clear(&ch);
     return kind;
 }
+
+/* ------------------------------------------------------------ message keys */
+
+/* The key object of a message key: a JSON object, or the "payload" object
+ * of a Kafka Connect {"schema":..,"payload":{..}} envelope. */
+static const dp_json *message_key_object(const dp_json_doc *d) {
+    const dp_json *k = d ? dp_json_root(d) : NULL;
+    if (!k || !dp_json_is(k, DP_JSON_OBJECT))
+        return NULL;
+    const dp_json *pl = dp_json_get(k, "payload");
+    if (dp_json_is(pl, DP_JSON_OBJECT) && dp_json_get(k, "schema"))
+        k = pl;
+    return k->count > 0 ? k : NULL;
+}
+
+int sk_tombstone_line(const char *key, size_t key_len, dp_buf *out, char *reason, size_t rs) {
+    dp_json_doc *d = dp_json_parse(key, key_len, NULL);
+    const dp_json *k = message_key_object(d);
+    int rc = -1;
+    dp_buf_reset(out);
+    if (!k) {
+        snprintf(reason, rs, "tombstone (null value) whose key is not a JSON object of key attributes");
+        goto out;
+    }
+    dp_buf_puts(out, "{\"delete\":");
+    if (dp_json_write(out, k) != DDBPIPE_OK || dp_buf_putc(out, '}') != DDBPIPE_OK) {
+        snprintf(reason, rs, "out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    dp_json_doc_free(d);
+    return rc;
+}
+
+/* A plain row (no envelope member) gets the message key's attributes it
+ * lacks. 0: out holds the merged row; -1: not applicable. */
+static int merge_key_into_row(const char *line, size_t len, const char *key, size_t key_len, dp_buf *out) {
+    static const char *const envelope[] = {"payload", "before",    "after",    "op",   "insert",
+                                           "delete",  "eventName", "dynamodb", "keys", "new"};
+    dp_json_doc *vd = dp_json_parse(line, len, NULL), *kd = NULL;
+    const dp_json *v = vd ? dp_json_root(vd) : NULL, *k = NULL;
+    int rc = -1;
+    if (!dp_json_is(v, DP_JSON_OBJECT))
+        goto out;
+    for (size_t i = 0; i < sizeof envelope / sizeof envelope[0]; i++)
+        if (dp_json_get(v, envelope[i]))
+            goto out;
+    kd = dp_json_parse(key, key_len, NULL);
+    k = message_key_object(kd);
+    if (!k)
+        goto out;
+    dp_buf_reset(out);
+    dp_buf_putc(out, '{');
+    size_t n = 0;
+    for (size_t i = 0; i < k->count; i++) {
+        if (dp_json_get(v, k->members[i].key))
+            continue; /* the value's own attribute wins */
+        if (n++)
+            dp_buf_putc(out, ',');
+        dp_json_write_string(out, k->members[i].key, k->members[i].key_len);
+        dp_buf_putc(out, ':');
+        dp_json_write(out, k->members[i].value);
+    }
+    if (n == 0)
+        goto out; /* nothing to add: the original error stands */
+    for (size_t i = 0; i < v->count; i++) {
+        dp_buf_putc(out, ',');
+        dp_json_write_string(out, v->members[i].key, v->members[i].key_len);
+        dp_buf_putc(out, ':');
+        if (dp_json_write(out, v->members[i].value) != DDBPIPE_OK)
+            goto out;
+    }
+    rc = dp_buf_putc(out, '}') == DDBPIPE_OK ? 0 : -1;
+out:
+    dp_json_doc_free(vd);
+    dp_json_doc_free(kd);
+    return rc;
+}
+
+sk_bad_kind sk_parse_record(const sk_parse_ctx *ctx, int fmt, const char *line, size_t len, const char *key,
+                            size_t key_len, sk_change *out, char *reason, size_t rs) {
+    sk_parse_ctx local;
+    if (fmt) {
+        local = *ctx;
+        local.opts.format = (dp_change_format)fmt;
+        ctx = &local;
+    }
+    sk_bad_kind bad = sk_parse_line(ctx, line, len, out, reason, rs);
+    if (bad != SK_BAD_RECORD || !key || fmt ||
+        (ctx->opts.format != DP_CHANGE_FMT_AUTO && ctx->opts.format != DP_CHANGE_FMT_JSON))
+        return bad;
+    /* the message key may supply the key attributes of a plain row */
+    dp_buf merged;
+    dp_buf_init(&merged, (size_t)1 << 26);
+    if (merge_key_into_row(line, len, key, key_len, &merged) == 0) {
+        char r2[256];
+        if (sk_parse_line(ctx, merged.data, merged.len, out, r2, sizeof r2) == SK_BAD_NONE) {
+            reason[0] = '\0';
+            bad = SK_BAD_NONE;
+        }
+    }
+    dp_buf_free(&merged);
+    return bad;
+}

@@ -329,6 +329,8 @@ static const struct {
     {"src/aws/cred_chain.c", NULL, "credential provider names"},
     {"src/api/client.c", "region", "the region key of ~/.aws/config"},
     {"src/formats/", NULL, "field names of the change and event JSON formats"},
+    {"src/sink/sink_parse.c", "schema", "the Kafka Connect envelope of a message key"},
+    {"src/sink/sink_parse.c", "keys", "an envelope member of ddbpipe's own events"},
     {"src/source/checkpoint.c", NULL, "fields of the source checkpoint file"},
     {"cli/source.c", "segments", "the --segments option"},
     {"cli/sql.c", "table", "--format table"},

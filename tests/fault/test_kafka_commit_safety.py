@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Commit safety of `ddbpipe sink --kafka` (issue 13): an offset is never committed before DynamoDB
+acknowledged every message below it, also across rebalances.
+
+Endpoint: tests/fault/fault_double.py, slow (random delay up to 300 ms per call, some throttles and
+resets), storing what it acknowledged. Every message is its own item (a unique id), so the double's
+table is exactly the log of acknowledged messages. A 6-partition topic; one sink runs, a second joins
+mid-run (a rebalance that revokes partitions while writes are in flight; kafka_revoke_timeout_ms is
+short so some revocations commit only part of what was taken), then the first gets SIGTERM.
+Throughout, the group's committed offsets are read and *then* the double's table: for every partition,
+every message below the committed offset must be in the table. At the end the table holds every
+message and committed offsets equal end offsets.
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from kafka_env import Cluster, committed, dumps, end_offsets, log, produce_all, producer, scaled  # noqa: E402
+
+BIN = os.environ.get("DDBPIPE_BIN")
+SRC = os.environ.get("DDBPIPE_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+if not BIN or not os.path.exists(BIN):
+    print("SKIPPED: DDBPIPE_BIN not built")
+    sys.exit(77)
+DOUBLE = os.path.join(SRC, "tests", "fault", "fault_double.py")
+N = scaled(6000, 3000, 600)
+PARTS = 6
+FAILS = []
+
+
+def check(cond, what, detail=""):
+    print(("  ok   " if cond else "  FAIL ") + what + ("" if cond or not detail else "\n       " + str(detail)[:2000]),
+          flush=True)
+    if not cond:
+        FAILS.append(what)
+
+
+seed = int(os.environ.get("DDBPIPE_KAFKA_SEED", random.randrange(1 << 30)))
+log("seed %d, %d messages" % (seed, N))
+dbl = subprocess.Popen([sys.executable, DOUBLE, "--table", "acks:id:N", "--delay-max-ms", "300", "--throttle", "0.03",
+                        "--reset", "0.01", "--seed", str(seed), "--watch-stdin"],
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+port = int(dbl.stdout.readline().split()[1])
+endpoint = "http://127.0.0.1:%d" % port
+cluster = Cluster({"acks": PARTS})
+procs = []
+try:
+    msgs = [(n % PARTS, dumps({"id": n}), dumps({"id": n, "pad": "y" * 200})) for n in range(N)]
+    pos = produce_all(producer(cluster.bootstrap), "acks", msgs)
+    id_at = {p: {} for p in range(PARTS)}
+    for n, (p, off) in enumerate(pos):
+        id_at[p][off] = n
+    ends = {p: hi for p, (lo, hi) in end_offsets(cluster.bootstrap, "acks", PARTS).items()}
+    work = tempfile.mkdtemp(prefix="ddbpipe-kafka-commit-")
+    conf = os.path.join(work, "sink.yaml")
+    with open(conf, "w") as f:
+        f.write("""table: acks
+endpoint_url: %s
+region: us-east-1
+aws_access_key_id: AKIDLOCAL
+aws_secret_access_key: secret
+partition_key: id
+partition_key_type: N
+max_concurrent_requests: 8
+max_buffered_records: 400
+max_retries: null
+kafka_topics: [acks]
+kafka_commit_interval_ms: 100
+kafka_revoke_timeout_ms: 150
+kafka:
+  bootstrap.servers: "%s"
+  group.id: commit-safety
+  session.timeout.ms: 6000
+  heartbeat.interval.ms: 500
+""" % (endpoint, cluster.bootstrap))
+    env = dict(os.environ, AWS_EC2_METADATA_DISABLED="true")
+
+    def start(n):
+        err = open(os.path.join(work, "sink%d.err" % n), "w")
+        procs.append((subprocess.Popen([BIN, "sink", "-c", conf, "--kafka"], env=env, stderr=err), err.name))
+
+    def acked():
+        d = json.load(urllib.request.urlopen(endpoint + "/__dump", timeout=30))
+        return {int(it["id"]["N"]) for it in d.get("acks", [])}
+
+    start(1)
+    checks = violations = 0
+    joined = stopped = False
+    t0 = time.time()
+    deadline = t0 + 600
+    while time.time() < deadline:
+        got = committed(cluster.bootstrap, "commit-safety", "acks", PARTS)  # first the offsets ...
+        have = acked()                                                      # ... then what was acknowledged
+        checks += 1
+        for p, off in got.items():
+            if off <= 0:
+                continue
+            missing = [id_at[p][o] for o in range(off) if id_at[p][o] not in have]
+            if missing:
+                violations += 1
+                check(False, "partition %d committed at %d before message(s) below it were acknowledged" % (p, off),
+                      missing[:5])
+        done = sum(max(0, o) for o in got.values())
+        if not joined and done > sum(ends.values()) // 4:
+            start(2)  # a rebalance while the first member has writes in flight
+            joined = True
+            log("  second member joined at %d/%d committed" % (done, sum(ends.values())))
+        elif joined and not stopped and done > sum(ends.values()) * 2 // 3:
+            procs[0][0].send_signal(signal.SIGTERM)  # another rebalance: the first leaves
+            stopped = True
+            log("  first member stopped at %d/%d committed" % (done, sum(ends.values())))
+        if all(got[p] >= ends[p] for p in ends):
+            break
+        time.sleep(0.2)
+    log("  %d checks of committed offsets against acknowledged items, %.1f s" % (checks, time.time() - t0))
+    check(violations == 0, "no committed offset ever passed an unacknowledged message (%d checks)" % checks)
+    check(joined and stopped, "both rebalances happened mid-run")
+    for p, _ in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for i, (p, err) in enumerate(procs):
+        rc = p.wait(timeout=120)
+        check(rc == 0, "member %d exits 0" % (i + 1), "rc=%s %s" % (rc, open(err).read()[-1500:]))
+    got = committed(cluster.bootstrap, "commit-safety", "acks", PARTS)
+    check(got == ends, "committed offsets == end offsets", "%s\n%s" % (got, ends))
+    have = acked()
+    check(have == set(range(N)), "every message acknowledged by the endpoint", "missing %d" % (N - len(have & set(range(N)))))
+    st = json.load(urllib.request.urlopen(endpoint + "/__stats", timeout=30))
+    log("  endpoint: %s requests, faults %s" % (st.get("requests"), st.get("faults")))
+finally:
+    for p, _ in procs:
+        if p.poll() is None:
+            p.kill()
+    cluster.stop()
+    dbl.stdin.close()
+    dbl.wait(timeout=20)
+
+if FAILS:
+    print("FAILED: %d check(s): %s" % (len(FAILS), FAILS))
+    raise SystemExit(1)
+print("PASSED")
