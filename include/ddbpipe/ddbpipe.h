@@ -44,24 +44,24 @@ typedef enum ddbpipe_result {
     DDBPIPE_OK = 0,
     DDBPIPE_ERR_NOMEM = 1,
     DDBPIPE_ERR_INVALID_ARG = 2,
-    DDBPIPE_ERR_PARSE = 3,        /* malformed input (JSON, YAML, XML, ...) */
-    DDBPIPE_ERR_IO = 4,           /* file or pipe error */
-    DDBPIPE_ERR_CONFIG = 5,       /* invalid configuration */
-    DDBPIPE_ERR_CREDENTIALS = 6,  /* no provider could supply credentials */
-    DDBPIPE_ERR_TRANSPORT = 7,    /* connect/reset/DNS: retryable */
-    DDBPIPE_ERR_TIMEOUT = 8,      /* connect or read timeout: retryable */
-    DDBPIPE_ERR_CRC32 = 9,        /* x-amz-crc32 mismatch: retryable */
-    DDBPIPE_ERR_SERVICE = 10,     /* the service answered with an error */
-    DDBPIPE_ERR_TOO_LARGE = 11,   /* a size cap was hit */
-    DDBPIPE_ERR_QUEUE_FULL = 12,  /* backpressure: flush and try again */
-    DDBPIPE_ERR_NOT_FOUND = 13,   /* table/stream/profile missing */
-    DDBPIPE_ERR_UNSUPPORTED = 14, /* feature not built or not applicable */
-    DDBPIPE_ERR_AUTH = 15,        /* signature/credentials rejected */
-    DDBPIPE_ERR_VALIDATION = 16,  /* record or request invalid for DynamoDB */
+    DDBPIPE_ERR_PARSE = 3,         /* malformed input (JSON, YAML, XML, ...) */
+    DDBPIPE_ERR_IO = 4,            /* file or pipe error */
+    DDBPIPE_ERR_CONFIG = 5,        /* invalid configuration */
+    DDBPIPE_ERR_CREDENTIALS = 6,   /* no provider could supply credentials */
+    DDBPIPE_ERR_TRANSPORT = 7,     /* connect/reset/DNS: retryable */
+    DDBPIPE_ERR_TIMEOUT = 8,       /* connect or read timeout: retryable */
+    DDBPIPE_ERR_CRC32 = 9,         /* x-amz-crc32 mismatch: retryable */
+    DDBPIPE_ERR_SERVICE = 10,      /* the service answered with an error */
+    DDBPIPE_ERR_TOO_LARGE = 11,    /* a size cap was hit */
+    DDBPIPE_ERR_QUEUE_FULL = 12,   /* backpressure: flush and try again */
+    DDBPIPE_ERR_NOT_FOUND = 13,    /* table/stream/profile missing */
+    DDBPIPE_ERR_UNSUPPORTED = 14,  /* feature not built or not applicable */
+    DDBPIPE_ERR_AUTH = 15,         /* signature/credentials rejected */
+    DDBPIPE_ERR_VALIDATION = 16,   /* record or request invalid for DynamoDB */
     DDBPIPE_ERR_RETRIES_EXHAUSTED = 17,
     DDBPIPE_ERR_INTERRUPTED = 18,
     DDBPIPE_ERR_SCHEMA_MISMATCH = 19, /* table key schema differs from config */
-    DDBPIPE_ERR_DATA_LOSS = 20,       /* e.g. TrimmedDataAccessException */
+    DDBPIPE_ERR_DATA_LOSS = 20,    /* e.g. TrimmedDataAccessException */
     DDBPIPE_ERR__COUNT
 } ddbpipe_result_t;
 
@@ -94,11 +94,11 @@ DDBPIPE_API ddbpipe_conf_t *ddbpipe_conf_dup(const ddbpipe_conf_t *conf);
 /* Set one property by name (canonical name or a dialect alias). On failure
  * writes a message naming key, value and allowed range into errstr. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const char *value,
-                                              char *errstr, size_t errstr_size);
+                                  char *errstr, size_t errstr_size);
 /* Load a YAML or JSON file (format sniffed). Unknown keys are errors that
  * name the closest known key. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_conf_load_file(ddbpipe_conf_t *conf, const char *path, char *errstr,
-                                                    size_t errstr_size);
+                                        size_t errstr_size);
 /* Value as text (defaults applied); NULL when unset and no default. Secret
  * properties return their value here: callers must never print them. */
 DDBPIPE_API const char *ddbpipe_conf_get(const ddbpipe_conf_t *conf, const char *name);
@@ -108,17 +108,17 @@ DDBPIPE_API const char *ddbpipe_conf_table(const ddbpipe_conf_t *conf);
 DDBPIPE_API int ddbpipe_conf_is_set(const ddbpipe_conf_t *conf, const char *name);
 /* Validate cross-field rules (keys, batch size per mode, ...). */
 DDBPIPE_API ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *subcommand,
-                                                   char *errstr, size_t errstr_size);
+                                       char *errstr, size_t errstr_size);
 
 /* Iterate the property table (for --help, `config --list`, doc generation). */
 typedef struct ddbpipe_conf_prop_info {
     const char *name;
-    const char *type;  /* "string", "int", "bool", "enum", "secret", "duration_ms", ... */
-    const char *dflt;  /* NULL: no default */
-    const char *range; /* human text: "1..25", "batch|transactional", NULL */
+    const char *type;     /* "string", "int", "bool", "enum", "secret", "duration_ms", ... */
+    const char *dflt;     /* NULL: no default */
+    const char *range;    /* human text: "1..25", "batch|transactional", NULL */
     const char *doc;
-    const char *scope;   /* subcommands using it: "sink,source,check" */
-    const char *aliases; /* dialect names: "table-name,resource.table" or NULL */
+    const char *scope;    /* subcommands using it: "sink,source,check" */
+    const char *aliases;  /* dialect names: "table-name,resource.table" or NULL */
 } ddbpipe_conf_prop_info_t;
 DDBPIPE_API size_t ddbpipe_conf_prop_count(void);
 DDBPIPE_API const ddbpipe_conf_prop_info_t *ddbpipe_conf_prop_at(size_t i);
@@ -137,12 +137,7 @@ DDBPIPE_API int ddbpipe_conf_kafka_enabled(const ddbpipe_conf_t *conf);
 
 /* ---------------------------------------------------------------- logging */
 
-typedef enum {
-    DDBPIPE_LOG_ERROR = 0,
-    DDBPIPE_LOG_WARN,
-    DDBPIPE_LOG_INFO,
-    DDBPIPE_LOG_DEBUG
-} ddbpipe_log_level_t;
+typedef enum { DDBPIPE_LOG_ERROR = 0, DDBPIPE_LOG_WARN, DDBPIPE_LOG_INFO, DDBPIPE_LOG_DEBUG } ddbpipe_log_level_t;
 /* Global log level for stderr logging (default WARN). */
 DDBPIPE_API void ddbpipe_log_set_level(ddbpipe_log_level_t level);
 /* The configured log_level: 1 and *out when the configuration sets it,
@@ -155,17 +150,16 @@ DDBPIPE_API int ddbpipe_conf_log_level(const ddbpipe_conf_t *conf, ddbpipe_log_l
  * retry policy. Not thread-safe: one per thread. */
 typedef struct ddbpipe_client ddbpipe_client_t;
 
-DDBPIPE_API ddbpipe_result_t ddbpipe_client_new(const ddbpipe_conf_t *conf, ddbpipe_client_t **out,
-                                                char *errstr, size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_client_new(const ddbpipe_conf_t *conf, ddbpipe_client_t **out, char *errstr,
+                                    size_t errstr_size);
 DDBPIPE_API void ddbpipe_client_destroy(ddbpipe_client_t *client);
 
 /* Name of the provider that supplied credentials ("static", "environment",
  * "web-identity", "profile:NAME", "process", "assume-role", "container",
  * "imds"). Resolves credentials if needed. Never the secret itself. */
-DDBPIPE_API ddbpipe_result_t ddbpipe_client_credentials_source(ddbpipe_client_t *client,
-                                                               const char **provider,
-                                                               const char **access_key_id_masked,
-                                                               char *errstr, size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_client_credentials_source(ddbpipe_client_t *client, const char **provider,
+                                                   const char **access_key_id_masked, char *errstr,
+                                                   size_t errstr_size);
 DDBPIPE_API const char *ddbpipe_client_region(const ddbpipe_client_t *client);
 DDBPIPE_API const char *ddbpipe_client_endpoint(const ddbpipe_client_t *client);
 
@@ -187,25 +181,24 @@ typedef struct ddbpipe_table_info {
 } ddbpipe_table_info_t;
 
 DDBPIPE_API ddbpipe_result_t ddbpipe_describe_table(ddbpipe_client_t *client, const char *table,
-                                                    ddbpipe_table_info_t *out, char *errstr,
-                                                    size_t errstr_size);
+                                        ddbpipe_table_info_t *out, char *errstr, size_t errstr_size);
 
 /* Create the table described by conf (table, key columns and types,
  * billing_mode, stream_view_type) and wait for ACTIVE. Idempotent when the
  * table exists with that key schema; DDBPIPE_ERR_SCHEMA_MISMATCH naming the
  * difference otherwise. *created is set to 1 when a new table was made. */
-DDBPIPE_API ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_conf_t *conf,
-                                                  int *created, char *errstr, size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_conf_t *conf, int *created,
+                                      char *errstr, size_t errstr_size);
 
 /* List table names, one per callback. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_list_tables(ddbpipe_client_t *client,
-                                                 void (*cb)(const char *name, void *opaque), void *opaque,
-                                                 char *errstr, size_t errstr_size);
+                                     void (*cb)(const char *name, void *opaque), void *opaque,
+                                     char *errstr, size_t errstr_size);
 
 /* Check: config valid, credentials resolve, table exists, configured key
  * columns match. Writes a human report line by line through cb. */
-DDBPIPE_API ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf,
-                                           void (*cb)(const char *line, void *opaque), void *opaque);
+DDBPIPE_API ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf, void (*cb)(const char *line, void *opaque),
+                               void *opaque);
 
 /* ---------------------------------------------------------------- sink */
 
@@ -223,8 +216,8 @@ typedef struct ddbpipe_record {
     size_t value_len;
     const char *key; /* NULL: no key */
     size_t key_len;
-    void *opaque;     /* returned in the delivery report */
-    uint64_t offset;  /* caller's position of the record, returned in the report (and the checkpoint) */
+    void *opaque;    /* returned in the delivery report */
+    uint64_t offset; /* caller's position of the record, returned in the report (and the checkpoint) */
     uint64_t line_no; /* for dead-letter files and messages; 0: none */
 } ddbpipe_record_t;
 
@@ -260,11 +253,11 @@ typedef struct ddbpipe_sink_options {
     const char *dead_letter_path; /* NULL: dead letters go to stderr as a warning only */
     const char *checkpoint_path;  /* NULL: no checkpoint */
     /* Added fields (zero = default). */
-    int checkpoint_interval_ms; /* 0: 1000. The checkpoint is also written by flush and destroy. */
-    int no_metrics_server;      /* 1: do not start the Prometheus server even if metrics_address is set */
-    ddbpipe_dr_cb_t dr_cb;      /* NULL: no delivery reports */
+    int checkpoint_interval_ms;   /* 0: 1000. The checkpoint is also written by flush and destroy. */
+    int no_metrics_server;        /* 1: do not start the Prometheus server even if metrics_address is set */
+    ddbpipe_dr_cb_t dr_cb;        /* NULL: no delivery reports */
     void *dr_opaque;
-    int tombstones_ignore; /* 1: a record without a value is IGNORED even with a key (default: delete) */
+    int tombstones_ignore;        /* 1: a record without a value is IGNORED even with a key (default: delete) */
 } ddbpipe_sink_options_t;
 
 /* Creates the sink: resolves the key columns (config, else DescribeTable;
@@ -284,9 +277,9 @@ typedef struct ddbpipe_sink_options {
  * ends at or before byte offset N (line L) is acknowledged (written,
  * dead-lettered or superseded). Resume: seek the input to N and continue
  * numbering lines at L+1 (see ddbpipe_sink_checkpoint_read). */
-DDBPIPE_API ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf,
-                                                 const ddbpipe_sink_options_t *opts, size_t opts_size,
-                                                 ddbpipe_sink_t **out, char *errstr, size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts,
+                                             size_t opts_size, ddbpipe_sink_t **out, char *errstr,
+                                             size_t errstr_size);
 #define ddbpipe_sink_new(conf, opts, out, errstr, errstr_size)                                               \
     ddbpipe_sink_new_sz((conf), (opts), sizeof(ddbpipe_sink_options_t), (out), (errstr), (errstr_size))
 /* Does not flush: call ddbpipe_sink_flush first. Writes the checkpoint. */
@@ -302,7 +295,7 @@ DDBPIPE_API void ddbpipe_sink_destroy(ddbpipe_sink_t *sink);
  * ddbpipe_sink_flush (it writes what is good unless the error is fatal),
  * then report ddbpipe_sink_fatal_error. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *sink, const char *line, size_t len,
-                                                  uint64_t line_no, uint64_t input_offset);
+                                      uint64_t line_no, uint64_t input_offset);
 /* Offer one record (see ddbpipe_record_t); the same contract as
  * ddbpipe_sink_produce (QUEUE_FULL: poll and offer it again). Its delivery
  * report comes later from poll or flush. ddbpipe_sink_produce(line, ...) is
@@ -339,8 +332,7 @@ typedef struct ddbpipe_sink_stats {
 } ddbpipe_sink_stats_t;
 /* Fills the first out_size bytes of *out (the macro passes the caller's
  * sizeof; see "ABI" above). */
-DDBPIPE_API void ddbpipe_sink_stats_sz(const ddbpipe_sink_t *sink, ddbpipe_sink_stats_t *out,
-                                       size_t out_size);
+DDBPIPE_API void ddbpipe_sink_stats_sz(const ddbpipe_sink_t *sink, ddbpipe_sink_stats_t *out, size_t out_size);
 #define ddbpipe_sink_stats(sink, out) ddbpipe_sink_stats_sz((sink), (out), sizeof(ddbpipe_sink_stats_t))
 /* Statistics as a JSON document (caller frees with free()). */
 DDBPIPE_API char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
@@ -350,8 +342,7 @@ DDBPIPE_API char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
  * is malformed. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset, uint64_t *line);
 /* Parser part (no I/O; fuzzable). */
-DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset,
-                                                           uint64_t *line);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset, uint64_t *line);
 
 /* ---------------------------------------------------------------- kafka input */
 
@@ -394,17 +385,14 @@ typedef struct ddbpipe_kafka_sink_options {
  * consumer; DDBPIPE_ERR_CONFIG naming the property when librdkafka refuses
  * one (secret values are never shown). */
 DDBPIPE_API ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
-                                                       const ddbpipe_kafka_sink_options_t *opts,
-                                                       size_t opts_size, ddbpipe_kafka_sink_t **out,
-                                                       char *errstr, size_t errstr_size);
-#define ddbpipe_kafka_sink_new(conf, opts, out, errstr, errstr_size)                                         \
-    ddbpipe_kafka_sink_new_sz((conf), (opts), sizeof(ddbpipe_kafka_sink_options_t), (out), (errstr),         \
-                              (errstr_size))
+                                                   const ddbpipe_kafka_sink_options_t *opts, size_t opts_size,
+                                                   ddbpipe_kafka_sink_t **out, char *errstr, size_t errstr_size);
+#define ddbpipe_kafka_sink_new(conf, opts, out, errstr, errstr_size)                                           \
+    ddbpipe_kafka_sink_new_sz((conf), (opts), sizeof(ddbpipe_kafka_sink_options_t), (out), (errstr), (errstr_size))
 /* Consume until ddbpipe_kafka_sink_stop (or tick) asks to stop or the sink
  * stops on a fatal error; then flush, commit, and leave the group. Returns
  * DDBPIPE_OK or the error that stopped it (message in errstr). */
-DDBPIPE_API ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr,
-                                                    size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr, size_t errstr_size);
 /* Async-signal-safe. */
 DDBPIPE_API void ddbpipe_kafka_sink_stop(ddbpipe_kafka_sink_t *k);
 DDBPIPE_API void ddbpipe_kafka_sink_destroy(ddbpipe_kafka_sink_t *k);
@@ -417,9 +405,8 @@ typedef struct ddbpipe_kafka_stats {
     int64_t lag; /* sum over assigned partitions of high watermark - next offset (-1: unknown) */
 } ddbpipe_kafka_stats_t;
 DDBPIPE_API void ddbpipe_kafka_sink_stats_sz(const ddbpipe_kafka_sink_t *k, ddbpipe_kafka_stats_t *out,
-                                             size_t out_size);
-#define ddbpipe_kafka_sink_stats(k, out)                                                                     \
-    ddbpipe_kafka_sink_stats_sz((k), (out), sizeof(ddbpipe_kafka_stats_t))
+                                            size_t out_size);
+#define ddbpipe_kafka_sink_stats(k, out) ddbpipe_kafka_sink_stats_sz((k), (out), sizeof(ddbpipe_kafka_stats_t))
 /* The sink's statistics JSON with "kafka": {counters, "partitions": [{topic,
  * partition, committed, position, high_watermark, lag}]}. Caller frees. */
 DDBPIPE_API char *ddbpipe_kafka_sink_stats_json(const ddbpipe_kafka_sink_t *k);
@@ -441,7 +428,7 @@ typedef struct ddbpipe_source_options {
      * caller must make emitted lines durable (fflush). */
     int (*flush)(void *opaque);
     void *opaque;
-    int checkpoint_interval_ms; /* 0: 1000; the checkpoint is also written at exit */
+    int checkpoint_interval_ms;  /* 0: 1000; the checkpoint is also written at exit */
 } ddbpipe_source_options_t;
 
 /* Validates options and builds the client; no network I/O yet (config
@@ -462,8 +449,8 @@ typedef struct ddbpipe_source_options {
  * without a known position (held iterator expired, restart before the
  * stream phase) is read from TRIM_HORIZON: more duplicates, never a gap. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf,
-                                                   const ddbpipe_source_options_t *opts, size_t opts_size,
-                                                   ddbpipe_source_t **out, char *errstr, size_t errstr_size);
+                                               const ddbpipe_source_options_t *opts, size_t opts_size,
+                                               ddbpipe_source_t **out, char *errstr, size_t errstr_size);
 #define ddbpipe_source_new(conf, opts, out, errstr, errstr_size)                                             \
     ddbpipe_source_new_sz((conf), (opts), sizeof(ddbpipe_source_options_t), (out), (errstr), (errstr_size))
 DDBPIPE_API void ddbpipe_source_destroy(ddbpipe_source_t *source);
@@ -503,8 +490,8 @@ typedef struct ddbpipe_sql_options {
      * NULL: none. */
     void (*notice)(const char *line, void *opaque);
     void *opaque;
-    int stdin_fd;     /* input of SELECT * FROM STDIN; -1: not available (the script came from stdin) */
-    int table_output; /* 1: SELECT answers as an aligned text table (for a terminal) */
+    int stdin_fd;            /* input of SELECT * FROM STDIN; -1: not available (the script came from stdin) */
+    int table_output;        /* 1: SELECT answers as an aligned text table (for a terminal) */
     const char *dead_letter_path; /* for the sink; NULL: rejected records are only warned about */
 } ddbpipe_sql_options_t;
 
@@ -516,9 +503,9 @@ typedef struct ddbpipe_sql_stats {
  * the DDL's options override it. stats_or_NULL is filled as far as the run
  * got. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sql_run_sz(const char *text, size_t len, const ddbpipe_conf_t *base_conf,
-                                                const ddbpipe_sql_options_t *opts, size_t opts_size,
-                                                ddbpipe_sql_stats_t *stats_or_NULL, size_t stats_size,
-                                                char *errstr, size_t errstr_size);
+                                            const ddbpipe_sql_options_t *opts, size_t opts_size,
+                                            ddbpipe_sql_stats_t *stats_or_NULL, size_t stats_size,
+                                            char *errstr, size_t errstr_size);
 #define ddbpipe_sql_run(text, len, base_conf, opts, stats_or_NULL, errstr, errstr_size)                      \
     ddbpipe_sql_run_sz((text), (len), (base_conf), (opts), sizeof(ddbpipe_sql_options_t), (stats_or_NULL),   \
                        sizeof(ddbpipe_sql_stats_t), (errstr), (errstr_size))
