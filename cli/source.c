@@ -17,7 +17,8 @@ enum {
     OPT_FORMAT,
     OPT_SEGMENTS,
     OPT_UNTIL,
-    OPT_STATS
+    OPT_STATS,
+    OPT_KAFKA
 };
 
 static volatile sig_atomic_t g_signals;
@@ -39,7 +40,7 @@ static void help(void) {
     printf("Usage: ddbpipe source -c FILE [-o OUTPUT|-] [--mode snapshot|stream|snapshot+stream]\n"
            "                      [--from trim_horizon|latest] [--format json|dynamodb|debezium]\n"
            "                      [--checkpoint FILE] [--segments N] [--until-caught-up]\n"
-           "                      [--stats-file FILE] [--set KEY=VALUE ...]\n\n"
+           "                      [--stats-file FILE] [--kafka] [--set KEY=VALUE ...]\n\n"
            "Read a DynamoDB table out as JSON lines, one event a line (op, table, keys, new,\n"
            "old, sequence, shard, approximate time): a parallel Scan (snapshot), the table's\n"
            "DynamoDB Streams change feed (stream), or both without a gap (snapshot+stream:\n"
@@ -57,7 +58,12 @@ static void help(void) {
            "                        restart resumes after it (at-least-once)\n"
            "      --segments N      parallel Scan segments (default: the `segments` property, 4)\n"
            "      --until-caught-up exit 0 once every open shard is read to its tip\n"
-           "      --stats-file FILE write statistics as JSON at exit\n\n");
+           "      --stats-file FILE write statistics as JSON at exit\n"
+           "      --kafka           write to Kafka instead (or kafka_enabled: true): topic kafka_topic,\n"
+           "                        message key = the item key as JSON, value = the event; an\n"
+           "                        idempotent producer; kafka.<property> keys go to librdkafka.\n"
+           "                        The checkpoint advances only past acknowledged events; with\n"
+           "                        --format debezium a delete is followed by a tombstone\n\n");
     cli_print_common_options(stdout);
     printf("\nExit codes: 0 done or stopped by a signal, 2 usage or configuration error,\n"
            "3 fatal (auth, missing table or stream, output error, trimmed data lost),\n"
@@ -147,7 +153,8 @@ static int trim_torn_tail(int fd) {
             if (tail[i] == '\n') {
                 off_t keep = pos - (off_t)n + (off_t)i + 1;
                 if (keep != end) {
-                    fprintf(stderr, "ddbpipe source: dropping %lld bytes of a torn last line from an earlier run\n",
+                    fprintf(stderr,
+                            "ddbpipe source: dropping %lld bytes of a torn last line from an earlier run\n",
                             (long long)(end - keep));
                     return ftruncate(fd, keep);
                 }
@@ -169,6 +176,7 @@ int cli_cmd_source(int argc, char **argv) {
                                              {"segments", required_argument, NULL, OPT_SEGMENTS},
                                              {"until-caught-up", no_argument, NULL, OPT_UNTIL},
                                              {"stats-file", required_argument, NULL, OPT_STATS},
+                                             {"kafka", no_argument, NULL, OPT_KAFKA},
                                              {NULL, 0, NULL, 0}};
     cli_common c;
     ddbpipe_source_options_t so = {.mode = "snapshot",
@@ -179,7 +187,8 @@ int cli_cmd_source(int argc, char **argv) {
     const char *output = NULL, *stats_file = NULL;
     out_ctx oc = {0};
     char err[1024] = "";
-    int rc = DDBPIPE_EXIT_OK, opt;
+    int rc = DDBPIPE_EXIT_OK, opt, kafka = 0;
+    ddbpipe_kafka_output_t *ko = NULL;
     struct sigaction sa, old_int, old_term, old_pipe;
     int handlers = 0;
 
@@ -221,6 +230,9 @@ int cli_cmd_source(int argc, char **argv) {
         case OPT_UNTIL:
             so.until_caught_up = 1;
             break;
+        case OPT_KAFKA:
+            kafka = 1;
+            break;
         case OPT_STATS:
             stats_file = optarg;
             break;
@@ -254,9 +266,23 @@ int cli_cmd_source(int argc, char **argv) {
     }
     if ((rc = cli_common_load(&c, "source")) != 0)
         goto out;
+    if (ddbpipe_conf_kafka_enabled(c.conf))
+        kafka = 1;
+    if (kafka && output) {
+        rc = cli_usage_error(c.cmd, "--kafka writes to Kafka: -o does not apply");
+        goto out;
+    }
 
-    if (output && strcmp(output, "-") != 0) {
-        oc.f = fopen(output, so.checkpoint_path ? "a+" : "w"); /* resume appends (a+: the torn-tail check reads) */
+    if (kafka) {
+        ddbpipe_result_t kr = ddbpipe_kafka_output_new(c.conf, so.format, &ko, err, sizeof err);
+        if (kr != DDBPIPE_OK) {
+            fprintf(stderr, "ddbpipe source: %s\n", err[0] ? err : ddbpipe_strerror(kr));
+            rc = cli_exit_code(kr);
+            goto out;
+        }
+    } else if (output && strcmp(output, "-") != 0) {
+        oc.f = fopen(output,
+                     so.checkpoint_path ? "a+" : "w"); /* resume appends (a+: the torn-tail check reads) */
         if (!oc.f) {
             fprintf(stderr, "ddbpipe source: cannot open %s: %s\n", output, strerror(errno));
             rc = DDBPIPE_EXIT_USAGE;
@@ -270,10 +296,16 @@ int cli_cmd_source(int argc, char **argv) {
     } else {
         oc.f = stdout;
     }
-    oc.fd = fileno(oc.f);
-    so.emit = emit_line;
-    so.flush = flush_out;
-    so.opaque = &oc;
+    if (ko) {
+        so.emit_keyed = ddbpipe_kafka_output_emit;
+        so.flush = ddbpipe_kafka_output_flush;
+        so.opaque = ko;
+    } else {
+        oc.fd = fileno(oc.f);
+        so.emit = emit_line;
+        so.flush = flush_out;
+        so.opaque = &oc;
+    }
 
     ddbpipe_result_t r = ddbpipe_source_new(c.conf, &so, &src, err, sizeof err);
     if (r != DDBPIPE_OK) {
@@ -294,7 +326,11 @@ int cli_cmd_source(int argc, char **argv) {
 
     err[0] = '\0';
     r = ddbpipe_source_run(src, err, sizeof err);
-    if (flush_out(&oc) != 0 || oc.failed) {
+    if (ko && ddbpipe_kafka_output_flush(ko) != 0) {
+        fprintf(stderr, "ddbpipe source: some events were not acknowledged by Kafka (the checkpoint stops "
+                        "before them)\n");
+        rc = DDBPIPE_EXIT_FATAL;
+    } else if (!ko && (flush_out(&oc) != 0 || oc.failed)) {
         fprintf(stderr, "ddbpipe source: writing %s: %s\n", output ? output : "stdout", strerror(oc.err));
         rc = DDBPIPE_EXIT_FATAL;
     } else if (r == DDBPIPE_ERR_INTERRUPTED && g_signals) {
@@ -305,9 +341,16 @@ int cli_cmd_source(int argc, char **argv) {
         if (rc == DDBPIPE_EXIT_INTERRUPTED)
             rc = DDBPIPE_EXIT_FATAL;
     }
-    if (!c.quiet)
+    if (!c.quiet && ko) {
+        uint64_t produced = 0, delivered = 0, failed = 0;
+        ddbpipe_kafka_output_counts(ko, &produced, &delivered, &failed);
+        fprintf(stderr, "ddbpipe source: %llu messages produced to Kafka, %llu acknowledged, %llu failed%s\n",
+                (unsigned long long)produced, (unsigned long long)delivered, (unsigned long long)failed,
+                g_signals ? " (stopped by signal)" : "");
+    } else if (!c.quiet) {
         fprintf(stderr, "ddbpipe source: %llu events written to %s%s\n", oc.lines, output ? output : "stdout",
                 g_signals ? " (stopped by signal)" : "");
+    }
     if (stats_file) {
         if (cli_write_stats_file(stats_file, ddbpipe_source_stats_json(src)) != 0) {
             fprintf(stderr, "ddbpipe source: cannot write --stats-file %s\n", stats_file);
@@ -323,6 +366,7 @@ out:
     }
     g_source = NULL;
     ddbpipe_source_destroy(src);
+    ddbpipe_kafka_output_destroy(ko);
     if (oc.f && oc.f != stdout)
         fclose(oc.f);
     free(oc.buf);

@@ -411,6 +411,31 @@ DDBPIPE_API void ddbpipe_kafka_sink_stats_sz(const ddbpipe_kafka_sink_t *k, ddbp
  * partition, committed, position, high_watermark, lag}]}. Caller frees. */
 DDBPIPE_API char *ddbpipe_kafka_sink_stats_json(const ddbpipe_kafka_sink_t *k);
 
+/* ---------------------------------------------------------------- kafka output */
+
+/* `ddbpipe source --kafka`: events to kafka_topic through an idempotent
+ * producer (kafka.enable.idempotence defaults to true; every kafka.<property>
+ * is passed to librdkafka). Use it as a source's output:
+ *   so.emit_keyed = ddbpipe_kafka_output_emit; so.flush = ddbpipe_kafka_output_flush; so.opaque = k;
+ * Message key: the item key as canonical JSON (every change of an item in one
+ * partition, in order); value: the event line. With format "debezium" a
+ * delete is followed by a tombstone (key, null value) unless
+ * kafka_delete_tombstones is false. flush waits (up to 60 s) for every
+ * delivery report and returns non-zero if any event was not acknowledged,
+ * so the source's checkpoint never passes an unacknowledged event. Not
+ * thread-safe. */
+typedef struct ddbpipe_kafka_output ddbpipe_kafka_output_t;
+DDBPIPE_API ddbpipe_result_t ddbpipe_kafka_output_new(const ddbpipe_conf_t *conf, const char *format,
+                                                      ddbpipe_kafka_output_t **out, char *errstr,
+                                                      size_t errstr_size);
+DDBPIPE_API void ddbpipe_kafka_output_destroy(ddbpipe_kafka_output_t *k);
+DDBPIPE_API int ddbpipe_kafka_output_emit(const char *key, size_t key_len, const char *line, size_t len,
+                                          int is_remove, void *opaque);
+DDBPIPE_API int ddbpipe_kafka_output_flush(void *opaque);
+/* Messages produced (events and tombstones), delivered, failed. */
+DDBPIPE_API void ddbpipe_kafka_output_counts(const ddbpipe_kafka_output_t *k, uint64_t *produced,
+                                             uint64_t *delivered, uint64_t *failed);
+
 /* ---------------------------------------------------------------- source */
 
 typedef struct ddbpipe_source ddbpipe_source_t;
@@ -429,6 +454,11 @@ typedef struct ddbpipe_source_options {
     int (*flush)(void *opaque);
     void *opaque;
     int checkpoint_interval_ms;  /* 0: 1000; the checkpoint is also written at exit */
+    /* Instead of emit, when set: each event with its item key as canonical
+     * JSON ({"pk":v[,"sk":v]}: S and B as strings, N as DynamoDB's canonical
+     * number) and is_remove for deletes; for keyed outputs such as Kafka
+     * (ddbpipe_kafka_output_emit). Return non-zero to stop. */
+    int (*emit_keyed)(const char *key, size_t key_len, const char *line, size_t len, int is_remove, void *opaque);
 } ddbpipe_source_options_t;
 
 /* Validates options and builds the client; no network I/O yet (config

@@ -189,9 +189,9 @@ static const dp_prop props[] = {
       "On TrimmedDataAccessException (records lost): `stop` with an error, or `continue` from the trim horizon "
       "after reporting the loss."),
     /* ------------------------------------------------------------ kafka */
-    P(kafka_enabled, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, "sink", NULL, NULL, NULL,
-      "Read the sink's input from Kafka as a consumer group member, as `--kafka` does (for service units "
-      "that take no flags). Every `kafka.<property>` is passed to librdkafka as it is (`kafka.bootstrap.servers`, "
+    P(kafka_enabled, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, "sink,source", NULL, NULL, NULL,
+      "As `--kafka` (for service units that take no flags): the sink reads from Kafka as a consumer group "
+      "member, the source writes its events to Kafka. Every `kafka.<property>` is passed to librdkafka as it is (`kafka.bootstrap.servers`, "
       "`kafka.group.id`, `kafka.security.protocol`, `kafka.sasl.*`, `kafka.ssl.*`, ...); passwords and "
       "secrets among them are never printed. ddbpipe's defaults: `enable.auto.commit=false`, "
       "`auto.offset.reset=earliest`."),
@@ -208,6 +208,11 @@ static const dp_prop props[] = {
     P(kafka_tombstones, "enum", DP_PT_ENUM, "delete", "delete|ignore", 0, 0, 0, "sink", NULL, NULL, NULL,
       "A Kafka message with a key and a null value (a tombstone): `delete` the item with that key, or "
       "`ignore` it."),
+    P(kafka_topic, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, "source", NULL, NULL, NULL,
+      "The topic `ddbpipe source --kafka` writes to (message key: the item key as JSON; value: the event)."),
+    P(kafka_delete_tombstones, "bool", DP_PT_BOOL, "true", "true|false", 0, 0, 0, "source", NULL, NULL, NULL,
+      "With `--kafka --format debezium`: follow each delete with a tombstone (the key, a null value), so "
+      "compacted topics drop the item."),
     P(dead_letter_topic, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, "sink", NULL, NULL, NULL,
       "With Kafka input: produce dead letters to this topic (value and key as received; headers "
       "`ddbpipe.reason`, `ddbpipe.topic`, `ddbpipe.partition`, `ddbpipe.offset`) instead of the file."),

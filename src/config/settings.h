@@ -133,6 +133,8 @@ typedef struct dp_settings {
     int64_t kafka_revoke_timeout_ms;
     int kafka_tombstones; /* dp_kafka_tombstones */
     const char *dead_letter_topic;
+    const char *kafka_topic;
+    int kafka_delete_tombstones;
 
     /* Not properties: how the values came to be. */
     int assume_role;                         /* credentials_provider was Flink's ASSUME_ROLE */

@@ -36,6 +36,7 @@
 #include "common/util.h"
 #include "config/conf.h"
 #include "config/settings.h"
+#include "ddb/attr.h"
 #include "ddb/client.h"
 #include "ddb/ops.h"
 #include "metrics/metrics.h"
@@ -75,6 +76,7 @@ struct ddbpipe_source {
     int until_caught_up;
     int (*emit)(const char *line, size_t len, void *opaque);
     int (*flush)(void *opaque);
+    int (*emit_keyed)(const char *key, size_t key_len, const char *line, size_t len, int is_remove, void *opaque);
     void *opaque;
     int64_t checkpoint_interval_ms;
 
@@ -110,6 +112,7 @@ struct ddbpipe_source {
     int64_t last_checkpoint_ms;
     src_call *calls;
     dp_buf line;
+    dp_buf key; /* emit_keyed: the event's item key as canonical JSON */
     src_stats stats;
     int64_t started_ms;
     /* Prometheus metrics (served when metrics_address is set). */
@@ -234,6 +237,37 @@ static const char *res_code(const dp_ddb_result *res) {
 
 /* ------------------------------------------------------------ output */
 
+/* The item key of an event as canonical JSON: {"pk":v[,"sk":v]} in key
+ * schema order, S and B as JSON strings (B base64, as sent), N as the
+ * canonical number (1.50 and 1.5 give one key). 0 ok, -1 no key. */
+static int event_key_json(const ddbpipe_source_t *src, const dp_event *ev, dp_buf *out) {
+    const dp_json *from = ev->keys ? ev->keys : ev->new_image ? ev->new_image : ev->old_image;
+    const char *names[2] = {src->pk, src->sk[0] ? src->sk : NULL};
+    dp_buf_reset(out);
+    dp_buf_putc(out, '{');
+    for (int i = 0; i < 2 && names[i]; i++) {
+        const dp_json *av = dp_json_get(from, names[i]);
+        if (!av || !dp_json_is(av, DP_JSON_OBJECT) || av->count != 1 ||
+            !dp_json_is(av->members[0].value, DP_JSON_STRING))
+            return -1;
+        const char *t = av->members[0].key;
+        const dp_json *v = av->members[0].value;
+        if (i)
+            dp_buf_putc(out, ',');
+        dp_json_write_cstr(out, names[i]);
+        dp_buf_putc(out, ':');
+        if (strcmp(t, "N") == 0) {
+            if (dp_ddb_number_canonical(v->str, v->len, out) != 0)
+                return -1;
+        } else if (strcmp(t, "S") == 0 || strcmp(t, "B") == 0) {
+            dp_json_write_string(out, v->str, v->len);
+        } else {
+            return -1;
+        }
+    }
+    return dp_buf_putc(out, '}') == DDBPIPE_OK ? 0 : -1;
+}
+
 static int emit_event(ddbpipe_source_t *src, dp_event *ev) {
     char err[256] = "";
     dp_buf_reset(&src->line);
@@ -244,7 +278,18 @@ static int emit_event(ddbpipe_source_t *src, dp_event *ev) {
                   ev->sequence ? ev->sequence : "-", err[0] ? err : ddbpipe_strerror(rc));
         return -1;
     }
-    if (src->emit && src->emit(src->line.data, src->line.len, src->opaque) != 0) {
+    if (src->emit_keyed) {
+        if (event_key_json(src, ev, &src->key) != 0) {
+            set_fatal(src, DDBPIPE_ERR_PARSE, "an event of shard %s sequence %s has no usable key",
+                      ev->shard ? ev->shard : "-", ev->sequence ? ev->sequence : "-");
+            return -1;
+        }
+        if (src->emit_keyed(src->key.data, src->key.len, src->line.data, src->line.len,
+                            ev->op == DP_EVENT_REMOVE, src->opaque) != 0) {
+            set_fatal(src, DDBPIPE_ERR_IO, "the output refused an event (closed or full)");
+            return -1;
+        }
+    } else if (src->emit && src->emit(src->line.data, src->line.len, src->opaque) != 0) {
         set_fatal(src, DDBPIPE_ERR_IO, "the output refused an event (closed or full)");
         return -1;
     }
@@ -953,6 +998,7 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     }
     dp_src_checkpoint_init(&src->st);
     dp_buf_init(&src->line, 0);
+    dp_buf_init(&src->key, 0);
     if (pick(opts->mode, "stream", modes, src->mode, sizeof src->mode) != 0) {
         dp_errf(errstr, errstr_size, "source: mode '%s' is not snapshot, stream or snapshot+stream", opts->mode);
         goto fail;
@@ -980,6 +1026,7 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     src->until_caught_up = opts->until_caught_up;
     src->emit = opts->emit;
     src->flush = opts->flush;
+    src->emit_keyed = opts->emit_keyed;
     src->opaque = opts->opaque;
     src->checkpoint_interval_ms =
         opts->checkpoint_interval_ms > 0 ? opts->checkpoint_interval_ms : SRC_CHECKPOINT_INTERVAL_MS;
@@ -1049,6 +1096,7 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
     ddbpipe_conf_destroy(src->conf);
     dp_src_checkpoint_free(&src->st);
     dp_buf_free(&src->line);
+    dp_buf_free(&src->key);
     free(src->checkpoint_path);
     dp_metrics_server_stop(src->msrv);
     dp_metrics_destroy(src->metrics);

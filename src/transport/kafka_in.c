@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "config/conf.h"
 #include "ddbpipe/ddbpipe.h"
+#include "transport/kafka_conf.h"
 
 typedef struct ktp {
     char *topic;
@@ -327,100 +328,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     }
 }
 
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    (void)rk;
-    ddbpipe_log_level_t l = level <= 3   ? DDBPIPE_LOG_ERROR
-                            : level == 4 ? DDBPIPE_LOG_WARN
-                            : level <= 6 ? DDBPIPE_LOG_INFO
-                                         : DDBPIPE_LOG_DEBUG;
-    dp_log(l, "librdkafka %s: %s", fac, buf);
-}
-
-/* ------------------------------------------------------------ setup */
-
-/* Properties a producer does not take (copied from the consumer's set). */
-static int consumer_only(const char *name) {
-    static const char *const names[] = {"group.id",
-                                        "group.instance.id",
-                                        "auto.offset.reset",
-                                        "enable.auto.commit",
-                                        "enable.auto.offset.store",
-                                        "auto.commit.interval.ms",
-                                        "partition.assignment.strategy",
-                                        "session.timeout.ms",
-                                        "heartbeat.interval.ms",
-                                        "max.poll.interval.ms",
-                                        "fetch.min.bytes",
-                                        "fetch.max.bytes",
-                                        "fetch.wait.max.ms",
-                                        "max.partition.fetch.bytes",
-                                        "fetch.message.max.bytes",
-                                        "queued.min.messages",
-                                        "queued.max.messages.kbytes",
-                                        "isolation.level",
-                                        "enable.partition.eof",
-                                        "check.crcs",
-                                        "group.protocol.type",
-                                        "coordinator.query.interval.ms"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(name, names[i]) == 0)
-            return 1;
-    return 0;
-}
-
-static ddbpipe_result_t conf_set(rd_kafka_conf_t *rc, const char *name, const char *value, char *errstr,
-                                 size_t n) {
-    char e[512];
-    if (rd_kafka_conf_set(rc, name, value, e, sizeof e) == RD_KAFKA_CONF_OK)
-        return DDBPIPE_OK;
-    if (ddbpipe_conf_kafka_is_secret(name))
-        dp_errf(errstr, n, "kafka.%s: librdkafka refused the value (not shown: secret)", name);
-    else
-        dp_errf(errstr, n, "kafka.%s: %s", name, e);
-    return DDBPIPE_ERR_CONFIG;
-}
-
-static int user_set(const ddbpipe_conf_t *conf, const char *name) {
-    for (size_t i = 0; i < ddbpipe_conf_kafka_count(conf); i++)
-        if (strcmp(ddbpipe_conf_kafka_name(conf, i), name) == 0)
-            return 1;
-    return 0;
-}
-
-static const char *user_value(const ddbpipe_conf_t *conf, const char *name) {
-    for (size_t i = 0; i < ddbpipe_conf_kafka_count(conf); i++)
-        if (strcmp(ddbpipe_conf_kafka_name(conf, i), name) == 0)
-            return ddbpipe_conf_kafka_value(conf, i);
-    return NULL;
-}
-
-/* A librdkafka configuration from the kafka.<property> set. */
+/* A librdkafka configuration for the consumer or the dead-letter producer. */
 static ddbpipe_result_t make_conf(ddbpipe_kafka_sink_t *k, int producer, rd_kafka_conf_t **out, char *errstr,
                                   size_t n) {
-    rd_kafka_conf_t *rc = rd_kafka_conf_new();
-    ddbpipe_result_t r = DDBPIPE_OK;
-    rd_kafka_conf_set_log_cb(rc, on_log);
-    if (!producer) {
-        if (!user_set(k->conf, "enable.auto.commit"))
-            r = conf_set(rc, "enable.auto.commit", "false", errstr, n);
-        if (!r && !user_set(k->conf, "auto.offset.reset"))
-            r = conf_set(rc, "auto.offset.reset", "earliest", errstr, n);
-        if (!r)
-            r = conf_set(rc, "enable.auto.offset.store", "false", errstr, n);
-    } else if (!user_set(k->conf, "enable.idempotence")) {
-        r = conf_set(rc, "enable.idempotence", "true", errstr, n);
-    }
-    for (size_t i = 0; !r && i < ddbpipe_conf_kafka_count(k->conf); i++) {
-        const char *name = ddbpipe_conf_kafka_name(k->conf, i);
-        if (producer && consumer_only(name))
-            continue;
-        r = conf_set(rc, name, ddbpipe_conf_kafka_value(k->conf, i), errstr, n);
-    }
-    if (r) {
-        rd_kafka_conf_destroy(rc);
+    rd_kafka_conf_t *rc = NULL;
+    ddbpipe_result_t r = dp_kafka_conf_build(k->conf, producer, k, &rc, errstr, n);
+    if (r != DDBPIPE_OK)
         return r;
-    }
-    rd_kafka_conf_set_opaque(rc, k);
     if (producer)
         rd_kafka_conf_set_dr_msg_cb(rc, dlq_dr_cb);
     else
@@ -455,11 +369,11 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
                 dp_settings_name(&set, &set.kafka_topics));
         goto out;
     }
-    if (!user_set(k->conf, "bootstrap.servers") || !user_set(k->conf, "group.id")) {
+    if (!dp_kafka_user_set(k->conf, "bootstrap.servers") || !dp_kafka_user_set(k->conf, "group.id")) {
         dp_errf(errstr, errstr_size, "kafka: kafka.bootstrap.servers and kafka.group.id are required");
         goto out;
     }
-    const char *ac = user_value(k->conf, "enable.auto.commit");
+    const char *ac = dp_kafka_user_value(k->conf, "enable.auto.commit");
     if (ac && strcmp(ac, "false") != 0) {
         dp_errf(
             errstr, errstr_size,
@@ -467,7 +381,7 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
             "written");
         goto out;
     }
-    const char *strat = user_value(k->conf, "partition.assignment.strategy");
+    const char *strat = dp_kafka_user_value(k->conf, "partition.assignment.strategy");
     k->cooperative = strat && strstr(strat, "cooperative-sticky") != NULL;
     k->commit_interval_ms = set.kafka_commit_interval_ms;
     k->revoke_timeout_ms = set.kafka_revoke_timeout_ms;
@@ -535,8 +449,8 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
         r = DDBPIPE_ERR_CONFIG;
         goto out;
     }
-    DP_LOG_INFO("kafka: consuming %s as group %s (%s rebalancing)", topics, user_value(k->conf, "group.id"),
-                k->cooperative ? "cooperative" : "eager");
+    DP_LOG_INFO("kafka: consuming %s as group %s (%s rebalancing)", topics,
+                dp_kafka_user_value(k->conf, "group.id"), k->cooperative ? "cooperative" : "eager");
     *out = k;
     return DDBPIPE_OK;
 nomem:
