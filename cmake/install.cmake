@@ -90,7 +90,7 @@ install(FILES ${CMAKE_SOURCE_DIR}/completions/ddbpipe.bash
 
 # Debian package: `cmake --build build --target package` (or `make deb`)
 # writes build/ddbpipe_VERSION_ARCH.deb, installing under /usr. Its Depends
-# come from dpkg-shlibdeps (libcurl4, libssl3, libyaml-0-2, libmicrohttpd12,
+# come from dpkg-shlibdeps (libcurl4, libssl3, libyaml-0-2, libmicrohttpd12, librdkafka1,
 # libc6); the headers, libddbpipe.a, ddbpipe.pc and the CMake config are in
 # the same package (one package keeps it simple; the -dev packages of the
 # dependencies are needed only to build against it).
