@@ -68,10 +68,10 @@ fuzz-smoke: deps
 
 fuzz: fuzz-smoke
 
-# The demo needs only the CLI: build just that target.
+# The demo needs only the CLI (and the mock Kafka cluster for its Kafka leg).
 demo: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
-	cmake --build $(BUILD) -j$(JOBS) --target ddbpipe
+	cmake --build $(BUILD) -j$(JOBS) --target ddbpipe kafka_mock_cluster
 	@scripts/demo.sh $(BUILD)/ddbpipe
 
 # Script tests run the sanitized CLI and often keep its stderr to themselves, so ASan/LSan

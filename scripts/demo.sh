@@ -72,6 +72,53 @@ if [ "$sink_built" = 1 ]; then
         rc=0
         show "${D[@]}" source "${C[@]}" --mode stream --from trim_horizon --until-caught-up || rc=$?
         [ "$rc" -eq 0 ] || echo "(source exit $rc)"
+        # Through Kafka: needs the test cluster (tests/tools/kafka_mock_cluster, next to a build's
+        # ddbpipe) and an independent client to watch the group's offsets.
+        MOCK="$(dirname "$BIN")/kafka_mock_cluster"
+        if [ -x "$MOCK" ] && /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null; then
+            step "Through Kafka: source -> a Kafka cluster (librdkafka's mock, 3 brokers) -> sink into demo_events_copy"
+            mkfifo "$work/mock.in"
+            "$MOCK" --brokers 3 --topic demo_changes:4 <"$work/mock.in" >"$work/mock.out" &
+            exec 8>"$work/mock.in" # the cluster serves until this closes
+            for _ in $(seq 100); do [ -s "$work/mock.out" ] && break; sleep 0.1; done
+            BS=$(head -n1 "$work/mock.out")
+            K=(--set "kafka.bootstrap.servers=$BS")
+            CP=(-c "$CONFIG" --set "endpoint_url=$EP" --set table=demo_events_copy)
+            show "${D[@]}" create-table "${CP[@]}"
+            rc=0
+            show "${D[@]}" source "${C[@]}" --kafka "${K[@]}" --set kafka_topic=demo_changes --format dynamodb \
+                --mode snapshot || rc=$?
+            [ "$rc" -eq 0 ] || echo "(source exit $rc)"
+            echo "$ ${D[*]} sink ${CP[*]} --kafka ${K[*]} --set kafka_topics=demo_changes --set kafka.group.id=demo &"
+            "${D[@]}" sink "${CP[@]}" --kafka "${K[@]}" --set kafka_topics=demo_changes --set kafka.group.id=demo \
+                --set kafka_commit_interval_ms=200 &
+            sink_pid=$!
+            # wait until the group has committed every message, then stop the sink (SIGTERM: flush, commit, exit)
+            /usr/bin/python3 - "$BS" <<'PY'
+import sys, time
+from confluent_kafka import Consumer, TopicPartition
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "demo", "enable.auto.commit": False})
+tps = [TopicPartition("demo_changes", p) for p in range(4)]
+end = [c.get_watermark_offsets(tp, timeout=10)[1] for tp in tps]
+deadline = time.time() + 60
+while time.time() < deadline:
+    got = [tp.offset for tp in c.committed(tps, timeout=10)]
+    if all(e == 0 or g >= e for g, e in zip(got, end)):
+        print("committed offsets %s == end offsets" % got)
+        break
+    time.sleep(0.2)
+c.close()
+PY
+            kill -TERM "$sink_pid"
+            rc=0
+            wait "$sink_pid" || rc=$?
+            echo "(sink exit $rc)"
+            exec 8>&-
+            step "The copy, read back"
+            rc=0
+            show "${D[@]}" source "${CP[@]}" --mode snapshot --format json || rc=$?
+            [ "$rc" -eq 0 ] || echo "(source exit $rc)"
+        fi
     fi
 fi
 step "Done: stopping DynamoDB Local"

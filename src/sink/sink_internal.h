@@ -252,6 +252,9 @@ void sk_metrics_stop(struct ddbpipe_sink *s);
 /* /readyz: ready, or not with a reason (no-op without a metrics server). */
 void sk_metrics_set_ready(struct ddbpipe_sink *s, int ready, const char *reason);
 void sk_metrics_latency(struct ddbpipe_sink *s, double seconds);
+/* The sink's metrics registry (Prometheus on metrics_address), for the
+ * transports that feed it (Kafka lag, commits); NULL before start. */
+struct dp_metrics *sk_metrics_registry(struct ddbpipe_sink *s);
 /* Push counter deltas to the registry (at most every 250 ms unless force). */
 void sk_metrics_sync(struct ddbpipe_sink *s, int force);
 /* Prometheus text for the sink's metrics (also used without a server). */

@@ -101,6 +101,11 @@ void sk_metrics_sync(struct ddbpipe_sink *s, int force) {
     dp_metric_set(m->in_flight, (double)st.in_flight_requests);
 }
 
+dp_metrics *sk_metrics_registry(struct ddbpipe_sink *s) {
+    sk_metrics *m = s ? s->metrics : NULL;
+    return m ? m->reg : NULL;
+}
+
 void sk_metrics_latency(struct ddbpipe_sink *s, double seconds) {
     sk_metrics *m = s->metrics;
     if (!m)

@@ -15,10 +15,13 @@ messages of five kinds. All changes of one item go to one partition (id % 6), in
 import json
 import os
 import random
+import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 from ddblocal_env import BIN, ENDPOINT, FAILS, check, ddb_client
 from kafka_env import (Cluster, committed, dumps, end_offsets, log, produce_all, producer, scaled, sink_config,
@@ -119,7 +122,11 @@ try:
     conf = os.path.join(work, "sink.yaml")
     dlq = os.path.join(work, "dead.jsonl")
     stats = os.path.join(work, "stats.json")
-    sink_config(conf, ENDPOINT, table, cluster.bootstrap, group, [TOPIC])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    mport = sock.getsockname()[1]
+    sock.close()
+    sink_config(conf, ENDPOINT, table, cluster.bootstrap, group, [TOPIC], "metrics_address: 127.0.0.1:%d\n" % mport)
     env = dict(os.environ, AWS_EC2_METADATA_DISABLED="true")
     err = open(os.path.join(work, "sink.err"), "w")
     t0 = time.time()
@@ -127,6 +134,23 @@ try:
                             env=env, stderr=err)
     reached = wait_committed(cluster.bootstrap, group, TOPIC, PARTS, ends, 600, (proc,))
     check(reached, "committed offsets reach the end offsets while running (%.1f s)" % (time.time() - t0))
+    # Prometheus: per-partition committed offsets and lag, messages in
+    metrics_ok, text = False, ""
+    for _ in range(50):
+        try:
+            text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5).read().decode()
+        except OSError:
+            text = ""
+        got_c = {int(m.group(1)): int(float(m.group(2))) for m in
+                 re.finditer(r'^ddbpipe_kafka_committed_offset\{partition="%s/(\d+)"\} (\S+)' % TOPIC, text, re.M)}
+        lags = [float(x) for x in re.findall(r'^ddbpipe_kafka_consumer_lag\{[^}]*\} (\S+)', text, re.M)]
+        m_in = re.search(r'^ddbpipe_kafka_messages_in_total (\S+)', text, re.M)
+        if got_c == ends and len(lags) == PARTS and not any(lags) and m_in and float(m_in.group(1)) >= len(msgs):
+            metrics_ok = True
+            break
+        time.sleep(0.2)
+    check(metrics_ok, "/metrics shows messages in, committed offset == end and lag 0 for every partition",
+          "\n".join(l for l in text.splitlines() if "kafka" in l)[:1500])
     proc.send_signal(signal.SIGTERM)
     rc = proc.wait(timeout=120)
     err.close()
