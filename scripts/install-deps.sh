@@ -33,7 +33,7 @@ for arg in "$@"; do
     --no-ddblocal) want_ddblocal=0 ;;
     --build-only)
         # Compiler, CMake, pkg-config (ddbpipe.pc) and the libraries' -dev packages.
-        pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev libmicrohttpd-dev
+        pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev libmicrohttpd-dev librdkafka-dev
               go-md2man)
         want_ddblocal=0 build_only=1 ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
