@@ -48,6 +48,7 @@
 #define SRC_CHECKPOINT_INTERVAL_MS 1000
 #define SRC_DRAIN_MS 3000            /* in-flight calls finished after a stop */
 #define SRC_GETRECORDS_LIMIT 1000
+#define SRC_TIP_EMPTY_ANSWERS 3      /* empty GetRecords answers in a row that count as an open shard's tip */
 
 typedef enum { PH_PREP = 0, PH_SNAPSHOT, PH_STREAM, PH_DONE } src_phase;
 typedef enum { CALL_DISCOVER = 0, CALL_CHILDREN, CALL_ITER, CALL_RECORDS, CALL_SCAN } call_kind;
@@ -700,7 +701,9 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
         set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
         goto out;
     }
-    s->at_tip = n == 0;
+    /* DynamoDB Streams may answer empty in the middle of a shard (more
+     * records further on): one empty answer is not the tip */
+    s->at_tip = n == 0 ? s->at_tip + 1 : 0;
     if (n == 0)
         src->stats.empty_polls++;
     s->due_ms = dp_now_ms() + (n ? src->poll_busy_ms : src->poll_idle_ms);
@@ -836,7 +839,7 @@ static int stream_caught_up(const ddbpipe_source_t *src) {
         }
         /* A poll in flight after an empty answer still counts: its result is
          * drained (and emitted) before exit. */
-        if ((s->state != DP_SHARD_IDLE && s->state != DP_SHARD_GET_PENDING) || !s->at_tip) {
+        if ((s->state != DP_SHARD_IDLE && s->state != DP_SHARD_GET_PENDING) || s->at_tip < SRC_TIP_EMPTY_ANSWERS) {
             DP_LOG_DEBUG("not caught up: %s state %d tip %d", s->id, s->state, s->at_tip);
             return 0;
         }

@@ -36,7 +36,7 @@ typedef struct dp_shard {
     dp_shard_state state;
     char *iterator;
     int64_t due_ms;
-    int at_tip;           /* last GetRecords on an open shard returned nothing */
+    int at_tip;           /* empty GetRecords answers in a row on an open shard */
     int children_checked; /* CHILD_SHARDS listing done after it closed */
     int child_retries;
     int failures;         /* consecutive retryable failures */
