@@ -19,11 +19,10 @@ the first full listing shows B's children missing (inconsistent listing);
 D and E stay out of full listings until B was read to its end (only a
 CHILD_SHARDS query or a later listing finds them); one ExpiredIteratorException
 on C; an occasional 500/throttle; with --trim, shard C is trimmed past the
-reader once (TrimmedDataAccessException). With --empty-pages (off by default:
-`--until-caught-up` takes an empty page for the tip), one empty page (no
-records, a NextShardIterator at the same position) in the middle of every
+reader once (TrimmedDataAccessException). With --empty-pages, one empty page
+(no records, a NextShardIterator at the same position) in the middle of every
 shard with 4 records or more, open shards included, as DynamoDB Streams may
-serve them: an empty page is not the end of a shard.
+serve them: an empty page is neither the end of a shard nor its tip.
 
 Writes the expected events to --expect FILE: {"events": {key: [[seq, op], ...]},
 "trimmed": [seq, ...]}. GET /__stats returns counters, ordering

@@ -107,7 +107,7 @@ def stream_stats(st):
 
 
 def test_split(cmd, stats_opt, tmp):
-    d = Double(tmp)
+    d = Double(tmp, "--empty-pages")
     try:
         out = os.path.join(tmp, "split.jsonl")
         r, st = run_source(cmd, stats_opt, write_config(tmp, d.port), out, tmp, "--from", "trim_horizon",
@@ -132,6 +132,9 @@ def test_split(cmd, stats_opt, tmp):
         check(ds["calls"].get("faults_injected", 0) >= 1, "split: injected 500/throttle answers were retried")
         check(stream_stats(st).get("shards_closed") == 3 and stream_stats(st).get("shards_open") == 4,
               "split: stats count 3 closed and 4 open shards")
+        check(ds["calls"].get("empty_pages_served_open", 0) >= 3,
+              "split: --until-caught-up read past an empty page in the middle of every open shard (%s served)" %
+              ds["calls"].get("empty_pages_served_open"))
 
     finally:
         d.stop()
