@@ -63,16 +63,16 @@ run_file() {
   conf unused
   local t0 t1
   t0=$(date +%s.%N)
-  "$B/ddbpipe" sink -c "$work/sink.yaml" -i "$work/records.jsonl" --quiet
+  /usr/bin/time -f "%U %S" -o "$work/cpu" "$B/ddbpipe" sink -c "$work/sink.yaml" -i "$work/records.jsonl" --quiet
   t1=$(date +%s.%N)
-  python3 -c "import json;s=$t1-$t0;print(json.dumps({'case':'file','items':$N,'seconds':round(s,3),'items_per_s':round($N/s)}))"
+  python3 -c "import json;s=$t1-$t0;u,y=map(float,open('$work/cpu').read().split()[-2:]);print(json.dumps({'case':'file','items':$N,'seconds':round(s,3),'items_per_s':round($N/s),'cpu_us_per_item':round((u+y)*1e6/$N,2)}))"
 }
 
 run_kafka() { # $1 round
   local g="bench-$1-$RANDOM"
   conf "$g"
   local t0; t0=$(date +%s.%N)
-  "$B/ddbpipe" sink -c "$work/sink.yaml" --kafka -v 2> "$work/k.err" &
+  /usr/bin/time -f "%U %S" -o "$work/cpu" "$B/ddbpipe" sink -c "$work/sink.yaml" --kafka -v 2> "$work/k.err" &
   local p=$!
   /usr/bin/python3 - "$bs" "$g" "$PARTS" "$N" "$t0" "$work/k.err" <<'PY'
 import json, re, sys, time, datetime
@@ -98,7 +98,9 @@ s = t_end - (assigned or t0)
 print(json.dumps({"case": "kafka", "items": n, "seconds": round(s, 3), "items_per_s": round(n / s),
                   "group_join_s": round((assigned or t0) - t0, 2)}))
 PY
-  kill -TERM "$p"; wait "$p" || true
+  # SIGTERM to ddbpipe (the child of time), then its CPU time
+  pkill -TERM -P "$p" || true; wait "$p" || true
+  python3 -c "import json;u,y=map(float,open('$work/cpu').read().split()[-2:]);print(json.dumps({'case':'kafka-cpu','cpu_us_per_item':round((u+y)*1e6/$N,2)}))"
 }
 
 results="$work/results.jsonl"
@@ -114,6 +116,8 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 med = lambda case: statistics.median(r["items_per_s"] for r in rows if r.get("case") == case)
 k, f = med("kafka"), med("file")
 peer = [r for r in rows if r.get("peer")][0]["items_per_s"]
+cpu = lambda case: statistics.median(r["cpu_us_per_item"] for r in rows if r.get("case") == case)
 print(json.dumps({"median_kafka_items_per_s": k, "median_file_items_per_s": f, "kafka_vs_file": round(k / f, 2),
-                  "peer_items_per_s": peer, "kafka_vs_peer": round(k / peer, 1)}))
+                  "peer_items_per_s": peer, "kafka_vs_peer": round(k / peer, 1),
+                  "ddbpipe_cpu_us_per_item_kafka": cpu("kafka-cpu"), "ddbpipe_cpu_us_per_item_file": cpu("file")}))
 PY

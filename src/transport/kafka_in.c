@@ -37,6 +37,8 @@ typedef struct ktp {
     struct ktp *next_zombie;
 } ktp;
 
+#define TAKE_BATCH 256
+
 struct ddbpipe_kafka_sink {
     ddbpipe_conf_t *conf;
     ddbpipe_sink_t *sink;
@@ -598,44 +600,58 @@ ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr, s
     int64_t next_commit = dp_now_ms() + k->commit_interval_ms, next_tick = dp_now_ms() + 200;
     unsigned n = 0;
     int idle = 0;
-    while (!k->stop) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, idle ? 20 : 0);
-        idle = m == NULL;
-        if (m) {
-            if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                r = take(k, m);
-            } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                DP_LOG_WARN("kafka: %s", rd_kafka_message_errstr(m));
+    /* Messages come in batches from the consumer queue (one call per batch,
+     * not per message); rebalance callbacks are served by the same call. */
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(k->rk);
+    rd_kafka_message_t *batch[TAKE_BATCH];
+    while (!k->stop && q) {
+        ssize_t got = rd_kafka_consume_batch_queue(q, idle ? 20 : 0, batch, TAKE_BATCH);
+        idle = got <= 0;
+        int stop_now = 0;
+        for (ssize_t i = 0; i < got; i++) {
+            rd_kafka_message_t *m = batch[i];
+            if (!stop_now) {
+                if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                    r = take(k, m);
+                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    DP_LOG_WARN("kafka: %s", rd_kafka_message_errstr(m));
+                if (r != DDBPIPE_OK)
+                    stop_now = 1; /* the rest of the batch is not taken: consumed again later */
+                else if ((++n & 63) == 0 && (r = ddbpipe_sink_poll(k->sink, 0)) != DDBPIPE_OK &&
+                         r != DDBPIPE_ERR_TIMEOUT)
+                    stop_now = 1;
+                else
+                    r = DDBPIPE_OK;
             }
             rd_kafka_message_destroy(m);
-            if (r == DDBPIPE_ERR_INTERRUPTED) {
-                r = DDBPIPE_OK;
-                break;
-            }
-            if (r != DDBPIPE_OK)
+        }
+        if (r == DDBPIPE_ERR_INTERRUPTED) {
+            r = DDBPIPE_OK;
+            break;
+        }
+        if (r != DDBPIPE_OK)
+            break;
+        r = ddbpipe_sink_poll(k->sink, 0);
+        if (r == DDBPIPE_ERR_TIMEOUT)
+            r = DDBPIPE_OK;
+        if (r != DDBPIPE_OK)
+            break;
+        int64_t now = dp_now_ms();
+        if (now >= next_commit) {
+            commit(k, NULL);
+            next_commit = now + k->commit_interval_ms;
+        }
+        if (now >= next_tick) {
+            next_tick = now + 200;
+            metrics_sync(k);
+            if (tick(k))
                 break;
         }
-        if (idle || (++n & 63) == 0) {
-            r = ddbpipe_sink_poll(k->sink, 0);
-            if (r == DDBPIPE_ERR_TIMEOUT)
-                r = DDBPIPE_OK;
-            if (r != DDBPIPE_OK)
-                break;
-            int64_t now = dp_now_ms();
-            if (now >= next_commit) {
-                commit(k, NULL);
-                next_commit = now + k->commit_interval_ms;
-            }
-            if (now >= next_tick) {
-                next_tick = now + 200;
-                metrics_sync(k);
-                if (tick(k))
-                    break;
-            }
-            if (fatal_kafka(k) || k->fatal != DDBPIPE_OK)
-                break;
-        }
+        if (fatal_kafka(k) || k->fatal != DDBPIPE_OK)
+            break;
     }
+    if (q)
+        rd_kafka_queue_destroy(q);
     /* the end: what was taken is written (or the sink failed), committed,
      * and the group is left (its revoke commits nothing new) */
     for (;;) {
