@@ -7,7 +7,10 @@
  *
  *   null_endpoint [--port N] [--latency-ms MS] [--spin] [--pk NAME]
  * Prints "PORT <n>" on stdout once listening. GET /__stats returns
- * {"requests":..,"items":..,"connections":..}. DescribeTable answers with a
+ * {"requests":..,"items":..,"connections":..,"open_calls":..,"max_open_calls":..}:
+ * max_open_calls is the most calls received and not yet answered at one
+ * moment since the previous /__stats (which resets it to open_calls), so a
+ * benchmark reads it before and after a run to see the concurrency it got. DescribeTable answers with a
  * table whose partition key is --pk (S). SIGTERM/SIGINT stop it. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -39,6 +42,7 @@ typedef struct conn {
     int64_t due_ns; /* pending response time, 0 = none */
     char *resp;
     size_t resp_len, resp_off;
+    int open_call; /* a received call not answered yet */
 } conn;
 
 /* answers waiting for their due time, oldest first (one per connection at most) */
@@ -52,7 +56,7 @@ static size_t due_head, due_len;
 static uint64_t next_gen = 1;
 
 static volatile sig_atomic_t stop_flag;
-static uint64_t n_requests, n_items, n_conns;
+static uint64_t n_requests, n_items, n_conns, open_calls, max_open_calls;
 static int64_t latency_ns;
 static int spin;
 static const char *pk_name = "id";
@@ -138,8 +142,12 @@ static size_t try_request(conn *c) {
     n_requests++;
     if (strncmp(c->buf, "GET /__stats", 12) == 0) {
         char b[256];
-        snprintf(b, sizeof b, "{\"requests\":%llu,\"items\":%llu,\"connections\":%llu}",
-                 (unsigned long long)n_requests, (unsigned long long)n_items, (unsigned long long)n_conns);
+        snprintf(b, sizeof b,
+                 "{\"requests\":%llu,\"items\":%llu,\"connections\":%llu,\"open_calls\":%llu,"
+                 "\"max_open_calls\":%llu}",
+                 (unsigned long long)n_requests, (unsigned long long)n_items, (unsigned long long)n_conns,
+                 (unsigned long long)open_calls, (unsigned long long)max_open_calls);
+        max_open_calls = open_calls;
         set_response(c, 200, b);
     } else if (strstr(target, "BatchWriteItem")) {
         n_items += count_sub(body, clen, "\"PutRequest\"") + count_sub(body, clen, "\"DeleteRequest\"");
@@ -163,6 +171,11 @@ static size_t try_request(conn *c) {
                      "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"null "
                      "endpoint: unsupported operation\"}");
     }
+    if (strncmp(c->buf, "GET /__stats", 12) != 0) {
+        c->open_call = 1;
+        if (++open_calls > max_open_calls)
+            max_open_calls = open_calls;
+    }
     if (latency_ns > 0) {
         c->due_ns = now_ns() + latency_ns;
         due_entry *e = &due_q[(due_head + due_len++) % (2 * MAX_CONN)];
@@ -175,7 +188,15 @@ static size_t try_request(conn *c) {
     return hlen + clen;
 }
 
+static void call_answered(conn *c) {
+    if (c->open_call) {
+        c->open_call = 0;
+        open_calls--;
+    }
+}
+
 static void close_conn(int ep, conn **conns, conn *c) {
+    call_answered(c);
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     conns[c->fd] = NULL;
@@ -192,6 +213,7 @@ static int flush_resp(conn *c) {
         c->resp_off += (size_t)w;
     }
     c->due_ns = 0;
+    call_answered(c);
     free(c->resp);
     c->resp = NULL;
     return 1;
