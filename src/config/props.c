@@ -160,7 +160,8 @@ static const dp_prop props[] = {
     P(expression_attribute_values, "json", DP_PT_STRING, NULL, "JSON object", 0, 0, DP_PF_JSON, S_SINK, NULL,
       NULL, NULL, "ExpressionAttributeValues (typed AttributeValues) for the condition expressions."),
     P(metrics_address, "string", DP_PT_STRING, NULL, "host:port or port", 0, 0, 0, "sink,source", NULL, NULL, NULL,
-      "Serve Prometheus metrics here, e.g. 127.0.0.1:9464 (a bare port binds 127.0.0.1). Unset: no server."),
+      "Serve Prometheus metrics (/metrics) and the probes /healthz (alive) and /readyz (table reached, not "
+      "fatal) here, e.g. 127.0.0.1:9464 (a bare port binds 127.0.0.1). Unset: no server."),
     P(create_table_if_missing, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, NULL, NULL, NULL,
       "Create the table (key schema from the config) when it does not exist. Estuary configs set this."),
     /* ------------------------------------------------------------ source */
