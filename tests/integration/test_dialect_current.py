@@ -361,13 +361,12 @@ aws_secret_access_key: secret
 
 
 def main():
+    # Flink and the placeholders run in test_dialect_current_flink.py (this file's functions), so each
+    # file stays near a minute under valgrind.
     feldera_conditions()
     feldera_case()
     estuary_access_key()
     estuary_iam()
-    flink_source()
-    flink_quoted()
-    placeholders()
     finish()
 
 
