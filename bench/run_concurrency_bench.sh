@@ -7,7 +7,7 @@
 #      bound n x 25 items / 20 ms; goal >= 90% of it for 64 and 128, 256 clearly faster than 128.
 #   2. 100 ms latency, 64 vs 256 on RECORDS_100MS records: goal 200+ calls open at once with 256
 #      and >= 2.5x faster than 64.
-# Prints one JSON line per run, then medians and the goals' verdicts. Not a test: figures depend on
+# Prints one JSON line per run (with ddbpipe's CPU seconds, user + system), then medians and the goals' verdicts. Not a test: figures depend on
 # the machine (docs/benchmarks.md has a run). BENCH_SPIN=0 lets the endpoint sleep between answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,19 +53,20 @@ YAML
   n=$(wc -l <"$3")
   before=$(ne_stats) # also resets the endpoint's max_open_calls
   t0=$(date +%s.%N)
-  "$B/ddbpipe" sink -c "$work/sink.yaml" -i "$3" --quiet
+  /usr/bin/time -f "%U %S" -o "$work/cpu" "$B/ddbpipe" sink -c "$work/sink.yaml" -i "$3" --quiet
   t1=$(date +%s.%N)
   after=$(ne_stats)
-  /usr/bin/python3 - "$1" "$2" "$n" "$t0" "$t1" "$before" "$after" <<'PY' | tee -a "$work/runs"
+  /usr/bin/python3 - "$1" "$2" "$n" "$t0" "$t1" "$before" "$after" "$(cat "$work/cpu")" <<'PY' | tee -a "$work/runs"
 import json, sys
-case, inflight, n, t0, t1, before, after = sys.argv[1:]
+case, inflight, n, t0, t1, before, after, cpu = sys.argv[1:]
 b, a = json.loads(before), json.loads(after)
 items = a["items"] - b["items"]
 if items != int(n):
     sys.exit("COUNT MISMATCH: %s n=%s: the endpoint counted %d items, the input has %s" % (case, inflight, items, n))
 s = float(t1) - float(t0)
 print(json.dumps({"case": case, "max_concurrent_requests": int(inflight), "items": items, "seconds": round(s, 3),
-                  "items_per_s": round(items / s), "max_open_calls": a["max_open_calls"]}))
+                  "items_per_s": round(items / s), "max_open_calls": a["max_open_calls"],
+                  "cpu_s": round(sum(float(x) for x in cpu.split()), 3)}))
 PY
 }
 
