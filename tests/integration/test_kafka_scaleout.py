@@ -20,9 +20,9 @@ import time
 import urllib.request
 
 from ddblocal_env import BIN, ENDPOINT, FAILS, check, ddb_client
-from kafka_env import Cluster, committed, dumps, end_offsets, log, produce_all, producer, scaled, sink_config
+from kafka_env import SLOW, Cluster, committed, dumps, end_offsets, log, produce_all, producer, scaled, sink_config
 
-N = scaled(40000, 8000, 1200)  # per protocol
+N = scaled(40000, 8000, 800)  # per protocol
 KEYS = max(60, N // 8)
 PARTS = 12
 seed = int(os.environ.get("DDBPIPE_KAFKA_SEED", random.randrange(1 << 30)))
@@ -110,7 +110,10 @@ def scenario(cluster, strategy, work):
             break
         time.sleep(0.5)
     live = [x for x in procs if x is not victim]
-    for x in live:
+    for x in live:  # a member still starting (slow under valgrind) has no signal handler yet
+        t_ready = time.time() + 60
+        while records_in(x["port"]) is None and x["p"].poll() is None and time.time() < t_ready:
+            time.sleep(0.2)
         x["p"].send_signal(signal.SIGTERM)
     for x in live:
         rc = x["p"].wait(timeout=120)
@@ -143,7 +146,9 @@ def scenario(cluster, strategy, work):
 work = tempfile.mkdtemp(prefix="ddbpipe-kafka-scale-")
 cluster = Cluster({"scale_range": PARTS, "scale_cooperative_sticky": PARTS})
 try:
-    scenario(cluster, "range", work)
+    # under valgrind one protocol keeps the test near a minute (both run in the other sweeps)
+    if SLOW != "valgrind":
+        scenario(cluster, "range", work)
     scenario(cluster, "cooperative-sticky", work)
 finally:
     cluster.stop()
