@@ -5,11 +5,12 @@ acknowledged every message below it, also across rebalances.
 Endpoint: tests/fault/fault_double.py, slow (random delay up to 300 ms per call, some throttles and
 resets), storing what it acknowledged. Every message is its own item (a unique id), so the double's
 table is exactly the log of acknowledged messages. A 6-partition topic; one sink runs, a second joins
-mid-run (a rebalance that revokes partitions while writes are in flight; kafka_revoke_timeout_ms is
-short so some revocations commit only part of what was taken), then the first gets SIGTERM.
-Throughout, the group's committed offsets are read and *then* the double's table: for every partition,
-every message below the committed offset must be in the table. At the end the table holds every
-message and committed offsets equal end offsets.
+mid-run (the endpoint answers every call after 3 s until the newcomer has partitions, so writes are in
+flight through the rebalance and the run cannot end before it joined), then the first gets SIGTERM
+(another rebalance, still slow; kafka_revoke_timeout_ms is short, so revocations commit only part of
+what was taken). Throughout, the group's committed offsets are read and *then* the double's table: for
+every partition, every message below the committed offset must be in the table. At the end the table
+holds every message and committed offsets equal end offsets.
 """
 import json
 import os
@@ -30,7 +31,7 @@ if not BIN or not os.path.exists(BIN):
     print("SKIPPED: DDBPIPE_BIN not built")
     sys.exit(77)
 DOUBLE = os.path.join(SRC, "tests", "fault", "fault_double.py")
-N = scaled(6000, 3000, 600)
+N = scaled(6000, 3000, 1200)
 PARTS = 6
 FAILS = []
 
@@ -90,13 +91,19 @@ kafka:
         with open(procs[n - 1][1]) as f:
             return "kafka: assigned" in f.read()
 
+    def faults(**kw):
+        req = urllib.request.Request(endpoint + "/__faults", data=json.dumps(kw).encode(), method="POST")
+        urllib.request.urlopen(req, timeout=30).read()
+
+    normal = {"delay_max_ms": 300, "throttle": 0.03, "reset": 0.01, "seed": seed}
+
     def acked():
         d = json.load(urllib.request.urlopen(endpoint + "/__dump", timeout=30))
         return {int(it["id"]["N"]) for it in d.get("acks", [])}
 
     start(1)
     checks = violations = 0
-    joined = stopped = False
+    joined = sped = stopped = False
     t0 = time.time()
     deadline = t0 + 600
     while time.time() < deadline:
@@ -112,14 +119,21 @@ kafka:
                 check(False, "partition %d committed at %d before message(s) below it were acknowledged" % (p, off),
                       missing[:5])
         done = sum(max(0, o) for o in got.values())
-        if not joined and done > sum(ends.values()) // 4:
+        if not joined and done > sum(ends.values()) // 8:
+            # the endpoint slows down until the second member has partitions, so the run cannot end
+            # before it joined (a member starts slowly under valgrind)
+            faults(**dict(normal, stall=1.0, stall_ms=3000))
             start(2)  # a rebalance while the first member has writes in flight
             joined = True
             log("  second member joined at %d/%d committed" % (done, sum(ends.values())))
-        elif joined and not stopped and done > sum(ends.values()) * 2 // 3 and has_partitions(2):
-            procs[0][0].send_signal(signal.SIGTERM)  # another rebalance: the first leaves
+        elif joined and not stopped and has_partitions(2):
+            # another rebalance, while the slow endpoint holds writes in flight: the first leaves
+            procs[0][0].send_signal(signal.SIGTERM)
             stopped = True
             log("  first member stopped at %d/%d committed" % (done, sum(ends.values())))
+        elif stopped and not sped and procs[0][0].poll() is not None:
+            faults(**normal)
+            sped = True
         if all(got[p] >= ends[p] for p in ends):
             break
         time.sleep(0.2)
