@@ -615,13 +615,13 @@ ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr, s
                     r = take(k, m);
                 else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     DP_LOG_WARN("kafka: %s", rd_kafka_message_errstr(m));
-                if (r != DDBPIPE_OK)
-                    stop_now = 1; /* the rest of the batch is not taken: consumed again later */
-                else if ((++n & 63) == 0 && (r = ddbpipe_sink_poll(k->sink, 0)) != DDBPIPE_OK &&
-                         r != DDBPIPE_ERR_TIMEOUT)
-                    stop_now = 1;
-                else
-                    r = DDBPIPE_OK;
+                if (r == DDBPIPE_OK && (++n & 63) == 0) {
+                    r = ddbpipe_sink_poll(k->sink, 0); /* keep writes and reports moving */
+                    if (r == DDBPIPE_ERR_TIMEOUT)
+                        r = DDBPIPE_OK;
+                }
+                /* on an error the rest of the batch is not taken: consumed again later */
+                stop_now = r != DDBPIPE_OK;
             }
             rd_kafka_message_destroy(m);
         }
