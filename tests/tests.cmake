@@ -56,6 +56,14 @@ ddbpipe_register_tier(unit)
 ddbpipe_register_tier(fault)
 ddbpipe_register_tier(integration)
 
+# The Kafka scale-out and replication tests run several ddbpipe processes beside a 3-broker cluster:
+# they run alone, so they neither starve nor are starved by other tests' deadlines on 2 cores.
+foreach(t integration.test_kafka_scaleout integration.test_kafka_replication)
+  if(TEST ${t})
+    set_tests_properties(${t} PROPERTIES RUN_SERIAL TRUE)
+  endif()
+endforeach()
+
 # DynamoDB Local fixture: started once for the integration tier, stopped by
 # the cleanup test (and by a watchdog if ctest itself dies).
 add_test(NAME fixture.ddblocal_start
