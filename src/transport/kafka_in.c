@@ -404,8 +404,7 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
         if ((r = make_conf(k, 1, &rc, errstr, errstr_size)) != DDBPIPE_OK)
             goto out;
         k->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, rc, e, sizeof e);
-        if (!k->dlq) {
-            rd_kafka_conf_destroy(rc);
+        if (!k->dlq) { /* rc is still ours: freed at out */
             dp_errf(errstr, errstr_size, "kafka: dead-letter producer: %s", e);
             r = DDBPIPE_ERR_CONFIG;
             goto out;
@@ -427,18 +426,19 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
                                  .dr_cb = on_report,
                                  .dr_opaque = k,
                                  .tombstones_ignore = set.kafka_tombstones == DP_KAFKA_TOMBSTONES_IGNORE};
+    /* the Kafka properties are checked before the sink's first AWS call */
+    if ((r = make_conf(k, 0, &rc, errstr, errstr_size)) != DDBPIPE_OK)
+        goto out;
     r = ddbpipe_sink_new(k->conf, &so, &k->sink, errstr, errstr_size);
     if (r != DDBPIPE_OK)
         goto out;
-    if ((r = make_conf(k, 0, &rc, errstr, errstr_size)) != DDBPIPE_OK)
-        goto out;
     k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rc, e, sizeof e);
     if (!k->rk) {
-        rd_kafka_conf_destroy(rc);
         dp_errf(errstr, errstr_size, "kafka: consumer: %s", e);
         r = DDBPIPE_ERR_CONFIG;
         goto out;
     }
+    rc = NULL; /* the consumer owns it */
     rd_kafka_poll_set_consumer(k->rk);
     /* subscribe */
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(4);
@@ -464,6 +464,8 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
 nomem:
     r = DDBPIPE_ERR_NOMEM;
 out:
+    if (rc)
+        rd_kafka_conf_destroy(rc);
     if (r != DDBPIPE_OK && errstr && errstr_size && !errstr[0])
         dp_errf(errstr, errstr_size, "kafka: %s", ddbpipe_strerror(r));
     ddbpipe_kafka_sink_destroy(k);
