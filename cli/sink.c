@@ -68,7 +68,9 @@ static void help(void) {
            "Write a change stream into a DynamoDB table. Input is JSON lines (a file or stdin):\n"
            "a plain object upserts that row; Feldera {\"insert\":..}/{\"delete\":..}, Debezium\n"
            "envelopes and DynamoDB Streams records (as written by 'ddbpipe source --format\n"
-           "dynamodb') are recognised per line. Per-key order holds at any concurrency, batches\n"
+           "dynamodb') are recognised per line; Debezium tombstones (null) are skipped and\n"
+           "counted. A UTF-8 BOM and CRLF line ends are accepted. Per-key order holds at any\n"
+           "concurrency, batches\n"
            "never hold a key twice, and bad records go to the dead-letter file with their line\n"
            "number and reason instead of stopping the stream.\n\n"
            "SIGINT/SIGTERM stop reading, flush what is buffered and in flight, and exit 0; a\n"
@@ -567,14 +569,15 @@ stats:
             uint64_t done = st.records_written + st.records_deleted;
             fprintf(stderr,
                     "ddbpipe sink: %llu records in, %llu written (%llu puts, %llu deletes), %llu "
-                    "dead-lettered%s%s, %llu condition_failed (skipped), "
+                    "dead-lettered%s%s, %llu condition_failed (skipped), %llu tombstones skipped, "
                     "%llu duplicates folded, %llu retries, %llu throttled, %.1f s, %.0f records/s%s\n",
                     (unsigned long long)st.records_in, (unsigned long long)done,
                     (unsigned long long)st.records_written, (unsigned long long)st.records_deleted,
                     (unsigned long long)st.dead_lettered,
                     st.dead_lettered && so.dead_letter_path ? " -> " : "",
                     st.dead_lettered && so.dead_letter_path ? so.dead_letter_path : "",
-                    (unsigned long long)st.condition_check_failures, (unsigned long long)st.duplicates_folded,
+                    (unsigned long long)st.condition_check_failures, (unsigned long long)st.tombstones,
+                    (unsigned long long)st.duplicates_folded,
                     (unsigned long long)st.retries, (unsigned long long)st.throttled_items, el,
                     el > 0 ? (double)done / el : 0.0, interrupted ? " (interrupted)" : "");
         }

@@ -20,7 +20,7 @@ static void help(void) {
            "      WITH ('connector' = 'dynamodb', 'table-name' = '...', 'aws.region' = '...', ...);\n"
            "  INSERT INTO t [(cols)] VALUES (...), (...);   -- typed by the declared columns\n"
            "  INSERT INTO t SELECT * FROM STDIN;            -- JSON lines from stdin, like 'ddbpipe sink'\n"
-           "  DELETE FROM t WHERE pk = v [AND sk = v];\n"
+           "  DELETE FROM t WHERE pk = v [AND sk = v];   (DeleteItem: reports the rows deleted, 0 or 1)\n"
            "  SELECT cols|* FROM t [WHERE pk = v [AND sk =|<|<=|>|>=|BETWEEN x AND y|LIKE 'p%%' v]\n"
            "      [AND other conditions]] [LIMIT n];\n\n"
            "A SELECT whose WHERE fixes the partition key with '=' is a Query, otherwise a Scan;\n"

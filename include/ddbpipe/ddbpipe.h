@@ -329,6 +329,7 @@ typedef struct ddbpipe_sink_stats {
     uint64_t items_loaded;      /* merge mode: items read with BatchGetItem */
     uint64_t checkpoint_offset; /* acknowledged input offset (0 before the first ack) */
     uint64_t checkpoint_line;
+    uint64_t tombstones; /* Debezium tombstones skipped (nothing to write; not errors) */
 } ddbpipe_sink_stats_t;
 /* Fills the first out_size bytes of *out (the macro passes the caller's
  * sizeof; see "ABI" above). */

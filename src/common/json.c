@@ -501,7 +501,7 @@ static int parse_string_raw(parser *p) {
             return 0;
         }
         if (c < 0x20) {
-            fail(p, "control character in string");
+            fail(p, c == 0 ? "NUL byte in string" : "control character in string");
             return -1;
         }
         if (c >= 0x80) {
@@ -745,7 +745,13 @@ static dp_json *parse_value(parser *p, int depth) {
         fail(p, "NaN/Infinity are not valid JSON numbers");
         return NULL;
     }
-    fail(p, "unexpected character");
+    if (p->pos < p->len && p->s[p->pos] == '\0')
+        fail(p, "NUL byte");
+    else if (p->pos < p->len && (unsigned char)p->s[p->pos] >= 0x80 &&
+             !dp_json_utf8_seq((const unsigned char *)p->s + p->pos, p->len - p->pos))
+        fail(p, "invalid UTF-8");
+    else
+        fail(p, "unexpected character");
     return NULL;
 }
 
@@ -768,7 +774,8 @@ dp_json_doc *dp_json_parse(const char *text, size_t len, dp_json_error *err) {
     if (root) {
         skip_ws(&p);
         if (p.pos != p.len)
-            fail(&p, "trailing characters after JSON value");
+            fail(&p, p.s[p.pos] == '\0' ? "NUL byte after the JSON value"
+                                        : "trailing characters after JSON value");
     }
     dp_buf_free(&p.scratch);
     if (p.failed || !root) {

@@ -392,8 +392,8 @@ static ddbpipe_result_t parse_debezium(dp_change *out, dp_json *root, const dp_c
     dp_json *payload = dp_json_get(root, "payload");
     if (payload) {
         if (payload->type == DP_JSON_NULL) {
-            dp_errf(errstr, n, "debezium record has a null payload (a tombstone); nothing to write");
-            return DDBPIPE_ERR_PARSE;
+            out->op = DP_CHANGE_TOMBSTONE; /* the delete before it did the work */
+            return DDBPIPE_OK;
         }
         if (!is_obj(payload)) {
             dp_errf(errstr, n, "debezium 'payload' must be an object, got %s", dp_json_kind_name(payload));
@@ -544,6 +544,13 @@ ddbpipe_result_t dp_change_parse(const char *line, size_t len, const dp_change_f
         return DDBPIPE_ERR_PARSE;
     }
     dp_json *root = dp_json_root(out->doc);
+    if (root->type == DP_JSON_NULL &&
+        (opts->format == DP_CHANGE_FMT_AUTO || opts->format == DP_CHANGE_FMT_DEBEZIUM)) {
+        /* a Kafka/Debezium tombstone: a null value after a delete */
+        out->format = DP_CHANGE_FMT_DEBEZIUM;
+        out->op = DP_CHANGE_TOMBSTONE;
+        return DDBPIPE_OK;
+    }
     if (!is_obj(root)) {
         dp_errf(errstr, errstr_size, "expected a JSON object, got %s", dp_json_kind_name(root));
         goto out;

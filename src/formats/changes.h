@@ -10,6 +10,8 @@
  *                    with or without the Kafka Connect wrapper
  *                    {"schema": {..}, "payload": {envelope}}.
  *                    c, r, u -> upsert of "after"; d -> delete of "before".
+ *                    A tombstone (the line `null`, or a null "payload") is
+ *                    DP_CHANGE_TOMBSTONE, in auto and debezium mode.
  *   dynamodb-stream  a DynamoDB Streams record
  *                      {"eventName": "INSERT|MODIFY|REMOVE",
  *                       "dynamodb": {"Keys": {typed}, "NewImage": {typed}, "OldImage": {typed}}}
@@ -50,7 +52,15 @@
 #include "ddb/attr.h"
 #include "ddbpipe/ddbpipe.h"
 
-typedef enum dp_change_op { DP_CHANGE_UPSERT = 0, DP_CHANGE_DELETE = 1 } dp_change_op;
+/* DP_CHANGE_TOMBSTONE: a Debezium/Kafka tombstone (the line `null`, or
+ * {"schema": .., "payload": null}) that Debezium writes after every delete
+ * for log compaction. It changes nothing (the delete came before it); item
+ * is NULL. */
+typedef enum dp_change_op {
+    DP_CHANGE_UPSERT = 0,
+    DP_CHANGE_DELETE = 1,
+    DP_CHANGE_TOMBSTONE = 2
+} dp_change_op;
 
 typedef enum dp_change_format {
     DP_CHANGE_FMT_AUTO = 0,

@@ -394,6 +394,11 @@ static sk_rec *parse_one(struct ddbpipe_sink *s, sk_change *ch, const char *line
     r->seq = seq;
     r->mem = mem;
     r->no_value = (uint8_t)no_value;
+    if (bad == SK_TOMBSTONE) {
+        SK_ADD(s, tombstones, 1);
+        sk_core_ack(s, r);
+        return NULL;
+    }
     if (bad != SK_BAD_NONE) {
         SK_ADD(s, parse_errors, 1);
         if (bad == SK_BAD_OVERSIZED)
@@ -1021,6 +1026,12 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
     r->t_ms = dp_now_ms();
     r->no_value = (uint8_t)no_value;
     r->seq = ring_accept(s, input_offset, line_no, r->mem, opaque);
+    if (bad == SK_TOMBSTONE) {
+        SK_ADD(s, tombstones, 1);
+        sk_core_ack(s, r);
+        checkpoint_maybe(s, 0);
+        return DDBPIPE_OK;
+    }
     if (bad != SK_BAD_NONE) {
         SK_ADD(s, parse_errors, 1);
         if (bad == SK_BAD_OVERSIZED)
@@ -1331,6 +1342,7 @@ void ddbpipe_sink_stats_sz(const ddbpipe_sink_t *s, ddbpipe_sink_stats_t *out_us
     G(in_flight_requests);
     G(parse_errors);
     G(items_loaded);
+    G(tombstones);
 #undef G
     pthread_mutex_lock(&m->mu);
     out->buffered_records = s->unacked_records;
@@ -1371,6 +1383,7 @@ char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *s) {
     F(items_loaded);
     F(checkpoint_offset);
     F(checkpoint_line);
+    F(tombstones);
 #undef F
     dp_buf_printf(&b, ",\"internal_errors\":%llu",
                   (unsigned long long)__atomic_load_n(&s->ist.internal_errors, __ATOMIC_RELAXED));

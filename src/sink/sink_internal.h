@@ -35,12 +35,22 @@ typedef struct sk_change {
     size_t item_size;
 } sk_change;
 
-typedef enum sk_bad_kind { SK_BAD_NONE = 0, SK_BAD_RECORD = 1, SK_BAD_OVERSIZED = 2 } sk_bad_kind;
+/* SK_TOMBSTONE is not bad: a Debezium tombstone, skipped and counted
+ * (nothing to write; out holds no change). */
+typedef enum sk_bad_kind {
+    SK_BAD_NONE = 0,
+    SK_BAD_RECORD = 1,
+    SK_BAD_OVERSIZED = 2,
+    SK_TOMBSTONE = 3
+} sk_bad_kind;
 
 void sk_change_init(sk_change *c);
 void sk_change_free(sk_change *c);
-/* Parse one line. Returns SK_BAD_NONE on success, else the kind of bad
- * record with the reason in reason. Pure (no I/O). */
+/* Parse one line. Returns SK_BAD_NONE on success, SK_TOMBSTONE for a
+ * tombstone, else the kind of bad record with the reason in reason. A UTF-8
+ * byte order mark at the start of the line is skipped (files written by
+ * Windows tools start with one; concatenated files have one per file).
+ * Pure (no I/O). */
 sk_bad_kind sk_parse_line(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out, char *reason,
                           size_t reason_size);
 /* The two paths sk_parse_line takes. The fast one (sink_parse_fast.c) does

@@ -24,6 +24,7 @@ enum {
     M_FOLDED,
     M_COND,
     M_DEAD,
+    M_TOMBSTONES,
     M__N
 };
 
@@ -48,6 +49,7 @@ static const struct {
     {"ddbpipe_sink_condition_failed_total", "dynamodb_output_condition_check_failures_total",
      "Changes skipped because their condition expression was false (transactional mode)."},
     {"ddbpipe_sink_dead_lettered_total", NULL, "Records sent to the dead-letter file."},
+    {"ddbpipe_sink_tombstones_total", NULL, "Debezium tombstones skipped (nothing to write)."},
 };
 
 typedef struct sk_metrics {
@@ -72,6 +74,7 @@ static void values(const ddbpipe_sink_stats_t *st, uint64_t v[M__N]) {
     v[M_FOLDED] = st->duplicates_folded;
     v[M_COND] = st->condition_check_failures;
     v[M_DEAD] = st->dead_lettered;
+    v[M_TOMBSTONES] = st->tombstones;
 }
 
 void sk_metrics_sync(struct ddbpipe_sink *s, int force) {

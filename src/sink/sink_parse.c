@@ -68,6 +68,10 @@ int sk_key_json(const dp_json *item, const char *pk, const char *sk, dp_buf *out
 
 sk_bad_kind sk_parse_line(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out, char *reason,
                           size_t rs) {
+    if (len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) {
+        line += 3;
+        len -= 3;
+    }
     if (sk_parse_line_fast(ctx, line, len, out) == 0) {
         reason[0] = '\0';
         return SK_BAD_NONE;
@@ -87,6 +91,10 @@ sk_bad_kind sk_parse_line_general(const sk_parse_ctx *ctx, const char *line, siz
         if (!reason[0])
             snprintf(reason, rs, "%s", ddbpipe_strerror(r));
         return SK_BAD_RECORD;
+    }
+    if (ch.op == DP_CHANGE_TOMBSTONE) {
+        dp_change_clear(&ch);
+        return SK_TOMBSTONE;
     }
     const char *sk = ctx->opts.sort_key;
     if (sk_key_canonical(ch.item, ctx->opts.partition_key, sk, &out->key) != 0 ||

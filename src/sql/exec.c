@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "common/util.h"
 #include "config/conf.h"
+#include "formats/changes.h"
 #include "sql/sql.h"
 
 #define SQL_MAX_LINE ((size_t)16 * 1024 * 1024) /* a longer stdin line cannot be an item */
@@ -563,6 +564,61 @@ static ddbpipe_result_t do_insert_stdin(sql_ctx *x, const dp_sql_stmt *s)
 
 /* ------------------------------------------------------------ DELETE */
 
+/* One DeleteItem with ReturnValues ALL_OLD, so the count is what DynamoDB
+ * deleted: a missing key deletes nothing and says "0 rows deleted".
+ * (BatchWriteItem, which the sink uses, cannot tell.) line is the Feldera
+ * delete record, typed by the same rules as the sink's. */
+static ddbpipe_result_t delete_item(sql_ctx *x, sql_table *t, const dp_buf *line)
+{
+    char msg[1024] = "";
+    dp_change ch;
+    dp_buf body;
+    dp_ddb_result res;
+    ddbpipe_result_t rc;
+    dp_change_format_opts o;
+    memset(&o, 0, sizeof o);
+    o.format = DP_CHANGE_FMT_FELDERA;
+    o.columns = t->cols;
+    o.ncolumns = t->ncols;
+    o.partition_key = t->key.partition_key;
+    o.partition_type = t->key.partition_type;
+    o.sort_key = t->key.sort_key[0] ? t->key.sort_key : NULL;
+    o.sort_type = t->key.sort_type;
+    dp_buf_init(&body, 0);
+    dp_ddb_result_init(&res);
+    if ((rc = dp_change_parse(line->data, line->len, &o, &ch, msg, sizeof msg))) {
+        rc = serr(x, DDBPIPE_ERR_INVALID_ARG, "DELETE: %s", msg[0] ? msg : ddbpipe_strerror(rc));
+        goto out;
+    }
+    if ((rc = ensure_client(x, t)))
+        goto out;
+    if ((rc = dp_buf_puts(&body, "{\"TableName\":")) || (rc = dp_json_write_cstr(&body, ddb_name(t))) ||
+        (rc = dp_buf_puts(&body, ",\"Key\":")) || (rc = dp_json_write(&body, ch.item)) ||
+        (rc = dp_buf_puts(&body, ",\"ReturnValues\":\"ALL_OLD\"}"))) {
+        rc = serr(x, rc, "%s", ddbpipe_strerror(rc));
+        goto out;
+    }
+    rc = dp_ddb_call(t->client->ddb, DP_DDB_API_DYNAMODB, "DeleteItem", body.data, body.len, &res);
+    if (rc == DDBPIPE_OK && res.result != DDBPIPE_OK)
+        rc = res.result;
+    if (rc) {
+        dp_api_call_error(t->client, "DeleteItem", ddb_name(t), rc, &res, msg, sizeof msg);
+        rc = serr(x, rc, "%s", msg);
+        goto out;
+    }
+    dp_json_doc *d = dp_json_parse(res.body.data ? res.body.data : "", res.body.len, NULL);
+    const dp_json *old = d ? dp_json_get(dp_json_root(d), "Attributes") : NULL;
+    uint64_t n = old && old->type == DP_JSON_OBJECT && old->count > 0;
+    dp_json_doc_free(d);
+    x->st.rows_deleted += n;
+    notice(x, "DELETE: %llu row%s deleted", (unsigned long long)n, n == 1 ? "" : "s");
+out:
+    dp_ddb_result_free(&res);
+    dp_buf_free(&body);
+    dp_change_clear(&ch);
+    return rc;
+}
+
 static ddbpipe_result_t do_delete(sql_ctx *x, const dp_sql_stmt *s)
 {
     sql_table *t;
@@ -628,7 +684,7 @@ static ddbpipe_result_t do_delete(sql_ctx *x, const dp_sql_stmt *s)
         rc = serr(x, rc, "%s", ddbpipe_strerror(rc));
         goto out;
     }
-    rc = write_lines(x, t, "feldera", &line, 1, "DELETE");
+    rc = delete_item(x, t, &line);
 out:
     dp_buf_free(&line);
     dp_json_doc_free(doc);
@@ -1024,6 +1080,10 @@ ddbpipe_result_t ddbpipe_sql_run_sz(const char *text, size_t len, const ddbpipe_
     memset(&x, 0, sizeof x);
     x.text = text ? text : "";
     x.len = text ? len : 0;
+    if (x.len >= 3 && !memcmp(x.text, "\xEF\xBB\xBF", 3)) { /* UTF-8 BOM (editors on Windows) */
+        x.text += 3;
+        x.len -= 3;
+    }
     x.base = base_conf;
     x.o = opts ? opts : &dflt;
     x.errstr = errstr;

@@ -52,6 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dp_change c;
     if (dp_change_parse(line, len, &o, &c, err, sizeof err) != DDBPIPE_OK)
         return 0;
+    if (c.op == DP_CHANGE_TOMBSTONE) { /* nothing to write */
+        if (c.item)
+            abort();
+        dp_change_clear(&c);
+        return 0;
+    }
     if (!c.doc || !c.item)
         abort();
     if (c.op == DP_CHANGE_UPSERT && dp_item_validate(c.item, "id", o.sort_key, err, sizeof err) != 0)

@@ -85,6 +85,24 @@ static void test_errors_are_clear(void **state) {
     expect_error("", "unexpected end");
     expect_error("{} {}", "trailing");
     expect_error("\"\\x\"", "bad escape");
+    expect_error("\xff{}", "invalid UTF-8");
+    /* NUL bytes are named (and located) wherever they are */
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *needle;
+        size_t offset;
+    } nul[] = {{"\"a\0b\"", 5, "NUL byte in string", 2},
+               {"  \0{}", 5, "NUL byte", 2},
+               {"{}\0", 3, "NUL byte after the JSON value", 2}};
+    for (size_t i = 0; i < sizeof nul / sizeof nul[0]; i++) {
+        dp_json_error err;
+        memset(&err, 0, sizeof err);
+        assert_null(dp_json_parse(nul[i].in, nul[i].len, &err));
+        if (!strstr(err.message, nul[i].needle))
+            fail_msg("NUL case %zu: '%s' lacks '%s'", i, err.message, nul[i].needle);
+        assert_int_equal(err.offset, nul[i].offset);
+    }
 }
 
 static void test_depth_limit(void **state) {

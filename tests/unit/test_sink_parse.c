@@ -66,6 +66,34 @@ static void test_deletes_in_every_format(void **state) {
     }
 }
 
+static void test_bom_and_tombstones(void **state) {
+    (void)state;
+    sk_parse_ctx c = ctx_for(0);
+    sk_change ch, plain;
+    char reason[512];
+    sk_change_init(&ch);
+    sk_change_init(&plain);
+    /* a UTF-8 BOM before the first record is skipped: the same change as without it */
+    assert_int_equal(parse(&c, "{\"id\":1,\"sort\":\"a\",\"v\":2}", &plain, reason), SK_BAD_NONE);
+    assert_int_equal(parse(&c, "\xEF\xBB\xBF{\"id\":1,\"sort\":\"a\",\"v\":2}", &ch, reason), SK_BAD_NONE);
+    assert_int_equal(ch.body.len, plain.body.len);
+    assert_memory_equal(ch.body.data, plain.body.data, plain.body.len);
+    assert_int_equal(parse(&c, "\xEF\xBB\xBF{\"schema\":{},\"payload\":{\"op\":\"c\",\"after\":{\"id\":1,"
+                               "\"sort\":\"a\",\"v\":2}}}",
+                           &ch, reason),
+                     SK_BAD_NONE);
+    assert_memory_equal(ch.body.data, plain.body.data, plain.body.len);
+    /* Debezium tombstones are their own kind, with no reason */
+    assert_int_equal(parse(&c, "null", &ch, reason), SK_TOMBSTONE);
+    assert_int_equal(parse(&c, "\xEF\xBB\xBFnull", &ch, reason), SK_TOMBSTONE);
+    assert_int_equal(parse(&c, "{\"schema\":{\"type\":\"struct\"},\"payload\":null}", &ch, reason),
+                     SK_TOMBSTONE);
+    /* a BOM elsewhere is not skipped */
+    assert_int_equal(parse(&c, "{\"id\":1,\"sort\":\"a\"}\xEF\xBB\xBF", &ch, reason), SK_BAD_RECORD);
+    sk_change_free(&ch);
+    sk_change_free(&plain);
+}
+
 static void test_merge_mode_keeps_the_patch(void **state) {
     (void)state;
     sk_parse_ctx c = ctx_for(1);
@@ -460,6 +488,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_mode_upsert_is_typed_item),
         cmocka_unit_test(test_deletes_in_every_format),
+        cmocka_unit_test(test_bom_and_tombstones),
         cmocka_unit_test(test_merge_mode_keeps_the_patch),
         cmocka_unit_test(test_bad_records_have_reasons),
         cmocka_unit_test(test_oversized_item_is_its_own_kind),
