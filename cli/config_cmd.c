@@ -87,7 +87,8 @@ int cli_cmd_config(int argc, char **argv) {
         list_props();
         goto out;
     }
-    if ((rc = cli_common_load(&c, for_cmd)) != 0)
+    /* without --for, the rules every command shares (files that must exist, pairs of keys) */
+    if ((rc = cli_common_load(&c, for_cmd ? for_cmd : "config")) != 0)
         goto out;
     size_t n = ddbpipe_conf_prop_count();
     for (size_t i = 0; i < n; i++) {

@@ -62,6 +62,7 @@ typedef enum ddbpipe_result {
     DDBPIPE_ERR_INTERRUPTED = 18,
     DDBPIPE_ERR_SCHEMA_MISMATCH = 19, /* table key schema differs from config */
     DDBPIPE_ERR_DATA_LOSS = 20,    /* e.g. TrimmedDataAccessException */
+    DDBPIPE_ERR_TLS = 21,          /* TLS: certificate not verified, bad CA file */
     DDBPIPE_ERR__COUNT
 } ddbpipe_result_t;
 

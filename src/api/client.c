@@ -35,6 +35,87 @@ static int region_cb(const char *section, const char *key, const char *value, vo
     return 0;
 }
 
+static int section_cb(const char *section, const char *key, const char *value, void *opaque) {
+    region_ctx *rc = opaque;
+    const char *name = section;
+    (void)key;
+    (void)value;
+    if (!section)
+        return 0;
+    if (strncmp(section, "profile ", 8) == 0) {
+        name = section + 8;
+        while (*name == ' ')
+            name++;
+    }
+    if (strcmp(name, rc->profile) == 0)
+        rc->found = 1;
+    return 0;
+}
+
+/* ~/.aws/config or AWS_CONFIG_FILE (config), ~/.aws/credentials or
+ * AWS_SHARED_CREDENTIALS_FILE. -1 without HOME. */
+static int shared_file_path(int config, char *path, size_t size) {
+    const char *env = getenv(config ? "AWS_CONFIG_FILE" : "AWS_SHARED_CREDENTIALS_FILE");
+    if (env && env[0]) {
+        snprintf(path, size, "%s", env);
+        return 0;
+    }
+    const char *home = getenv("HOME");
+    if (!home || !home[0])
+        return -1;
+    snprintf(path, size, "%s/.aws/%s", home, config ? "config" : "credentials");
+    return 0;
+}
+
+/* Does either shared file have a section for profile? */
+static int profile_exists(const dp_settings *st, const char *profile, char *paths, size_t paths_size) {
+    region_ctx rc = {0};
+    rc.profile = profile;
+    paths[0] = '\0';
+    for (int config = 1; config >= 0; config--) {
+        char path[1024];
+        if (config == 0 && st->credentials_file)
+            snprintf(path, sizeof path, "%s", st->credentials_file);
+        else if (shared_file_path(config, path, sizeof path) != 0)
+            continue;
+        size_t pl = strlen(paths);
+        snprintf(paths + pl, paths_size - pl, "%s%s", pl ? " or " : "", path);
+        size_t len = 0;
+        char *text = dp_read_file(path, DP_API_MAX_CONFIG_FILE, &len);
+        if (!text)
+            continue;
+        dp_ini_parse(text, len, section_cb, &rc);
+        free(text);
+    }
+    return rc.found;
+}
+
+/* Why no region was found, naming the profile when one was asked for: a
+ * named profile that does not exist is the mistake to point at. */
+static void no_region_error(const dp_settings *st, char *errstr, size_t errstr_size) {
+    const char *profile = st->profile;
+    char paths[2100];
+    if (profile && profile[0]) {
+        const char *env = getenv("AWS_PROFILE");
+        const char *from = dp_settings_is_set(st, &st->profile) ? "config 'profile'"
+                           : env && env[0]                      ? "AWS_PROFILE"
+                                                                : "AWS_DEFAULT_PROFILE";
+        if (!profile_exists(st, profile, paths, sizeof paths)) {
+            dp_errf(errstr, errstr_size, "profile '%s' (from %s) not found in %s", profile, from,
+                    paths[0] ? paths : "the shared AWS files (HOME is not set)");
+            return;
+        }
+        dp_errf(errstr, errstr_size,
+                "no region: profile '%s' (from %s) has no region, and neither 'region' in the config "
+                "(or --set region=us-east-1), AWS_REGION nor AWS_DEFAULT_REGION is set",
+                profile, from);
+        return;
+    }
+    dp_errf(errstr, errstr_size,
+            "no region: set 'region' in the config (or --set region=us-east-1), AWS_REGION, "
+            "AWS_DEFAULT_REGION, or region in the profile of ~/.aws/config");
+}
+
 int dp_api_resolve_region(const dp_settings *st, char *region, size_t region_size, char *source,
                           size_t source_size) {
     const char *v = st->region;
@@ -62,20 +143,13 @@ int dp_api_resolve_region(const dp_settings *st, char *region, size_t region_siz
     }
     /* The profile's region in the shared config file. */
     region_ctx rc = {0};
-    const char *profile = st->profile;
-    if (!profile || !profile[0])
-        profile = getenv("AWS_PROFILE");
+    /* the same profile the credentials come from (profile, AWS_PROFILE,
+     * AWS_DEFAULT_PROFILE, default), as the SDKs do */
+    const char *profile = st->profile; /* with the AWS_PROFILE, AWS_DEFAULT_PROFILE fallbacks */
     rc.profile = profile && profile[0] ? profile : "default";
     char path[1024];
-    const char *cfg = getenv("AWS_CONFIG_FILE");
-    if (cfg && cfg[0]) {
-        snprintf(path, sizeof path, "%s", cfg);
-    } else {
-        const char *home = getenv("HOME");
-        if (!home || !home[0])
-            return -1;
-        snprintf(path, sizeof path, "%s/.aws/config", home);
-    }
+    if (shared_file_path(1, path, sizeof path) != 0)
+        return -1;
     size_t len = 0;
     char *text = dp_read_file(path, DP_API_MAX_CONFIG_FILE, &len);
     if (!text)
@@ -110,9 +184,7 @@ ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts,
     if (dp_api_resolve_region(&st, c->region, sizeof c->region, c->region_source, sizeof c->region_source) !=
         0) {
         rc = DDBPIPE_ERR_CONFIG;
-        dp_errf(errstr, errstr_size,
-                "no region: set 'region' in the config (or --set region=us-east-1), AWS_REGION, "
-                "AWS_DEFAULT_REGION, or region in the profile of ~/.aws/config");
+        no_region_error(&st, errstr, errstr_size);
         goto out;
     }
     int trust_all = st.trust_all_certificates;
@@ -266,6 +338,12 @@ ddbpipe_result_t dp_api_call_error(const ddbpipe_client_t *client, const char *w
         break;
     case DDBPIPE_ERR_CREDENTIALS:
         dp_errf(errstr, errstr_size, "%s: no credentials: %s", what, msg);
+        break;
+    case DDBPIPE_ERR_TLS:
+        dp_errf(errstr, errstr_size,
+                "%s: TLS error talking to %s: %s (the certificate is not signed by a trusted CA: set ca_file "
+                "or AWS_CA_BUNDLE to the CA's PEM file)",
+                what, ep, msg);
         break;
     case DDBPIPE_ERR_TRANSPORT:
     case DDBPIPE_ERR_TIMEOUT:

@@ -45,6 +45,8 @@ const char *ddbpipe_strerror(ddbpipe_result_t r) {
         return "table key schema differs from the configuration";
     case DDBPIPE_ERR_DATA_LOSS:
         return "data lost (records trimmed before they were read)";
+    case DDBPIPE_ERR_TLS:
+        return "TLS error (the server's certificate could not be verified, or the CA file is unusable)";
     case DDBPIPE_ERR__COUNT:
         break;
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/json.h"
@@ -1141,9 +1142,19 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
                 "(aws.credentials.role.arn)");
         return DDBPIPE_ERR_CONFIG;
     }
-    if (s.ca_file && access(s.ca_file, R_OK) != 0) {
-        dp_errf(errstr, errstr_size, "ca_file '%s' cannot be read: %s", s.ca_file, strerror(errno));
-        return DDBPIPE_ERR_CONFIG;
+    /* a CA file that cannot be read would only show as a TLS failure later */
+    struct stat cst;
+    if (s.ca_file) {
+        const char *from = dp_settings_is_set(&s, &s.ca_file) ? "ca_file" : "AWS_CA_BUNDLE";
+        if (stat(s.ca_file, &cst) != 0 || access(s.ca_file, R_OK) != 0) {
+            dp_errf(errstr, errstr_size, "%s '%s' cannot be read: %s", from, s.ca_file, strerror(errno));
+            return DDBPIPE_ERR_CONFIG;
+        }
+        if (!S_ISREG(cst.st_mode)) {
+            dp_errf(errstr, errstr_size, "%s '%s' is not a file (a PEM file of CA certificates is expected)", from,
+                    s.ca_file);
+            return DDBPIPE_ERR_CONFIG;
+        }
     }
     int txn = s.write_mode == DP_WRITE_MODE_TRANSACTIONAL;
     if (s.batch_size > (txn ? 100 : 25) || s.batch_size < 1) {

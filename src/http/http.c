@@ -465,12 +465,13 @@ static ddbpipe_result_t map_curl_error(CURLcode code, int too_large) {
     /* Not transient: retrying would fail the same way. */
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
+        return DDBPIPE_ERR_CONFIG;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
-        return DDBPIPE_ERR_CONFIG;
+        return DDBPIPE_ERR_TLS;
     default:
         return DDBPIPE_ERR_TRANSPORT;
     }
