@@ -405,7 +405,15 @@ int cli_cmd_sink(int argc, char **argv) {
         /* A FIFO blocks here until a writer opens it; SIGINT/SIGTERM end the wait. */
         while ((fd = open(input, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR && !g_signals)
             reopen_if_asked(sink, c.quiet);
-        if (fd < 0 && !g_signals) {
+        if (fd < 0 && g_signals) {
+            /* still waiting for a writer: nothing was read, nothing is lost */
+            if (!c.quiet)
+                fprintf(stderr, "ddbpipe sink: stopped by signal while waiting to open %s; nothing read\n",
+                        input);
+            rc = DDBPIPE_EXIT_OK;
+            goto out;
+        }
+        if (fd < 0) {
             fprintf(stderr, "ddbpipe sink: cannot open %s: %s\n", input, strerror(errno));
             rc = DDBPIPE_EXIT_USAGE;
             goto out;

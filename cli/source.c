@@ -2,10 +2,13 @@
  * lines. The engine (ddbpipe_source_*) does the reading; this file owns the
  * output file, signals and the summary. */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -66,7 +69,8 @@ static void help(void) {
            "                        --format debezium a delete is followed by a tombstone\n\n");
     cli_print_common_options(stdout);
     printf("\nExit codes: 0 done or stopped by a signal, 2 usage or configuration error,\n"
-           "3 fatal (auth, missing table or stream, output error, trimmed data lost),\n"
+           "3 fatal (auth, missing table or stream, output error or output closed by its reader,\n"
+           "trimmed data lost),\n"
            "130 aborted by a second signal.\n");
     cli_print_config_props(stdout, "source");
 }
@@ -137,6 +141,32 @@ static int emit_line(const char *line, size_t len, void *opaque) {
     return o->len >= OUT_BUF_FLUSH_BYTES ? flush_out(o) : 0;
 }
 
+/* A closed output is noticed while idle too: `ddbpipe source --mode stream |
+ * head -1` on a quiet table would otherwise wait for the next change to get
+ * EPIPE. A pipe's write end polls POLLERR once its reader is gone (a tty
+ * POLLHUP); files never do. The watcher stops the source, which then
+ * flushes and exits as on an output error. */
+typedef struct out_watch {
+    int fd;
+    pthread_t thread;
+    volatile sig_atomic_t done, closed;
+} out_watch;
+
+static void *watch_output(void *arg) {
+    out_watch *w = arg;
+    while (!w->done) {
+        struct pollfd p = {.fd = w->fd, .events = 0};
+        int n = poll(&p, 1, 200);
+        if (n > 0 && (p.revents & (POLLERR | POLLHUP))) {
+            w->closed = 1;
+            if (g_source)
+                ddbpipe_source_stop(g_source);
+            break;
+        }
+    }
+    return NULL;
+}
+
 /* A run killed while writing may have left a torn last line: cut it off
  * before appending (its event was not checkpointed, so it comes again). */
 static int trim_torn_tail(int fd) {
@@ -190,7 +220,9 @@ int cli_cmd_source(int argc, char **argv) {
     int rc = DDBPIPE_EXIT_OK, opt, kafka = 0;
     ddbpipe_kafka_output_t *ko = NULL;
     struct sigaction sa, old_int, old_term, old_pipe;
-    int handlers = 0;
+    int handlers = 0, watching = 0;
+    out_watch watch;
+    memset(&watch, 0, sizeof watch);
 
     cli_common_init(&c, "source");
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT "o:", longopts, NULL)) != -1) {
@@ -273,6 +305,19 @@ int cli_cmd_source(int argc, char **argv) {
         goto out;
     }
 
+    /* Handlers before anything that can block: fopen() of a FIFO waits for
+     * a reader, source_new for DescribeTable. No SA_RESTART, so a signal
+     * ends the wait with EINTR. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    /* A closed pipe is an output error we report, not a silent death. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, &old_pipe);
+    handlers = 1;
+
     if (kafka) {
         ddbpipe_result_t kr = ddbpipe_kafka_output_new(c.conf, so.format, &ko, err, sizeof err);
         if (kr != DDBPIPE_OK) {
@@ -281,8 +326,17 @@ int cli_cmd_source(int argc, char **argv) {
             goto out;
         }
     } else if (output && strcmp(output, "-") != 0) {
-        oc.f = fopen(output,
-                     so.checkpoint_path ? "a+" : "w"); /* resume appends (a+: the torn-tail check reads) */
+        /* resume appends (a+: the torn-tail check reads) */
+        do
+            oc.f = fopen(output, so.checkpoint_path ? "a+" : "w");
+        while (!oc.f && errno == EINTR && !g_signals);
+        if (!oc.f && g_signals) {
+            if (!c.quiet)
+                fprintf(stderr,
+                        "ddbpipe source: stopped by signal while waiting to open %s; nothing written\n", output);
+            rc = DDBPIPE_EXIT_OK;
+            goto out;
+        }
         if (!oc.f) {
             fprintf(stderr, "ddbpipe source: cannot open %s: %s\n", output, strerror(errno));
             rc = DDBPIPE_EXIT_USAGE;
@@ -314,21 +368,28 @@ int cli_cmd_source(int argc, char **argv) {
         goto out;
     }
     g_source = src;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    /* A closed pipe is an output error we report, not a silent death. */
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, &old_pipe);
-    handlers = 1;
+    if (g_signals) /* a signal came while source_new blocked */
+        ddbpipe_source_stop(src);
+    {
+        struct stat ost;
+        if (!ko && fstat(oc.fd, &ost) == 0 && (S_ISFIFO(ost.st_mode) || S_ISSOCK(ost.st_mode) || isatty(oc.fd))) {
+            watch.fd = oc.fd;
+            watching = pthread_create(&watch.thread, NULL, watch_output, &watch) == 0;
+        }
+    }
 
     err[0] = '\0';
     r = ddbpipe_source_run(src, err, sizeof err);
+    if (watching) {
+        watch.done = 1;
+        pthread_join(watch.thread, NULL);
+    }
     if (ko && ddbpipe_kafka_output_flush(ko) != 0) {
         fprintf(stderr, "ddbpipe source: some events were not acknowledged by Kafka (the checkpoint stops "
                         "before them)\n");
+        rc = DDBPIPE_EXIT_FATAL;
+    } else if (watch.closed && !oc.failed) {
+        fprintf(stderr, "ddbpipe source: %s was closed by its reader; stopped\n", output ? output : "stdout");
         rc = DDBPIPE_EXIT_FATAL;
     } else if (!ko && (flush_out(&oc) != 0 || oc.failed)) {
         fprintf(stderr, "ddbpipe source: writing %s: %s\n", output ? output : "stdout", strerror(oc.err));
