@@ -21,7 +21,9 @@ enum {
     OPT_SEGMENTS,
     OPT_UNTIL,
     OPT_STATS,
-    OPT_KAFKA
+    OPT_KAFKA,
+    OPT_FOLLOW_NEW,
+    OPT_CKPT_RESET
 };
 
 static volatile sig_atomic_t g_signals;
@@ -43,7 +45,8 @@ static void help(void) {
     printf("Usage: ddbpipe source -c FILE [-o OUTPUT|-] [--mode snapshot|stream|snapshot+stream]\n"
            "                      [--from trim_horizon|latest] [--format json|dynamodb|debezium]\n"
            "                      [--checkpoint FILE] [--segments N] [--until-caught-up]\n"
-           "                      [--stats-file FILE] [--kafka] [--set KEY=VALUE ...]\n\n"
+           "                      [--stats-file FILE] [--kafka] [--follow-new-stream] [--checkpoint-reset]\n"
+           "                      [--set KEY=VALUE ...]\n\n"
            "Read a DynamoDB table out as JSON lines, one event a line (op, table, keys, new,\n"
            "old, sequence, shard, approximate time): a parallel Scan (snapshot), the table's\n"
            "DynamoDB Streams change feed (stream), or both without a gap (snapshot+stream:\n"
@@ -66,7 +69,13 @@ static void help(void) {
            "                        message key = the item key as JSON, value = the event; an\n"
            "                        idempotent producer; kafka.<property> keys go to librdkafka.\n"
            "                        The checkpoint advances only past acknowledged events; with\n"
-           "                        --format debezium a delete is followed by a tombstone\n\n");
+           "                        --format debezium a delete is followed by a tombstone\n"
+           "      --follow-new-stream  when the stream goes away (disabled and re-enabled, table\n"
+           "                        re-created), follow the table's new stream from its trim\n"
+           "                        horizon (with a warning: changes made while no stream was\n"
+           "                        enabled are in no stream) instead of stopping with exit 3\n"
+           "      --checkpoint-reset   start over: remove the --checkpoint file (and rewrite -o FILE)\n"
+           "                        instead of resuming from it\n\n");
     cli_print_common_options(stdout);
     printf("\nExit codes: 0 done or stopped by a signal, 2 usage or configuration error,\n"
            "3 fatal (auth, missing table or stream, output error or output closed by its reader,\n"
@@ -207,6 +216,8 @@ int cli_cmd_source(int argc, char **argv) {
                                              {"until-caught-up", no_argument, NULL, OPT_UNTIL},
                                              {"stats-file", required_argument, NULL, OPT_STATS},
                                              {"kafka", no_argument, NULL, OPT_KAFKA},
+                                             {"follow-new-stream", no_argument, NULL, OPT_FOLLOW_NEW},
+                                             {"checkpoint-reset", no_argument, NULL, OPT_CKPT_RESET},
                                              {NULL, 0, NULL, 0}};
     cli_common c;
     ddbpipe_source_options_t so = {.mode = "snapshot",
@@ -220,7 +231,7 @@ int cli_cmd_source(int argc, char **argv) {
     int rc = DDBPIPE_EXIT_OK, opt, kafka = 0;
     ddbpipe_kafka_output_t *ko = NULL;
     struct sigaction sa, old_int, old_term, old_pipe;
-    int handlers = 0, watching = 0;
+    int handlers = 0, watching = 0, follow_new = 0, ckpt_reset = 0;
     out_watch watch;
     memset(&watch, 0, sizeof watch);
 
@@ -268,6 +279,12 @@ int cli_cmd_source(int argc, char **argv) {
         case OPT_STATS:
             stats_file = optarg;
             break;
+        case OPT_FOLLOW_NEW:
+            follow_new = 1;
+            break;
+        case OPT_CKPT_RESET:
+            ckpt_reset = 1;
+            break;
         default:
             rc = cli_try_help(c.cmd);
             goto out;
@@ -296,6 +313,10 @@ int cli_cmd_source(int argc, char **argv) {
                              so.format ? so.format : "");
         goto out;
     }
+    if (ckpt_reset && !so.checkpoint_path) {
+        rc = cli_usage_error(c.cmd, "--checkpoint-reset needs --checkpoint FILE");
+        goto out;
+    }
     if ((rc = cli_common_load(&c, "source")) != 0)
         goto out;
     if (ddbpipe_conf_kafka_enabled(c.conf))
@@ -303,6 +324,17 @@ int cli_cmd_source(int argc, char **argv) {
     if (kafka && output) {
         rc = cli_usage_error(c.cmd, "--kafka writes to Kafka: -o does not apply");
         goto out;
+    so.follow_new_stream = follow_new;
+    if (ckpt_reset) {
+        if (unlink(so.checkpoint_path) == 0) {
+            if (!c.quiet)
+                fprintf(stderr, "ddbpipe source: --checkpoint-reset: removed %s; starting over\n", so.checkpoint_path);
+        } else if (errno != ENOENT) {
+            fprintf(stderr, "ddbpipe source: --checkpoint-reset: cannot remove %s: %s\n", so.checkpoint_path,
+                    strerror(errno));
+            rc = DDBPIPE_EXIT_USAGE;
+            goto out;
+        }
     }
 
     /* Handlers before anything that can block: fopen() of a FIFO waits for
@@ -328,7 +360,7 @@ int cli_cmd_source(int argc, char **argv) {
     } else if (output && strcmp(output, "-") != 0) {
         /* resume appends (a+: the torn-tail check reads) */
         do
-            oc.f = fopen(output, so.checkpoint_path ? "a+" : "w");
+            oc.f = fopen(output, so.checkpoint_path && !ckpt_reset ? "a+" : "w");
         while (!oc.f && errno == EINTR && !g_signals);
         if (!oc.f && g_signals) {
             if (!c.quiet)
@@ -342,7 +374,7 @@ int cli_cmd_source(int argc, char **argv) {
             rc = DDBPIPE_EXIT_USAGE;
             goto out;
         }
-        if (so.checkpoint_path && trim_torn_tail(fileno(oc.f)) != 0) {
+        if (so.checkpoint_path && !ckpt_reset && trim_torn_tail(fileno(oc.f)) != 0) {
             fprintf(stderr, "ddbpipe source: cannot repair %s: %s\n", output, strerror(errno));
             rc = DDBPIPE_EXIT_FATAL;
             goto out;

@@ -461,6 +461,7 @@ typedef struct ddbpipe_source_options {
      * number) and is_remove for deletes; for keyed outputs such as Kafka
      * (ddbpipe_kafka_output_emit). Return non-zero to stop. */
     int (*emit_keyed)(const char *key, size_t key_len, const char *line, size_t len, int is_remove, void *opaque);
+    int follow_new_stream;       /* 1: as the follow_new_stream property (either turns it on) */
 } ddbpipe_source_options_t;
 
 /* Validates options and builds the client; no network I/O yet (config

@@ -135,6 +135,7 @@ typedef struct dp_settings {
     const char *dead_letter_topic;
     const char *kafka_topic;
     int kafka_delete_tombstones;
+    int follow_new_stream;
 
     /* Not properties: how the values came to be. */
     int assume_role;                         /* credentials_provider was Flink's ASSUME_ROLE */

@@ -67,6 +67,7 @@ typedef struct src_stats {
     uint64_t iterator_renewals, trimmed_losses, trim_horizon_fallbacks;
     uint64_t describe_stream_calls, inconsistent_listings, child_listings;
     uint64_t checkpoints_written, retries;
+    uint64_t streams_replaced; /* follow_new_stream switches */
 } src_stats;
 
 struct ddbpipe_source {
@@ -84,6 +85,7 @@ struct ddbpipe_source {
     int do_snapshot, do_stream;
     int64_t discovery_interval_ms, poll_idle_ms, poll_busy_ms;
     int trimmed_continue;
+    int follow_new_stream; /* a replaced stream is followed, not an error */
     int segments_wanted;
 
     ddbpipe_client_t *client;
@@ -104,6 +106,9 @@ struct ddbpipe_source {
     int disc_failures;
     int graph_changed;
     int child_pending;
+    int stream_disabled;      /* DescribeStream said DISABLED/DISABLING: no new shards will come */
+    int64_t vanish_check_ms;  /* follow_new_stream, table without a stream: next DescribeTable */
+    int waiting_for_stream;   /* warned once */
 
     volatile sig_atomic_t stop_requested;
     ddbpipe_result_t fatal;
@@ -426,6 +431,22 @@ static int merge_listing_page(ddbpipe_source_t *src, dp_ddb_result *res, dp_json
     return 0;
 }
 
+/* A disabled stream gets no new shards: its closed shards are leaves, not
+ * an inconsistent listing. What happened is found out (DescribeTable) once
+ * everything in it was read. */
+static void note_stream_status(ddbpipe_source_t *src, const dp_json *desc) {
+    const char *st = dp_json_get_string(desc, "StreamStatus");
+    if (!st || (strcmp(st, "DISABLED") != 0 && strcmp(st, "DISABLING") != 0) || src->stream_disabled)
+        return;
+    src->stream_disabled = 1;
+    DP_LOG_WARN("source: stream %s is %s; reading what it holds to the end", src->st.stream_arn, st);
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        dp_shard *s = src->st.shards.v[i];
+        if (s->end_seq || s->finished)
+            s->children_checked = 1;
+    }
+}
+
 static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
     src->disc_pending = 0;
     dp_json_doc *doc = NULL;
@@ -446,6 +467,7 @@ static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
         goto out;
     if (!src->table[0] && dp_json_get_string(desc, "TableName"))
         snprintf(src->table, sizeof src->table, "%s", dp_json_get_string(desc, "TableName"));
+    note_stream_status(src, desc);
     const char *next = dp_json_get_string(desc, "LastEvaluatedShardId");
     if (next && next[0]) {
         start_listing(src, next);
@@ -453,7 +475,7 @@ static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
     }
     /* Listing complete: a closed shard without children means the listing
      * may be stale; list again from that shard (bounded). */
-    const dp_shard *leaf = dp_shard_graph_closed_leaf(&src->st.shards);
+    const dp_shard *leaf = src->stream_disabled ? NULL : dp_shard_graph_closed_leaf(&src->st.shards);
     if (leaf && src->disc_inconsistent < src->inconsistent_retries) {
         src->disc_inconsistent++;
         src->stats.inconsistent_listings++;
@@ -495,12 +517,14 @@ static void on_children(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
     const dp_json *desc = NULL;
     if (merge_listing_page(src, res, &doc, &desc) != 0)
         goto out;
+    note_stream_status(src, desc);
     const char *next = dp_json_get_string(desc, "LastEvaluatedShardId");
     if (next && next[0]) {
         start_child_listing(src, s, next);
         goto out;
     }
-    if (dp_shard_graph_has_child(&src->st.shards, s->id) || ++s->child_retries >= SRC_CHILD_RETRIES) {
+    if (src->stream_disabled || dp_shard_graph_has_child(&src->st.shards, s->id) ||
+        ++s->child_retries >= SRC_CHILD_RETRIES) {
         /* No children after retries: the stream may be disabled; the
          * periodic discovery still picks up late children. */
         s->children_checked = 1;
@@ -965,6 +989,101 @@ static void advance_phase(ddbpipe_source_t *src) {
         src->phase = PH_DONE;
 }
 
+/* ------------------------------------------------------------ vanished stream */
+
+/* Every shard of the followed stream read to its end. */
+static int stream_drained(const ddbpipe_source_t *src) {
+    if (!src->disc_done_once || src->disc_pending || src->child_pending)
+        return 0;
+    for (size_t i = 0; i < src->st.shards.n; i++)
+        if (!src->st.shards.v[i]->finished)
+            return 0;
+    return 1;
+}
+
+/* follow_new_stream: start over on the table's new stream, from its trim
+ * horizon (no --from latest: what the new stream holds is newer than
+ * anything the old one had). */
+static void switch_stream(ddbpipe_source_t *src, const ddbpipe_table_info_t *info) {
+    DP_LOG_WARN("source: the stream of table %s was replaced by %s; following it from its trim horizon. Changes "
+                "made while no stream was enabled exist in no stream and are not in the output",
+                src->table, info->stream_arn);
+    dp_shard_graph_free(&src->st.shards);
+    dp_shard_graph_init(&src->st.shards);
+    if (dp_strdup_to(&src->st.stream_arn, info->stream_arn) != 0) {
+        set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+        return;
+    }
+    snprintf(src->pk, sizeof src->pk, "%s", info->key.partition_key);
+    snprintf(src->sk, sizeof src->sk, "%s", info->key.sort_key);
+    src->stream_disabled = 0;
+    src->waiting_for_stream = 0;
+    src->disc_done_once = 0;
+    src->disc_inconsistent = 0;
+    src->disc_failures = 0;
+    src->checkpoint_loaded_positions = 1; /* unknown shards start at TRIM_HORIZON */
+    src->disc_due_ms = dp_now_ms();
+    src->graph_changed = 1;
+    src->dirty = 1;
+    src->stats.streams_replaced++;
+}
+
+/* The followed stream is DISABLED and read to its end: say what happened
+ * (DescribeTable) and stop with exit 3, or follow the new stream. Called
+ * with no call in flight (the describe is synchronous). */
+static void stream_vanished(ddbpipe_source_t *src) {
+    int64_t now = dp_now_ms();
+    if (now < src->vanish_check_ms)
+        return;
+    int64_t iv = src->discovery_interval_ms < 5000 ? src->discovery_interval_ms : 5000;
+    src->vanish_check_ms = now + iv;
+    ddbpipe_table_info_t info;
+    dp_ddb_result res;
+    char msg[512] = "";
+    memset(&info, 0, sizeof info);
+    dp_ddb_result_init(&res);
+    ddbpipe_result_t rc = dp_ddb_describe_table(src->ddb, src->table, &info, &res);
+    if (rc == DDBPIPE_ERR_NOT_FOUND) {
+        set_fatal(src, DDBPIPE_ERR_NOT_FOUND,
+                  "table %s was deleted while its stream was followed; everything stream %s held was read",
+                  src->table, src->st.stream_arn);
+        goto out;
+    }
+    if (rc != DDBPIPE_OK) {
+        dp_api_call_error(src->client, "DescribeTable", src->table, rc, &res, msg, sizeof msg);
+        set_fatal(src, rc, "stream %s is disabled and %s", src->st.stream_arn, msg);
+        goto out;
+    }
+    int enabled = info.stream_view_type[0] != '\0' && info.stream_arn[0] != '\0';
+    if (enabled && strcmp(info.stream_arn, src->st.stream_arn) != 0) {
+        if (src->follow_new_stream) {
+            switch_stream(src, &info);
+            goto out;
+        }
+        set_fatal(src, DDBPIPE_ERR_NOT_FOUND,
+                  "the stream of table %s was replaced (disabled and re-enabled, or the table re-created): %s is "
+                  "disabled, everything it held was read, and the table's stream is now %s. Changes made while no "
+                  "stream was enabled exist in no stream. --follow-new-stream (follow_new_stream: true) goes on "
+                  "with the new stream from its trim horizon",
+                  src->table, src->st.stream_arn, info.stream_arn);
+        goto out;
+    }
+    if (src->follow_new_stream) {
+        if (!src->waiting_for_stream)
+            DP_LOG_WARN("source: the stream of table %s was disabled and everything it held was read; waiting for "
+                        "a stream to be enabled (checking every %lld ms)",
+                        src->table, (long long)iv);
+        src->waiting_for_stream = 1;
+        goto out;
+    }
+    set_fatal(src, DDBPIPE_ERR_NOT_FOUND,
+              "the stream of table %s was disabled: %s is disabled and everything it held was read. Enable a "
+              "stream and run with --follow-new-stream (follow_new_stream: true) to go on with it",
+              src->table, src->st.stream_arn);
+out:
+    dp_ddb_result_free(&res);
+}
+
 /* ------------------------------------------------------------ setup */
 
 static int pick(const char *v, const char *dflt, const char *const *allowed, char *out, size_t out_size) {
@@ -1042,6 +1161,7 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     src->inconsistent_retries = (int)st.inconsistent_listing_retries;
     src->poll_busy_ms = st.poll_busy_ms;
     src->trimmed_continue = st.on_trimmed_data == DP_ON_TRIMMED_CONTINUE;
+    src->follow_new_stream = st.follow_new_stream || opts->follow_new_stream;
     const char *table = st.table;
     const char *arn = st.stream_arn;
     if (table)
@@ -1132,6 +1252,13 @@ static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t err
     snprintf(src->sk, sizeof src->sk, "%s", info.key.sort_key);
     if (src->do_stream && !src->st.stream_arn) {
         const char *use = arn && arn[0] ? arn : info.stream_arn;
+        if (!(arn && arn[0]) && use[0] && !info.stream_view_type[0]) {
+            dp_errf(errstr, errstr_size,
+                    "table %s has no enabled stream (its last stream %s is disabled): enable one, or give "
+                    "stream_arn to read what the disabled stream still holds",
+                    src->table, use);
+            return DDBPIPE_ERR_NOT_FOUND;
+        }
         if (!use[0]) {
             dp_errf(errstr, errstr_size,
                     "table %s has no stream: enable one (StreamSpecification, e.g. NEW_AND_OLD_IMAGES) or "
@@ -1171,10 +1298,21 @@ static ddbpipe_result_t load_checkpoint(ddbpipe_source_t *src, char *errstr, siz
                 src->checkpoint_path, cp.mode, src->mode);
         goto out;
     }
-    if (src->do_stream && cp.stream_arn && src->st.stream_arn && strcmp(cp.stream_arn, src->st.stream_arn) != 0) {
+    if (src->do_stream && cp.stream_arn && src->st.stream_arn && strcmp(cp.stream_arn, src->st.stream_arn) != 0 &&
+        src->follow_new_stream) {
+        /* positions of the old stream mean nothing on the new one */
+        DP_LOG_WARN("source: checkpoint %s is for stream %s but the table's stream is now %s; following the new "
+                    "stream from its trim horizon (follow_new_stream). Changes made while no stream was enabled "
+                    "exist in no stream",
+                    src->checkpoint_path, cp.stream_arn, src->st.stream_arn);
+        dp_shard_graph_free(&cp.shards);
+        dp_shard_graph_init(&cp.shards);
+    } else if (src->do_stream && cp.stream_arn && src->st.stream_arn &&
+               strcmp(cp.stream_arn, src->st.stream_arn) != 0) {
         dp_errf(errstr, errstr_size,
                 "checkpoint %s is for stream %s but the table's stream is now %s (stream re-enabled or table "
-                "re-created): changes between the two are lost; remove the checkpoint to start over",
+                "re-created): changes between the two are lost; --follow-new-stream goes on with the new stream "
+                "from its trim horizon, --checkpoint-reset starts over",
                 src->checkpoint_path, cp.stream_arn, src->st.stream_arn);
         goto out;
     }
@@ -1268,6 +1406,11 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
         if (flush_output(src) != 0)
             break;
         advance_phase(src);
+        if (src->phase == PH_STREAM && src->stream_disabled && stream_drained(src) &&
+            dp_ddb_pending(src->ddb) == 0) {
+            flush_output(src); /* what the old stream held is out before we say it ended */
+            stream_vanished(src);
+        }
         metrics_shards(src);
         if (src->dirty && dp_now_ms() - src->last_checkpoint_ms >= src->checkpoint_interval_ms)
             write_checkpoint(src);
@@ -1336,8 +1479,9 @@ char *ddbpipe_source_stats_json(const ddbpipe_source_t *src) {
         dp_buf_printf(&b, ",\"records\":%llu,\"ms_behind\":%lld,\"closed\":%s}", (unsigned long long)s->records,
                       (long long)s->ms_behind, s->finished ? "true" : "false");
     }
-    dp_buf_printf(&b, "]},\"retries\":%llu,\"checkpoints_written\":%llu,\"elapsed_ms\":%lld}",
-                  (unsigned long long)st->retries, (unsigned long long)st->checkpoints_written,
+    dp_buf_printf(&b, "],\"streams_replaced\":%llu},\"retries\":%llu,\"checkpoints_written\":%llu,\"elapsed_ms\":%lld}",
+                  (unsigned long long)st->streams_replaced, (unsigned long long)st->retries,
+                  (unsigned long long)st->checkpoints_written,
                   (long long)(src->started_ms ? dp_now_ms() - src->started_ms : 0));
     return dp_buf_steal(&b);
 }
