@@ -328,7 +328,8 @@ int cli_cmd_source(int argc, char **argv) {
     if (ckpt_reset) {
         if (unlink(so.checkpoint_path) == 0) {
             if (!c.quiet)
-                fprintf(stderr, "ddbpipe source: --checkpoint-reset: removed %s; starting over\n", so.checkpoint_path);
+                fprintf(stderr, "ddbpipe source: --checkpoint-reset: removed %s; starting over\n",
+                        so.checkpoint_path);
         } else if (errno != ENOENT) {
             fprintf(stderr, "ddbpipe source: --checkpoint-reset: cannot remove %s: %s\n", so.checkpoint_path,
                     strerror(errno));

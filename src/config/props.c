@@ -221,9 +221,10 @@ static const dp_prop props[] = {
       "With Kafka input: produce dead letters to this topic (value and key as received; headers "
       "`ddbpipe.reason`, `ddbpipe.topic`, `ddbpipe.partition`, `ddbpipe.offset`) instead of the file."),
     P(follow_new_stream, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SRC, NULL, NULL, NULL,
-      "When the followed stream goes away (disabled, re-enabled with a new ARN, table re-created), `false` stops "
-      "with exit 3 once the old stream is read to its end; `true` follows the table's new stream from its trim "
-      "horizon instead (changes made while no stream was enabled are in no stream). Also `--follow-new-stream`."),
+      "When the followed stream goes away (disabled, re-enabled with a new ARN, table re-created), "
+      "`false` stops with exit 3 once the old stream is read to its end; `true` follows the table's new "
+      "stream from its trim horizon instead (changes made while no stream was enabled are in no stream). "
+      "Also `--follow-new-stream`."),
 };
 
 #define NPROPS (sizeof props / sizeof props[0])

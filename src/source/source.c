@@ -106,9 +106,9 @@ struct ddbpipe_source {
     int disc_failures;
     int graph_changed;
     int child_pending;
-    int stream_disabled;      /* DescribeStream said DISABLED/DISABLING: no new shards will come */
-    int64_t vanish_check_ms;  /* follow_new_stream, table without a stream: next DescribeTable */
-    int waiting_for_stream;   /* warned once */
+    int stream_disabled;     /* DescribeStream said DISABLED/DISABLING: no new shards will come */
+    int64_t vanish_check_ms; /* follow_new_stream, table without a stream: next DescribeTable */
+    int waiting_for_stream;  /* warned once */
 
     volatile sig_atomic_t stop_requested;
     ddbpipe_result_t fatal;
@@ -1005,9 +1005,10 @@ static int stream_drained(const ddbpipe_source_t *src) {
  * horizon (no --from latest: what the new stream holds is newer than
  * anything the old one had). */
 static void switch_stream(ddbpipe_source_t *src, const ddbpipe_table_info_t *info) {
-    DP_LOG_WARN("source: the stream of table %s was replaced by %s; following it from its trim horizon. Changes "
-                "made while no stream was enabled exist in no stream and are not in the output",
-                src->table, info->stream_arn);
+    DP_LOG_WARN(
+        "source: the stream of table %s was replaced by %s; following it from its trim horizon. Changes "
+        "made while no stream was enabled exist in no stream and are not in the output",
+        src->table, info->stream_arn);
     dp_shard_graph_free(&src->st.shards);
     dp_shard_graph_init(&src->st.shards);
     if (dp_strdup_to(&src->st.stream_arn, info->stream_arn) != 0) {
@@ -1060,19 +1061,21 @@ static void stream_vanished(ddbpipe_source_t *src) {
             switch_stream(src, &info);
             goto out;
         }
-        set_fatal(src, DDBPIPE_ERR_NOT_FOUND,
-                  "the stream of table %s was replaced (disabled and re-enabled, or the table re-created): %s is "
-                  "disabled, everything it held was read, and the table's stream is now %s. Changes made while no "
-                  "stream was enabled exist in no stream. --follow-new-stream (follow_new_stream: true) goes on "
-                  "with the new stream from its trim horizon",
-                  src->table, src->st.stream_arn, info.stream_arn);
+        set_fatal(
+            src, DDBPIPE_ERR_NOT_FOUND,
+            "the stream of table %s was replaced (disabled and re-enabled, or the table re-created): %s is "
+            "disabled, everything it held was read, and the table's stream is now %s. Changes made while no "
+            "stream was enabled exist in no stream. --follow-new-stream (follow_new_stream: true) goes on "
+            "with the new stream from its trim horizon",
+            src->table, src->st.stream_arn, info.stream_arn);
         goto out;
     }
     if (src->follow_new_stream) {
         if (!src->waiting_for_stream)
-            DP_LOG_WARN("source: the stream of table %s was disabled and everything it held was read; waiting for "
-                        "a stream to be enabled (checking every %lld ms)",
-                        src->table, (long long)iv);
+            DP_LOG_WARN(
+                "source: the stream of table %s was disabled and everything it held was read; waiting for "
+                "a stream to be enabled (checking every %lld ms)",
+                src->table, (long long)iv);
         src->waiting_for_stream = 1;
         goto out;
     }
@@ -1298,22 +1301,24 @@ static ddbpipe_result_t load_checkpoint(ddbpipe_source_t *src, char *errstr, siz
                 src->checkpoint_path, cp.mode, src->mode);
         goto out;
     }
-    if (src->do_stream && cp.stream_arn && src->st.stream_arn && strcmp(cp.stream_arn, src->st.stream_arn) != 0 &&
-        src->follow_new_stream) {
+    if (src->do_stream && cp.stream_arn && src->st.stream_arn &&
+        strcmp(cp.stream_arn, src->st.stream_arn) != 0 && src->follow_new_stream) {
         /* positions of the old stream mean nothing on the new one */
-        DP_LOG_WARN("source: checkpoint %s is for stream %s but the table's stream is now %s; following the new "
-                    "stream from its trim horizon (follow_new_stream). Changes made while no stream was enabled "
-                    "exist in no stream",
-                    src->checkpoint_path, cp.stream_arn, src->st.stream_arn);
+        DP_LOG_WARN(
+            "source: checkpoint %s is for stream %s but the table's stream is now %s; following the new "
+            "stream from its trim horizon (follow_new_stream). Changes made while no stream was enabled "
+            "exist in no stream",
+            src->checkpoint_path, cp.stream_arn, src->st.stream_arn);
         dp_shard_graph_free(&cp.shards);
         dp_shard_graph_init(&cp.shards);
     } else if (src->do_stream && cp.stream_arn && src->st.stream_arn &&
                strcmp(cp.stream_arn, src->st.stream_arn) != 0) {
-        dp_errf(errstr, errstr_size,
-                "checkpoint %s is for stream %s but the table's stream is now %s (stream re-enabled or table "
-                "re-created): changes between the two are lost; --follow-new-stream goes on with the new stream "
-                "from its trim horizon, --checkpoint-reset starts over",
-                src->checkpoint_path, cp.stream_arn, src->st.stream_arn);
+        dp_errf(
+            errstr, errstr_size,
+            "checkpoint %s is for stream %s but the table's stream is now %s (stream re-enabled or table "
+            "re-created): changes between the two are lost; --follow-new-stream goes on with the new stream "
+            "from its trim horizon, --checkpoint-reset starts over",
+            src->checkpoint_path, cp.stream_arn, src->st.stream_arn);
         goto out;
     }
     /* Adopt its state. */
@@ -1479,9 +1484,10 @@ char *ddbpipe_source_stats_json(const ddbpipe_source_t *src) {
         dp_buf_printf(&b, ",\"records\":%llu,\"ms_behind\":%lld,\"closed\":%s}", (unsigned long long)s->records,
                       (long long)s->ms_behind, s->finished ? "true" : "false");
     }
-    dp_buf_printf(&b, "],\"streams_replaced\":%llu},\"retries\":%llu,\"checkpoints_written\":%llu,\"elapsed_ms\":%lld}",
-                  (unsigned long long)st->streams_replaced, (unsigned long long)st->retries,
-                  (unsigned long long)st->checkpoints_written,
-                  (long long)(src->started_ms ? dp_now_ms() - src->started_ms : 0));
+    dp_buf_printf(
+        &b, "],\"streams_replaced\":%llu},\"retries\":%llu,\"checkpoints_written\":%llu,\"elapsed_ms\":%lld}",
+        (unsigned long long)st->streams_replaced, (unsigned long long)st->retries,
+        (unsigned long long)st->checkpoints_written,
+        (long long)(src->started_ms ? dp_now_ms() - src->started_ms : 0));
     return dp_buf_steal(&b);
 }
