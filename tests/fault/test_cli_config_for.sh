@@ -2,7 +2,7 @@
 # `ddbpipe config -c FILE --for sink` says ok only when the sink would
 # accept the file (every check that needs no AWS call): a columns map with a
 # type the sink cannot map and a ca_file that does not exist fail both, with
-# the same message. No network: the endpoint is a closed loopback port.
+# the same message (a missing ca_file fails plain `config` too). No network: the endpoint is a closed loopback port.
 set -euo pipefail
 . "$DDBPIPE_SOURCE_DIR/tests/testutil.sh"
 export AWS_EC2_METADATA_DISABLED=true
@@ -44,10 +44,14 @@ both_reject "$TEST_TMP/cols_sql.yaml" "column 'price' has type 'DECIMAL(50, 2)'"
 base "$TEST_TMP/ca.yaml" "ca_file: $TEST_TMP/no-such-ca.pem"
 both_reject "$TEST_TMP/ca.yaml" "ca_file '$TEST_TMP/no-such-ca.pem' cannot be read" "missing ca_file"
 
-# Without --for, the file is only parsed: ok (and says so).
+# Without --for, only the checks every command shares run: a missing ca_file
+# fails (every command would), a columns map only the sink reads is ok.
 run "$B" config -c "$TEST_TMP/ca.yaml"
-expect_rc 0 "config without --for"
-expect_in "$ERR" "configuration ok" "config without --for"
+expect_rc 2 "config without --for, missing ca_file"
+expect_in "$ERR" "ca_file '$TEST_TMP/no-such-ca.pem' cannot be read" "config without --for, missing ca_file"
+run "$B" config -c "$TEST_TMP/cols.yaml"
+expect_rc 0 "config without --for, sink-only columns"
+expect_in "$ERR" "configuration ok" "config without --for, sink-only columns"
 
 # A good file is ok for the sink.
 printf 'dummy\n' >"$TEST_TMP/ca.pem"
