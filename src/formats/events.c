@@ -213,6 +213,8 @@ static ddbpipe_result_t write_debezium(dp_buf *out, const dp_event *ev, char *er
     TRY(dp_buf_putc(out, '}'));
     if (ev->approximate_time_s)
         TRY(dp_buf_printf(out, ",\"ts_ms\":%lld}", (long long)ev->approximate_time_s * 1000));
+    else if (ev->read_time_ms)
+        TRY(dp_buf_printf(out, ",\"ts_ms\":%lld}", (long long)ev->read_time_ms));
     else
         TRY(dp_buf_puts(out, ",\"ts_ms\":null}"));
 out:

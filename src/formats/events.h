@@ -15,6 +15,8 @@
  *   debezium  {"before":{plain}|null,"after":{plain}|null,"op":"r|c|u|d",
  *              "source":{"connector":"ddbpipe","table":"t","snapshot":"true|false",
  *                        "shard":"…","sequence":"…"},"ts_ms":1767225600000|null}
+ *             ts_ms is the change's ApproximateCreationDateTime, or for
+ *             snapshot rows the time the row was read (read_time_ms).
  *             snapshot -> r (after), insert -> c (after), modify -> u (before
  *             = old image, after = new image), remove -> d (before = old
  *             image, or the keys when the stream has no old images).
@@ -56,6 +58,7 @@ typedef struct dp_event {
     const char *sequence;       /* stream sequence number, NULL for snapshot rows */
     const char *shard;          /* shard id, NULL for snapshot rows */
     int64_t approximate_time_s; /* ApproximateCreationDateTime, epoch seconds; 0 = unknown */
+    int64_t read_time_ms;       /* when the source read it (epoch ms): debezium ts_ms of snapshot rows; 0 = unknown */
 } dp_event;
 
 /* Append one event as a single JSON line to out, WITHOUT a trailing

@@ -781,12 +781,16 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
         set_fatal(src, DDBPIPE_ERR_PARSE, "Scan segment %d: Items is not an array", i);
         goto out;
     }
+    struct timespec now_ts;
+    clock_gettime(CLOCK_REALTIME, &now_ts);
+    int64_t read_ms = (int64_t)now_ts.tv_sec * 1000 + now_ts.tv_nsec / 1000000;
     for (size_t k = 0; items && k < items->count; k++) {
         const dp_json *item = items->items[k];
         dp_event ev;
         memset(&ev, 0, sizeof ev);
         ev.op = DP_EVENT_SNAPSHOT;
         ev.new_image = item;
+        ev.read_time_ms = read_ms;
         ev.partition_key = src->pk;
         ev.sort_key = src->sk[0] ? src->sk : NULL;
         if (!dp_json_is(item, DP_JSON_OBJECT) || !dp_json_get(item, src->pk) ||
@@ -1262,6 +1266,22 @@ static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t err
                     src->table, use);
             return DDBPIPE_ERR_NOT_FOUND;
         }
+        /* Debezium rows live in before/after: without new images an insert
+         * or update would carry no row and no key, and could not be applied */
+        const char *vt = info.stream_view_type;
+        int no_new = !strcmp(vt, "KEYS_ONLY") || !strcmp(vt, "OLD_IMAGE");
+        if (no_new && !(arn && arn[0]) && src->fmt == DP_EVENT_FMT_DEBEZIUM) {
+            dp_errf(errstr, errstr_size,
+                    "--format debezium needs new images, but the stream of table %s is %s: its inserts and "
+                    "updates would have no 'after' row (and no key) to apply. Use --format json or dynamodb "
+                    "(every event carries 'keys'), or a NEW_IMAGE / NEW_AND_OLD_IMAGES stream",
+                    src->table, vt);
+            return DDBPIPE_ERR_CONFIG;
+        }
+        if (no_new && !(arn && arn[0]))
+            DP_LOG_WARN("source: the stream of table %s is %s: insert and modify events carry 'keys' but no new "
+                        "image, so `ddbpipe sink` cannot apply them (it dead-letters them, naming the view type)",
+                        src->table, vt);
         if (!use[0]) {
             dp_errf(errstr, errstr_size,
                     "table %s has no stream: enable one (StreamSpecification, e.g. NEW_AND_OLD_IMAGES) or "

@@ -432,6 +432,9 @@ static void test_event_formats(void **state)
     assert_string_equal(event_line(DP_EVENT_FMT_DEBEZIUM, &ev),
                         "{\"before\":null,\"after\":{\"id\":1.50,\"tags\":[\"a\"],\"raw\":\"AAE=\",\"z\":null},\"op\":\"r\","
                         "\"source\":{\"connector\":\"ddbpipe\",\"table\":\"orders\",\"snapshot\":\"true\"},\"ts_ms\":null}");
+    /* a snapshot row read at a known time carries it as ts_ms */
+    ev.read_time_ms = 1767225600123LL;
+    assert_non_null(strstr(event_line(DP_EVENT_FMT_DEBEZIUM, &ev), "\"snapshot\":\"true\"},\"ts_ms\":1767225600123}"));
     /* remove without old image (KEYS_ONLY stream): debezium before = keys */
     memset(&ev, 0, sizeof ev);
     ev.op = DP_EVENT_REMOVE;
