@@ -22,7 +22,8 @@ enum {
     OPT_CHECKPOINT,
     OPT_STATS_FILE,
     OPT_SQL,
-    OPT_KAFKA
+    OPT_KAFKA,
+    OPT_CKPT_RESET
 };
 
 #define READ_CHUNK ((size_t)256 * 1024)
@@ -63,7 +64,8 @@ static void on_signal(int sig) {
 
 static void help(void) {
     printf("Usage: ddbpipe sink -c FILE [-i INPUT|-] [--format FORMAT] [--dead-letter FILE]\n"
-           "                    [--checkpoint FILE] [--stats-file FILE] [--set KEY=VALUE ...]\n"
+           "                    [--checkpoint FILE [--checkpoint-reset]] [--stats-file FILE]\n"
+           "                    [--set KEY=VALUE ...]\n"
            "       ddbpipe sink -c FILE --kafka [--format FORMAT] [--dead-letter FILE] [--stats-file FILE]\n\n"
            "Write a change stream into a DynamoDB table. Input is JSON lines (a file or stdin):\n"
            "a plain object upserts that row; Feldera {\"insert\":..}/{\"delete\":..}, Debezium\n"
@@ -84,6 +86,10 @@ static void help(void) {
            "      --dead-letter FILE  append rejected records (line, reason) to FILE\n"
            "      --checkpoint FILE record the input offset up to which everything is written\n"
            "                        (file input); a restarted run resumes after it\n"
+           "      --checkpoint-reset  start over: remove the --checkpoint file and read from byte 0\n"
+           "                        (a checkpoint records the input it was taken from: device,\n"
+           "                        inode, size, digest; one taken from another file, or from\n"
+           "                        this one before it was rewritten, is refused with exit 2)\n"
            "      --stats-file FILE write statistics as JSON at exit\n"
            "      --kafka           read from Kafka instead (or kafka_enabled: true): a consumer group\n"
            "                        member on kafka_topics; kafka.<property> keys go to librdkafka\n"
@@ -259,6 +265,7 @@ int cli_cmd_sink(int argc, char **argv) {
                                              {"stats-file", required_argument, NULL, OPT_STATS_FILE},
                                              {"sql", required_argument, NULL, OPT_SQL},
                                              {"kafka", no_argument, NULL, OPT_KAFKA},
+                                             {"checkpoint-reset", no_argument, NULL, OPT_CKPT_RESET},
                                              {NULL, 0, NULL, 0}};
     cli_common c;
     ddbpipe_sink_options_t so = {.format = "auto"};
@@ -266,7 +273,7 @@ int cli_cmd_sink(int argc, char **argv) {
     const char *input = NULL, *stats_file = NULL, *sql_path = NULL;
     char err[1024] = "";
     char *buf = NULL;
-    int fd = -1, rc = DDBPIPE_EXIT_OK, opt, eof = 0, interrupted = 0, added_nl = 0, kafka = 0;
+    int fd = -1, rc = DDBPIPE_EXIT_OK, opt, eof = 0, interrupted = 0, added_nl = 0, kafka = 0, ckpt_reset = 0;
     size_t len = 0, cap = 0, skip_to_newline = 0;
     uint64_t line_no = 0, consumed = 0;
     ddbpipe_result_t r = DDBPIPE_OK;
@@ -305,6 +312,9 @@ int cli_cmd_sink(int argc, char **argv) {
         case OPT_KAFKA:
             kafka = 1;
             break;
+        case OPT_CKPT_RESET:
+            ckpt_reset = 1;
+            break;
         default:
             rc = cli_try_help(c.cmd);
             goto out;
@@ -332,6 +342,10 @@ int cli_cmd_sink(int argc, char **argv) {
     if (!known) {
         rc = cli_usage_error(c.cmd, "--format %s: expected auto, json, feldera, debezium or dynamodb-stream",
                              so.format);
+        goto out;
+    }
+    if (ckpt_reset && !so.checkpoint_path) {
+        rc = cli_usage_error(c.cmd, "--checkpoint-reset needs --checkpoint FILE");
         goto out;
     }
     if (so.checkpoint_path && (!input || strcmp(input, "-") == 0)) {
@@ -362,21 +376,14 @@ int cli_cmd_sink(int argc, char **argv) {
             rc = DDBPIPE_EXIT_USAGE;
             goto out;
         }
-        if (so.checkpoint_path) {
-            /* Resume: everything before the checkpoint's offset is acknowledged. */
-            uint64_t cp_off = 0, cp_line = 0;
-            ddbpipe_result_t cr = ddbpipe_sink_checkpoint_read(so.checkpoint_path, &cp_off, &cp_line);
-            if (cr == DDBPIPE_OK && cp_off > 0) {
-                consumed = cp_off; /* the input is seeked there once opened */
-                line_no = cp_line;
+        if (so.checkpoint_path && ckpt_reset) {
+            if (unlink(so.checkpoint_path) == 0) {
                 if (!c.quiet)
-                    fprintf(stderr, "ddbpipe sink: resuming %s at byte %llu (line %llu) from checkpoint %s\n",
-                            input, (unsigned long long)cp_off, (unsigned long long)cp_line + 1,
+                    fprintf(stderr, "ddbpipe sink: --checkpoint-reset: removed %s; starting at byte 0\n",
                             so.checkpoint_path);
-            } else if (cr != DDBPIPE_OK && cr != DDBPIPE_ERR_NOT_FOUND) {
-                fprintf(stderr,
-                        "ddbpipe sink: checkpoint %s is unreadable (%s); refusing to guess where to resume\n",
-                        so.checkpoint_path, ddbpipe_strerror(cr));
+            } else if (errno != ENOENT) {
+                fprintf(stderr, "ddbpipe sink: --checkpoint-reset: cannot remove %s: %s\n",
+                        so.checkpoint_path, strerror(errno));
                 rc = DDBPIPE_EXIT_USAGE;
                 goto out;
             }
@@ -418,12 +425,37 @@ int cli_cmd_sink(int argc, char **argv) {
             rc = DDBPIPE_EXIT_USAGE;
             goto out;
         }
-        if (fd >= 0 && consumed > 0 && lseek(fd, (off_t)consumed, SEEK_SET) != (off_t)consumed) {
+        if (so.checkpoint_path && !ckpt_reset) {
+            /* Resume: everything before the checkpoint's offset is acknowledged,
+             * if the checkpoint was taken from this very input. */
+            uint64_t cp_off = 0, cp_line = 0;
+            err[0] = '\0';
+            ddbpipe_result_t cr = ddbpipe_sink_checkpoint_resume(so.checkpoint_path, fd, input, &cp_off,
+                                                                 &cp_line, err, sizeof err);
+            if (cr == DDBPIPE_OK && cp_off > 0) {
+                consumed = cp_off;
+                line_no = cp_line;
+                if (!c.quiet)
+                    fprintf(stderr, "ddbpipe sink: resuming %s at byte %llu (line %llu) from checkpoint %s\n",
+                            input, (unsigned long long)cp_off, (unsigned long long)cp_line + 1,
+                            so.checkpoint_path);
+            } else if (cr != DDBPIPE_OK && cr != DDBPIPE_ERR_NOT_FOUND) {
+                fprintf(stderr, "ddbpipe sink: %s\n", err[0] ? err : ddbpipe_strerror(cr));
+                rc = DDBPIPE_EXIT_USAGE;
+                goto out;
+            }
+        }
+        if (consumed > 0 && lseek(fd, (off_t)consumed, SEEK_SET) != (off_t)consumed) {
             fprintf(stderr, "ddbpipe sink: cannot seek %s to checkpoint offset %llu: %s\n", input,
                     (unsigned long long)consumed, strerror(errno));
             rc = DDBPIPE_EXIT_USAGE;
             goto out;
         }
+    }
+    if (so.checkpoint_path && ddbpipe_sink_set_checkpoint_input(sink, fd, input) != DDBPIPE_OK) {
+        fprintf(stderr, "ddbpipe sink: out of memory\n");
+        rc = DDBPIPE_EXIT_FATAL;
+        goto out;
     }
 
     pg.enabled = !c.quiet && isatty(2);

@@ -324,6 +324,7 @@ int cli_cmd_source(int argc, char **argv) {
     if (kafka && output) {
         rc = cli_usage_error(c.cmd, "--kafka writes to Kafka: -o does not apply");
         goto out;
+    }
     so.follow_new_stream = follow_new;
     if (ckpt_reset) {
         if (unlink(so.checkpoint_path) == 0) {

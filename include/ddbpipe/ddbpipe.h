@@ -277,7 +277,9 @@ typedef struct ddbpipe_sink_options {
  * at flush and at destroy): {"offset":N,"line":L}: every input record that
  * ends at or before byte offset N (line L) is acknowledged (written,
  * dead-lettered or superseded). Resume: seek the input to N and continue
- * numbering lines at L+1 (see ddbpipe_sink_checkpoint_read). */
+ * numbering lines at L+1 (see ddbpipe_sink_checkpoint_read). With
+ * ddbpipe_sink_set_checkpoint_input it also names the input ("file"), and
+ * ddbpipe_sink_checkpoint_resume refuses it for any other input. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts,
                                              size_t opts_size, ddbpipe_sink_t **out, char *errstr,
                                              size_t errstr_size);
@@ -345,6 +347,22 @@ DDBPIPE_API char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset, uint64_t *line);
 /* Parser part (no I/O; fuzzable). */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset, uint64_t *line);
+/* Tie the checkpoint to the input it is taken from: fd is the input file
+ * (only read with pread and fstat; the caller keeps it open and owns it),
+ * name is shown in messages. Each checkpoint then also records
+ *   "file":{"dev":D,"inode":I,"size":S,"sha256":"<hex>","path":"<name>"}
+ * (sha256 of the first and last 4 KiB before the offset). Call before the
+ * first produce. DDBPIPE_ERR_INVALID_ARG for fd < 0. */
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_set_checkpoint_input(ddbpipe_sink_t *sink, int fd, const char *name);
+/* Where to resume the input open on fd from the checkpoint at path: OK with
+ * *offset and *line; DDBPIPE_ERR_NOT_FOUND: no checkpoint (start at 0);
+ * DDBPIPE_ERR_CONFIG: the checkpoint was taken from another file, or from
+ * this one before it was truncated or rewritten (errstr names both sides);
+ * DDBPIPE_ERR_PARSE / DDBPIPE_ERR_IO: unreadable (errstr says why). A
+ * checkpoint without "file" (older versions) gives its offset unchecked. */
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_resume(const char *path, int fd, const char *input_name,
+                                                                        uint64_t *offset, uint64_t *line, char *errstr,
+                                                            size_t errstr_size);
 
 /* ---------------------------------------------------------------- kafka input */
 

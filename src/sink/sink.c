@@ -353,13 +353,25 @@ static void checkpoint_maybe(struct ddbpipe_sink *s, int force) {
     pthread_mutex_unlock(&s->mu);
     if (!have || (off == s->ckpt_written_offset && s->ckpt_written_offset != 0))
         return;
-    char buf[96];
-    int n = snprintf(buf, sizeof(buf), "{\"offset\":%llu,\"line\":%llu}\n", (unsigned long long)off,
-                     (unsigned long long)line);
-    if (dp_write_file_atomic(s->checkpoint_path, buf, (size_t)n) != 0)
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    dp_buf_printf(&b, "{\"offset\":%llu,\"line\":%llu", (unsigned long long)off, (unsigned long long)line);
+    if (s->ckpt_fd >= 0) {
+        /* what it was taken from, so it is never applied to another input */
+        sk_file_id id;
+        if (sk_file_identity(s->ckpt_fd, off, &id) == 0) {
+            dp_buf_puts(&b, ",\"file\":");
+            sk_file_identity_json(&b, &id, s->ckpt_input_name);
+        } else {
+            DP_LOG_WARN("sink: cannot read the input to record it in the checkpoint: %s", strerror(errno));
+        }
+    }
+    dp_buf_puts(&b, "}\n");
+    if (!b.data || dp_write_file_atomic(s->checkpoint_path, b.data, b.len) != 0)
         DP_LOG_ERROR("sink: cannot write checkpoint %s: %s", s->checkpoint_path, strerror(errno));
     else
         s->ckpt_written_offset = off;
+    dp_buf_free(&b);
 }
 
 /* ------------------------------------------------------------ workers */
@@ -659,6 +671,7 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     s = calloc(1, sizeof(*s));
     if (!s)
         goto out;
+    s->ckpt_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->pq_mu, NULL);
     pthread_cond_init(&s->ack_cv, NULL);
@@ -911,6 +924,7 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
         fclose(s->dlq);
     free(s->dead_letter_path);
     free(s->checkpoint_path);
+    free(s->ckpt_input_name);
     free(s->cond_put);
     free(s->cond_delete);
     dp_json_doc_free(s->expr_names);

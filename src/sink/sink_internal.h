@@ -75,6 +75,26 @@ int sk_key_canonical(const dp_json *item, const char *pk, const char *sk, dp_buf
 /* Typed key object {pk: AV[, sk: AV]} of an item. 0 ok. */
 int sk_key_json(const dp_json *item, const char *pk, const char *sk, dp_buf *out);
 
+/* ------------------------------------------------------------ checkpoint identity */
+
+/* The input file a checkpoint was taken from (sink_checkpoint.c). */
+typedef struct sk_file_id {
+    uint64_t dev, ino, size;
+    char sha256[65]; /* hex, of the first and last 4 KiB before the offset */
+    int have_digest; /* 0: not a regular file, or shorter than the offset */
+    int regular;
+    int present; /* parsed: the checkpoint has a "file" member */
+} sk_file_id;
+
+/* Identity of the file open on fd for a checkpoint at offset. 0 ok, -1
+ * errno (fstat/pread failed). */
+int sk_file_identity(int fd, uint64_t offset, sk_file_id *out);
+/* Append {"dev":..,"inode":..,"size":..,"sha256":"..","path":".."}. */
+int sk_file_identity_json(dp_buf *b, const sk_file_id *id, const char *name);
+/* Parse a checkpoint with its optional "file" member (path: its "path"). */
+ddbpipe_result_t sk_checkpoint_parse_full(const char *text, size_t len, uint64_t *offset, uint64_t *line,
+                                          sk_file_id *id, char *path, size_t path_size);
+
 /* ------------------------------------------------------------ records */
 
 /* One input record, tracked until acknowledged. One allocation holds the
@@ -181,6 +201,8 @@ struct ddbpipe_sink {
     ddbpipe_dr_cb_t dr_cb;
     void *dr_opaque;
     int tombstones_ignore;
+    int ckpt_fd;           /* input file checkpoints are tied to; -1: none */
+    char *ckpt_input_name; /* its name, for messages */
 
     /* shared state, under mu */
     pthread_mutex_t mu;

@@ -1,5 +1,5 @@
 /* The source checkpoint document:
- *   {"version":1,"table":..,"stream_arn":..,"mode":..,
+ *   {"version":1,"table":..,"table_created":"<CreationDateTime>","stream_arn":..,"mode":..,
  *    "snapshot":{"done":b,"total_segments":N,"segments":[{"done":b,"last_key":{..}|null}]},
  *    "stream":{"started":b,"shards":[{"id":..,"parent":..,"seq":..,"finished":b}]}}
  * last_key is the scan's LastEvaluatedKey after the last emitted page; seq the
@@ -22,6 +22,7 @@ void dp_src_checkpoint_free(dp_src_checkpoint *cp) {
     if (!cp)
         return;
     free(cp->table);
+    free(cp->table_created);
     free(cp->stream_arn);
     free(cp->mode);
     for (int i = 0; i < cp->total_segments && cp->segments; i++)
@@ -44,6 +45,10 @@ ddbpipe_result_t dp_src_checkpoint_write(const dp_src_checkpoint *cp, dp_buf *ou
     } while (0)
     W(dp_buf_puts(out, "{\"version\":1,\"table\":"));
     W(put_str_or_null(out, cp->table));
+    if (cp->table_created) {
+        W(dp_buf_puts(out, ",\"table_created\":"));
+        W(dp_json_write_cstr(out, cp->table_created));
+    }
     W(dp_buf_puts(out, ",\"stream_arn\":"));
     W(put_str_or_null(out, cp->stream_arn));
     W(dp_buf_puts(out, ",\"mode\":"));
@@ -112,6 +117,9 @@ ddbpipe_result_t dp_src_checkpoint_parse(const char *text, size_t len, dp_src_ch
         goto bad;
     field = "table";
     if (get_opt_str(root, "table", &cp->table) != 0)
+        goto bad;
+    field = "table_created";
+    if (get_opt_str(root, "table_created", &cp->table_created) != 0)
         goto bad;
     field = "stream_arn";
     if (get_opt_str(root, "stream_arn", &cp->stream_arn) != 0)

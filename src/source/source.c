@@ -87,6 +87,7 @@ struct ddbpipe_source {
     int trimmed_continue;
     int follow_new_stream; /* a replaced stream is followed, not an error */
     int segments_wanted;
+    int segments_explicit; /* --segments or the property given: a different split is refused on resume */
 
     ddbpipe_client_t *client;
     dp_ddb *ddb; /* borrowed from client */
@@ -993,6 +994,18 @@ static void advance_phase(ddbpipe_source_t *src) {
         src->phase = PH_DONE;
 }
 
+/* The table's CreationDateTime (epoch seconds, as sent) from a DescribeTable
+ * answer: a table deleted and re-created under the same name is another
+ * table. "" when absent. (ddbpipe_table_info_t is frozen, see the ABI rule.) */
+static void table_created_of(const dp_ddb_result *res, char *out, size_t n) {
+    out[0] = '\0';
+    dp_json_doc *d = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
+    const dp_json *ct = d ? dp_json_get(dp_json_get(dp_json_root(d), "Table"), "CreationDateTime") : NULL;
+    if (dp_json_is(ct, DP_JSON_NUMBER) && ct->len < n)
+        memcpy(out, ct->str, ct->len + 1);
+    dp_json_doc_free(d);
+}
+
 /* ------------------------------------------------------------ vanished stream */
 
 /* Every shard of the followed stream read to its end. */
@@ -1008,7 +1021,7 @@ static int stream_drained(const ddbpipe_source_t *src) {
 /* follow_new_stream: start over on the table's new stream, from its trim
  * horizon (no --from latest: what the new stream holds is newer than
  * anything the old one had). */
-static void switch_stream(ddbpipe_source_t *src, const ddbpipe_table_info_t *info) {
+static void switch_stream(ddbpipe_source_t *src, const ddbpipe_table_info_t *info, const char *created) {
     DP_LOG_WARN(
         "source: the stream of table %s was replaced by %s; following it from its trim horizon. Changes "
         "made while no stream was enabled exist in no stream and are not in the output",
@@ -1021,6 +1034,10 @@ static void switch_stream(ddbpipe_source_t *src, const ddbpipe_table_info_t *inf
     }
     snprintf(src->pk, sizeof src->pk, "%s", info->key.partition_key);
     snprintf(src->sk, sizeof src->sk, "%s", info->key.sort_key);
+    if (created[0] && dp_strdup_to(&src->st.table_created, created) != 0) {
+        set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+        return;
+    }
     src->stream_disabled = 0;
     src->waiting_for_stream = 0;
     src->disc_done_once = 0;
@@ -1062,7 +1079,9 @@ static void stream_vanished(ddbpipe_source_t *src) {
     int enabled = info.stream_view_type[0] != '\0' && info.stream_arn[0] != '\0';
     if (enabled && strcmp(info.stream_arn, src->st.stream_arn) != 0) {
         if (src->follow_new_stream) {
-            switch_stream(src, &info);
+            char created[48];
+            table_created_of(&res, created, sizeof created);
+            switch_stream(src, &info, created);
             goto out;
         }
         set_fatal(
@@ -1152,6 +1171,7 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
         goto fail;
     }
     src->segments_wanted = (int)segs;
+    src->segments_explicit = opts->segments > 0 || dp_settings_is_set(&st, &st.segments);
     src->until_caught_up = opts->until_caught_up;
     src->emit = opts->emit;
     src->flush = opts->flush;
@@ -1254,7 +1274,11 @@ static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t err
         dp_ddb_result_free(&res);
         return rc;
     }
+    char created[48];
+    table_created_of(&res, created, sizeof created);
     dp_ddb_result_free(&res);
+    if (created[0] && dp_strdup_to(&src->st.table_created, created) != 0)
+        return DDBPIPE_ERR_NOMEM;
     snprintf(src->pk, sizeof src->pk, "%s", info.key.partition_key);
     snprintf(src->sk, sizeof src->sk, "%s", info.key.sort_key);
     if (src->do_stream && !src->st.stream_arn) {
@@ -1311,6 +1335,27 @@ static ddbpipe_result_t load_checkpoint(ddbpipe_source_t *src, char *errstr, siz
         goto out;
     }
     rc = DDBPIPE_ERR_CONFIG;
+    if (cp.table_created && src->st.table_created && strcmp(cp.table_created, src->st.table_created) != 0) {
+        dp_errf(
+            errstr, errstr_size,
+            "checkpoint %s was taken from table %s created at %s, but table %s now was created at %s "
+            "(deleted "
+            "and re-created): its scan and stream positions mean nothing there; --checkpoint-reset starts "
+            "over",
+            src->checkpoint_path, cp.table ? cp.table : "?", cp.table_created, src->table,
+            src->st.table_created);
+        goto out;
+    }
+    if (!cp.snapshot_done && cp.total_segments > 0 && src->segments_explicit &&
+        cp.total_segments != src->segments_wanted) {
+        dp_errf(
+            errstr, errstr_size,
+            "checkpoint %s holds an unfinished snapshot in %d segments, but --segments %d was asked for: the "
+            "segments' positions only mean something in the same split; drop --segments to resume, or "
+            "--checkpoint-reset to start over",
+            src->checkpoint_path, cp.total_segments, src->segments_wanted);
+        goto out;
+    }
     if (cp.table && src->table[0] && strcmp(cp.table, src->table) != 0) {
         dp_errf(errstr, errstr_size, "checkpoint %s belongs to table %s, not %s: remove it to start over",
                 src->checkpoint_path, cp.table, src->table);

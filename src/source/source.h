@@ -103,6 +103,7 @@ typedef struct dp_src_segment {
 
 typedef struct dp_src_checkpoint {
     char *table;
+    char *table_created; /* the table's CreationDateTime: a re-created table is another table */
     char *stream_arn;
     char *mode;
     int snapshot_done;

@@ -226,6 +226,48 @@ static void test_checkpoint_format(void **state) {
     unlink(path);
 }
 
+/* A checkpoint names its input: identity of a file, written and parsed back,
+ * and the same bytes give the same digest only at the same offset. */
+static void test_checkpoint_identity(void **state) {
+    (void)state;
+    char path[] = "/tmp/ddbpipe-ckid-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char data[10000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)('a' + i % 26);
+    assert_int_equal(write(fd, data, sizeof data), (ssize_t)sizeof data);
+    sk_file_id a, b, parsed;
+    assert_int_equal(sk_file_identity(fd, 9000, &a), 0);
+    assert_true(a.have_digest && a.regular && a.size == sizeof data);
+    assert_int_equal(sk_file_identity(fd, 9001, &b), 0);
+    assert_string_not_equal(a.sha256, b.sha256);
+    assert_int_equal(sk_file_identity(fd, 20000, &b), 0); /* past the end: no digest */
+    assert_false(b.have_digest);
+    assert_int_equal(sk_file_identity(fd, 100, &b), 0); /* windows overlap: still one digest */
+    assert_true(b.have_digest);
+    dp_buf j;
+    dp_buf_init(&j, 0);
+    dp_buf_puts(&j, "{\"offset\":9000,\"line\":3,\"file\":");
+    assert_int_equal(sk_file_identity_json(&j, &a, "in \"x\".jsonl"), 0);
+    dp_buf_putc(&j, '}');
+    uint64_t off = 0, line = 0;
+    char name[64];
+    assert_int_equal(sk_checkpoint_parse_full(j.data, j.len, &off, &line, &parsed, name, sizeof name), DDBPIPE_OK);
+    assert_true(parsed.present && parsed.have_digest && off == 9000 && line == 3);
+    assert_true(parsed.dev == a.dev && parsed.ino == a.ino && parsed.size == a.size);
+    assert_string_equal(parsed.sha256, a.sha256);
+    assert_string_equal(name, "in \"x\".jsonl");
+    /* the public parser reads the same file (offset and line) */
+    assert_int_equal(ddbpipe_sink_checkpoint_parse(j.data, j.len, &off, &line), DDBPIPE_OK);
+    const char *bad = "{\"offset\":1,\"line\":1,\"file\":{\"dev\":1,\"inode\":2,\"size\":3,\"sha256\":\"abc\"}}";
+    assert_int_equal(sk_checkpoint_parse_full(bad, strlen(bad), &off, &line, &parsed, name, sizeof name),
+                     DDBPIPE_ERR_PARSE);
+    dp_buf_free(&j);
+    close(fd);
+    unlink(path);
+}
+
 /* ------------------------------------------------------------ fast path */
 
 static sk_parse_ctx fast_ctx(int variant) {
@@ -494,6 +536,7 @@ int main(void) {
         cmocka_unit_test(test_oversized_item_is_its_own_kind),
         cmocka_unit_test(test_key_identity_follows_dynamodb),
         cmocka_unit_test(test_checkpoint_format),
+        cmocka_unit_test(test_checkpoint_identity),
         cmocka_unit_test(test_fast_path_takes_plain_rows_only),
         cmocka_unit_test(test_fast_path_matches_general_path),
     };

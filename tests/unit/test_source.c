@@ -166,6 +166,7 @@ static void test_checkpoint_roundtrip(void **state) {
     dp_src_checkpoint_init(&back);
     assert_int_equal(dp_strdup_to(&cp.table, "orders"), 0);
     assert_int_equal(dp_strdup_to(&cp.stream_arn, "arn:aws:dynamodb:x:1:table/orders/stream/\"q\""), 0);
+    assert_int_equal(dp_strdup_to(&cp.table_created, "1764467000.123"), 0);
     assert_int_equal(dp_strdup_to(&cp.mode, "snapshot+stream"), 0);
     cp.total_segments = 2;
     cp.segments = calloc(2, sizeof *cp.segments);
@@ -184,6 +185,7 @@ static void test_checkpoint_roundtrip(void **state) {
     assert_int_equal(dp_src_checkpoint_parse(out.data, out.len, &back, err, sizeof err), DDBPIPE_OK);
     assert_string_equal(back.table, "orders");
     assert_string_equal(back.stream_arn, cp.stream_arn);
+    assert_string_equal(back.table_created, cp.table_created);
     assert_string_equal(back.mode, "snapshot+stream");
     assert_int_equal(back.total_segments, 2);
     assert_true(back.segments[0].done);
