@@ -1001,7 +1001,7 @@ static void table_created_of(const dp_ddb_result *res, char *out, size_t n) {
     out[0] = '\0';
     dp_json_doc *d = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
     const dp_json *ct = d ? dp_json_get(dp_json_get(dp_json_root(d), "Table"), "CreationDateTime") : NULL;
-    if (dp_json_is(ct, DP_JSON_NUMBER) && ct->len < n)
+    if (ct && ct->type == DP_JSON_NUMBER && ct->len < n)
         memcpy(out, ct->str, ct->len + 1);
     dp_json_doc_free(d);
 }
