@@ -88,7 +88,7 @@ def vanish(kind):
     old = stream_arn(t)
     put(t, "a")
     p, out = start(t)
-    check(wait_keys(out, 1, 30 * T) == ["a"], "%s: the first change is out" % kind, keys(out))
+    check(wait_keys(out, 1, 60 * T) == ["a"], "%s: the first change is out" % kind, keys(out))
     put(t, "b")
     if kind == "disable":
         DDB.update_table(TableName=t, StreamSpecification={"StreamEnabled": False})
@@ -98,7 +98,7 @@ def vanish(kind):
         DDB.update_table(TableName=t, StreamSpecification=SPEC)
     else:
         DDB.delete_table(TableName=t)
-    rc, err, timed_out = finish(p, 60 * T)
+    rc, err, timed_out = finish(p, 120 * T)
     check(not timed_out and rc == 3, "%s: ddbpipe stops by itself with exit 3" % kind, (rc, err))
     check(keys(out) == ["a", "b"], "%s: every change the old stream held is out" % kind, keys(out))
     want = {"disable": "the stream of table %s was disabled: %s is disabled and everything it held was read" % (t, old),
@@ -117,7 +117,7 @@ def follow():
     put(t, "a")
     ck = os.path.join(WD, t + ".ck")
     p, out = start(t, ["--follow-new-stream", "--checkpoint", ck])
-    check(wait_keys(out, 1, 30 * T) == ["a"], "follow: the first change is out", keys(out))
+    check(wait_keys(out, 1, 60 * T) == ["a"], "follow: the first change is out", keys(out))
     DDB.update_table(TableName=t, StreamSpecification={"StreamEnabled": False})
     put(t, "lost")
     DDB.update_table(TableName=t, StreamSpecification=SPEC)
