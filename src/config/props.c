@@ -137,6 +137,13 @@ static const dp_prop props[] = {
       "flink.dynamodbstreams.numretries", NULL, NULL,
       "Retries of a failed or partially applied write (and of a failed DynamoDB or Streams call). `null` "
       "retries forever."),
+    P(max_write_capacity_per_s, "int", DP_PT_INT, NULL, "1..10000000", 1, 10000000, 0, S_SINK, NULL, NULL, NULL,
+      "Cap on the write capacity units a second this process consumes (all worker threads share one token "
+      "bucket that starts empty and holds at most 0.1 s of units, so there is no burst above it). Metered "
+      "from DynamoDB's ConsumedCapacity, estimated as ceil(item size / 1 KB) per put and 1 per delete (twice "
+      "that in transactional mode) until the answer arrives. Per process: processes sharing a table (Kafka "
+      "group members, several sinks) each need their share, e.g. the table budget divided by the number of "
+      "processes. Unset: no cap."),
     P(fail_on_error, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.fail-on-error", NULL, NULL,
       "Stop (after flushing) at the first record that cannot be written instead of dead-lettering it."),
     P(ignore_nulls, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.ignore-nulls", NULL, NULL,
@@ -189,6 +196,12 @@ static const dp_prop props[] = {
     P(poll_busy_ms, "duration_ms", DP_PT_DURATION, "250", "0..60000", 0, 60000, 0, S_SRC,
       "flink.dynamodbstreams.getrecords.nonempty.mindelay", NULL, NULL,
       "Delay before the next GetRecords after a non-empty answer."),
+    P(max_read_capacity_per_s, "int", DP_PT_INT, NULL, "1..10000000", 1, 10000000, 0, S_SRC, NULL, NULL, NULL,
+      "Cap on the read capacity units a second the snapshot's Scan consumes in this process (one token "
+      "bucket for every segment, starting empty, holding at most 0.1 s of units). Metered from "
+      "ConsumedCapacity, estimated from the last page of the segment (else 1 unit: 4 KB units of "
+      "consistent reads) until the answer arrives. Per process: split a budget across processes by hand. "
+      "Unset: no cap."),
     P(on_trimmed_data, "enum", DP_PT_ENUM, "stop", "stop|continue", 0, 0, 0, S_SRC, NULL, NULL, NULL,
       "On TrimmedDataAccessException (records lost): `stop` with an error, or `continue` from the trim horizon "
       "after reporting the loss."),

@@ -104,7 +104,8 @@ typedef struct dp_settings {
     int64_t flush_interval_ms;
     int64_t max_concurrent_requests;
     int64_t threads;
-    int64_t max_retries; /* -1: forever */
+    int64_t max_retries;              /* -1: forever */
+    int64_t max_write_capacity_per_s; /* 0: no cap */
     int fail_on_error;
     int ignore_nulls;
     int update_mode; /* dp_update_mode */
@@ -125,7 +126,8 @@ typedef struct dp_settings {
     int64_t inconsistent_listing_retries;
     int64_t poll_idle_ms;
     int64_t poll_busy_ms;
-    int on_trimmed_data; /* dp_on_trimmed_data */
+    int on_trimmed_data;             /* dp_on_trimmed_data */
+    int64_t max_read_capacity_per_s; /* 0: no cap */
     /* kafka */
     int kafka_enabled;
     const char *kafka_topics; /* "a,^b.*" */

@@ -705,6 +705,13 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     s->flush_interval_ms = s->set.flush_interval_ms;
     s->max_concurrent = (int)s->set.max_concurrent_requests;
     s->max_retries = (int)s->set.max_retries;
+    if (s->set.max_write_capacity_per_s > 0) {
+        s->wcap = dp_capacity_bucket_new((double)s->set.max_write_capacity_per_s, (double)dp_now_ns() / 1e9);
+        if (!s->wcap) {
+            r = DDBPIPE_ERR_NOMEM;
+            goto out;
+        }
+    }
     s->threads = (int)s->set.threads;
     if (s->threads < 1)
         s->threads = 1;
@@ -926,6 +933,7 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
     free(s->checkpoint_path);
     free(s->ckpt_input_name);
     free(s->cond_put);
+    dp_capacity_bucket_destroy(s->wcap);
     free(s->cond_delete);
     dp_json_doc_free(s->expr_names);
     dp_json_doc_free(s->expr_values);

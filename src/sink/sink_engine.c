@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "ddb/capacity.h"
 #include "sink/sink_internal.h"
 
 enum { L_NONE = 0, L_READY = 1, L_WREADY = 2 };
@@ -52,6 +53,7 @@ typedef struct sk_chunk {
     sk_key **keys;
     char token[40];
     int64_t due_ms;
+    double est_units; /* write capacity charged to the cap when sent (0: not charged) */
     struct sk_chunk *next;
     struct sk_chunk *lprev, *lnext; /* calls in flight (freed at destroy: the client drops them silently) */
 } sk_chunk;
@@ -75,6 +77,7 @@ struct sk_engine {
     dp_buf req_body; /* request body being built; reused call after call (the client keeps its own copy) */
     int calls, get_calls;
     uint64_t progress;
+    int64_t cap_due_ms; /* write cap: nothing more is sent before then (0: not waiting) */
 };
 
 /* ------------------------------------------------------------ key map */
@@ -388,7 +391,10 @@ static ddbpipe_result_t build_body(sk_engine *e, sk_chunk *c, dp_buf *b) {
             dp_buf_append(b, body, len);
             dp_buf_puts(b, "}}");
         }
-        return dp_buf_puts(b, "]}}");
+        dp_buf_puts(b, "]}");
+        if (s->wcap)
+            dp_buf_puts(b, ",\"ReturnConsumedCapacity\":\"TOTAL\"");
+        return dp_buf_putc(b, '}');
     }
     dp_buf_puts(b, "{\"TransactItems\":[");
     for (size_t i = 0; i < c->n; i++) {
@@ -403,7 +409,10 @@ static ddbpipe_result_t build_body(sk_engine *e, sk_chunk *c, dp_buf *b) {
         put_condition(b, s, k->wop == SK_OP_DELETE ? s->cond_delete : s->cond_put);
         dp_buf_puts(b, "}}");
     }
-    dp_buf_puts(b, "],\"ClientRequestToken\":");
+    dp_buf_putc(b, ']');
+    if (s->wcap)
+        dp_buf_puts(b, ",\"ReturnConsumedCapacity\":\"TOTAL\"");
+    dp_buf_puts(b, ",\"ClientRequestToken\":");
     dp_json_write_cstr(b, c->token);
     return dp_buf_putc(b, '}');
 }
@@ -449,6 +458,39 @@ static void delay_chunk(sk_engine *e, sk_chunk *c, int attempt) {
     e->ndelayed++;
 }
 
+static double now_s(void) {
+    return (double)dp_now_ns() / 1e9;
+}
+
+/* Write cap: may a write call start now? When not, remembers when. */
+static int cap_open(sk_engine *e, int64_t now_ms) {
+    int64_t w = dp_capacity_bucket_wait_ms(e->s->wcap, now_s());
+    if (w == 0)
+        return 1;
+    e->cap_due_ms = now_ms + w;
+    return 0;
+}
+
+/* Estimate by DynamoDB's rounding rules, charged when the call starts and
+ * corrected by ConsumedCapacity when it answers. */
+static void cap_charge_estimate(sk_engine *e, sk_chunk *c) {
+    struct ddbpipe_sink *s = e->s;
+    c->est_units = 0;
+    if (!s->wcap || c->kind == CK_GET)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        c->est_units += dp_wcu_estimate(c->keys[i]->wsize, c->keys[i]->wop == SK_OP_DELETE, s->transactional);
+    dp_capacity_bucket_charge(s->wcap, c->est_units, now_s());
+}
+
+/* The answer says what the call really consumed (units < 0: unknown). */
+static void cap_settle(sk_engine *e, sk_chunk *c, double units) {
+    if (!e->s->wcap || c->est_units == 0 || units < 0)
+        return;
+    dp_capacity_bucket_charge(e->s->wcap, units - c->est_units, now_s());
+    c->est_units = 0;
+}
+
 static void send_chunk(sk_engine *e, sk_chunk *c) {
     for (size_t i = 0; i < c->n; i++) {
         if (c->keys[i]->in_call) {
@@ -474,6 +516,7 @@ static void send_chunk(sk_engine *e, sk_chunk *c) {
         delay_chunk(e, c, 3);
         return;
     }
+    cap_charge_estimate(e, c);
     e->calls++;
     c->lprev = NULL;
     c->lnext = e->live;
@@ -686,10 +729,13 @@ void sk_engine_dispatch(sk_engine *e, int force) {
         return;
     int64_t now = dp_now_ms();
     int full = sk_core_buffer_full(s);
+    e->cap_due_ms = 0;
     /* 1. retries whose backoff has passed */
     sk_chunk **pp = &e->delayed;
     while (*pp && e->calls < s->max_concurrent) {
         sk_chunk *c = *pp;
+        if (c->due_ms <= now && c->kind != CK_GET && s->wcap && !cap_open(e, now))
+            return; /* the cap holds every write back until then */
         if (c->due_ms <= now) {
             *pp = c->next;
             e->ndelayed--;
@@ -702,6 +748,8 @@ void sk_engine_dispatch(sk_engine *e, int force) {
     while (e->wready.n > 0 && e->calls < s->max_concurrent) {
         if (!(e->wready.n >= (size_t)s->batch_size || force || full || e->get_calls == 0))
             break;
+        if (s->wcap && !cap_open(e, now))
+            return;
         sk_chunk *c = take_write_chunk(e, &e->wready, 0);
         if (!c)
             break;
@@ -715,6 +763,8 @@ void sk_engine_dispatch(sk_engine *e, int force) {
         if (!(e->ready.n >= lim || force || full || time_due || bytes_due))
             break;
         if (!s->merge) {
+            if (s->wcap && !cap_open(e, now))
+                return;
             sk_chunk *c = take_write_chunk(e, &e->ready, 1);
             if (!c)
                 break;
@@ -746,6 +796,8 @@ void sk_engine_dispatch(sk_engine *e, int force) {
     /* merge writes made ready by step 3 */
     while (e->wready.n > 0 && e->calls < s->max_concurrent &&
            (force || full || e->get_calls == 0 || e->wready.n >= (size_t)s->batch_size)) {
+        if (s->wcap && !cap_open(e, now))
+            return;
         sk_chunk *c = take_write_chunk(e, &e->wready, 0);
         if (!c)
             break;
@@ -757,6 +809,13 @@ int64_t sk_engine_next_timer_ms(const sk_engine *e, int64_t now_ms) {
     int64_t best = -1;
     for (sk_chunk *c = e->delayed; c; c = c->next) {
         int64_t d = c->due_ms - now_ms;
+        if (d < 0)
+            d = 0;
+        if (best < 0 || d < best)
+            best = d;
+    }
+    if (e->cap_due_ms > 0) {
+        int64_t d = e->cap_due_ms - now_ms;
         if (d < 0)
             d = 0;
         if (best < 0 || d < best)
@@ -917,6 +976,10 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         }
         if (nun > 0)
             SK_ADD(s, throttled_items, nun);
+        double consumed = -1;
+        if (s->wcap && !dp_consumed_capacity(dp_json_root(d), &consumed) && c->n > 0)
+            consumed = c->est_units * (double)(c->n - nun) / (double)c->n; /* unprocessed ones cost nothing */
+        cap_settle(e, c, consumed);
         for (size_t i = 0; i < c->n; i++) {
             if (used && used[i]) {
                 if (again)
@@ -1024,8 +1087,10 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         new_token(c->token);
     /* retryable errors the client gave up on, and anything else: retry per
      * key up to max_retries */
-    if (res->throttled)
+    if (res->throttled) {
         SK_ADD(s, throttled_items, c->n);
+        cap_settle(e, c, 0); /* a throttled call consumes nothing */
+    }
     resend_keys(e, c->kind, c->keys, c->n, why, c->kind == CK_TRANSACT ? c->token : NULL);
     chunk_free(c);
 }

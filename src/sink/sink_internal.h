@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "config/settings.h"
 #include "ddb/attr.h"
+#include "ddb/capacity.h"
 #include "ddb/client.h"
 #include "ddbpipe/ddbpipe.h"
 #include "formats/changes.h"
@@ -203,6 +204,7 @@ struct ddbpipe_sink {
     int tombstones_ignore;
     int ckpt_fd;           /* input file checkpoints are tied to; -1: none */
     char *ckpt_input_name; /* its name, for messages */
+    dp_capacity_bucket *wcap; /* max_write_capacity_per_s: one bucket for every worker; NULL: no cap */
 
     /* shared state, under mu */
     pthread_mutex_t mu;

@@ -37,6 +37,7 @@
 #include "config/conf.h"
 #include "config/settings.h"
 #include "ddb/attr.h"
+#include "ddb/capacity.h"
 #include "ddb/client.h"
 #include "ddb/ops.h"
 #include "metrics/metrics.h"
@@ -88,6 +89,7 @@ struct ddbpipe_source {
     int follow_new_stream; /* a replaced stream is followed, not an error */
     int segments_wanted;
     int segments_explicit; /* --segments or the property given: a different split is refused on resume */
+    dp_capacity_bucket *rcap; /* max_read_capacity_per_s: one bucket for every segment; NULL: no cap */
 
     ddbpipe_client_t *client;
     dp_ddb *ddb; /* borrowed from client */
@@ -747,9 +749,18 @@ static void request_scan(ddbpipe_source_t *src, int i) {
     dp_buf_printf(&b, ",\"Segment\":%d,\"TotalSegments\":%d,\"ConsistentRead\":true", i, src->st.total_segments);
     if (sg->last_key)
         dp_buf_printf(&b, ",\"ExclusiveStartKey\":%s", sg->last_key);
+    if (src->rcap)
+        dp_buf_puts(&b, ",\"ReturnConsumedCapacity\":\"TOTAL\"");
     dp_buf_putc(&b, '}');
-    if (send_call(src, CALL_SCAN, NULL, i, DP_DDB_API_DYNAMODB, "Scan", &b) == 0)
+    if (send_call(src, CALL_SCAN, NULL, i, DP_DDB_API_DYNAMODB, "Scan", &b) == 0) {
         sg->pending = 1;
+        if (src->rcap) {
+            /* the page's size is unknown until it arrives: estimate it as the
+             * segment's last page (a first page: 4 KB, 1 unit consistent) */
+            sg->charged_rcu = sg->est_rcu > 0 ? sg->est_rcu : dp_rcu_estimate(0, 1);
+            dp_capacity_bucket_charge(src->rcap, sg->charged_rcu, (double)dp_now_ns() / 1e9);
+        }
+    }
     dp_buf_free(&b);
 }
 
@@ -761,6 +772,9 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
     dp_buf_init(&kb, 0);
     sg->pending = 0;
     if (res->result != DDBPIPE_OK) {
+        if (src->rcap && res->throttled) /* a throttled call consumes nothing */
+            dp_capacity_bucket_charge(src->rcap, -sg->charged_rcu, (double)dp_now_ns() / 1e9);
+        sg->charged_rcu = 0;
         if (res->retryable && ++sg->failures < SRC_MAX_FAILURES) {
             src->stats.retries++;
             sg->due_ms = dp_now_ms() + backoff_ms(sg->failures);
@@ -785,6 +799,19 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
     struct timespec now_ts;
     clock_gettime(CLOCK_REALTIME, &now_ts);
     int64_t read_ms = (int64_t)now_ts.tv_sec * 1000 + now_ts.tv_nsec / 1000000;
+    if (src->rcap) {
+        double used;
+        if (!dp_consumed_capacity(root, &used)) {
+            /* no ConsumedCapacity (emulators): DynamoDB's rule on the page */
+            size_t bytes = 0;
+            for (size_t k = 0; items && k < items->count; k++)
+                bytes += dp_item_size(items->items[k]);
+            used = dp_rcu_estimate(bytes, 1);
+        }
+        dp_capacity_bucket_charge(src->rcap, used - sg->charged_rcu, (double)dp_now_ns() / 1e9);
+        sg->charged_rcu = 0;
+        sg->est_rcu = used;
+    }
     for (size_t k = 0; items && k < items->count; k++) {
         const dp_json *item = items->items[k];
         dp_event ev;
@@ -955,10 +982,17 @@ static int64_t schedule(ddbpipe_source_t *src) {
             dp_src_segment *sg = &src->st.segments[i];
             if (sg->done || sg->pending)
                 continue;
-            if (sg->due_ms <= now)
-                request_scan(src, i);
-            else
+            if (sg->due_ms > now) {
                 WAKE(sg->due_ms);
+                continue;
+            }
+            int64_t cap_wait = dp_capacity_bucket_wait_ms(src->rcap, (double)now / 1e3);
+            if (cap_wait > 0) {
+                /* the read cap holds every segment back until then */
+                WAKE(now + cap_wait);
+                break;
+            }
+            request_scan(src, i);
         }
     }
 #undef WAKE
@@ -1172,6 +1206,11 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     }
     src->segments_wanted = (int)segs;
     src->segments_explicit = opts->segments > 0 || dp_settings_is_set(&st, &st.segments);
+    if (st.max_read_capacity_per_s > 0 &&
+        !(src->rcap = dp_capacity_bucket_new((double)st.max_read_capacity_per_s, (double)dp_now_ns() / 1e9))) {
+        rc = DDBPIPE_ERR_NOMEM;
+        goto fail;
+    }
     src->until_caught_up = opts->until_caught_up;
     src->emit = opts->emit;
     src->flush = opts->flush;
@@ -1244,6 +1283,7 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
         call_free(c);
     }
     ddbpipe_conf_destroy(src->conf);
+    dp_capacity_bucket_destroy(src->rcap);
     dp_src_checkpoint_free(&src->st);
     dp_buf_free(&src->line);
     dp_buf_free(&src->key);

@@ -99,6 +99,8 @@ typedef struct dp_src_segment {
     int failures;
     int64_t due_ms;
     uint64_t pages, items;
+    double est_rcu;     /* read cap: what the segment's last page consumed (the next page's estimate) */
+    double charged_rcu; /* read cap: charged for the page in flight */
 } dp_src_segment;
 
 typedef struct dp_src_checkpoint {

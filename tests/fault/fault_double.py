@@ -52,6 +52,17 @@ POST /__faults, with '_' for '-'):
   --require-akid AKID     reject requests not signed with this access key id
                           (UnrecognizedClientException)
   --watch-stdin           exit when stdin reaches EOF (so a dying parent never leaves us behind)
+  --grant-wcu N           grant N write capacity units a second to BatchWriteItem (0: unlimited), as a
+                          provisioned table does: a token bucket (full at start) holding --grant-burst-s
+                          seconds of units; a put costs ceil(item size / 1 KB), a delete the deleted
+                          item's size (at least 1). Requests run in order while units last; the rest
+                          come back in UnprocessedItems, or, when nothing could be written, the call
+                          fails with 400 ProvisionedThroughputExceededException. ConsumedCapacity is
+                          reported when ReturnConsumedCapacity is TOTAL or INDEXES.
+  --grant-burst-s S       (default 1.0)
+  --scan-page-bytes N     a Scan page ends once its items reach N bytes (DynamoDB: 1 MB, the default).
+                          Scan reports ConsumedCapacity when asked: ceil(page bytes / 4 KB) read
+                          units, halved unless ConsistentRead
 
 Poison: a BatchWriteItem/TransactWriteItems/PutItem whose item has an attribute named
 `poison` is rejected whole with 400 ValidationException, as DynamoDB rejects a batch
@@ -60,6 +71,11 @@ holding one invalid item.
 Test endpoints:
   GET  /__stats   JSON: requests, connections, ops{op: n}, items_written, items_deleted,
                   null_items, faults{kind: n}, unprocessed_returned, poison_rejections,
+                  wcu_consumed, capacity_throttled_calls (ProvisionedThroughputExceeded
+                  answers of --grant-wcu), capacity_partial_calls (calls with UnprocessedItems
+                  from --grant-wcu), write_calls, first_write_t / last_write_t (monotonic
+                  seconds of the first and last write applied), scan_calls, rcu_consumed,
+                  first_scan_t / last_scan_t / last_scan_units (Scan answers),
                   max_in_flight, key_overlaps (a write to a key arrived while another
                   request writing that key was not yet answered; a request's keys are released
                   just before its answer or reset goes out, so a client that waits for the
@@ -95,13 +111,15 @@ FAULT_KEYS = {
     "seed": int, "throttle": float, "throttle_code": str, "error500": float, "error503": float,
     "reset": float, "stall": float, "stall_ms": int, "bad_crc": float, "unprocessed": float,
     "unprocessed_fraction": float, "delay_max_ms": int, "sequence": list, "fault_ops": list,
-    "max_faults": int, "apply_late": int, "list_tables_page": int,
+    "max_faults": int, "apply_late": int, "list_tables_page": int, "grant_wcu": float, "grant_burst_s": float,
+    "scan_page_bytes": int,
 }
 DEFAULT_FAULTS = {
     "seed": 1, "throttle": 0.0, "throttle_code": "ProvisionedThroughputExceededException",
     "error500": 0.0, "error503": 0.0, "reset": 0.0, "stall": 0.0, "stall_ms": 2000, "bad_crc": 0.0,
     "unprocessed": 0.0, "unprocessed_fraction": 0.5, "delay_max_ms": 0, "sequence": [],
-    "fault_ops": [], "max_faults": -1, "apply_late": 0, "list_tables_page": 100,
+    "fault_ops": [], "max_faults": -1, "apply_late": 0, "list_tables_page": 100, "grant_wcu": 0.0,
+    "grant_burst_s": 1.0, "scan_page_bytes": 1048576,
 }
 PREFIX = "com.amazonaws.dynamodb.v20120810#"
 
@@ -196,7 +214,12 @@ class State:
         self.stats = {"requests": 0, "connections": 0, "ops": {}, "items_written": 0, "items_deleted": 0,
                       "null_items": 0, "faults": {}, "faults_total": 0, "unprocessed_returned": 0,
                       "poison_rejections": 0, "max_in_flight": 0, "key_overlaps": 0,
-                      "unprocessed_keys_returned": 0, "hung": 0}
+                      "unprocessed_keys_returned": 0, "hung": 0, "wcu_consumed": 0.0,
+                      "capacity_throttled_calls": 0, "capacity_partial_calls": 0, "write_calls": 0,
+                      "first_write_t": None, "last_write_t": None, "scan_calls": 0, "rcu_consumed": 0.0,
+                      "first_scan_t": None, "last_scan_t": None, "last_scan_units": 0.0}
+        self.cap_tokens = None  # --grant-wcu bucket: full at the first write
+        self.cap_last = 0.0
 
     def set_faults(self, cfg):
         f = dict(DEFAULT_FAULTS)
@@ -241,6 +264,31 @@ class State:
         if kind:
             self.count_fault(kind)
         return kind, f["stall_ms"] if kind == "stall" else 0, delay
+
+
+def value_size(v):
+    """DynamoDB's size of one typed value (close enough for capacity rounding)."""
+    (t, x), = v.items()
+    if t == "S":
+        return len(x.encode())
+    if t == "N":
+        digits = len(x.lstrip("-").replace(".", "").lstrip("0")) or 1
+        return (digits + 1) // 2 + 1
+    if t == "B":
+        return len(base64.b64decode(x))
+    if t in ("BOOL", "NULL"):
+        return 1
+    if t in ("SS", "NS", "BS"):
+        return sum(value_size({t[0]: e}) for e in x)
+    if t == "L":
+        return 3 + sum(1 + value_size(e) for e in x)
+    if t == "M":
+        return 3 + sum(1 + len(k.encode()) + value_size(e) for k, e in x.items())
+    return 0
+
+
+def item_size(item):
+    return sum(len(k.encode()) + value_size(v) for k, v in (item or {}).items())
 
 
 def is_poison(item):
@@ -353,26 +401,82 @@ class Emulator:
                              "than or equal to 25, Member must have length greater than or equal to 1]")
         return plan
 
+    def capacity_left(self):
+        """--grant-wcu: refills the bucket; returns the units available (None: unlimited)."""
+        st = self.s
+        grant = st.faults["grant_wcu"]
+        if grant <= 0:
+            return None
+        now = time.monotonic()
+        cap = grant * max(st.faults["grant_burst_s"], 0.001)
+        if st.cap_tokens is None:
+            st.cap_tokens = cap
+        else:
+            st.cap_tokens = min(cap, st.cap_tokens + (now - st.cap_last) * grant)
+        st.cap_last = now
+        return st.cap_tokens
+
+    def write_cost(self, t, kind, obj):
+        if kind == "put":
+            size = item_size(obj)
+        else:
+            old = t.items.get(t.key_of(obj, "key")) if t is not None else None
+            size = item_size(old)
+        return max(1, -(-size // 1024))
+
     def BatchWriteItem(self, req, unprocessed_fraction=None):
         plan = self.batch_write_plan(req)
-        if self.s.null_mode:
-            self.s.stats["null_items"] += len(plan)
-            return {"UnprocessedItems": {}}
+        st = self.s.stats
+        st["write_calls"] += 1
+        tokens = self.capacity_left()
         left = set()
         if unprocessed_fraction is not None and plan:
             n = max(1, int(round(len(plan) * unprocessed_fraction)))
             left = set(self.s.rng.sample(range(len(plan)), min(n, len(plan))))
         unprocessed = {}
+        consumed = {}
+        short = False
         for i, (tname, t, kind, obj, r) in enumerate(plan):
             if i in left:
                 unprocessed.setdefault(tname, []).append(r)
                 self.s.stats["unprocessed_returned"] += 1
                 continue
-            if kind == "put":
+            cost = self.write_cost(t, kind, obj)
+            if tokens is not None and (short or tokens < cost):
+                short = True  # in order: the rest of the batch waits as well
+                unprocessed.setdefault(tname, []).append(r)
+                self.s.stats["unprocessed_returned"] += 1
+                continue
+            if tokens is not None:
+                tokens -= cost
+            consumed[tname] = consumed.get(tname, 0) + cost
+            if self.s.null_mode:
+                st["null_items"] += 1
+            elif kind == "put":
                 self._apply_put(t, obj)
             else:
                 self._apply_delete(t, obj)
-        return {"UnprocessedItems": unprocessed}
+        if tokens is not None:
+            self.s.cap_tokens = tokens
+        if short and not consumed:
+            st["unprocessed_returned"] -= sum(len(v) for v in unprocessed.values())
+            st["capacity_throttled_calls"] += 1
+            raise DdbError(400, "ProvisionedThroughputExceededException",
+                           "The level of configured provisioned throughput for the table was exceeded. "
+                           "Consider increasing your provisioning level with the UpdateTable API.")
+        if short:
+            st["capacity_partial_calls"] += 1
+        total = sum(consumed.values())
+        if total:
+            now = time.monotonic()
+            st["wcu_consumed"] += total
+            if st["first_write_t"] is None:
+                st["first_write_t"] = now
+            st["last_write_t"] = now
+        resp = {"UnprocessedItems": unprocessed}
+        if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
+            resp["ConsumedCapacity"] = [{"TableName": n, "CapacityUnits": float(u)} for n, u in consumed.items()]
+        return resp
 
     def TransactWriteItems(self, req):
         items = req.get("TransactItems")
@@ -501,10 +605,27 @@ class Emulator:
             sk = t.key_of(start, "key")
             keys = [k for k in keys if k > sk]
         limit = int(req.get("Limit", 0)) or len(keys)
-        page = keys[:limit]
+        page, size = [], 0
+        for k in keys[:limit]:
+            if page and size >= self.s.faults["scan_page_bytes"]:
+                break
+            page.append(k)
+            size += item_size(t.items[k])
         out = {"Items": [t.items[k] for k in page], "Count": len(page), "ScannedCount": len(page)}
-        if len(keys) > limit and page:
+        if len(keys) > len(page) and page:
             out["LastEvaluatedKey"] = t.key_item(t.items[page[-1]])
+        units = float(max(1, -(-size // 4096)))
+        if not req.get("ConsistentRead"):
+            units /= 2
+        st, now = self.s.stats, time.monotonic()
+        st["scan_calls"] += 1
+        st["rcu_consumed"] += units
+        if st["first_scan_t"] is None:
+            st["first_scan_t"] = now
+        st["last_scan_t"] = now
+        st["last_scan_units"] = units
+        if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
+            out["ConsumedCapacity"] = {"TableName": t.name, "CapacityUnits": units}
         return out
 
 

@@ -1,0 +1,54 @@
+/* Capacity caps: a token bucket of DynamoDB capacity units (WCU or RCU)
+ * shared by every thread of a process, plus DynamoDB's rounding rules to
+ * estimate what a call will consume before its answer says so.
+ *
+ * The bucket starts empty and holds at most 0.1 s of tokens, so a cap never
+ * allows a burst above it. A call may start while the balance is positive;
+ * it is charged its estimate at once (the balance may go negative: a 25-item
+ * batch can cost more than 0.1 s of a small cap) and corrected by the
+ * difference when ConsumedCapacity arrives, so over time the units consumed
+ * follow the cap. Thread-safety: every function on a bucket may be called
+ * from any thread (one mutex). */
+#ifndef DP_DDB_CAPACITY_H
+#define DP_DDB_CAPACITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/json.h"
+
+typedef struct dp_capacity_bucket dp_capacity_bucket;
+
+/* units_per_s > 0; now_s: the caller's monotonic clock in seconds. NULL when
+ * out of memory. */
+dp_capacity_bucket *dp_capacity_bucket_new(double units_per_s, double now_s);
+void dp_capacity_bucket_destroy(dp_capacity_bucket *b); /* accepts NULL */
+
+/* 0 when a call may start now, else milliseconds (>= 1) until the balance is
+ * positive again. A NULL bucket (no cap) always answers 0. */
+int64_t dp_capacity_bucket_wait_ms(dp_capacity_bucket *b, double now_s);
+
+/* Charge units (negative: refund). NULL bucket: no-op. */
+void dp_capacity_bucket_charge(dp_capacity_bucket *b, double units, double now_s);
+
+/* Units charged in total (for stats and tests). */
+double dp_capacity_bucket_charged(dp_capacity_bucket *b);
+
+/* DynamoDB's rounding rules. A put or delete of an item of item_bytes
+ * (DynamoDB's item size: attribute names plus values) costs
+ * ceil(item_bytes / 1 KB) write units, at least 1; a delete is estimated at 1
+ * (its cost follows the deleted item, unknown before the answer).
+ * Transactions cost twice. */
+double dp_wcu_estimate(size_t item_bytes, int is_delete, int transactional);
+/* Reading bytes (a Scan page: the sum of the items' sizes, rounded up once
+ * per call) costs ceil(bytes / 4 KB) read units, at least 1, halved for
+ * eventually consistent reads. */
+double dp_rcu_estimate(size_t bytes, int consistent);
+
+/* ConsumedCapacity of a parsed response (root object): the CapacityUnits of
+ * the object (Scan, TransactWriteItems) or the sum over the array
+ * (BatchWriteItem answers one entry per table). Returns 1 and sets *units
+ * when present and sane, else 0 (older emulators leave it out). */
+int dp_consumed_capacity(const dp_json *root, double *units);
+
+#endif

@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""Write capacity cap against a double that grants a fixed capacity (tests/fault/fault_double.py
+--grant-wcu: a token bucket with a burst; beyond it BatchWriteItem answers UnprocessedItems, or
+ProvisionedThroughputExceededException when nothing could be written, and reports
+ConsumedCapacity).
+
+With max_write_capacity_per_s at half the grant, `ddbpipe sink` writes every item, never gets a
+throttled answer, and consumes at most the cap (+5%) measured by the double between its first and
+last write. DDBPIPE_TEST_SLOW (asan/valgrind sweeps) runs a smaller volume and skips the rate
+assertions (the sink is slower than the cap there), never the correctness ones.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+BIN = os.environ.get("DDBPIPE_BIN")
+SRC = os.environ.get("DDBPIPE_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+DOUBLE = os.path.join(SRC, "tests", "fault", "fault_double.py")
+SLOW = os.environ.get("DDBPIPE_TEST_SLOW", "")
+FAILS = []
+
+
+def check(cond, what):
+    print(("  ok   " if cond else "  FAIL ") + what)
+    if not cond:
+        FAILS.append(what)
+
+
+class Double:
+    def __init__(self, args):
+        self.p = subprocess.Popen([sys.executable, DOUBLE, "--watch-stdin"] + args, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError("fault double did not start: %r" % line)
+        self.url = "http://127.0.0.1:%d" % int(line.split()[1])
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            return json.loads(r.read() or b"{}")
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+            self.p.wait(timeout=5)
+        except Exception:
+            self.p.kill()
+            self.p.wait()
+
+
+def capped_run():
+    grant, cap = 2000, 1000
+    n = 1200 if SLOW else 9000  # plain: about 9 s at the cap
+    print("scenario: max_write_capacity_per_s=%d against a grant of %d WCU/s, %d items" % (cap, grant, n))
+    d = Double(["--table", "capt:id:N", "--grant-wcu", str(grant), "--grant-burst-s", "1"])
+    try:
+        with tempfile.TemporaryDirectory() as wd:
+            cfg = {"table": "capt", "region": "us-east-1", "endpoint_url": d.url, "aws_access_key_id": "AKIDCAP",
+                   "aws_secret_access_key": "secret", "flush_interval_ms": 100, "max_retries": 3,
+                   "max_write_capacity_per_s": cap, "threads": 2}
+            cpath = os.path.join(wd, "sink.json")
+            with open(cpath, "w") as f:
+                json.dump(cfg, f)
+            inp = os.path.join(wd, "in.jsonl")
+            with open(inp, "w") as f:
+                for i in range(n):
+                    f.write(json.dumps({"id": i, "name": "item-%d" % i, "pad": "x" * 200}) + "\n")
+            dl = os.path.join(wd, "dead.jsonl")
+            st = os.path.join(wd, "stats.json")
+            p = subprocess.run([BIN, "sink", "-c", cpath, "-i", inp, "--dead-letter", dl, "--stats-file", st,
+                                "--quiet"], capture_output=True, text=True, timeout=600)
+            ds = d.get("/__stats")
+            items = d.get("/__dump").get("capt", [])
+            stats = json.load(open(st)) if os.path.exists(st) else {}
+            dead = open(dl).read().splitlines() if os.path.exists(dl) else []
+            check(p.returncode == 0, "exit 0 (%d) %s" % (p.returncode, p.stderr.strip()[-300:]))
+            check(len(items) == n and not dead, "all %d items written, none dead-lettered (%d, %d)" %
+                  (n, len(items), len(dead)))
+            check(ds["capacity_throttled_calls"] == 0 and ds["capacity_partial_calls"] == 0,
+                  "no throttled call (%d throttled, %d partial of %d calls)" %
+                  (ds["capacity_throttled_calls"], ds["capacity_partial_calls"], ds["write_calls"]))
+            check(stats.get("throttled_items") == 0, "the sink saw no throttling (%s)" % stats.get("throttled_items"))
+            span = (ds["last_write_t"] or 0) - (ds["first_write_t"] or 0)
+            rate = ds["wcu_consumed"] / span if span > 0 else float("inf")
+            print("     %.0f WCU in %.2f s: %.0f WCU/s (cap %d)" % (ds["wcu_consumed"], span, rate, cap))
+            check(ds["wcu_consumed"] >= n, "each put consumed at least 1 WCU (%s)" % ds["wcu_consumed"])
+            if not SLOW:
+                check(rate <= cap * 1.05, "rate %.0f WCU/s within 5%% of the cap %d" % (rate, cap))
+                check(rate >= cap * 0.85, "rate %.0f WCU/s uses the cap %d (>= 85%%)" % (rate, cap))
+    finally:
+        d.close()
+
+
+def read_capped_snapshot():
+    """max_read_capacity_per_s: a snapshot Scan (4 segments, 64 KB pages) stays within the cap."""
+    cap = 200
+    n = 600 if SLOW else 4000  # ~1 KB items: plain, about 1000 read units, 5 s at the cap
+    print("scenario: max_read_capacity_per_s=%d, snapshot of %d items" % (cap, n))
+    d = Double(["--table", "capr:id:N", "--scan-page-bytes", "65536"])
+    try:
+        with tempfile.TemporaryDirectory() as wd:
+            base = {"table": "capr", "region": "us-east-1", "endpoint_url": d.url, "aws_access_key_id": "AKIDCAP",
+                    "aws_secret_access_key": "secret", "flush_interval_ms": 100}
+            cpath = os.path.join(wd, "sink.json")
+            with open(cpath, "w") as f:
+                json.dump(base, f)
+            inp = os.path.join(wd, "in.jsonl")
+            with open(inp, "w") as f:
+                for i in range(n):
+                    f.write(json.dumps({"id": i, "pad": "y" * 1000}) + "\n")
+            p = subprocess.run([BIN, "sink", "-c", cpath, "-i", inp, "--quiet"], capture_output=True, text=True,
+                               timeout=600)
+            check(p.returncode == 0, "table loaded (%d) %s" % (p.returncode, p.stderr.strip()[-300:]))
+            base["max_read_capacity_per_s"] = cap
+            spath = os.path.join(wd, "source.json")
+            with open(spath, "w") as f:
+                json.dump(base, f)
+            p = subprocess.run([BIN, "source", "-c", spath, "--mode", "snapshot", "--segments", "4"],
+                               capture_output=True, text=True, timeout=600)
+            ds = d.get("/__stats")
+            rows = len(p.stdout.splitlines())
+            check(p.returncode == 0 and rows == n, "snapshot exit 0 with %d rows (%d, %d) %s" %
+                  (n, p.returncode, rows, p.stderr.strip()[-300:]))
+            span = (ds["last_scan_t"] or 0) - (ds["first_scan_t"] or 0)
+            # units of every call but the last, over the time from the first call to the last
+            rate = (ds["rcu_consumed"] - ds["last_scan_units"]) / span if span > 0 else float("inf")
+            print("     %.0f RCU in %d Scan calls over %.2f s: %.0f RCU/s (cap %d)" %
+                  (ds["rcu_consumed"], ds["scan_calls"], span, rate, cap))
+            check(ds["scan_calls"] >= 8, "the snapshot took several pages (%d)" % ds["scan_calls"])
+            if not SLOW:
+                check(rate <= cap * 1.05, "read rate %.0f RCU/s within 5%% of the cap %d" % (rate, cap))
+                check(rate >= cap * 0.8, "read rate %.0f RCU/s uses the cap %d (>= 80%%)" % (rate, cap))
+    finally:
+        d.close()
+
+
+def main():
+    if not BIN:
+        print("SKIPPED: DDBPIPE_BIN is not set")
+        return 77
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    capped_run()
+    read_capped_snapshot()
+    if FAILS:
+        print("%d check(s) failed" % len(FAILS))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
