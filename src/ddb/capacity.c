@@ -85,14 +85,16 @@ double dp_capacity_bucket_charged(dp_capacity_bucket *b) {
 }
 
 double dp_wcu_estimate(size_t item_bytes, int is_delete, int transactional) {
-    double u = is_delete ? 1.0 : (double)((item_bytes + 1023) / 1024);
+    size_t kb = (item_bytes + 1023) / 1024; /* whole 1 KB units, rounded up */
+    double u = is_delete ? 1.0 : (double)kb;
     if (u < 1)
         u = 1;
     return transactional ? 2 * u : u;
 }
 
 double dp_rcu_estimate(size_t bytes, int consistent) {
-    double u = (double)((bytes + 4095) / 4096);
+    size_t units = (bytes + 4095) / 4096; /* whole 4 KB units, rounded up */
+    double u = (double)units;
     if (u < 1)
         u = 1;
     return consistent ? u : u / 2;
