@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""`ddbpipe sink --kafka` and tombstones (issue 13): a message with a key and a null value.
+
+One topic gets rows for keys 0..K-1, then keyed tombstones for the even keys. Two sink runs read it
+(two groups, two tables):
+  - `kafka_tombstones: ignore`: every row is in the table (no tombstone deleted anything),
+    records_in counts the tombstones, records_deleted is 0, nothing is dead-lettered, exit 0 and
+    the committed offsets reach the end (the skipped tombstones are consumed);
+  - default (`delete`): the even keys are gone, records_deleted counts them, exit 0, committed == end.
+"""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+from ddblocal_env import BIN, ENDPOINT, FAILS, check, ddb_client
+from kafka_env import (Cluster, committed, dumps, end_offsets, log, produce_all, producer, scaled, sink_config,
+                       wait_committed)
+
+K = scaled(200, 100, 30)
+PARTS = 2
+TOPIC = "changes"
+
+msgs = [(i % PARTS, dumps({"id": i}), dumps({"id": i, "v": i})) for i in range(K)]
+tombs = [i for i in range(K) if i % 2 == 0]
+msgs += [(i % PARTS, dumps({"id": i}), None) for i in tombs]
+
+work = tempfile.mkdtemp(prefix="ddbpipe-kafka-tomb-")
+cluster = Cluster({TOPIC: PARTS}, brokers=1)
+
+
+def run(name, extra):
+    """One sink run to the end of the topic; returns (rc, stats, table items by id)."""
+    table = "kafka_tomb_%s_%d" % (name, os.getpid())
+    group = "ddbpipe-" + table
+    conf = os.path.join(work, name + ".yaml")
+    stats = os.path.join(work, name + ".stats.json")
+    sink_config(conf, ENDPOINT, table, cluster.bootstrap, group, [TOPIC], extra)
+    env = dict(os.environ, AWS_EC2_METADATA_DISABLED="true")
+    errpath = os.path.join(work, name + ".err")
+    with open(errpath, "w") as err:
+        t0 = time.time()
+        proc = subprocess.Popen([BIN, "sink", "-c", conf, "--kafka", "--stats-file", stats], env=env, stderr=err)
+        reached = wait_committed(cluster.bootstrap, group, TOPIC, PARTS, ends, 300, (proc,))
+        check(reached, "%s: committed offsets reach the end offsets (%.1f s)" % (name, time.time() - t0))
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=120)
+    got = committed(cluster.bootstrap, group, TOPIC, PARTS)
+    check(got == ends, "%s: committed offsets == end offsets after exit" % name, "%s vs %s" % (got, ends))
+    check(rc == 0, "%s: exit 0" % name, "rc=%s\n%s" % (rc, open(errpath).read()[-2000:]))
+    items = {}
+    for page in ddb_client().get_paginator("scan").paginate(TableName=table):
+        for it in page["Items"]:
+            items[int(it["id"]["N"])] = it
+    return json.load(open(stats)), items
+
+
+try:
+    produce_all(producer(cluster.bootstrap), TOPIC, msgs)
+    ends = {p: hi for p, (lo, hi) in end_offsets(cluster.bootstrap, TOPIC, PARTS).items()}
+    log("produced %d rows and %d keyed tombstones" % (K, len(tombs)))
+
+    st, items = run("ignore", "kafka_tombstones: ignore\n")
+    check(sorted(items) == list(range(K)), "ignore: every row is still in the table (%d)" % K,
+          "missing %s" % sorted(set(range(K)) - set(items))[:10])
+    check(st["records_in"] == len(msgs), "ignore: records_in counts the skipped tombstones",
+          "%s != %d" % (st["records_in"], len(msgs)))
+    check(st["records_deleted"] == 0 and st["dead_lettered"] == 0,
+          "ignore: no delete, no dead letter", "deleted %s dead %s" % (st["records_deleted"], st["dead_lettered"]))
+
+    st, items = run("delete", "")
+    want = sorted(i for i in range(K) if i % 2)
+    check(sorted(items) == want, "default: every tombstoned key is deleted, the others remain",
+          "extra %s missing %s" % (sorted(set(items) - set(want))[:10], sorted(set(want) - set(items))[:10]))
+    check(st["records_deleted"] == len(tombs), "default: records_deleted counts the tombstones",
+          "%s != %d" % (st["records_deleted"], len(tombs)))
+    check(st["dead_lettered"] == 0, "default: no dead letter")
+finally:
+    cluster.stop()
+
+if FAILS:
+    print("FAILED: %d check(s): %s" % (len(FAILS), FAILS))
+    raise SystemExit(1)
+print("PASSED")
