@@ -135,8 +135,9 @@ static const dp_prop props[] = {
       "Worker threads; each owns a disjoint key hash range so per-key order holds."),
     P(max_retries, "int", DP_PT_INT, "10", "0..1000000 or null", 0, 1000000, DP_PF_NULLABLE, "sink,source,sql",
       "flink.dynamodbstreams.numretries", NULL, NULL,
-      "Retries of a failed or partially applied write (and of a failed DynamoDB or Streams call). `null` "
-      "retries forever."),
+      "Retries of a failed write (and of a failed DynamoDB or Streams call). In the sink, throttling "
+      "(throttling errors, UnprocessedItems, UnprocessedKeys) does not count: a record is never given up "
+      "because the table was busy. `null` retries forever."),
     P(max_write_capacity_per_s, "int", DP_PT_INT, NULL, "1..10000000", 1, 10000000, 0, S_SINK, NULL, NULL, NULL,
       "Cap on the write capacity units a second this process consumes (all worker threads share one token "
       "bucket that starts empty and holds at most 0.1 s of units, so there is no burst above it). Metered "

@@ -37,8 +37,9 @@ typedef struct sk_key {
     sk_rec *pend_head, *pend_tail;
     size_t pend_n, pend_bytes;
     sk_rec *fl_head, *fl_tail; /* records covered by the write in flight */
-    int attempts;
-    int in_call; /* invariant check: part of a call in flight or waiting to be re-sent */
+    int attempts;              /* retries charged to max_retries */
+    int busy_rounds; /* re-sends because the table was busy (throttling, UnprocessedItems): never give up */
+    int in_call;     /* invariant check: part of a call in flight or waiting to be re-sent */
     /* the write to send while locked */
     sk_op wop;
     char *wbody; /* owned copy (merge) or NULL: use fl_tail->body / key_json */
@@ -534,6 +535,7 @@ static void send_chunk(sk_engine *e, sk_chunk *c) {
 static void key_release(sk_engine *e, sk_key *k) {
     k->locked = 0;
     k->attempts = 0;
+    k->busy_rounds = 0;
     free(k->wbody);
     k->wbody = NULL;
     k->wlen = k->wsize = 0;
@@ -853,8 +855,12 @@ static int retry_allowed(struct ddbpipe_sink *s, sk_key *k) {
 }
 
 /* Re-send the given keys (still locked) after backoff, or fail those out of
- * retries. */
-static void resend_keys(sk_engine *e, int kind, sk_key **keys, size_t n, const char *why, const char *token) {
+ * retries. busy: the table was busy (a throttling error, UnprocessedItems or
+ * UnprocessedKeys): such a round does not count toward max_retries, as a
+ * record must never be given up because the table was busy; it only grows
+ * the backoff. */
+static void resend_keys(sk_engine *e, int kind, sk_key **keys, size_t n, const char *why, const char *token,
+                        int busy) {
     struct ddbpipe_sink *s = e->s;
     if (n == 0)
         return;
@@ -862,15 +868,21 @@ static void resend_keys(sk_engine *e, int kind, sk_key **keys, size_t n, const c
     int max_attempt = 0;
     for (size_t i = 0; i < n; i++) {
         sk_key *k = keys[i];
-        if (!c || !retry_allowed(s, k)) {
+        if (!c || (!busy && !retry_allowed(s, k))) {
             char msg[512];
             snprintf(msg, sizeof(msg), "%s; gave up after %d retries", why, k->attempts);
             key_failed(e, k, msg);
             continue;
         }
-        k->attempts++;
-        if (k->attempts > max_attempt)
-            max_attempt = k->attempts;
+        if (busy) {
+            if (k->busy_rounds < 16)
+                k->busy_rounds++;
+        } else {
+            k->attempts++;
+        }
+        int a = k->attempts + k->busy_rounds;
+        if (a > max_attempt)
+            max_attempt = a;
         c->keys[c->n++] = k;
     }
     if (!c)
@@ -944,7 +956,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         if (!d && res->body.len > 0) {
             /* unreadable answer: we cannot know what was written; writes are
              * idempotent and the keys are locked, so send again */
-            resend_keys(e, c->kind, c->keys, c->n, "unreadable BatchWriteItem response", c->token);
+            resend_keys(e, c->kind, c->keys, c->n, "unreadable BatchWriteItem response", c->token, 0);
             chunk_free(c);
             return;
         }
@@ -991,7 +1003,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
             }
         }
         if (nagain)
-            resend_keys(e, c->kind, again, nagain, "UnprocessedItems", NULL);
+            resend_keys(e, c->kind, again, nagain, "UnprocessedItems", NULL, 1);
         free(used);
         free(again);
         dp_json_doc_free(d);
@@ -1011,7 +1023,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         const dp_json *reasons = d ? dp_json_get(dp_json_root(d), "CancellationReasons") : NULL;
         if (!reasons || reasons->type != DP_JSON_ARRAY || reasons->count != c->n) {
             dp_json_doc_free(d);
-            resend_keys(e, c->kind, c->keys, c->n, why, NULL);
+            resend_keys(e, c->kind, c->keys, c->n, why, NULL, 0);
             chunk_free(c);
             return;
         }
@@ -1054,7 +1066,10 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
                     if (c->keys[j] == k)
                         r = reasons->items[j];
                 const char *code = dp_json_get_string(r, "Code");
-                int charged = !(code && strcmp(code, "None") == 0);
+                /* neither a fine action cancelled with the others nor a
+                 * throttled one (the table was busy) is charged a retry */
+                int charged = !(code && (strcmp(code, "None") == 0 || strcmp(code, "ThrottlingError") == 0 ||
+                                         strcmp(code, "ProvisionedThroughputExceeded") == 0));
                 if (!nc || (charged && !retry_allowed(s, k))) {
                     char msg[800];
                     snprintf(msg, sizeof(msg), "transaction cancelled (%s); gave up after %d retries",
@@ -1091,7 +1106,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         SK_ADD(s, throttled_items, c->n);
         cap_settle(e, c, 0); /* a throttled call consumes nothing */
     }
-    resend_keys(e, c->kind, c->keys, c->n, why, c->kind == CK_TRANSACT ? c->token : NULL);
+    resend_keys(e, c->kind, c->keys, c->n, why, c->kind == CK_TRANSACT ? c->token : NULL, res->throttled);
     chunk_free(c);
 }
 
@@ -1105,7 +1120,7 @@ static void handle_get(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         } else if (is_validation(res)) {
             split_or_fail(e, c, why);
         } else {
-            resend_keys(e, CK_GET, c->keys, c->n, why, NULL);
+            resend_keys(e, CK_GET, c->keys, c->n, why, NULL, res->throttled);
         }
         chunk_free(c);
         return;
@@ -1127,7 +1142,7 @@ static void handle_get(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         free(pending);
         free(again);
         dp_json_doc_free(d);
-        resend_keys(e, CK_GET, c->keys, c->n, "unreadable BatchGetItem response", NULL);
+        resend_keys(e, CK_GET, c->keys, c->n, "unreadable BatchGetItem response", NULL, 0);
         chunk_free(c);
         return;
     }
@@ -1155,7 +1170,7 @@ static void handle_get(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
     }
     if (nagain) {
         SK_ADD(s, throttled_items, nagain);
-        resend_keys(e, CK_GET, again, nagain, "UnprocessedKeys", NULL);
+        resend_keys(e, CK_GET, again, nagain, "UnprocessedKeys", NULL, 1);
     }
     free(again);
     free(pending);

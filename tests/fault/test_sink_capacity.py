@@ -94,6 +94,42 @@ def capped_run():
         d.close()
 
 
+def busy_table_never_gives_up():
+    """No cap, a grant of 2,000 WCU/s and max_retries 0: the sink is throttled (UnprocessedItems,
+    ProvisionedThroughputExceededException) yet writes every record and dead-letters none, since
+    throttling does not count toward max_retries."""
+    n = 800 if SLOW else 8000
+    print("scenario: busy table, max_retries 0, %d items" % n)
+    d = Double(["--table", "busyt:id:N", "--grant-wcu", "2000", "--grant-burst-s", "0.2"])
+    try:
+        with tempfile.TemporaryDirectory() as wd:
+            cfg = {"table": "busyt", "region": "us-east-1", "endpoint_url": d.url, "aws_access_key_id": "AKIDCAP",
+                   "aws_secret_access_key": "secret", "flush_interval_ms": 100, "max_retries": 0, "threads": 2}
+            cpath = os.path.join(wd, "sink.json")
+            with open(cpath, "w") as f:
+                json.dump(cfg, f)
+            inp = os.path.join(wd, "in.jsonl")
+            with open(inp, "w") as f:
+                for i in range(n):
+                    f.write(json.dumps({"id": i, "pad": "z" * 100}) + "\n")
+            dl = os.path.join(wd, "dead.jsonl")
+            p = subprocess.run([BIN, "sink", "-c", cpath, "-i", inp, "--dead-letter", dl, "--quiet"],
+                               capture_output=True, text=True, timeout=600)
+            ds = d.get("/__stats")
+            items = d.get("/__dump").get("busyt", [])
+            dead = open(dl).read().splitlines() if os.path.exists(dl) else []
+            print("     %d write calls: %d throttled, %d partial" % (ds["write_calls"], ds["capacity_throttled_calls"],
+                                                                    ds["capacity_partial_calls"]))
+            check(p.returncode == 0, "busy: exit 0 (%d) %s" % (p.returncode, p.stderr.strip()[-300:]))
+            check(len(items) == n and not dead, "busy: all %d items written, none dead-lettered (%d, %d)" %
+                  (n, len(items), len(dead)))
+            if not SLOW:
+                check(ds["capacity_throttled_calls"] + ds["capacity_partial_calls"] > 0,
+                      "busy: the double did throttle the sink")
+    finally:
+        d.close()
+
+
 def read_capped_snapshot():
     """max_read_capacity_per_s: a snapshot Scan (4 segments, 64 KB pages) stays within the cap."""
     cap = 200
@@ -143,6 +179,7 @@ def main():
         return 77
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     capped_run()
+    busy_table_never_gives_up()
     read_capped_snapshot()
     if FAILS:
         print("%d check(s) failed" % len(FAILS))
