@@ -52,7 +52,10 @@ static void help(void) {
            "DynamoDB Streams change feed (stream), or both without a gap (snapshot+stream:\n"
            "the stream position is taken before the scan; duplicates are possible). Shards are\n"
            "read parent before child so per-key order holds. Without --until-caught-up a stream\n"
-           "is followed until SIGINT/SIGTERM, then output and checkpoint are flushed (exit 0).\n\n"
+           "is followed until SIGINT/SIGTERM, then output and checkpoint are flushed (exit 0).\n"
+           "Scale-out (--mode stream): with lease_table and application_name set, every worker\n"
+           "runs the same command and reads the shards it leases (docs/semantics.md); -o is\n"
+           "then appended to, as with --checkpoint.\n\n"
            "Options:\n"
            "  -o, --output FILE     write to FILE ('-' or absent: stdout)\n"
            "      --mode MODE       snapshot, stream or snapshot+stream (default snapshot)\n"
@@ -63,7 +66,8 @@ static void help(void) {
            "      --checkpoint FILE per-shard position, written after output is flushed; a\n"
            "                        restart resumes after it (at-least-once)\n"
            "      --segments N      parallel Scan segments (default: the `segments` property, 4)\n"
-           "      --until-caught-up exit 0 once every open shard is read to its tip\n"
+           "      --until-caught-up exit 0 once every open shard is read to its tip (with\n"
+           "                        lease_table: every shard of the application, by any worker)\n"
            "      --stats-file FILE write statistics as JSON at exit\n"
            "      --kafka           write to Kafka instead (or kafka_enabled: true): topic kafka_topic,\n"
            "                        message key = the item key as JSON, value = the event; an\n"
@@ -360,9 +364,11 @@ int cli_cmd_source(int argc, char **argv) {
             goto out;
         }
     } else if (output && strcmp(output, "-") != 0) {
-        /* resume appends (a+: the torn-tail check reads) */
+        /* A checkpoint (file or lease table) says what was delivered: a
+         * restart appends (a+: the torn-tail check reads). */
+        int resume = (so.checkpoint_path && !ckpt_reset) || ddbpipe_conf_source_leased(c.conf);
         do
-            oc.f = fopen(output, so.checkpoint_path && !ckpt_reset ? "a+" : "w");
+            oc.f = fopen(output, resume ? "a+" : "w");
         while (!oc.f && errno == EINTR && !g_signals);
         if (!oc.f && g_signals) {
             if (!c.quiet)
@@ -376,7 +382,7 @@ int cli_cmd_source(int argc, char **argv) {
             rc = DDBPIPE_EXIT_USAGE;
             goto out;
         }
-        if (so.checkpoint_path && !ckpt_reset && trim_torn_tail(fileno(oc.f)) != 0) {
+        if (resume && trim_torn_tail(fileno(oc.f)) != 0) {
             fprintf(stderr, "ddbpipe source: cannot repair %s: %s\n", output, strerror(errno));
             rc = DDBPIPE_EXIT_FATAL;
             goto out;

@@ -135,6 +135,9 @@ DDBPIPE_API const char *ddbpipe_conf_kafka_value(const ddbpipe_conf_t *conf, siz
 DDBPIPE_API int ddbpipe_conf_kafka_is_secret(const char *name);
 /* kafka_enabled: true (the CLI then behaves as with --kafka). */
 DDBPIPE_API int ddbpipe_conf_kafka_enabled(const ddbpipe_conf_t *conf);
+/* lease_table is set: the source keeps its positions in a lease table
+ * (scale-out), so a restarted worker appends to its output. */
+DDBPIPE_API int ddbpipe_conf_source_leased(const ddbpipe_conf_t *conf);
 
 /* ---------------------------------------------------------------- logging */
 

@@ -795,6 +795,10 @@ int ddbpipe_conf_kafka_enabled(const ddbpipe_conf_t *conf) {
     return conf ? conf->st.kafka_enabled : 0;
 }
 
+int ddbpipe_conf_source_leased(const ddbpipe_conf_t *conf) {
+    return conf && conf->st.lease_table && conf->st.lease_table[0];
+}
+
 ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const char *value, char *errstr,
                                   size_t errstr_size) {
     char label[160], sugg[128];

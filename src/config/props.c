@@ -206,6 +206,20 @@ static const dp_prop props[] = {
     P(on_trimmed_data, "enum", DP_PT_ENUM, "stop", "stop|continue", 0, 0, 0, S_SRC, NULL, NULL, NULL,
       "On TrimmedDataAccessException (records lost): `stop` with an error, or `continue` from the trim horizon "
       "after reporting the loss."),
+    P(lease_table, "string", DP_PT_STRING, NULL, "3..255 of [A-Za-z0-9_.-]", 0, 0, 0, S_SRC, NULL, NULL, NULL,
+      "Scale-out for `--mode stream`: workers running the same command share the stream's shards through this "
+      "DynamoDB table (one lease per shard; created on demand, PAY_PER_REQUEST, partition key `lease_key` (S) = "
+      "application_name + `/` + shard id). Replaces `--checkpoint`. See docs/semantics.md."),
+    P(application_name, "string", DP_PT_STRING, NULL, "1..200 characters without `/`", 0, 0, 0, S_SRC, NULL, NULL,
+      NULL, "Name of the application whose leases a worker shares; required with lease_table. Each application "
+      "reads the whole stream independently; one lease table can serve several."),
+    P(worker_id, "string", DP_PT_STRING, NULL, "1..200 characters", 0, 0, 0, S_SRC, NULL, NULL, NULL,
+      "This worker's name in the lease table's `owner` attribute (default: host:pid); must be unique among running workers."),
+    P(lease_duration_ms, "duration_ms", DP_PT_DURATION, "10000", "1000..600000", 1000, 600000, 0, S_SRC, NULL,
+      NULL, NULL, "A lease not renewed for this long (as seen by another worker's clock) may be taken over. "
+      "Leases are renewed every third of it; a worker stops emitting a shard once its lease may have expired."),
+    P(max_leases_per_worker, "int", DP_PT_INT, "0", "0..100000", 0, 100000, 0, S_SRC, NULL, NULL, NULL,
+      "Most leases this worker holds at once (0: unlimited)."),
     /* ------------------------------------------------------------ kafka */
     P(kafka_enabled, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, "sink,source", NULL, NULL, NULL,
       "As `--kafka` (for service units that take no flags): the sink reads from Kafka as a consumer group "

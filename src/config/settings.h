@@ -128,6 +128,11 @@ typedef struct dp_settings {
     int64_t poll_busy_ms;
     int on_trimmed_data;             /* dp_on_trimmed_data */
     int64_t max_read_capacity_per_s; /* 0: no cap */
+    const char *lease_table;
+    const char *application_name;
+    const char *worker_id; /* NULL: host:pid */
+    int64_t lease_duration_ms;
+    int64_t max_leases_per_worker; /* 0: unlimited */
     /* kafka */
     int kafka_enabled;
     const char *kafka_topics; /* "a,^b.*" */

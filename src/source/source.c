@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "common/json.h"
@@ -39,6 +40,7 @@
 #include "ddb/attr.h"
 #include "ddb/capacity.h"
 #include "ddb/client.h"
+#include "ddb/lease.h"
 #include "ddb/ops.h"
 #include "metrics/metrics.h"
 #include "source/source.h"
@@ -69,6 +71,8 @@ typedef struct src_stats {
     uint64_t describe_stream_calls, inconsistent_listings, child_listings;
     uint64_t checkpoints_written, retries;
     uint64_t streams_replaced; /* follow_new_stream switches */
+    uint64_t fenced_answers;
+    uint64_t leases_held, leases_taken, leases_stolen, leases_lost, lease_renewals, lease_renewal_ms_max;
 } src_stats;
 
 struct ddbpipe_source {
@@ -92,6 +96,10 @@ struct ddbpipe_source {
     dp_capacity_bucket *rcap; /* max_read_capacity_per_s: one bucket for every segment; NULL: no cap */
 
     ddbpipe_client_t *client;
+    /* Lease calls block on their own client, so no stream callback runs
+     * (and frees shard state) in the middle of one. */
+    ddbpipe_client_t *lease_client;
+    dp_ddb *lease_ddb; /* borrowed from lease_client */
     dp_ddb *ddb; /* borrowed from client */
     char table[256], pk[256], sk[256];
 
@@ -128,6 +136,14 @@ struct ddbpipe_source {
     dp_metrics *metrics;
     dp_metrics_server *msrv;
     dp_metric *m_events[4], *m_renewals, *m_trimmed, *m_open, *m_closed, *m_pages, *m_polls;
+    /* lease mode (lease_table set): see the leases section */
+    char lease_table[256], app[256], worker[256];
+    int64_t lease_ms, max_leases, lease_due_ms;
+    int64_t lease_next_expiry_ms; /* the next round comes no later, so takeovers wait no extra interval */
+    dp_lease *leases; /* the application's leases as last listed */
+    size_t n_leases;
+    int leases_listed;
+    dp_metric *m_held, *m_taken, *m_stolen, *m_lost, *m_renew_ms;
 };
 
 static void metrics_setup(ddbpipe_source_t *src) {
@@ -145,6 +161,17 @@ static void metrics_setup(ddbpipe_source_t *src) {
     src->m_closed = dp_metrics_gauge(m, "ddbpipe_source_shards_closed", "Shards read to their end.", NULL, NULL);
     src->m_pages = dp_metrics_counter(m, "ddbpipe_source_scan_pages_total", "Scan pages read.", NULL, NULL);
     src->m_polls = dp_metrics_counter(m, "ddbpipe_source_get_records_calls_total", "GetRecords calls.", NULL, NULL);
+    src->m_held = dp_metrics_gauge(m, "ddbpipe_source_leases_held", "Shard leases this worker holds.", NULL, NULL);
+    src->m_taken = dp_metrics_counter(m, "ddbpipe_source_leases_taken_total",
+                                      "Shard leases taken (free, expired or stolen).", NULL, NULL);
+    src->m_stolen = dp_metrics_counter(m, "ddbpipe_source_leases_stolen_total",
+                                       "Shard leases taken from a live worker to balance the load.", NULL, NULL);
+    src->m_lost = dp_metrics_counter(m, "ddbpipe_source_leases_lost_total",
+                                     "Shard leases lost (a conditional renewal or checkpoint failed).", NULL, NULL);
+    static const double renew_buckets[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+    src->m_renew_ms = dp_metrics_histogram(m, "ddbpipe_source_lease_renewal_ms",
+                                           "Latency of lease renewals and checkpoints, in milliseconds.", NULL, NULL,
+                                           renew_buckets, sizeof renew_buckets / sizeof renew_buckets[0]);
 }
 
 static void metrics_shards(ddbpipe_source_t *src) {
@@ -338,6 +365,347 @@ static int write_checkpoint(ddbpipe_source_t *src) {
     src->last_checkpoint_ms = dp_now_ms();
     src->stats.checkpoints_written++;
     return 0;
+}
+
+/* ------------------------------------------------------------ leases
+ *
+ * With lease_table set, workers running the same command share the
+ * stream's shards (KCL's design, see docs/semantics.md): one lease item per
+ * shard; a worker reads only the shards it holds. Every lease_ms/3 it
+ * checkpoints or renews each held lease (conditional on owner and counter),
+ * lists the application's leases, and takes leases: expired ones first,
+ * then at most one from the most loaded worker. Expiry is judged on this
+ * worker's clock (counter unchanged for lease_ms), so clocks need not agree.
+ * Fencing: records are emitted only while the last successful renewal was
+ * sent less than lease_ms ago; a failed conditional write drops the shard. */
+
+static int lease_mode(const ddbpipe_source_t *src) {
+    return src->lease_table[0] != 0;
+}
+
+/* May this worker emit records of s now? */
+static int lease_valid(const ddbpipe_source_t *src, const dp_shard *s) {
+    return !lease_mode(src) || (s->leased && dp_now_ms() < s->lease_valid_until_ms);
+}
+
+static void lease_key(const ddbpipe_source_t *src, const char *shard, dp_lease *l) {
+    memset(l, 0, sizeof *l);
+    snprintf(l->key, sizeof l->key, "%s/%s", src->app, shard);
+    snprintf(l->shard, sizeof l->shard, "%s", shard);
+}
+
+static void lease_drop(ddbpipe_source_t *src, dp_shard *s, const char *why) {
+    if (!s->leased)
+        return;
+    s->leased = 0;
+    src->stats.leases_lost++;
+    dp_metric_inc(src->m_lost);
+    DP_LOG_WARN("source: lease of shard %s lost (%s); no more records of it are emitted by this worker",
+                s->id, why);
+    dp_strdup_to(&s->iterator, NULL);
+    if (s->state != DP_SHARD_FINISHED)
+        s->state = DP_SHARD_WAITING;
+}
+
+/* The checkpoint this worker would write for a held shard. */
+static const char *lease_cp_now(const dp_shard *s) {
+    if (s->finished)
+        return DP_LEASE_SHARD_END;
+    if (s->last_seq)
+        return s->last_seq;
+    return s->lease_cp ? s->lease_cp : "TRIM_HORIZON";
+}
+
+/* Checkpoint (when it moved) or renew one held lease. */
+static void lease_renew(ddbpipe_source_t *src, dp_shard *s) {
+    dp_lease l;
+    lease_key(src, s->id, &l);
+    l.counter = s->lease_counter;
+    const char *cp = lease_cp_now(s);
+    int tip = !s->finished && s->at_tip >= SRC_TIP_EMPTY_ANSWERS;
+    int moved = !s->lease_cp || strcmp(cp, s->lease_cp) != 0 || tip != s->lease_tip;
+    /* The checkpoint must never be ahead of the output. */
+    if (moved && flush_output(src) != 0)
+        return;
+    int lost = 0;
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    int64_t t0 = dp_now_ms();
+    ddbpipe_result_t rc =
+        dp_lease_update(src->lease_ddb, src->lease_table, moved ? DP_LEASE_CHECKPOINT : DP_LEASE_RENEW, &l,
+                        src->worker, cp, tip, &lost, &res);
+    int64_t t1 = dp_now_ms();
+    if (rc == DDBPIPE_OK) {
+        s->lease_counter = l.counter;
+        s->lease_valid_until_ms = t0 + src->lease_ms;
+        src->stats.lease_renewals++;
+        if ((uint64_t)(t1 - t0) > src->stats.lease_renewal_ms_max)
+            src->stats.lease_renewal_ms_max = (uint64_t)(t1 - t0);
+        dp_metric_observe(src->m_renew_ms, (double)(t1 - t0));
+        if (moved) {
+            dp_strdup_to(&s->lease_cp, cp);
+            s->lease_tip = tip;
+            src->stats.checkpoints_written++;
+        }
+        if (s->finished) {
+            /* SHARD_END: nobody reads it again; its children may start. */
+            s->leased = 0;
+            DP_LOG_INFO("source: shard %s checkpointed at SHARD_END", s->id);
+        }
+    } else if (lost) {
+        lease_drop(src, s, "its counter or owner changed in the lease table");
+    } else {
+        /* Not fatal: the lease stays valid until lease_valid_until_ms, the
+         * next round tries again. */
+        src->stats.retries++;
+        DP_LOG_WARN("source: renewing the lease of shard %s failed: %s: %s", s->id, res_code(&res),
+                    res.message);
+    }
+    dp_ddb_result_free(&res);
+}
+
+static int lease_take(ddbpipe_source_t *src, dp_shard *s, const dp_lease *seen, int steal) {
+    dp_lease l = *seen;
+    int lost = 0;
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    int64_t t0 = dp_now_ms();
+    ddbpipe_result_t rc =
+        dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &l, src->worker, NULL, 0, &lost, &res);
+    if (rc != DDBPIPE_OK) {
+        if (!lost)
+            DP_LOG_WARN("source: taking the lease of shard %s failed: %s: %s", s->id, res_code(&res),
+                        res.message);
+        dp_ddb_result_free(&res);
+        return -1;
+    }
+    dp_ddb_result_free(&res);
+    s->leased = 1;
+    s->lease_counter = l.counter;
+    s->lease_valid_until_ms = t0 + src->lease_ms;
+    s->lease_tip = l.at_tip;
+    dp_strdup_to(&s->lease_cp, l.checkpoint);
+    /* Resume from the lease's checkpoint, whatever this worker read before. */
+    int is_seq = l.checkpoint[0] >= '0' && l.checkpoint[0] <= '9';
+    dp_strdup_to(&s->last_seq, is_seq ? l.checkpoint : NULL);
+    s->start_latest = strcmp(l.checkpoint, "LATEST") == 0;
+    s->finished = 0;
+    s->at_tip = 0;
+    s->failures = 0;
+    dp_strdup_to(&s->iterator, NULL);
+    s->state = DP_SHARD_NEED_ITER;
+    s->due_ms = dp_now_ms();
+    src->stats.leases_taken++;
+    dp_metric_inc(src->m_taken);
+    if (steal) {
+        src->stats.leases_stolen++;
+        dp_metric_inc(src->m_stolen);
+    }
+    DP_LOG_INFO("source: took the lease of shard %s%s%s (checkpoint %s)", s->id,
+                seen->owner[0] ? " from " : "", seen->owner, l.checkpoint);
+    return 0;
+}
+
+static const dp_lease *lease_find(const dp_lease *v, size_t n, const char *shard) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].shard, shard) == 0)
+            return &v[i];
+    return NULL;
+}
+
+/* Every parent is at SHARD_END (a parent with no lease and not in the graph
+ * was trimmed away long ago and does not block). */
+static int lease_parents_done(const ddbpipe_source_t *src, const dp_lease *v, size_t n, const dp_lease *l) {
+    for (int k = 0; k < l->n_parents; k++) {
+        const dp_lease *p = lease_find(v, n, l->parents[k]);
+        if (p ? strcmp(p->checkpoint, DP_LEASE_SHARD_END) != 0
+              : dp_shard_graph_find(&src->st.shards, l->parents[k]) != NULL)
+            return 0;
+    }
+    return 1;
+}
+
+static int lease_expired(const ddbpipe_source_t *src, const dp_shard *s, const dp_lease *l, int64_t now) {
+    return !l->owner[0] || now - s->obs_changed_ms >= src->lease_ms;
+}
+
+/* One round: create missing leases, renew/checkpoint held ones, list, take. */
+static void lease_tick(ddbpipe_source_t *src) {
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    for (size_t i = 0; i < src->st.shards.n && !stopping(src); i++) {
+        dp_shard *s = src->st.shards.v[i];
+        if (s->lease_known)
+            continue;
+        dp_lease l;
+        lease_key(src, s->id, &l);
+        snprintf(l.checkpoint, sizeof l.checkpoint, "%s",
+                 s->finished       ? DP_LEASE_SHARD_END
+                 : s->start_latest ? "LATEST"
+                                   : "TRIM_HORIZON");
+        if (s->parent_id) {
+            snprintf(l.parents[0], sizeof l.parents[0], "%s", s->parent_id);
+            l.n_parents = 1;
+        }
+        int created = 0;
+        if (dp_lease_create(src->lease_ddb, src->lease_table, src->app, &l, &created, &res) == DDBPIPE_OK)
+            s->lease_known = 1;
+        else
+            DP_LOG_WARN("source: creating the lease of shard %s failed: %s: %s", s->id, res_code(&res),
+                        res.message);
+    }
+    for (size_t i = 0; i < src->st.shards.n; i++)
+        if (src->st.shards.v[i]->leased)
+            lease_renew(src, src->st.shards.v[i]);
+    dp_lease *v = NULL;
+    size_t n = 0;
+    if (dp_lease_list(src->lease_ddb, src->lease_table, src->app, 0, &v, &n, &res) != DDBPIPE_OK) {
+        DP_LOG_WARN("source: listing the lease table failed: %s: %s", res_code(&res), res.message);
+        dp_ddb_result_free(&res);
+        return;
+    }
+    src->leases_listed = 1;
+    dp_ddb_result_free(&res);
+    int64_t now = dp_now_ms();
+    free(src->leases);
+    src->leases = v;
+    src->n_leases = n;
+    /* Observe: counters and owners that moved restart the expiry clock. */
+    size_t held = 0, live_total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const dp_lease *l = &v[i];
+        dp_shard *s = dp_shard_graph_find(&src->st.shards, l->shard);
+        if (!s)
+            continue;
+        s->lease_known = 1;
+        if (!s->obs_owner || s->obs_counter != l->counter || strcmp(s->obs_owner, l->owner) != 0) {
+            s->obs_counter = l->counter;
+            s->obs_changed_ms = now;
+            dp_strdup_to(&s->obs_owner, l->owner);
+        }
+        if (s->leased && strcmp(l->owner, src->worker) != 0)
+            lease_drop(src, s, "another worker owns it now");
+        if (!s->leased) {
+            int end = strcmp(l->checkpoint, DP_LEASE_SHARD_END) == 0;
+            if (end && !s->finished) {
+                s->finished = 1;
+                src->graph_changed = 1;
+            }
+        }
+        if (strcmp(l->checkpoint, DP_LEASE_SHARD_END) == 0 || !lease_parents_done(src, v, n, l))
+            continue;
+        live_total++;
+        if (s->leased)
+            held++;
+    }
+    /* Workers with a live lease, this one included. */
+    size_t workers = 1, max_count = 0;
+    const char *max_owner = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const dp_lease *l = &v[i];
+        dp_shard *s = dp_shard_graph_find(&src->st.shards, l->shard);
+        if (!s || !l->owner[0] || strcmp(l->owner, src->worker) == 0 ||
+            strcmp(l->checkpoint, DP_LEASE_SHARD_END) == 0 || lease_expired(src, s, l, now))
+            continue;
+        size_t count = 0, first = 1;
+        for (size_t j = 0; j < n; j++) {
+            if (strcmp(v[j].owner, l->owner) != 0 || strcmp(v[j].checkpoint, DP_LEASE_SHARD_END) == 0)
+                continue;
+            if (j < i)
+                first = 0;
+            count++;
+        }
+        if (first)
+            workers++;
+        if (count > max_count) {
+            max_count = count;
+            max_owner = l->owner;
+        }
+    }
+    src->lease_next_expiry_ms = INT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const dp_lease *l = &v[i];
+        const dp_shard *s = dp_shard_graph_find(&src->st.shards, l->shard);
+        if (s && l->owner[0] && !s->leased && strcmp(l->checkpoint, DP_LEASE_SHARD_END) != 0 &&
+            s->obs_changed_ms + src->lease_ms < src->lease_next_expiry_ms)
+            src->lease_next_expiry_ms = s->obs_changed_ms + src->lease_ms;
+    }
+    size_t target = (live_total + workers - 1) / workers;
+    if (src->max_leases > 0 && target > (size_t)src->max_leases)
+        target = (size_t)src->max_leases;
+    /* Expired (or free) leases first. */
+    for (size_t i = 0; i < n && held < target && !stopping(src); i++) {
+        const dp_lease *l = &v[i];
+        dp_shard *s = dp_shard_graph_find(&src->st.shards, l->shard);
+        if (!s || s->leased || strcmp(l->checkpoint, DP_LEASE_SHARD_END) == 0 ||
+            !lease_parents_done(src, v, n, l) || !lease_expired(src, s, l, now))
+            continue;
+        if (lease_take(src, s, l, 0) == 0)
+            held++;
+    }
+    /* Then at most one from the most loaded worker, when that evens things out. */
+    if (held < target && max_owner && max_count > held + 1) {
+        for (size_t i = 0; i < n; i++) {
+            const dp_lease *l = &v[i];
+            dp_shard *s = dp_shard_graph_find(&src->st.shards, l->shard);
+            if (!s || s->leased || strcmp(l->owner, max_owner) != 0 ||
+                strcmp(l->checkpoint, DP_LEASE_SHARD_END) == 0 || !lease_parents_done(src, v, n, l))
+                continue;
+            lease_take(src, s, l, 1);
+            break;
+        }
+    }
+    size_t now_held = 0;
+    for (size_t i = 0; i < src->st.shards.n; i++)
+        now_held += src->st.shards.v[i]->leased != 0;
+    dp_metric_set(src->m_held, (double)now_held);
+    src->stats.leases_held = now_held;
+}
+
+/* Graceful stop: checkpoint and free the held leases so others take them at once. */
+static void lease_release_all(ddbpipe_source_t *src) {
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        dp_shard *s = src->st.shards.v[i];
+        if (!s->leased)
+            continue;
+        lease_renew(src, s);
+        if (!s->leased)
+            continue;
+        dp_lease l;
+        lease_key(src, s->id, &l);
+        l.counter = s->lease_counter;
+        int lost = 0;
+        dp_ddb_result res;
+        dp_ddb_result_init(&res);
+        if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RELEASE, &l, src->worker, NULL, 0, &lost,
+                            &res) == DDBPIPE_OK)
+            DP_LOG_INFO("source: released the lease of shard %s", s->id);
+        dp_ddb_result_free(&res);
+        s->leased = 0;
+    }
+}
+
+/* --until-caught-up with leases: every lease of the application is at
+ * SHARD_END or at its tip, and this worker has nothing unwritten. */
+static int lease_caught_up(const ddbpipe_source_t *src) {
+    if (!src->leases_listed)
+        return 0;
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        const dp_shard *s = src->st.shards.v[i];
+        if (!s->lease_known)
+            return 0;
+        if (s->leased && (s->at_tip < SRC_TIP_EMPTY_ANSWERS || !s->lease_tip || !s->lease_cp ||
+                          strcmp(lease_cp_now(s), s->lease_cp) != 0))
+            return 0;
+    }
+    for (size_t i = 0; i < src->n_leases; i++) {
+        const dp_lease *l = &src->leases[i];
+        if (!dp_shard_graph_find(&src->st.shards, l->shard))
+            continue;
+        if (strcmp(l->checkpoint, DP_LEASE_SHARD_END) != 0 && !l->at_tip)
+            return 0;
+    }
+    return 1;
 }
 
 /* ------------------------------------------------------------ discovery */
@@ -606,6 +974,10 @@ static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
     char err[256] = "";
     dp_json_doc *doc = NULL;
     s->state = DP_SHARD_NEED_ITER;
+    if (!lease_valid(src, s)) {
+        s->state = s->leased ? DP_SHARD_NEED_ITER : DP_SHARD_WAITING;
+        return;
+    }
     if (res->result != DDBPIPE_OK) {
         /* on_trimmed twice: a gone shard is trimmed only once retries give up */
         if (is_code(res, "TrimmedDataAccessException")) { // NOLINT(bugprone-branch-clone): order matters, see above
@@ -647,6 +1019,15 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
     char err[256] = "";
     dp_json_doc *doc = NULL;
     s->state = DP_SHARD_IDLE;
+    if (!lease_valid(src, s)) {
+        /* Fencing: the lease was lost or may have expired (this worker was
+         * paused or cut off): records fetched now are not emitted. */
+        src->stats.fenced_answers++;
+        dp_strdup_to(&s->iterator, NULL);
+        s->state = s->leased ? DP_SHARD_NEED_ITER : DP_SHARD_WAITING;
+        s->due_ms = dp_now_ms() + src->poll_idle_ms;
+        return;
+    }
     if (res->result != DDBPIPE_OK) {
         if (is_code(res, "ExpiredIteratorException")) {
             src->stats.iterator_renewals++;
@@ -721,6 +1102,7 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
         s->due_ms = dp_now_ms();
         src->graph_changed = 1;
         src->dirty = 1;
+        src->lease_due_ms = dp_now_ms(); /* lease mode: checkpoint SHARD_END soon, children wait for it */
         DP_LOG_INFO("source: shard %s read to its end (%llu records)", s->id, (unsigned long long)s->records);
         goto out;
     }
@@ -903,6 +1285,19 @@ static int stream_caught_up(const ddbpipe_source_t *src) {
     return 1;
 }
 
+/* Lease mode: every closed shard's children are known, no listing is in
+ * flight, and the lease table shows every shard at its tip or end. */
+static int leases_caught_up(const ddbpipe_source_t *src) {
+    if (!src->disc_done_once || src->disc_pending || src->child_pending)
+        return 0;
+    for (size_t i = 0; i < src->st.shards.n; i++) {
+        const dp_shard *s = src->st.shards.v[i];
+        if (s->finished && !s->children_checked && !dp_shard_graph_has_child(&src->st.shards, s->id))
+            return 0;
+    }
+    return lease_caught_up(src);
+}
+
 /* PREP is over once every open shard holds its LATEST iterator. */
 static int prep_done(const ddbpipe_source_t *src) {
     if (!src->disc_done_once || src->disc_pending)
@@ -935,7 +1330,7 @@ static int64_t schedule(ddbpipe_source_t *src) {
         for (size_t i = 0; i < src->st.shards.n; i++) {
             dp_shard *s = src->st.shards.v[i];
             if (s->state == DP_SHARD_WAITING && !s->finished && src->disc_done_once &&
-                dp_shard_readable(&src->st.shards, s)) {
+                dp_shard_readable(&src->st.shards, s) && lease_valid(src, s)) {
                 s->state = DP_SHARD_NEED_ITER;
                 s->due_ms = now;
             } else if (s->finished && s->state != DP_SHARD_FINISHED) {
@@ -946,6 +1341,8 @@ static int64_t schedule(ddbpipe_source_t *src) {
     for (size_t i = 0; streaming && i < src->st.shards.n && !stopping(src); i++) {
         dp_shard *s = src->st.shards.v[i];
         int due = s->due_ms <= now;
+        if ((s->state == DP_SHARD_NEED_ITER || s->state == DP_SHARD_IDLE) && !lease_valid(src, s))
+            continue; /* lease mode: not held, or held but not renewed in time */
         switch (s->state) {
         case DP_SHARD_NEED_ITER:
             if (due)
@@ -1024,7 +1421,8 @@ static void advance_phase(ddbpipe_source_t *src) {
             src->phase = PH_DONE;
         }
     }
-    if (src->phase == PH_STREAM && src->until_caught_up && stream_caught_up(src))
+    if (src->phase == PH_STREAM && src->until_caught_up &&
+        (lease_mode(src) ? leases_caught_up(src) : stream_caught_up(src)))
         src->phase = PH_DONE;
 }
 
@@ -1223,6 +1621,41 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
         goto fail;
     }
     src->discovery_interval_ms = st.discovery_interval_ms;
+    if (st.lease_table && st.lease_table[0]) {
+        rc = DDBPIPE_ERR_CONFIG;
+        if (strcmp(src->mode, "stream") != 0) {
+            dp_errf(errstr, errstr_size, "config: lease_table works with --mode stream only (snapshot segment "
+                                         "leases are not implemented yet)");
+            goto fail;
+        }
+        if (src->checkpoint_path) {
+            dp_errf(errstr, errstr_size, "config: lease_table keeps the checkpoints; --checkpoint is for one "
+                                         "worker without a lease table: give one of the two");
+            goto fail;
+        }
+        if (!st.application_name || !st.application_name[0] || strlen(st.application_name) > 200 ||
+            strchr(st.application_name, '/')) {
+            dp_errf(errstr, errstr_size, "config: application_name (1..200 characters, no '/') is required with a "
+                                         "lease table");
+            goto fail;
+        }
+        if (st.worker_id && (!st.worker_id[0] || strlen(st.worker_id) > 200)) {
+            dp_errf(errstr, errstr_size, "config: worker_id must be 1..200 characters");
+            goto fail;
+        }
+        snprintf(src->lease_table, sizeof src->lease_table, "%s", st.lease_table);
+        snprintf(src->app, sizeof src->app, "%s", st.application_name);
+        if (st.worker_id) {
+            snprintf(src->worker, sizeof src->worker, "%s", st.worker_id);
+        } else {
+            char host[128] = "";
+            if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+                snprintf(host, sizeof host, "localhost");
+            snprintf(src->worker, sizeof src->worker, "%s:%ld", host, (long)getpid());
+        }
+        src->lease_ms = st.lease_duration_ms > 0 ? st.lease_duration_ms : 10000;
+        src->max_leases = st.max_leases_per_worker;
+    }
     src->poll_idle_ms = st.poll_idle_ms;
     src->inconsistent_retries = (int)st.inconsistent_listing_retries;
     src->poll_busy_ms = st.poll_busy_ms;
@@ -1260,6 +1693,12 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     if (rc != DDBPIPE_OK)
         goto fail;
     src->ddb = src->client->ddb;
+    if (src->lease_table[0]) {
+        rc = dp_api_client_new(conf, 0, 1, &src->lease_client, errstr, errstr_size);
+        if (rc != DDBPIPE_OK)
+            goto fail;
+        src->lease_ddb = src->lease_client->ddb;
+    }
     *out = src;
     return DDBPIPE_OK;
 fail:
@@ -1277,6 +1716,7 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
         return;
     src->started = 0; /* callbacks fired during teardown do nothing */
     ddbpipe_client_destroy(src->client);
+    ddbpipe_client_destroy(src->lease_client);
     /* next is read before the free (the analyzer cannot tell c->src is src) */
     for (src_call *c = src->calls, *next; c; c = next) {
         next = c->next;
@@ -1285,6 +1725,7 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
     ddbpipe_conf_destroy(src->conf);
     dp_capacity_bucket_destroy(src->rcap);
     dp_src_checkpoint_free(&src->st);
+    free(src->leases);
     dp_buf_free(&src->line);
     dp_buf_free(&src->key);
     free(src->checkpoint_path);
@@ -1476,6 +1917,20 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
         dp_metrics_server_set_ready(src->msrv, 0, "fatal: the table or stream could not be described");
         return rc;
     }
+    if (lease_mode(src)) {
+        dp_ddb_result res;
+        dp_ddb_result_init(&res);
+        rc = dp_lease_table_ensure(src->lease_ddb, src->lease_table, 60000, &res);
+        if (rc != DDBPIPE_OK) {
+            rc = dp_api_call_error(src->client, "lease table", src->lease_table, rc, &res, errstr, errstr_size);
+            dp_ddb_result_free(&res);
+            dp_metrics_server_set_ready(src->msrv, 0, "fatal: the lease table could not be reached or created");
+            return rc;
+        }
+        dp_ddb_result_free(&res);
+        DP_LOG_INFO("source: worker %s of application %s shares the stream through lease table %s (lease %lld ms)",
+                    src->worker, src->app, src->lease_table, (long long)src->lease_ms);
+    }
     /* Credentials resolved and the table (or stream) answered. */
     dp_metrics_server_set_ready(src->msrv, 1, NULL);
     if (src->checkpoint_path && (rc = load_checkpoint(src, errstr, errstr_size)) != DDBPIPE_OK)
@@ -1515,6 +1970,12 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
             sleep_ms(wait);
         if (flush_output(src) != 0)
             break;
+        if (lease_mode(src) && src->disc_done_once && dp_now_ms() >= src->lease_due_ms) {
+            lease_tick(src);
+            src->lease_due_ms = dp_now_ms() + src->lease_ms / 3;
+            if (src->lease_next_expiry_ms > dp_now_ms() && src->lease_next_expiry_ms < src->lease_due_ms)
+                src->lease_due_ms = src->lease_next_expiry_ms;
+        }
         advance_phase(src);
         if (src->phase == PH_STREAM && src->stream_disabled && stream_drained(src) &&
             dp_ddb_pending(src->ddb) == 0) {
@@ -1537,6 +1998,8 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
         src->dirty = 1;
         flush_output(src);
         write_checkpoint(src);
+        if (lease_mode(src) && src->fatal == DDBPIPE_OK)
+            lease_release_all(src);
     }
     if (src->fatal != DDBPIPE_OK) {
         dp_errf(errstr, errstr_size, "%s", src->fatal_msg);
@@ -1589,10 +2052,20 @@ char *ddbpipe_source_stats_json(const ddbpipe_source_t *src) {
         dp_buf_printf(&b, ",\"records\":%llu,\"ms_behind\":%lld,\"closed\":%s}", (unsigned long long)s->records,
                       (long long)s->ms_behind, s->finished ? "true" : "false");
     }
-    dp_buf_printf(
-        &b, "],\"streams_replaced\":%llu},\"retries\":%llu,\"checkpoints_written\":%llu,\"elapsed_ms\":%lld}",
-        (unsigned long long)st->streams_replaced, (unsigned long long)st->retries,
-        (unsigned long long)st->checkpoints_written,
-        (long long)(src->started_ms ? dp_now_ms() - src->started_ms : 0));
+    dp_buf_printf(&b, "],\"streams_replaced\":%llu}", (unsigned long long)st->streams_replaced);
+    if (lease_mode(src)) {
+        dp_buf_puts(&b, ",\"leases\":{\"worker_id\":");
+        dp_json_write_cstr(&b, src->worker);
+        dp_buf_printf(&b,
+                      ",\"held\":%llu,\"taken\":%llu,\"stolen\":%llu,\"lost\":%llu,\"renewals\":%llu,"
+                      "\"renewal_ms_max\":%llu,\"fenced_answers\":%llu}",
+                      (unsigned long long)st->leases_held, (unsigned long long)st->leases_taken,
+                      (unsigned long long)st->leases_stolen, (unsigned long long)st->leases_lost,
+                      (unsigned long long)st->lease_renewals, (unsigned long long)st->lease_renewal_ms_max,
+                      (unsigned long long)st->fenced_answers);
+    }
+    dp_buf_printf(&b, ",\"retries\":%llu,\"checkpoints_written\":%llu,\"elapsed_ms\":%lld}",
+                  (unsigned long long)st->retries, (unsigned long long)st->checkpoints_written,
+                  (long long)(src->started_ms ? dp_now_ms() - src->started_ms : 0));
     return dp_buf_steal(&b);
 }

@@ -45,6 +45,16 @@ typedef struct dp_shard {
     struct dp_metric *m_behind; /* gauge of ms behind, registered on first use */
     uint32_t seen_gen;          /* last full listing that showed it */
     int child_pending;          /* a CHILD_SHARDS listing of it is in flight */
+    /* lease mode (lease_table set) */
+    int leased;                   /* this worker holds the shard's lease */
+    int lease_known;              /* the lease item exists */
+    int64_t lease_counter;        /* counter of the item as this worker last wrote or read it */
+    int64_t lease_valid_until_ms; /* emit only before this (monotonic; renewal send time + lease duration) */
+    char *lease_cp;               /* checkpoint last written */
+    int lease_tip;                /* at_tip last written */
+    int64_t obs_counter;          /* counter seen in the last lease listing */
+    int64_t obs_changed_ms;       /* when counter or owner were last seen to change (this worker's clock) */
+    char *obs_owner;
 } dp_shard;
 
 typedef struct dp_shard_graph {

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "ddb/client.h"
+#include "ddb/lease.h"
 #include "ddb/ops.h"
 
 static void parse(const char *body, char *code, char *msg)
@@ -189,6 +190,49 @@ static void test_parse_list_tables(void **state)
     assert_int_equal(dp_ddb_parse_list_tables(b, strlen(b), collect, acc, last, sizeof(last)), DDBPIPE_ERR_PARSE);
 }
 
+/* The lease table's Scan page: items, owner absent = free, parents, paging key; malformed items are errors. */
+static void test_parse_lease_page(void **state)
+{
+    (void)state;
+    const char *page =
+        "{\"Items\":[{\"lease_key\":{\"S\":\"app/shardId-1\"},\"app\":{\"S\":\"app\"},\"shard\":{\"S\":"
+        "\"shardId-1\"},\"owner\":{\"S\":\"host:7\"},\"counter\":{\"N\":\"42\"},\"checkpoint\":{\"S\":"
+        "\"SHARD_END\"},\"parents\":{\"L\":[]},\"at_tip\":{\"BOOL\":false}},"
+        "{\"lease_key\":{\"S\":\"app/shardId-2\"},\"shard\":{\"S\":\"shardId-2\"},\"counter\":{\"N\":\"0\"},"
+        "\"checkpoint\":{\"S\":\"100200\"},\"parents\":{\"L\":[{\"S\":\"shardId-1\"}]},\"at_tip\":{\"BOOL\":true}}],"
+        "\"LastEvaluatedKey\":{\"lease_key\":{\"S\":\"app/shardId-2\"}}}";
+    dp_lease *v = NULL;
+    size_t n = 0, cap = 0;
+    dp_buf last;
+    dp_buf_init(&last, 0);
+    char err[256] = "";
+    assert_int_equal(dp_lease_parse_page(page, strlen(page), &v, &n, &cap, 10, &last, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].owner, "host:7");
+    assert_int_equal(v[0].counter, 42);
+    assert_string_equal(v[0].checkpoint, DP_LEASE_SHARD_END);
+    assert_string_equal(v[1].owner, "");
+    assert_int_equal(v[1].n_parents, 1);
+    assert_string_equal(v[1].parents[0], "shardId-1");
+    assert_true(v[1].at_tip);
+    assert_true(last.len > 0 && strstr(last.data, "app/shardId-2") != NULL);
+    /* over the cap */
+    n = 0;
+    assert_int_equal(dp_lease_parse_page(page, strlen(page), &v, &n, &cap, 1, &last, err, sizeof err),
+                     DDBPIPE_ERR_INVALID_ARG);
+    /* a counter that is not a number names the fields */
+    const char *bad = "{\"Items\":[{\"lease_key\":{\"S\":\"k\"},\"shard\":{\"S\":\"s\"},\"checkpoint\":{\"S\":"
+                      "\"x\"},\"counter\":{\"N\":\"4x\"}}]}";
+    n = 0;
+    assert_int_equal(dp_lease_parse_page(bad, strlen(bad), &v, &n, &cap, 10, &last, err, sizeof err),
+                     DDBPIPE_ERR_PARSE);
+    assert_non_null(strstr(err, "counter"));
+    n = 0;
+    assert_int_equal(dp_lease_parse_page("{", 1, &v, &n, &cap, 10, &last, err, sizeof err), DDBPIPE_ERR_PARSE);
+    free(v);
+    dp_buf_free(&last);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_parse_describe_table),
         cmocka_unit_test(test_parse_describe_table_errors_name_the_field),
         cmocka_unit_test(test_parse_list_tables),
+        cmocka_unit_test(test_parse_lease_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

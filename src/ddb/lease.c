@@ -1,0 +1,297 @@
+/* Lease table calls (see lease.h for the item layout). */
+#include "ddb/lease.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/json.h"
+#include "common/util.h"
+#include "ddb/ops.h"
+
+#define LEASE_ITEMS_MAX 100000
+
+static void fail(dp_ddb_result *res, ddbpipe_result_t rc, const char *msg) {
+    res->result = rc;
+    snprintf(res->message, sizeof res->message, "%s", msg);
+}
+
+static int copy_json_str(char *dst, size_t size, const char *s) {
+    if (!s || strlen(s) >= size)
+        return -1;
+    snprintf(dst, size, "%s", s);
+    return 0;
+}
+
+ddbpipe_result_t dp_lease_table_ensure(dp_ddb *c, const char *table, int64_t timeout_ms, dp_ddb_result *res) {
+    ddbpipe_table_info_t info;
+    int64_t deadline = dp_now_ms() + timeout_ms;
+    int created = 0;
+    for (;;) {
+        memset(&info, 0, sizeof info);
+        ddbpipe_result_t rc = dp_ddb_describe_table(c, table, &info, res);
+        if (rc == DDBPIPE_ERR_NOT_FOUND && !created) {
+            dp_buf b;
+            dp_buf_init(&b, 0);
+            dp_buf_puts(&b, "{\"TableName\":");
+            dp_json_write_cstr(&b, table);
+            dp_buf_puts(
+                &b, ",\"BillingMode\":\"PAY_PER_REQUEST\",\"AttributeDefinitions\":[{\"AttributeName\":"
+                    "\"lease_key\",\"AttributeType\":\"S\"}],\"KeySchema\":[{\"AttributeName\":\"lease_key\","
+                    "\"KeyType\":\"HASH\"}]}");
+            rc = dp_ddb_call(c, DP_DDB_API_DYNAMODB, "CreateTable", b.data, b.len, res);
+            dp_buf_free(&b);
+            /* Another worker created it at the same time: fine. */
+            if (rc != DDBPIPE_OK && strcmp(res->error_code, "ResourceInUseException") != 0)
+                return rc;
+            created = 1;
+            continue;
+        }
+        if (rc != DDBPIPE_OK && rc != DDBPIPE_ERR_NOT_FOUND)
+            return rc;
+        if (rc == DDBPIPE_OK) {
+            if (strcmp(info.key.partition_key, "lease_key") != 0 || info.key.partition_type != 'S' ||
+                info.key.sort_key[0]) {
+                fail(res, DDBPIPE_ERR_CONFIG,
+                     "lease table exists with another key schema (want partition key "
+                     "lease_key of type S and no sort key)");
+                return res->result;
+            }
+            if (strcmp(info.status, "ACTIVE") == 0)
+                return DDBPIPE_OK;
+        }
+        if (dp_now_ms() >= deadline) {
+            fail(res, DDBPIPE_ERR_TIMEOUT, "lease table did not become ACTIVE in time");
+            return res->result;
+        }
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void put_s(dp_buf *b, const char *name, const char *v) {
+    dp_buf_printf(b, "\"%s\":{\"S\":", name);
+    dp_json_write_cstr(b, v);
+    dp_buf_putc(b, '}');
+}
+
+static void put_key(dp_buf *b, const char *table, const dp_lease *l) {
+    dp_buf_puts(b, "{\"TableName\":");
+    dp_json_write_cstr(b, table);
+    dp_buf_puts(b, ",\"Key\":{");
+    put_s(b, "lease_key", l->key);
+    dp_buf_putc(b, '}');
+}
+
+ddbpipe_result_t dp_lease_create(dp_ddb *c, const char *table, const char *app, const dp_lease *l,
+                                 int *created, dp_ddb_result *res) {
+    *created = 0;
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    dp_buf_puts(&b, "{\"TableName\":");
+    dp_json_write_cstr(&b, table);
+    dp_buf_puts(&b, ",\"Item\":{");
+    put_s(&b, "lease_key", l->key);
+    dp_buf_putc(&b, ',');
+    put_s(&b, "app", app);
+    dp_buf_putc(&b, ',');
+    put_s(&b, "shard", l->shard);
+    dp_buf_putc(&b, ',');
+    put_s(&b, "checkpoint", l->checkpoint);
+    dp_buf_puts(&b, ",\"counter\":{\"N\":\"0\"},\"at_tip\":{\"BOOL\":false},\"parents\":{\"L\":[");
+    for (int i = 0; i < l->n_parents; i++) {
+        dp_buf_puts(&b, i ? ",{\"S\":" : "{\"S\":");
+        dp_json_write_cstr(&b, l->parents[i]);
+        dp_buf_putc(&b, '}');
+    }
+    dp_buf_puts(&b, "]}},\"ConditionExpression\":\"attribute_not_exists(lease_key)\"}");
+    ddbpipe_result_t rc = dp_ddb_call(c, DP_DDB_API_DYNAMODB, "PutItem", b.data, b.len, res);
+    dp_buf_free(&b);
+    if (rc == DDBPIPE_OK)
+        *created = 1;
+    else if (strcmp(res->error_code, "ConditionalCheckFailedException") == 0)
+        rc = res->result = DDBPIPE_OK;
+    return rc;
+}
+
+static const char *attr_s(const dp_json *item, const char *name) {
+    return dp_json_get_string(dp_json_get(item, name), "S");
+}
+
+ddbpipe_result_t dp_lease_parse_page(const char *body, size_t len, dp_lease **v, size_t *n, size_t *cap,
+                                     size_t max_leases, dp_buf *last, char *errstr, size_t errstr_size) {
+    ddbpipe_result_t rc = DDBPIPE_ERR_PARSE;
+    dp_json_error jerr;
+    dp_buf_reset(last);
+    dp_json_doc *doc = dp_json_parse(body ? body : "", body ? len : 0, &jerr);
+    if (!doc) {
+        dp_errf(errstr, errstr_size, "lease table Scan: invalid JSON at byte %zu: %s", jerr.offset,
+                jerr.message);
+        goto out;
+    }
+    const dp_json *items = dp_json_get(dp_json_root(doc), "Items");
+    if (!dp_json_is(items, DP_JSON_ARRAY)) {
+        dp_errf(errstr, errstr_size, "lease table Scan: no Items array");
+        goto out;
+    }
+    for (size_t i = 0; i < items->count; i++) {
+        const dp_json *it = dp_json_at(items, i);
+        if (*n >= max_leases) {
+            dp_errf(errstr, errstr_size, "lease table: more than %zu leases", max_leases);
+            rc = DDBPIPE_ERR_INVALID_ARG;
+            goto out;
+        }
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 64;
+            dp_lease *nv = realloc(*v, nc * sizeof *nv);
+            if (!nv) {
+                rc = DDBPIPE_ERR_NOMEM;
+                goto out;
+            }
+            *v = nv;
+            *cap = nc;
+        }
+        dp_lease *l = &(*v)[*n];
+        memset(l, 0, sizeof *l);
+        const char *cnt = dp_json_get_string(dp_json_get(it, "counter"), "N");
+        char *end = NULL;
+        if (copy_json_str(l->key, sizeof l->key, attr_s(it, "lease_key")) != 0 ||
+            copy_json_str(l->shard, sizeof l->shard, attr_s(it, "shard")) != 0 ||
+            copy_json_str(l->checkpoint, sizeof l->checkpoint, attr_s(it, "checkpoint")) != 0 || !cnt ||
+            (l->counter = strtoll(cnt, &end, 10), !end || *end)) {
+            dp_errf(errstr, errstr_size,
+                    "lease table item %zu: lease_key, shard, checkpoint (S) and counter (N) "
+                    "are required",
+                    i);
+            goto out;
+        }
+        const char *owner = attr_s(it, "owner");
+        if (owner && copy_json_str(l->owner, sizeof l->owner, owner) != 0) {
+            dp_errf(errstr, errstr_size, "lease table item %zu: owner too long", i);
+            goto out;
+        }
+        const dp_json *ps = dp_json_get(dp_json_get(it, "parents"), "L");
+        for (size_t k = 0; ps && dp_json_is(ps, DP_JSON_ARRAY) && k < ps->count; k++) {
+            const char *p = dp_json_get_string(dp_json_at(ps, k), "S");
+            if (!p || l->n_parents >= DP_LEASE_MAX_PARENTS ||
+                copy_json_str(l->parents[l->n_parents], sizeof l->parents[0], p) != 0) {
+                dp_errf(errstr, errstr_size, "lease table item %zu: bad parents", i);
+                goto out;
+            }
+            l->n_parents++;
+        }
+        const dp_json *tip = dp_json_get(dp_json_get(it, "at_tip"), "BOOL");
+        l->at_tip = dp_json_is(tip, DP_JSON_BOOL) && tip->boolean;
+        (*n)++;
+    }
+    const dp_json *lek = dp_json_get(dp_json_root(doc), "LastEvaluatedKey");
+    if (lek && dp_json_write(last, lek) != DDBPIPE_OK) {
+        rc = DDBPIPE_ERR_NOMEM;
+        goto out;
+    }
+    rc = DDBPIPE_OK;
+out:
+    dp_json_doc_free(doc);
+    return rc;
+}
+
+ddbpipe_result_t dp_lease_list(dp_ddb *c, const char *table, const char *app, size_t max_leases,
+                               dp_lease **out, size_t *n, dp_ddb_result *res) {
+    size_t cap = 0;
+    dp_lease *v = NULL;
+    dp_buf req, last;
+    dp_buf_init(&req, 0);
+    dp_buf_init(&last, 0);
+    ddbpipe_result_t rc;
+    *out = NULL;
+    *n = 0;
+    if (max_leases == 0 || max_leases > LEASE_ITEMS_MAX)
+        max_leases = LEASE_ITEMS_MAX;
+    do {
+        dp_buf_reset(&req);
+        dp_buf_puts(&req, "{\"TableName\":");
+        dp_json_write_cstr(&req, table);
+        dp_buf_puts(&req, ",\"ConsistentRead\":true,\"FilterExpression\":\"app = :a\","
+                          "\"ExpressionAttributeValues\":{\":a\":{\"S\":");
+        dp_json_write_cstr(&req, app);
+        dp_buf_puts(&req, "}}");
+        if (last.len) {
+            dp_buf_puts(&req, ",\"ExclusiveStartKey\":");
+            dp_buf_append(&req, last.data, last.len);
+        }
+        dp_buf_putc(&req, '}');
+        rc = dp_ddb_call(c, DP_DDB_API_DYNAMODB, "Scan", req.data, req.len, res);
+        if (rc != DDBPIPE_OK)
+            break;
+        rc = dp_lease_parse_page(res->body.data, res->body.len, &v, n, &cap, max_leases, &last, res->message,
+                                 sizeof res->message);
+        res->result = rc;
+    } while (rc == DDBPIPE_OK && last.len);
+    dp_buf_free(&req);
+    dp_buf_free(&last);
+    if (rc != DDBPIPE_OK) {
+        free(v);
+        *n = 0;
+        return rc;
+    }
+    *out = v;
+    return DDBPIPE_OK;
+}
+
+ddbpipe_result_t dp_lease_update(dp_ddb *c, const char *table, dp_lease_op op, dp_lease *l, const char *me,
+                                 const char *checkpoint, int at_tip, int *lost, dp_ddb_result *res) {
+    *lost = 0;
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    put_key(&b, table, l);
+    const char *upd = "SET #c = #c + :one";
+    const char *cond = "#o = :me AND #c = :c";
+    switch (op) {
+    case DP_LEASE_RENEW:
+        break;
+    case DP_LEASE_TAKE:
+        upd = "SET #c = #c + :one, #o = :me";
+        cond = l->owner[0] ? "#c = :c AND #o = :prev" : "#c = :c AND attribute_not_exists(#o)";
+        break;
+    case DP_LEASE_CHECKPOINT:
+        upd = "SET #c = #c + :one, checkpoint = :cp, at_tip = :tip";
+        break;
+    case DP_LEASE_RELEASE:
+        upd = "SET #c = #c + :one REMOVE #o";
+        break;
+    }
+    dp_buf_printf(&b, ",\"UpdateExpression\":\"%s\",\"ConditionExpression\":\"%s\",", upd, cond);
+    dp_buf_puts(&b, "\"ExpressionAttributeNames\":{\"#c\":\"counter\",\"#o\":\"owner\"},"
+                    "\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"}");
+    dp_buf_printf(&b, ",\":c\":{\"N\":\"%lld\"}", (long long)l->counter);
+    dp_buf_putc(&b, ',');
+    put_s(&b, ":me", me);
+    if (op == DP_LEASE_TAKE && l->owner[0]) {
+        dp_buf_putc(&b, ',');
+        put_s(&b, ":prev", l->owner);
+    }
+    if (op == DP_LEASE_CHECKPOINT) {
+        dp_buf_putc(&b, ',');
+        put_s(&b, ":cp", checkpoint);
+        dp_buf_printf(&b, ",\":tip\":{\"BOOL\":%s}", at_tip ? "true" : "false");
+    }
+    dp_buf_puts(&b, "}}");
+    ddbpipe_result_t rc = dp_ddb_call(c, DP_DDB_API_DYNAMODB, "UpdateItem", b.data, b.len, res);
+    dp_buf_free(&b);
+    if (rc != DDBPIPE_OK) {
+        if (strcmp(res->error_code, "ConditionalCheckFailedException") == 0)
+            *lost = 1;
+        return rc;
+    }
+    l->counter++;
+    if (op == DP_LEASE_TAKE)
+        snprintf(l->owner, sizeof l->owner, "%s", me);
+    else if (op == DP_LEASE_RELEASE)
+        l->owner[0] = 0;
+    if (op == DP_LEASE_CHECKPOINT) {
+        snprintf(l->checkpoint, sizeof l->checkpoint, "%s", checkpoint);
+        l->at_tip = at_tip;
+    }
+    return DDBPIPE_OK;
+}
