@@ -178,8 +178,9 @@ def test_kill(tmp):
             print("  takeover %.2f s after SIGKILL (lease %d ms, renewal every %d ms)"
                   % (taken_after, LEASE_MS, RENEW_MS))
             if not SLOW:
-                # + 0.5 s: a lease table Scan and UpdateItem on DynamoDB Local, process scheduling
-                E.check(taken_after <= (LEASE_MS + RENEW_MS) / 1000.0 + 0.5,
+                # + 1.5 s: the test's own 50 ms poll, a lease table Scan and UpdateItem on DynamoDB Local,
+                # and scheduling on a loaded 2-core CI machine (measured 1.95-2.59 s against 2.67 s + slack)
+                E.check(taken_after <= (LEASE_MS + RENEW_MS) / 1000.0 + 1.5,
                         "kill: taken over within lease_duration_ms + one renewal interval (%.2f s)" % taken_after)
         alive = [w for w in ws if w is not victim]
         wait_exit(alive, 120 if SLOW else 60)
