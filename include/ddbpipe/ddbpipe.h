@@ -426,6 +426,7 @@ typedef struct ddbpipe_kafka_stats {
     uint64_t messages_in, rebalances, commits, commit_failures, dead_letters_produced;
     uint64_t partitions_assigned;
     int64_t lag; /* sum over assigned partitions of high watermark - next offset (-1: unknown) */
+    uint64_t tombstones_ignored; /* tombstones skipped (kafka_tombstones: ignore, or no key); appended */
 } ddbpipe_kafka_stats_t;
 DDBPIPE_API void ddbpipe_kafka_sink_stats_sz(const ddbpipe_kafka_sink_t *k, ddbpipe_kafka_stats_t *out,
                                             size_t out_size);

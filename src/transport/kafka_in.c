@@ -208,6 +208,8 @@ static void on_report(ddbpipe_sink_t *sink, const ddbpipe_delivery_report_t *dr,
     }
     if (dr->status == DDBPIPE_DR_DEAD_LETTERED)
         dead_letter(k, t, dr);
+    else if (dr->status == DDBPIPE_DR_IGNORED)
+        k->st.tombstones_ignored++;
     if (!t->failed && (int64_t)dr->offset + 1 > t->done)
         t->done = (int64_t)dr->offset + 1;
 }
@@ -738,10 +740,12 @@ char *ddbpipe_kafka_sink_stats_json(const ddbpipe_kafka_sink_t *k) {
     dp_buf_printf(
         &b,
         ",\"kafka\":{\"messages_in\":%llu,\"rebalances\":%llu,\"commits\":%llu,\"commit_failures\":%llu,"
-        "\"dead_letters_produced\":%llu,\"partitions_assigned\":%llu,\"lag\":%lld,\"partitions\":[",
+        "\"dead_letters_produced\":%llu,\"tombstones_ignored\":%llu,"
+        "\"partitions_assigned\":%llu,\"lag\":%lld,\"partitions\":[",
         (unsigned long long)st.messages_in, (unsigned long long)st.rebalances, (unsigned long long)st.commits,
         (unsigned long long)st.commit_failures, (unsigned long long)st.dead_letters_produced,
-        (unsigned long long)st.partitions_assigned, (long long)st.lag);
+        (unsigned long long)st.tombstones_ignored, (unsigned long long)st.partitions_assigned,
+        (long long)st.lag);
     for (size_t i = 0; i < k->ntps; i++) {
         const ktp *t = k->tps[i];
         int64_t hw, lag = tp_lag(k, t, &hw);
