@@ -33,6 +33,12 @@ static sk_bad_kind parse(const sk_parse_ctx *c, const char *line, sk_change *ch,
     return sk_parse_line(c, line, strlen(line), ch, reason, 512);
 }
 
+/* parse() into a change that already holds a parse result: free it first */
+static sk_bad_kind reparse(const sk_parse_ctx *c, const char *line, sk_change *ch, char *reason) {
+    sk_change_free(ch);
+    return parse(c, line, ch, reason);
+}
+
 static void test_put_mode_upsert_is_typed_item(void **state) {
     (void)state;
     sk_parse_ctx c = ctx_for(0);
@@ -78,18 +84,19 @@ static void test_bom_and_tombstones(void **state) {
     assert_int_equal(parse(&c, "\xEF\xBB\xBF{\"id\":1,\"sort\":\"a\",\"v\":2}", &ch, reason), SK_BAD_NONE);
     assert_int_equal(ch.body.len, plain.body.len);
     assert_memory_equal(ch.body.data, plain.body.data, plain.body.len);
-    assert_int_equal(parse(&c, "\xEF\xBB\xBF{\"schema\":{},\"payload\":{\"op\":\"c\",\"after\":{\"id\":1,"
-                               "\"sort\":\"a\",\"v\":2}}}",
-                           &ch, reason),
+    assert_int_equal(reparse(&c,
+                             "\xEF\xBB\xBF{\"schema\":{},\"payload\":{\"op\":\"c\",\"after\":{\"id\":1,"
+                             "\"sort\":\"a\",\"v\":2}}}",
+                             &ch, reason),
                      SK_BAD_NONE);
     assert_memory_equal(ch.body.data, plain.body.data, plain.body.len);
     /* Debezium tombstones are their own kind, with no reason */
-    assert_int_equal(parse(&c, "null", &ch, reason), SK_TOMBSTONE);
-    assert_int_equal(parse(&c, "\xEF\xBB\xBFnull", &ch, reason), SK_TOMBSTONE);
-    assert_int_equal(parse(&c, "{\"schema\":{\"type\":\"struct\"},\"payload\":null}", &ch, reason),
+    assert_int_equal(reparse(&c, "null", &ch, reason), SK_TOMBSTONE);
+    assert_int_equal(reparse(&c, "\xEF\xBB\xBFnull", &ch, reason), SK_TOMBSTONE);
+    assert_int_equal(reparse(&c, "{\"schema\":{\"type\":\"struct\"},\"payload\":null}", &ch, reason),
                      SK_TOMBSTONE);
     /* a BOM elsewhere is not skipped */
-    assert_int_equal(parse(&c, "{\"id\":1,\"sort\":\"a\"}\xEF\xBB\xBF", &ch, reason), SK_BAD_RECORD);
+    assert_int_equal(reparse(&c, "{\"id\":1,\"sort\":\"a\"}\xEF\xBB\xBF", &ch, reason), SK_BAD_RECORD);
     sk_change_free(&ch);
     sk_change_free(&plain);
 }
@@ -253,14 +260,16 @@ static void test_checkpoint_identity(void **state) {
     dp_buf_putc(&j, '}');
     uint64_t off = 0, line = 0;
     char name[64];
-    assert_int_equal(sk_checkpoint_parse_full(j.data, j.len, &off, &line, &parsed, name, sizeof name), DDBPIPE_OK);
+    assert_int_equal(sk_checkpoint_parse_full(j.data, j.len, &off, &line, &parsed, name, sizeof name),
+                     DDBPIPE_OK);
     assert_true(parsed.present && parsed.have_digest && off == 9000 && line == 3);
     assert_true(parsed.dev == a.dev && parsed.ino == a.ino && parsed.size == a.size);
     assert_string_equal(parsed.sha256, a.sha256);
     assert_string_equal(name, "in \"x\".jsonl");
     /* the public parser reads the same file (offset and line) */
     assert_int_equal(ddbpipe_sink_checkpoint_parse(j.data, j.len, &off, &line), DDBPIPE_OK);
-    const char *bad = "{\"offset\":1,\"line\":1,\"file\":{\"dev\":1,\"inode\":2,\"size\":3,\"sha256\":\"abc\"}}";
+    const char *bad =
+        "{\"offset\":1,\"line\":1,\"file\":{\"dev\":1,\"inode\":2,\"size\":3,\"sha256\":\"abc\"}}";
     assert_int_equal(sk_checkpoint_parse_full(bad, strlen(bad), &off, &line, &parsed, name, sizeof name),
                      DDBPIPE_ERR_PARSE);
     dp_buf_free(&j);
