@@ -914,6 +914,27 @@ out:
     return rc;
 }
 
+/* The first non-empty variable of a property's environment fallbacks (p->env, comma-separated
+ * names), or NULL. */
+static const char *prop_env_value(const dp_prop *p) {
+    char var[64];
+    for (const char *e = p->env; e && *e;) {
+        const char *c = strchr(e, ',');
+        size_t l = c ? (size_t)(c - e) : strlen(e);
+        if (l < sizeof var) {
+            memcpy(var, e, l);
+            var[l] = 0;
+            const char *v = getenv(var);
+            if (v && *v)
+                return v;
+        }
+        if (!c)
+            break;
+        e = c + 1;
+    }
+    return NULL;
+}
+
 static const char *raw_get(const ddbpipe_conf_t *conf, const char *name, int *explicit_out) {
     int idx = dp_prop_find(name);
     if (explicit_out)
@@ -926,25 +947,10 @@ static const char *raw_get(const ddbpipe_conf_t *conf, const char *name, int *ex
             *explicit_out = 1;
         return conf->values[idx];
     }
-    if (p->env) {
-        /* Fallbacks read at get time so explicit config always wins. */
-        char var[64];
-        const char *e = p->env;
-        while (*e) {
-            const char *c = strchr(e, ',');
-            size_t l = c ? (size_t)(c - e) : strlen(e);
-            if (l < sizeof var) {
-                memcpy(var, e, l);
-                var[l] = 0;
-                const char *v = getenv(var);
-                if (v && *v)
-                    return v;
-            }
-            if (!c)
-                break;
-            e = c + 1;
-        }
-    }
+    /* Fallbacks read at get time so explicit config always wins. */
+    const char *ev = prop_env_value(p);
+    if (ev)
+        return ev;
     if (!strcmp(p->info.name, "batch_size")) {
         const char *m = conf->values[dp_prop_find("write_mode")];
         return m && !strcmp(m, "transactional") ? "100" : "25";
@@ -1013,24 +1019,9 @@ void dp_conf_settings(const ddbpipe_conf_t *conf, dp_settings *out) {
         if (out->set[i] || !p->env || dp_prop_field_kind(p) != DP_FK_STR)
             continue;
         /* Environment fallbacks are read now so explicit config always wins. */
-        char var[64];
-        const char *e = p->env;
-        while (*e) {
-            const char *c = strchr(e, ',');
-            size_t l = c ? (size_t)(c - e) : strlen(e);
-            if (l < sizeof var) {
-                memcpy(var, e, l);
-                var[l] = 0;
-                const char *v = getenv(var);
-                if (v && *v) {
-                    bind(out, p, v, 0);
-                    break;
-                }
-            }
-            if (!c)
-                break;
-            e = c + 1;
-        }
+        const char *ev = prop_env_value(p);
+        if (ev)
+            bind(out, p, ev, 0);
     }
     if (!dp_settings_is_set(out, &out->batch_size))
         out->batch_size = out->write_mode == DP_WRITE_MODE_TRANSACTIONAL ? 100 : 25;
@@ -1155,8 +1146,8 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
             return DDBPIPE_ERR_CONFIG;
         }
         if (!S_ISREG(cst.st_mode)) {
-            dp_errf(errstr, errstr_size, "%s '%s' is not a file (a PEM file of CA certificates is expected)", from,
-                    s.ca_file);
+            dp_errf(errstr, errstr_size, "%s '%s' is not a file (a PEM file of CA certificates is expected)",
+                    from, s.ca_file);
             return DDBPIPE_ERR_CONFIG;
         }
     }
