@@ -119,82 +119,23 @@ static ddbpipe_result_t wait_active(ddbpipe_client_t *client, const char *table,
     }
 }
 
-static ddbpipe_result_t write_attr_def(dp_buf *b, const char *name, char type) {
-    char t[2] = {type, 0};
-    ddbpipe_result_t rc = dp_buf_puts(b, "{\"AttributeName\":");
-    if (!rc)
-        rc = dp_json_write_cstr(b, name);
-    if (!rc)
-        rc = dp_buf_puts(b, ",\"AttributeType\":");
-    if (!rc)
-        rc = dp_json_write_cstr(b, t);
-    if (!rc)
-        rc = dp_buf_putc(b, '}');
-    return rc;
-}
-
-static ddbpipe_result_t write_key_elem(dp_buf *b, const char *name, const char *kind) {
-    ddbpipe_result_t rc = dp_buf_puts(b, "{\"AttributeName\":");
-    if (!rc)
-        rc = dp_json_write_cstr(b, name);
-    if (!rc)
-        rc = dp_buf_printf(b, ",\"KeyType\":\"%s\"}", kind);
-    return rc;
-}
-
-/* CreateTable request body from config. */
-static ddbpipe_result_t build_create_body(const dp_settings *st, const char *table,
-                                          const ddbpipe_key_schema_t *ks, dp_buf *b, char *errstr,
-                                          size_t errstr_size) {
-    int provisioned = st->billing_mode == DP_BILLING_PROVISIONED;
-    const char *billing = provisioned ? "PROVISIONED" : "PAY_PER_REQUEST";
-    const char *svt = dp_settings_enum_text(st, &st->stream_view_type);
-    ddbpipe_result_t rc;
-    rc = dp_buf_puts(b, "{\"TableName\":");
-    if (!rc)
-        rc = dp_json_write_cstr(b, table);
-    if (!rc)
-        rc = dp_buf_puts(b, ",\"AttributeDefinitions\":[");
-    if (!rc)
-        rc = write_attr_def(b, ks->partition_key, ks->partition_type);
-    if (!rc && ks->sort_key[0]) {
-        rc = dp_buf_putc(b, ',');
-        if (!rc)
-            rc = write_attr_def(b, ks->sort_key, ks->sort_type);
-    }
-    if (!rc)
-        rc = dp_buf_puts(b, "],\"KeySchema\":[");
-    if (!rc)
-        rc = write_key_elem(b, ks->partition_key, "HASH");
-    if (!rc && ks->sort_key[0]) {
-        rc = dp_buf_putc(b, ',');
-        if (!rc)
-            rc = write_key_elem(b, ks->sort_key, "RANGE");
-    }
-    if (!rc)
-        rc = dp_buf_printf(b, "],\"BillingMode\":\"%s\"", billing);
-    if (!rc && provisioned) {
-        int64_t rcu = st->read_capacity, wcu = st->write_capacity;
-        if (rcu < 1 || wcu < 1) {
+/* CreateTable request from config. */
+static ddbpipe_result_t create_request(const dp_settings *st, const char *table, const ddbpipe_key_schema_t *ks,
+                                       dp_ddb_create_table_req *req, char *errstr, size_t errstr_size) {
+    memset(req, 0, sizeof *req);
+    req->table = table;
+    req->key = *ks;
+    req->provisioned = st->billing_mode == DP_BILLING_PROVISIONED;
+    req->stream_view_type = dp_settings_enum_text(st, &st->stream_view_type);
+    if (req->provisioned) {
+        req->read_capacity_units = st->read_capacity;
+        req->write_capacity_units = st->write_capacity;
+        if (req->read_capacity_units < 1 || req->write_capacity_units < 1) {
             dp_errf(errstr, errstr_size, "PROVISIONED needs read_capacity and write_capacity of at least 1");
             return DDBPIPE_ERR_CONFIG;
         }
-        rc = dp_buf_printf(
-            b, ",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":%lld,\"WriteCapacityUnits\":%lld}",
-            (long long)rcu, (long long)wcu);
     }
-    if (!rc && svt && svt[0]) {
-        rc = dp_buf_puts(b, ",\"StreamSpecification\":{\"StreamEnabled\":true,\"StreamViewType\":");
-        if (!rc)
-            rc = dp_json_write_cstr(b, svt);
-        if (!rc)
-            rc = dp_buf_putc(b, '}');
-    }
-    if (!rc)
-        rc = dp_buf_putc(b, '}');
-    if (rc)
-        dp_errf(errstr, errstr_size, "CreateTable request: %s", ddbpipe_strerror(rc));
-    return rc;
+    return DDBPIPE_OK;
 }
 
 /* The table exists: same key schema (wait for ACTIVE) or a mismatch. */
@@ -218,8 +159,8 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
     ddbpipe_key_schema_t want;
     ddbpipe_table_info_t info;
     dp_ddb_result res;
-    dp_buf body;
-    int explicit_types = 0;
+    dp_ddb_create_table_req req;
+    int explicit_types = 0, exists = 0;
     dp_settings st;
     dp_conf_settings(conf, &st);
     const char *table = conf ? st.table : NULL;
@@ -227,7 +168,6 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
     if (created)
         *created = 0;
     dp_ddb_result_init(&res);
-    dp_buf_init(&body, (size_t)64 * 1024);
     if (!client || !conf) {
         rc = DDBPIPE_ERR_INVALID_ARG;
         dp_errf(errstr, errstr_size, "create table: client and config are required");
@@ -242,7 +182,7 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
     if (rc != DDBPIPE_OK)
         goto out;
     /* For a new table every type is what the config says (S by default). */
-    rc = build_create_body(&st, table, &want, &body, errstr, errstr_size);
+    rc = create_request(&st, table, &want, &req, errstr, errstr_size);
     if (rc != DDBPIPE_OK)
         goto out;
 
@@ -257,9 +197,9 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
     }
     dp_ddb_result_free(&res);
     dp_ddb_result_init(&res);
-    rc = dp_ddb_call(client->ddb, DP_DDB_API_DYNAMODB, "CreateTable", body.data, body.len, &res);
+    rc = dp_ddb_create_table(client->ddb, &req, &exists, &res);
     if (rc != DDBPIPE_OK) {
-        if (strcmp(res.error_code, "ResourceInUseException") == 0) {
+        if (exists) {
             /* Someone created it between our DescribeTable and CreateTable. */
             rc = ddbpipe_describe_table(client, table, &info, errstr, errstr_size);
             if (rc == DDBPIPE_OK)
@@ -275,7 +215,6 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
         *created = 1;
 out:
     dp_ddb_result_free(&res);
-    dp_buf_free(&body);
     return rc;
 }
 

@@ -32,18 +32,13 @@ ddbpipe_result_t dp_lease_table_ensure(dp_ddb *c, const char *table, int64_t tim
         memset(&info, 0, sizeof info);
         ddbpipe_result_t rc = dp_ddb_describe_table(c, table, &info, res);
         if (rc == DDBPIPE_ERR_NOT_FOUND && !created) {
-            dp_buf b;
-            dp_buf_init(&b, 0);
-            dp_buf_puts(&b, "{\"TableName\":");
-            dp_json_write_cstr(&b, table);
-            dp_buf_puts(
-                &b, ",\"BillingMode\":\"PAY_PER_REQUEST\",\"AttributeDefinitions\":[{\"AttributeName\":"
-                    "\"lease_key\",\"AttributeType\":\"S\"}],\"KeySchema\":[{\"AttributeName\":\"lease_key\","
-                    "\"KeyType\":\"HASH\"}]}");
-            rc = dp_ddb_call(c, DP_DDB_API_DYNAMODB, "CreateTable", b.data, b.len, res);
-            dp_buf_free(&b);
+            dp_ddb_create_table_req req = {.table = table};
+            int exists = 0;
+            snprintf(req.key.partition_key, sizeof req.key.partition_key, "lease_key");
+            req.key.partition_type = 'S';
+            rc = dp_ddb_create_table(c, &req, &exists, res);
             /* Another worker created it at the same time: fine. */
-            if (rc != DDBPIPE_OK && strcmp(res->error_code, "ResourceInUseException") != 0)
+            if (rc != DDBPIPE_OK && !exists)
                 return rc;
             created = 1;
             continue;
