@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/api.h"
+#include "client/client.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "config/conf.h"
@@ -609,13 +609,13 @@ static ddbpipe_result_t resolve_table(ddbpipe_sink_t *s, ddbpipe_client_t *cl, c
     char msg[512];
     memset(&want, 0, sizeof(want));
     if (have_conf_key) {
-        ddbpipe_result_t r = dp_api_conf_key_schema(&s->set, &want, &explicit_types, errstr, n);
+        ddbpipe_result_t r = dp_client_conf_key_schema(&s->set, &want, &explicit_types, errstr, n);
         if (r != DDBPIPE_OK)
             return r;
     }
     memset(&info, 0, sizeof(info));
     dp_ddb_result_init(&res);
-    ddbpipe_result_t r = dp_ddb_describe_table(cl->ddb, s->table, &info, &res);
+    ddbpipe_result_t r = dp_ddb_describe_table(dp_client_ddb(cl), s->table, &info, &res);
     if (r == DDBPIPE_ERR_NOT_FOUND && s->set.create_table_if_missing) {
         int created = 0;
         dp_ddb_result_free(&res);
@@ -624,7 +624,7 @@ static ddbpipe_result_t resolve_table(ddbpipe_sink_t *s, ddbpipe_client_t *cl, c
             return r;
         DP_LOG_INFO("sink: created table %s", s->table);
         dp_ddb_result_init(&res);
-        r = dp_ddb_describe_table(cl->ddb, s->table, &info, &res);
+        r = dp_ddb_describe_table(dp_client_ddb(cl), s->table, &info, &res);
     }
     if (r != DDBPIPE_OK) {
         if (r == DDBPIPE_ERR_AUTH && have_conf_key) {
@@ -632,12 +632,12 @@ static ddbpipe_result_t resolve_table(ddbpipe_sink_t *s, ddbpipe_client_t *cl, c
                         res.error_code);
             info.key = want;
         } else {
-            r = dp_api_call_error(cl, "DescribeTable", s->table, r, &res, errstr, n);
+            r = dp_client_call_error(cl, "DescribeTable", s->table, r, &res, errstr, n);
             dp_ddb_result_free(&res);
             return r;
         }
     } else if (have_conf_key &&
-               dp_api_key_schema_diff(s->table, &info.key, &want, explicit_types, msg, sizeof(msg)) != 0) {
+               dp_client_key_schema_diff(s->table, &info.key, &want, explicit_types, msg, sizeof(msg)) != 0) {
         dp_errf(errstr, n, "%s", msg);
         dp_ddb_result_free(&res);
         return DDBPIPE_ERR_SCHEMA_MISMATCH;
@@ -789,7 +789,7 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     }
 
     /* client (the threads=1 engine keeps it) and the table's key */
-    r = dp_api_client_new(s->conf, 3, s->max_concurrent, &cl, errstr, errstr_size);
+    r = dp_client_new(s->conf, 3, s->max_concurrent, &cl, errstr, errstr_size);
     if (r != DDBPIPE_OK)
         goto out;
     r = resolve_table(s, cl, errstr, errstr_size);
@@ -846,7 +846,7 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
         pthread_cond_init(&w->cv, NULL);
         ddbpipe_client_t *wc = cl;
         if (i > 0) {
-            r = dp_api_client_new(s->conf, 3, s->max_concurrent, &wc, errstr, errstr_size);
+            r = dp_client_new(s->conf, 3, s->max_concurrent, &wc, errstr, errstr_size);
             if (r != DDBPIPE_OK)
                 goto out;
         }

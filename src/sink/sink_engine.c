@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/api.h"
+#include "client/client.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "ddb/capacity.h"
@@ -185,7 +185,7 @@ sk_engine *sk_engine_new(struct ddbpipe_sink *s, ddbpipe_client_t *client) {
         return NULL;
     e->s = s;
     e->client = client;
-    e->ddb = client->ddb;
+    e->ddb = dp_client_ddb(client);
     e->nbuckets = 1024;
     e->buckets = calloc(e->nbuckets, sizeof(*e->buckets));
     if (!e->buckets) {

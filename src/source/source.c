@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/api.h"
+#include "client/client.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -1504,7 +1504,7 @@ static void stream_vanished(ddbpipe_source_t *src) {
         goto out;
     }
     if (rc != DDBPIPE_OK) {
-        dp_api_call_error(src->client, "DescribeTable", src->table, rc, &res, msg, sizeof msg);
+        dp_client_call_error(src->client, "DescribeTable", src->table, rc, &res, msg, sizeof msg);
         set_fatal(src, rc, "stream %s is disabled and %s", src->st.stream_arn, msg);
         goto out;
     }
@@ -1689,15 +1689,15 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     /* Calls in flight: one per Scan segment, or one per open shard (at most
      * max_concurrent_requests connections then, as in the sink). */
     int in_flight = (int)(st.max_concurrent_requests > segs ? st.max_concurrent_requests : segs);
-    rc = dp_api_client_new(conf, 0, in_flight, &src->client, errstr, errstr_size);
+    rc = dp_client_new(conf, 0, in_flight, &src->client, errstr, errstr_size);
     if (rc != DDBPIPE_OK)
         goto fail;
-    src->ddb = src->client->ddb;
+    src->ddb = dp_client_ddb(src->client);
     if (src->lease_table[0]) {
-        rc = dp_api_client_new(conf, 0, 1, &src->lease_client, errstr, errstr_size);
+        rc = dp_client_new(conf, 0, 1, &src->lease_client, errstr, errstr_size);
         if (rc != DDBPIPE_OK)
             goto fail;
-        src->lease_ddb = src->lease_client->ddb;
+        src->lease_ddb = dp_client_ddb(src->lease_client);
     }
     *out = src;
     return DDBPIPE_OK;
@@ -1751,7 +1751,7 @@ static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t err
     memset(&info, 0, sizeof info);
     ddbpipe_result_t rc = dp_ddb_describe_table(src->ddb, src->table, &info, &res);
     if (rc != DDBPIPE_OK) {
-        rc = dp_api_call_error(src->client, "DescribeTable", src->table, rc, &res, errstr, errstr_size);
+        rc = dp_client_call_error(src->client, "DescribeTable", src->table, rc, &res, errstr, errstr_size);
         dp_ddb_result_free(&res);
         return rc;
     }
@@ -1922,7 +1922,7 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
         dp_ddb_result_init(&res);
         rc = dp_lease_table_ensure(src->lease_ddb, src->lease_table, 60000, &res);
         if (rc != DDBPIPE_OK) {
-            rc = dp_api_call_error(src->client, "lease table", src->lease_table, rc, &res, errstr, errstr_size);
+            rc = dp_client_call_error(src->client, "lease table", src->lease_table, rc, &res, errstr, errstr_size);
             dp_ddb_result_free(&res);
             dp_metrics_server_set_ready(src->msrv, 0, "fatal: the lease table could not be reached or created");
             return rc;

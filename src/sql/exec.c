@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "api/api.h"
+#include "client/client.h"
 #include "common/util.h"
 #include "config/conf.h"
 #include "formats/changes.h"
@@ -598,11 +598,11 @@ static ddbpipe_result_t delete_item(sql_ctx *x, sql_table *t, const dp_buf *line
         rc = serr(x, rc, "%s", ddbpipe_strerror(rc));
         goto out;
     }
-    rc = dp_ddb_call(t->client->ddb, DP_DDB_API_DYNAMODB, "DeleteItem", body.data, body.len, &res);
+    rc = dp_ddb_call(dp_client_ddb(t->client), DP_DDB_API_DYNAMODB, "DeleteItem", body.data, body.len, &res);
     if (rc == DDBPIPE_OK && res.result != DDBPIPE_OK)
         rc = res.result;
     if (rc) {
-        dp_api_call_error(t->client, "DeleteItem", ddb_name(t), rc, &res, msg, sizeof msg);
+        dp_client_call_error(t->client, "DeleteItem", ddb_name(t), rc, &res, msg, sizeof msg);
         rc = serr(x, rc, "%s", msg);
         goto out;
     }
@@ -978,11 +978,11 @@ static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s)
         const char *op = is_query ? "Query" : "Scan";
         dp_ddb_result res;
         dp_ddb_result_init(&res);
-        rc = dp_ddb_call(t->client->ddb, DP_DDB_API_DYNAMODB, op, body.data, body.len, &res);
+        rc = dp_ddb_call(dp_client_ddb(t->client), DP_DDB_API_DYNAMODB, op, body.data, body.len, &res);
         if (rc == DDBPIPE_OK && res.result != DDBPIPE_OK)
             rc = res.result;
         if (rc) {
-            dp_api_call_error(t->client, op, ddb_name(t), rc, &res, msg, sizeof msg);
+            dp_client_call_error(t->client, op, ddb_name(t), rc, &res, msg, sizeof msg);
             dp_ddb_result_free(&res);
             rc = serr(x, rc, "%s", msg);
             break;

@@ -327,7 +327,7 @@ static const struct {
 } allowed[] = {
     {"src/aws/cred_profile.c", NULL, "keys of the AWS shared config/credentials files"},
     {"src/aws/cred_chain.c", NULL, "credential provider names"},
-    {"src/api/client.c", "region", "the region key of ~/.aws/config"},
+    {"src/client/client.c", "region", "the region key of ~/.aws/config"},
     {"src/formats/", NULL, "field names of the change and event JSON formats"},
     {"src/sink/sink_parse.c", "schema", "the Kafka Connect envelope of a message key"},
     {"src/sink/sink_parse.c", "keys", "an envelope member of ddbpipe's own events"},

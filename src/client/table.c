@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/api.h"
+#include "client/client_internal.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -29,12 +29,12 @@ ddbpipe_result_t ddbpipe_describe_table(ddbpipe_client_t *client, const char *ta
     dp_ddb_result_init(&res);
     rc = dp_ddb_describe_table(client->ddb, table, out, &res);
     if (rc != DDBPIPE_OK)
-        dp_api_call_error(client, "DescribeTable", table, rc, &res, errstr, errstr_size);
+        dp_client_call_error(client, "DescribeTable", table, rc, &res, errstr, errstr_size);
     dp_ddb_result_free(&res);
     return rc;
 }
 
-ddbpipe_result_t dp_api_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out, int *explicit_types,
+ddbpipe_result_t dp_client_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out, int *explicit_types,
                                         char *errstr, size_t errstr_size) {
     const char *pk = st->partition_key;
     const char *sk = st->sort_key;
@@ -63,7 +63,7 @@ ddbpipe_result_t dp_api_conf_key_schema(const dp_settings *st, ddbpipe_key_schem
     return DDBPIPE_OK;
 }
 
-int dp_api_key_schema_diff(const char *table, const ddbpipe_key_schema_t *have,
+int dp_client_key_schema_diff(const char *table, const ddbpipe_key_schema_t *have,
                            const ddbpipe_key_schema_t *want, int explicit_types, char *msg, size_t msg_size) {
     int pk_type_differs = (explicit_types & 1) && have->partition_type != want->partition_type;
     if (strcmp(have->partition_key, want->partition_key) != 0 || pk_type_differs) {
@@ -142,7 +142,7 @@ static ddbpipe_result_t create_request(const dp_settings *st, const char *table,
 static ddbpipe_result_t accept_existing(ddbpipe_client_t *client, const dp_settings *st, const char *table,
                                         ddbpipe_table_info_t *info, const ddbpipe_key_schema_t *want,
                                         int explicit_types, char *errstr, size_t errstr_size) {
-    if (dp_api_key_schema_diff(table, &info->key, want, explicit_types, errstr, errstr_size) != 0)
+    if (dp_client_key_schema_diff(table, &info->key, want, explicit_types, errstr, errstr_size) != 0)
         return DDBPIPE_ERR_SCHEMA_MISMATCH;
     const char *svt = dp_settings_enum_text(st, &st->stream_view_type);
     if (svt && svt[0] && strcmp(info->stream_view_type, svt) != 0)
@@ -178,7 +178,7 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
         dp_errf(errstr, errstr_size, "no table configured: set table (e.g. --set table=events)");
         goto out;
     }
-    rc = dp_api_conf_key_schema(&st, &want, &explicit_types, errstr, errstr_size);
+    rc = dp_client_conf_key_schema(&st, &want, &explicit_types, errstr, errstr_size);
     if (rc != DDBPIPE_OK)
         goto out;
     /* For a new table every type is what the config says (S by default). */
@@ -192,7 +192,7 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
         goto out;
     }
     if (rc != DDBPIPE_ERR_NOT_FOUND) {
-        dp_api_call_error(client, "DescribeTable", table, rc, &res, errstr, errstr_size);
+        dp_client_call_error(client, "DescribeTable", table, rc, &res, errstr, errstr_size);
         goto out;
     }
     dp_ddb_result_free(&res);
@@ -206,7 +206,7 @@ ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_co
                 rc = accept_existing(client, &st, table, &info, &want, explicit_types, errstr, errstr_size);
             goto out;
         }
-        dp_api_call_error(client, "CreateTable", table, rc, &res, errstr, errstr_size);
+        dp_client_call_error(client, "CreateTable", table, rc, &res, errstr, errstr_size);
         goto out;
     }
     DP_LOG_INFO("CreateTable %s sent; waiting for ACTIVE", table);
@@ -243,7 +243,7 @@ ddbpipe_result_t ddbpipe_list_tables(ddbpipe_client_t *client, void (*cb)(const 
         dp_ddb_result_init(&res);
         rc = dp_ddb_list_tables_page(client->ddb, start, 100, list_one, &lc, last, sizeof last, &res);
         if (rc != DDBPIPE_OK)
-            dp_api_call_error(client, "ListTables", NULL, rc, &res, errstr, errstr_size);
+            dp_client_call_error(client, "ListTables", NULL, rc, &res, errstr, errstr_size);
         dp_ddb_result_free(&res);
         if (rc != DDBPIPE_OK)
             break;

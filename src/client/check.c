@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "client/client_internal.h"
 #include "common/util.h"
 
 /* Attempts per call during check: an unreachable endpoint should answer in
@@ -60,7 +60,7 @@ ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf, void (*cb)(const char
     }
     say(&r, "config: ok");
 
-    rc = dp_api_client_new(conf, DP_CHECK_MAX_ATTEMPTS, 0, &client, err, sizeof err);
+    rc = dp_client_new(conf, DP_CHECK_MAX_ATTEMPTS, 0, &client, err, sizeof err);
     if (rc != DDBPIPE_OK) {
         say(&r, "client: ERROR %s", err[0] ? err : ddbpipe_strerror(rc));
         goto out;
@@ -108,12 +108,12 @@ ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf, void (*cb)(const char
         ddbpipe_key_schema_t want;
         int explicit_types = 0;
         err[0] = '\0';
-        rc = dp_api_conf_key_schema(&st, &want, &explicit_types, err, sizeof err);
+        rc = dp_client_conf_key_schema(&st, &want, &explicit_types, err, sizeof err);
         if (rc != DDBPIPE_OK) {
             say(&r, "key schema: ERROR %s", err);
             goto out;
         }
-        if (dp_api_key_schema_diff(table, &info.key, &want, explicit_types, err, sizeof err) != 0) {
+        if (dp_client_key_schema_diff(table, &info.key, &want, explicit_types, err, sizeof err) != 0) {
             rc = DDBPIPE_ERR_SCHEMA_MISMATCH;
             say(&r, "key schema: MISMATCH %s", err);
             goto out;

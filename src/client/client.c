@@ -1,14 +1,14 @@
-/* Public client: config -> region, credentials chain and DynamoDB client. */
+/* The client layer: config -> region, credentials chain and DynamoDB client. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "api/api.h"
+#include "client/client_internal.h"
 #include "common/log.h"
 #include "common/util.h"
 
-#define DP_API_MAX_CONFIG_FILE ((size_t)1024 * 1024)
+#define DP_CLIENT_MAX_CONFIG_FILE ((size_t)1024 * 1024)
 
 typedef struct region_ctx {
     const char *profile;
@@ -81,7 +81,7 @@ static int profile_exists(const dp_settings *st, const char *profile, char *path
         size_t pl = strlen(paths);
         snprintf(paths + pl, paths_size - pl, "%s%s", pl ? " or " : "", path);
         size_t len = 0;
-        char *text = dp_read_file(path, DP_API_MAX_CONFIG_FILE, &len);
+        char *text = dp_read_file(path, DP_CLIENT_MAX_CONFIG_FILE, &len);
         if (!text)
             continue;
         dp_ini_parse(text, len, section_cb, &rc);
@@ -116,7 +116,7 @@ static void no_region_error(const dp_settings *st, char *errstr, size_t errstr_s
             "AWS_DEFAULT_REGION, or region in the profile of ~/.aws/config");
 }
 
-int dp_api_resolve_region(const dp_settings *st, char *region, size_t region_size, char *source,
+int dp_client_resolve_region(const dp_settings *st, char *region, size_t region_size, char *source,
                           size_t source_size) {
     const char *v = st->region;
     const char *env;
@@ -151,7 +151,7 @@ int dp_api_resolve_region(const dp_settings *st, char *region, size_t region_siz
     if (shared_file_path(1, path, sizeof path) != 0)
         return -1;
     size_t len = 0;
-    char *text = dp_read_file(path, DP_API_MAX_CONFIG_FILE, &len);
+    char *text = dp_read_file(path, DP_CLIENT_MAX_CONFIG_FILE, &len);
     if (!text)
         return -1;
     dp_ini_parse(text, len, region_cb, &rc);
@@ -163,7 +163,7 @@ int dp_api_resolve_region(const dp_settings *st, char *region, size_t region_siz
     return 0;
 }
 
-ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts, int max_in_flight,
+ddbpipe_result_t dp_client_new(const ddbpipe_conf_t *conf, int max_attempts, int max_in_flight,
                                    ddbpipe_client_t **out, char *errstr, size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     ddbpipe_client_t *c = NULL;
@@ -181,7 +181,7 @@ ddbpipe_result_t dp_api_client_new(const ddbpipe_conf_t *conf, int max_attempts,
         dp_errf(errstr, errstr_size, "out of memory");
         goto out;
     }
-    if (dp_api_resolve_region(&st, c->region, sizeof c->region, c->region_source, sizeof c->region_source) !=
+    if (dp_client_resolve_region(&st, c->region, sizeof c->region, c->region_source, sizeof c->region_source) !=
         0) {
         rc = DDBPIPE_ERR_CONFIG;
         no_region_error(&st, errstr, errstr_size);
@@ -271,7 +271,7 @@ out:
 
 ddbpipe_result_t ddbpipe_client_new(const ddbpipe_conf_t *conf, ddbpipe_client_t **out, char *errstr,
                                     size_t errstr_size) {
-    return dp_api_client_new(conf, 0, 0, out, errstr, errstr_size);
+    return dp_client_new(conf, 0, 0, out, errstr, errstr_size);
 }
 
 void ddbpipe_client_destroy(ddbpipe_client_t *client) {
@@ -303,6 +303,10 @@ ddbpipe_result_t ddbpipe_client_credentials_source(ddbpipe_client_t *client, con
     return rc;
 }
 
+dp_ddb *dp_client_ddb(const ddbpipe_client_t *client) {
+    return client ? client->ddb : NULL;
+}
+
 const char *ddbpipe_client_region(const ddbpipe_client_t *client) {
     return client ? client->region : NULL;
 }
@@ -311,7 +315,7 @@ const char *ddbpipe_client_endpoint(const ddbpipe_client_t *client) {
     return client ? client->endpoint : NULL;
 }
 
-ddbpipe_result_t dp_api_call_error(const ddbpipe_client_t *client, const char *what, const char *table,
+ddbpipe_result_t dp_client_call_error(const ddbpipe_client_t *client, const char *what, const char *table,
                                    ddbpipe_result_t rc, const dp_ddb_result *res, char *errstr,
                                    size_t errstr_size) {
     const char *ep = client ? client->endpoint : "?";
