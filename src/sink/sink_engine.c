@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ddb/capacity.h"
+#include "ddb/condition.h"
 #include "sink/sink_internal.h"
 
 enum { L_NONE = 0, L_READY = 1, L_WREADY = 2 };
@@ -293,61 +294,9 @@ static void put_table_json(dp_buf *b, const char *table) {
     dp_json_write_cstr(b, table);
 }
 
-/* ExpressionAttributeNames/Values members used by expr (others would be
- * rejected by DynamoDB as unused). */
-static void put_expr_members(dp_buf *b, const dp_json *obj, const char *expr) {
-    int first = 1;
-    for (size_t i = 0; obj && i < obj->count; i++) {
-        const char *name = obj->members[i].key;
-        const char *p = expr;
-        int used = 0;
-        size_t nl = strlen(name);
-        while ((p = strstr(p, name)) != NULL) {
-            char after = p[nl];
-            if (!(after == '_' || (after >= 'a' && after <= 'z') || (after >= 'A' && after <= 'Z') ||
-                  (after >= '0' && after <= '9'))) {
-                used = 1;
-                break;
-            }
-            p += nl;
-        }
-        if (!used)
-            continue;
-        if (!first)
-            dp_buf_putc(b, ',');
-        first = 0;
-        dp_json_write_cstr(b, name);
-        dp_buf_putc(b, ':');
-        dp_json_write(b, obj->members[i].value);
-    }
-}
-
-static int has_used_member(const dp_json *obj, const char *expr) {
-    dp_buf t;
-    dp_buf_init(&t, 0);
-    put_expr_members(&t, obj, expr);
-    int r = t.len > 0;
-    dp_buf_free(&t);
-    return r;
-}
-
 static void put_condition(dp_buf *b, struct ddbpipe_sink *s, const char *expr) {
-    if (!expr)
-        return;
-    dp_buf_puts(b, ",\"ConditionExpression\":");
-    dp_json_write_cstr(b, expr);
-    const dp_json *names = s->expr_names ? dp_json_root(s->expr_names) : NULL;
-    const dp_json *vals = s->expr_values ? dp_json_root(s->expr_values) : NULL;
-    if (has_used_member(names, expr)) {
-        dp_buf_puts(b, ",\"ExpressionAttributeNames\":{");
-        put_expr_members(b, names, expr);
-        dp_buf_putc(b, '}');
-    }
-    if (has_used_member(vals, expr)) {
-        dp_buf_puts(b, ",\"ExpressionAttributeValues\":{");
-        put_expr_members(b, vals, expr);
-        dp_buf_putc(b, '}');
-    }
+    dp_ddb_put_condition(b, expr, s->expr_names ? dp_json_root(s->expr_names) : NULL,
+                         s->expr_values ? dp_json_root(s->expr_values) : NULL);
 }
 
 static void key_write_body(const sk_key *k, const char **body, size_t *len) {

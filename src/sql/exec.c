@@ -14,6 +14,8 @@
 #include "client/client.h"
 #include "common/util.h"
 #include "config/conf.h"
+#include "config/settings.h"
+#include "ddb/condition.h"
 #include "formats/changes.h"
 #include "sql/sql.h"
 
@@ -564,6 +566,30 @@ static ddbpipe_result_t do_insert_stdin(sql_ctx *x, const dp_sql_stmt *s)
 
 /* ------------------------------------------------------------ DELETE */
 
+/* The table's delete_condition_expression (write_mode transactional, as in
+ * the sink) with the expression attribute names/values it uses. */
+static ddbpipe_result_t put_delete_condition(sql_ctx *x, const sql_table *t, dp_buf *body)
+{
+    dp_settings set;
+    dp_conf_settings(t->conf, &set);
+    if (set.write_mode != DP_WRITE_MODE_TRANSACTIONAL || !set.delete_condition_expression)
+        return DDBPIPE_OK;
+    dp_json_doc *names = NULL, *values = NULL;
+    ddbpipe_result_t rc = DDBPIPE_OK;
+    if (set.expression_attribute_names && *set.expression_attribute_names &&
+        !(names = dp_json_parse(set.expression_attribute_names, strlen(set.expression_attribute_names), NULL)))
+        rc = serr(x, DDBPIPE_ERR_CONFIG, "DELETE: expression_attribute_names is not a JSON object");
+    if (!rc && set.expression_attribute_values && *set.expression_attribute_values &&
+        !(values = dp_json_parse(set.expression_attribute_values, strlen(set.expression_attribute_values), NULL)))
+        rc = serr(x, DDBPIPE_ERR_CONFIG, "DELETE: expression_attribute_values is not a JSON object");
+    if (!rc)
+        rc = dp_ddb_put_condition(body, set.delete_condition_expression, names ? dp_json_root(names) : NULL,
+                                  values ? dp_json_root(values) : NULL);
+    dp_json_doc_free(names);
+    dp_json_doc_free(values);
+    return rc;
+}
+
 /* One DeleteItem with ReturnValues ALL_OLD, so the count is what DynamoDB
  * deleted: a missing key deletes nothing and says "0 rows deleted".
  * (BatchWriteItem, which the sink uses, cannot tell.) line is the Feldera
@@ -594,13 +620,21 @@ static ddbpipe_result_t delete_item(sql_ctx *x, sql_table *t, const dp_buf *line
         goto out;
     if ((rc = dp_buf_puts(&body, "{\"TableName\":")) || (rc = dp_json_write_cstr(&body, ddb_name(t))) ||
         (rc = dp_buf_puts(&body, ",\"Key\":")) || (rc = dp_json_write(&body, ch.item)) ||
-        (rc = dp_buf_puts(&body, ",\"ReturnValues\":\"ALL_OLD\"}"))) {
-        rc = serr(x, rc, "%s", ddbpipe_strerror(rc));
+        (rc = dp_buf_puts(&body, ",\"ReturnValues\":\"ALL_OLD\"")) || (rc = put_delete_condition(x, t, &body)) ||
+        (rc = dp_buf_putc(&body, '}'))) {
+        if (!x->err_set)
+            rc = serr(x, rc, "%s", ddbpipe_strerror(rc));
         goto out;
     }
     rc = dp_ddb_call(dp_client_ddb(t->client), DP_DDB_API_DYNAMODB, "DeleteItem", body.data, body.len, &res);
     if (rc == DDBPIPE_OK && res.result != DDBPIPE_OK)
         rc = res.result;
+    if (rc && strcmp(res.error_code, "ConditionalCheckFailedException") == 0) {
+        /* as the sink does (and Feldera): a false condition skips the change */
+        rc = DDBPIPE_OK;
+        notice(x, "DELETE: 0 rows deleted (delete_condition_expression is false for this key: skipped)");
+        goto out;
+    }
     if (rc) {
         dp_client_call_error(t->client, "DeleteItem", ddb_name(t), rc, &res, msg, sizeof msg);
         rc = serr(x, rc, "%s", msg);

@@ -37,8 +37,8 @@ WITH (
 """
 
 
-def sql(body, stdin=None, args=(), table=None, from_stdin=False):
-    text = (DDL % (table or TABLE, ENDPOINT)) + body
+def sql(body, stdin=None, args=(), table=None, from_stdin=False, ddl=DDL):
+    text = (ddl % (table or TABLE, ENDPOINT)) + body
     path = os.path.join(WD, "script.sql")
     with open(path, "w") as f:
         f.write(text)
@@ -144,6 +144,25 @@ select * from DynamoDbTable where user_id = 1 limit 5
     check((rc, out) == (0, ['{"item_id":30}']), "ddbpipe sql - reads the script from stdin", (rc, out, err))
     rc, out, err = sql("INSERT INTO DynamoDbTable SELECT * FROM STDIN;", from_stdin=True)
     check(rc == 2 and "stdin holds the script" in err, "FROM STDIN with the script on stdin: exit 2", (rc, err))
+
+    print("case: DELETE honours delete_condition_expression in transactional mode (as the sink does)")
+    cond_ddl = DDL.replace("""'aws.credentials.basic.secretkey' = 'secret'""",
+                           """'aws.credentials.basic.secretkey' = 'secret',
+  'write_mode' = 'transactional',
+  'delete_condition_expression' = '#b <> :keep',
+  'expression_attribute_names' = '{"#b": "behavior"}',
+  'expression_attribute_values' = '{":keep": {"S": "keep"}}'""")
+    rc, out, err = sql("INSERT INTO DynamoDbTable VALUES (8, 80, 1, 'keep'), (8, 81, 1, 'drop');\n"
+                       "DELETE FROM DynamoDbTable WHERE user_id = 8 AND item_id = 80;\n"
+                       "DELETE FROM DynamoDbTable WHERE user_id = 8 AND item_id = 81;", ddl=cond_ddl)
+    got = scan()
+    check(rc == 0, "condition: a false delete condition is a skip, exit 0", (rc, err))
+    check((8, 80) in got and (8, 81) not in got, "condition: the 'keep' row stayed, the other was deleted",
+          sorted(got))
+    check("0 rows deleted (delete_condition_expression is false" in err and "DELETE: 1 row deleted" in err,
+          "condition: the notices say which delete was skipped", err)
+    rc, out, err = sql("DELETE FROM DynamoDbTable WHERE user_id = 8 AND item_id = 80;")
+    check(rc == 0 and (8, 80) not in scan(), "condition: batch mode (no condition) deletes the row", (rc, err))
 
     print("case: errors name the statement, line and reason")
     cases = [
