@@ -227,7 +227,11 @@ static ddbpipe_result_t parse_json_common(const char *body, size_t len, int requ
     if (exp[0]) {
         out->expiration_s = dp_parse_iso8601(exp);
         if (out->expiration_s <= 0) {
-            dp_errf(errstr, errstr_size, "credentials answer: Expiration \"%s\" is not an ISO-8601 time", exp);
+            /* the value is not quoted: a misplaced secret could be in it */
+            dp_errf(errstr, errstr_size,
+                    "credentials answer: Expiration (%zu characters) is not an ISO-8601 time such as "
+                    "2030-01-02T03:04:05Z",
+                    strlen(exp));
             rc = DDBPIPE_ERR_PARSE;
             goto out;
         }
@@ -411,8 +415,10 @@ ddbpipe_result_t dp_cred_parse_sts_xml(const char *body, size_t len, dp_credenti
     }
     out->expiration_s = dp_parse_iso8601(exp);
     if (out->expiration_s <= 0) {
-        printable(exp);
-        dp_errf(errstr, errstr_size, "STS answer: Expiration \"%s\" is not an ISO-8601 time", exp);
+        /* the value is not quoted: a misplaced secret could be in it */
+        dp_errf(errstr, errstr_size,
+                "STS answer: <Expiration> (%zu characters) is not an ISO-8601 time such as 2030-01-02T03:04:05Z",
+                strlen(exp));
         rc = DDBPIPE_ERR_PARSE;
         goto out;
     }

@@ -174,6 +174,9 @@ static void test_json_malformed(void **state)
         {"{\"AccessKeyId\":\"\",\"SecretAccessKey\":\"TOPSECRET\"}", "AccessKeyId is empty"},
         {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"TOPSECRET\",\"Token\":7}", "Token is not a string"},
         {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"TOPSECRET\",\"Expiration\":\"tomorrow\"}", "Expiration"},
+        /* a secret pasted where the time belongs is not quoted back */
+        {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"x\",\"Expiration\":\"TOPSECRET\"}",
+         "Expiration (9 characters) is not an ISO-8601 time"},
         {"{\"AccessKeyId\":\"A\\u0000B\",\"SecretAccessKey\":\"TOPSECRET\"}", "NUL"},
     };
     size_t i;
@@ -269,6 +272,9 @@ static void test_xml_malformed(void **state)
         {"<Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>TOPSECRET</SecretAccessKey>"
          "<SessionToken>t</SessionToken><Expiration>soon</Expiration></Credentials>",
          "not an ISO-8601"},
+        {"<Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>x</SecretAccessKey>"
+         "<SessionToken>t</SessionToken><Expiration>TOPSECRET</Expiration></Credentials>",
+         "<Expiration> (9 characters) is not an ISO-8601 time"},
         {"<Credentials><AccessKeyId></AccessKeyId><SecretAccessKey>TOPSECRET</SecretAccessKey>"
          "<SessionToken>t</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>",
          "<AccessKeyId> is empty"},
