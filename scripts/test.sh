@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: configure and build (keep going past errors), every ctest tier (unit, fault, integration with DynamoDB
-# Local), then the fuzz smoke run, then static analysis (scripts/lint.sh: cppcheck and clang-tidy over src/ and cli/,
-# in build-lint), then one summary a reader can count.
+# Local), then the fuzz smoke run, the layer check (scripts/check-layers.sh), then static analysis (scripts/lint.sh:
+# cppcheck and clang-tidy over src/ and cli/, in build-lint), then one summary a reader can count.
 #   scripts/test.sh BUILD_DIR [FUZZ_BUILD_DIR]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,11 @@ ctest_rc=${PIPESTATUS[0]}
 fuzz_rc=0
 FUZZ_SECONDS=${FUZZ_SECONDS:-3} scripts/fuzz-smoke.sh "$FUZZ_BUILD" 2>&1 | tee "$BUILD/fuzz-summary.log"
 fuzz_rc=${PIPESTATUS[0]}
+
+# The layer order of docs/architecture.md over every #include (also unit.test_check_layers).
+layers_log="$BUILD/layers-summary.log"
+scripts/check-layers.sh 2>&1 | tee "$layers_log"
+layers_rc=${PIPESTATUS[0]}
 
 # Static analysis: any finding (or a missing tool, exit 2) fails make test.
 lint_log="$BUILD/lint-summary.log"
@@ -69,6 +74,7 @@ sed -n '/^The following tests FAILED:/,/^Errors while running CTest/p' "$log" | 
 skipped=$(grep -c 'Skipped ' "$log" | head -n1 || true)
 [ "${skipped:-0}" -gt 0 ] && echo "ctest: $skipped test(s) skipped (see SKIPPED lines above)"
 tail -n1 "$BUILD/fuzz-summary.log"
+tail -n1 "$layers_log"
 grep -E '^lint: [a-z/-]+( clean|: [0-9]+ finding| missing)' "$lint_log" || true
 [ "$lint_rc" -eq 0 ] || grep -qE '^lint: [a-z/-]+(: [0-9]+ finding| missing)' "$lint_log" ||
     echo "lint: FAILED (exit $lint_rc, e.g. the build-lint configure failed; output above)"
@@ -81,7 +87,7 @@ if [ -f "$BUILD/asan-summary.log" ] && { [ "${CI:-}" = "true" ] || [ "${DDBPIPE_
     tail -n1 "$BUILD/valgrind-summary.log"
 fi
 if [ "$ctest_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$lint_rc" -ne 0 ] || [ "$build_rc" -ne 0 ] ||
-    [ "$san_rc" -ne 0 ] || [ "$pkg_rc" -ne 0 ]; then
+    [ "$layers_rc" -ne 0 ] || [ "$san_rc" -ne 0 ] || [ "$pkg_rc" -ne 0 ]; then
     echo "make test: FAILED"
     exit 1
 fi
