@@ -46,6 +46,7 @@ static ddbpipe_result_t assume_role_fetch(dp_cred_provider *p, dp_credentials *o
         .sign_with = &src,
         .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DP_CRED_DEFAULT_TIMEOUT_MS,
         .verify_tls = o->verify_tls,
+        .ca_file = dp_cred_ca_file(o),
     };
     r = dp_cred_sts(&call, out, errstr, errstr_size);
     if (r == DDBPIPE_OK)

@@ -45,6 +45,11 @@ const char *dp_cred_region(const char *opt)
     return r ? r : dp_cred_getenv("AWS_DEFAULT_REGION");
 }
 
+const char *dp_cred_ca_file(const dp_cred_options *o)
+{
+    return dp_cred_opt_env(o ? o->ca_file : NULL, "AWS_CA_BUNDLE");
+}
+
 static int dup_str(const char **dst, const char *src)
 {
     *dst = NULL;
@@ -66,7 +71,8 @@ ddbpipe_result_t dp_cred_opts_dup(dp_cred_opts_copy *dst, const dp_cred_options 
         dup_str(&dst->o.credentials_file, src->credentials_file) || dup_str(&dst->o.config_file, src->config_file) ||
         dup_str(&dst->o.web_identity_token_file, src->web_identity_token_file) ||
         dup_str(&dst->o.role_arn, src->role_arn) || dup_str(&dst->o.role_session_name, src->role_session_name) ||
-        dup_str(&dst->o.external_id, src->external_id) || dup_str(&dst->o.provider, src->provider)) {
+        dup_str(&dst->o.external_id, src->external_id) || dup_str(&dst->o.provider, src->provider) ||
+        dup_str(&dst->o.ca_file, src->ca_file)) {
         dp_cred_opts_free(dst);
         return DDBPIPE_ERR_NOMEM;
     }
@@ -97,6 +103,7 @@ void dp_cred_opts_free(dp_cred_opts_copy *c)
     free((char *)c->o.role_session_name);
     free((char *)c->o.external_id);
     free((char *)c->o.provider);
+    free((char *)c->o.ca_file);
     memset(c, 0, sizeof(*c));
 }
 

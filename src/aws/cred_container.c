@@ -133,6 +133,7 @@ static ddbpipe_result_t container_fetch(dp_cred_provider *p, dp_credentials *out
     }
     req.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DP_CRED_DEFAULT_TIMEOUT_MS;
     req.verify_tls = o->verify_tls;
+    req.ca_file = dp_cred_ca_file(o);
     req.no_proxy = 1;
     rc = dp_cred_http(&req, &status, &body, herr, sizeof(herr));
     if (rc != DDBPIPE_OK) {

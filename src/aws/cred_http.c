@@ -1,36 +1,20 @@
-/* Blocking HTTP for the credentials providers (STS, container, IMDS): one
- * libcurl easy transfer with a short timeout and a response cap. Kept apart
- * from the request engine because credentials are fetched rarely, before
- * the engine's first request, from any thread. */
-#include <curl/curl.h>
+/* The credentials providers' HTTP calls (STS, container, IMDS) over the
+ * HTTP layer (src/http/): one blocking exchange each, with a short timeout,
+ * a response cap, no proxy for metadata services and the same TLS settings
+ * (verify_tls, ca_file / AWS_CA_BUNDLE) as the DynamoDB calls. */
 #include <stdio.h>
 #include <string.h>
 
 #include "aws/cred_internal.h"
 #include "common/util.h"
-
-typedef struct sink {
-    dp_buf *body;
-    int overflow;
-} sink;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *opaque)
-{
-    sink *s = opaque;
-    size_t n = size * nmemb;
-    if (dp_buf_append(s->body, ptr, n) != DDBPIPE_OK) {
-        s->overflow = 1;
-        return 0; /* aborts the transfer */
-    }
-    return n;
-}
+#include "http/http.h"
 
 int dp_cred_url_split(const char *url, int *is_https, char *host, size_t host_size, char *path,
-                      size_t path_size)
-{
+                      size_t path_size) {
     const char *p, *end;
     size_t hl;
-    if (!url) return -1;
+    if (!url)
+        return -1;
     if (strncmp(url, "https://", 8) == 0) {
         *is_https = 1;
         p = url + 8;
@@ -41,126 +25,82 @@ int dp_cred_url_split(const char *url, int *is_https, char *host, size_t host_si
         return -1;
     end = p + strcspn(p, "/?#");
     hl = (size_t)(end - p);
-    if (hl == 0 || memchr(p, '@', hl)) return -1; /* no userinfo: it would end up in logs */
+    if (hl == 0 || memchr(p, '@', hl))
+        return -1; /* no userinfo: it would end up in logs */
     /* curl omits the default port in Host; do the same so the signature matches */
-    if (*is_https && hl > 4 && memcmp(end - 4, ":443", 4) == 0) hl -= 4;
-    else if (!*is_https && hl > 3 && memcmp(end - 3, ":80", 3) == 0) hl -= 3;
-    if (hl >= host_size) return -1;
+    if (*is_https && hl > 4 && memcmp(end - 4, ":443", 4) == 0)
+        hl -= 4;
+    else if (!*is_https && hl > 3 && memcmp(end - 3, ":80", 3) == 0)
+        hl -= 3;
+    if (hl >= host_size)
+        return -1;
     memcpy(host, p, hl);
     host[hl] = '\0';
-    if (*end == '#') end = end + strlen(end);
+    if (*end == '#')
+        end = end + strlen(end);
     if (*end == '\0') {
-        if (path_size < 2) return -1;
+        if (path_size < 2)
+            return -1;
         memcpy(path, "/", 2);
     } else if (*end == '?') {
-        if (strlen(end) + 2 > path_size) return -1;
+        if (strlen(end) + 2 > path_size)
+            return -1;
         snprintf(path, path_size, "/%s", end);
     } else {
-        if (strlen(end) + 1 > path_size) return -1;
+        if (strlen(end) + 1 > path_size)
+            return -1;
         snprintf(path, path_size, "%s", end);
     }
     return 0;
 }
 
 ddbpipe_result_t dp_cred_http(const dp_cred_http_req *req, long *status, dp_buf *body, char *errstr,
-                              size_t errstr_size)
-{
-    ddbpipe_result_t rc = DDBPIPE_OK;
-    CURL *curl = NULL;
-    struct curl_slist *hdrs = NULL;
-    CURLcode cc;
-    sink s;
-    size_t i;
-    dp_buf line;
-    char curl_err[CURL_ERROR_SIZE] = "";
+                              size_t errstr_size) {
+    ddbpipe_result_t rc;
+    dp_http_options ho;
+    dp_http_request hr;
+    dp_http_response resp;
     long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DP_CRED_DEFAULT_TIMEOUT_MS;
+    size_t cap = body->max_len ? body->max_len : DP_CRED_MAX_ANSWER_BYTES;
 
     *status = 0;
-    dp_buf_init(&line, 16384);
-    s.body = body;
-    s.overflow = 0;
-    curl = curl_easy_init();
-    if (!curl) {
-        rc = DDBPIPE_ERR_NOMEM;
-        goto out;
-    }
-    for (i = 0; i < req->header_count; i++) {
-        struct curl_slist *n;
-        dp_buf_reset(&line);
-        if (dp_buf_printf(&line, "%s: %s", req->headers[i].name, req->headers[i].value) != DDBPIPE_OK) {
-            dp_errf(errstr, errstr_size, "%s %s: header %s too long", req->method, req->url, req->headers[i].name);
-            rc = DDBPIPE_ERR_TOO_LARGE;
-            goto out;
-        }
-        n = curl_slist_append(hdrs, line.data);
-        if (!n) {
-            rc = DDBPIPE_ERR_NOMEM;
-            goto out;
-        }
-        hdrs = n;
-    }
-    /* curl adds "Expect: 100-continue" to large POSTs; STS does not need it */
-    {
-        struct curl_slist *n = curl_slist_append(hdrs, "Expect:");
-        if (!n) {
-            rc = DDBPIPE_ERR_NOMEM;
-            goto out;
-        }
-        hdrs = n;
-    }
-    curl_easy_setopt(curl, CURLOPT_URL, req->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "ddbpipe/" DDBPIPE_VERSION_STR);
-    if (!req->verify_tls) {
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (req->no_proxy) curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-    if (strcmp(req->method, "POST") == 0) {
-        curl_easy_setopt(curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)(req->body ? req->body_len : 0));
-    } else if (strcmp(req->method, "PUT") == 0) {
-        /* a PUT without a body: a custom request with an empty POST body */
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)(req->body ? req->body_len : 0));
+    dp_http_options_init(&ho);
+    ho.connect_timeout_ms = timeout_ms;
+    ho.request_timeout_ms = timeout_ms;
+    ho.max_response_bytes = cap;
+    ho.max_connections = 1;
+    ho.verify_tls = req->verify_tls;
+    ho.ca_file = req->ca_file;
+    ho.no_proxy = req->no_proxy;
+    memset(&hr, 0, sizeof(hr));
+    hr.url = req->url;
+    hr.method = req->method;
+    hr.headers = req->headers;
+    hr.header_count = req->header_count;
+    hr.body = req->body;
+    hr.body_len = req->body ? req->body_len : 0;
+    dp_http_response_init(&resp);
+    rc = dp_http_perform(&ho, &hr, &resp);
+    if (rc == DDBPIPE_ERR_TOO_LARGE) {
+        dp_errf(errstr, errstr_size, "%s %s: answer larger than %zu bytes", req->method, req->url, cap);
+    } else if (rc == DDBPIPE_ERR_TIMEOUT) {
+        dp_errf(errstr, errstr_size, "%s %s: timed out after %ld ms", req->method, req->url, timeout_ms);
+    } else if (rc == DDBPIPE_ERR_TLS) {
+        dp_errf(errstr, errstr_size, "%s %s: TLS error (set ca_file or AWS_CA_BUNDLE to the CA's PEM file)",
+                req->method, resp.error_text[0] ? resp.error_text : req->url);
+    } else if (rc != DDBPIPE_OK) {
+        /* error_text is "<url>: <reason>" */
+        dp_errf(errstr, errstr_size, "%s %s", req->method,
+                resp.error_text[0] ? resp.error_text : ddbpipe_strerror(rc));
     } else {
-        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-    }
-    cc = curl_easy_perform(curl);
-    if (s.overflow) {
-        dp_errf(errstr, errstr_size, "%s %s: answer larger than %zu bytes", req->method, req->url,
-                body->max_len);
-        rc = DDBPIPE_ERR_TOO_LARGE;
-        goto out;
-    }
-    if (cc != CURLE_OK) {
-        if (cc == CURLE_OPERATION_TIMEDOUT) {
-            dp_errf(errstr, errstr_size, "%s %s: timed out after %ld ms", req->method, req->url, timeout_ms);
-            rc = DDBPIPE_ERR_TIMEOUT;
-        } else {
-            dp_errf(errstr, errstr_size, "%s %s: %s", req->method, req->url,
-                    curl_err[0] ? curl_err : curl_easy_strerror(cc));
-            rc = DDBPIPE_ERR_TRANSPORT;
+        *status = resp.status;
+        if (dp_buf_append(body, resp.body.data ? resp.body.data : "", resp.body.len) != DDBPIPE_OK) {
+            dp_errf(errstr, errstr_size, "%s %s: answer larger than %zu bytes", req->method, req->url, cap);
+            rc = DDBPIPE_ERR_TOO_LARGE;
         }
-        goto out;
     }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-out:
-    curl_slist_free_all(hdrs); /* may hold a token: curl copies, we free */
-    if (line.data) explicit_bzero(line.data, line.len);
-    dp_buf_free(&line);
-    if (curl) curl_easy_cleanup(curl);
+    if (resp.body.data)
+        explicit_bzero(resp.body.data, resp.body.cap); /* credentials */
+    dp_http_response_free(&resp);
     return rc;
 }

@@ -30,6 +30,7 @@ static ddbpipe_result_t imds_call(const dp_cred_options *o, const char *url, con
         req.header_count = 1;
         req.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DP_CRED_IMDS_TIMEOUT_MS;
         req.verify_tls = o->verify_tls;
+        req.ca_file = dp_cred_ca_file(o);
         req.no_proxy = 1;
         dp_buf_reset(body);
         rc = dp_cred_http(&req, status, body, errstr, errstr_size);

@@ -30,13 +30,18 @@ void dp_cred_opts_provider_destroy(dp_cred_provider *p);
 const char *dp_cred_getenv(const char *name);
 /* opt when non-empty, else the environment variable, else NULL. */
 const char *dp_cred_opt_env(const char *opt, const char *env_name);
+/* CA bundle for the providers' HTTPS calls: opt, else AWS_CA_BUNDLE, else
+ * NULL (the system store). */
+const char *dp_cred_ca_file(const dp_cred_options *o);
 /* Region for STS: opt, AWS_REGION, AWS_DEFAULT_REGION, else NULL. */
 const char *dp_cred_region(const char *opt);
 
 /* Copy a field into a fixed credentials slot; -1 when it does not fit. */
 int dp_cred_set_field(char *dst, size_t cap, const char *src, size_t len);
 
-/* One blocking HTTP exchange. DDBPIPE_OK when any HTTP status arrived. */
+/* One blocking HTTP exchange over the HTTP layer (dp_http_perform); the
+ * answer is appended to body (its max_len caps it, default
+ * DP_CRED_MAX_ANSWER_BYTES). DDBPIPE_OK when any HTTP status arrived. */
 typedef struct dp_cred_http_req {
     const char *url;
     const char *method; /* "GET", "PUT", "POST" */
@@ -46,6 +51,7 @@ typedef struct dp_cred_http_req {
     size_t body_len;
     long timeout_ms;
     int verify_tls;
+    const char *ca_file; /* NULL: system store */
     int no_proxy; /* link-local / loopback metadata services never go through a proxy */
 } dp_cred_http_req;
 ddbpipe_result_t dp_cred_http(const dp_cred_http_req *req, long *status, dp_buf *body, char *errstr,
@@ -70,6 +76,7 @@ typedef struct dp_cred_sts_call {
     const dp_credentials *sign_with;
     long timeout_ms;
     int verify_tls;
+    const char *ca_file; /* NULL: system store */
 } dp_cred_sts_call;
 ddbpipe_result_t dp_cred_sts(const dp_cred_sts_call *call, dp_credentials *out, char *errstr,
                              size_t errstr_size);

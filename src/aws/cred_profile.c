@@ -238,6 +238,7 @@ static ddbpipe_result_t assume_role(resolve_ctx *ctx, const char *name, const ch
     call.sign_with = &src;
     call.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DP_CRED_DEFAULT_TIMEOUT_MS;
     call.verify_tls = o->verify_tls;
+    call.ca_file = dp_cred_ca_file(o);
     rc = dp_cred_sts(&call, out, errstr, errstr_size);
     if (rc == DDBPIPE_OK) snprintf(out->provider, sizeof(out->provider), "assume-role:%s", name);
 out:

@@ -126,6 +126,7 @@ ddbpipe_result_t dp_cred_sts(const dp_cred_sts_call *call, dp_credentials *out, 
         hr.body_len = form.len;
         hr.timeout_ms = call->timeout_ms;
         hr.verify_tls = call->verify_tls;
+        hr.ca_file = call->ca_file;
         rc = dp_cred_http(&hr, &status, &answer, herr, sizeof(herr));
         if (rc != DDBPIPE_OK) {
             dp_errf(errstr, errstr_size, "STS %s: %s", call->action, herr);

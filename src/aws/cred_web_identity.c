@@ -61,6 +61,7 @@ static ddbpipe_result_t wi_fetch(dp_cred_provider *p, dp_credentials *out, char 
     call.web_identity_token = token;
     call.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DP_CRED_DEFAULT_TIMEOUT_MS;
     call.verify_tls = o->verify_tls;
+    call.ca_file = dp_cred_ca_file(o);
     rc = dp_cred_sts(&call, out, errstr, errstr_size);
     if (rc == DDBPIPE_OK) strcpy(out->provider, "web-identity");
 out:

@@ -52,6 +52,8 @@ typedef struct dp_cred_options {
     int refresh_before_s;          /* refresh this long before expiry, default 300 */
     int verify_tls;                /* default 1 */
     long process_timeout_ms;       /* credential_process run time limit, default 60000 */
+    const char *ca_file;           /* CA bundle for STS/container/IMDS over https; else AWS_CA_BUNDLE,
+                                      else the system store */
 } dp_cred_options;
 
 /* Zero the options and set the documented defaults (verify_tls = 1). Fields

@@ -7,11 +7,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-
-typedef struct dp_http_header {
-    const char *name;
-    const char *value;
-} dp_http_header;
+#include "http/http.h" /* dp_http_header */
 
 typedef struct dp_sigv4_request {
     const char *method;    /* "POST" */

@@ -206,6 +206,7 @@ ddbpipe_result_t dp_client_new(const ddbpipe_conf_t *conf, int max_attempts, int
     co.provider =
         st.credentials_provider > DP_CREDS_AUTO ? dp_settings_enum_text(&st, &st.credentials_provider) : NULL;
     co.verify_tls = !trust_all;
+    co.ca_file = st.ca_file;
     if ((co.access_key_id && co.access_key_id[0]) != (co.secret_access_key && co.secret_access_key[0])) {
         rc = DDBPIPE_ERR_CONFIG;
         dp_errf(errstr, errstr_size, "aws_access_key_id and aws_secret_access_key must be given together");

@@ -194,6 +194,12 @@ static void xfer_release_request(dp_xfer *x) {
 static void xfer_free(dp_xfer *x) {
     if (!x)
         return;
+    /* Request bodies and headers carry secrets (session tokens, the web
+     * identity token of STS calls): wipe them before the memory goes back. */
+    if (x->body.data)
+        explicit_bzero(x->body.data, x->body.cap);
+    if (x->hdr_text.data)
+        explicit_bzero(x->hdr_text.data, x->hdr_text.cap);
     xfer_release_request(x);
     dp_buf_free(&x->body);
     dp_buf_free(&x->hdr_text);
@@ -354,6 +360,8 @@ static ddbpipe_result_t xfer_setup(dp_http *h, dp_xfer *x, const dp_http_request
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
     if (o->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+    if (o->no_proxy)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(e, CURLOPT_USERAGENT, "ddbpipe/" DDBPIPE_VERSION_STR);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);

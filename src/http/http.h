@@ -7,8 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aws/sigv4.h" /* dp_http_header */
 #include "common/buf.h"
+
+/* One request header (SigV4 signs the same list it sends). */
+typedef struct dp_http_header {
+    const char *name;
+    const char *value;
+} dp_http_header;
 
 typedef struct dp_http dp_http;
 
@@ -20,6 +25,7 @@ typedef struct dp_http_options {
     int max_connections;       /* default 64 */
     int verify_tls;            /* default 1 */
     const char *ca_file;       /* NULL: system store */
+    int no_proxy;              /* 1: never through a proxy (link-local / loopback metadata services) */
 } dp_http_options;
 
 typedef struct dp_http_response {

@@ -4,9 +4,11 @@
 Cases: AWS_DEFAULT_PROFILE / AWS_PROFILE / the `profile` key pick credentials AND region from the same
 profile; a named profile that does not exist is named (exit 2), not "no region"; AWS_CA_BUNDLE is
 honoured like ca_file; a TLS verification failure is reported as a TLS error (exit 3), not "invalid
-configuration"; a ca_file / AWS_CA_BUNDLE that does not exist (or is a directory) fails `ddbpipe config`.
+configuration"; a ca_file / AWS_CA_BUNDLE that does not exist (or is a directory) fails `ddbpipe config`; the
+credentials calls (STS web identity, container endpoint) over https use the same CA settings.
 The TLS server is a local https double (self-signed certificate for 127.0.0.1) answering ListTables.
 """
+import datetime
 import json
 import os
 import shutil
@@ -109,15 +111,43 @@ subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-ke
                capture_output=True)
 
 
+SEEN = {"sts": 0, "container": 0, "ddb_akid": []}
+EXP = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class H(BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        body = json.dumps({"TableNames": ["tls_table"]}).encode()
+    """DynamoDB ListTables on POST /, STS AssumeRoleWithWebIdentity on a form POST, container credentials on
+    GET /creds: one https server for the DynamoDB call and the credentials calls before it."""
+
+    def answer(self, ctype, body):
+        body = body.encode()
         self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path != "/creds":
+            self.send_error(404)
+            return
+        SEEN["container"] += 1
+        self.answer("application/json", json.dumps({"AccessKeyId": "ASIACONTAINERTLS1", "SecretAccessKey": "cs",
+                                                    "Token": "ct", "Expiration": EXP}))
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if "x-www-form-urlencoded" in self.headers.get("Content-Type", ""):
+            SEEN["sts"] += 1
+            self.answer("text/xml", "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+                        "<AccessKeyId>ASIASTSTLSSTSTLS1</AccessKeyId><SecretAccessKey>ss</SecretAccessKey>"
+                        "<SessionToken>st</SessionToken><Expiration>%s</Expiration></Credentials>"
+                        "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>" % EXP)
+            return
+        del body
+        auth = self.headers.get("Authorization", "")
+        SEEN["ddb_akid"].append(auth.split("Credential=")[1].split("/")[0] if "Credential=" in auth else "")
+        self.answer("application/x-amz-json-1.0", json.dumps({"TableNames": ["tls_table"]}))
 
     def log_message(self, *a):
         pass
@@ -143,6 +173,31 @@ subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-ke
                 "-out", other, "-days", "2", "-subj", "/CN=other"], check=True, capture_output=True)
 rc, out = run(["list-tables"], conf=dict(tls, ca_file=other))
 check(rc == 3 and "TLS error" in out, "ca_file of another CA: TLS error, exit 3", (rc, out))
+
+print("case: the credentials calls (STS, container) honour ca_file / AWS_CA_BUNDLE like the DynamoDB calls")
+token = os.path.join(WD, "token")
+with open(token, "w") as f:
+    f.write("web-identity-token")
+keyless = {k: v for k, v in tls.items() if not k.startswith("aws_")}
+wi = {"AWS_WEB_IDENTITY_TOKEN_FILE": token, "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/tls",
+      "AWS_ENDPOINT_URL_STS": url}
+rc, out = run(["list-tables"], wi, conf=keyless)
+check(rc == 3 and "TLS error" in out and "AWS_CA_BUNDLE" in out and SEEN["sts"] == 0, "web identity, STS over https, CA not given: a TLS error",
+      (rc, out, SEEN))
+rc, out = run(["list-tables"], dict(wi, AWS_CA_BUNDLE=cert), conf=keyless)
+check(rc == 0 and "tls_table" in out and SEEN["sts"] == 1 and SEEN["ddb_akid"][-1] == "ASIASTSTLSSTSTLS1",
+      "AWS_CA_BUNDLE: STS over https answers and its credentials sign the DynamoDB call", (rc, out, SEEN))
+rc, out = run(["list-tables"], wi, conf=dict(keyless, ca_file=cert))
+check(rc == 0 and "tls_table" in out and SEEN["sts"] == 2, "ca_file: STS over https answers", (rc, out, SEEN))
+os.makedirs(os.path.join(WD, "nohome"))
+cont = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": url + "/creds", "HOME": os.path.join(WD, "nohome")}
+rc, out = run(["list-tables"], cont, conf=keyless)
+check(rc == 3 and "TLS error" in out and SEEN["container"] == 0, "container endpoint over https, CA not given: a TLS error",
+      (rc, out, SEEN))
+rc, out = run(["list-tables"], cont, conf=dict(keyless, ca_file=cert))
+check(rc == 0 and "tls_table" in out and SEEN["container"] == 1 and SEEN["ddb_akid"][-1] == "ASIACONTAINERTLS1",
+      "ca_file: the container endpoint over https answers and its credentials sign the DynamoDB call",
+      (rc, out, SEEN))
 srv.shutdown()
 
 if FAILS:
