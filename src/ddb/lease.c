@@ -114,36 +114,24 @@ static const char *attr_s(const dp_json *item, const char *name) {
     return dp_json_get_string(dp_json_get(item, name), "S");
 }
 
-ddbpipe_result_t dp_lease_parse_page(const char *body, size_t len, dp_lease **v, size_t *n, size_t *cap,
-                                     size_t max_leases, dp_buf *last, char *errstr, size_t errstr_size) {
-    ddbpipe_result_t rc = DDBPIPE_ERR_PARSE;
-    dp_json_error jerr;
-    dp_buf_reset(last);
-    dp_json_doc *doc = dp_json_parse(body ? body : "", body ? len : 0, &jerr);
-    if (!doc) {
-        dp_errf(errstr, errstr_size, "lease table Scan: invalid JSON at byte %zu: %s", jerr.offset,
-                jerr.message);
-        goto out;
-    }
-    const dp_json *items = dp_json_get(dp_json_root(doc), "Items");
+/* The leases of one Scan page's Items, appended to v, n, cap. */
+static ddbpipe_result_t parse_items(const dp_json *items, dp_lease **v, size_t *n, size_t *cap,
+                                    size_t max_leases, char *errstr, size_t errstr_size) {
     if (!dp_json_is(items, DP_JSON_ARRAY)) {
         dp_errf(errstr, errstr_size, "lease table Scan: no Items array");
-        goto out;
+        return DDBPIPE_ERR_PARSE;
     }
     for (size_t i = 0; i < items->count; i++) {
         const dp_json *it = dp_json_at(items, i);
         if (*n >= max_leases) {
             dp_errf(errstr, errstr_size, "lease table: more than %zu leases", max_leases);
-            rc = DDBPIPE_ERR_INVALID_ARG;
-            goto out;
+            return DDBPIPE_ERR_INVALID_ARG;
         }
         if (*n == *cap) {
             size_t nc = *cap ? *cap * 2 : 64;
             dp_lease *nv = realloc(*v, nc * sizeof *nv);
-            if (!nv) {
-                rc = DDBPIPE_ERR_NOMEM;
-                goto out;
-            }
+            if (!nv)
+                return DDBPIPE_ERR_NOMEM;
             *v = nv;
             *cap = nc;
         }
@@ -159,12 +147,12 @@ ddbpipe_result_t dp_lease_parse_page(const char *body, size_t len, dp_lease **v,
                     "lease table item %zu: lease_key, shard, checkpoint (S) and counter (N) "
                     "are required",
                     i);
-            goto out;
+            return DDBPIPE_ERR_PARSE;
         }
         const char *owner = attr_s(it, "owner");
         if (owner && copy_json_str(l->owner, sizeof l->owner, owner) != 0) {
             dp_errf(errstr, errstr_size, "lease table item %zu: owner too long", i);
-            goto out;
+            return DDBPIPE_ERR_PARSE;
         }
         const dp_json *ps = dp_json_get(dp_json_get(it, "parents"), "L");
         for (size_t k = 0; ps && dp_json_is(ps, DP_JSON_ARRAY) && k < ps->count; k++) {
@@ -172,7 +160,7 @@ ddbpipe_result_t dp_lease_parse_page(const char *body, size_t len, dp_lease **v,
             if (!p || l->n_parents >= DP_LEASE_MAX_PARENTS ||
                 copy_json_str(l->parents[l->n_parents], sizeof l->parents[0], p) != 0) {
                 dp_errf(errstr, errstr_size, "lease table item %zu: bad parents", i);
-                goto out;
+                return DDBPIPE_ERR_PARSE;
             }
             l->n_parents++;
         }
@@ -180,57 +168,73 @@ ddbpipe_result_t dp_lease_parse_page(const char *body, size_t len, dp_lease **v,
         l->at_tip = dp_json_is(tip, DP_JSON_BOOL) && tip->boolean;
         (*n)++;
     }
-    const dp_json *lek = dp_json_get(dp_json_root(doc), "LastEvaluatedKey");
-    if (lek && dp_json_write(last, lek) != DDBPIPE_OK) {
+    return DDBPIPE_OK;
+}
+
+ddbpipe_result_t dp_lease_parse_page(const char *body, size_t len, dp_lease **v, size_t *n, size_t *cap,
+                                     size_t max_leases, dp_buf *last, char *errstr, size_t errstr_size) {
+    dp_ddb_read_page page;
+    char err[256] = "";
+    dp_buf_reset(last);
+    dp_ddb_read_page_init(&page);
+    ddbpipe_result_t rc = dp_ddb_parse_read_page("lease table Scan", body, len, &page, err, sizeof err);
+    if (rc != DDBPIPE_OK)
+        dp_errf(errstr, errstr_size, "%s", err);
+    else
+        rc = parse_items(page.items, v, n, cap, max_leases, errstr, errstr_size);
+    if (rc == DDBPIPE_OK && page.last_evaluated_key.len &&
+        dp_buf_append(last, page.last_evaluated_key.data, page.last_evaluated_key.len) != DDBPIPE_OK)
         rc = DDBPIPE_ERR_NOMEM;
-        goto out;
-    }
-    rc = DDBPIPE_OK;
-out:
-    dp_json_doc_free(doc);
+    dp_ddb_read_page_free(&page);
     return rc;
+}
+
+typedef struct list_ctx {
+    dp_lease *v;
+    size_t n, cap, max_leases;
+    ddbpipe_result_t rc;
+    char err[256];
+} list_ctx;
+
+static int list_page(const dp_ddb_read_page *page, void *opaque) {
+    list_ctx *lc = opaque;
+    lc->rc = parse_items(page->items, &lc->v, &lc->n, &lc->cap, lc->max_leases, lc->err, sizeof lc->err);
+    return lc->rc != DDBPIPE_OK;
 }
 
 ddbpipe_result_t dp_lease_list(dp_ddb *c, const char *table, const char *app, size_t max_leases,
                                dp_lease **out, size_t *n, dp_ddb_result *res) {
-    size_t cap = 0;
-    dp_lease *v = NULL;
-    dp_buf req, last;
-    dp_buf_init(&req, 0);
-    dp_buf_init(&last, 0);
-    ddbpipe_result_t rc;
+    list_ctx lc;
+    dp_buf values;
+    dp_buf_init(&values, 0);
+    memset(&lc, 0, sizeof lc);
     *out = NULL;
     *n = 0;
-    if (max_leases == 0 || max_leases > LEASE_ITEMS_MAX)
-        max_leases = LEASE_ITEMS_MAX;
-    do {
-        dp_buf_reset(&req);
-        dp_buf_puts(&req, "{\"TableName\":");
-        dp_json_write_cstr(&req, table);
-        dp_buf_puts(&req, ",\"ConsistentRead\":true,\"FilterExpression\":\"app = :a\","
-                          "\"ExpressionAttributeValues\":{\":a\":{\"S\":");
-        dp_json_write_cstr(&req, app);
-        dp_buf_puts(&req, "}}");
-        if (last.len) {
-            dp_buf_puts(&req, ",\"ExclusiveStartKey\":");
-            dp_buf_append(&req, last.data, last.len);
-        }
-        dp_buf_putc(&req, '}');
-        rc = dp_ddb_call(c, DP_DDB_API_DYNAMODB, "Scan", req.data, req.len, res);
-        if (rc != DDBPIPE_OK)
-            break;
-        rc = dp_lease_parse_page(res->body.data, res->body.len, &v, n, &cap, max_leases, &last, res->message,
-                                 sizeof res->message);
-        res->result = rc;
-    } while (rc == DDBPIPE_OK && last.len);
-    dp_buf_free(&req);
-    dp_buf_free(&last);
-    if (rc != DDBPIPE_OK) {
-        free(v);
-        *n = 0;
+    lc.max_leases = max_leases == 0 || max_leases > LEASE_ITEMS_MAX ? LEASE_ITEMS_MAX : max_leases;
+    ddbpipe_result_t rc = dp_buf_puts(&values, "{\":a\":{\"S\":");
+    if (!rc)
+        rc = dp_json_write_cstr(&values, app);
+    if (!rc)
+        rc = dp_buf_puts(&values, "}}");
+    if (rc) {
+        dp_buf_free(&values);
+        fail(res, rc, "lease table Scan request: out of memory");
         return rc;
     }
-    *out = v;
+    dp_ddb_read_req req = {.table = table,
+                           .consistent_read = 1,
+                           .filter_expression = "app = :a",
+                           .expression_attribute_values = values.data};
+    rc = dp_ddb_read_pages(c, &req, list_page, &lc, res);
+    if (rc == DDBPIPE_OK && lc.rc != DDBPIPE_OK)
+        fail(res, rc = lc.rc, lc.err);
+    dp_buf_free(&values);
+    if (rc != DDBPIPE_OK) {
+        free(lc.v);
+        return rc;
+    }
+    *out = lc.v;
+    *n = lc.n;
     return DDBPIPE_OK;
 }
 

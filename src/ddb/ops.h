@@ -5,6 +5,7 @@
  * ddb/ never write DynamoDB JSON themselves; async callers (sink, source)
  * use the builders with dp_ddb_call_async and the parsers on the answer.
  *   ops_table.c    CreateTable, DescribeTable, ListTables
+ *   ops_read.c     Query and Scan pages, the paging loop
  * Blocking calls are not thread-safe per dp_ddb. On failure res keeps the
  * service error (error_code, message); the result is the classified code
  * (ResourceNotFoundException -> DDBPIPE_ERR_NOT_FOUND, ...). */
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/json.h"
 
 #include "ddb/client.h"
 #include "ddbpipe/ddbpipe.h"
@@ -54,5 +56,50 @@ ddbpipe_result_t dp_ddb_build_create_table(const dp_ddb_create_table_req *req, d
  * when it failed with ResourceInUseException: the table is already there. */
 ddbpipe_result_t dp_ddb_create_table(dp_ddb *c, const dp_ddb_create_table_req *req, int *exists,
                                      dp_ddb_result *res);
+
+/* Query (key_condition_expression set) or Scan. Expressions are DynamoDB
+ * expression text; names and values are JSON object text
+ * ({"#n0":"id"}, {":v0":{"N":"1"}}) built by the caller. */
+typedef struct dp_ddb_read_req {
+    const char *table;
+    const char *key_condition_expression;    /* NULL/"": Scan */
+    const char *filter_expression;           /* NULL/"": none */
+    const char *projection_expression;       /* NULL/"": every attribute */
+    const char *expression_attribute_names;  /* JSON object or NULL */
+    const char *expression_attribute_values; /* JSON object or NULL */
+    int consistent_read;
+    int64_t limit;                   /* items evaluated per page; 0: service default (1 MB) */
+    int segment, total_segments;     /* parallel Scan; total_segments 0: not parallel */
+    int return_consumed_capacity;    /* 1: ReturnConsumedCapacity TOTAL */
+    const char *exclusive_start_key; /* JSON object (a LastEvaluatedKey); NULL/"": first page */
+} dp_ddb_read_req;
+/* "Query" or "Scan": the operation req is for. */
+const char *dp_ddb_read_operation(const dp_ddb_read_req *req);
+/* Append the request body. INVALID_ARG without a table or with a segment
+ * outside [0, total_segments). */
+ddbpipe_result_t dp_ddb_build_read(const dp_ddb_read_req *req, dp_buf *b);
+
+/* One Query/Scan answer. */
+typedef struct dp_ddb_read_page {
+    dp_json_doc *doc;          /* owns everything below */
+    const dp_json *root;       /* the answer (ConsumedCapacity, Count, ...) */
+    const dp_json *items;      /* array of items; NULL when the answer has none */
+    dp_buf last_evaluated_key; /* compact JSON object; len 0 on the last page */
+} dp_ddb_read_page;
+void dp_ddb_read_page_init(dp_ddb_read_page *p);
+void dp_ddb_read_page_free(dp_ddb_read_page *p); /* accepts NULL; p can be parsed into again */
+/* Parse an answer into p (replacing what it held). PARSE (errstr names op
+ * and the field) for invalid JSON, Items not an array, LastEvaluatedKey
+ * not an object. An empty LastEvaluatedKey counts as the last page. */
+ddbpipe_result_t dp_ddb_parse_read_page(const char *op, const char *body, size_t len, dp_ddb_read_page *p,
+                                        char *errstr, size_t errstr_size);
+
+/* Blocking paging loop: sends req from its exclusive_start_key and calls cb
+ * with every page until the last one or until cb returns nonzero. A page
+ * whose LastEvaluatedKey equals the key it started from is
+ * DDBPIPE_ERR_SERVICE (the paging would never end). */
+typedef int (*dp_ddb_page_fn)(const dp_ddb_read_page *page, void *opaque);
+ddbpipe_result_t dp_ddb_read_pages(dp_ddb *c, const dp_ddb_read_req *req, dp_ddb_page_fn cb, void *opaque,
+                                   dp_ddb_result *res);
 
 #endif

@@ -1126,14 +1126,18 @@ static void request_scan(ddbpipe_source_t *src, int i) {
     dp_src_segment *sg = &src->st.segments[i];
     dp_buf b;
     dp_buf_init(&b, 0);
-    dp_buf_puts(&b, "{\"TableName\":");
-    dp_json_write_cstr(&b, src->table);
-    dp_buf_printf(&b, ",\"Segment\":%d,\"TotalSegments\":%d,\"ConsistentRead\":true", i, src->st.total_segments);
-    if (sg->last_key)
-        dp_buf_printf(&b, ",\"ExclusiveStartKey\":%s", sg->last_key);
-    if (src->rcap)
-        dp_buf_puts(&b, ",\"ReturnConsumedCapacity\":\"TOTAL\"");
-    dp_buf_putc(&b, '}');
+    dp_ddb_read_req req = {.table = src->table,
+                           .segment = i,
+                           .total_segments = src->st.total_segments,
+                           .consistent_read = 1,
+                           .exclusive_start_key = sg->last_key,
+                           .return_consumed_capacity = src->rcap != NULL};
+    ddbpipe_result_t rc = dp_ddb_build_read(&req, &b);
+    if (rc != DDBPIPE_OK) {
+        set_fatal(src, rc, "Scan of %s segment %d: %s", src->table, i, ddbpipe_strerror(rc));
+        dp_buf_free(&b);
+        return;
+    }
     if (send_call(src, CALL_SCAN, NULL, i, DP_DDB_API_DYNAMODB, "Scan", &b) == 0) {
         sg->pending = 1;
         if (src->rcap) {
@@ -1149,9 +1153,8 @@ static void request_scan(ddbpipe_source_t *src, int i) {
 static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
     dp_src_segment *sg = &src->st.segments[i];
     char err[256] = "";
-    dp_json_doc *doc = NULL;
-    dp_buf kb;
-    dp_buf_init(&kb, 0);
+    dp_ddb_read_page page;
+    dp_ddb_read_page_init(&page);
     sg->pending = 0;
     if (res->result != DDBPIPE_OK) {
         if (src->rcap && res->throttled) /* a throttled call consumes nothing */
@@ -1167,17 +1170,15 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
         goto out;
     }
     sg->failures = 0;
-    ddbpipe_result_t rc = parse_body(res, "Scan", &doc, err, sizeof err);
+    char what[48];
+    snprintf(what, sizeof what, "Scan segment %d", i);
+    ddbpipe_result_t rc = dp_ddb_parse_read_page(what, res->body.data, res->body.len, &page, err, sizeof err);
     if (rc != DDBPIPE_OK) {
         set_fatal(src, rc, "%s", err);
         goto out;
     }
-    const dp_json *root = dp_json_root(doc);
-    const dp_json *items = dp_json_get(root, "Items");
-    if (items && !dp_json_is(items, DP_JSON_ARRAY)) {
-        set_fatal(src, DDBPIPE_ERR_PARSE, "Scan segment %d: Items is not an array", i);
-        goto out;
-    }
+    const dp_json *root = page.root;
+    const dp_json *items = page.items;
     struct timespec now_ts;
     clock_gettime(CLOCK_REALTIME, &now_ts);
     int64_t read_ms = (int64_t)now_ts.tv_sec * 1000 + now_ts.tv_nsec / 1000000;
@@ -1216,9 +1217,8 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
     sg->pages++;
     src->stats.scan_pages++;
     dp_metric_inc(src->m_pages);
-    const dp_json *lek = dp_json_get(root, "LastEvaluatedKey");
-    if (lek && dp_json_is(lek, DP_JSON_OBJECT) && lek->count > 0) {
-        if (dp_json_write(&kb, lek) != DDBPIPE_OK || dp_strdup_to(&sg->last_key, kb.data) != 0) {
+    if (page.last_evaluated_key.len) {
+        if (dp_strdup_to(&sg->last_key, page.last_evaluated_key.data) != 0) {
             set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
             goto out;
         }
@@ -1230,8 +1230,7 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
     }
     src->dirty = 1;
 out:
-    dp_buf_free(&kb);
-    dp_json_doc_free(doc);
+    dp_ddb_read_page_free(&page);
 }
 
 static void on_done(void *opaque, dp_ddb_result *res) {

@@ -983,11 +983,49 @@ out:
     return rc;
 }
 
+/* do_select's state across the pages of one read. */
+typedef struct select_pages {
+    sql_ctx *x;
+    sql_table *t;
+    const dp_sql_stmt *s;
+    grid *g;
+    uint64_t before;
+    const char *op;
+    ddbpipe_result_t rc;
+} select_pages;
+
+static int select_limit_reached(const select_pages *sp)
+{
+    return sp->s->limit > 0 && sp->x->st.rows_selected - sp->before >= (uint64_t)sp->s->limit;
+}
+
+/* One Query/Scan page: its rows out; nonzero stops the paging. */
+static int select_page(const dp_ddb_read_page *page, void *opaque)
+{
+    select_pages *sp = opaque;
+    sql_ctx *x = sp->x;
+    if (!page->items) {
+        sp->rc = serr(x, DDBPIPE_ERR_PARSE, "%s answer without Items", sp->op);
+        return 1;
+    }
+    for (size_t i = 0; i < page->items->count && !sp->rc && !x->stopped; i++) {
+        if (select_limit_reached(sp))
+            break;
+        sp->rc = output_row(x, sp->t, sp->s, page->items->items[i], sp->g);
+    }
+    if (sp->rc) {
+        if (!x->err_set)
+            sp->rc = serr(x, sp->rc, "%s", ddbpipe_strerror(sp->rc));
+        return 1;
+    }
+    return x->stopped || select_limit_reached(sp);
+}
+
 static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s)
 {
     sql_table *t;
     ddbpipe_result_t rc = lookup(x, s->table, &t);
-    dp_buf body, start;
+    dp_sql_read rd;
     char msg[1024] = "";
     int is_query = 0;
     uint64_t before = x->st.rows_selected;
@@ -997,57 +1035,31 @@ static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s)
         return rc;
     if ((rc = ensure_key(x, t)) || (rc = ensure_client(x, t)))
         return rc;
-    dp_buf_init(&body, 0);
-    dp_buf_init(&start, 0);
     dp_sql_key key = {t->key.partition_key, t->key.partition_type, t->key.sort_key[0] ? t->key.sort_key : NULL,
                       t->key.sort_type};
-    for (int page = 0; s->limit != 0 && !x->stopped; page++) {
-        dp_buf_reset(&body);
-        msg[0] = 0;
-        if ((rc = dp_sql_build_read(&body, ddb_name(t), s, &key, t->cols, t->ncols, start.len ? start.data : NULL,
-                                    &is_query, msg, sizeof msg))) {
-            rc = serr(x, rc, "%s", msg);
-            break;
-        }
-        const char *op = is_query ? "Query" : "Scan";
+    memset(&rd, 0, sizeof rd);
+    if (s->limit == 0 || x->stopped) {
+        /* nothing to read */
+    } else if ((rc = dp_sql_build_read(&rd, ddb_name(t), s, &key, t->cols, t->ncols, &is_query, msg,
+                                       sizeof msg))) {
+        rc = serr(x, rc, "%s", msg);
+    } else {
+        select_pages sp = {x, t, s, x->o->table_output ? &g : NULL, before, dp_ddb_read_operation(&rd.req),
+                           DDBPIPE_OK};
         dp_ddb_result res;
         dp_ddb_result_init(&res);
-        rc = dp_ddb_call(dp_client_ddb(t->client), DP_DDB_API_DYNAMODB, op, body.data, body.len, &res);
+        rc = dp_ddb_read_pages(dp_client_ddb(t->client), &rd.req, select_page, &sp, &res);
         if (rc == DDBPIPE_OK && res.result != DDBPIPE_OK)
             rc = res.result;
         if (rc) {
-            dp_client_call_error(t->client, op, ddb_name(t), rc, &res, msg, sizeof msg);
-            dp_ddb_result_free(&res);
+            dp_client_call_error(t->client, sp.op, ddb_name(t), rc, &res, msg, sizeof msg);
             rc = serr(x, rc, "%s", msg);
-            break;
+        } else {
+            rc = sp.rc;
         }
-        dp_json_error je;
-        dp_json_doc *doc = dp_json_parse(res.body.data ? res.body.data : "", res.body.len, &je);
         dp_ddb_result_free(&res);
-        const dp_json *items = dp_json_get(dp_json_root(doc), "Items");
-        if (!doc || !dp_json_is(items, DP_JSON_ARRAY)) {
-            dp_json_doc_free(doc);
-            rc = serr(x, DDBPIPE_ERR_PARSE, "%s answer without Items", op);
-            break;
-        }
-        for (size_t i = 0; i < items->count && !rc && !x->stopped; i++) {
-            if (s->limit > 0 && x->st.rows_selected - before >= (uint64_t)s->limit)
-                break;
-            rc = output_row(x, t, s, items->items[i], x->o->table_output ? &g : NULL);
-        }
-        const dp_json *lek = dp_json_get(dp_json_root(doc), "LastEvaluatedKey");
-        dp_buf_reset(&start);
-        if (!rc && lek && lek->type == DP_JSON_OBJECT)
-            rc = dp_json_write(&start, lek);
-        dp_json_doc_free(doc);
-        if (rc) {
-            if (!x->err_set)
-                rc = serr(x, rc, "%s", ddbpipe_strerror(rc));
-            break;
-        }
-        if (!start.len || (s->limit > 0 && x->st.rows_selected - before >= (uint64_t)s->limit))
-            break;
     }
+    dp_sql_read_free(&rd);
     if (!rc && x->o->table_output) {
         uint64_t n = x->st.rows_selected - before;
         if (!g.nhdr) {
@@ -1064,8 +1076,6 @@ static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s)
         emit_line(x, foot, (size_t)k);
     }
     grid_free(&g);
-    dp_buf_free(&body);
-    dp_buf_free(&start);
     return rc;
 }
 

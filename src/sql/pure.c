@@ -283,21 +283,34 @@ static ddbpipe_result_t write_cond(expr_ctx *x, const dp_sql_cond *c, const char
     return add_value(x, a, expr);
 }
 
-ddbpipe_result_t dp_sql_build_read(dp_buf *out, const char *table, const dp_sql_stmt *s, const dp_sql_key *key,
-                                   const dp_column *columns, size_t ncolumns, const char *exclusive_start_or_NULL,
-                                   int *is_query, char *errstr, size_t errstr_size)
+void dp_sql_read_free(dp_sql_read *r)
+{
+    dp_buf_free(&r->key_condition);
+    dp_buf_free(&r->filter);
+    dp_buf_free(&r->projection);
+    dp_buf_free(&r->names);
+    dp_buf_free(&r->values);
+    memset(&r->req, 0, sizeof r->req);
+}
+
+ddbpipe_result_t dp_sql_build_read(dp_sql_read *out, const char *table, const dp_sql_stmt *s, const dp_sql_key *key,
+                                   const dp_column *columns, size_t ncolumns, int *is_query, char *errstr,
+                                   size_t errstr_size)
 {
     ddbpipe_result_t r = DDBPIPE_OK;
     expr_ctx x;
-    dp_buf kexpr, fexpr, proj;
+    dp_buf *kexpr = &out->key_condition, *fexpr = &out->filter, *proj = &out->projection;
     int used[16] = {0};
     ssize_t pk_i = -1, sk_i = -1;
     memset(&x, 0, sizeof x);
     dp_buf_init(&x.names, 0);
     dp_buf_init(&x.values, 0);
-    dp_buf_init(&kexpr, 0);
-    dp_buf_init(&fexpr, 0);
-    dp_buf_init(&proj, 0);
+    memset(out, 0, sizeof *out);
+    dp_buf_init(kexpr, 0);
+    dp_buf_init(fexpr, 0);
+    dp_buf_init(proj, 0);
+    dp_buf_init(&out->names, 0);
+    dp_buf_init(&out->values, 0);
     *is_query = 0;
     x.doc = dp_json_doc_new();
     if (!x.doc) {
@@ -332,13 +345,13 @@ ddbpipe_result_t dp_sql_build_read(dp_buf *out, const char *table, const dp_sql_
     if (pk_i >= 0) {
         *is_query = 1;
         key_coltype(key->pk_type, &ct);
-        if ((r = write_cond(&x, &s->where[pk_i], key->pk, &ct, &kexpr, errstr, errstr_size)))
+        if ((r = write_cond(&x, &s->where[pk_i], key->pk, &ct, kexpr, errstr, errstr_size)))
             goto out;
         used[pk_i] = 1;
         if (sk_i >= 0) {
             key_coltype(key->sk_type, &ct);
-            if ((r = dp_buf_puts(&kexpr, " AND ")) ||
-                (r = write_cond(&x, &s->where[sk_i], key->sk, &ct, &kexpr, errstr, errstr_size)))
+            if ((r = dp_buf_puts(kexpr, " AND ")) ||
+                (r = write_cond(&x, &s->where[sk_i], key->sk, &ct, kexpr, errstr, errstr_size)))
                 goto out;
             used[sk_i] = 1;
         }
@@ -356,47 +369,34 @@ ddbpipe_result_t dp_sql_build_read(dp_buf *out, const char *table, const dp_sql_
             key_coltype(key->sk_type, &ct);
             t = &ct;
         }
-        if (fexpr.len && (r = dp_buf_puts(&fexpr, " AND ")))
+        if (fexpr->len && (r = dp_buf_puts(fexpr, " AND ")))
             goto out;
-        if ((r = write_cond(&x, &s->where[i], name, t, &fexpr, errstr, errstr_size)))
+        if ((r = write_cond(&x, &s->where[i], name, t, fexpr, errstr, errstr_size)))
             goto out;
     }
     for (size_t i = 0; i < s->ncolumns; i++) {
-        if (i && (r = dp_buf_puts(&proj, ", ")))
+        if (i && (r = dp_buf_puts(proj, ", ")))
             goto out;
-        if ((r = add_name(&x, col_name(columns, ncolumns, key, s->columns[i]), &proj)))
+        if ((r = add_name(&x, col_name(columns, ncolumns, key, s->columns[i]), proj)))
             goto out;
     }
-    if ((r = dp_buf_puts(out, "{\"TableName\":")) || (r = dp_json_write_cstr(out, table)))
+    if (x.nnames && (r = dp_buf_printf(&out->names, "{%s}", x.names.data)))
         goto out;
-    if (kexpr.len && ((r = dp_buf_puts(out, ",\"KeyConditionExpression\":")) ||
-                      (r = dp_json_write_string(out, kexpr.data, kexpr.len))))
+    if (x.nvalues && (r = dp_buf_printf(&out->values, "{%s}", x.values.data)))
         goto out;
-    if (fexpr.len && ((r = dp_buf_puts(out, ",\"FilterExpression\":")) ||
-                      (r = dp_json_write_string(out, fexpr.data, fexpr.len))))
-        goto out;
-    if (proj.len && ((r = dp_buf_puts(out, ",\"ProjectionExpression\":")) ||
-                     (r = dp_json_write_string(out, proj.data, proj.len))))
-        goto out;
-    if (x.nnames && (r = dp_buf_printf(out, ",\"ExpressionAttributeNames\":{%s}", x.names.data)))
-        goto out;
-    if (x.nvalues && (r = dp_buf_printf(out, ",\"ExpressionAttributeValues\":{%s}", x.values.data)))
-        goto out;
+    out->req.table = table;
+    out->req.key_condition_expression = kexpr->data;
+    out->req.filter_expression = fexpr->data;
+    out->req.projection_expression = proj->data;
+    out->req.expression_attribute_names = out->names.data;
+    out->req.expression_attribute_values = out->values.data;
     /* Limit counts items evaluated before the filter: only exact without one. */
-    if (s->limit > 0 && !fexpr.len && (r = dp_buf_printf(out, ",\"Limit\":%lld",
-                                                         (long long)(s->limit > 1000000 ? 1000000 : s->limit))))
-        goto out;
-    if (exclusive_start_or_NULL && *exclusive_start_or_NULL &&
-        (r = dp_buf_printf(out, ",\"ExclusiveStartKey\":%s", exclusive_start_or_NULL)))
-        goto out;
-    r = dp_buf_putc(out, '}');
+    if (s->limit > 0 && !fexpr->len)
+        out->req.limit = s->limit > 1000000 ? 1000000 : s->limit;
 out:
     dp_json_doc_free(x.doc);
     dp_buf_free(&x.names);
     dp_buf_free(&x.values);
-    dp_buf_free(&kexpr);
-    dp_buf_free(&fexpr);
-    dp_buf_free(&proj);
     return r;
 }
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "ddb/ops.h"
 #include "common/json.h"
 #include "config/sql_ddl.h"
 #include "ddb/attr.h"
@@ -44,15 +45,21 @@ typedef struct dp_sql_key {
     char sk_type;
 } dp_sql_key;
 
-/* JSON body of the Query (when the WHERE fixes the partition key with '=')
- * or Scan answering a SELECT: key conditions, the other conditions as a
- * FilterExpression, the projection, Limit (when no filter) and
- * exclusive_start_or_NULL (a LastEvaluatedKey, typed JSON). Columns give
- * the types of non-key values (may be NULL). Sets *is_query. Errors
+/* The Query (when the WHERE fixes the partition key with '=') or Scan
+ * answering a SELECT: key conditions, the other conditions as a
+ * FilterExpression, the projection, Limit (when no filter). req points into
+ * the buffers; set req.exclusive_start_key to page. */
+typedef struct dp_sql_read {
+    dp_buf key_condition, filter, projection, names, values;
+    dp_ddb_read_req req;
+} dp_sql_read;
+/* Fill out (free it with dp_sql_read_free, also after an error). Columns
+ * give the types of non-key values (may be NULL). Sets *is_query. Errors
  * (unknown column, comparison with NULL) name the column. */
-ddbpipe_result_t dp_sql_build_read(dp_buf *out, const char *table, const dp_sql_stmt *s, const dp_sql_key *key,
-                                   const dp_column *columns, size_t ncolumns, const char *exclusive_start_or_NULL,
-                                   int *is_query, char *errstr, size_t errstr_size);
+ddbpipe_result_t dp_sql_build_read(dp_sql_read *out, const char *table, const dp_sql_stmt *s, const dp_sql_key *key,
+                                   const dp_column *columns, size_t ncolumns, int *is_query, char *errstr,
+                                   size_t errstr_size);
+void dp_sql_read_free(dp_sql_read *r);
 
 /* Aligned text table (psql style): header, separator, rows, "(N rows)".
  * cells is nrows x ncols, row-major; NULL cells print as NULL. Widths count

@@ -81,10 +81,74 @@ static void test_create_table_provisioned_and_invalid(void **state) {
     dp_buf_free(&b);
 }
 
+static void test_read_parallel_scan_page(void **state) {
+    (void)state;
+    dp_ddb_read_req req = {.table = "t",
+                           .segment = 2,
+                           .total_segments = 4,
+                           .consistent_read = 1,
+                           .return_consumed_capacity = 1,
+                           .exclusive_start_key = "{\"pk\":{\"S\":\"a\"}}"};
+    assert_string_equal(dp_ddb_read_operation(&req), "Scan");
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    assert_int_equal(dp_ddb_build_read(&req, &b), DDBPIPE_OK);
+    assert_string_equal(b.data,
+                        "{\"TableName\":\"t\",\"Segment\":2,\"TotalSegments\":4,\"ConsistentRead\":true,"
+                        "\"ExclusiveStartKey\":{\"pk\":{\"S\":\"a\"}},\"ReturnConsumedCapacity\":\"TOTAL\"}");
+    req.segment = 4; /* outside [0, 4) */
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_build_read(&req, &b), DDBPIPE_ERR_INVALID_ARG);
+    dp_ddb_read_req q = {.table = "t",
+                         .key_condition_expression = "#n0 = :v0",
+                         .expression_attribute_names = "{\"#n0\":\"pk\"}",
+                         .expression_attribute_values = "{\":v0\":{\"S\":\"x\"}}",
+                         .limit = 10};
+    assert_string_equal(dp_ddb_read_operation(&q), "Query");
+    assert_int_equal(dp_ddb_build_read(&q, &b), DDBPIPE_OK);
+    dp_json_doc *doc = parse_body(&b);
+    const dp_json *r = dp_json_root(doc);
+    assert_string_equal(dp_json_get_string(r, "KeyConditionExpression"), "#n0 = :v0");
+    assert_string_equal(dp_json_get_string(dp_json_get(r, "ExpressionAttributeNames"), "#n0"), "pk");
+    assert_string_equal(dp_json_get(r, "Limit")->str, "10");
+    assert_null(dp_json_get(r, "ConsistentRead"));
+    dp_json_doc_free(doc);
+    dp_buf_free(&b);
+
+    /* the answer: items, paging key; {} and no key end the paging */
+    dp_ddb_read_page p;
+    char err[256] = "";
+    dp_ddb_read_page_init(&p);
+    const char *ans = "{\"Items\":[{\"pk\":{\"S\":\"a\"}},{\"pk\":{\"S\":\"b\"}}],\"Count\":2,"
+                      "\"LastEvaluatedKey\":{\"pk\":{\"S\":\"b\"}}}";
+    assert_int_equal(dp_ddb_parse_read_page("Scan", ans, strlen(ans), &p, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(p.items->count, 2);
+    assert_string_equal(p.last_evaluated_key.data, "{\"pk\":{\"S\":\"b\"}}");
+    ans = "{\"Items\":[],\"LastEvaluatedKey\":{}}";
+    assert_int_equal(dp_ddb_parse_read_page("Scan", ans, strlen(ans), &p, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(p.items->count, 0);
+    assert_int_equal(p.last_evaluated_key.len, 0);
+    ans = "{\"Count\":0}";
+    assert_int_equal(dp_ddb_parse_read_page("Scan", ans, strlen(ans), &p, err, sizeof err), DDBPIPE_OK);
+    assert_null(p.items);
+    ans = "{\"Items\":{}}";
+    assert_int_equal(dp_ddb_parse_read_page("Query", ans, strlen(ans), &p, err, sizeof err),
+                     DDBPIPE_ERR_PARSE);
+    assert_string_equal(err, "Query: Items is not an array");
+    ans = "{\"Items\":[],\"LastEvaluatedKey\":\"k\"}";
+    assert_int_equal(dp_ddb_parse_read_page("Scan", ans, strlen(ans), &p, err, sizeof err),
+                     DDBPIPE_ERR_PARSE);
+    assert_non_null(strstr(err, "LastEvaluatedKey"));
+    assert_int_equal(dp_ddb_parse_read_page("Scan", "{\"It", 4, &p, err, sizeof err), DDBPIPE_ERR_PARSE);
+    assert_non_null(strstr(err, "invalid JSON"));
+    dp_ddb_read_page_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_table_on_demand_with_stream),
         cmocka_unit_test(test_create_table_provisioned_and_invalid),
+        cmocka_unit_test(test_read_parallel_scan_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,7 +110,13 @@ static char *body(const char *sql, const char *start, int *is_query, char *err, 
     dp_sql_key key = {"user_id", 'N', "item_id", 'N'};
     dp_buf b;
     dp_buf_init(&b, 0);
-    ddbpipe_result_t r = dp_sql_build_read(&b, "ub", &sc->stmts[0], &key, cols, 3, start, is_query, err, n);
+    dp_sql_read rd;
+    ddbpipe_result_t r = dp_sql_build_read(&rd, "ub", &sc->stmts[0], &key, cols, 3, is_query, err, n);
+    if (!r) {
+        rd.req.exclusive_start_key = start;
+        r = dp_ddb_build_read(&rd.req, &b);
+    }
+    dp_sql_read_free(&rd);
     dp_sql_script_free(sc);
     if (r) {
         dp_buf_free(&b);
