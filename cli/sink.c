@@ -368,6 +368,7 @@ int cli_cmd_sink(int argc, char **argv) {
     }
 
     int file_input = input && strcmp(input, "-") != 0;
+    int input_tied = 0; /* ddbpipe_sink_resume_input tied the checkpoint to the input */
     if (file_input) {
         /* Only checked here, opened after ddbpipe_sink_new: opening a FIFO
          * waits for a writer, and the health endpoints must answer meanwhile. */
@@ -430,8 +431,8 @@ int cli_cmd_sink(int argc, char **argv) {
              * if the checkpoint was taken from this very input. */
             uint64_t cp_off = 0, cp_line = 0;
             err[0] = '\0';
-            ddbpipe_result_t cr = ddbpipe_sink_checkpoint_resume(so.checkpoint_path, fd, input, &cp_off,
-                                                                 &cp_line, err, sizeof err);
+            ddbpipe_result_t cr = ddbpipe_sink_resume_input(sink, fd, input, &cp_off, &cp_line, err, sizeof err);
+            input_tied = 1; /* the checkpoint is tied to this input, its prefix digest kept */
             if (cr == DDBPIPE_OK && cp_off > 0) {
                 consumed = cp_off;
                 line_no = cp_line;
@@ -452,7 +453,7 @@ int cli_cmd_sink(int argc, char **argv) {
             goto out;
         }
     }
-    if (so.checkpoint_path && ddbpipe_sink_set_checkpoint_input(sink, fd, input) != DDBPIPE_OK) {
+    if (so.checkpoint_path && !input_tied && ddbpipe_sink_set_checkpoint_input(sink, fd, input) != DDBPIPE_OK) {
         fprintf(stderr, "ddbpipe sink: out of memory\n");
         rc = DDBPIPE_EXIT_FATAL;
         goto out;

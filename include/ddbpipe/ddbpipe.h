@@ -353,19 +353,32 @@ DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, siz
 /* Tie the checkpoint to the input it is taken from: fd is the input file
  * (only read with pread and fstat; the caller keeps it open and owns it),
  * name is shown in messages. Each checkpoint then also records
- *   "file":{"dev":D,"inode":I,"size":S,"sha256":"<hex>","path":"<name>"}
- * (sha256 of the first and last 4 KiB before the offset). Call before the
- * first produce. DDBPIPE_ERR_INVALID_ARG for fd < 0. */
+ *   "file":{"dev":D,"inode":I,"size":S,"prefix_sha256":"<hex>","path":"<name>"}
+ * (SHA-256 of every byte before the offset; kept running as the checkpoint
+ * advances, so each input byte is read once more over a run). Call before
+ * the first produce. DDBPIPE_ERR_INVALID_ARG for fd < 0. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_set_checkpoint_input(ddbpipe_sink_t *sink, int fd, const char *name);
 /* Where to resume the input open on fd from the checkpoint at path: OK with
  * *offset and *line; DDBPIPE_ERR_NOT_FOUND: no checkpoint (start at 0);
  * DDBPIPE_ERR_CONFIG: the checkpoint was taken from another file, or from
  * this one before it was truncated or rewritten (errstr names both sides);
  * DDBPIPE_ERR_PARSE / DDBPIPE_ERR_IO: unreadable (errstr says why). A
- * checkpoint without "file" (older versions) gives its offset unchecked. */
+ * checkpoint without "file" (older versions) gives its offset unchecked; one
+ * with the older "sha256" (first and last 4 KiB before the offset) is
+ * accepted when those bytes match. Reads the file's bytes before the offset
+ * once. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_resume(const char *path, int fd, const char *input_name,
                                                                         uint64_t *offset, uint64_t *line, char *errstr,
                                                             size_t errstr_size);
+/* ddbpipe_sink_checkpoint_resume on the sink's own checkpoint file, then
+ * ddbpipe_sink_set_checkpoint_input(sink, fd, name): the prefix digest
+ * computed to check the checkpoint is kept for the next one, so a resume
+ * reads the input's prefix once. Same results as
+ * ddbpipe_sink_checkpoint_resume (DDBPIPE_ERR_NOT_FOUND also when the sink
+ * has no checkpoint file). Call before the first produce. */
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_resume_input(ddbpipe_sink_t *sink, int fd, const char *name,
+                                                       uint64_t *offset, uint64_t *line, char *errstr,
+                                                       size_t errstr_size);
 
 /* ---------------------------------------------------------------- kafka input */
 

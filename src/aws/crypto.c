@@ -79,6 +79,45 @@ void dp_sha256_hex(const void *data, size_t len, char out[65]) {
     dp_hex(md, 32, out);
 }
 
+/* The stream is an EVP_MD_CTX of its own (not the per-thread one: it lives
+ * across calls). */
+struct dp_sha256_stream {
+    EVP_MD_CTX *md;
+};
+
+dp_sha256_stream *dp_sha256_stream_new(void) {
+    pthread_once(&once, crypto_init);
+    dp_sha256_stream *h = calloc(1, sizeof *h);
+    if (!h || !sha256_md || !(h->md = EVP_MD_CTX_new()) || !EVP_DigestInit_ex2(h->md, sha256_md, NULL)) {
+        dp_sha256_stream_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+int dp_sha256_stream_update(dp_sha256_stream *h, const void *data, size_t len) {
+    return len == 0 || EVP_DigestUpdate(h->md, data, len) ? 0 : -1;
+}
+
+int dp_sha256_stream_hex_so_far(const dp_sha256_stream *h, char out[65]) {
+    unsigned char md[32];
+    unsigned int n = 32;
+    EVP_MD_CTX *copy = EVP_MD_CTX_new();
+    int ok = copy && EVP_MD_CTX_copy_ex(copy, h->md) && EVP_DigestFinal_ex(copy, md, &n);
+    EVP_MD_CTX_free(copy);
+    if (!ok)
+        return -1;
+    dp_hex(md, 32, out);
+    return 0;
+}
+
+void dp_sha256_stream_free(dp_sha256_stream *h) {
+    if (!h)
+        return;
+    EVP_MD_CTX_free(h->md);
+    free(h);
+}
+
 void dp_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, unsigned char out[32]) {
     static const unsigned char empty = 0;
     size_t n = 0;

@@ -67,4 +67,14 @@ void dp_sha256_hex(const void *data, size_t len, char out[65]);
 void dp_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, unsigned char out[32]);
 void dp_hex(const unsigned char *in, size_t n, char *out); /* out holds 2n+1 */
 
+/* Streamed SHA-256, for inputs read in pieces (a checkpoint's file prefix).
+ * _new: NULL when out of memory. _update: 0, or -1 (OpenSSL failure).
+ * _hex_so_far: the digest of every byte given so far, leaving the stream
+ * open for more (0, or -1). _free accepts NULL. One thread at a time. */
+typedef struct dp_sha256_stream dp_sha256_stream;
+dp_sha256_stream *dp_sha256_stream_new(void);
+int dp_sha256_stream_update(dp_sha256_stream *h, const void *data, size_t len);
+int dp_sha256_stream_hex_so_far(const dp_sha256_stream *h, char out[65]);
+void dp_sha256_stream_free(dp_sha256_stream *h);
+
 #endif

@@ -359,7 +359,7 @@ static void checkpoint_maybe(struct ddbpipe_sink *s, int force) {
     if (s->ckpt_fd >= 0) {
         /* what it was taken from, so it is never applied to another input */
         sk_file_id id;
-        if (sk_file_identity(s->ckpt_fd, off, &id) == 0) {
+        if (sk_file_identity(s->ckpt_fd, off, &s->ckpt_hash, &id) == 0) {
             dp_buf_puts(&b, ",\"file\":");
             sk_file_identity_json(&b, &id, s->ckpt_input_name);
         } else {
@@ -932,6 +932,7 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
     free(s->dead_letter_path);
     free(s->checkpoint_path);
     free(s->ckpt_input_name);
+    sk_prefix_hash_clear(&s->ckpt_hash);
     free(s->cond_put);
     dp_capacity_bucket_destroy(s->wcap);
     free(s->cond_delete);

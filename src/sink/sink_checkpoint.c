@@ -1,9 +1,16 @@
 /* What a sink checkpoint was taken from: the input file's device, inode and
- * size, and a SHA-256 of the bytes before the checkpoint's offset (the first
- * and the last SK_ID_WINDOW bytes before it: reading the whole prefix once a
- * second would cost as much as the input). A checkpoint applied to another
- * file, or to this file rewritten, is refused with both sides named instead
- * of silently skipping the new file's first bytes. */
+ * size, and a SHA-256 of every byte before the checkpoint's offset. The
+ * digest is streamed: the sink keeps it running as its checkpoint advances
+ * (sk_prefix_hash), so over a whole run each input byte is read once more,
+ * and a resume reads the prefix once to check it and keeps going from there.
+ * A checkpoint applied to another file, or to this file rewritten, is
+ * refused with both sides named instead of silently skipping the new file's
+ * first bytes.
+ *
+ * Older checkpoints hold "sha256" (of the first and the last 4 KiB before
+ * the offset) instead of "prefix_sha256": they are still accepted when those
+ * windows match, so an upgrade does not stop a running pipeline; the next
+ * checkpoint written has the whole-prefix digest. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,7 +24,8 @@
 #include "common/util.h"
 #include "sink/sink_internal.h"
 
-#define SK_ID_WINDOW 4096
+#define SK_ID_WINDOW 4096 /* older checkpoints' windows */
+#define SK_HASH_CHUNK ((size_t)256 * 1024)
 #define CKPT_MAX_FILE ((size_t)64 * 1024)
 
 static int read_at(int fd, char *buf, size_t n, uint64_t off) {
@@ -26,6 +34,8 @@ static int read_at(int fd, char *buf, size_t n, uint64_t off) {
         ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR)
             continue;
+        if (r == 0)
+            errno = EIO; /* the file shrank while it was read */
         if (r <= 0)
             return -1;
         got += (size_t)r;
@@ -33,7 +43,46 @@ static int read_at(int fd, char *buf, size_t n, uint64_t off) {
     return 0;
 }
 
-int sk_file_identity(int fd, uint64_t offset, sk_file_id *out) {
+void sk_prefix_hash_clear(sk_prefix_hash *ph) {
+    dp_sha256_stream_free(ph->h);
+    ph->h = NULL;
+    ph->off = 0;
+}
+
+/* Advance ph over [ph->off, to) of fd; a target behind it starts over. */
+static int prefix_hash_advance(sk_prefix_hash *ph, int fd, uint64_t to) {
+    if (ph->h && to < ph->off)
+        sk_prefix_hash_clear(ph);
+    if (!ph->h && !(ph->h = dp_sha256_stream_new())) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (to == ph->off)
+        return 0;
+    char *buf = malloc(SK_HASH_CHUNK);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = 0;
+    while (ph->off < to) {
+        size_t n = to - ph->off < SK_HASH_CHUNK ? (size_t)(to - ph->off) : SK_HASH_CHUNK;
+        if (read_at(fd, buf, n, ph->off) != 0 || dp_sha256_stream_update(ph->h, buf, n) != 0) {
+            rc = -1;
+            break;
+        }
+        ph->off += n;
+    }
+    free(buf);
+    if (rc) {
+        int e = errno;
+        sk_prefix_hash_clear(ph); /* part of a prefix is no digest of anything */
+        errno = e;
+    }
+    return rc;
+}
+
+int sk_file_identity(int fd, uint64_t offset, sk_prefix_hash *ph, sk_file_id *out) {
     struct stat st;
     memset(out, 0, sizeof *out);
     if (fstat(fd, &st) != 0)
@@ -44,6 +93,16 @@ int sk_file_identity(int fd, uint64_t offset, sk_file_id *out) {
     out->regular = S_ISREG(st.st_mode);
     if (!out->regular || offset > out->size)
         return 0; /* no digest: a pipe has no bytes to re-read, a short file cannot match */
+    if (prefix_hash_advance(ph, fd, offset) != 0 ||
+        dp_sha256_stream_hex_so_far(ph->h, out->prefix_sha256) != 0)
+        return -1;
+    out->have_prefix = 1;
+    return 0;
+}
+
+/* Older checkpoints' digest: the first and the last SK_ID_WINDOW bytes
+ * before offset (offset <= the file's size). */
+static int window_digest(int fd, uint64_t offset, char hex[65]) {
     char buf[2 * SK_ID_WINDOW];
     size_t head = offset < SK_ID_WINDOW ? (size_t)offset : SK_ID_WINDOW;
     uint64_t tail_start = offset > SK_ID_WINDOW ? offset - SK_ID_WINDOW : 0;
@@ -52,16 +111,15 @@ int sk_file_identity(int fd, uint64_t offset, sk_file_id *out) {
     size_t tail = (size_t)(offset - tail_start);
     if (read_at(fd, buf, head, 0) != 0 || read_at(fd, buf + head, tail, tail_start) != 0)
         return -1;
-    dp_sha256_hex(buf, head + tail, out->sha256);
-    out->have_digest = 1;
+    dp_sha256_hex(buf, head + tail, hex);
     return 0;
 }
 
 int sk_file_identity_json(dp_buf *b, const sk_file_id *id, const char *name) {
     ddbpipe_result_t rc = dp_buf_printf(b, "{\"dev\":%" PRIu64 ",\"inode\":%" PRIu64 ",\"size\":%" PRIu64,
                                         id->dev, id->ino, id->size);
-    if (!rc && id->have_digest)
-        rc = dp_buf_printf(b, ",\"sha256\":\"%s\"", id->sha256);
+    if (!rc && id->have_prefix)
+        rc = dp_buf_printf(b, ",\"prefix_sha256\":\"%s\"", id->prefix_sha256);
     if (!rc && name) {
         rc = dp_buf_puts(b, ",\"path\":");
         if (!rc)
@@ -85,7 +143,8 @@ static int get_u64(const dp_json *o, const char *name, uint64_t *out) {
     return 0;
 }
 
-/* {"offset":N,"line":L[,"file":{"dev":..,"inode":..,"size":..,"sha256":"..","path":".."}]} */
+/* {"offset":N,"line":L[,"file":{"dev":..,"inode":..,"size":..,"prefix_sha256":"..","path":".."}]}
+ * (older: "sha256" instead of "prefix_sha256") */
 ddbpipe_result_t sk_checkpoint_parse_full(const char *text, size_t len, uint64_t *offset, uint64_t *line,
                                           sk_file_id *id, char *path, size_t path_size) {
     dp_json_doc *d = dp_json_parse(text, len, NULL);
@@ -102,12 +161,19 @@ ddbpipe_result_t sk_checkpoint_parse_full(const char *text, size_t len, uint64_t
         if (f->type != DP_JSON_OBJECT || get_u64(f, "dev", &id->dev) || get_u64(f, "inode", &id->ino) ||
             get_u64(f, "size", &id->size))
             goto out;
-        const char *sha = dp_json_get_string(f, "sha256");
+        const char *pre = dp_json_get_string(f, "prefix_sha256");
+        const char *sha = dp_json_get_string(f, "sha256"); /* older: 4 KiB windows */
+        if (pre) {
+            if (strlen(pre) != 64)
+                goto out;
+            memcpy(id->prefix_sha256, pre, 65);
+            id->have_prefix = 1;
+        }
         if (sha) {
             if (strlen(sha) != 64)
                 goto out;
             memcpy(id->sha256, sha, 65);
-            id->have_digest = 1;
+            id->have_window = 1;
         }
         const char *p = dp_json_get_string(f, "path");
         if (p && path_size)
@@ -124,16 +190,20 @@ static void describe_id(char *out, size_t n, const sk_file_id *id) {
     snprintf(out, n, "device %" PRIu64 ", inode %" PRIu64 ", %" PRIu64 " bytes", id->dev, id->ino, id->size);
 }
 
-ddbpipe_result_t ddbpipe_sink_checkpoint_resume(const char *path, int fd, const char *input_name,
-                                                uint64_t *offset, uint64_t *line, char *errstr,
-                                                size_t errstr_size) {
+/* Resume check; ph (may be NULL) keeps the prefix digest it computed. */
+static ddbpipe_result_t checkpoint_resume(const char *path, int fd, const char *input_name,
+                                          sk_prefix_hash *ph, uint64_t *offset, uint64_t *line, char *errstr,
+                                          size_t errstr_size) {
     size_t len = 0;
     char rec_path[1024], was[160], now[160], why[200] = "";
     sk_file_id rec, cur;
+    sk_prefix_hash tmp = {0};
     if (!path || !offset || !line)
         return DDBPIPE_ERR_INVALID_ARG;
     if (!input_name)
         input_name = "the input";
+    if (!ph)
+        ph = &tmp;
     errno = 0;
     char *t = dp_read_file(path, CKPT_MAX_FILE, &len);
     if (!t) {
@@ -151,11 +221,13 @@ ddbpipe_result_t ddbpipe_sink_checkpoint_resume(const char *path, int fd, const 
     }
     if (!rec.present || fd < 0)
         return DDBPIPE_OK; /* written before checkpoints named their input: offset only */
-    if (sk_file_identity(fd, *offset, &cur) != 0) {
+    if (sk_file_identity(fd, rec.have_prefix ? *offset : UINT64_MAX, ph, &cur) != 0) {
         dp_errf(errstr, errstr_size, "checkpoint %s: cannot read %s to check it: %s", path, input_name,
                 strerror(errno));
+        sk_prefix_hash_clear(&tmp);
         return DDBPIPE_ERR_IO;
     }
+    char win[65] = "";
     if (rec.dev != cur.dev || rec.ino != cur.ino)
         snprintf(why, sizeof why, "it is another file");
     else if (cur.size < *offset)
@@ -163,10 +235,17 @@ ddbpipe_result_t ddbpipe_sink_checkpoint_resume(const char *path, int fd, const 
                  "it is shorter than the checkpoint's offset %" PRIu64 ": truncated or rewritten", *offset);
     else if (cur.size < rec.size)
         snprintf(why, sizeof why, "it shrank from %" PRIu64 " bytes: truncated or rewritten", rec.size);
-    else if (rec.have_digest && (!cur.have_digest || strcmp(rec.sha256, cur.sha256) != 0))
+    else if (rec.have_prefix && (!cur.have_prefix || strcmp(rec.prefix_sha256, cur.prefix_sha256) != 0))
         snprintf(why, sizeof why,
                  "its bytes before offset %" PRIu64 " differ (sha256 %.12s... then, %.12s... now)", *offset,
-                 rec.sha256, cur.have_digest ? cur.sha256 : "none");
+                 rec.prefix_sha256, cur.have_prefix ? cur.prefix_sha256 : "none");
+    else if (!rec.have_prefix && rec.have_window &&
+             (!cur.regular || window_digest(fd, *offset, win) != 0 || strcmp(rec.sha256, win) != 0))
+        snprintf(why, sizeof why,
+                 "its first and last 4 KiB before offset %" PRIu64
+                 " differ (an older checkpoint: it recorded only those)",
+                 *offset);
+    sk_prefix_hash_clear(&tmp);
     if (!why[0])
         return DDBPIPE_OK;
     describe_id(was, sizeof was, &rec);
@@ -180,10 +259,30 @@ ddbpipe_result_t ddbpipe_sink_checkpoint_resume(const char *path, int fd, const 
     return DDBPIPE_ERR_CONFIG;
 }
 
+ddbpipe_result_t ddbpipe_sink_checkpoint_resume(const char *path, int fd, const char *input_name,
+                                                uint64_t *offset, uint64_t *line, char *errstr,
+                                                size_t errstr_size) {
+    return checkpoint_resume(path, fd, input_name, NULL, offset, line, errstr, errstr_size);
+}
+
+ddbpipe_result_t ddbpipe_sink_resume_input(ddbpipe_sink_t *sink, int fd, const char *name, uint64_t *offset,
+                                           uint64_t *line, char *errstr, size_t errstr_size) {
+    if (!sink || fd < 0 || !offset || !line)
+        return DDBPIPE_ERR_INVALID_ARG;
+    if (!sink->checkpoint_path)
+        return DDBPIPE_ERR_NOT_FOUND;
+    ddbpipe_result_t r = ddbpipe_sink_set_checkpoint_input(sink, fd, name);
+    if (r == DDBPIPE_OK)
+        r = checkpoint_resume(sink->checkpoint_path, fd, name, &sink->ckpt_hash, offset, line, errstr,
+                              errstr_size);
+    return r;
+}
+
 ddbpipe_result_t ddbpipe_sink_set_checkpoint_input(ddbpipe_sink_t *sink, int fd, const char *name) {
     if (!sink || fd < 0)
         return DDBPIPE_ERR_INVALID_ARG;
     sink->ckpt_fd = fd;
+    sk_prefix_hash_clear(&sink->ckpt_hash); /* another input: its digest starts over */
     free(sink->ckpt_input_name);
     sink->ckpt_input_name = name ? strdup(name) : NULL;
     return name && !sink->ckpt_input_name ? DDBPIPE_ERR_NOMEM : DDBPIPE_OK;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "aws/sigv4.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "config/settings.h"
@@ -81,15 +82,26 @@ int sk_key_json(const dp_json *item, const char *pk, const char *sk, dp_buf *out
 /* The input file a checkpoint was taken from (sink_checkpoint.c). */
 typedef struct sk_file_id {
     uint64_t dev, ino, size;
-    char sha256[65]; /* hex, of the first and last 4 KiB before the offset */
-    int have_digest; /* 0: not a regular file, or shorter than the offset */
+    char prefix_sha256[65]; /* hex, of every byte before the offset */
+    int have_prefix;        /* 0: not a regular file, or shorter than the offset */
+    char sha256[65];        /* parsed from older checkpoints: of the first and last 4 KiB before it */
+    int have_window;
     int regular;
     int present; /* parsed: the checkpoint has a "file" member */
 } sk_file_id;
 
-/* Identity of the file open on fd for a checkpoint at offset. 0 ok, -1
- * errno (fstat/pread failed). */
-int sk_file_identity(int fd, uint64_t offset, sk_file_id *out);
+/* The running SHA-256 of an input's first off bytes. {0} is empty. */
+typedef struct sk_prefix_hash {
+    dp_sha256_stream *h;
+    uint64_t off;
+} sk_prefix_hash;
+void sk_prefix_hash_clear(sk_prefix_hash *ph);
+
+/* Identity of the file open on fd for a checkpoint at offset; the digest
+ * advances ph from where it stands (reading only the bytes it has not seen;
+ * an offset behind it starts over). 0 ok, -1 errno (fstat/pread failed,
+ * ENOMEM). */
+int sk_file_identity(int fd, uint64_t offset, sk_prefix_hash *ph, sk_file_id *out);
 /* Append {"dev":..,"inode":..,"size":..,"sha256":"..","path":".."}. */
 int sk_file_identity_json(dp_buf *b, const sk_file_id *id, const char *name);
 /* Parse a checkpoint with its optional "file" member (path: its "path"). */
@@ -204,6 +216,7 @@ struct ddbpipe_sink {
     int tombstones_ignore;
     int ckpt_fd;           /* input file checkpoints are tied to; -1: none */
     char *ckpt_input_name; /* its name, for messages */
+    sk_prefix_hash ckpt_hash; /* digest of ckpt_fd's bytes before the checkpoint */
     dp_capacity_bucket *wcap; /* max_write_capacity_per_s: one bucket for every worker; NULL: no cap */
 
     /* shared state, under mu */

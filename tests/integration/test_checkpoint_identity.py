@@ -2,12 +2,16 @@
 """A checkpoint is applied only to what it was taken from (issue 11, item 3), on DynamoDB Local.
 
 Sink (`--checkpoint` on a file): the file replaced by a shorter one, by a longer one, by a copy with the
-same bytes (another inode): refused with exit 2 naming both sides, nothing written; `--checkpoint-reset`
+same bytes (another inode), the same file with one byte changed in the middle (same size, same first and
+last 4 KiB: the digest covers every byte before the offset): refused with exit 2 naming both sides, nothing
+written; `--checkpoint-reset`
 starts over and the new records land; the same file grown by appending resumes after the checkpoint; a
-checkpoint in the older offset-only form still resumes. Source: a checkpoint of a table that was deleted
+checkpoint in the older offset-only form still resumes, one in the older 4 KiB-window form resumes when its
+windows match and is refused when they do not. Source: a checkpoint of a table that was deleted
 and re-created is refused naming both creation times (exit 2), `--checkpoint-reset` reads the new table;
 an unfinished snapshot resumed with another explicit `--segments` is refused, without it it resumes.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -63,7 +67,7 @@ def sink_cases():
     write_lines(inp, old)
     rc, err = sink(t, inp, ck)
     cp = json.load(open(ck))
-    check(rc == 0 and cp["offset"] == 202 and cp["file"]["size"] == 202 and len(cp["file"]["sha256"]) == 64 and
+    check(rc == 0 and cp["offset"] == 202 and cp["file"]["size"] == 202 and len(cp["file"]["prefix_sha256"]) == 64 and
           cp["file"]["path"] == inp, "sink: the checkpoint records the file (device, inode, size, digest)", cp)
 
     print("case: the file replaced by 3 new lines (shorter than the offset)")
@@ -103,6 +107,51 @@ def sink_cases():
     shutil.copyfile(ck, ck2)
     rc, err = sink(t, copy, ck2)
     check(rc == 2 and "it is another file" in err, "copy: refused (another inode), exit 2", (rc, err))
+
+    print("case: one byte changed in the middle (same size, same first and last 4 KiB)")
+    big, ckb = os.path.join(WD, "big.jsonl"), os.path.join(WD, "big.ck")
+    names = ["mid%04d" % i for i in range(600)]  # 600 lines of 22 bytes: 13,200 bytes
+    write_lines(big, names)
+    rc, err = sink(t, big, ckb)
+    size = os.path.getsize(big)
+    check(rc == 0 and json.load(open(ckb))["offset"] == size, "middle: first run checkpoints the whole file",
+          (rc, err))
+    with open(big, "r+b") as f:
+        f.seek(size // 2)
+        line = f.readline()  # rest of a line; then change the next whole line's id in place
+        pos = f.tell()
+        nxt = f.readline()
+        f.seek(pos)
+        f.write(nxt.replace(b"mid", b"MID"))
+    check(os.path.getsize(big) == size, "middle: the size is unchanged")
+    rc, err = sink(t, big, ckb)
+    check(rc == 2 and "bytes before offset %d differ" % size in err and "--checkpoint-reset" in err,
+          "middle: refused with exit 2 (the digest is of the whole prefix)", (rc, err[-400:]))
+    check(not any(i.startswith("MID") for i in ids(t)), "middle: nothing of the changed file written")
+
+    print("case: an older checkpoint (4 KiB windows) resumes when they match, is refused when not")
+    write_lines(big, names)
+    rc, err = sink(t, big, ckb, "--checkpoint-reset")
+    cp = json.load(open(ckb))
+    data = open(big, "rb").read()
+    off = cp["offset"]
+    legacy = dict(cp["file"])
+    del legacy["prefix_sha256"]
+    legacy["sha256"] = hashlib.sha256(data[:4096] + data[off - 4096:off]).hexdigest()
+    with open(ckb, "w") as f:
+        json.dump({"offset": off, "line": cp["line"], "file": legacy}, f)
+    with open(big, "a") as f:
+        f.write('{"id":"legacy1","v":1}\n')
+    rc, err = sink(t, big, ckb)
+    check(rc == 0 and "resuming %s at byte %d" % (big, off) in err and "legacy1" in ids(t) and
+          "prefix_sha256" in json.load(open(ckb))["file"],
+          "older form: windows match, resumes; the next checkpoint has the whole-prefix digest", (rc, err[-400:]))
+    legacy["sha256"] = "0" * 64
+    with open(ckb, "w") as f:
+        json.dump({"offset": off, "line": cp["line"], "file": legacy}, f)
+    rc, err = sink(t, big, ckb)
+    check(rc == 2 and "first and last 4 KiB before offset %d differ" % off in err,
+          "older form: windows differ, refused with exit 2", (rc, err[-400:]))
 
     print("case: an offset-only checkpoint (older versions) still resumes")
     with open(ck, "w") as f:
