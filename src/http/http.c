@@ -33,6 +33,7 @@ struct dp_xfer {
     struct curl_slist *hdr_nodes;
     size_t hdr_nodes_cap;
     dp_buf body;
+    char *url; /* the URL last set on easy (curl parses it on every set) */
     dp_http_response resp;
     dp_http_done_fn done;
     void *opaque;
@@ -204,6 +205,7 @@ static void xfer_free(dp_xfer *x) {
     dp_buf_free(&x->body);
     dp_buf_free(&x->hdr_text);
     free(x->hdr_nodes);
+    free(x->url);
     dp_http_response_free(&x->resp);
     if (x->easy)
         curl_easy_cleanup(x->easy);
@@ -290,11 +292,38 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
     return n;
 }
 
+/* Options that are the same for every request, set once per easy handle:
+ * a recycled handle keeps them (no curl_easy_reset), which saves curl
+ * re-parsing the protocol list and copying the strings on every request. */
+static void xfer_set_constant(dp_http *h, dp_xfer *x) {
+    CURL *e = x->easy;
+    const dp_http_options *o = &h->opts;
+    /* Only http(s): a URL from config must not reach file:// or others. */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_bytes);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
+    if (o->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+    if (o->no_proxy)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "ddbpipe/" DDBPIPE_VERSION_STR);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+}
+
 static dp_xfer *xfer_get(dp_http *h) {
     dp_xfer *x = h->free_list;
     if (x) {
         h->free_list = x->next;
-        curl_easy_reset(x->easy);
     } else {
         x = calloc(1, sizeof(*x));
         if (!x)
@@ -307,6 +336,7 @@ static dp_xfer *xfer_get(dp_http *h) {
         dp_http_response_init(&x->resp);
         dp_buf_init(&x->body, 0);
         dp_buf_init(&x->hdr_text, 0);
+        xfer_set_constant(h, x);
     }
     x->h = h;
     x->next = x->prev = NULL;
@@ -342,32 +372,23 @@ static ddbpipe_result_t xfer_setup(dp_http *h, dp_xfer *x, const dp_http_request
 
     if (!req->url)
         return DDBPIPE_ERR_INVALID_ARG;
-    if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK)
-        return DDBPIPE_ERR_INVALID_ARG;
-    /* Only http(s): a URL from config must not reach file:// or others. */
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    if (!x->url || strcmp(x->url, req->url) != 0) {
+        char *url = strdup(req->url);
+        if (!url)
+            return DDBPIPE_ERR_NOMEM;
+        if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK) {
+            free(url);
+            free(x->url); /* what curl holds now is unknown: set it next time */
+            x->url = NULL;
+            return DDBPIPE_ERR_INVALID_ARG;
+        }
+        free(x->url);
+        x->url = url;
+    }
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     /* Stall detection: fewer than 1 byte/s for low_ms aborts. */
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (low_ms + 999) / 1000);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_bytes);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
-    if (o->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
-    if (o->no_proxy)
-        curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "ddbpipe/" DDBPIPE_VERSION_STR);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 
     dp_buf_reset(&x->body);
     if (dp_buf_append(&x->body, req->body ? req->body : "", req->body_len) != DDBPIPE_OK ||
@@ -379,9 +400,10 @@ static ddbpipe_result_t xfer_setup(dp_http *h, dp_xfer *x, const dp_http_request
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body.data);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        if (strcmp(method, "POST") != 0)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     }
+    /* NULL clears a method left by the handle's previous request */
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+                     strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 ? method : NULL);
 
     /* "Expect:" suppresses 100-continue (a round trip for nothing);
      * an empty Content-Type stops curl's form default on POST. Lines go
