@@ -1069,7 +1069,7 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
     {
         sk_engine *e = s->workers[0].e;
         sk_engine_add(e, r);
-        sk_engine_dispatch(e, 0);
+        sk_engine_dispatch_at(e, 0, r->t_ms);
         /* keep responses flowing while the caller only produces; every call
          * polls every connection, so not for every record (64 records are
          * well under a millisecond of input) */

@@ -675,10 +675,13 @@ static sk_chunk *take_write_chunk(sk_engine *e, sk_list *from, int lock) {
 }
 
 void sk_engine_dispatch(sk_engine *e, int force) {
+    sk_engine_dispatch_at(e, force, dp_now_ms());
+}
+
+void sk_engine_dispatch_at(sk_engine *e, int force, int64_t now) {
     struct ddbpipe_sink *s = e->s;
     if (sk_core_stopped_hard(s))
         return;
-    int64_t now = dp_now_ms();
     int full = sk_core_buffer_full(s);
     e->cap_due_ms = 0;
     /* 1. retries whose backoff has passed */

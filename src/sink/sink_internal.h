@@ -285,6 +285,9 @@ void sk_engine_destroy(sk_engine *e); /* frees records still held (not acked) */
 void sk_engine_add(sk_engine *e, sk_rec *r);
 /* Send what is due; force: send partial batches too. */
 void sk_engine_dispatch(sk_engine *e, int force);
+/* The same with the monotonic time (dp_now_ms) the caller has just read:
+ * the per-record path reads the clock once, for the record and this. */
+void sk_engine_dispatch_at(sk_engine *e, int force, int64_t now_ms);
 /* Drive I/O up to timeout_ms; returns 1 when anything completed. */
 int sk_engine_run(sk_engine *e, int timeout_ms);
 int sk_engine_idle(const sk_engine *e); /* no records held, no calls */
