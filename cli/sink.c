@@ -23,7 +23,9 @@ enum {
     OPT_STATS_FILE,
     OPT_SQL,
     OPT_KAFKA,
-    OPT_CKPT_RESET
+    OPT_CKPT_RESET,
+    OPT_DRY_RUN,
+    OPT_DRY_RUN_MAX_KEYS
 };
 
 #define READ_CHUNK ((size_t)256 * 1024)
@@ -66,6 +68,7 @@ static void help(void) {
     printf("Usage: ddbpipe sink -c FILE [-i INPUT|-] [--format FORMAT] [--dead-letter FILE]\n"
            "                    [--checkpoint FILE [--checkpoint-reset]] [--stats-file FILE]\n"
            "                    [--set KEY=VALUE ...]\n"
+           "       ddbpipe sink -c FILE --dry-run [-i INPUT|-] [--format FORMAT] [--dead-letter FILE]\n"
            "       ddbpipe sink -c FILE --kafka [--format FORMAT] [--dead-letter FILE] [--stats-file FILE]\n\n"
            "Write a change stream into a DynamoDB table. Input is JSON lines (a file or stdin):\n"
            "a plain object upserts that row; Feldera {\"insert\":..}/{\"delete\":..}, Debezium\n"
@@ -91,6 +94,15 @@ static void help(void) {
            "                        inode, size, digest; one taken from another file, or from\n"
            "                        this one before it was rewritten, is refused with exit 2)\n"
            "      --stats-file FILE write statistics as JSON at exit\n"
+           "      --dry-run         read and validate the whole input and write nothing (only\n"
+           "                        DescribeTable is called); print on stdout the records, the items\n"
+           "                        left after folding the input to the last change per key, their\n"
+           "                        bytes and the estimated write capacity units (ceil(item size /\n"
+           "                        1 KB) per put, 1 per delete, x2 transactional), and the cost with\n"
+           "                        price_per_million_wcu. The per-key set holds a 16-byte digest per\n"
+           "                        distinct key: 32-64 bytes a key (10 million keys: <= 640 MB)\n"
+           "      --dry-run-max-keys N  stop the dry run (exit 3) past N distinct keys (default\n"
+           "                        100000000, about 3-6 GB)\n"
            "      --kafka           read from Kafka instead (or kafka_enabled: true): a consumer group\n"
            "                        member on kafka_topics; kafka.<property> keys go to librdkafka\n"
            "                        (kafka.bootstrap.servers, kafka.group.id, kafka.security.protocol,\n"
@@ -148,6 +160,27 @@ static void progress_show(progress *p, const ddbpipe_sink_t *sink, int force) {
 static void progress_end(progress *p) {
     if (p->enabled)
         fputs("\r\033[K", stderr);
+}
+
+/* The dry run's totals on stdout (a report, not a log: also with --quiet). */
+static void dry_run_report(const ddbpipe_sink_t *sink, const ddbpipe_sink_stats_t *st) {
+    ddbpipe_sink_dry_run_t d;
+    if (ddbpipe_sink_dry_run_result(sink, &d) != DDBPIPE_OK)
+        return;
+    printf("dry run: nothing was written\n");
+    printf("records          %llu read, %llu changes (%llu bytes)\n", (unsigned long long)st->records_in,
+           (unsigned long long)d.records, (unsigned long long)d.input_bytes);
+    printf("bad records      %llu%s\n", (unsigned long long)st->dead_lettered,
+           st->dead_lettered ? " (dead-lettered; see the dead-letter file or the warnings)" : "");
+    printf("tombstones       %llu (skipped)\n", (unsigned long long)st->tombstones);
+    printf("items            %llu after folding to the last change per key (%llu puts, %llu deletes)\n",
+           (unsigned long long)d.items, (unsigned long long)d.puts, (unsigned long long)d.deletes);
+    printf("item bytes       %llu\n", (unsigned long long)d.item_bytes);
+    printf("write units      %.0f WCU (estimated: ceil(item size / 1 KB) per put, 1 per delete)\n", d.wcu);
+    if (d.cost >= 0)
+        printf("cost             %.6f (wcu / 1e6 * price_per_million_wcu)\n", d.cost);
+    printf("key set memory   %llu bytes\n", (unsigned long long)d.keyset_bytes);
+    fflush(stdout);
 }
 
 /* Offer one line, driving the engine while it applies backpressure. */
@@ -266,6 +299,8 @@ int cli_cmd_sink(int argc, char **argv) {
                                              {"sql", required_argument, NULL, OPT_SQL},
                                              {"kafka", no_argument, NULL, OPT_KAFKA},
                                              {"checkpoint-reset", no_argument, NULL, OPT_CKPT_RESET},
+                                             {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+                                             {"dry-run-max-keys", required_argument, NULL, OPT_DRY_RUN_MAX_KEYS},
                                              {NULL, 0, NULL, 0}};
     cli_common c;
     ddbpipe_sink_options_t so = {.format = "auto"};
@@ -315,6 +350,20 @@ int cli_cmd_sink(int argc, char **argv) {
         case OPT_CKPT_RESET:
             ckpt_reset = 1;
             break;
+        case OPT_DRY_RUN:
+            so.dry_run = 1;
+            break;
+        case OPT_DRY_RUN_MAX_KEYS: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || !*optarg || *end || v == 0 || optarg[0] == '-') {
+                rc = cli_usage_error(c.cmd, "--dry-run-max-keys %s: expected a positive integer", optarg);
+                goto out;
+            }
+            so.dry_run_max_keys = (uint64_t)v;
+            break;
+        }
         default:
             rc = cli_try_help(c.cmd);
             goto out;
@@ -344,6 +393,14 @@ int cli_cmd_sink(int argc, char **argv) {
                              so.format);
         goto out;
     }
+    if (so.dry_run && so.checkpoint_path) {
+        rc = cli_usage_error(c.cmd, "--dry-run writes nothing: --checkpoint does not apply");
+        goto out;
+    }
+    if (so.dry_run_max_keys && !so.dry_run) {
+        rc = cli_usage_error(c.cmd, "--dry-run-max-keys needs --dry-run");
+        goto out;
+    }
     if (ckpt_reset && !so.checkpoint_path) {
         rc = cli_usage_error(c.cmd, "--checkpoint-reset needs --checkpoint FILE");
         goto out;
@@ -356,6 +413,10 @@ int cli_cmd_sink(int argc, char **argv) {
         goto out;
     if (ddbpipe_conf_kafka_enabled(c.conf))
         kafka = 1;
+    if (kafka && so.dry_run) {
+        rc = cli_usage_error(c.cmd, "--dry-run reads a file or stdin, not Kafka (it would move no offsets)");
+        goto out;
+    }
     if (kafka) {
         if (input || so.checkpoint_path) {
             rc = cli_usage_error(c.cmd,
@@ -605,7 +666,9 @@ stats:
         ddbpipe_sink_stats(sink, &st);
         if (rc == DDBPIPE_EXIT_OK && st.dead_lettered > 0)
             rc = DDBPIPE_EXIT_DEAD_LETTERED;
-        if (!c.quiet) {
+        if (so.dry_run)
+            dry_run_report(sink, &st);
+        else if (!c.quiet) {
             double el = now_s() - pg.start;
             uint64_t done = st.records_written + st.records_deleted;
             fprintf(stderr,

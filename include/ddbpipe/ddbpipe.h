@@ -262,6 +262,13 @@ typedef struct ddbpipe_sink_options {
     ddbpipe_dr_cb_t dr_cb;        /* NULL: no delivery reports */
     void *dr_opaque;
     int tombstones_ignore;        /* 1: a record without a value is IGNORED even with a key (default: delete) */
+    /* 1: dry run. Records are parsed and validated (bad ones dead-lettered
+     * as usual) and folded to the last change per key; nothing is sent but
+     * DescribeTable (create_table_if_missing does not create), no checkpoint
+     * is written. Totals: ddbpipe_sink_dry_run_result. The per-key set takes
+     * 32-64 bytes per distinct key (a 128-bit digest, not the key). */
+    int dry_run;
+    uint64_t dry_run_max_keys; /* 0: 100,000,000; past it produce stops with DDBPIPE_ERR_NOMEM */
 } ddbpipe_sink_options_t;
 
 /* Creates the sink: resolves the key columns (config, else DescribeTable;
@@ -343,6 +350,28 @@ DDBPIPE_API void ddbpipe_sink_stats_sz(const ddbpipe_sink_t *sink, ddbpipe_sink_
 #define ddbpipe_sink_stats(sink, out) ddbpipe_sink_stats_sz((sink), (out), sizeof(ddbpipe_sink_stats_t))
 /* Statistics as a JSON document (caller frees with free()). */
 DDBPIPE_API char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
+
+/* Totals of a dry run (ddbpipe_sink_options_t.dry_run), after the whole
+ * input was produced and ddbpipe_sink_flush returned. Write capacity units
+ * are estimated by DynamoDB's rounding rules: ceil(item size / 1 KB) per
+ * put, 1 per delete, twice that with write_mode transactional. In
+ * update_mode merge a key's last patch is counted by the patch's size (the
+ * stored item it merges into is not read): a lower bound. */
+typedef struct ddbpipe_sink_dry_run {
+    uint64_t records;      /* changes read (bad records and tombstones not included) */
+    uint64_t input_bytes;  /* bytes of those records' lines */
+    uint64_t items;        /* distinct keys: the writes a real run would make at least */
+    uint64_t puts, deletes; /* the last change of each key */
+    uint64_t item_bytes;   /* sum of the items to put, by DynamoDB's item size rules */
+    double wcu;            /* estimated write capacity units */
+    double cost;           /* wcu * price_per_million_wcu / 1e6; -1 when no price is configured */
+    uint64_t keyset_bytes; /* memory the per-key set took */
+} ddbpipe_sink_dry_run_t;
+/* DDBPIPE_ERR_INVALID_ARG when the sink is not a dry run. */
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_dry_run_result_sz(const ddbpipe_sink_t *sink, ddbpipe_sink_dry_run_t *out,
+                                                           size_t out_size);
+#define ddbpipe_sink_dry_run_result(sink, out)                                                                \
+    ddbpipe_sink_dry_run_result_sz((sink), (out), sizeof(ddbpipe_sink_dry_run_t))
 
 /* Read a checkpoint file written by the sink. DDBPIPE_ERR_NOT_FOUND when the
  * file does not exist (start from the beginning), DDBPIPE_ERR_PARSE when it

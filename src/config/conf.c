@@ -662,6 +662,14 @@ static ddbpipe_result_t parse_value(const dp_prop *p, const char *label, const c
                         value, label);
                 return rc;
             }
+        } else if (p->flags & DP_PF_DECIMAL) {
+            char *end = NULL;
+            double d = strtod(value, &end);
+            if (!*value || *end || !(d >= 0) || d > 1e12) {
+                dp_errf(errstr, errstr_size, "invalid value '%s' for %s: expected %s", value, label,
+                        p->info.range);
+                return rc;
+            }
         } else if (p->flags & DP_PF_JSON) {
             dp_json_error jerr;
             dp_json_doc *doc = dp_json_parse(value, strlen(value), &jerr);

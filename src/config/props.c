@@ -145,6 +145,10 @@ static const dp_prop props[] = {
       "that in transactional mode) until the answer arrives. Per process: processes sharing a table (Kafka "
       "group members, several sinks) each need their share, e.g. the table budget divided by the number of "
       "processes. Unset: no cap."),
+    P(price_per_million_wcu, "decimal", DP_PT_STRING, NULL, "a number >= 0, e.g. 0.625", 0, 0, DP_PF_DECIMAL, S_SINK,
+      NULL, NULL, NULL,
+      "Price of one million write request units (or of provisioned WCU used that way) in your currency; "
+      "`ddbpipe sink --dry-run` then prints the estimated cost of the load. Only used by the dry run."),
     P(fail_on_error, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.fail-on-error", NULL, NULL,
       "Stop (after flushing) at the first record that cannot be written instead of dead-lettering it."),
     P(ignore_nulls, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.ignore-nulls", NULL, NULL,

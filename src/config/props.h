@@ -25,6 +25,7 @@ typedef enum dp_prop_type {
 #define DP_PF_KEY 0x8u      /* "pk" or "pk,sk": sets partition_key/sort_key */
 #define DP_PF_URL 0x10u     /* must be http:// or https:// */
 #define DP_PF_DERIVED 0x20u /* default follows other settings (batch_size) */
+#define DP_PF_DECIMAL 0x40u /* a non-negative decimal number (a price) */
 
 typedef struct dp_prop {
     ddbpipe_conf_prop_info_t info;

@@ -616,7 +616,16 @@ static ddbpipe_result_t resolve_table(ddbpipe_sink_t *s, ddbpipe_client_t *cl, c
     memset(&info, 0, sizeof(info));
     dp_ddb_result_init(&res);
     ddbpipe_result_t r = dp_ddb_describe_table(dp_client_ddb(cl), s->table, &info, &res);
-    if (r == DDBPIPE_ERR_NOT_FOUND && s->set.create_table_if_missing) {
+    if (r != DDBPIPE_OK && s->dry && have_conf_key) {
+        /* a dry run creates nothing and needs no table: the configured key
+         * is enough to fold by (a cost estimate before the table exists) */
+        DP_LOG_WARN("sink: dry run: DescribeTable %s failed (%s); folding by the configured key", s->table,
+                    r == DDBPIPE_ERR_NOT_FOUND ? "no such table" : ddbpipe_strerror(r));
+        dp_ddb_result_free(&res);
+        info.key = want;
+        goto have_key;
+    }
+    if (r == DDBPIPE_ERR_NOT_FOUND && s->set.create_table_if_missing && !s->dry) {
         int created = 0;
         dp_ddb_result_free(&res);
         r = ddbpipe_create_table(cl, s->conf, &created, errstr, n);
@@ -643,6 +652,7 @@ static ddbpipe_result_t resolve_table(ddbpipe_sink_t *s, ddbpipe_client_t *cl, c
         return DDBPIPE_ERR_SCHEMA_MISMATCH;
     }
     dp_ddb_result_free(&res);
+have_key:
     snprintf(s->pk, sizeof(s->pk), "%s", info.key.partition_key);
     snprintf(s->skey, sizeof(s->skey), "%s", info.key.sort_key);
     s->pk_type = info.key.partition_type;
@@ -715,6 +725,20 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     s->threads = (int)s->set.threads;
     if (s->threads < 1)
         s->threads = 1;
+    if (opts && opts->dry_run) {
+        if (opts->checkpoint_path) {
+            dp_errf(errstr, errstr_size, "a dry run writes no checkpoint: drop the checkpoint file");
+            r = DDBPIPE_ERR_CONFIG;
+            goto out;
+        }
+        s->dry = sk_dryrun_new(opts->dry_run_max_keys, s->transactional);
+        if (!s->dry) {
+            r = DDBPIPE_ERR_NOMEM;
+            goto out;
+        }
+        s->dry_max_keys = opts->dry_run_max_keys ? opts->dry_run_max_keys : SK_DRYRUN_DEFAULT_MAX_KEYS;
+        s->threads = 1; /* parsing is the whole job: one thread folds in input order */
+    }
     if (s->max_concurrent < 1)
         s->max_concurrent = 1;
     if (s->max_buffered_records < 1)
@@ -942,6 +966,7 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
     for (size_t i = 0; s->ring && i < s->ring_cap; i++)
         free(s->ring[i].dl);
     free(s->ring);
+    sk_dryrun_destroy(s->dry);
     ddbpipe_conf_destroy(s->conf);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->pq_mu);
@@ -1061,6 +1086,24 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
             SK_ADD(s, oversized_dropped, 1);
         sk_core_dead_letter(s, r, reason);
         checkpoint_maybe(s, 0);
+        return DDBPIPE_OK;
+    }
+    if (s->dry) {
+        int dr = sk_dryrun_add(s->dry, ch->key.data, ch->key.len, ch->op, ch->item_size);
+        if (dr != 0) {
+            char msg[256];
+            snprintf(msg, sizeof msg,
+                     dr == -2 ? "dry run: more than %llu distinct keys (the per-key set would outgrow its "
+                                "bound); raise --dry-run-max-keys"
+                              : "dry run: out of memory for the per-key set at %llu distinct keys",
+                     (unsigned long long)s->dry_max_keys);
+            sk_core_fatal(s, DDBPIPE_ERR_NOMEM, msg);
+            sk_rec_free(r); /* not acknowledged: the run stopped before it */
+            return DDBPIPE_ERR_NOMEM;
+        }
+        s->dry_records++;
+        s->dry_input_bytes += len;
+        sk_core_ack(s, r);
         return DDBPIPE_OK;
     }
     r->op = ch->op;
@@ -1376,6 +1419,29 @@ void ddbpipe_sink_stats_sz(const ddbpipe_sink_t *s, ddbpipe_sink_stats_t *out_us
     dp_abi_copy_out(out_user, out_size, &full, sizeof full);
 }
 
+ddbpipe_result_t ddbpipe_sink_dry_run_result_sz(const ddbpipe_sink_t *s, ddbpipe_sink_dry_run_t *out_user,
+                                                size_t out_size) {
+    ddbpipe_sink_dry_run_t full;
+    sk_dryrun_totals t;
+    if (!s || !out_user || !s->dry)
+        return DDBPIPE_ERR_INVALID_ARG;
+    sk_dryrun_get(s->dry, &t);
+    memset(&full, 0, sizeof full);
+    full.records = s->dry_records;
+    full.input_bytes = s->dry_input_bytes;
+    full.items = t.items;
+    full.puts = t.puts;
+    full.deletes = t.deletes;
+    full.item_bytes = t.item_bytes;
+    full.wcu = t.wcu;
+    full.cost = -1;
+    if (s->set.price_per_million_wcu) /* validated as a decimal by the configuration */
+        full.cost = t.wcu * strtod(s->set.price_per_million_wcu, NULL) / 1e6;
+    full.keyset_bytes = t.keyset_bytes;
+    dp_abi_copy_out(out_user, out_size, &full, sizeof full);
+    return DDBPIPE_OK;
+}
+
 char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *s) {
     ddbpipe_sink_stats_t st;
     dp_buf b;
@@ -1408,6 +1474,18 @@ char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *s) {
     F(checkpoint_line);
     F(tombstones);
 #undef F
+    ddbpipe_sink_dry_run_t dr;
+    if (ddbpipe_sink_dry_run_result(s, &dr) == DDBPIPE_OK) {
+        dp_buf_printf(&b,
+                      ",\"dry_run\":{\"records\":%llu,\"input_bytes\":%llu,\"items\":%llu,\"puts\":%llu,"
+                      "\"deletes\":%llu,\"item_bytes\":%llu,\"wcu\":%.0f,\"keyset_bytes\":%llu",
+                      (unsigned long long)dr.records, (unsigned long long)dr.input_bytes,
+                      (unsigned long long)dr.items, (unsigned long long)dr.puts, (unsigned long long)dr.deletes,
+                      (unsigned long long)dr.item_bytes, dr.wcu, (unsigned long long)dr.keyset_bytes);
+        if (dr.cost >= 0)
+            dp_buf_printf(&b, ",\"cost\":%.6f", dr.cost);
+        dp_buf_putc(&b, '}');
+    }
     dp_buf_printf(&b, ",\"internal_errors\":%llu",
                   (unsigned long long)__atomic_load_n(&s->ist.internal_errors, __ATOMIC_RELAXED));
     ddbpipe_result_t fe = stop_code(s);

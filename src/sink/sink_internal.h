@@ -108,6 +108,25 @@ int sk_file_identity_json(dp_buf *b, const sk_file_id *id, const char *name);
 ddbpipe_result_t sk_checkpoint_parse_full(const char *text, size_t len, uint64_t *offset, uint64_t *line,
                                           sk_file_id *id, char *path, size_t path_size);
 
+/* ------------------------------------------------------------ dry run */
+
+/* sink_dryrun.c: the per-key set of `--dry-run` (see there for its memory). */
+#define SK_DRYRUN_DEFAULT_MAX_KEYS ((uint64_t)100 * 1000 * 1000)
+typedef struct sk_dryrun sk_dryrun;
+typedef struct sk_dryrun_totals {
+    uint64_t items;        /* distinct keys */
+    uint64_t puts, deletes; /* last change per key */
+    uint64_t folded;       /* changes replaced by a later change of their key */
+    uint64_t item_bytes;   /* sum of the final items' sizes (DynamoDB's rules) */
+    double wcu;            /* sum of dp_wcu_estimate over the final changes */
+    size_t keyset_bytes;   /* memory of the set */
+} sk_dryrun_totals;
+sk_dryrun *sk_dryrun_new(uint64_t max_keys, int transactional); /* max_keys 0: the default */
+void sk_dryrun_destroy(sk_dryrun *d);                            /* accepts NULL */
+/* 0; -1 out of memory; -2 more than max_keys distinct keys. */
+int sk_dryrun_add(sk_dryrun *d, const char *key, size_t key_len, int op, size_t item_size);
+void sk_dryrun_get(const sk_dryrun *d, sk_dryrun_totals *out);
+
 /* ------------------------------------------------------------ records */
 
 /* One input record, tracked until acknowledged. One allocation holds the
@@ -218,6 +237,9 @@ struct ddbpipe_sink {
     char *ckpt_input_name; /* its name, for messages */
     sk_prefix_hash ckpt_hash; /* digest of ckpt_fd's bytes before the checkpoint */
     dp_capacity_bucket *wcap; /* max_write_capacity_per_s: one bucket for every worker; NULL: no cap */
+    sk_dryrun *dry;           /* --dry-run: fold and count, send nothing; NULL: a real run */
+    uint64_t dry_records, dry_input_bytes; /* --dry-run: changes folded, their lines' bytes */
+    uint64_t dry_max_keys;
 
     /* shared state, under mu */
     pthread_mutex_t mu;
