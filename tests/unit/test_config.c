@@ -234,6 +234,11 @@ static void test_range_type_enum(void **state)
     assert_string_equal(err, "invalid value 'bulk' for 'write_mode': expected one of batch|transactional");
     assert_int_equal(set(c, "partition_key_type", "X"), DDBPIPE_ERR_CONFIG);
     assert_err("S|N|B");
+    assert_int_equal(set(c, "price_per_million_wcu", "-1"), DDBPIPE_ERR_CONFIG);
+    assert_err("invalid value '-1' for 'price_per_million_wcu'", "number >= 0");
+    assert_int_equal(set(c, "price_per_million_wcu", "1.25$"), DDBPIPE_ERR_CONFIG);
+    assert_int_equal(set(c, "price_per_million_wcu", "nan"), DDBPIPE_ERR_CONFIG);
+    assert_int_equal(set(c, "price_per_million_wcu", "0.625"), DDBPIPE_OK);
     /* in a file, a mapping where a value belongs */
     assert_int_equal(load_str(c, "region:\n  a: b\n"), DDBPIPE_ERR_CONFIG);
     assert_err("test.yaml:2:", "'region'", "expected a single value");

@@ -63,6 +63,8 @@ static const char *sample(const dp_prop *p, char *buf, size_t n, int64_t *want_i
             return "{\"#n\":\"name\"}";
         if (p->flags & DP_PF_COLUMNS)
             return "a BIGINT, b VARCHAR";
+        if (p->flags & DP_PF_DECIMAL)
+            return "0.625";
         if (p->offset == offsetof(dp_settings, table))
             return "some_table";
         if (p->offset == offsetof(dp_settings, ca_file))
