@@ -323,10 +323,12 @@ ddbpipe_result_t dp_client_call_error(const ddbpipe_client_t *client, const char
     const char *code = res && res->error_code[0] ? res->error_code : NULL;
     const char *msg = res && res->message[0] ? res->message : ddbpipe_strerror(rc);
     int attempts = res ? res->attempts : 0;
-    /* The request never left: the credentials chain failed (the client
-     * reports it as "credentials: ..."). */
-    if (!code && strncmp(msg, "credentials: ", 13) == 0) {
-        dp_errf(errstr, errstr_size, "%s: could not get credentials: %s", what, msg + 13);
+    /* The request never left: the credentials chain failed. */
+    if (res && res->credentials_failed) {
+        static const char prefix[] = "credentials: "; /* how dp_ddb words it */
+        if (strncmp(msg, prefix, sizeof prefix - 1) == 0)
+            msg += sizeof prefix - 1;
+        dp_errf(errstr, errstr_size, "%s: could not get credentials: %s", what, msg);
         return rc;
     }
     switch (rc) {

@@ -16,6 +16,7 @@ typedef struct arena_block {
 struct dp_json_doc {
     arena_block *blocks;
     dp_json *root;
+    int alloc_failed; /* an allocation in this document failed (dp_json_doc_alloc_failed) */
 };
 
 #define ARENA_MIN_BLOCK 4096
@@ -57,8 +58,10 @@ static void *arena_alloc(dp_json_doc *doc, size_t n) {
         }
         if (!nb)
             nb = malloc(sizeof(arena_block) + sz);
-        if (!nb)
+        if (!nb) {
+            doc->alloc_failed = 1;
             return NULL;
+        }
         nb->next = doc->blocks;
         nb->used = 0;
         nb->size = sz;
@@ -72,6 +75,10 @@ static void *arena_alloc(dp_json_doc *doc, size_t n) {
 
 dp_json_doc *dp_json_doc_new(void) {
     return calloc(1, sizeof(dp_json_doc));
+}
+
+int dp_json_doc_alloc_failed(const dp_json_doc *doc) {
+    return doc ? doc->alloc_failed : 1;
 }
 
 void dp_json_doc_free(dp_json_doc *doc) {
@@ -357,6 +364,13 @@ static void fail(parser *p, const char *msg) {
     }
 }
 
+/* Out of memory: the text may be fine, so callers must not report it as bad input. */
+static void fail_nomem(parser *p) {
+    if (!p->failed && p->err)
+        p->err->out_of_memory = 1;
+    fail(p, "out of memory");
+}
+
 static void skip_ws(parser *p) {
     while (p->pos < p->len) {
         char c = p->s[p->pos];
@@ -593,7 +607,7 @@ static dp_json *parse_value(parser *p, int depth);
 static dp_json *parse_container(parser *p, int depth, int is_obj) {
     dp_json *c = new_node(p->doc, is_obj ? DP_JSON_OBJECT : DP_JSON_ARRAY);
     if (!c) {
-        fail(p, "out of memory");
+        fail_nomem(p);
         return NULL;
     }
     p->pos++;
@@ -615,7 +629,7 @@ static dp_json *parse_container(parser *p, int depth, int is_obj) {
             char *key = arena_strdup(p->doc, p->scratch.data ? p->scratch.data : "", p->scratch.len);
             size_t kl = p->scratch.len;
             if (!key) {
-                fail(p, "out of memory");
+                fail_nomem(p);
                 return NULL;
             }
             skip_ws(p);
@@ -628,7 +642,7 @@ static dp_json *parse_container(parser *p, int depth, int is_obj) {
             if (!v)
                 return NULL;
             if (object_add(p->doc, c, key, kl, v, 0)) {
-                fail(p, "out of memory");
+                fail_nomem(p);
                 return NULL;
             }
         } else {
@@ -636,7 +650,7 @@ static dp_json *parse_container(parser *p, int depth, int is_obj) {
             if (!v)
                 return NULL;
             if (dp_json_array_append(p->doc, c, v)) {
-                fail(p, "out of memory");
+                fail_nomem(p);
                 return NULL;
             }
         }
@@ -696,7 +710,7 @@ static dp_json *parse_value(parser *p, int depth) {
         if (q < p->len && p->s[q] == '"') {
             dp_json *v = new_text(p->doc, DP_JSON_STRING, p->s + p->pos + 1, q - p->pos - 1);
             if (!v)
-                fail(p, "out of memory");
+                fail_nomem(p);
             p->pos = q + 1;
             return v;
         }
@@ -704,7 +718,7 @@ static dp_json *parse_value(parser *p, int depth) {
             return NULL;
         dp_json *v = new_text(p->doc, DP_JSON_STRING, p->scratch.data ? p->scratch.data : "", p->scratch.len);
         if (!v)
-            fail(p, "out of memory");
+            fail_nomem(p);
         return v;
     }
     case 't':
@@ -736,7 +750,7 @@ static dp_json *parse_value(parser *p, int depth) {
             }
             dp_json *v = new_text(p->doc, DP_JSON_NUMBER, p->s + start, p->pos - start);
             if (!v)
-                fail(p, "out of memory");
+                fail_nomem(p);
             return v;
         }
         break;
@@ -761,11 +775,14 @@ dp_json_doc *dp_json_parse(const char *text, size_t len, dp_json_error *err) {
     p.s = text ? text : "";
     p.len = text ? len : 0;
     p.err = err;
+    if (err)
+        err->out_of_memory = 0;
     dp_buf_init(&p.scratch, len + 16);
     p.doc = dp_json_doc_new();
     if (!p.doc) {
         if (err) {
             err->offset = 0;
+            err->out_of_memory = 1;
             snprintf(err->message, sizeof err->message, "out of memory");
         }
         return NULL;

@@ -45,7 +45,8 @@ typedef struct dp_json_doc dp_json_doc;
 
 typedef struct dp_json_error {
     size_t offset;        /* byte offset of the problem */
-    char message[128];
+    char message[128];    /* "reason at byte N" */
+    int out_of_memory;    /* 1: the parse failed for memory, not because of the text */
 } dp_json_error;
 
 /* A DynamoDB item may nest 32 levels; in typed form inside a Streams record
@@ -59,6 +60,9 @@ dp_json_doc *dp_json_parse(const char *text, size_t len, dp_json_error *err);
 /* An empty document to build values in. */
 dp_json_doc *dp_json_doc_new(void);
 void dp_json_doc_free(dp_json_doc *doc); /* accepts NULL */
+/* 1 when an allocation in doc failed (or doc is NULL): a builder that
+ * returned NULL ran out of memory rather than refusing its input. */
+int dp_json_doc_alloc_failed(const dp_json_doc *doc);
 dp_json *dp_json_root(const dp_json_doc *doc);
 void dp_json_set_root(dp_json_doc *doc, dp_json *root);
 

@@ -837,7 +837,7 @@ int dp_item_validate_typed(const dp_json *item, const char *partition_key, char 
     if (sz > (size_t)DP_DDB_MAX_ITEM_BYTES) {
         dp_errf(errstr, errstr_size, "item is %zu bytes by DynamoDB's size rules, the limit is %d (400 KB)", sz,
                 DP_DDB_MAX_ITEM_BYTES);
-        return -1;
+        return DP_ITEM_TOO_LARGE;
     }
     return 0;
 }

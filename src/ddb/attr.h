@@ -76,11 +76,12 @@ int dp_attr_validate(const dp_json *av, char *errstr, size_t errstr_size);
 /* Validate a whole item: every attribute, the key attributes (present, S/N/B,
  * non-empty, size limits), and the 400 KB item size. sort_key may be NULL.
  * Returns 0 when valid, -1 with errstr set ("attribute 'a.b[2]': number has
- * 40 significant digits, DynamoDB allows 38"). */
+ * 40 significant digits, DynamoDB allows 38"), or DP_ITEM_TOO_LARGE when
+ * the item is valid but over DP_DDB_MAX_ITEM_BYTES (the size is checked
+ * last, so the answer names the one reason). */
+#define DP_ITEM_TOO_LARGE (-2)
 int dp_item_validate(const dp_json *item, const char *partition_key, const char *sort_key, char *errstr,
                      size_t errstr_size);
-
-/* ---- additions (helper E) ---- */
 
 /* Same as above with expected key types ('S', 'N', 'B', or 0 = any of
  * them). */

@@ -328,6 +328,7 @@ static void attempt(dp_call *k) {
         rc = dp_cred_chain_get(c->creds, dp_wall_s(), &cr, err, sizeof(err));
         if (rc != DDBPIPE_OK) {
             set_error(k, rc, 0, "credentials", err);
+            k->res.credentials_failed = 1;
             goto park;
         }
         if (cr.session_token[0])

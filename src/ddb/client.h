@@ -42,6 +42,8 @@ typedef struct dp_ddb_result {
     int attempts;
     dp_buf body;               /* response body (success or error) */
     int64_t latency_ns;        /* of the last attempt */
+    int credentials_failed;    /* 1: the credentials chain failed, the request never left
+                                  (message: "credentials: <the chain's reason>") */
 } dp_ddb_result;
 
 /* res is valid only during the call; move the body out with dp_buf_steal

@@ -173,6 +173,13 @@ static dp_json *drop_nulls(dp_json_doc *doc, const dp_json *row)
     return o;
 }
 
+/* The result code of a failed dp_item_validate_typed: an item over 400 KB
+ * is TOO_LARGE (the sink counts and words it apart), the rest VALIDATION. */
+static ddbpipe_result_t invalid_item_rc(int v)
+{
+    return v == DP_ITEM_TOO_LARGE ? DDBPIPE_ERR_TOO_LARGE : DDBPIPE_ERR_VALIDATION;
+}
+
 /* attrs_checked: every attribute was built by dp_attr_from_plain, which
  * only builds valid values, so only keys, names and size are left. */
 static ddbpipe_result_t finish_upsert(dp_change *out, const dp_change_format_opts *o, int attrs_checked,
@@ -186,12 +193,13 @@ static ddbpipe_result_t finish_upsert(dp_change *out, const dp_change_format_opt
         if (out->item_size > (size_t)DP_DDB_MAX_ITEM_BYTES) {
             dp_errf(errstr, n, "item is %zu bytes by DynamoDB's size rules, the limit is %d (400 KB)",
                     out->item_size, DP_DDB_MAX_ITEM_BYTES);
-            return DDBPIPE_ERR_VALIDATION;
+            return DDBPIPE_ERR_TOO_LARGE;
         }
     } else {
-        if (dp_item_validate_typed(out->item, has_pk(o) ? o->partition_key : NULL, o->partition_type,
-                                   has_sk(o) ? o->sort_key : NULL, o->sort_type, errstr, n) != 0)
-            return DDBPIPE_ERR_VALIDATION;
+        int v = dp_item_validate_typed(out->item, has_pk(o) ? o->partition_key : NULL, o->partition_type,
+                                       has_sk(o) ? o->sort_key : NULL, o->sort_type, errstr, n);
+        if (v != 0)
+            return invalid_item_rc(v);
         out->item_size = dp_item_size(out->item);
     }
     out->op = DP_CHANGE_UPSERT;
@@ -237,7 +245,7 @@ static ddbpipe_result_t upsert_plain(dp_change *out, const dp_json *row, const d
     } else {
         out->item = row_to_item(doc, row, o, errstr, n);
         if (!out->item)
-            return errstr && !strcmp(errstr, "out of memory") ? DDBPIPE_ERR_NOMEM : DDBPIPE_ERR_VALIDATION;
+            return dp_json_doc_alloc_failed(doc) ? DDBPIPE_ERR_NOMEM : DDBPIPE_ERR_VALIDATION;
         out->patch = patch;
     }
     out->patch_typed = 0;
@@ -286,8 +294,9 @@ static ddbpipe_result_t upsert_typed(dp_change *out, dp_json *image, const dp_ch
     }
     if (o->document_attribute) {
         /* Check the image first so messages name its attributes. */
-        if (dp_item_validate_typed(image, NULL, 0, NULL, 0, errstr, n) != 0)
-            return DDBPIPE_ERR_VALIDATION;
+        int v = dp_item_validate_typed(image, NULL, 0, NULL, 0, errstr, n);
+        if (v != 0)
+            return invalid_item_rc(v);
         dp_json *item = dp_json_new_object(doc);
         if (!item)
             return DDBPIPE_ERR_NOMEM;
@@ -326,8 +335,9 @@ static ddbpipe_result_t delete_typed(dp_change *out, dp_json *keys, const dp_cha
         if (!out->item)
             return DDBPIPE_ERR_NOMEM;
     } else {
-        if (dp_item_validate_typed(keys, NULL, 0, NULL, 0, errstr, n) != 0)
-            return DDBPIPE_ERR_VALIDATION;
+        int v = dp_item_validate_typed(keys, NULL, 0, NULL, 0, errstr, n);
+        if (v != 0)
+            return invalid_item_rc(v);
         out->item = keys;
     }
     out->op = DP_CHANGE_DELETE;
@@ -531,12 +541,12 @@ ddbpipe_result_t dp_change_parse(const char *line, size_t len, const dp_change_f
     memset(&jerr, 0, sizeof jerr);
     out->doc = dp_json_parse(line, len, &jerr);
     if (!out->doc) {
-        if (!strcmp(jerr.message, "out of memory")) {
+        if (jerr.out_of_memory) {
             dp_errf(errstr, errstr_size, "out of memory");
             return DDBPIPE_ERR_NOMEM;
         }
         /* the parser's message names the byte offset */
-        if (strstr(jerr.message, "byte"))
+        if (jerr.message[0])
             dp_errf(errstr, errstr_size, "invalid JSON: %s", jerr.message);
         else
             dp_errf(errstr, errstr_size, "invalid JSON at byte %zu: %s", jerr.offset,
@@ -666,9 +676,14 @@ static int merge_members(dp_json_doc *doc, dp_json *target, const dp_json *patch
 }
 
 dp_json *dp_item_merge_patch(dp_json_doc *doc, const dp_json *stored_item, const dp_json *patch, int patch_typed,
-                             const dp_change_format_opts *opts, char *errstr, size_t errstr_size)
+                             const dp_change_format_opts *opts, ddbpipe_result_t *result_code, char *errstr,
+                             size_t errstr_size)
 {
     dp_change_format_opts none;
+    ddbpipe_result_t ignored;
+    if (!result_code)
+        result_code = &ignored;
+    *result_code = DDBPIPE_ERR_INVALID_ARG;
     if (!opts) {
         memset(&none, 0, sizeof none);
         opts = &none;
@@ -677,6 +692,7 @@ dp_json *dp_item_merge_patch(dp_json_doc *doc, const dp_json *stored_item, const
         dp_errf(errstr, errstr_size, "merge patch must be an object");
         return NULL;
     }
+    *result_code = DDBPIPE_ERR_NOMEM;
     dp_json *result = stored_item && stored_item->type == DP_JSON_OBJECT ? dp_json_clone(doc, stored_item)
                                                                          : dp_json_new_object(doc);
     if (!result) {
@@ -695,11 +711,18 @@ dp_json *dp_item_merge_patch(dp_json_doc *doc, const dp_json *stored_item, const
         p.len = 0;
         p.buf[0] = 0;
         p.named = 1;
-        if (merge_members(doc, result, patch, opts, 1, 0, &p, errstr, errstr_size) != 0)
+        if (merge_members(doc, result, patch, opts, 1, 0, &p, errstr, errstr_size) != 0) {
+            if (!dp_json_doc_alloc_failed(doc))
+                *result_code = DDBPIPE_ERR_VALIDATION;
             return NULL;
+        }
     }
-    if (dp_item_validate_typed(result, has_pk(opts) ? opts->partition_key : NULL, opts->partition_type,
-                               has_sk(opts) ? opts->sort_key : NULL, opts->sort_type, errstr, errstr_size) != 0)
+    int v = dp_item_validate_typed(result, has_pk(opts) ? opts->partition_key : NULL, opts->partition_type,
+                                   has_sk(opts) ? opts->sort_key : NULL, opts->sort_type, errstr, errstr_size);
+    if (v != 0) {
+        *result_code = invalid_item_rc(v);
         return NULL;
+    }
+    *result_code = DDBPIPE_OK;
     return result;
 }

@@ -111,7 +111,8 @@ typedef struct dp_change {
  * S, N or B", "attribute 'a.b[2]': number has 40 significant digits,
  * DynamoDB allows 38".
  * Returns DDBPIPE_OK, DDBPIPE_ERR_PARSE (not JSON / not a known shape),
- * DDBPIPE_ERR_VALIDATION (DynamoDB would reject the item), or
+ * DDBPIPE_ERR_VALIDATION (DynamoDB would reject the item),
+ * DDBPIPE_ERR_TOO_LARGE (an item over 400 KB by DynamoDB's size rules), or
  * DDBPIPE_ERR_NOMEM. */
 /* A json row whose "_meta" object has "op": "d" (Estuary's deletion
  * documents) is a delete of its key. */
@@ -132,9 +133,12 @@ void dp_change_clear(dp_change *c); /* accepts NULL and cleared changes */
  *   typed patch: every attribute of the patch replaces the stored one
  *     (DynamoDB Streams images are whole items).
  * The result lives in doc, is validated like dp_change_parse's items, and
- * is returned; NULL with errstr set on error. opts may be NULL (no column
- * types, no key checks). */
+ * is returned; NULL with errstr set on error, and *result_code (may be
+ * NULL) says which: DDBPIPE_ERR_TOO_LARGE (over 400 KB), _VALIDATION,
+ * _NOMEM, _INVALID_ARG (patch not an object); DDBPIPE_OK on success. opts
+ * may be NULL (no column types, no key checks). */
 dp_json *dp_item_merge_patch(dp_json_doc *doc, const dp_json *stored_item, const dp_json *patch, int patch_typed,
-                             const dp_change_format_opts *opts, char *errstr, size_t errstr_size);
+                             const dp_change_format_opts *opts, ddbpipe_result_t *result_code, char *errstr,
+                             size_t errstr_size);
 
 #endif

@@ -578,6 +578,7 @@ static void key_failed(sk_engine *e, sk_key *k, const char *reason) {
 static void merge_compute(sk_engine *e, sk_key *k, const dp_json *stored) {
     struct ddbpipe_sink *s = e->s;
     char reason[512] = "";
+    ddbpipe_result_t why = DDBPIPE_OK;
     dp_json_doc *doc = dp_json_doc_new();
     const dp_json *cur = stored;
     int deleted = 0;
@@ -599,7 +600,7 @@ static void merge_compute(sk_engine *e, sk_key *k, const dp_json *stored) {
         /* a DynamoDB Streams image is the whole new item: it replaces */
         if (r->op == SK_OP_PUT)
             cur = NULL;
-        cur = dp_item_merge_patch(doc, cur, dp_json_root(pd), r->op == SK_OP_PUT, &s->pctx.opts, reason,
+        cur = dp_item_merge_patch(doc, cur, dp_json_root(pd), r->op == SK_OP_PUT, &s->pctx.opts, &why, reason,
                                   sizeof(reason));
         dp_json_doc_free(pd);
         if (!cur)
@@ -628,7 +629,7 @@ fail:
     dp_json_doc_free(doc);
     {
         char msg[600];
-        if (strstr(reason, "400 KB"))
+        if (why == DDBPIPE_ERR_TOO_LARGE)
             SK_ADD(s, oversized_dropped, 1);
         snprintf(msg, sizeof(msg), "merge: %s", reason[0] ? reason : "failed");
         key_failed(e, k, msg);

@@ -86,7 +86,7 @@ sk_bad_kind sk_parse_line_general(const sk_parse_ctx *ctx, const char *line, siz
     reason[0] = '\0';
     ddbpipe_result_t r = dp_change_parse(line, len, &ctx->opts, &ch, reason, rs);
     if (r != DDBPIPE_OK) {
-        if (strstr(reason, "(400 KB)") || strstr(reason, "400 KB"))
+        if (r == DDBPIPE_ERR_TOO_LARGE)
             return SK_BAD_OVERSIZED;
         if (!reason[0])
             snprintf(reason, rs, "%s", ddbpipe_strerror(r));

@@ -95,4 +95,15 @@ expect_not_in "$OUT$ERR" "SuperSecretValue123" "secret never printed"
 run "$B" config --set batch_size=100000
 expect_rc 2 "out-of-range value"
 expect_in "$ERR" "batch_size" "out-of-range value names the key"
+# No provider has credentials: the request never leaves, and the message says the
+# credentials (not the endpoint) are what failed. Exit 3 (a service/connection error).
+mkdir -p "$TEST_TMP/home"
+run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+    -u AWS_DEFAULT_PROFILE -u AWS_WEB_IDENTITY_TOKEN_FILE -u AWS_ROLE_ARN -u AWS_CONFIG_FILE \
+    -u AWS_SHARED_CREDENTIALS_FILE -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
+    -u AWS_CONTAINER_CREDENTIALS_FULL_URI HOME="$TEST_TMP/home" AWS_EC2_METADATA_DISABLED=true \
+    "$B" list-tables --set region=us-east-1 --set endpoint_url=http://127.0.0.1:9
+expect_rc 3 "list-tables without credentials"
+expect_in "$ERR" "ListTables: could not get credentials: no credentials found" "credentials failure named"
+expect_not_in "$ERR" "cannot reach" "not worded as a network error"
 echo "PASS: CLI basics"

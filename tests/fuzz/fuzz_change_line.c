@@ -107,9 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     if (c.op == DP_CHANGE_UPSERT) {
-        dp_json *m = dp_item_merge_patch(c.doc, c.item, c.patch, c.patch_typed, &o, err, sizeof err);
+        dp_json *m = dp_item_merge_patch(c.doc, c.item, c.patch, c.patch_typed, &o, NULL, err, sizeof err);
         (void)m;
-        m = dp_item_merge_patch(c.doc, NULL, c.patch, c.patch_typed, &o, err, sizeof err);
+        m = dp_item_merge_patch(c.doc, NULL, c.patch, c.patch_typed, &o, NULL, err, sizeof err);
         (void)m;
     }
     dp_buf_free(&key);

@@ -312,7 +312,7 @@ static void test_item_too_large(void **state)
     memset(json + 26, 'x', n + 1);
     strcpy(json + 26 + n + 1, "\"}}");
     d = P(json);
-    assert_int_equal(dp_item_validate(dp_json_root(d), "id", NULL, err, sizeof err), -1);
+    assert_int_equal(dp_item_validate(dp_json_root(d), "id", NULL, err, sizeof err), DP_ITEM_TOO_LARGE);
     assert_string_equal(err, "item is 409601 bytes by DynamoDB's size rules, the limit is 409600 (400 KB)");
     dp_json_doc_free(d);
     free(json);

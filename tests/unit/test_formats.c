@@ -517,7 +517,7 @@ static const char *merge(const char *stored, const char *patch, int typed, const
     dp_json_doc *s = stored ? P(stored) : NULL;
     dp_json_doc *p = P(patch);
     dp_json_doc *doc = dp_json_doc_new();
-    dp_json *r = dp_item_merge_patch(doc, s ? dp_json_root(s) : NULL, dp_json_root(p), typed, o, err, sizeof err);
+    dp_json *r = dp_item_merge_patch(doc, s ? dp_json_root(s) : NULL, dp_json_root(p), typed, o, NULL, err, sizeof err);
     if (r)
         snprintf(out, sizeof out, "%s", W(r));
     else
@@ -577,7 +577,7 @@ static void test_merge_patch(void **state)
     assert_int_equal(dp_change_parse(line, strlen(line), &o, &c, err, sizeof err), DDBPIPE_OK);
     assert_false(c.patch_typed);
     dp_json_doc *s = P(stored);
-    dp_json *r = dp_item_merge_patch(c.doc, dp_json_root(s), c.patch, c.patch_typed, &o, err, sizeof err);
+    dp_json *r = dp_item_merge_patch(c.doc, dp_json_root(s), c.patch, c.patch_typed, &o, NULL, err, sizeof err);
     assert_non_null(r);
     assert_null(dp_json_get(r, "a"));
     assert_non_null(dp_json_get(r, "b"));
@@ -586,15 +586,63 @@ static void test_merge_patch(void **state)
     /* with ignore_nulls the null is not in the patch: the attribute stays */
     o.ignore_nulls = 1;
     assert_int_equal(dp_change_parse(line, strlen(line), &o, &c, err, sizeof err), DDBPIPE_OK);
-    r = dp_item_merge_patch(c.doc, dp_json_root(s), c.patch, c.patch_typed, &o, err, sizeof err);
+    r = dp_item_merge_patch(c.doc, dp_json_root(s), c.patch, c.patch_typed, &o, NULL, err, sizeof err);
     assert_non_null(dp_json_get(r, "a"));
     dp_change_clear(&c);
     dp_json_doc_free(s);
 }
 
+/* Result codes, not message words, say why a line or a merge failed. */
+static void test_result_codes(void **state)
+{
+    (void)state;
+    dp_change_format_opts o = opts_pk("id");
+    char err[512];
+    dp_change c;
+    size_t n = 420000;
+    char *line = malloc(n + 64);
+    assert_non_null(line);
+    int h = snprintf(line, 64, "{\"id\": \"k\", \"blob\": \"");
+    memset(line + h, 'x', n);
+    strcpy(line + h + n, "\"}");
+    assert_int_equal(dp_change_parse(line, strlen(line), &o, &c, err, sizeof err), DDBPIPE_ERR_TOO_LARGE);
+    assert_non_null(strstr(err, "400 KB"));
+    /* the same item as a merge patch */
+    dp_json_doc *p = P(line);
+    dp_json_doc *doc = dp_json_doc_new();
+    ddbpipe_result_t why = DDBPIPE_OK;
+    assert_null(dp_item_merge_patch(doc, NULL, dp_json_root(p), 0, &o, &why, err, sizeof err));
+    assert_int_equal(why, DDBPIPE_ERR_TOO_LARGE);
+    dp_json_doc_free(doc);
+    dp_json_doc_free(p);
+    free(line);
+    /* a reason quoting "400 KB" is still a validation error */
+    const char *bad = "{\"id\": \"k\", \"400 KB\": 1e999}";
+    assert_int_equal(dp_change_parse(bad, strlen(bad), &o, &c, err, sizeof err), DDBPIPE_ERR_VALIDATION);
+    assert_non_null(strstr(err, "400 KB"));
+    p = P("{\"400 KB\": 1e999}");
+    doc = dp_json_doc_new();
+    assert_null(dp_item_merge_patch(doc, NULL, dp_json_root(p), 0, &o, &why, err, sizeof err));
+    assert_int_equal(why, DDBPIPE_ERR_VALIDATION);
+    dp_json_doc_free(doc);
+    dp_json_doc_free(p);
+    /* a merge that succeeds says so */
+    p = P("{\"id\": \"k\", \"a\": 1}");
+    doc = dp_json_doc_new();
+    assert_non_null(dp_item_merge_patch(doc, NULL, dp_json_root(p), 0, &o, &why, err, sizeof err));
+    assert_int_equal(why, DDBPIPE_OK);
+    dp_json_doc_free(doc);
+    dp_json_doc_free(p);
+    /* the JSON parser's own failure is PARSE, with the byte offset */
+    assert_int_equal(dp_change_parse("{\"id\": ", 8, &o, &c, err, sizeof err), DDBPIPE_ERR_PARSE);
+    assert_non_null(strstr(err, "invalid JSON: "));
+    assert_non_null(strstr(err, "at byte"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_result_codes),
         cmocka_unit_test(test_format_names),
         cmocka_unit_test(test_json_rows),
         cmocka_unit_test(test_document_attribute),

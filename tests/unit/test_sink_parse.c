@@ -169,6 +169,32 @@ static void test_oversized_item_is_its_own_kind(void **state) {
     free(line);
 }
 
+/* Oversized is decided by the parser's result code, not by the reason's
+ * words: a bad record whose reason quotes "400 KB" (here an attribute
+ * named so) is an ordinary bad record. */
+static void test_reason_text_does_not_make_oversized(void **state) {
+    (void)state;
+    sk_parse_ctx c = ctx_for(0);
+    sk_change ch;
+    char reason[512];
+    assert_int_equal(parse(&c, "{\"id\": 1, \"sort\": \"a\", \"(400 KB)\": 1e999}", &ch, reason), SK_BAD_RECORD);
+    assert_non_null(strstr(reason, "400 KB"));
+    sk_change_free(&ch);
+    /* a Streams image over 400 KB (typed, checked by dp_item_validate_typed) is oversized */
+    size_t n = 420000;
+    char *line = malloc(n + 256);
+    assert_non_null(line);
+    int h = snprintf(line, 256,
+                     "{\"eventName\":\"INSERT\",\"dynamodb\":{\"NewImage\":{\"id\":{\"N\":\"1\"},"
+                     "\"sort\":{\"S\":\"a\"},\"blob\":{\"S\":\"");
+    memset(line + h, 'x', n);
+    strcpy(line + h + n, "\"}}}}");
+    assert_int_equal(parse(&c, line, &ch, reason), SK_BAD_OVERSIZED);
+    assert_non_null(strstr(reason, "400 KB"));
+    sk_change_free(&ch);
+    free(line);
+}
+
 static void key_of(const char *item, dp_buf *out) {
     dp_json_doc *d = dp_json_parse(item, strlen(item), NULL);
     assert_non_null(d);
@@ -571,6 +597,7 @@ int main(void) {
         cmocka_unit_test(test_merge_mode_keeps_the_patch),
         cmocka_unit_test(test_bad_records_have_reasons),
         cmocka_unit_test(test_oversized_item_is_its_own_kind),
+        cmocka_unit_test(test_reason_text_does_not_make_oversized),
         cmocka_unit_test(test_key_identity_follows_dynamodb),
         cmocka_unit_test(test_checkpoint_format),
         cmocka_unit_test(test_checkpoint_identity),
