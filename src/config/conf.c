@@ -943,6 +943,9 @@ static const char *prop_env_value(const dp_prop *p) {
     return NULL;
 }
 
+#define DP_STR_(x) #x
+#define DP_XSTR(x) DP_STR_(x) /* a macro's value as text */
+
 static const char *raw_get(const ddbpipe_conf_t *conf, const char *name, int *explicit_out) {
     int idx = dp_prop_find(name);
     if (explicit_out)
@@ -959,9 +962,12 @@ static const char *raw_get(const ddbpipe_conf_t *conf, const char *name, int *ex
     const char *ev = prop_env_value(p);
     if (ev)
         return ev;
-    if (!strcmp(p->info.name, "batch_size")) {
-        const char *m = conf->values[dp_prop_find("write_mode")];
-        return m && !strcmp(m, "transactional") ? "100" : "25";
+    if (p->flags & DP_PF_DERIVED) {
+        /* batch_size, the only derived default: the typed settings decide it */
+        dp_settings s;
+        dp_conf_settings(conf, &s);
+        return s.batch_size == DP_TRANSACT_WRITE_MAX_ITEMS ? DP_XSTR(DP_TRANSACT_WRITE_MAX_ITEMS)
+                                                           : DP_XSTR(DP_BATCH_WRITE_MAX_ITEMS);
     }
     return p->info.dflt;
 }
@@ -1032,7 +1038,7 @@ void dp_conf_settings(const ddbpipe_conf_t *conf, dp_settings *out) {
             bind(out, p, ev, 0);
     }
     if (!dp_settings_is_set(out, &out->batch_size))
-        out->batch_size = out->write_mode == DP_WRITE_MODE_TRANSACTIONAL ? 100 : 25;
+        out->batch_size = dp_batch_size_limit(out->write_mode);
     ddbpipe_conf_destroy(dflt);
 }
 
@@ -1160,10 +1166,10 @@ ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *s
         }
     }
     int txn = s.write_mode == DP_WRITE_MODE_TRANSACTIONAL;
-    if (s.batch_size > (txn ? 100 : 25) || s.batch_size < 1) {
+    if (s.batch_size > dp_batch_size_limit(s.write_mode) || s.batch_size < 1) {
         dp_errf(errstr, errstr_size,
                 "batch_size %lld is out of range for write_mode %s: allowed 1..%d (the DynamoDB %s limit)",
-                (long long)s.batch_size, txn ? "transactional" : "batch", txn ? 100 : 25,
+                (long long)s.batch_size, txn ? "transactional" : "batch", dp_batch_size_limit(s.write_mode),
                 txn ? "TransactWriteItems" : "BatchWriteItem");
         return DDBPIPE_ERR_CONFIG;
     }

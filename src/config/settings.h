@@ -42,6 +42,14 @@ typedef enum dp_stream_view_type {
     DP_STREAM_VIEW_KEYS_ONLY
 } dp_stream_view_type;
 typedef enum dp_write_mode { DP_WRITE_MODE_BATCH = 0, DP_WRITE_MODE_TRANSACTIONAL } dp_write_mode;
+/* Items per request DynamoDB allows (BatchWriteItem 25, TransactWriteItems
+ * 100): batch_size is capped at it and defaults to it. The one place these
+ * numbers are written. */
+#define DP_BATCH_WRITE_MAX_ITEMS 25
+#define DP_TRANSACT_WRITE_MAX_ITEMS 100
+static inline int dp_batch_size_limit(int write_mode) {
+    return write_mode == DP_WRITE_MODE_TRANSACTIONAL ? DP_TRANSACT_WRITE_MAX_ITEMS : DP_BATCH_WRITE_MAX_ITEMS;
+}
 typedef enum dp_update_mode { DP_UPDATE_MODE_PUT = 0, DP_UPDATE_MODE_MERGE } dp_update_mode;
 typedef enum dp_on_trimmed_data { DP_ON_TRIMMED_STOP = 0, DP_ON_TRIMMED_CONTINUE } dp_on_trimmed_data;
 typedef enum dp_stream_start_position {

@@ -703,7 +703,7 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     s->merge = s->set.update_mode == DP_UPDATE_MODE_MERGE;
     s->fail_on_error = s->set.fail_on_error;
     s->batch_size = (int)s->set.batch_size;
-    int lim = s->transactional ? 100 : 25;
+    int lim = dp_batch_size_limit(s->set.write_mode);
     if (s->batch_size < 1 || s->batch_size > lim) {
         dp_errf(errstr, errstr_size, "batch_size %d is out of range 1..%d for write_mode %s", s->batch_size,
                 lim, s->transactional ? "transactional" : "batch");
