@@ -218,12 +218,12 @@ static int kafka_tick(ddbpipe_kafka_sink_t *k, void *opaque) {
             p->last_print = now;
             fprintf(stderr,
                     "\r\033[Kkafka in %llu | lag %lld | written %llu | in flight %llu | dead-lettered %llu | "
-                    "partitions %llu | commits %llu | rebalances %llu",
+                    "partitions %llu | commits %llu | rebalances %llu | tombstones ignored %llu",
                     (unsigned long long)ks.messages_in, (long long)ks.lag,
                     (unsigned long long)st.records_written + st.records_deleted,
                     (unsigned long long)st.in_flight_requests, (unsigned long long)st.dead_lettered,
                     (unsigned long long)ks.partitions_assigned, (unsigned long long)ks.commits,
-                    (unsigned long long)ks.rebalances);
+                    (unsigned long long)ks.rebalances, (unsigned long long)ks.tombstones_ignored);
         }
     }
     return g_signals != 0;
@@ -269,11 +269,11 @@ static int sink_kafka(cli_common *c, const ddbpipe_sink_options_t *so, const cha
             uint64_t done = st.records_written + st.records_deleted;
             fprintf(stderr,
                     "ddbpipe sink: kafka: %llu messages in, %llu written (%llu puts, %llu deletes), %llu "
-                    "dead-lettered, %llu commits, %llu rebalances, %.1f s, %.0f records/s%s\n",
+                    "dead-lettered, %llu tombstones ignored, %llu commits, %llu rebalances, %.1f s, %.0f records/s%s\n",
                     (unsigned long long)ks.messages_in, (unsigned long long)done,
                     (unsigned long long)st.records_written, (unsigned long long)st.records_deleted,
-                    (unsigned long long)st.dead_lettered, (unsigned long long)ks.commits,
-                    (unsigned long long)ks.rebalances, el, el > 0 ? (double)done / el : 0.0,
+                    (unsigned long long)st.dead_lettered, (unsigned long long)ks.tombstones_ignored,
+                    (unsigned long long)ks.commits, (unsigned long long)ks.rebalances, el, el > 0 ? (double)done / el : 0.0,
                     g_signals ? " (stopped by signal)" : "");
         }
         if (stats_file && cli_write_stats_file(stats_file, ddbpipe_kafka_sink_stats_json(k)) != 0) {

@@ -61,8 +61,8 @@ struct ddbpipe_kafka_sink {
     ddbpipe_kafka_stats_t st;
     uint64_t dlq_failures; /* dead-letter producer delivery failures */
     /* Prometheus (the sink's registry): counters pushed as deltas */
-    dp_metric *m_in, *m_rebalances, *m_commits;
-    uint64_t m_last_in, m_last_rebalances, m_last_commits;
+    dp_metric *m_in, *m_rebalances, *m_commits, *m_tombstones;
+    uint64_t m_last_in, m_last_rebalances, m_last_commits, m_last_tombstones;
     ddbpipe_result_t fatal;
     char fatal_msg[512];
 };
@@ -514,7 +514,7 @@ ddbpipe_sink_t *ddbpipe_kafka_sink_sink(ddbpipe_kafka_sink_t *k) {
 static int64_t tp_lag(const ddbpipe_kafka_sink_t *k, const ktp *t, int64_t *hw_out);
 
 /* Push the Kafka figures into the sink's Prometheus registry: messages in,
- * rebalances, commits, and per partition the consumer lag and committed
+ * rebalances, commits, tombstones ignored, and per partition the consumer lag and committed
  * offset (-1: none yet). */
 static void metrics_sync(ddbpipe_kafka_sink_t *k) {
     dp_metrics *reg = sk_metrics_registry(k->sink);
@@ -527,6 +527,8 @@ static void metrics_sync(ddbpipe_kafka_sink_t *k) {
                                              "Consumer group rebalance callbacks.", NULL, NULL);
         k->m_commits =
             dp_metrics_counter(reg, "ddbpipe_kafka_commits_total", "Successful offset commits.", NULL, NULL);
+        k->m_tombstones = dp_metrics_counter(reg, "ddbpipe_kafka_tombstones_ignored_total",
+                                             "Keyed tombstones skipped (kafka_tombstones: ignore).", NULL, NULL);
     }
     dp_metric_add(k->m_in, k->st.messages_in - k->m_last_in);
     dp_metric_add(k->m_rebalances, k->st.rebalances - k->m_last_rebalances);
@@ -534,6 +536,8 @@ static void metrics_sync(ddbpipe_kafka_sink_t *k) {
     k->m_last_in = k->st.messages_in;
     k->m_last_rebalances = k->st.rebalances;
     k->m_last_commits = k->st.commits;
+    dp_metric_add(k->m_tombstones, k->st.tombstones_ignored - k->m_last_tombstones);
+    k->m_last_tombstones = k->st.tombstones_ignored;
     for (size_t i = 0; i < k->ntps; i++) {
         ktp *t = k->tps[i];
         if (!t->m_lag) {
