@@ -163,7 +163,11 @@ char *dp_read_file(const char *path, size_t max_len, size_t *out_len) {
     return buf;
 }
 
-static uint32_t crc_table[256];
+/* Slice-by-8: eight bytes a step through eight tables (crc_table[0] is the
+ * classic byte table). The source reads Scan pages of about 1 MB and checks
+ * each against x-amz-crc32; a byte at a time, that check was the largest
+ * single cost of a snapshot (17% of its CPU). */
+static uint32_t crc_table[8][256];
 static int crc_ready;
 
 static void crc_init(void) {
@@ -171,8 +175,11 @@ static void crc_init(void) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
             c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
+        crc_table[0][i] = c;
     }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xFF];
     __atomic_store_n(&crc_ready, 1, __ATOMIC_RELEASE);
 }
 
@@ -181,8 +188,17 @@ uint32_t dp_crc32(const void *data, size_t len) {
         crc_init(); /* idempotent: racing threads compute the same table */
     const unsigned char *p = data;
     uint32_t c = 0xFFFFFFFFu;
+    for (; len >= 8; p += 8, len -= 8) {
+        /* little-endian words, assembled by hand so any host gets it right */
+        uint32_t lo =
+            c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+        c = crc_table[7][lo & 0xFF] ^ crc_table[6][(lo >> 8) & 0xFF] ^ crc_table[5][(lo >> 16) & 0xFF] ^
+            crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xFF] ^ crc_table[2][(hi >> 8) & 0xFF] ^
+            crc_table[1][(hi >> 16) & 0xFF] ^ crc_table[0][hi >> 24];
+    }
     for (size_t i = 0; i < len; i++)
-        c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+        c = crc_table[0][(c ^ p[i]) & 0xFF] ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;
 }
 
@@ -244,8 +260,7 @@ int64_t dp_parse_iso8601(const char *s) {
 
 /* ------------------------------------------------------------ per-thread objects */
 
-static int thread_local_ready(dp_thread_local *t)
-{
+static int thread_local_ready(dp_thread_local *t) {
     int st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
     if (st != 0)
         return st > 0;
@@ -257,8 +272,7 @@ static int thread_local_ready(dp_thread_local *t)
     return st > 0;
 }
 
-void *dp_thread_local_get(dp_thread_local *t, size_t size, int create)
-{
+void *dp_thread_local_get(dp_thread_local *t, size_t size, int create) {
     if (!thread_local_ready(t))
         return NULL;
     void *o = pthread_getspecific(t->key);
@@ -272,8 +286,7 @@ void *dp_thread_local_get(dp_thread_local *t, size_t size, int create)
     return o;
 }
 
-void dp_thread_local_release(dp_thread_local *t)
-{
+void dp_thread_local_release(dp_thread_local *t) {
     void *o = dp_thread_local_get(t, 0, 0);
     if (o) {
         pthread_setspecific(t->key, NULL);
@@ -293,8 +306,7 @@ void dp_abi_copy_out(void *dst, size_t dst_size, const void *src, size_t src_siz
     memcpy(dst, src, dst_size < src_size ? dst_size : src_size);
 }
 
-char *dp_collapse_ws(const char *s, size_t n)
-{
+char *dp_collapse_ws(const char *s, size_t n) {
     char *o = malloc(n + 1);
     if (!o)
         return NULL;

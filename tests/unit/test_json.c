@@ -146,10 +146,32 @@ static void test_buf_cap(void **state) {
     dp_buf_free(&b);
 }
 
+/* CRC-32 a bit at a time: the reference the table-driven dp_crc32 must match. */
+static uint32_t crc32_bitwise(const unsigned char *p, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
 static void test_crc32_and_iso8601(void **state) {
     (void)state;
     assert_int_equal(dp_crc32("{\"TableNames\":[]}", 17), 1315925753u); /* as DynamoDB Local sent it */
     assert_int_equal(dp_crc32("123456789", 9), 0xCBF43926u);
+    /* every length and start offset around the 8-byte steps, and a long run */
+    unsigned char buf[4099];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (unsigned char)(x >> 16);
+    }
+    for (size_t off = 0; off < 9; off++)
+        for (size_t n = 0; n < 40; n++)
+            assert_int_equal(dp_crc32(buf + off, n), crc32_bitwise(buf + off, n));
+    assert_int_equal(dp_crc32(buf, sizeof buf), crc32_bitwise(buf, sizeof buf));
     assert_int_equal(dp_parse_iso8601("1970-01-01T00:00:00Z"), 0);
     assert_int_equal(dp_parse_iso8601("2026-11-21T12:00:00.123Z"), 1795262400);
     assert_int_equal(dp_parse_iso8601("2026-11-21T13:00:00+01:00"), 1795262400);
