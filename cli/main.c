@@ -1,5 +1,6 @@
 /* ddbpipe: stream changes into and out of DynamoDB. Dispatches to one
  * subcommand per file (cli/<name>.c). */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,13 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* Buffers of a MiB or two (Scan pages, response bodies, request bodies)
+     * stay in the heap for the next one instead of glibc's default of an
+     * mmap, a page fault for every 4 KiB and a munmap each: a third of a
+     * snapshot's CPU went to those faults. Up to 16 MiB of free heap top is
+     * kept before it is given back (RSS stays within the peak). */
+    mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
     size_t n;
     const cli_command *cmds = commands(&n);
     char prog[64];
