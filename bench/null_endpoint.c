@@ -5,7 +5,15 @@
  * times come in arrival order) on a timerfd with nanosecond resolution, so
  * 10 ms means 10 ms, not 10 ms plus a poll tick.
  *
- *   null_endpoint [--port N] [--latency-ms MS] [--spin] [--pk NAME]
+ *   null_endpoint [--port N] [--latency-ms MS] [--spin] [--pk NAME] [--dump FILE]
+ *                 [--scan-items N] [--scan-page N]
+ * --dump FILE writes every BatchWriteItem body it receives to FILE, one a
+ * line (bench/floor_client replays them). --scan-items N serves Scan from
+ * memory: a table of N items shaped like bench/gen_records' rows (partition
+ * key --pk, "user-%010d"), item i in segment i % TotalSegments, pages of
+ * --scan-page items (default 2000, about 1 MB as DynamoDB pages), made on
+ * the fly so the endpoint's memory does not grow with N. LastEvaluatedKey is
+ * the last item's key; the next page starts after it.
  * Prints "PORT <n>" on stdout once listening. GET /__stats returns
  * {"requests":..,"items":..,"connections":..,"open_calls":..,"max_open_calls":..}:
  * max_open_calls is the most calls received and not yet answered at one
@@ -60,6 +68,8 @@ static uint64_t n_requests, n_items, n_conns, open_calls, max_open_calls;
 static int64_t latency_ns;
 static int spin;
 static const char *pk_name = "id";
+static FILE *dump_f;
+static long scan_items = -1, scan_page = 2000;
 
 static void on_signal(int s) {
     (void)s;
@@ -110,6 +120,62 @@ static void set_response(conn *c, int status, const char *body) {
     c->resp_off = 0;
 }
 
+/* An integer member of a request body ("Segment":3), or dflt. */
+static long body_long(const char *body, size_t n, const char *name, long dflt) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", name);
+    const char *p = memmem(body, n, pat, strlen(pat));
+    return p ? strtol(p + strlen(pat), NULL, 10) : dflt;
+}
+
+/* Appends item i, typed, as DynamoDB returns it. */
+static size_t scan_item(char *o, size_t cap, long i) {
+    static const char *beh[] = {"view", "cart", "purchase", "fav"};
+    uint64_t h = (uint64_t)i * 0x9E3779B97F4A7C15ULL;
+    return (size_t)snprintf(
+        o, cap,
+        "{\"%s\":{\"S\":\"user-%010ld\"},\"item_id\":{\"N\":\"%lu\"},\"category_id\":{\"N\":\"%lu\"},"
+        "\"behavior\":{\"S\":\"%s\"},\"price\":{\"N\":\"%lu.%02lu\"},\"ts\":{\"S\":\"2026-11-21T12:%02lu:%02lu.%03luZ\"},"
+        "\"active\":{\"BOOL\":%s},\"tags\":{\"L\":[{\"S\":\"t%lu\"},{\"S\":\"t%lu\"}]},"
+        "\"note\":{\"S\":\"lorem ipsum dolor sit amet adipiscing sed do eiusmod tempor incididunt %lu\"}}",
+        pk_name, i, (unsigned long)(h % 50000), (unsigned long)(h >> 20) % 1000, beh[(h >> 30) % 4],
+        (unsigned long)(h >> 33) % 1000, (unsigned long)(h >> 43) % 100, (unsigned long)(h >> 13) % 60,
+        (unsigned long)(h >> 19) % 60, (unsigned long)(h >> 25) % 1000, (h >> 7) & 1 ? "true" : "false",
+        (unsigned long)(h >> 37) % 100, (unsigned long)(h >> 47) % 100, (unsigned long)(h >> 3) % 100000000);
+}
+
+/* A Scan page of the in-memory table (--scan-items) into a new string. */
+static char *scan_answer(const char *body, size_t n) {
+    long seg = body_long(body, n, "Segment", 0), total = body_long(body, n, "TotalSegments", 1);
+    long limit = body_long(body, n, "Limit", scan_page);
+    if (total < 1)
+        total = 1;
+    if (limit < 1 || limit > scan_page)
+        limit = scan_page;
+    long start = seg; /* first item index of this segment */
+    const char *esk = memmem(body, n, "\"ExclusiveStartKey\"", 19);
+    if (esk) {
+        const char *u = memmem(esk, n - (size_t)(esk - body), "user-", 5);
+        if (u)
+            start = strtol(u + 5, NULL, 10) + total;
+    }
+    size_t cap = (size_t)limit * 640 + 256, len = 0;
+    char *o = malloc(cap);
+    len += (size_t)snprintf(o, cap, "{\"Items\":[");
+    long i = start, cnt = 0;
+    for (; i < scan_items && cnt < limit; i += total, cnt++) {
+        if (cnt)
+            o[len++] = ',';
+        len += scan_item(o + len, cap - len, i);
+    }
+    len += (size_t)snprintf(o + len, cap - len, "],\"Count\":%ld,\"ScannedCount\":%ld", cnt, cnt);
+    if (i < scan_items)
+        len += (size_t)snprintf(o + len, cap - len, ",\"LastEvaluatedKey\":{\"%s\":{\"S\":\"user-%010ld\"}}",
+                                pk_name, i - total);
+    snprintf(o + len, cap - len, "}");
+    return o;
+}
+
 /* Returns bytes consumed when a full request is in the buffer, 0 if more is needed. */
 static size_t try_request(conn *c) {
     char *hend = memmem(c->buf, c->len, "\r\n\r\n", 4);
@@ -151,6 +217,10 @@ static size_t try_request(conn *c) {
         set_response(c, 200, b);
     } else if (strstr(target, "BatchWriteItem")) {
         n_items += count_sub(body, clen, "\"PutRequest\"") + count_sub(body, clen, "\"DeleteRequest\"");
+        if (dump_f) {
+            fwrite(body, 1, clen, dump_f);
+            fputc('\n', dump_f);
+        }
         set_response(c, 200, "{\"UnprocessedItems\":{}}");
     } else if (strstr(target, "TransactWriteItems")) {
         n_items += count_sub(body, clen, "\"Put\"") + count_sub(body, clen, "\"Delete\"");
@@ -161,9 +231,14 @@ static size_t try_request(conn *c) {
                  "{\"Table\":{\"TableName\":\"bench\",\"TableStatus\":\"ACTIVE\",\"KeySchema\":[{"
                  "\"AttributeName\":"
                  "\"%s\",\"KeyType\":\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"%s\","
-                 "\"AttributeType\":\"S\"}],\"ItemCount\":0}}",
-                 pk_name, pk_name);
+                 "\"AttributeType\":\"S\"}],\"ItemCount\":%ld}}",
+                 pk_name, pk_name, scan_items > 0 ? scan_items : 0);
         set_response(c, 200, b);
+    } else if (scan_items >= 0 && strstr(target, ".Scan")) {
+        char *page = scan_answer(body, clen);
+        n_items += (uint64_t)body_long(page, strlen(page), "Count", 0);
+        set_response(c, 200, page);
+        free(page);
     } else if (strstr(target, "ListTables")) {
         set_response(c, 200, "{\"TableNames\":[\"bench\"]}");
     } else {
@@ -246,8 +321,20 @@ int main(int argc, char **argv) {
             spin = 1;
         else if (!strcmp(argv[i], "--pk") && i + 1 < argc)
             pk_name = argv[++i];
+        else if (!strcmp(argv[i], "--dump") && i + 1 < argc) {
+            if (!(dump_f = fopen(argv[++i], "w"))) {
+                perror(argv[i]);
+                return 1;
+            }
+        } else if (!strcmp(argv[i], "--scan-items") && i + 1 < argc)
+            scan_items = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--scan-page") && i + 1 < argc)
+            scan_page = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--port N] [--latency-ms MS] [--spin] [--pk NAME]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--port N] [--latency-ms MS] [--spin] [--pk NAME] [--dump FILE] "
+                    "[--scan-items N] [--scan-page N]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -371,6 +458,8 @@ int main(int argc, char **argv) {
         if (conns[fd])
             close_conn(ep, conns, conns[fd]);
     free(conns);
+    if (dump_f)
+        fclose(dump_f);
     close(tfd);
     close(ep);
     close(ls);
