@@ -944,18 +944,31 @@ static void request_records(ddbpipe_source_t *src, dp_shard *s) {
 
 /* TrimmedDataAccessException: records were deleted (24 h retention) before
  * they were read. That is data loss: say so loudly, count it, and stop
- * unless on_trimmed_data=continue. */
-static void on_trimmed(ddbpipe_source_t *src, dp_shard *s, const char *msg) {
+ * unless on_trimmed_data=continue. gone: the shard itself no longer exists
+ * (ResourceNotFoundException: older than 24 h, e.g. named by an old
+ * checkpoint); continuing then means it is done (its children, if any, are
+ * listed and read), since there is no trim horizon left to start from. */
+static void on_trimmed(ddbpipe_source_t *src, dp_shard *s, const char *msg, int gone) {
     src->stats.trimmed_losses++;
     dp_metric_inc(src->m_trimmed);
     DP_LOG_ERROR("source: DATA LOSS on shard %s: records after sequence %s were trimmed from the stream before "
-                 "they were read (TrimmedDataAccessException: %s)",
-                 s->id, s->last_seq ? s->last_seq : "(start)", msg);
+                 "they were read (%s: %s)",
+                 s->id, s->last_seq ? s->last_seq : "(start)",
+                 gone ? "ResourceNotFoundException: the shard no longer exists" : "TrimmedDataAccessException", msg);
     if (!src->trimmed_continue) {
         set_fatal(src, DDBPIPE_ERR_DATA_LOSS,
-                  "data loss: shard %s of %s was trimmed past the last read position (sequence %s); set "
+                  "data loss: shard %s of %s %s past the last read position (sequence %s); set "
                   "on_trimmed_data: continue to go on from the trim horizon",
-                  s->id, src->st.stream_arn, s->last_seq ? s->last_seq : "(start)");
+                  s->id, src->st.stream_arn, gone ? "no longer exists: it was trimmed" : "was trimmed",
+                  s->last_seq ? s->last_seq : "(start)");
+        return;
+    }
+    src->dirty = 1;
+    if (gone) {
+        DP_LOG_ERROR("source: on_trimmed_data=continue: shard %s no longer exists; going on with its children", s->id);
+        s->finished = 1;
+        s->state = DP_SHARD_FINISHED;
+        src->graph_changed = 1;
         return;
     }
     DP_LOG_ERROR("source: on_trimmed_data=continue: shard %s continues from TRIM_HORIZON", s->id);
@@ -963,7 +976,6 @@ static void on_trimmed(ddbpipe_source_t *src, dp_shard *s, const char *msg) {
     s->start_latest = 0;
     s->state = DP_SHARD_NEED_ITER;
     s->due_ms = dp_now_ms();
-    src->dirty = 1;
 }
 
 static int is_code(const dp_ddb_result *res, const char *code) {
@@ -981,13 +993,13 @@ static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
     if (res->result != DDBPIPE_OK) {
         /* on_trimmed twice: a gone shard is trimmed only once retries give up */
         if (is_code(res, "TrimmedDataAccessException")) { // NOLINT(bugprone-branch-clone): order matters, see above
-            on_trimmed(src, s, res->message);
+            on_trimmed(src, s, res->message, 0);
         } else if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
             src->stats.retries++;
             s->due_ms = dp_now_ms() + backoff_ms(s->failures);
-        } else if (is_code(res, "ResourceNotFoundException") && s->last_seq) {
+        } else if (is_code(res, "ResourceNotFoundException") && !s->finished) {
             /* The shard is gone (older than 24 h) with records we had not read. */
-            on_trimmed(src, s, res->message);
+            on_trimmed(src, s, res->message, 1);
         } else {
             set_fatal(src, res->result, "GetShardIterator %s failed: %s: %s", s->id, res_code(res), res->message);
         }
@@ -1042,7 +1054,7 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
             s->state = DP_SHARD_NEED_ITER;
             s->due_ms = dp_now_ms();
         } else if (is_code(res, "TrimmedDataAccessException")) {
-            on_trimmed(src, s, res->message);
+            on_trimmed(src, s, res->message, 0);
         } else if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
             src->stats.retries++;
             s->due_ms = dp_now_ms() + backoff_ms(s->failures);

@@ -2,7 +2,8 @@
 """ddbpipe source against the DynamoDB Streams test double (streams_double.py):
 split shards (parents, children, grandchildren), paged and inconsistent
 listings, children only found through CHILD_SHARDS, an expired iterator,
-injected 500s/throttles, trimmed data, kill -9 + --checkpoint restart, SIGTERM.
+injected 500s/throttles, trimmed data, kill -9 + --checkpoint restart, SIGTERM,
+a checkpoint naming a shard that no longer exists.
 
 What a user checks: every key's changes come out in write order across
 splits, nothing is lost, trimmed data stops the run with exit 3 unless
@@ -303,11 +304,66 @@ def test_sigterm(cmd, stats_opt, tmp):
         d.stop()
 
 
+def test_gone_shard(cmd, stats_opt, tmp):
+    """A checkpoint naming a shard that no longer exists (trimmed away: GetShardIterator answers
+    ResourceNotFoundException) follows the trim rules: unread records there are data loss, exit 3;
+    on_trimmed_data=continue counts the loss and goes on (exit 0); a finished one is no loss."""
+    d = Double(tmp, "--no-faults")
+    try:
+        out = os.path.join(tmp, "gone.jsonl")
+        cp = os.path.join(tmp, "gone.checkpoint")
+        cfg = write_config(tmp, d.port)
+        r, st = run_source(cmd, stats_opt, cfg, out, tmp, "--from", "trim_horizon", "--checkpoint", cp,
+                           "--until-caught-up")
+        check(r.returncode == 0, "gone: the first run reads the stream (rc=%d %s)" % (r.returncode, r.stderr[-300:]))
+        base = json.load(open(cp))
+        gone = "shardId-00000-Z"
+
+        def with_gone(seq, finished):
+            ck = json.loads(json.dumps(base))
+            ck["stream"]["shards"].insert(0, {"id": gone, "parent": None, "seq": seq, "finished": finished})
+            path = os.path.join(tmp, "gone-%d.checkpoint" % time.monotonic_ns())
+            with open(path, "w") as f:
+                json.dump(ck, f)
+            return path
+
+        for seq in ("100000000000000000001", None):
+            what = "read up to a sequence" if seq else "never read"
+            r, st = run_source(cmd, stats_opt, cfg, out, tmp, "--checkpoint", with_gone(seq, False),
+                               "--until-caught-up")
+            check(r.returncode == 3 and "data loss" in r.stderr and gone in r.stderr and
+                  "no longer exists" in r.stderr,
+                  "gone (%s): stops with exit 3, data loss named with the shard (rc=%d %s)" %
+                  (what, r.returncode, r.stderr.strip()[-300:]))
+            check(stream_stats(st).get("trimmed_data_losses") == 1, "gone (%s): the loss is counted" % what)
+            cfgc = write_config(tmp, d.port, on_trimmed_data="continue")
+            ck = with_gone(seq, False)
+            r, st = run_source(cmd, stats_opt, cfgc, out, tmp, "--checkpoint", ck, "--until-caught-up")
+            check(r.returncode == 0 and "data loss" in r.stderr.lower(),
+                  "gone (%s), on_trimmed_data=continue: exit 0, the loss still reported (rc=%d %s)" %
+                  (what, r.returncode, r.stderr.strip()[-300:]))
+            check(stream_stats(st).get("trimmed_data_losses") == 1,
+                  "gone (%s), continue: the loss is counted once (%s)" %
+                  (what, stream_stats(st).get("trimmed_data_losses")))
+            left = [sh for sh in json.load(open(ck))["stream"]["shards"] if sh["id"] == gone and not sh["finished"]]
+            check(not left, "gone (%s), continue: the checkpoint no longer waits on the shard" % what)
+        n_iters = len(d.stats()["iterators"])
+        r, st = run_source(cmd, stats_opt, cfg, out, tmp, "--checkpoint", with_gone("100000000000000000001", True),
+                           "--until-caught-up")
+        check(r.returncode == 0 and stream_stats(st).get("trimmed_data_losses") == 0,
+              "gone but finished: no loss, exit 0 (rc=%d %s)" % (r.returncode, r.stderr.strip()[-300:]))
+        check(not [i for i in d.stats()["iterators"][n_iters:] if i[0] == gone],
+              "gone but finished: no iterator asked for it")
+    finally:
+        d.stop()
+
+
 def main():
     cmd, stats_opt = source_cmd()
     print("using", " ".join(cmd))
     with tempfile.TemporaryDirectory() as tmp:
-        for t in (test_split, test_trim_stop, test_trim_continue, test_kill_restart, test_sigterm):
+        for t in (test_split, test_trim_stop, test_trim_continue, test_kill_restart, test_sigterm,
+                  test_gone_shard):
             t(cmd, stats_opt, tmp)
     print("%d failed" % len(FAILS))
     return 1 if FAILS else 0
