@@ -6,6 +6,7 @@
  * use the builders with dp_ddb_call_async and the parsers on the answer.
  *   ops_table.c    CreateTable, DescribeTable, ListTables
  *   ops_read.c     Query and Scan pages, the paging loop
+ *   ops_streams.c  DescribeStream, GetShardIterator, GetRecords (DynamoDB Streams)
  * Blocking calls are not thread-safe per dp_ddb. On failure res keeps the
  * service error (error_code, message); the result is the classified code
  * (ResourceNotFoundException -> DDBPIPE_ERR_NOT_FOUND, ...). */
@@ -38,6 +39,11 @@ ddbpipe_result_t dp_ddb_list_tables_page(dp_ddb *c, const char *exclusive_start,
                                          dp_ddb_result *res);
 ddbpipe_result_t dp_ddb_parse_list_tables(const char *body, size_t len, dp_ddb_name_fn cb, void *opaque,
                                           char *last_evaluated, size_t last_size);
+
+/* The table's CreationDateTime (epoch seconds, the number's text as sent)
+ * from a DescribeTable answer into out; "" when absent or longer than n - 1.
+ * (ddbpipe_table_info_t is frozen, see the ABI rule.) */
+void dp_ddb_parse_table_created(const char *body, size_t len, char *out, size_t n);
 
 /* CreateTable. key names the partition key (and sort key, "" none) with
  * types 'S', 'N' or 'B'. */
@@ -101,5 +107,71 @@ ddbpipe_result_t dp_ddb_parse_read_page(const char *op, const char *body, size_t
 typedef int (*dp_ddb_page_fn)(const dp_ddb_read_page *page, void *opaque);
 ddbpipe_result_t dp_ddb_read_pages(dp_ddb *c, const dp_ddb_read_req *req, dp_ddb_page_fn cb, void *opaque,
                                    dp_ddb_result *res);
+
+/* ---- DynamoDB Streams (send with DP_DDB_API_STREAMS) */
+
+/* The Streams error codes a reader acts on (from res->error_code). */
+typedef enum dp_ddb_stream_error {
+    DP_DDB_STREAM_ERR_NONE = 0,         /* the call succeeded */
+    DP_DDB_STREAM_ERR_EXPIRED_ITERATOR, /* ExpiredIteratorException: get a new iterator */
+    DP_DDB_STREAM_ERR_TRIMMED,          /* TrimmedDataAccessException: records past retention */
+    DP_DDB_STREAM_ERR_NOT_FOUND,        /* ResourceNotFoundException: stream or shard gone */
+    DP_DDB_STREAM_ERR_OTHER
+} dp_ddb_stream_error;
+dp_ddb_stream_error dp_ddb_stream_error_of(const dp_ddb_result *res);
+
+/* DescribeStream: one page of the full listing, or (child_shards_of set)
+ * of the children of one shard (ShardFilter CHILD_SHARDS). */
+typedef struct dp_ddb_describe_stream_req {
+    const char *stream_arn;
+    int limit;                            /* shards per page; 0: service default (100) */
+    const char *exclusive_start_shard_id; /* NULL/"": first page */
+    const char *child_shards_of;          /* NULL/"": every shard */
+} dp_ddb_describe_stream_req;
+ddbpipe_result_t dp_ddb_build_describe_stream(const dp_ddb_describe_stream_req *req, dp_buf *b);
+/* One DescribeStream answer; every pointer points into doc. */
+typedef struct dp_ddb_stream_page {
+    dp_json_doc *doc;
+    const dp_json *description;          /* StreamDescription; NULL when absent */
+    const dp_json *shards;               /* its Shards array (source/shards.c reads them); NULL when absent */
+    const char *table_name;              /* NULL when absent */
+    const char *stream_status;           /* ENABLED, DISABLED, ...; NULL when absent */
+    const char *last_evaluated_shard_id; /* NULL on the last page */
+} dp_ddb_stream_page;
+/* p starts zeroed (or from an earlier parse); free with dp_ddb_stream_page_free. */
+ddbpipe_result_t dp_ddb_parse_describe_stream(const char *body, size_t len, dp_ddb_stream_page *p,
+                                              char *errstr, size_t errstr_size);
+void dp_ddb_stream_page_free(dp_ddb_stream_page *p);
+
+typedef enum dp_ddb_iterator_type {
+    DP_DDB_ITER_TRIM_HORIZON = 0,
+    DP_DDB_ITER_LATEST,
+    DP_DDB_ITER_AFTER_SEQUENCE_NUMBER,
+    DP_DDB_ITER_AT_SEQUENCE_NUMBER
+} dp_ddb_iterator_type;
+typedef struct dp_ddb_shard_iterator_req {
+    const char *stream_arn;
+    const char *shard_id;
+    dp_ddb_iterator_type type;
+    const char *sequence_number; /* for AFTER_/AT_SEQUENCE_NUMBER */
+} dp_ddb_shard_iterator_req;
+/* INVALID_ARG without an ARN or shard, or a sequence type without a number. */
+ddbpipe_result_t dp_ddb_build_get_shard_iterator(const dp_ddb_shard_iterator_req *req, dp_buf *b);
+/* iterator gets the ShardIterator; len 0 when the answer has none (the
+ * shard has nothing left to read). */
+ddbpipe_result_t dp_ddb_parse_get_shard_iterator(const char *body, size_t len, dp_buf *iterator, char *errstr,
+                                                 size_t errstr_size);
+
+/* GetRecords; limit 0: service default (1000). */
+ddbpipe_result_t dp_ddb_build_get_records(const char *shard_iterator, int limit, dp_buf *b);
+typedef struct dp_ddb_records_page {
+    dp_json_doc *doc;
+    const dp_json *records;          /* Records array; NULL when absent */
+    const char *next_shard_iterator; /* NULL: the shard is closed and read to its end */
+} dp_ddb_records_page;
+/* p starts zeroed (or from an earlier parse); free with dp_ddb_records_page_free. */
+ddbpipe_result_t dp_ddb_parse_get_records(const char *body, size_t len, dp_ddb_records_page *p, char *errstr,
+                                          size_t errstr_size);
+void dp_ddb_records_page_free(dp_ddb_records_page *p);
 
 #endif

@@ -291,3 +291,14 @@ ddbpipe_result_t dp_ddb_create_table(dp_ddb *c, const dp_ddb_create_table_req *r
         *exists = 1;
     return rc;
 }
+
+void dp_ddb_parse_table_created(const char *body, size_t len, char *out, size_t n) {
+    if (!out || !n)
+        return;
+    out[0] = '\0';
+    dp_json_doc *d = dp_json_parse(body ? body : "", body ? len : 0, NULL);
+    const dp_json *ct = d ? dp_json_get(dp_json_get(dp_json_root(d), "Table"), "CreationDateTime") : NULL;
+    if (ct && ct->type == DP_JSON_NUMBER && ct->len < n)
+        memcpy(out, ct->str, ct->len + 1);
+    dp_json_doc_free(d);
+}

@@ -710,19 +710,26 @@ static int lease_caught_up(const ddbpipe_source_t *src) {
 
 /* ------------------------------------------------------------ discovery */
 
+/* A request that could not be built (out of memory, a missing field)
+ * stops the source. Returns 1 then. */
+static int build_failed(ddbpipe_source_t *src, const char *op, ddbpipe_result_t rc) {
+    if (rc == DDBPIPE_OK)
+        return 0;
+    set_fatal(src, rc, "%s: could not build the request: %s", op, ddbpipe_strerror(rc));
+    return 1;
+}
+
 static void start_listing(ddbpipe_source_t *src, const char *exclusive_start) {
     if (!exclusive_start)
         src->st.shards.gen++; /* a new full listing */
     dp_buf b;
     dp_buf_init(&b, 0);
-    dp_buf_puts(&b, "{\"StreamArn\":");
-    dp_json_write_cstr(&b, src->st.stream_arn);
-    dp_buf_puts(&b, ",\"Limit\":100");
-    if (exclusive_start) {
-        dp_buf_puts(&b, ",\"ExclusiveStartShardId\":");
-        dp_json_write_cstr(&b, exclusive_start);
+    dp_ddb_describe_stream_req req = {
+        .stream_arn = src->st.stream_arn, .limit = 100, .exclusive_start_shard_id = exclusive_start};
+    if (build_failed(src, "DescribeStream", dp_ddb_build_describe_stream(&req, &b))) {
+        dp_buf_free(&b);
+        return;
     }
-    dp_buf_putc(&b, '}');
     src->stats.describe_stream_calls++;
     if (send_call(src, CALL_DISCOVER, NULL, 0, DP_DDB_API_STREAMS, "DescribeStream", &b) == 0)
         src->disc_pending = 1;
@@ -732,16 +739,12 @@ static void start_listing(ddbpipe_source_t *src, const char *exclusive_start) {
 static void start_child_listing(ddbpipe_source_t *src, dp_shard *s, const char *exclusive_start) {
     dp_buf b;
     dp_buf_init(&b, 0);
-    dp_buf_puts(&b, "{\"StreamArn\":");
-    dp_json_write_cstr(&b, src->st.stream_arn);
-    dp_buf_puts(&b, ",\"ShardFilter\":{\"Type\":\"CHILD_SHARDS\",\"ShardId\":");
-    dp_json_write_cstr(&b, s->id);
-    dp_buf_putc(&b, '}');
-    if (exclusive_start) {
-        dp_buf_puts(&b, ",\"ExclusiveStartShardId\":");
-        dp_json_write_cstr(&b, exclusive_start);
+    dp_ddb_describe_stream_req req = {
+        .stream_arn = src->st.stream_arn, .exclusive_start_shard_id = exclusive_start, .child_shards_of = s->id};
+    if (build_failed(src, "DescribeStream", dp_ddb_build_describe_stream(&req, &b))) {
+        dp_buf_free(&b);
+        return;
     }
-    dp_buf_putc(&b, '}');
     src->stats.describe_stream_calls++;
     src->stats.child_listings++;
     if (send_call(src, CALL_CHILDREN, s, 0, DP_DDB_API_STREAMS, "DescribeStream", &b) == 0) {
@@ -770,27 +773,14 @@ static void first_listing_positions(ddbpipe_source_t *src) {
     }
 }
 
-static ddbpipe_result_t parse_body(const dp_ddb_result *res, const char *what, dp_json_doc **doc, char *err,
-                                   size_t errsize) {
-    dp_json_error jerr;
-    *doc = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, &jerr);
-    if (!*doc) {
-        dp_errf(err, errsize, "%s: invalid JSON answer at byte %zu: %s", what, jerr.offset, jerr.message);
-        return DDBPIPE_ERR_PARSE;
-    }
-    return DDBPIPE_OK;
-}
-
-/* One DescribeStream page merged into the shard graph; *desc is its
- * StreamDescription (NULL when absent; inside *doc, which the caller frees).
- * -1 after set_fatal when the page is unreadable. */
-static int merge_listing_page(ddbpipe_source_t *src, dp_ddb_result *res, dp_json_doc **doc, const dp_json **desc) {
+/* One DescribeStream page (parsed into *page, which the caller frees)
+ * merged into the shard graph. -1 after set_fatal when it is unreadable. */
+static int merge_listing_page(ddbpipe_source_t *src, dp_ddb_result *res, dp_ddb_stream_page *page) {
     char err[256] = "";
     size_t added = 0;
-    ddbpipe_result_t rc = parse_body(res, "DescribeStream", doc, err, sizeof err);
-    *desc = *doc ? dp_json_get(dp_json_root(*doc), "StreamDescription") : NULL;
+    ddbpipe_result_t rc = dp_ddb_parse_describe_stream(res->body.data, res->body.len, page, err, sizeof err);
     if (rc == DDBPIPE_OK)
-        rc = dp_shard_graph_merge(&src->st.shards, dp_json_get(*desc, "Shards"), &added, err, sizeof err);
+        rc = dp_shard_graph_merge(&src->st.shards, page->shards, &added, err, sizeof err);
     if (rc != DDBPIPE_OK) {
         set_fatal(src, rc, "%s", err);
         return -1;
@@ -805,8 +795,7 @@ static int merge_listing_page(ddbpipe_source_t *src, dp_ddb_result *res, dp_json
 /* A disabled stream gets no new shards: its closed shards are leaves, not
  * an inconsistent listing. What happened is found out (DescribeTable) once
  * everything in it was read. */
-static void note_stream_status(ddbpipe_source_t *src, const dp_json *desc) {
-    const char *st = dp_json_get_string(desc, "StreamStatus");
+static void note_stream_status(ddbpipe_source_t *src, const char *st) {
     if (!st || (strcmp(st, "DISABLED") != 0 && strcmp(st, "DISABLING") != 0) || src->stream_disabled)
         return;
     src->stream_disabled = 1;
@@ -820,7 +809,8 @@ static void note_stream_status(ddbpipe_source_t *src, const dp_json *desc) {
 
 static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
     src->disc_pending = 0;
-    dp_json_doc *doc = NULL;
+    dp_ddb_stream_page page;
+    memset(&page, 0, sizeof page);
     if (res->result != DDBPIPE_OK) {
         if (res->retryable && ++src->disc_failures < SRC_MAX_FAILURES) {
             DP_LOG_WARN("source: DescribeStream failed (%s: %s); retrying", res_code(res), res->message);
@@ -833,15 +823,13 @@ static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
         return;
     }
     src->disc_failures = 0;
-    const dp_json *desc = NULL;
-    if (merge_listing_page(src, res, &doc, &desc) != 0)
+    if (merge_listing_page(src, res, &page) != 0)
         goto out;
-    if (!src->table[0] && dp_json_get_string(desc, "TableName"))
-        snprintf(src->table, sizeof src->table, "%s", dp_json_get_string(desc, "TableName"));
-    note_stream_status(src, desc);
-    const char *next = dp_json_get_string(desc, "LastEvaluatedShardId");
-    if (next && next[0]) {
-        start_listing(src, next);
+    if (!src->table[0] && page.table_name)
+        snprintf(src->table, sizeof src->table, "%s", page.table_name);
+    note_stream_status(src, page.stream_status);
+    if (page.last_evaluated_shard_id) {
+        start_listing(src, page.last_evaluated_shard_id);
         goto out;
     }
     /* Listing complete: a closed shard without children means the listing
@@ -863,13 +851,14 @@ static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
     src->disc_due_ms = dp_now_ms() + src->discovery_interval_ms;
     src->graph_changed = 1;
 out:
-    dp_json_doc_free(doc);
+    dp_ddb_stream_page_free(&page);
 }
 
 static void on_children(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
     src->child_pending--;
     s->child_pending = 0;
-    dp_json_doc *doc = NULL;
+    dp_ddb_stream_page page;
+    memset(&page, 0, sizeof page);
     if (res->result != DDBPIPE_OK) {
         if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
             src->stats.retries++;
@@ -885,13 +874,11 @@ static void on_children(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
         return;
     }
     s->failures = 0;
-    const dp_json *desc = NULL;
-    if (merge_listing_page(src, res, &doc, &desc) != 0)
+    if (merge_listing_page(src, res, &page) != 0)
         goto out;
-    note_stream_status(src, desc);
-    const char *next = dp_json_get_string(desc, "LastEvaluatedShardId");
-    if (next && next[0]) {
-        start_child_listing(src, s, next);
+    note_stream_status(src, page.stream_status);
+    if (page.last_evaluated_shard_id) {
+        start_child_listing(src, s, page.last_evaluated_shard_id);
         goto out;
     }
     if (src->stream_disabled || dp_shard_graph_has_child(&src->st.shards, s->id) ||
@@ -903,7 +890,7 @@ static void on_children(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
         s->due_ms = dp_now_ms() + 200LL * s->child_retries;
     }
 out:
-    dp_json_doc_free(doc);
+    dp_ddb_stream_page_free(&page);
 }
 
 /* ------------------------------------------------------------ shards */
@@ -911,19 +898,16 @@ out:
 static void request_iterator(ddbpipe_source_t *src, dp_shard *s) {
     dp_buf b;
     dp_buf_init(&b, 0);
-    dp_buf_puts(&b, "{\"StreamArn\":");
-    dp_json_write_cstr(&b, src->st.stream_arn);
-    dp_buf_puts(&b, ",\"ShardId\":");
-    dp_json_write_cstr(&b, s->id);
-    if (s->last_seq) {
-        dp_buf_puts(&b, ",\"ShardIteratorType\":\"AFTER_SEQUENCE_NUMBER\",\"SequenceNumber\":");
-        dp_json_write_cstr(&b, s->last_seq);
-    } else if (s->start_latest) {
-        dp_buf_puts(&b, ",\"ShardIteratorType\":\"LATEST\"");
-    } else {
-        dp_buf_puts(&b, ",\"ShardIteratorType\":\"TRIM_HORIZON\"");
+    dp_ddb_shard_iterator_req req = {.stream_arn = src->st.stream_arn,
+                                     .shard_id = s->id,
+                                     .type = s->last_seq       ? DP_DDB_ITER_AFTER_SEQUENCE_NUMBER
+                                             : s->start_latest ? DP_DDB_ITER_LATEST
+                                                               : DP_DDB_ITER_TRIM_HORIZON,
+                                     .sequence_number = s->last_seq};
+    if (build_failed(src, "GetShardIterator", dp_ddb_build_get_shard_iterator(&req, &b))) {
+        dp_buf_free(&b);
+        return;
     }
-    dp_buf_putc(&b, '}');
     if (send_call(src, CALL_ITER, s, 0, DP_DDB_API_STREAMS, "GetShardIterator", &b) == 0)
         s->state = DP_SHARD_ITER_PENDING;
     dp_buf_free(&b);
@@ -932,9 +916,10 @@ static void request_iterator(ddbpipe_source_t *src, dp_shard *s) {
 static void request_records(ddbpipe_source_t *src, dp_shard *s) {
     dp_buf b;
     dp_buf_init(&b, 0);
-    dp_buf_puts(&b, "{\"ShardIterator\":");
-    dp_json_write_cstr(&b, s->iterator);
-    dp_buf_printf(&b, ",\"Limit\":%d}", SRC_GETRECORDS_LIMIT);
+    if (build_failed(src, "GetRecords", dp_ddb_build_get_records(s->iterator, SRC_GETRECORDS_LIMIT, &b))) {
+        dp_buf_free(&b);
+        return;
+    }
     src->stats.get_records_calls++;
     dp_metric_inc(src->m_polls);
     if (send_call(src, CALL_RECORDS, s, 0, DP_DDB_API_STREAMS, "GetRecords", &b) == 0)
@@ -978,13 +963,14 @@ static void on_trimmed(ddbpipe_source_t *src, dp_shard *s, const char *msg, int 
     s->due_ms = dp_now_ms();
 }
 
-static int is_code(const dp_ddb_result *res, const char *code) {
-    return strcmp(res->error_code, code) == 0;
+static int is_code(const dp_ddb_result *res, dp_ddb_stream_error code) {
+    return dp_ddb_stream_error_of(res) == code;
 }
 
 static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
     char err[256] = "";
-    dp_json_doc *doc = NULL;
+    dp_buf it;
+    dp_buf_init(&it, 0);
     s->state = DP_SHARD_NEED_ITER;
     if (!lease_valid(src, s)) {
         s->state = s->leased ? DP_SHARD_NEED_ITER : DP_SHARD_WAITING;
@@ -992,12 +978,12 @@ static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
     }
     if (res->result != DDBPIPE_OK) {
         /* on_trimmed twice: a gone shard is trimmed only once retries give up */
-        if (is_code(res, "TrimmedDataAccessException")) { // NOLINT(bugprone-branch-clone): order matters, see above
+        if (is_code(res, DP_DDB_STREAM_ERR_TRIMMED)) { // NOLINT(bugprone-branch-clone): order matters, see above
             on_trimmed(src, s, res->message, 0);
         } else if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
             src->stats.retries++;
             s->due_ms = dp_now_ms() + backoff_ms(s->failures);
-        } else if (is_code(res, "ResourceNotFoundException") && !s->finished) {
+        } else if (is_code(res, DP_DDB_STREAM_ERR_NOT_FOUND) && !s->finished) {
             /* The shard is gone (older than 24 h) with records we had not read. */
             on_trimmed(src, s, res->message, 1);
         } else {
@@ -1006,9 +992,8 @@ static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
         return;
     }
     s->failures = 0;
-    ddbpipe_result_t rc = parse_body(res, "GetShardIterator", &doc, err, sizeof err);
-    const char *it = doc ? dp_json_get_string(dp_json_root(doc), "ShardIterator") : NULL;
-    if (rc == DDBPIPE_OK && !it) {
+    ddbpipe_result_t rc = dp_ddb_parse_get_shard_iterator(res->body.data, res->body.len, &it, err, sizeof err);
+    if (rc == DDBPIPE_OK && !it.len) {
         /* No iterator: the shard has nothing left to read. */
         s->finished = 1;
         s->state = DP_SHARD_FINISHED;
@@ -1016,7 +1001,7 @@ static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
         src->dirty = 1;
         goto out;
     }
-    if (rc != DDBPIPE_OK || dp_strdup_to(&s->iterator, it) != 0) {
+    if (rc != DDBPIPE_OK || dp_strdup_to(&s->iterator, it.data) != 0) {
         set_fatal(src, rc ? rc : DDBPIPE_ERR_NOMEM, "%s", err);
         goto out;
     }
@@ -1024,12 +1009,13 @@ static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
     s->state = DP_SHARD_IDLE;
     s->due_ms = dp_now_ms();
 out:
-    dp_json_doc_free(doc);
+    dp_buf_free(&it);
 }
 
 static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
     char err[256] = "";
-    dp_json_doc *doc = NULL;
+    dp_ddb_records_page page;
+    memset(&page, 0, sizeof page);
     s->state = DP_SHARD_IDLE;
     if (!lease_valid(src, s)) {
         /* Fencing: the lease was lost or may have expired (this worker was
@@ -1041,7 +1027,7 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
         return;
     }
     if (res->result != DDBPIPE_OK) {
-        if (is_code(res, "ExpiredIteratorException")) {
+        if (is_code(res, DP_DDB_STREAM_ERR_EXPIRED_ITERATOR)) {
             src->stats.iterator_renewals++;
             dp_metric_inc(src->m_renewals);
             if (!s->last_seq) {
@@ -1053,7 +1039,7 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
             }
             s->state = DP_SHARD_NEED_ITER;
             s->due_ms = dp_now_ms();
-        } else if (is_code(res, "TrimmedDataAccessException")) {
+        } else if (is_code(res, DP_DDB_STREAM_ERR_TRIMMED)) {
             on_trimmed(src, s, res->message, 0);
         } else if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
             src->stats.retries++;
@@ -1064,17 +1050,12 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
         return;
     }
     s->failures = 0;
-    ddbpipe_result_t rc = parse_body(res, "GetRecords", &doc, err, sizeof err);
+    ddbpipe_result_t rc = dp_ddb_parse_get_records(res->body.data, res->body.len, &page, err, sizeof err);
     if (rc != DDBPIPE_OK) {
         set_fatal(src, rc, "shard %s: %s", s->id, err);
         goto out;
     }
-    const dp_json *root = dp_json_root(doc);
-    const dp_json *recs = dp_json_get(root, "Records");
-    if (recs && !dp_json_is(recs, DP_JSON_ARRAY)) {
-        set_fatal(src, DDBPIPE_ERR_PARSE, "GetRecords on shard %s: Records is not an array", s->id);
-        goto out;
-    }
+    const dp_json *recs = page.records;
     size_t n = recs ? recs->count : 0;
     int64_t last_time = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1104,7 +1085,7 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
         s->ms_behind = 0;
     }
     metrics_behind(src, s);
-    const char *next = dp_json_get_string(root, "NextShardIterator");
+    const char *next = page.next_shard_iterator;
     if (!next) {
         /* Closed and read to the end: the children may start now. */
         s->finished = 1;
@@ -1129,7 +1110,7 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
         src->stats.empty_polls++;
     s->due_ms = dp_now_ms() + (n ? src->poll_busy_ms : src->poll_idle_ms);
 out:
-    dp_json_doc_free(doc);
+    dp_ddb_records_page_free(&page);
 }
 
 /* ------------------------------------------------------------ snapshot */
@@ -1441,12 +1422,7 @@ static void advance_phase(ddbpipe_source_t *src) {
  * answer: a table deleted and re-created under the same name is another
  * table. "" when absent. (ddbpipe_table_info_t is frozen, see the ABI rule.) */
 static void table_created_of(const dp_ddb_result *res, char *out, size_t n) {
-    out[0] = '\0';
-    dp_json_doc *d = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
-    const dp_json *ct = d ? dp_json_get(dp_json_get(dp_json_root(d), "Table"), "CreationDateTime") : NULL;
-    if (ct && ct->type == DP_JSON_NUMBER && ct->len < n)
-        memcpy(out, ct->str, ct->len + 1);
-    dp_json_doc_free(d);
+    dp_ddb_parse_table_created(res->body.data, res->body.len, out, n);
 }
 
 /* ------------------------------------------------------------ vanished stream */

@@ -144,11 +144,111 @@ static void test_read_parallel_scan_page(void **state) {
     dp_ddb_read_page_free(&p);
 }
 
+static void test_streams_requests(void **state) {
+    (void)state;
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    dp_ddb_describe_stream_req d = {.stream_arn = "arn:s", .limit = 100, .exclusive_start_shard_id = "sh-1"};
+    assert_int_equal(dp_ddb_build_describe_stream(&d, &b), DDBPIPE_OK);
+    assert_string_equal(b.data, "{\"StreamArn\":\"arn:s\",\"Limit\":100,\"ExclusiveStartShardId\":\"sh-1\"}");
+    dp_ddb_describe_stream_req c = {.stream_arn = "arn:s", .child_shards_of = "sh-2"};
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_build_describe_stream(&c, &b), DDBPIPE_OK);
+    assert_string_equal(b.data,
+                        "{\"StreamArn\":\"arn:s\",\"ShardFilter\":{\"Type\":\"CHILD_SHARDS\",\"ShardId\":"
+                        "\"sh-2\"}}");
+    dp_ddb_shard_iterator_req it = {.stream_arn = "arn:s",
+                                    .shard_id = "sh-1",
+                                    .type = DP_DDB_ITER_AFTER_SEQUENCE_NUMBER,
+                                    .sequence_number = "42"};
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_build_get_shard_iterator(&it, &b), DDBPIPE_OK);
+    assert_string_equal(b.data, "{\"StreamArn\":\"arn:s\",\"ShardId\":\"sh-1\",\"ShardIteratorType\":"
+                                "\"AFTER_SEQUENCE_NUMBER\",\"SequenceNumber\":\"42\"}");
+    it.type = DP_DDB_ITER_LATEST;
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_build_get_shard_iterator(&it, &b), DDBPIPE_OK);
+    assert_null(strstr(b.data, "SequenceNumber"));
+    assert_non_null(strstr(b.data, "\"LATEST\""));
+    it.type = DP_DDB_ITER_AT_SEQUENCE_NUMBER;
+    it.sequence_number = NULL; /* a sequence type needs the number */
+    assert_int_equal(dp_ddb_build_get_shard_iterator(&it, &b), DDBPIPE_ERR_INVALID_ARG);
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_build_get_records("it\"1", 1000, &b), DDBPIPE_OK);
+    assert_string_equal(b.data, "{\"ShardIterator\":\"it\\\"1\",\"Limit\":1000}");
+    assert_int_equal(dp_ddb_build_get_records("", 1000, &b), DDBPIPE_ERR_INVALID_ARG);
+    dp_buf_free(&b);
+}
+
+static void test_streams_answers(void **state) {
+    (void)state;
+    char err[256] = "";
+    dp_ddb_stream_page sp;
+    memset(&sp, 0, sizeof sp);
+    const char *ans = "{\"StreamDescription\":{\"TableName\":\"t\",\"StreamStatus\":\"DISABLED\","
+                      "\"Shards\":[{\"ShardId\":\"a\"}],\"LastEvaluatedShardId\":\"a\"}}";
+    assert_int_equal(dp_ddb_parse_describe_stream(ans, strlen(ans), &sp, err, sizeof err), DDBPIPE_OK);
+    assert_string_equal(sp.table_name, "t");
+    assert_string_equal(sp.stream_status, "DISABLED");
+    assert_int_equal(sp.shards->count, 1);
+    assert_string_equal(sp.last_evaluated_shard_id, "a");
+    ans = "{\"StreamDescription\":{\"Shards\":[],\"LastEvaluatedShardId\":\"\"}}";
+    assert_int_equal(dp_ddb_parse_describe_stream(ans, strlen(ans), &sp, err, sizeof err), DDBPIPE_OK);
+    assert_null(sp.last_evaluated_shard_id); /* "" is the last page too */
+    ans = "{\"StreamDescription\":{\"Shards\":{}}}";
+    assert_int_equal(dp_ddb_parse_describe_stream(ans, strlen(ans), &sp, err, sizeof err), DDBPIPE_ERR_PARSE);
+    assert_non_null(strstr(err, "Shards"));
+    dp_ddb_stream_page_free(&sp);
+
+    dp_buf it;
+    dp_buf_init(&it, 0);
+    ans = "{\"ShardIterator\":\"abc\"}";
+    assert_int_equal(dp_ddb_parse_get_shard_iterator(ans, strlen(ans), &it, err, sizeof err), DDBPIPE_OK);
+    assert_string_equal(it.data, "abc");
+    ans = "{}"; /* nothing left to read */
+    assert_int_equal(dp_ddb_parse_get_shard_iterator(ans, strlen(ans), &it, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(it.len, 0);
+    assert_int_equal(dp_ddb_parse_get_shard_iterator("[", 1, &it, err, sizeof err), DDBPIPE_ERR_PARSE);
+    assert_non_null(strstr(err, "GetShardIterator: invalid JSON"));
+    dp_buf_free(&it);
+
+    dp_ddb_records_page rp;
+    memset(&rp, 0, sizeof rp);
+    ans = "{\"Records\":[{\"eventName\":\"INSERT\"}],\"NextShardIterator\":\"n\"}";
+    assert_int_equal(dp_ddb_parse_get_records(ans, strlen(ans), &rp, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(rp.records->count, 1);
+    assert_string_equal(rp.next_shard_iterator, "n");
+    ans = "{\"Records\":[]}"; /* closed and read to its end */
+    assert_int_equal(dp_ddb_parse_get_records(ans, strlen(ans), &rp, err, sizeof err), DDBPIPE_OK);
+    assert_null(rp.next_shard_iterator);
+    ans = "{\"Records\":1}";
+    assert_int_equal(dp_ddb_parse_get_records(ans, strlen(ans), &rp, err, sizeof err), DDBPIPE_ERR_PARSE);
+    assert_string_equal(err, "GetRecords: Records is not an array");
+    dp_ddb_records_page_free(&rp);
+
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    assert_int_equal(dp_ddb_stream_error_of(&res), DP_DDB_STREAM_ERR_NONE);
+    res.result = DDBPIPE_ERR_SERVICE;
+    snprintf(res.error_code, sizeof res.error_code, "ExpiredIteratorException");
+    assert_int_equal(dp_ddb_stream_error_of(&res), DP_DDB_STREAM_ERR_EXPIRED_ITERATOR);
+    snprintf(res.error_code, sizeof res.error_code, "TrimmedDataAccessException");
+    assert_int_equal(dp_ddb_stream_error_of(&res), DP_DDB_STREAM_ERR_TRIMMED);
+    res.result = DDBPIPE_ERR_NOT_FOUND;
+    snprintf(res.error_code, sizeof res.error_code, "ResourceNotFoundException");
+    assert_int_equal(dp_ddb_stream_error_of(&res), DP_DDB_STREAM_ERR_NOT_FOUND);
+    snprintf(res.error_code, sizeof res.error_code, "InternalServerError");
+    assert_int_equal(dp_ddb_stream_error_of(&res), DP_DDB_STREAM_ERR_OTHER);
+    dp_ddb_result_free(&res);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_table_on_demand_with_stream),
         cmocka_unit_test(test_create_table_provisioned_and_invalid),
         cmocka_unit_test(test_read_parallel_scan_page),
+        cmocka_unit_test(test_streams_requests),
+        cmocka_unit_test(test_streams_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
