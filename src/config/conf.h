@@ -32,6 +32,16 @@ void dp_conf_notice_add(ddbpipe_conf_t *conf, const char *fmt, ...) __attribute_
 ddbpipe_result_t dp_conf_load_text(ddbpipe_conf_t *conf, const char *text, size_t len, const char *origin,
                                    char *errstr, size_t errstr_size);
 
+/* Apply the CREATE TABLE of a DynamoDB table found in SQL text to conf
+ * (config/table_def.c over lang/'s dp_ddl_parse): a Flink table with
+ * 'connector' = 'dynamodb', or a Feldera table/view whose 'connectors' hold
+ * a dynamodb_output transport. With several, pick the one whose SQL name
+ * (or 'table-name') is table_name_or_NULL. Other statements (INSERT,
+ * SELECT, ...) are skipped. DDBPIPE_ERR_PARSE (syntax, "line L, column C:
+ * ...") or DDBPIPE_ERR_CONFIG (no such table, a bad option) in errstr. */
+ddbpipe_result_t dp_conf_load_sql_ddl(ddbpipe_conf_t *conf, const char *text, size_t len,
+                                      const char *table_name_or_NULL, char *errstr, size_t errstr_size);
+
 /* Placeholders in a configuration value: ${NAME} is the environment
  * variable's value, ${NAME:-default} the default when NAME is unset or
  * empty. An unset NAME without a default is DDBPIPE_ERR_CONFIG with a

@@ -1,7 +1,7 @@
 /* Loading configuration text: YAML or JSON (sniffed) into a small tree with
  * line numbers, then applied in one of the dialects detected by shape:
  * canonical (nested mappings flatten with '.'), Feldera connector JSON, and
- * Estuary endpoint config / catalog. SQL DDL goes to sql_ddl.c. */
+ * Estuary endpoint config / catalog. SQL DDL goes to table_def.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +14,6 @@
 #include "common/util.h"
 #include "config/conf.h"
 #include "config/props.h"
-#include "config/sql_ddl.h"
 
 #define CN_MAX_NODES 100000
 #define CN_MAX_DEPTH 64

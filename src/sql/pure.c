@@ -1,5 +1,5 @@
-/* Pure parts of `ddbpipe sql` (no I/O): statement spans, literal typing,
- * Query/Scan request bodies and the text table. */
+/* Pure parts of `ddbpipe sql` (no I/O): literal typing, Query/Scan request
+ * bodies and the text table. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,97 +10,6 @@
 
 #include "common/util.h"
 #include "sql/sql.h"
-
-/* ------------------------------------------------------------ split */
-
-ddbpipe_result_t dp_sql_split(const char *text, size_t len, dp_sql_span **out, size_t *count)
-{
-    dp_sql_span *v = NULL;
-    size_t n = 0, cap = 0;
-    int line = 1, has_tok = 0, first_line = 0;
-    size_t first = 0;
-    *out = NULL;
-    *count = 0;
-    for (size_t i = 0; i <= len; i++) {
-        int end = i == len;
-        char c = end ? ';' : text[i];
-        if (!end && c == '\n') {
-            line++;
-            continue;
-        }
-        if (!end && isspace((unsigned char)c))
-            continue;
-        if (!end && c == '-' && i + 1 < len && text[i + 1] == '-') {
-            while (i < len && text[i] != '\n')
-                i++;
-            if (i < len)
-                line++;
-            continue;
-        }
-        if (!end && c == '/' && i + 1 < len && text[i + 1] == '*') {
-            i += 2;
-            while (i < len && !(text[i] == '*' && i + 1 < len && text[i + 1] == '/')) {
-                if (text[i] == '\n')
-                    line++;
-                i++;
-            }
-            i = i + 1 < len ? i + 1 : len; /* on the '/' (loop adds 1) */
-            continue;
-        }
-        if (c == ';') {
-            if (has_tok) {
-                if (n == cap) {
-                    size_t nc = cap ? cap * 2 : 16;
-                    dp_sql_span *nv = realloc(v, nc * sizeof *nv);
-                    if (!nv) {
-                        free(v);
-                        return DDBPIPE_ERR_NOMEM;
-                    }
-                    v = nv;
-                    cap = nc;
-                }
-                v[n].offset = first;
-                v[n].length = i - first;
-                v[n].line = first_line;
-                v[n].end_line = line;
-                n++;
-            }
-            has_tok = 0;
-            continue;
-        }
-        if (!has_tok) {
-            has_tok = 1;
-            first = i;
-            first_line = line;
-        }
-        if (c == '\'' || c == '"' || c == '`') {
-            for (i++; i < len; i++) {
-                if (text[i] == '\n')
-                    line++;
-                if (text[i] == c) {
-                    if (i + 1 < len && text[i + 1] == c) {
-                        i++;
-                        continue;
-                    }
-                    break;
-                }
-            }
-            if (i >= len)
-                i = len - 1; /* unterminated: the parser reports it */
-        }
-    }
-    *out = v;
-    *count = n;
-    return DDBPIPE_OK;
-}
-
-size_t dp_sql_statement_at_line(const dp_sql_span *spans, size_t count, int line)
-{
-    for (size_t i = 0; i < count; i++)
-        if (line <= spans[i].end_line)
-            return i + 1;
-    return count ? count : 0;
-}
 
 /* ------------------------------------------------------------ literals */
 

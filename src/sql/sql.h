@@ -1,7 +1,7 @@
-/* `ddbpipe sql`: executes the statements parsed by config/sql_ddl.h against
+/* `ddbpipe sql`: executes the statements parsed by lang/parse.h against
  * DynamoDB (writes through the sink engine, reads with Query/Scan). The
- * pure pieces (splitting, literal typing, request building, the text table)
- * are here so they can be unit-tested without a service. */
+ * pure pieces (literal typing, request building, the text table) are here
+ * so they can be unit-tested without a service. */
 #ifndef DP_SQL_SQL_H
 #define DP_SQL_SQL_H
 
@@ -10,23 +10,9 @@
 #include "common/buf.h"
 #include "ddb/ops.h"
 #include "common/json.h"
-#include "config/sql_ddl.h"
 #include "ddb/attr.h"
 #include "ddbpipe/ddbpipe.h"
-
-/* One statement of a script: [offset, offset+length) without the ';'. */
-typedef struct dp_sql_span {
-    size_t offset, length;
-    int line;     /* 1-based line of the first token */
-    int end_line; /* line of the last character */
-} dp_sql_span;
-
-/* Split text at ';' outside '...', "...", `...`, -- and block comments.
- * Statements holding only blanks and comments are skipped, so the n-th span
- * is the n-th statement dp_sql_parse returns. *out is malloc'd. */
-ddbpipe_result_t dp_sql_split(const char *text, size_t len, dp_sql_span **out, size_t *count);
-/* 1-based number of the statement containing line (0 when none). */
-size_t dp_sql_statement_at_line(const dp_sql_span *spans, size_t count, int line);
+#include "lang/parse.h"
 
 /* A SQL literal as plain JSON for a column of type (NULL: follow the
  * literal). Literals are coerced the way a SQL user expects: a number for a

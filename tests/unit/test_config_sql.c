@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "config/conf.h"
-#include "config/sql_ddl.h"
+#include "lang/parse.h"
 
 static char err[1024];
 
