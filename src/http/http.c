@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "common/list.h"
 #include "common/util.h"
 
 typedef struct dp_xfer dp_xfer;
@@ -40,16 +41,15 @@ struct dp_xfer {
     int too_large;
     int64_t start_ns;
     CURLcode code;
-    dp_xfer *next; /* free list, done list or in-flight list */
-    dp_xfer *prev; /* in-flight list only */
+    dp_list_node link; /* on the free list, the in-flight list or collect_done's list */
 };
 
 struct dp_http {
     CURLM *multi;
     dp_http_options opts;
     char *ca_file;
-    dp_xfer *free_list;
-    dp_xfer *active; /* doubly linked: destroy must find them */
+    dp_list free_list; /* dp_xfer kept for reuse */
+    dp_list active;    /* dp_xfer in flight: destroy must find them */
     int in_flight;
     uint64_t requests;
     uint64_t connections_opened;
@@ -216,17 +216,14 @@ void dp_http_destroy(dp_http *h) {
     if (!h)
         return;
     /* In-flight transfers are dropped without their callbacks. */
-    while (h->active) {
-        dp_xfer *x = h->active;
-        h->active = x->next;
+    dp_list_node *node;
+    while ((node = dp_list_pop_front(&h->active)) != NULL) {
+        dp_xfer *x = DP_LIST_ENTRY(node, dp_xfer, link);
         curl_multi_remove_handle(h->multi, x->easy);
         xfer_free(x);
     }
-    while (h->free_list) {
-        dp_xfer *x = h->free_list;
-        h->free_list = x->next;
-        xfer_free(x);
-    }
+    while ((node = dp_list_pop_front(&h->free_list)) != NULL)
+        xfer_free(DP_LIST_ENTRY(node, dp_xfer, link));
     if (h->multi)
         curl_multi_cleanup(h->multi);
     if (h->epfd >= 0)
@@ -321,10 +318,8 @@ static void xfer_set_constant(dp_http *h, dp_xfer *x) {
 }
 
 static dp_xfer *xfer_get(dp_http *h) {
-    dp_xfer *x = h->free_list;
-    if (x) {
-        h->free_list = x->next;
-    } else {
+    dp_xfer *x = DP_LIST_ENTRY(dp_list_pop_front(&h->free_list), dp_xfer, link);
+    if (!x) {
         x = calloc(1, sizeof(*x));
         if (!x)
             return NULL;
@@ -339,7 +334,6 @@ static dp_xfer *xfer_get(dp_http *h) {
         xfer_set_constant(h, x);
     }
     x->h = h;
-    x->next = x->prev = NULL;
     x->too_large = 0;
     x->code = CURLE_OK;
     dp_buf_free(&x->resp.body);
@@ -359,8 +353,7 @@ static void xfer_put(dp_http *h, dp_xfer *x) {
     dp_buf_free(&x->resp.body);
     x->done = NULL;
     x->opaque = NULL;
-    x->next = h->free_list;
-    h->free_list = x;
+    dp_list_push_front(&h->free_list, &x->link);
 }
 
 static ddbpipe_result_t xfer_setup(dp_http *h, dp_xfer *x, const dp_http_request *req) {
@@ -468,10 +461,7 @@ ddbpipe_result_t dp_http_submit(dp_http *h, const dp_http_request *req, dp_http_
         rc = DDBPIPE_ERR_TRANSPORT;
         goto out;
     }
-    x->next = h->active;
-    if (h->active)
-        h->active->prev = x;
-    h->active = x;
+    dp_list_push_front(&h->active, &x->link);
     h->in_flight++;
     h->requests++;
 out:
@@ -530,7 +520,7 @@ static void finish_xfer(dp_http *h, dp_xfer *x) {
 }
 
 static int collect_done(dp_http *h) {
-    dp_xfer *done_head = NULL, *done_tail = NULL;
+    dp_list done = {0};
     int n = 0;
     CURLMsg *m;
     int left = 0;
@@ -543,28 +533,15 @@ static int collect_done(dp_http *h) {
             continue;
         x->code = m->data.result;
         curl_multi_remove_handle(h->multi, x->easy);
-        /* unlink from active */
-        if (x->prev)
-            x->prev->next = x->next;
-        else
-            h->active = x->next;
-        if (x->next)
-            x->next->prev = x->prev;
-        x->prev = NULL;
-        x->next = NULL;
+        dp_list_remove(&h->active, &x->link);
         h->in_flight--;
         finish_xfer(h, x);
-        if (done_tail)
-            done_tail->next = x;
-        else
-            done_head = x;
-        done_tail = x;
+        dp_list_push_back(&done, &x->link);
     }
     /* Callbacks run after the message queue is drained: they may submit. */
-    while (done_head) {
-        dp_xfer *x = done_head;
-        done_head = x->next;
-        x->next = NULL;
+    dp_list_node *node;
+    while ((node = dp_list_pop_front(&done)) != NULL) {
+        dp_xfer *x = DP_LIST_ENTRY(node, dp_xfer, link);
         x->done(x->opaque, &x->resp);
         xfer_put(h, x);
         n++;

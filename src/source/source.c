@@ -33,6 +33,7 @@
 
 #include "client/client.h"
 #include "common/json.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "config/conf.h"
@@ -61,7 +62,7 @@ typedef struct src_call {
     call_kind kind;
     dp_shard *shard;
     int segment;
-    struct src_call *prev, *next;
+    dp_list_node link; /* on src->calls */
 } src_call;
 
 typedef struct src_stats {
@@ -127,7 +128,7 @@ struct ddbpipe_source {
     int need_flush;
     int dirty;
     int64_t last_checkpoint_ms;
-    src_call *calls;
+    dp_list calls; /* src_call in flight */
     dp_buf line;
     dp_buf key; /* emit_keyed: the event's item key as canonical JSON */
     src_stats stats;
@@ -228,21 +229,12 @@ static src_call *call_new(ddbpipe_source_t *src, call_kind kind, dp_shard *shard
     c->kind = kind;
     c->shard = shard;
     c->segment = segment;
-    c->next = src->calls;
-    if (src->calls)
-        src->calls->prev = c;
-    src->calls = c;
+    dp_list_push_front(&src->calls, &c->link);
     return c;
 }
 
 static void call_free(src_call *c) {
-    ddbpipe_source_t *src = c->src;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        src->calls = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    dp_list_remove(&c->src->calls, &c->link);
     free(c);
 }
 
@@ -1704,10 +1696,8 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
     src->started = 0; /* callbacks fired during teardown do nothing */
     ddbpipe_client_destroy(src->client);
     ddbpipe_client_destroy(src->lease_client);
-    /* next is read before the free (the analyzer cannot tell c->src is src) */
-    for (src_call *c = src->calls, *next; c; c = next) {
-        next = c->next;
-        call_free(c);
+    DP_LIST_FOREACH_SAFE(&src->calls, node, next) {
+        call_free(DP_LIST_ENTRY(node, src_call, link));
     }
     ddbpipe_conf_destroy(src->conf);
     dp_capacity_bucket_destroy(src->rcap);
