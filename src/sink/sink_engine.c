@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "client/client.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "ddb/capacity.h"
@@ -27,7 +28,7 @@ enum { CK_WRITE = 1, CK_TRANSACT = 2, CK_GET = 3 };
 
 typedef struct sk_key {
     struct sk_key *hnext;
-    struct sk_key *lnext, *lprev;
+    dp_list_node link; /* on e->ready or e->wready, as `list` says */
     int list;
     int locked;
     uint64_t hash;
@@ -66,12 +67,12 @@ typedef struct sk_chunk {
     int64_t due_ms;
     double est_units; /* write capacity charged to the cap when sent (0: not charged) */
     struct sk_chunk *next;
-    struct sk_chunk *lprev, *lnext; /* calls in flight (freed at destroy: the client drops them silently) */
+    dp_list_node live_link; /* on e->live: calls in flight (freed at destroy: the client drops them silently) */
 } sk_chunk;
 
 typedef struct sk_list {
-    sk_key *head, *tail;
-    size_t n, bytes;
+    dp_list keys; /* sk_key.link */
+    size_t bytes; /* pending record bytes of the keys (ready list) */
 } sk_list;
 
 struct sk_engine {
@@ -84,7 +85,7 @@ struct sk_engine {
     int64_t oldest_ready_ms;
     sk_chunk *delayed;
     size_t ndelayed;
-    sk_chunk *live;
+    dp_list live; /* sk_chunk.live_link */
     dp_buf req_body; /* request body being built; reused call after call (the client keeps its own copy) */
     int calls, get_calls;
     uint64_t progress;
@@ -178,31 +179,19 @@ static void key_remove(sk_engine *e, sk_key *k) {
 
 /* ------------------------------------------------------------ lists */
 
+static sk_key *list_first(const sk_list *l) {
+    return DP_LIST_ENTRY(l->keys.head, sk_key, link);
+}
+
 static void list_push(sk_list *l, sk_key *k, int which, size_t bytes) {
     k->list = which;
-    k->lnext = NULL;
-    k->lprev = l->tail;
-    if (l->tail)
-        l->tail->lnext = k;
-    else
-        l->head = k;
-    l->tail = k;
-    l->n++;
+    dp_list_push_back(&l->keys, &k->link);
     l->bytes += bytes;
 }
 
 static void list_unlink(sk_list *l, sk_key *k, size_t bytes) {
-    if (k->lprev)
-        k->lprev->lnext = k->lnext;
-    else
-        l->head = k->lnext;
-    if (k->lnext)
-        k->lnext->lprev = k->lprev;
-    else
-        l->tail = k->lprev;
-    k->lnext = k->lprev = NULL;
+    dp_list_remove(&l->keys, &k->link);
     k->list = L_NONE;
-    l->n--;
     l->bytes = l->bytes >= bytes ? l->bytes - bytes : 0;
 }
 
@@ -253,9 +242,9 @@ void sk_engine_destroy(sk_engine *e) {
         free(c->keys);
         free(c);
     }
-    while (e->live) {
-        sk_chunk *c = e->live;
-        e->live = c->lnext;
+    dp_list_node *node;
+    while ((node = dp_list_pop_front(&e->live)) != NULL) {
+        sk_chunk *c = DP_LIST_ENTRY(node, sk_chunk, live_link);
         free(c->keys);
         free(c);
     }
@@ -507,11 +496,7 @@ static void send_chunk(sk_engine *e, sk_chunk *c) {
     }
     cap_charge_estimate(e, c);
     e->calls++;
-    c->lprev = NULL;
-    c->lnext = e->live;
-    if (e->live)
-        e->live->lprev = c;
-    e->live = c;
+    dp_list_push_front(&e->live, &c->live_link);
     SK_ADD(e->s, in_flight_requests, 1);
     if (c->kind == CK_GET)
         e->get_calls++;
@@ -675,8 +660,8 @@ static sk_chunk *take_write_chunk(sk_engine *e, sk_list *from, int lock) {
     if (!c)
         return NULL;
     size_t bytes = 0;
-    while (from->head && c->n < lim) {
-        sk_key *k = from->head;
+    while (!dp_list_empty(&from->keys) && c->n < lim) {
+        sk_key *k = list_first(from);
         if (lock)
             key_lock(e, k);
         else
@@ -696,14 +681,7 @@ static sk_chunk *take_write_chunk(sk_engine *e, sk_list *from, int lock) {
                 k->fl_head = k->fl_tail = NULL;
                 k->locked = 0;
             }
-            k->lnext = from->head;
-            k->lprev = NULL;
-            if (from->head)
-                from->head->lprev = k;
-            else
-                from->tail = k;
-            from->head = k;
-            from->n++;
+            dp_list_push_front(&from->keys, &k->link);
             from->bytes += lock ? k->pend_bytes : 0;
             k->list = lock ? L_READY : L_WREADY;
             break;
@@ -739,8 +717,8 @@ void sk_engine_dispatch_at(sk_engine *e, int force, int64_t now) {
         }
     }
     /* 2. merge mode: computed writes */
-    while (e->wready.n > 0 && e->calls < s->max_concurrent) {
-        if (!(e->wready.n >= (size_t)s->batch_size || force || full || e->get_calls == 0))
+    while (e->wready.keys.n > 0 && e->calls < s->max_concurrent) {
+        if (!(e->wready.keys.n >= (size_t)s->batch_size || force || full || e->get_calls == 0))
             break;
         if (s->wcap && !cap_open(e, now))
             return;
@@ -750,11 +728,11 @@ void sk_engine_dispatch_at(sk_engine *e, int force, int64_t now) {
         send_chunk(e, c);
     }
     /* 3. ready keys */
-    int time_due = e->ready.n > 0 && now - e->oldest_ready_ms >= s->flush_interval_ms;
+    int time_due = e->ready.keys.n > 0 && now - e->oldest_ready_ms >= s->flush_interval_ms;
     int bytes_due = e->ready.bytes >= s->max_buffer_bytes;
-    while (e->ready.n > 0 && e->calls < s->max_concurrent) {
+    while (e->ready.keys.n > 0 && e->calls < s->max_concurrent) {
         size_t lim = s->merge ? GET_MAX_KEYS : (size_t)s->batch_size;
-        if (!(e->ready.n >= lim || force || full || time_due || bytes_due))
+        if (!(e->ready.keys.n >= lim || force || full || time_due || bytes_due))
             break;
         if (!s->merge) {
             if (s->wcap && !cap_open(e, now))
@@ -770,8 +748,8 @@ void sk_engine_dispatch_at(sk_engine *e, int force, int64_t now) {
         sk_chunk *c = chunk_new(e, CK_GET, GET_MAX_KEYS);
         if (!c)
             break;
-        while (e->ready.head && c->n < GET_MAX_KEYS) {
-            sk_key *k = e->ready.head;
+        while (!dp_list_empty(&e->ready.keys) && c->n < GET_MAX_KEYS) {
+            sk_key *k = list_first(&e->ready);
             key_lock(e, k);
             if (fl_has_delete_or_put(k)) {
                 merge_compute(e, k, NULL);
@@ -785,11 +763,11 @@ void sk_engine_dispatch_at(sk_engine *e, int force, int64_t now) {
         }
         send_chunk(e, c);
     }
-    if (e->ready.n == 0)
+    if (e->ready.keys.n == 0)
         e->oldest_ready_ms = INT64_MAX;
     /* merge writes made ready by step 3 */
-    while (e->wready.n > 0 && e->calls < s->max_concurrent &&
-           (force || full || e->get_calls == 0 || e->wready.n >= (size_t)s->batch_size)) {
+    while (e->wready.keys.n > 0 && e->calls < s->max_concurrent &&
+           (force || full || e->get_calls == 0 || e->wready.keys.n >= (size_t)s->batch_size)) {
         if (s->wcap && !cap_open(e, now))
             return;
         sk_chunk *c = take_write_chunk(e, &e->wready, 0);
@@ -815,7 +793,7 @@ int64_t sk_engine_next_timer_ms(const sk_engine *e, int64_t now_ms) {
         if (best < 0 || d < best)
             best = d;
     }
-    if (e->ready.n > 0 && e->oldest_ready_ms != INT64_MAX) {
+    if (e->ready.keys.n > 0 && e->oldest_ready_ms != INT64_MAX) {
         int64_t d = e->oldest_ready_ms + e->s->flush_interval_ms - now_ms;
         if (d < 0)
             d = 0;
@@ -1177,13 +1155,7 @@ static void on_done(void *opaque, dp_ddb_result *res) {
     sk_engine *e = c->e;
     for (size_t i = 0; i < c->n; i++)
         c->keys[i]->in_call = 0;
-    if (c->lprev)
-        c->lprev->lnext = c->lnext;
-    else
-        e->live = c->lnext;
-    if (c->lnext)
-        c->lnext->lprev = c->lprev;
-    c->lprev = c->lnext = NULL;
+    dp_list_remove(&e->live, &c->live_link);
     e->calls--;
     SK_SUB(e->s, in_flight_requests, 1);
     e->progress++;
