@@ -9,6 +9,10 @@
 #      and >= 2.5x faster than 64.
 # Prints one JSON line per run (with ddbpipe's CPU seconds, user + system), then medians and the goals' verdicts. Not a test: figures depend on
 # the machine (docs/benchmarks.md has a run). BENCH_SPIN=0 lets the endpoint sleep between answers.
+# BENCH_FLOOR=1 (default) also runs bench/floor_client (the same request bodies over raw sockets, signing
+# only) right after each 20 ms run with the same number in flight: what this machine allows at that
+# moment, so a shortfall can be told apart as ddbpipe's (floor near the bound, ddbpipe not) or the
+# machine's (the floor falls short too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N20=${1:-200000}
@@ -16,6 +20,7 @@ REPS=${2:-3}
 N100=${3:-40000}
 B=${DDBPIPE_BUILD_DIR:-build}
 SPIN=${BENCH_SPIN:-1}
+FLOOR=${BENCH_FLOOR:-1}
 export AWS_EC2_METADATA_DISABLED=true
 work=$(mktemp -d)
 pids=()
@@ -26,10 +31,10 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$B/gen_records" "$N20" >"$work/r20.jsonl"
 "$B/gen_records" "$N100" >"$work/r100.jsonl"
 
-start_null() { # $1 latency ms
+start_null() { # $1 latency ms [more null_endpoint flags]
   rm -f "$work/ne.out"
-  local flags=""
-  [ "$SPIN" = 1 ] && flags="--spin"
+  local flags="${*:2}"
+  [ "$SPIN" = 1 ] && flags="$flags --spin"
   # shellcheck disable=SC2086
   "$B/null_endpoint" --latency-ms "$1" $flags >"$work/ne.out" 2>"$work/ne.err" &
   pids+=($!)
@@ -70,12 +75,38 @@ print(json.dumps({"case": case, "max_concurrent_requests": int(inflight), "items
 PY
 }
 
+floor() { # $1 in flight: the floor client on the captured bodies, a JSON line like run's
+  local before after
+  before=$(ne_stats)
+  "$B/floor_client" 127.0.0.1 "${ep##*:}" "$work/bodies.txt" "$1" >"$work/floor.out"
+  after=$(ne_stats)
+  /usr/bin/python3 - "$1" "$(tail -1 "$work/floor.out")" "$after" <<'PY' | tee -a "$work/runs"
+import json, sys
+f, a = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+print(json.dumps({"case": "20ms-floor", "max_concurrent_requests": int(sys.argv[1]), "items": f["items"],
+                  "seconds": f["seconds"], "items_per_s": round(f["items_per_s"]),
+                  "max_open_calls": a["max_open_calls"], "cpu_s": f["cpu_s"]}))
+PY
+}
+
+if [ "$FLOOR" = 1 ]; then # capture the request bodies ddbpipe sends, for the floor client
+  start_null 0 --dump "$work/bodies.txt"
+  run "capture" 64 "$work/r20.jsonl" >/dev/null
+  stop_null
+  sed -i '/"case": "capture"/d' "$work/runs"
+  echo "captured $(wc -l <"$work/bodies.txt") request bodies for the floor client"
+fi
+
 echo "== 1: 20 ms latency, $N20 records, max_concurrent_requests 64 / 128 / 256, $REPS reps =="
 start_null 20
 for rep in $(seq "$REPS"); do
   if [ $((rep % 2)) = 1 ]; then order="64 128 256"; else order="256 128 64"; fi
-  for n in $order; do run "20ms" "$n" "$work/r20.jsonl"; done
+  for n in $order; do
+    run "20ms" "$n" "$work/r20.jsonl"
+    [ "$FLOOR" = 1 ] && floor "$n"
+  done
 done
+echo "load average after the 20 ms runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 stop_null
 
 echo "== 2: 100 ms latency, $N100 records, 64 vs 256, $REPS reps =="
@@ -97,6 +128,11 @@ for n in (64, 128, 256):
     rate, bound = med("20ms", n, "items_per_s"), n * 25 / 0.020
     print("20 ms, %3d in flight: %7d items/s (%.0f%% of %d), max open calls %d" %
           (n, rate, 100 * rate / bound, bound, med("20ms", n, "max_open_calls")))
+floors = [r for r in runs if r["case"] == "20ms-floor"]
+for n in (64, 128, 256) if floors else ():
+    rate, bound = med("20ms-floor", n, "items_per_s"), n * 25 / 0.020
+    print("20 ms, %3d in flight, floor client: %7d items/s (%.0f%% of the bound); ddbpipe/floor %.2f" %
+          (n, rate, 100 * rate / bound, med("20ms", n, "items_per_s") / rate))
 for n in (64, 128):
     good = med("20ms", n, "items_per_s") >= 0.9 * n * 25 / 0.020
     ok &= good

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Kafka sink benchmark: N records through librdkafka's mock cluster -> `ddbpipe sink --kafka` -> the
 # null endpoint, against the same records from a file (`ddbpipe sink -i`), alternated A B A B (medians),
+# with what the cluster delivers to a bare confluent_kafka consumer that writes nothing ("drain": the
+# ceiling of any Kafka figure on this machine at that moment),
 # and a peer built from common parts (confluent_kafka consumer + boto3 batch_writer) on PEER_N records.
 # Prints figures; not a test.
 #   bench/run_kafka_bench.sh [N=1000000] [PEER_N=100000] [ROUNDS=2]
 # Needs: a build in build/ (kafka_mock_cluster, null_endpoint, gen_records), /usr/bin/python3 with
 # confluent_kafka and boto3. The Kafka rate is counted from the partition assignment (the group join
 # is reported apart) to the moment the group's committed offsets reach the end offsets.
+# KAFKA_BENCH_EXTRA: more lines for the kafka: map of the sink's configuration (indented two spaces),
+# e.g. KAFKA_BENCH_EXTRA='  fetch.wait.max.ms: 10'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -36,6 +40,9 @@ ep="http://127.0.0.1:$(awk '/PORT/{print $2}' "$work/ne.out")"
 mkfifo "$work/mock.in"
 "$B/kafka_mock_cluster" --brokers 3 --topic "bench:$PARTS" < "$work/mock.in" > "$work/mock.out" &
 pids+=($!)
+mockpid=$!
+# CPU seconds (user + system) the mock cluster used so far: it shares the cores with ddbpipe
+mock_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$mockpid/stat"; }
 exec 9>"$work/mock.in" # the cluster serves until this closes
 for _ in $(seq 100); do [ -s "$work/mock.out" ] && break; sleep 0.1; done
 bs=$(head -1 "$work/mock.out")
@@ -56,6 +63,7 @@ kafka_commit_interval_ms: 100
 kafka:
   bootstrap.servers: "$bs"
   group.id: $1
+${KAFKA_BENCH_EXTRA:-}
 YAML
 }
 
@@ -72,6 +80,7 @@ run_kafka() { # $1 round
   local g="bench-$1-$RANDOM"
   conf "$g"
   local t0; t0=$(date +%s.%N)
+  local m0; m0=$(mock_cpu)
   /usr/bin/time -f "%U %S" -o "$work/cpu" "$B/ddbpipe" sink -c "$work/sink.yaml" --kafka -v 2> "$work/k.err" &
   local p=$!
   /usr/bin/python3 - "$bs" "$g" "$PARTS" "$N" "$t0" "$work/k.err" <<'PY'
@@ -100,13 +109,34 @@ print(json.dumps({"case": "kafka", "items": n, "seconds": round(s, 3), "items_pe
 PY
   # SIGTERM to ddbpipe (the child of time), then its CPU time
   pkill -TERM -P "$p" || true; wait "$p" || true
-  python3 -c "import json;u,y=map(float,open('$work/cpu').read().split()[-2:]);print(json.dumps({'case':'kafka-cpu','cpu_us_per_item':round((u+y)*1e6/$N,2)}))"
+  local m1; m1=$(mock_cpu)
+  python3 -c "import json;u,y=map(float,open('$work/cpu').read().split()[-2:]);print(json.dumps({'case':'kafka-cpu','cpu_us_per_item':round((u+y)*1e6/$N,2),'mock_cluster_cpu_s':round($m1-$m0,2)}))"
+}
+
+run_drain() { # what the cluster delivers to a bare consumer that writes nothing (the ceiling for Kafka here)
+  /usr/bin/python3 - "$bs" "drain-$1-$RANDOM" "$N" <<'PY'
+import json, sys, time
+from confluent_kafka import Consumer
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2], "auto.offset.reset": "earliest",
+              "enable.auto.commit": False})
+c.subscribe(["bench"])
+n, want, t0 = 0, int(sys.argv[3]), None
+while n < want:
+    ms = c.consume(10000, 1.0)
+    if ms and t0 is None:
+        t0 = time.time()
+    n += sum(1 for m in ms if not m.error())
+s = time.time() - t0
+c.close()
+print(json.dumps({"case": "drain", "items": n, "seconds": round(s, 3), "items_per_s": round(n / s)}))
+PY
 }
 
 results="$work/results.jsonl"
 for r in $(seq "$ROUNDS"); do
   run_kafka "$r" | tee -a "$results"
   run_file | tee -a "$results"
+  run_drain "$r" | tee -a "$results"
 done
 t0=$(date +%s.%N)
 /usr/bin/python3 bench/peers/kafka_boto3_writer.py "$bs" bench "peer-$RANDOM" "$ep" bench "$PEER_N" | tee -a "$results"
@@ -117,7 +147,9 @@ med = lambda case: statistics.median(r["items_per_s"] for r in rows if r.get("ca
 k, f = med("kafka"), med("file")
 peer = [r for r in rows if r.get("peer")][0]["items_per_s"]
 cpu = lambda case: statistics.median(r["cpu_us_per_item"] for r in rows if r.get("case") == case)
+d = med("drain")
 print(json.dumps({"median_kafka_items_per_s": k, "median_file_items_per_s": f, "kafka_vs_file": round(k / f, 2),
+                  "median_drain_items_per_s": d, "kafka_vs_drain": round(k / d, 2),
                   "peer_items_per_s": peer, "kafka_vs_peer": round(k / peer, 1),
                   "ddbpipe_cpu_us_per_item_kafka": cpu("kafka-cpu"), "ddbpipe_cpu_us_per_item_file": cpu("file")}))
 PY
