@@ -71,22 +71,13 @@ static void put_s(dp_buf *b, const char *name, const char *v) {
     dp_buf_putc(b, '}');
 }
 
-static void put_key(dp_buf *b, const char *table, const dp_lease *l) {
-    dp_buf_puts(b, "{\"TableName\":");
-    dp_json_write_cstr(b, table);
-    dp_buf_puts(b, ",\"Key\":{");
-    put_s(b, "lease_key", l->key);
-    dp_buf_putc(b, '}');
-}
 
 ddbpipe_result_t dp_lease_create(dp_ddb *c, const char *table, const char *app, const dp_lease *l,
                                  int *created, dp_ddb_result *res) {
     *created = 0;
     dp_buf b;
     dp_buf_init(&b, 0);
-    dp_buf_puts(&b, "{\"TableName\":");
-    dp_json_write_cstr(&b, table);
-    dp_buf_puts(&b, ",\"Item\":{");
+    dp_buf_putc(&b, '{');
     put_s(&b, "lease_key", l->key);
     dp_buf_putc(&b, ',');
     put_s(&b, "app", app);
@@ -100,12 +91,18 @@ ddbpipe_result_t dp_lease_create(dp_ddb *c, const char *table, const char *app, 
         dp_json_write_cstr(&b, l->parents[i]);
         dp_buf_putc(&b, '}');
     }
-    dp_buf_puts(&b, "]}},\"ConditionExpression\":\"attribute_not_exists(lease_key)\"}");
-    ddbpipe_result_t rc = dp_ddb_call(c, DP_DDB_API_DYNAMODB, "PutItem", b.data, b.len, res);
+    dp_buf_puts(&b, "]}}");
+    dp_ddb_item_write_req req = {.op = DP_DDB_PUT_ITEM,
+                                 .table = table,
+                                 .item = b.data,
+                                 .item_len = b.len,
+                                 .condition_expression = "attribute_not_exists(lease_key)"};
+    int exists = 0;
+    ddbpipe_result_t rc = dp_ddb_write_item(c, &req, &exists, NULL, res);
     dp_buf_free(&b);
     if (rc == DDBPIPE_OK)
         *created = 1;
-    else if (strcmp(res->error_code, "ConditionalCheckFailedException") == 0)
+    else if (exists)
         rc = res->result = DDBPIPE_OK;
     return rc;
 }
@@ -241,9 +238,12 @@ ddbpipe_result_t dp_lease_list(dp_ddb *c, const char *table, const char *app, si
 ddbpipe_result_t dp_lease_update(dp_ddb *c, const char *table, dp_lease_op op, dp_lease *l, const char *me,
                                  const char *checkpoint, int at_tip, int *lost, dp_ddb_result *res) {
     *lost = 0;
-    dp_buf b;
+    dp_buf key, b;
+    dp_buf_init(&key, 0);
     dp_buf_init(&b, 0);
-    put_key(&b, table, l);
+    dp_buf_putc(&key, '{');
+    put_s(&key, "lease_key", l->key);
+    dp_buf_putc(&key, '}');
     const char *upd = "SET #c = #c + :one";
     const char *cond = "#o = :me AND #c = :c";
     switch (op) {
@@ -260,9 +260,7 @@ ddbpipe_result_t dp_lease_update(dp_ddb *c, const char *table, dp_lease_op op, d
         upd = "SET #c = #c + :one REMOVE #o";
         break;
     }
-    dp_buf_printf(&b, ",\"UpdateExpression\":\"%s\",\"ConditionExpression\":\"%s\",", upd, cond);
-    dp_buf_puts(&b, "\"ExpressionAttributeNames\":{\"#c\":\"counter\",\"#o\":\"owner\"},"
-                    "\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"}");
+    dp_buf_puts(&b, "{\":one\":{\"N\":\"1\"}");
     dp_buf_printf(&b, ",\":c\":{\"N\":\"%lld\"}", (long long)l->counter);
     dp_buf_putc(&b, ',');
     put_s(&b, ":me", me);
@@ -275,14 +273,20 @@ ddbpipe_result_t dp_lease_update(dp_ddb *c, const char *table, dp_lease_op op, d
         put_s(&b, ":cp", checkpoint);
         dp_buf_printf(&b, ",\":tip\":{\"BOOL\":%s}", at_tip ? "true" : "false");
     }
-    dp_buf_puts(&b, "}}");
-    ddbpipe_result_t rc = dp_ddb_call(c, DP_DDB_API_DYNAMODB, "UpdateItem", b.data, b.len, res);
+    dp_buf_putc(&b, '}');
+    dp_ddb_item_write_req req = {.op = DP_DDB_UPDATE_ITEM,
+                                 .table = table,
+                                 .item = key.data,
+                                 .item_len = key.len,
+                                 .update_expression = upd,
+                                 .condition_expression = cond,
+                                 .expression_attribute_names = "{\"#c\":\"counter\",\"#o\":\"owner\"}",
+                                 .expression_attribute_values = b.data};
+    ddbpipe_result_t rc = dp_ddb_write_item(c, &req, lost, NULL, res);
+    dp_buf_free(&key);
     dp_buf_free(&b);
-    if (rc != DDBPIPE_OK) {
-        if (strcmp(res->error_code, "ConditionalCheckFailedException") == 0)
-            *lost = 1;
+    if (rc != DDBPIPE_OK)
         return rc;
-    }
     l->counter++;
     if (op == DP_LEASE_TAKE)
         snprintf(l->owner, sizeof l->owner, "%s", me);

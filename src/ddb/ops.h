@@ -7,6 +7,8 @@
  *   ops_table.c    CreateTable, DescribeTable, ListTables
  *   ops_read.c     Query and Scan pages, the paging loop
  *   ops_streams.c  DescribeStream, GetShardIterator, GetRecords (DynamoDB Streams)
+ *   ops_write.c    BatchWriteItem, BatchGetItem, TransactWriteItems, conditional
+ *                  PutItem / UpdateItem / DeleteItem
  * Blocking calls are not thread-safe per dp_ddb. On failure res keeps the
  * service error (error_code, message); the result is the classified code
  * (ResourceNotFoundException -> DDBPIPE_ERR_NOT_FOUND, ...). */
@@ -173,5 +175,108 @@ typedef struct dp_ddb_records_page {
 ddbpipe_result_t dp_ddb_parse_get_records(const char *body, size_t len, dp_ddb_records_page *p, char *errstr,
                                           size_t errstr_size);
 void dp_ddb_records_page_free(dp_ddb_records_page *p);
+
+/* ---- writes (ops_write.c) */
+
+/* BatchWriteItem body for one table, appended straight into b (no copy of
+ * the items besides this one): begin, add per item (first: 1 for the first
+ * add), end. json is an item (put) or a key (delete) as typed JSON. Each
+ * returns the first dp_buf error (NOMEM, TOO_LARGE past b's cap); the
+ * body is then incomplete and must not be sent. */
+ddbpipe_result_t dp_ddb_batch_write_begin(dp_buf *b, const char *table);
+ddbpipe_result_t dp_ddb_batch_write_add(dp_buf *b, int first, int is_delete, const char *json, size_t len);
+ddbpipe_result_t dp_ddb_batch_write_end(dp_buf *b, int return_consumed_capacity);
+
+/* BatchGetItem body for one table, the same way (key: typed JSON). */
+ddbpipe_result_t dp_ddb_batch_get_begin(dp_buf *b, const char *table, int consistent_read);
+ddbpipe_result_t dp_ddb_batch_get_add(dp_buf *b, int first, const char *key, size_t len);
+ddbpipe_result_t dp_ddb_batch_get_end(dp_buf *b);
+
+/* TransactWriteItems body: Put or Delete actions on table, each with an
+ * optional condition (dp_ddb_put_condition's rule: only the names/values
+ * members the expression uses are sent). client_request_token NULL/"":
+ * none (1..36 characters otherwise). */
+ddbpipe_result_t dp_ddb_transact_write_begin(dp_buf *b);
+ddbpipe_result_t dp_ddb_transact_write_add(dp_buf *b, int first, const char *table, int is_delete,
+                                           const char *json, size_t len, const char *condition_expression,
+                                           const dp_json *names, const dp_json *values);
+ddbpipe_result_t dp_ddb_transact_write_end(dp_buf *b, int return_consumed_capacity,
+                                           const char *client_request_token);
+
+/* One write-side answer; the pointers point into doc. */
+typedef struct dp_ddb_write_answer {
+    dp_json_doc *doc;
+    const dp_json *root;                 /* ConsumedCapacity etc. */
+    const dp_json *unprocessed;          /* BatchWriteItem: the table's UnprocessedItems (requests);
+                                            BatchGetItem: its UnprocessedKeys.Keys; NULL: none */
+    const dp_json *responses;            /* BatchGetItem: the table's items found; NULL: none */
+    const dp_json *cancellation_reasons; /* TransactWriteItems cancelled: one reason per action */
+    const dp_json *attributes;           /* single-item write with ReturnValues: the item (NULL: none) */
+} dp_ddb_write_answer;
+/* a starts zeroed (or from an earlier parse). */
+void dp_ddb_write_answer_free(dp_ddb_write_answer *a);
+/* A successful BatchWriteItem answer (an empty body: nothing left over). */
+ddbpipe_result_t dp_ddb_parse_batch_write(const char *body, size_t len, const char *table,
+                                          dp_ddb_write_answer *a, char *errstr, size_t errstr_size);
+/* The item (put) or key (delete) of one UnprocessedItems request; NULL when neither. */
+const dp_json *dp_ddb_unprocessed_write_item(const dp_json *request);
+ddbpipe_result_t dp_ddb_parse_batch_get(const char *body, size_t len, const char *table,
+                                        dp_ddb_write_answer *a, char *errstr, size_t errstr_size);
+/* The error body of a TransactionCanceledException; PARSE without a
+ * CancellationReasons array. */
+ddbpipe_result_t dp_ddb_parse_transact_cancel(const char *body, size_t len, dp_ddb_write_answer *a,
+                                              char *errstr, size_t errstr_size);
+
+/* What one cancellation reason means for its action. */
+typedef enum dp_ddb_cancel_reason {
+    DP_DDB_CANCEL_NONE = 0,         /* "None": fine, cancelled with the others */
+    DP_DDB_CANCEL_CONDITION_FAILED, /* ConditionalCheckFailed */
+    DP_DDB_CANCEL_INVALID,          /* ValidationError, ItemCollectionSizeLimitExceeded: never succeeds */
+    DP_DDB_CANCEL_THROTTLED,        /* ThrottlingError, ProvisionedThroughputExceeded */
+    DP_DDB_CANCEL_OTHER,            /* TransactionConflict, ...: try again */
+    DP_DDB_CANCEL_UNKNOWN           /* no Code */
+} dp_ddb_cancel_reason;
+/* code/message (either may be NULL) get the reason's Code and Message (NULL when absent). */
+dp_ddb_cancel_reason dp_ddb_cancel_reason_of(const dp_json *reason, const char **code, const char **message);
+
+/* The write errors a caller acts on (from res). */
+typedef enum dp_ddb_write_error {
+    DP_DDB_WRITE_ERR_NONE = 0,
+    DP_DDB_WRITE_ERR_CONDITION_FAILED,     /* ConditionalCheckFailedException */
+    DP_DDB_WRITE_ERR_TRANSACTION_CANCELED, /* TransactionCanceledException: see the reasons */
+    DP_DDB_WRITE_ERR_IDEMPOTENT_MISMATCH,  /* IdempotentParameterMismatchException: new token */
+    DP_DDB_WRITE_ERR_VALIDATION,           /* ValidationException, SerializationException */
+    DP_DDB_WRITE_ERR_OTHER
+} dp_ddb_write_error;
+dp_ddb_write_error dp_ddb_write_error_of(const dp_ddb_result *res);
+
+/* Conditional single-item writes. */
+typedef enum dp_ddb_item_op { DP_DDB_PUT_ITEM = 0, DP_DDB_UPDATE_ITEM, DP_DDB_DELETE_ITEM } dp_ddb_item_op;
+typedef struct dp_ddb_item_write_req {
+    dp_ddb_item_op op;
+    const char *table;
+    const char *item; /* PutItem: the item; UpdateItem/DeleteItem: the key (typed JSON object) */
+    size_t item_len;
+    const char *update_expression;    /* UpdateItem only (required there) */
+    const char *condition_expression; /* NULL: unconditional */
+    /* Either configured names/values, of which only the members the
+     * condition uses are sent ... */
+    const dp_json *condition_names, *condition_values;
+    /* ... or JSON object text sent as is (the caller wrote every
+     * placeholder of both expressions); not both. */
+    const char *expression_attribute_names, *expression_attribute_values;
+    const char *return_values; /* NULL: NONE; "ALL_OLD", ... */
+} dp_ddb_item_write_req;
+/* INVALID_ARG without table/item, an update expression on another op (or
+ * none on UpdateItem), or both kinds of names/values. */
+ddbpipe_result_t dp_ddb_build_item_write(const dp_ddb_item_write_req *req, dp_buf *b);
+/* Attributes (ReturnValues) of an answer; an empty body is an empty answer. */
+ddbpipe_result_t dp_ddb_parse_item_write(const char *body, size_t len, dp_ddb_write_answer *a, char *errstr,
+                                         size_t errstr_size);
+/* Blocking PutItem/UpdateItem/DeleteItem. *condition_failed (may be NULL)
+ * is 1 when it failed with ConditionalCheckFailedException. answer (may be
+ * NULL) gets the parsed answer on success. */
+ddbpipe_result_t dp_ddb_write_item(dp_ddb *c, const dp_ddb_item_write_req *req, int *condition_failed,
+                                   dp_ddb_write_answer *answer, dp_ddb_result *res);
 
 #endif

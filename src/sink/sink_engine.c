@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "ddb/capacity.h"
 #include "ddb/condition.h"
+#include "ddb/ops.h"
 #include "sink/sink_internal.h"
 
 enum { L_NONE = 0, L_READY = 1, L_WREADY = 2 };
@@ -318,15 +319,6 @@ void sk_engine_add(sk_engine *e, sk_rec *r) {
 
 /* ------------------------------------------------------------ request bodies */
 
-static void put_table_json(dp_buf *b, const char *table) {
-    dp_json_write_cstr(b, table);
-}
-
-static void put_condition(dp_buf *b, struct ddbpipe_sink *s, const char *expr) {
-    dp_ddb_put_condition(b, expr, s->expr_names ? dp_json_root(s->expr_names) : NULL,
-                         s->expr_values ? dp_json_root(s->expr_values) : NULL);
-}
-
 static void key_write_body(const sk_key *k, const char **body, size_t *len) {
     if (k->wop == SK_OP_DELETE) {
         *body = k->key_json;
@@ -340,59 +332,39 @@ static void key_write_body(const sk_key *k, const char **body, size_t *len) {
     }
 }
 
+/* The request body, built straight into b (each item copied once, from
+ * where the key holds it). */
 static ddbpipe_result_t build_body(sk_engine *e, sk_chunk *c, dp_buf *b) {
     struct ddbpipe_sink *s = e->s;
     const char *body;
     size_t len;
+    ddbpipe_result_t rc;
     if (c->kind == CK_GET) {
-        dp_buf_puts(b, "{\"RequestItems\":{");
-        put_table_json(b, s->table);
-        dp_buf_puts(b, ":{\"ConsistentRead\":true,\"Keys\":[");
-        for (size_t i = 0; i < c->n; i++) {
-            if (i)
-                dp_buf_putc(b, ',');
-            dp_buf_append(b, c->keys[i]->key_json, c->keys[i]->key_json_len);
-        }
-        return dp_buf_puts(b, "]}}}");
+        rc = dp_ddb_batch_get_begin(b, s->table, 1);
+        for (size_t i = 0; !rc && i < c->n; i++)
+            rc = dp_ddb_batch_get_add(b, i == 0, c->keys[i]->key_json, c->keys[i]->key_json_len);
+        return rc ? rc : dp_ddb_batch_get_end(b);
     }
     if (c->kind == CK_WRITE) {
-        dp_buf_puts(b, "{\"RequestItems\":{");
-        put_table_json(b, s->table);
-        dp_buf_puts(b, ":[");
-        for (size_t i = 0; i < c->n; i++) {
+        rc = dp_ddb_batch_write_begin(b, s->table);
+        for (size_t i = 0; !rc && i < c->n; i++) {
             sk_key *k = c->keys[i];
-            if (i)
-                dp_buf_putc(b, ',');
             key_write_body(k, &body, &len);
-            dp_buf_puts(b, k->wop == SK_OP_DELETE ? "{\"DeleteRequest\":{\"Key\":"
-                                                  : "{\"PutRequest\":{\"Item\":");
-            dp_buf_append(b, body, len);
-            dp_buf_puts(b, "}}");
+            rc = dp_ddb_batch_write_add(b, i == 0, k->wop == SK_OP_DELETE, body, len);
         }
-        dp_buf_puts(b, "]}");
-        if (s->wcap)
-            dp_buf_puts(b, ",\"ReturnConsumedCapacity\":\"TOTAL\"");
-        return dp_buf_putc(b, '}');
+        return rc ? rc : dp_ddb_batch_write_end(b, s->wcap != NULL);
     }
-    dp_buf_puts(b, "{\"TransactItems\":[");
-    for (size_t i = 0; i < c->n; i++) {
+    const dp_json *names = s->expr_names ? dp_json_root(s->expr_names) : NULL;
+    const dp_json *values = s->expr_values ? dp_json_root(s->expr_values) : NULL;
+    rc = dp_ddb_transact_write_begin(b);
+    for (size_t i = 0; !rc && i < c->n; i++) {
         sk_key *k = c->keys[i];
-        if (i)
-            dp_buf_putc(b, ',');
+        int del = k->wop == SK_OP_DELETE;
         key_write_body(k, &body, &len);
-        dp_buf_puts(b, k->wop == SK_OP_DELETE ? "{\"Delete\":{\"TableName\":" : "{\"Put\":{\"TableName\":");
-        put_table_json(b, s->table);
-        dp_buf_puts(b, k->wop == SK_OP_DELETE ? ",\"Key\":" : ",\"Item\":");
-        dp_buf_append(b, body, len);
-        put_condition(b, s, k->wop == SK_OP_DELETE ? s->cond_delete : s->cond_put);
-        dp_buf_puts(b, "}}");
+        rc = dp_ddb_transact_write_add(b, i == 0, s->table, del, body, len, del ? s->cond_delete : s->cond_put, names,
+                                       values);
     }
-    dp_buf_putc(b, ']');
-    if (s->wcap)
-        dp_buf_puts(b, ",\"ReturnConsumedCapacity\":\"TOTAL\"");
-    dp_buf_puts(b, ",\"ClientRequestToken\":");
-    dp_json_write_cstr(b, c->token);
-    return dp_buf_putc(b, '}');
+    return rc ? rc : dp_ddb_transact_write_end(b, s->wcap != NULL, c->token);
 }
 
 /* ------------------------------------------------------------ sending */
@@ -905,8 +877,7 @@ static int is_fatal(const dp_ddb_result *res) {
 }
 
 static int is_validation(const dp_ddb_result *res) {
-    return res->result == DDBPIPE_ERR_VALIDATION || strcmp(res->error_code, "ValidationException") == 0 ||
-           strcmp(res->error_code, "SerializationException") == 0;
+    return dp_ddb_write_error_of(res) == DP_DDB_WRITE_ERR_VALIDATION;
 }
 
 static void describe_error(const dp_ddb_result *res, char *out, size_t n) {
@@ -920,17 +891,18 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
     struct ddbpipe_sink *s = e->s;
     char why[700];
     if (res->result == DDBPIPE_OK) {
-        dp_json_doc *d = dp_json_parse(res->body.data ? res->body.data : "{}", res->body.len, NULL);
-        const dp_json *un =
-            d ? dp_json_get(dp_json_get(dp_json_root(d), "UnprocessedItems"), s->table) : NULL;
-        if (!d && res->body.len > 0) {
+        dp_ddb_write_answer ans;
+        memset(&ans, 0, sizeof ans);
+        if (dp_ddb_parse_batch_write(res->body.data, res->body.len, s->table, &ans, NULL, 0) != DDBPIPE_OK) {
+            dp_ddb_write_answer_free(&ans);
             /* unreadable answer: we cannot know what was written; writes are
              * idempotent and the keys are locked, so send again */
             resend_keys(e, c->kind, c->keys, c->n, "unreadable BatchWriteItem response", c->token, 0);
             chunk_free(c);
             return;
         }
-        size_t nun = un && un->type == DP_JSON_ARRAY ? un->count : 0;
+        const dp_json *un = ans.unprocessed;
+        size_t nun = un ? un->count : 0;
         int *used = calloc(c->n ? c->n : 1, sizeof(int));
         sk_key **again = calloc(c->n ? c->n : 1, sizeof(*again));
         size_t nagain = 0;
@@ -938,10 +910,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         if (!used || !again)
             unmatched = 1;
         for (size_t i = 0; !unmatched && i < nun; i++) {
-            const dp_json *req = un->items[i];
-            const dp_json *it = dp_json_get(dp_json_get(req, "PutRequest"), "Item");
-            if (!it)
-                it = dp_json_get(dp_json_get(req, "DeleteRequest"), "Key");
+            const dp_json *it = dp_ddb_unprocessed_write_item(un->items[i]);
             int idx = it ? find_key_in_chunk(s, c, it, used) : -1;
             if (idx < 0) {
                 unmatched = 1;
@@ -959,7 +928,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         if (nun > 0)
             SK_ADD(s, throttled_items, nun);
         double consumed = -1;
-        if (s->wcap && !dp_consumed_capacity(dp_json_root(d), &consumed) && c->n > 0)
+        if (s->wcap && !dp_consumed_capacity(ans.root, &consumed) && c->n > 0)
             consumed = c->est_units * (double)(c->n - nun) / (double)c->n; /* unprocessed ones cost nothing */
         cap_settle(e, c, consumed);
         for (size_t i = 0; i < c->n; i++) {
@@ -976,7 +945,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
             resend_keys(e, c->kind, again, nagain, "UnprocessedItems", NULL, 1);
         free(used);
         free(again);
-        dp_json_doc_free(d);
+        dp_ddb_write_answer_free(&ans);
         chunk_free(c);
         return;
     }
@@ -988,11 +957,14 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         chunk_free(c);
         return;
     }
-    if (c->kind == CK_TRANSACT && strcmp(res->error_code, "TransactionCanceledException") == 0) {
-        dp_json_doc *d = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
-        const dp_json *reasons = d ? dp_json_get(dp_json_root(d), "CancellationReasons") : NULL;
-        if (!reasons || reasons->type != DP_JSON_ARRAY || reasons->count != c->n) {
-            dp_json_doc_free(d);
+    if (c->kind == CK_TRANSACT && dp_ddb_write_error_of(res) == DP_DDB_WRITE_ERR_TRANSACTION_CANCELED) {
+        dp_ddb_write_answer ans;
+        memset(&ans, 0, sizeof ans);
+        const dp_json *reasons = dp_ddb_parse_transact_cancel(res->body.data, res->body.len, &ans, NULL, 0) == DDBPIPE_OK
+                                     ? ans.cancellation_reasons
+                                     : NULL;
+        if (!reasons || reasons->count != c->n) {
+            dp_ddb_write_answer_free(&ans);
             resend_keys(e, c->kind, c->keys, c->n, why, NULL, 0);
             chunk_free(c);
             return;
@@ -1000,25 +972,22 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         sk_key **again = calloc(c->n ? c->n : 1, sizeof(*again));
         size_t nagain = 0;
         for (size_t i = 0; i < c->n; i++) {
-            const dp_json *r = reasons->items[i];
-            const char *code = dp_json_get_string(r, "Code");
-            const char *msg = dp_json_get_string(r, "Message");
+            const char *code = NULL, *msg = NULL;
+            dp_ddb_cancel_reason why_cancelled = dp_ddb_cancel_reason_of(reasons->items[i], &code, &msg);
             char rs[700];
             snprintf(rs, sizeof(rs), "%s%s%s", code ? code : "unknown", msg ? ": " : "", msg ? msg : "");
-            if (code && strcmp(code, "ConditionalCheckFailed") == 0) {
+            if (why_cancelled == DP_DDB_CANCEL_CONDITION_FAILED) {
                 /* As Feldera does: a false condition skips that change
                  * (counted as condition_failed), it is not an error. */
                 SK_ADD(s, condition_check_failures, 1);
                 key_skipped(e, c->keys[i]);
-            } else if (code && (strcmp(code, "ValidationError") == 0 ||
-                                strcmp(code, "ItemCollectionSizeLimitExceeded") == 0)) {
+            } else if (why_cancelled == DP_DDB_CANCEL_INVALID) {
                 key_failed(e, c->keys[i], rs);
             } else {
                 /* None (fine, cancelled with the others), TransactionConflict,
                  * ThrottlingError, ProvisionedThroughputExceeded: again, in
                  * a new transaction (new token: the content differs) */
-                if (code && (strcmp(code, "ThrottlingError") == 0 ||
-                             strcmp(code, "ProvisionedThroughputExceeded") == 0))
+                if (why_cancelled == DP_DDB_CANCEL_THROTTLED)
                     SK_ADD(s, throttled_items, 1);
                 if (again)
                     again[nagain++] = c->keys[i];
@@ -1035,11 +1004,11 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
                 for (size_t j = 0; j < c->n; j++)
                     if (c->keys[j] == k)
                         r = reasons->items[j];
-                const char *code = dp_json_get_string(r, "Code");
+                const char *code = NULL;
+                dp_ddb_cancel_reason rr = dp_ddb_cancel_reason_of(r, &code, NULL);
                 /* neither a fine action cancelled with the others nor a
                  * throttled one (the table was busy) is charged a retry */
-                int charged = !(code && (strcmp(code, "None") == 0 || strcmp(code, "ThrottlingError") == 0 ||
-                                         strcmp(code, "ProvisionedThroughputExceeded") == 0));
+                int charged = rr != DP_DDB_CANCEL_NONE && rr != DP_DDB_CANCEL_THROTTLED;
                 if (!nc || (charged && !retry_allowed(s, k))) {
                     char msg[800];
                     snprintf(msg, sizeof(msg), "transaction cancelled (%s); gave up after %d retries",
@@ -1059,7 +1028,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
             }
         }
         free(again);
-        dp_json_doc_free(d);
+        dp_ddb_write_answer_free(&ans);
         chunk_free(c);
         return;
     }
@@ -1068,7 +1037,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         chunk_free(c);
         return;
     }
-    if (strcmp(res->error_code, "IdempotentParameterMismatchException") == 0)
+    if (dp_ddb_write_error_of(res) == DP_DDB_WRITE_ERR_IDEMPOTENT_MISMATCH)
         new_token(c->token);
     /* retryable errors the client gave up on, and anything else: retry per
      * key up to max_retries */
@@ -1095,10 +1064,11 @@ static void handle_get(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         chunk_free(c);
         return;
     }
-    dp_json_doc *d = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
-    const dp_json *root = d ? dp_json_root(d) : NULL;
-    const dp_json *items = dp_json_get(dp_json_get(root, "Responses"), s->table);
-    const dp_json *unk = dp_json_get(dp_json_get(dp_json_get(root, "UnprocessedKeys"), s->table), "Keys");
+    dp_ddb_write_answer ans;
+    memset(&ans, 0, sizeof ans);
+    int readable = dp_ddb_parse_batch_get(res->body.data, res->body.len, s->table, &ans, NULL, 0) == DDBPIPE_OK;
+    const dp_json *items = ans.responses;
+    const dp_json *unk = ans.unprocessed;
     /* never calloc(0): its NULL would read as out of memory (as in chunk_new) */
     int *used = calloc(c->n ? c->n : 1, sizeof(int));
     const dp_json **found = calloc(c->n ? c->n : 1, sizeof(*found));
@@ -1106,12 +1076,12 @@ static void handle_get(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
      * DynamoDB left unprocessed as if their items did not exist */
     int *pending = calloc(c->n ? c->n : 1, sizeof(int));
     sk_key **again = calloc(c->n ? c->n : 1, sizeof(*again));
-    if (!d || !used || !found || !pending || !again) {
+    if (!readable || !used || !found || !pending || !again) {
         free(used);
         free(found);
         free(pending);
         free(again);
-        dp_json_doc_free(d);
+        dp_ddb_write_answer_free(&ans);
         resend_keys(e, CK_GET, c->keys, c->n, "unreadable BatchGetItem response", NULL, 0);
         chunk_free(c);
         return;
@@ -1146,7 +1116,7 @@ static void handle_get(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
     free(pending);
     free(used);
     free(found);
-    dp_json_doc_free(d);
+    dp_ddb_write_answer_free(&ans);
     chunk_free(c);
 }
 

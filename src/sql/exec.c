@@ -568,26 +568,24 @@ static ddbpipe_result_t do_insert_stdin(sql_ctx *x, const dp_sql_stmt *s)
 
 /* The table's delete_condition_expression (write_mode transactional, as in
  * the sink) with the expression attribute names/values it uses. */
-static ddbpipe_result_t put_delete_condition(sql_ctx *x, const sql_table *t, dp_buf *body)
+static ddbpipe_result_t delete_condition(sql_ctx *x, const sql_table *t, dp_ddb_item_write_req *req,
+                                         dp_json_doc **names, dp_json_doc **values)
 {
     dp_settings set;
     dp_conf_settings(t->conf, &set);
     if (set.write_mode != DP_WRITE_MODE_TRANSACTIONAL || !set.delete_condition_expression)
         return DDBPIPE_OK;
-    dp_json_doc *names = NULL, *values = NULL;
-    ddbpipe_result_t rc = DDBPIPE_OK;
     if (set.expression_attribute_names && *set.expression_attribute_names &&
-        !(names = dp_json_parse(set.expression_attribute_names, strlen(set.expression_attribute_names), NULL)))
-        rc = serr(x, DDBPIPE_ERR_CONFIG, "DELETE: expression_attribute_names is not a JSON object");
-    if (!rc && set.expression_attribute_values && *set.expression_attribute_values &&
-        !(values = dp_json_parse(set.expression_attribute_values, strlen(set.expression_attribute_values), NULL)))
-        rc = serr(x, DDBPIPE_ERR_CONFIG, "DELETE: expression_attribute_values is not a JSON object");
-    if (!rc)
-        rc = dp_ddb_put_condition(body, set.delete_condition_expression, names ? dp_json_root(names) : NULL,
-                                  values ? dp_json_root(values) : NULL);
-    dp_json_doc_free(names);
-    dp_json_doc_free(values);
-    return rc;
+        !(*names = dp_json_parse(set.expression_attribute_names, strlen(set.expression_attribute_names), NULL)))
+        return serr(x, DDBPIPE_ERR_CONFIG, "DELETE: expression_attribute_names is not a JSON object");
+    if (set.expression_attribute_values && *set.expression_attribute_values &&
+        !(*values = dp_json_parse(set.expression_attribute_values, strlen(set.expression_attribute_values), NULL)))
+        return serr(x, DDBPIPE_ERR_CONFIG, "DELETE: expression_attribute_values is not a JSON object");
+    /* the settings' text lives in t->conf as long as t */
+    req->condition_expression = set.delete_condition_expression;
+    req->condition_names = *names ? dp_json_root(*names) : NULL;
+    req->condition_values = *values ? dp_json_root(*values) : NULL;
+    return DDBPIPE_OK;
 }
 
 /* One DeleteItem with ReturnValues ALL_OLD, so the count is what DynamoDB
@@ -598,8 +596,11 @@ static ddbpipe_result_t delete_item(sql_ctx *x, sql_table *t, const dp_buf *line
 {
     char msg[1024] = "";
     dp_change ch;
-    dp_buf body;
+    dp_buf key;
     dp_ddb_result res;
+    dp_ddb_item_write_req req;
+    dp_json_doc *names = NULL, *values = NULL;
+    int condition_failed = 0;
     ddbpipe_result_t rc;
     dp_change_format_opts o;
     memset(&o, 0, sizeof o);
@@ -610,7 +611,8 @@ static ddbpipe_result_t delete_item(sql_ctx *x, sql_table *t, const dp_buf *line
     o.partition_type = t->key.partition_type;
     o.sort_key = t->key.sort_key[0] ? t->key.sort_key : NULL;
     o.sort_type = t->key.sort_type;
-    dp_buf_init(&body, 0);
+    dp_buf_init(&key, 0);
+    memset(&req, 0, sizeof req);
     dp_ddb_result_init(&res);
     if ((rc = dp_change_parse(line->data, line->len, &o, &ch, msg, sizeof msg))) {
         rc = serr(x, DDBPIPE_ERR_INVALID_ARG, "DELETE: %s", msg[0] ? msg : ddbpipe_strerror(rc));
@@ -618,18 +620,20 @@ static ddbpipe_result_t delete_item(sql_ctx *x, sql_table *t, const dp_buf *line
     }
     if ((rc = ensure_client(x, t)))
         goto out;
-    if ((rc = dp_buf_puts(&body, "{\"TableName\":")) || (rc = dp_json_write_cstr(&body, ddb_name(t))) ||
-        (rc = dp_buf_puts(&body, ",\"Key\":")) || (rc = dp_json_write(&body, ch.item)) ||
-        (rc = dp_buf_puts(&body, ",\"ReturnValues\":\"ALL_OLD\"")) || (rc = put_delete_condition(x, t, &body)) ||
-        (rc = dp_buf_putc(&body, '}'))) {
+    if ((rc = dp_json_write(&key, ch.item)) || (rc = delete_condition(x, t, &req, &names, &values))) {
         if (!x->err_set)
             rc = serr(x, rc, "%s", ddbpipe_strerror(rc));
         goto out;
     }
-    rc = dp_ddb_call(dp_client_ddb(t->client), DP_DDB_API_DYNAMODB, "DeleteItem", body.data, body.len, &res);
+    req.op = DP_DDB_DELETE_ITEM;
+    req.table = ddb_name(t);
+    req.item = key.data;
+    req.item_len = key.len;
+    req.return_values = "ALL_OLD";
+    rc = dp_ddb_write_item(dp_client_ddb(t->client), &req, &condition_failed, NULL, &res);
     if (rc == DDBPIPE_OK && res.result != DDBPIPE_OK)
         rc = res.result;
-    if (rc && strcmp(res.error_code, "ConditionalCheckFailedException") == 0) {
+    if (rc && condition_failed) {
         /* as the sink does (and Feldera): a false condition skips the change */
         rc = DDBPIPE_OK;
         notice(x, "DELETE: 0 rows deleted (delete_condition_expression is false for this key: skipped)");
@@ -640,15 +644,18 @@ static ddbpipe_result_t delete_item(sql_ctx *x, sql_table *t, const dp_buf *line
         rc = serr(x, rc, "%s", msg);
         goto out;
     }
-    dp_json_doc *d = dp_json_parse(res.body.data ? res.body.data : "", res.body.len, NULL);
-    const dp_json *old = d ? dp_json_get(dp_json_root(d), "Attributes") : NULL;
-    uint64_t n = old && old->type == DP_JSON_OBJECT && old->count > 0;
-    dp_json_doc_free(d);
+    /* an unreadable answer counts no row: the delete itself succeeded */
+    dp_ddb_write_answer ans;
+    memset(&ans, 0, sizeof ans);
+    uint64_t n = dp_ddb_parse_item_write(res.body.data, res.body.len, &ans, NULL, 0) == DDBPIPE_OK && ans.attributes;
+    dp_ddb_write_answer_free(&ans);
     x->st.rows_deleted += n;
     notice(x, "DELETE: %llu row%s deleted", (unsigned long long)n, n == 1 ? "" : "s");
 out:
     dp_ddb_result_free(&res);
-    dp_buf_free(&body);
+    dp_buf_free(&key);
+    dp_json_doc_free(names);
+    dp_json_doc_free(values);
     dp_change_clear(&ch);
     return rc;
 }

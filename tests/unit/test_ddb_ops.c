@@ -242,6 +242,185 @@ static void test_streams_answers(void **state) {
     dp_ddb_result_free(&res);
 }
 
+static void test_batch_bodies(void **state) {
+    (void)state;
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    const char *item = "{\"pk\":{\"S\":\"a\"},\"v\":{\"N\":\"1\"}}", *key = "{\"pk\":{\"S\":\"b\"}}";
+    assert_int_equal(dp_ddb_batch_write_begin(&b, "t"), DDBPIPE_OK);
+    assert_int_equal(dp_ddb_batch_write_add(&b, 1, 0, item, strlen(item)), DDBPIPE_OK);
+    assert_int_equal(dp_ddb_batch_write_add(&b, 0, 1, key, strlen(key)), DDBPIPE_OK);
+    assert_int_equal(dp_ddb_batch_write_end(&b, 1), DDBPIPE_OK);
+    assert_string_equal(
+        b.data, "{\"RequestItems\":{\"t\":[{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"a\"},\"v\":{\"N\":"
+                "\"1\"}}}},{\"DeleteRequest\":{\"Key\":{\"pk\":{\"S\":\"b\"}}}}]},"
+                "\"ReturnConsumedCapacity\":\"TOTAL\"}");
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_batch_get_begin(&b, "t", 1), DDBPIPE_OK);
+    assert_int_equal(dp_ddb_batch_get_add(&b, 1, key, strlen(key)), DDBPIPE_OK);
+    assert_int_equal(dp_ddb_batch_get_add(&b, 0, key, strlen(key)), DDBPIPE_OK);
+    assert_int_equal(dp_ddb_batch_get_end(&b), DDBPIPE_OK);
+    assert_string_equal(b.data,
+                        "{\"RequestItems\":{\"t\":{\"ConsistentRead\":true,\"Keys\":[{\"pk\":{\"S\":\"b\"}},"
+                        "{\"pk\":{\"S\":\"b\"}}]}}}");
+    /* a transaction: the condition's unused names/values are not sent */
+    const char *names = "{\"#s\":\"state\",\"#x\":\"unused\"}", *values = "{\":d\":{\"S\":\"done\"}}";
+    dp_json_doc *nd = dp_json_parse(names, strlen(names), NULL);
+    dp_json_doc *vd = dp_json_parse(values, strlen(values), NULL);
+    assert_non_null(nd);
+    assert_non_null(vd);
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_transact_write_begin(&b), DDBPIPE_OK);
+    assert_int_equal(dp_ddb_transact_write_add(&b, 1, "t", 0, item, strlen(item), NULL, NULL, NULL),
+                     DDBPIPE_OK);
+    assert_int_equal(dp_ddb_transact_write_add(&b, 0, "t", 1, key, strlen(key), "#s <> :d", dp_json_root(nd),
+                                               dp_json_root(vd)),
+                     DDBPIPE_OK);
+    assert_int_equal(dp_ddb_transact_write_end(&b, 0, "tok1"), DDBPIPE_OK);
+    assert_string_equal(
+        b.data, "{\"TransactItems\":[{\"Put\":{\"TableName\":\"t\",\"Item\":{\"pk\":{\"S\":\"a\"},\"v\":"
+                "{\"N\":\"1\"}}}},{\"Delete\":{\"TableName\":\"t\",\"Key\":{\"pk\":{\"S\":\"b\"}},"
+                "\"ConditionExpression\":\"#s <> :d\",\"ExpressionAttributeNames\":{\"#s\":\"state\"},"
+                "\"ExpressionAttributeValues\":{\":d\":{\"S\":\"done\"}}}}],"
+                "\"ClientRequestToken\":\"tok1\"}");
+    dp_json_doc_free(nd);
+    dp_json_doc_free(vd);
+    /* past the buffer's cap: the error comes back, not a cut body */
+    dp_buf small;
+    dp_buf_init(&small, 40);
+    assert_int_equal(dp_ddb_batch_write_begin(&small, "t"), DDBPIPE_OK);
+    assert_int_not_equal(dp_ddb_batch_write_add(&small, 1, 0, item, strlen(item)), DDBPIPE_OK);
+    dp_buf_free(&small);
+    dp_buf_free(&b);
+}
+
+static void test_write_answers(void **state) {
+    (void)state;
+    dp_ddb_write_answer a;
+    memset(&a, 0, sizeof a);
+    char err[256] = "";
+    const char *ans = "{\"UnprocessedItems\":{\"t\":[{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"a\"}}}},"
+                      "{\"DeleteRequest\":{\"Key\":{\"pk\":{\"S\":\"b\"}}}},{\"Other\":{}}]},"
+                      "\"ConsumedCapacity\":[{\"TableName\":\"t\",\"CapacityUnits\":3}]}";
+    assert_int_equal(dp_ddb_parse_batch_write(ans, strlen(ans), "t", &a, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(a.unprocessed->count, 3);
+    assert_non_null(dp_json_get(dp_ddb_unprocessed_write_item(a.unprocessed->items[0]), "pk"));
+    assert_non_null(dp_json_get(dp_ddb_unprocessed_write_item(a.unprocessed->items[1]), "pk"));
+    assert_null(dp_ddb_unprocessed_write_item(a.unprocessed->items[2]));
+    assert_non_null(dp_json_get(a.root, "ConsumedCapacity"));
+    /* another table's leftovers are not ours; an empty body has none */
+    assert_int_equal(dp_ddb_parse_batch_write(ans, strlen(ans), "u", &a, err, sizeof err), DDBPIPE_OK);
+    assert_null(a.unprocessed);
+    assert_int_equal(dp_ddb_parse_batch_write("", 0, "t", &a, err, sizeof err), DDBPIPE_OK);
+    assert_null(a.unprocessed);
+    assert_int_equal(dp_ddb_parse_batch_write("{\"Unpro", 7, "t", &a, err, sizeof err), DDBPIPE_ERR_PARSE);
+    assert_non_null(strstr(err, "BatchWriteItem: invalid JSON"));
+
+    ans = "{\"Responses\":{\"t\":[{\"pk\":{\"S\":\"a\"}}]},\"UnprocessedKeys\":{\"t\":{\"Keys\":[{\"pk\":{"
+          "\"S\":\"b\"}}]}}}";
+    assert_int_equal(dp_ddb_parse_batch_get(ans, strlen(ans), "t", &a, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(a.responses->count, 1);
+    assert_int_equal(a.unprocessed->count, 1);
+
+    ans = "{\"__type\":\"com.amazonaws.dynamodb.v20120810#TransactionCanceledException\","
+          "\"CancellationReasons\":["
+          "{\"Code\":\"None\"},{\"Code\":\"ConditionalCheckFailed\",\"Message\":\"The conditional request "
+          "failed\"},"
+          "{\"Code\":\"ThrottlingError\"},{\"Code\":\"ValidationError\"},{\"Code\":\"TransactionConflict\"},{"
+          "}]}";
+    assert_int_equal(dp_ddb_parse_transact_cancel(ans, strlen(ans), &a, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(a.cancellation_reasons->count, 6);
+    const char *code = NULL, *msg = NULL;
+    const dp_json *const *r = (const dp_json *const *)a.cancellation_reasons->items;
+    assert_int_equal(dp_ddb_cancel_reason_of(r[0], &code, &msg), DP_DDB_CANCEL_NONE);
+    assert_null(msg);
+    assert_int_equal(dp_ddb_cancel_reason_of(r[1], &code, &msg), DP_DDB_CANCEL_CONDITION_FAILED);
+    assert_string_equal(code, "ConditionalCheckFailed");
+    assert_string_equal(msg, "The conditional request failed");
+    assert_int_equal(dp_ddb_cancel_reason_of(r[2], NULL, NULL), DP_DDB_CANCEL_THROTTLED);
+    assert_int_equal(dp_ddb_cancel_reason_of(r[3], NULL, NULL), DP_DDB_CANCEL_INVALID);
+    assert_int_equal(dp_ddb_cancel_reason_of(r[4], NULL, NULL), DP_DDB_CANCEL_OTHER);
+    assert_int_equal(dp_ddb_cancel_reason_of(r[5], &code, NULL), DP_DDB_CANCEL_UNKNOWN);
+    assert_null(code);
+    ans = "{\"__type\":\"x#TransactionCanceledException\"}";
+    assert_int_equal(dp_ddb_parse_transact_cancel(ans, strlen(ans), &a, err, sizeof err), DDBPIPE_ERR_PARSE);
+
+    ans = "{\"Attributes\":{\"pk\":{\"S\":\"a\"}}}";
+    assert_int_equal(dp_ddb_parse_item_write(ans, strlen(ans), &a, err, sizeof err), DDBPIPE_OK);
+    assert_non_null(a.attributes);
+    assert_int_equal(dp_ddb_parse_item_write("{}", 2, &a, err, sizeof err), DDBPIPE_OK);
+    assert_null(a.attributes);
+    dp_ddb_write_answer_free(&a);
+
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    assert_int_equal(dp_ddb_write_error_of(&res), DP_DDB_WRITE_ERR_NONE);
+    res.result = DDBPIPE_ERR_SERVICE;
+    snprintf(res.error_code, sizeof res.error_code, "ConditionalCheckFailedException");
+    assert_int_equal(dp_ddb_write_error_of(&res), DP_DDB_WRITE_ERR_CONDITION_FAILED);
+    snprintf(res.error_code, sizeof res.error_code, "TransactionCanceledException");
+    assert_int_equal(dp_ddb_write_error_of(&res), DP_DDB_WRITE_ERR_TRANSACTION_CANCELED);
+    snprintf(res.error_code, sizeof res.error_code, "IdempotentParameterMismatchException");
+    assert_int_equal(dp_ddb_write_error_of(&res), DP_DDB_WRITE_ERR_IDEMPOTENT_MISMATCH);
+    snprintf(res.error_code, sizeof res.error_code, "SerializationException");
+    assert_int_equal(dp_ddb_write_error_of(&res), DP_DDB_WRITE_ERR_VALIDATION);
+    res.error_code[0] = 0;
+    res.result = DDBPIPE_ERR_VALIDATION;
+    assert_int_equal(dp_ddb_write_error_of(&res), DP_DDB_WRITE_ERR_VALIDATION);
+    dp_ddb_result_free(&res);
+}
+
+static void test_item_writes(void **state) {
+    (void)state;
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    const char *key = "{\"lease_key\":{\"S\":\"k\"}}";
+    dp_ddb_item_write_req u = {.op = DP_DDB_UPDATE_ITEM,
+                               .table = "leases",
+                               .item = key,
+                               .item_len = strlen(key),
+                               .update_expression = "SET #c = #c + :one",
+                               .condition_expression = "#c = :c",
+                               .expression_attribute_names = "{\"#c\":\"counter\"}",
+                               .expression_attribute_values =
+                                   "{\":one\":{\"N\":\"1\"},\":c\":{\"N\":\"4\"}}"};
+    assert_int_equal(dp_ddb_build_item_write(&u, &b), DDBPIPE_OK);
+    assert_string_equal(
+        b.data, "{\"TableName\":\"leases\",\"Key\":{\"lease_key\":{\"S\":\"k\"}},\"UpdateExpression\":"
+                "\"SET #c = #c + :one\",\"ConditionExpression\":\"#c = :c\",\"ExpressionAttributeNames\":"
+                "{\"#c\":\"counter\"},\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"},\":c\":{\"N\":"
+                "\"4\"}}}");
+    /* an update without its expression, or names given both ways: not built */
+    dp_ddb_item_write_req bad = u;
+    bad.update_expression = NULL;
+    assert_int_equal(dp_ddb_build_item_write(&bad, &b), DDBPIPE_ERR_INVALID_ARG);
+    const char *names = "{\"#c\":\"counter\"}";
+    dp_json_doc *nd = dp_json_parse(names, strlen(names), NULL);
+    assert_non_null(nd);
+    bad = u;
+    bad.condition_names = dp_json_root(nd);
+    assert_int_equal(dp_ddb_build_item_write(&bad, &b), DDBPIPE_ERR_INVALID_ARG);
+    /* a delete with a configured condition sends only the names it uses */
+    dp_ddb_item_write_req d = {.op = DP_DDB_DELETE_ITEM,
+                               .table = "t",
+                               .item = key,
+                               .item_len = strlen(key),
+                               .condition_expression = "attribute_exists(pk)",
+                               .condition_names = dp_json_root(nd),
+                               .return_values = "ALL_OLD"};
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_build_item_write(&d, &b), DDBPIPE_OK);
+    assert_string_equal(
+        b.data, "{\"TableName\":\"t\",\"Key\":{\"lease_key\":{\"S\":\"k\"}},\"ReturnValues\":\"ALL_OLD\","
+                "\"ConditionExpression\":\"attribute_exists(pk)\"}");
+    d.op = DP_DDB_PUT_ITEM;
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_build_item_write(&d, &b), DDBPIPE_OK);
+    assert_non_null(strstr(b.data, "\"Item\":{\"lease_key\""));
+    dp_json_doc_free(nd);
+    dp_buf_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_table_on_demand_with_stream),
@@ -249,6 +428,9 @@ int main(void) {
         cmocka_unit_test(test_read_parallel_scan_page),
         cmocka_unit_test(test_streams_requests),
         cmocka_unit_test(test_streams_answers),
+        cmocka_unit_test(test_batch_bodies),
+        cmocka_unit_test(test_write_answers),
+        cmocka_unit_test(test_item_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
