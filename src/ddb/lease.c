@@ -71,7 +71,6 @@ static void put_s(dp_buf *b, const char *name, const char *v) {
     dp_buf_putc(b, '}');
 }
 
-
 ddbpipe_result_t dp_lease_create(dp_ddb *c, const char *table, const char *app, const dp_lease *l,
                                  int *created, dp_ddb_result *res) {
     *created = 0;
