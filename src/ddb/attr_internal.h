@@ -1,4 +1,4 @@
-/* Internals shared by attr.c, coltype.c and src/formats (helper E's files):
+/* Internals shared by attr.c, coltype.c, src/formats/changes.c and the sink's fast row parser:
  * attribute paths for messages and the number scanner. */
 #ifndef DP_DDB_ATTR_INTERNAL_H
 #define DP_DDB_ATTR_INTERNAL_H
