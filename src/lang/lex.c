@@ -37,6 +37,9 @@ void dp_lex_fail(dp_lex *L, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    L->err_line = L->cur.line;
+    L->err_col = L->cur.col;
+    snprintf(L->err_reason, sizeof L->err_reason, "%s", msg);
     dp_errf(L->errstr, L->errstr_size, "line %d, column %d: %s", L->cur.line, L->cur.col, msg);
 }
 

@@ -35,6 +35,8 @@ typedef struct dp_lex {
     int fold; /* unquoted identifiers are folded to lower case (Feldera) */
     char *errstr;
     size_t errstr_size;
+    int err_line, err_col; /* of the first error (0 before one) */
+    char err_reason[400];  /* the first error without its "line L, column C: " */
 } dp_lex;
 
 /* Start at the first token of text (a UTF-8 byte order mark at the start

@@ -247,13 +247,23 @@ static int parse_select(dp_lex *L, dp_sql_stmt *s) {
 
 ddbpipe_result_t dp_sql_parse(const char *text, size_t len, dp_sql_script **out, char *errstr,
                               size_t errstr_size) {
+    return dp_sql_parse_ex(text, len, out, NULL, errstr, errstr_size);
+}
+
+ddbpipe_result_t dp_sql_parse_ex(const char *text, size_t len, dp_sql_script **out, dp_sql_error *err,
+                                 char *errstr, size_t errstr_size) {
     dp_lex L;
     dp_sql_script *sc = calloc(1, sizeof *sc);
     size_t cap = 0;
     char b[64];
     *out = NULL;
-    if (!sc)
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (!sc) {
+        if (err)
+            snprintf(err->reason, sizeof err->reason, "out of memory");
         return DDBPIPE_ERR_NOMEM;
+    }
     dp_lex_init(&L, text, len, 0, errstr, errstr_size);
     while (L.cur.t != DP_TOK_EOF && !L.failed) {
         if (dp_lex_accept_p(&L, ";"))
@@ -313,6 +323,11 @@ ddbpipe_result_t dp_sql_parse(const char *text, size_t len, dp_sql_script **out,
             dp_lex_fail(&L, "expected ';' or end of input, found %s", dp_tok_desc(&L.cur, b, sizeof b));
     }
     if (L.failed) {
+        if (err) {
+            err->line = L.err_line;
+            err->column = L.err_col;
+            snprintf(err->reason, sizeof err->reason, "%s", L.err_reason);
+        }
         dp_sql_script_free(sc);
         return DDBPIPE_ERR_PARSE;
     }

@@ -1088,31 +1088,6 @@ static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s)
 
 /* ------------------------------------------------------------ run */
 
-/* The parser's "line L, column C: reason": L, C and the offset of reason.
- * Returns 0 when msg has another shape. */
-static int parse_line_col(const char *msg, int *line, int *col, int *off)
-{
-    char *end = NULL;
-    if (strncmp(msg, "line ", 5) != 0)
-        return 0;
-    const char *p = msg + 5;
-    errno = 0;
-    long l = strtol(p, &end, 10);
-    if (end == p || errno == ERANGE || l < 0 || l > INT_MAX || strncmp(end, ", column ", 9) != 0)
-        return 0;
-    p = end + 9;
-    long c = strtol(p, &end, 10);
-    if (end == p || errno == ERANGE || c < 0 || c > INT_MAX || *end != ':')
-        return 0;
-    end++;
-    while (*end == ' ')
-        end++;
-    *line = (int)l;
-    *col = (int)c;
-    *off = (int)(end - msg);
-    return 1;
-}
-
 ddbpipe_result_t ddbpipe_sql_run_sz(const char *text, size_t len, const ddbpipe_conf_t *base_conf,
                                     const ddbpipe_sql_options_t *opts_in, size_t opts_size,
                                     ddbpipe_sql_stats_t *stats_user, size_t stats_size, char *errstr,
@@ -1141,19 +1116,18 @@ ddbpipe_result_t ddbpipe_sql_run_sz(const char *text, size_t len, const ddbpipe_
     x.errstr_size = errstr_size;
     if (errstr && errstr_size)
         errstr[0] = 0;
-    rc = dp_sql_parse(x.text, x.len, &sc, msg, sizeof msg);
+    dp_sql_error perr;
+    rc = dp_sql_parse_ex(x.text, x.len, &sc, &perr, msg, sizeof msg);
     if (rc) {
-        /* "line L, column C: reason" -> name the statement too. */
-        int line = 0, col = 0, off = 0;
+        /* name the statement too */
         dp_sql_span *spans = NULL;
         size_t nspans = 0, no = 0;
-        if (parse_line_col(msg, &line, &col, &off) &&
-            dp_sql_split(x.text, x.len, &spans, &nspans) == DDBPIPE_OK)
-            no = dp_sql_statement_at_line(spans, nspans, line);
+        if (perr.line > 0 && dp_sql_split(x.text, x.len, &spans, &nspans) == DDBPIPE_OK)
+            no = dp_sql_statement_at_line(spans, nspans, perr.line);
         free(spans);
         if (no)
-            dp_errf(errstr, errstr_size, "statement %zu: syntax error at line %d, column %d: %s", no, line, col,
-                    msg + off);
+            dp_errf(errstr, errstr_size, "statement %zu: syntax error at line %d, column %d: %s", no, perr.line,
+                    perr.column, perr.reason);
         else
             dp_errf(errstr, errstr_size, "syntax error: %s", msg);
         return rc == DDBPIPE_ERR_NOMEM ? rc : DDBPIPE_ERR_PARSE;

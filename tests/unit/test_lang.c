@@ -170,6 +170,12 @@ static void test_split_matches_parse(void **state) {
     free(sp);
     assert_int_equal(dp_sql_parse(u, strlen(u), &s, err, sizeof err), DDBPIPE_ERR_PARSE);
     assert_non_null(strstr(err, "line 2, column 8: unterminated string"));
+    /* the same position as fields, for callers that add to the message */
+    dp_sql_error pe;
+    assert_int_equal(dp_sql_parse_ex(u, strlen(u), &s, &pe, err, sizeof err), DDBPIPE_ERR_PARSE);
+    assert_int_equal(pe.line, 2);
+    assert_int_equal(pe.column, 8);
+    assert_string_equal(pe.reason, strstr(err, "unterminated string"));
 }
 
 int main(void) {
