@@ -140,8 +140,8 @@ ddbpipe_result_t dp_sql_parse(const char *text, size_t len, dp_sql_script **out,
                               size_t errstr_size);
 /* Where a parse failed, as fields rather than words to pick apart. */
 typedef struct dp_sql_error {
-    int line, column;  /* 1-based; 0 when the failure has no position (memory) */
-    char reason[400];  /* errstr without its "line L, column C: " */
+    int line, column; /* 1-based; 0 when the failure has no position (memory) */
+    char reason[400]; /* errstr without its "line L, column C: " */
 } dp_sql_error;
 /* dp_sql_parse that also fills *err (may be NULL) on failure. */
 ddbpipe_result_t dp_sql_parse_ex(const char *text, size_t len, dp_sql_script **out, dp_sql_error *err,
