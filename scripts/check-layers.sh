@@ -9,7 +9,10 @@
 #   3. client/client_internal.h (the client handle's fields) is included only inside src/client/.
 #   4. A system library's headers are included only by the layer that wraps it (curl: http, OpenSSL: aws,
 #      libyaml: config, libmicrohttpd: metrics, librdkafka: transport).
-# A violation being removed is listed in scripts/layers-exceptions.txt as "FILE INCLUDE -- reason (issue N)";
+#   5. DynamoDB request JSON is written only in src/ddb/: outside it no C string holds a quoted request
+#      member ("TableName", "RequestItems", ...), so adding an operation touches ddb/ and its caller only.
+# A violation being removed is listed in scripts/layers-exceptions.txt as "FILE INCLUDE -- reason (issue N)"
+# (for rule 5, FILE \"Member\" -- reason);
 # the check skips exactly that line and warns when an exception no longer matches anything.
 # Exit 0 clean, 1 violations (each printed as FILE:LINE: ...), 2 usage or unreadable inputs.
 set -uo pipefail
@@ -53,13 +56,13 @@ if [ -f "$exceptions" ]; then
 fi
 
 bad=0
-violation() { # file line include message
+violation() { # file line include message [verb]
     local key="$1 $3"
     if [ -n "${allowed[$key]+x}" ]; then
         used[$key]=1
         return
     fi
-    echo "$1:$2: includes $3: $4"
+    echo "$1:$2: ${5:-includes} $3: $4"
     bad=$((bad + 1))
 }
 
@@ -105,12 +108,28 @@ while IFS= read -r hit; do
 done < <(find src cli -type f \( -name '*.c' -o -name '*.h' \) -print0 | sort -z |
     xargs -0 -r grep -nE '^[[:space:]]*#[[:space:]]*include' /dev/null)
 
+# Rule 5: a request member inside a C string (\"TableName\") outside src/ddb/; reported (and listed as an
+# exception) as FILE \"Member\".
+members='TableName|RequestItems|TransactItems|KeyConditionExpression|FilterExpression|ConditionExpression|'
+members+='ExclusiveStartKey|ExpressionAttributeValues|ExpressionAttributeNames|ProjectionExpression|'
+members+='KeySchema|AttributeDefinitions|ProvisionedThroughput|BillingMode|ReturnValues|ShardIterator|'
+members+='ShardIteratorType|StreamArn|ExclusiveStartShardId|TotalSegments|ConsistentRead'
+while IFS= read -r hit; do
+    file=${hit%%:*}
+    rest=${hit#*:}
+    lineno=${rest%%:*}
+    member=$(grep -oE "\\\\\"($members)\\\\\"" <<<"${rest#*:}" | head -n1 | tr -d '\\"')
+    violation "$file" "$lineno" "\\\"$member\\\"" \
+        "a DynamoDB request member outside src/ddb/ (request JSON is built by ddb/ops.h's functions)" writes
+done < <(find src cli -type f \( -name '*.c' -o -name '*.h' \) -not -path 'src/ddb/*' -print0 | sort -z |
+    xargs -0 -r grep -nE "\\\\\"($members)\\\\\"" /dev/null)
+
 for key in "${!allowed[@]}"; do
     [ -n "${used[$key]+x}" ] ||
         echo "check-layers: warning: scripts/layers-exceptions.txt:${allowed[$key]}: '$key' no longer occurs; remove the line" >&2
 done
 if [ "$bad" -gt 0 ]; then
-    echo "check-layers: $bad include(s) against the layer order (${layers[*]}); see docs/architecture.md"
+    echo "check-layers: $bad violation(s) of the layering (order: ${layers[*]}); see docs/architecture.md"
     exit 1
 fi
 echo "check-layers: OK (${#allowed[@]} listed exception(s); order: ${layers[*]})"

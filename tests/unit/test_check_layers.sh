@@ -59,6 +59,21 @@ check_copy
 expect_rc 1 "curl outside http/"
 expect_in "$OUT" "only http/ uses this library" "the library rule"
 
+# DynamoDB request JSON written outside src/ddb/ (a caller building its own request).
+fresh_copy
+printf 'static const char *body = "{\\"TableName\\":\\"t\\",\\"ConsistentRead\\":true}";\n' \
+    >>"$TEST_TMP/tree/src/sql/exec.c"
+check_copy
+expect_rc 1 "a DynamoDB request member in sql/"
+line=$(wc -l <"$TEST_TMP/tree/src/sql/exec.c")
+expect_in "$OUT" "src/sql/exec.c:$line: writes \\\"TableName\\\": a DynamoDB request member outside src/ddb/" \
+    "the request rule"
+# the same text inside src/ddb/ is where it belongs
+fresh_copy
+printf 'static const char *body = "{\\"TableName\\":\\"t\\"}";\n' >>"$TEST_TMP/tree/src/ddb/retry.c"
+check_copy
+expect_rc 0 "a request member in ddb/"
+
 # A new folder must be placed in the order first.
 fresh_copy
 mkdir "$TEST_TMP/tree/src/newlayer" && printf 'int x;\n' >"$TEST_TMP/tree/src/newlayer/a.c"
