@@ -75,8 +75,9 @@ static const dp_prop props[] = {
       "aws.trust.all.certificates", NULL, NULL,
       "Turn TLS certificate verification off (testing only)."),
     P(ca_file, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN, NULL, "AWS_CA_BUNDLE", NULL,
-      "PEM file of CA certificates to trust instead of the system store. Falls back to AWS_CA_BUNDLE "
-      "(as the AWS SDKs do); must be a readable file."),
+      "PEM file of CA certificates to trust instead of the system store, for the DynamoDB calls and the "
+      "credentials providers' STS, container and IMDS calls. Falls back to AWS_CA_BUNDLE (as the AWS SDKs do); "
+      "must be a readable file."),
     P(connect_timeout_ms, "duration_ms", DP_PT_DURATION, "3000", "1..600000", 1, 600000, 0, S_CONN, NULL, NULL,
       NULL, "TCP+TLS connect timeout."),
     P(request_timeout_ms, "duration_ms", DP_PT_DURATION, "60000", "1..3600000", 1, 3600000, 0, S_CONN,
