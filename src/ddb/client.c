@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "aws/sigv4.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -30,8 +31,8 @@ struct dp_call {
     int token_retried; /* ExpiredTokenException retry used */
     int64_t due_ms;    /* when waiting in the timer list */
     dp_ddb_result res;
-    dp_call *next;                /* timers or finished list */
-    dp_call *all_prev, *all_next; /* every live call, for destroy */
+    dp_list_node link;     /* on timers, finished or the free cache */
+    dp_list_node all_link; /* on all: every call not yet delivered, for destroy */
 };
 
 /* Finished calls kept for reuse with their body buffer: a sink sends
@@ -40,8 +41,7 @@ struct dp_call {
 #define CALL_KEEP_BODY_BYTES ((size_t)1 << 20)
 
 struct dp_ddb {
-    dp_call *free_calls; /* CALL_CACHE_MAX at most, linked by next */
-    int nfree_calls;
+    dp_list free_calls; /* CALL_CACHE_MAX at most */
     dp_sigv4_result sig; /* reused attempt after attempt (the signer resets it; one thread per client) */
     char *region;
     char *url[2];  /* POST target per api */
@@ -55,9 +55,9 @@ struct dp_ddb {
     dp_retry_bucket bucket;
     dp_rate_limiter rl;
     dp_sigv4_key_cache key_cache;
-    dp_call *timers;   /* unsorted: scanned each run (a few hundred at most) */
-    dp_call *finished; /* failed before reaching HTTP: delivered by run */
-    dp_call *all;      /* every call not yet delivered */
+    dp_list timers;   /* unsorted: scanned each run (a few hundred at most) */
+    dp_list finished; /* failed before reaching HTTP: delivered by run */
+    dp_list all;      /* every call not yet delivered (all_link) */
     int pending;
     int delivered; /* finals delivered during the current run */
 };
@@ -206,14 +206,12 @@ static void call_free(dp_call *k) {
 
 /* A finished call back to the cache (or freed). */
 static void call_recycle(dp_ddb *c, dp_call *k) {
-    if (c->nfree_calls >= CALL_CACHE_MAX || k->body_cap > CALL_KEEP_BODY_BYTES) {
+    if (c->free_calls.n >= CALL_CACHE_MAX || k->body_cap > CALL_KEEP_BODY_BYTES) {
         call_free(k);
         return;
     }
     dp_ddb_result_free(&k->res);
-    k->next = c->free_calls;
-    c->free_calls = k;
-    c->nfree_calls++;
+    dp_list_push_front(&c->free_calls, &k->link);
 }
 
 void dp_ddb_destroy(dp_ddb *c) {
@@ -222,21 +220,16 @@ void dp_ddb_destroy(dp_ddb *c) {
     /* Undelivered calls are dropped without callbacks: the engine goes
      * first so no transfer can complete into a freed call. */
     dp_http_destroy(c->http);
-    while (c->all) {
-        dp_call *k = c->all;
-        c->all = k->all_next;
-        call_free(k);
-    }
+    dp_list_node *node;
+    while ((node = dp_list_pop_front(&c->all)) != NULL)
+        call_free(DP_LIST_ENTRY(node, dp_call, all_link));
     for (int i = 0; i < 2; i++) {
         free(c->url[i]);
         free(c->host[i]);
         free(c->path[i]);
     }
-    while (c->free_calls) {
-        dp_call *k = c->free_calls;
-        c->free_calls = k->next;
-        call_free(k);
-    }
+    while ((node = dp_list_pop_front(&c->free_calls)) != NULL)
+        call_free(DP_LIST_ENTRY(node, dp_call, link));
     free(c->region);
     dp_sigv4_result_free(&c->sig);
     memset(&c->key_cache, 0, sizeof(c->key_cache));
@@ -271,12 +264,7 @@ static void deliver(dp_call *k) {
     k->res.attempts = k->attempts;
     c->pending--;
     c->delivered++;
-    if (k->all_prev)
-        k->all_prev->all_next = k->all_next;
-    else
-        c->all = k->all_next;
-    if (k->all_next)
-        k->all_next->all_prev = k->all_prev;
+    dp_list_remove(&c->all, &k->all_link);
     k->done(k->opaque, &k->res);
     call_recycle(c, k);
 }
@@ -289,8 +277,7 @@ static void set_error(dp_call *k, ddbpipe_result_t rc, int retryable, const char
 
 static void schedule(dp_call *k, int64_t delay_ms) {
     k->due_ms = dp_now_ms() + (delay_ms > 0 ? delay_ms : 0);
-    k->next = k->c->timers;
-    k->c->timers = k;
+    dp_list_push_front(&k->c->timers, &k->link);
 }
 
 static void on_http_done(void *opaque, dp_http_response *resp);
@@ -360,8 +347,7 @@ static void attempt(dp_call *k) {
     }
     goto out;
 park:
-    k->next = c->finished;
-    c->finished = k;
+    dp_list_push_front(&c->finished, &k->link);
 out:
     dp_credentials_clear(&cr);
 }
@@ -458,12 +444,10 @@ ddbpipe_result_t dp_ddb_call_async(dp_ddb *c, dp_ddb_api api, const char *operat
                                    size_t body_len, dp_ddb_done_fn done, void *opaque) {
     if (!c || !operation || !done || (!body && body_len))
         return DDBPIPE_ERR_INVALID_ARG;
-    dp_call *k = c->free_calls;
+    dp_call *k = DP_LIST_ENTRY(dp_list_pop_front(&c->free_calls), dp_call, link);
     char *kept = NULL;
     size_t kept_cap = 0;
     if (k) {
-        c->free_calls = k->next;
-        c->nfree_calls--;
         kept = k->body;
         kept_cap = k->body_cap;
         memset(k, 0, sizeof(*k));
@@ -501,10 +485,7 @@ ddbpipe_result_t dp_ddb_call_async(dp_ddb *c, dp_ddb_api api, const char *operat
     k->opaque = opaque;
     dp_ddb_result_init(&k->res);
     c->pending++;
-    k->all_next = c->all;
-    if (c->all)
-        c->all->all_prev = k;
-    c->all = k;
+    dp_list_push_front(&c->all, &k->all_link);
     attempt(k);
     return DDBPIPE_OK;
 }
@@ -514,39 +495,31 @@ static int fire_timers(dp_ddb *c, int64_t *next_due) {
     int64_t now = dp_now_ms();
     *next_due = INT64_MAX;
     /* Detach the due ones first: attempt() may put calls back. */
-    dp_call *due = NULL, **pp = &c->timers;
-    while (*pp) {
-        dp_call *k = *pp;
+    dp_list due = {0};
+    DP_LIST_FOREACH_SAFE(&c->timers, node, nx) {
+        dp_call *k = DP_LIST_ENTRY(node, dp_call, link);
         if (k->due_ms <= now) {
-            *pp = k->next;
-            k->next = due;
-            due = k;
-        } else {
-            if (k->due_ms < *next_due)
-                *next_due = k->due_ms;
-            pp = &k->next;
+            dp_list_remove(&c->timers, node);
+            dp_list_push_front(&due, node);
         }
     }
-    while (due) {
-        dp_call *k = due;
-        due = k->next;
-        k->next = NULL;
-        attempt(k);
+    dp_list_node *node;
+    while ((node = dp_list_pop_front(&due)) != NULL) {
+        attempt(DP_LIST_ENTRY(node, dp_call, link));
         fired++;
     }
-    for (dp_call *k = c->timers; k; k = k->next)
+    DP_LIST_FOREACH(&c->timers, it) {
+        const dp_call *k = DP_LIST_ENTRY(it, dp_call, link);
         if (k->due_ms < *next_due)
             *next_due = k->due_ms;
+    }
     return fired;
 }
 
 static void deliver_finished(dp_ddb *c) {
-    while (c->finished) {
-        dp_call *k = c->finished;
-        c->finished = k->next;
-        k->next = NULL;
-        deliver(k);
-    }
+    dp_list_node *node;
+    while ((node = dp_list_pop_front(&c->finished)) != NULL)
+        deliver(DP_LIST_ENTRY(node, dp_call, link));
 }
 
 int dp_ddb_run(dp_ddb *c, int timeout_ms) {
