@@ -4,8 +4,8 @@
  * for blocking callers, one call that builds, sends and parses. Layers above
  * ddb/ never write DynamoDB JSON themselves; async callers (sink, source)
  * use the builders with dp_ddb_call_async and the parsers on the answer.
- *   ops_table.c    CreateTable, DescribeTable, ListTables
- *   ops_read.c     Query and Scan pages, the paging loop
+ *   ops_table.c    CreateTable, DescribeTable, ListTables, UpdateTable
+ *   ops_read.c     Query and Scan pages, the paging loop, GetItem
  *   ops_streams.c  DescribeStream, GetShardIterator, GetRecords (DynamoDB Streams)
  *   ops_write.c    BatchWriteItem, BatchGetItem, TransactWriteItems, conditional
  *                  PutItem / UpdateItem / DeleteItem
@@ -93,6 +93,7 @@ typedef struct dp_ddb_read_page {
     const dp_json *root;       /* the answer (ConsumedCapacity, Count, ...) */
     const dp_json *items;      /* array of items; NULL when the answer has none */
     dp_buf last_evaluated_key; /* compact JSON object; len 0 on the last page */
+    const dp_json *item;       /* GetItem: the item; NULL when there is none */
 } dp_ddb_read_page;
 void dp_ddb_read_page_init(dp_ddb_read_page *p);
 void dp_ddb_read_page_free(dp_ddb_read_page *p); /* accepts NULL; p can be parsed into again */
@@ -102,6 +103,25 @@ void dp_ddb_read_page_free(dp_ddb_read_page *p); /* accepts NULL; p can be parse
 ddbpipe_result_t dp_ddb_parse_read_page(const char *op, const char *body, size_t len, dp_ddb_read_page *p,
                                         char *errstr, size_t errstr_size);
 
+/* GetItem: one item by its key (typed JSON object). */
+typedef struct dp_ddb_get_item_req {
+    const char *table;
+    const char *key;
+    size_t key_len;
+    int consistent_read;
+    const char *projection_expression;      /* NULL/"": every attribute */
+    const char *expression_attribute_names; /* JSON object or NULL */
+} dp_ddb_get_item_req;
+ddbpipe_result_t dp_ddb_build_get_item(const dp_ddb_get_item_req *req, dp_buf *b);
+/* p->item is the item, NULL when the key has none. PARSE for invalid JSON
+ * or an Item that is not an object. p as for dp_ddb_parse_read_page. */
+ddbpipe_result_t dp_ddb_parse_get_item(const char *body, size_t len, dp_ddb_read_page *p, char *errstr,
+                                       size_t errstr_size);
+/* Blocking GetItem (not used by the product yet; the typed call for the
+ * next caller that reads one item). */
+ddbpipe_result_t dp_ddb_get_item(dp_ddb *c, const dp_ddb_get_item_req *req, dp_ddb_read_page *p,
+                                 dp_ddb_result *res);
+
 /* Blocking paging loop: sends req from its exclusive_start_key and calls cb
  * with every page until the last one or until cb returns nonzero. A page
  * whose LastEvaluatedKey equals the key it started from is
@@ -109,6 +129,31 @@ ddbpipe_result_t dp_ddb_parse_read_page(const char *op, const char *body, size_t
 typedef int (*dp_ddb_page_fn)(const dp_ddb_read_page *page, void *opaque);
 ddbpipe_result_t dp_ddb_read_pages(dp_ddb *c, const dp_ddb_read_req *req, dp_ddb_page_fn cb, void *opaque,
                                    dp_ddb_result *res);
+
+/* UpdateTable: billing mode, provisioned throughput and/or the stream.
+ * Not used by the product yet (create-table leaves an existing table as
+ * it is); the typed call for the next caller that changes a table. */
+typedef enum dp_ddb_billing_mode {
+    DP_DDB_BILLING_UNCHANGED = 0,
+    DP_DDB_BILLING_PAY_PER_REQUEST,
+    DP_DDB_BILLING_PROVISIONED
+} dp_ddb_billing_mode;
+typedef struct dp_ddb_update_table_req {
+    const char *table;
+    dp_ddb_billing_mode billing_mode;
+    int64_t read_capacity_units, write_capacity_units; /* both >= 1, or both 0: unchanged */
+    const char *stream_view_type;                      /* NULL: unchanged; "": disable; else enable with it */
+} dp_ddb_update_table_req;
+/* INVALID_ARG with nothing to change, one capacity without the other,
+ * capacity with PAY_PER_REQUEST or PROVISIONED without capacity. */
+ddbpipe_result_t dp_ddb_build_update_table(const dp_ddb_update_table_req *req, dp_buf *b);
+/* The TableDescription of an UpdateTable answer, read as DescribeTable's Table. */
+ddbpipe_result_t dp_ddb_parse_update_table(const char *body, size_t len, ddbpipe_table_info_t *out,
+                                           char *errstr, size_t errstr_size);
+/* Send UpdateTable (does not wait for ACTIVE); out (may be NULL) gets the
+ * answer's table description. */
+ddbpipe_result_t dp_ddb_update_table(dp_ddb *c, const dp_ddb_update_table_req *req, ddbpipe_table_info_t *out,
+                                     dp_ddb_result *res);
 
 /* ---- DynamoDB Streams (send with DP_DDB_API_STREAMS) */
 

@@ -1,5 +1,5 @@
 /* Read operations: Query and Scan pages (one request builder, one page
- * parser, one paging loop for blocking callers). */
+ * parser, one paging loop for blocking callers) and GetItem. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +78,7 @@ void dp_ddb_read_page_free(dp_ddb_read_page *p) {
     p->doc = NULL;
     p->root = NULL;
     p->items = NULL;
+    p->item = NULL;
 }
 
 ddbpipe_result_t dp_ddb_parse_read_page(const char *op, const char *body, size_t len, dp_ddb_read_page *p,
@@ -173,5 +174,72 @@ out:
     dp_ddb_read_page_free(&page);
     dp_buf_free(&body);
     dp_buf_free(&start);
+    return rc;
+}
+
+ddbpipe_result_t dp_ddb_build_get_item(const dp_ddb_get_item_req *req, dp_buf *b) {
+    if (!has(req->table) || !req->key || !req->key_len)
+        return DDBPIPE_ERR_INVALID_ARG;
+    ddbpipe_result_t rc = dp_buf_puts(b, "{\"TableName\":");
+    if (!rc)
+        rc = dp_json_write_cstr(b, req->table);
+    if (!rc)
+        rc = dp_buf_puts(b, ",\"Key\":");
+    if (!rc)
+        rc = dp_buf_append(b, req->key, req->key_len);
+    if (!rc && req->consistent_read)
+        rc = dp_buf_puts(b, ",\"ConsistentRead\":true");
+    if (!rc && has(req->projection_expression))
+        rc = put_str(b, "ProjectionExpression", req->projection_expression);
+    if (!rc && has(req->expression_attribute_names))
+        rc = put_raw(b, "ExpressionAttributeNames", req->expression_attribute_names);
+    if (!rc)
+        rc = dp_buf_putc(b, '}');
+    return rc;
+}
+
+ddbpipe_result_t dp_ddb_parse_get_item(const char *body, size_t len, dp_ddb_read_page *p, char *errstr,
+                                       size_t errstr_size) {
+    dp_json_error jerr;
+    dp_ddb_read_page_free(p);
+    p->doc = dp_json_parse(body ? body : "", body ? len : 0, &jerr);
+    if (!p->doc) {
+        dp_errf(errstr, errstr_size, "GetItem: invalid JSON answer at byte %zu: %s", jerr.offset,
+                jerr.message);
+        return DDBPIPE_ERR_PARSE;
+    }
+    p->root = dp_json_root(p->doc);
+    if (!dp_json_is(p->root, DP_JSON_OBJECT)) {
+        dp_errf(errstr, errstr_size, "GetItem: the answer is not a JSON object");
+        return DDBPIPE_ERR_PARSE;
+    }
+    const dp_json *item = dp_json_get(p->root, "Item");
+    if (item && !dp_json_is(item, DP_JSON_OBJECT)) {
+        dp_errf(errstr, errstr_size, "GetItem: Item is not an object");
+        return DDBPIPE_ERR_PARSE;
+    }
+    p->item = item;
+    return DDBPIPE_OK;
+}
+
+ddbpipe_result_t dp_ddb_get_item(dp_ddb *c, const dp_ddb_get_item_req *req, dp_ddb_read_page *p,
+                                 dp_ddb_result *res) {
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    ddbpipe_result_t rc = dp_ddb_build_get_item(req, &b);
+    if (rc != DDBPIPE_OK) {
+        dp_buf_free(&b);
+        dp_ddb_result_free(res);
+        dp_ddb_result_init(res);
+        res->result = rc;
+        snprintf(res->message, sizeof res->message, "GetItem request: %s", ddbpipe_strerror(rc));
+        return rc;
+    }
+    rc = dp_ddb_call(c, DP_DDB_API_DYNAMODB, "GetItem", b.data, b.len, res);
+    dp_buf_free(&b);
+    if (rc != DDBPIPE_OK)
+        return rc;
+    rc = dp_ddb_parse_get_item(res->body.data, res->body.len, p, res->message, sizeof res->message);
+    res->result = rc;
     return rc;
 }

@@ -32,26 +32,27 @@ static char attr_type(const dp_json *defs, const char *name) {
     return 0;
 }
 
-ddbpipe_result_t dp_ddb_parse_describe_table(const char *body, size_t len, ddbpipe_table_info_t *out,
-                                             char *errstr, size_t errstr_size) {
+/* DescribeTable's {"Table": ...} or UpdateTable's {"TableDescription": ...}. */
+static ddbpipe_result_t parse_table_answer(const char *op, const char *member, const char *body, size_t len,
+                                           ddbpipe_table_info_t *out, char *errstr, size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_ERR_PARSE;
     dp_json_error jerr;
     memset(out, 0, sizeof(*out));
     dp_json_doc *doc = dp_json_parse(body ? body : "", body ? len : 0, &jerr);
     if (!doc) {
-        dp_errf(errstr, errstr_size, "DescribeTable response: invalid JSON at byte %zu: %s", jerr.offset,
+        dp_errf(errstr, errstr_size, "%s response: invalid JSON at byte %zu: %s", op, jerr.offset,
                 jerr.message);
         goto out;
     }
-    const dp_json *t = dp_json_get(dp_json_root(doc), "Table");
+    const dp_json *t = dp_json_get(dp_json_root(doc), member);
     if (!dp_json_is(t, DP_JSON_OBJECT)) {
-        dp_errf(errstr, errstr_size, "DescribeTable response: no Table object");
+        dp_errf(errstr, errstr_size, "%s response: no %s object", op, member);
         goto out;
     }
     const dp_json *ks = dp_json_get(t, "KeySchema");
     const dp_json *defs = dp_json_get(t, "AttributeDefinitions");
     if (!dp_json_is(ks, DP_JSON_ARRAY) || ks->count < 1 || ks->count > 2) {
-        dp_errf(errstr, errstr_size, "DescribeTable response: Table.KeySchema must hold 1 or 2 keys");
+        dp_errf(errstr, errstr_size, "%s response: %s.KeySchema must hold 1 or 2 keys", op, member);
         goto out;
     }
     for (size_t i = 0; i < ks->count; i++) {
@@ -63,17 +64,14 @@ ddbpipe_result_t dp_ddb_parse_describe_table(const char *body, size_t len, ddbpi
         char *dst = is_hash ? out->key.partition_key : out->key.sort_key;
         if ((!is_hash && !is_range) || copy_str(dst, sizeof(out->key.partition_key), name) != 0 || !dst[0]) {
             dp_errf(errstr, errstr_size,
-                    "DescribeTable response: Table.KeySchema[%zu] needs AttributeName and "
-                    "KeyType HASH or RANGE",
-                    i);
+                    "%s response: %s.KeySchema[%zu] needs AttributeName and KeyType HASH or RANGE", op,
+                    member, i);
             goto out;
         }
         char ty = attr_type(defs, dst);
         if (!ty) {
             dp_errf(errstr, errstr_size,
-                    "DescribeTable response: key '%.100s' has no S/N/B type in "
-                    "AttributeDefinitions",
-                    dst);
+                    "%s response: key '%.100s' has no S/N/B type in AttributeDefinitions", op, dst);
             goto out;
         }
         if (is_hash)
@@ -82,7 +80,7 @@ ddbpipe_result_t dp_ddb_parse_describe_table(const char *body, size_t len, ddbpi
             out->key.sort_type = ty;
     }
     if (!out->key.partition_key[0]) {
-        dp_errf(errstr, errstr_size, "DescribeTable response: Table.KeySchema has no HASH key");
+        dp_errf(errstr, errstr_size, "%s response: %s.KeySchema has no HASH key", op, member);
         goto out;
     }
     copy_str(out->status, sizeof(out->status), dp_json_get(t, "TableStatus"));
@@ -108,6 +106,11 @@ ddbpipe_result_t dp_ddb_parse_describe_table(const char *body, size_t len, ddbpi
 out:
     dp_json_doc_free(doc);
     return rc;
+}
+
+ddbpipe_result_t dp_ddb_parse_describe_table(const char *body, size_t len, ddbpipe_table_info_t *out,
+                                             char *errstr, size_t errstr_size) {
+    return parse_table_answer("DescribeTable", "Table", body, len, out, errstr, errstr_size);
 }
 
 ddbpipe_result_t dp_ddb_describe_table(dp_ddb *c, const char *table, ddbpipe_table_info_t *out,
@@ -301,4 +304,63 @@ void dp_ddb_parse_table_created(const char *body, size_t len, char *out, size_t 
     if (ct && ct->type == DP_JSON_NUMBER && ct->len < n)
         memcpy(out, ct->str, ct->len + 1);
     dp_json_doc_free(d);
+}
+
+ddbpipe_result_t dp_ddb_build_update_table(const dp_ddb_update_table_req *req, dp_buf *b) {
+    int billing = req->billing_mode == DP_DDB_BILLING_PAY_PER_REQUEST ||
+                  req->billing_mode == DP_DDB_BILLING_PROVISIONED;
+    int throughput = req->read_capacity_units > 0 || req->write_capacity_units > 0;
+    int stream = req->stream_view_type != NULL; /* "" disables */
+    if (!req->table || !req->table[0] || (!billing && !throughput && !stream) ||
+        (throughput && (req->read_capacity_units < 1 || req->write_capacity_units < 1)) ||
+        (req->billing_mode == DP_DDB_BILLING_PAY_PER_REQUEST && throughput) ||
+        (req->billing_mode == DP_DDB_BILLING_PROVISIONED && !throughput))
+        return DDBPIPE_ERR_INVALID_ARG;
+    ddbpipe_result_t rc = dp_buf_puts(b, "{\"TableName\":");
+    if (!rc)
+        rc = dp_json_write_cstr(b, req->table);
+    if (!rc && billing)
+        rc = dp_buf_printf(b, ",\"BillingMode\":\"%s\"",
+                           req->billing_mode == DP_DDB_BILLING_PROVISIONED ? "PROVISIONED"
+                                                                           : "PAY_PER_REQUEST");
+    if (!rc && throughput)
+        rc = dp_buf_printf(
+            b, ",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":%lld,\"WriteCapacityUnits\":%lld}",
+            (long long)req->read_capacity_units, (long long)req->write_capacity_units);
+    if (!rc && stream && !req->stream_view_type[0])
+        rc = dp_buf_puts(b, ",\"StreamSpecification\":{\"StreamEnabled\":false}");
+    else if (!rc && stream) {
+        rc = dp_buf_puts(b, ",\"StreamSpecification\":{\"StreamEnabled\":true,\"StreamViewType\":");
+        if (!rc)
+            rc = dp_json_write_cstr(b, req->stream_view_type);
+        if (!rc)
+            rc = dp_buf_putc(b, '}');
+    }
+    if (!rc)
+        rc = dp_buf_putc(b, '}');
+    return rc;
+}
+
+ddbpipe_result_t dp_ddb_update_table(dp_ddb *c, const dp_ddb_update_table_req *req, ddbpipe_table_info_t *out,
+                                     dp_ddb_result *res) {
+    dp_buf b;
+    dp_buf_init(&b, (size_t)64 * 1024);
+    ddbpipe_result_t rc = dp_ddb_build_update_table(req, &b);
+    if (rc != DDBPIPE_OK) {
+        dp_buf_free(&b);
+        return build_failed(res, "UpdateTable", rc);
+    }
+    rc = dp_ddb_call(c, DP_DDB_API_DYNAMODB, "UpdateTable", b.data, b.len, res);
+    dp_buf_free(&b);
+    if (rc != DDBPIPE_OK || !out)
+        return rc;
+    /* The answer is {"TableDescription": ...}, DescribeTable's Table. */
+    rc = dp_ddb_parse_update_table(res->body.data, res->body.len, out, res->message, sizeof(res->message));
+    res->result = rc;
+    return rc;
+}
+
+ddbpipe_result_t dp_ddb_parse_update_table(const char *body, size_t len, ddbpipe_table_info_t *out,
+                                           char *errstr, size_t errstr_size) {
+    return parse_table_answer("UpdateTable", "TableDescription", body, len, out, errstr, errstr_size);
 }

@@ -421,6 +421,63 @@ static void test_item_writes(void **state) {
     dp_buf_free(&b);
 }
 
+static void test_update_table_and_get_item(void **state) {
+    (void)state;
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    dp_ddb_update_table_req u = {.table = "t",
+                                 .billing_mode = DP_DDB_BILLING_PROVISIONED,
+                                 .read_capacity_units = 5,
+                                 .write_capacity_units = 6,
+                                 .stream_view_type = ""};
+    assert_int_equal(dp_ddb_build_update_table(&u, &b), DDBPIPE_OK);
+    assert_string_equal(b.data,
+                        "{\"TableName\":\"t\",\"BillingMode\":\"PROVISIONED\",\"ProvisionedThroughput\":{"
+                        "\"ReadCapacityUnits\":5,\"WriteCapacityUnits\":6},\"StreamSpecification\":{"
+                        "\"StreamEnabled\":false}}");
+    dp_ddb_update_table_req s2 = {.table = "t", .stream_view_type = "NEW_IMAGE"};
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_build_update_table(&s2, &b), DDBPIPE_OK);
+    assert_string_equal(b.data, "{\"TableName\":\"t\",\"StreamSpecification\":{\"StreamEnabled\":true,"
+                                "\"StreamViewType\":\"NEW_IMAGE\"}}");
+    dp_ddb_update_table_req none = {.table = "t"}; /* nothing to change */
+    assert_int_equal(dp_ddb_build_update_table(&none, &b), DDBPIPE_ERR_INVALID_ARG);
+    dp_ddb_update_table_req ondemand_cap = {.table = "t",
+                                            .billing_mode = DP_DDB_BILLING_PAY_PER_REQUEST,
+                                            .read_capacity_units = 1,
+                                            .write_capacity_units = 1};
+    assert_int_equal(dp_ddb_build_update_table(&ondemand_cap, &b), DDBPIPE_ERR_INVALID_ARG);
+    ddbpipe_table_info_t ti;
+    char err[256] = "";
+    const char *ans =
+        "{\"TableDescription\":{\"TableName\":\"t\",\"TableStatus\":\"UPDATING\",\"KeySchema\":[{"
+        "\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":"
+        "\"pk\",\"AttributeType\":\"S\"}]}}";
+    assert_int_equal(dp_ddb_parse_update_table(ans, strlen(ans), &ti, err, sizeof err), DDBPIPE_OK);
+    assert_string_equal(ti.status, "UPDATING");
+    assert_string_equal(ti.key.partition_key, "pk");
+    assert_int_equal(dp_ddb_parse_update_table("{\"Table\":{}}", 12, &ti, err, sizeof err),
+                     DDBPIPE_ERR_PARSE);
+    assert_string_equal(err, "UpdateTable response: no TableDescription object");
+
+    const char *key = "{\"pk\":{\"S\":\"a\"}}";
+    dp_ddb_get_item_req g = {.table = "t", .key = key, .key_len = strlen(key), .consistent_read = 1};
+    dp_buf_reset(&b);
+    assert_int_equal(dp_ddb_build_get_item(&g, &b), DDBPIPE_OK);
+    assert_string_equal(b.data,
+                        "{\"TableName\":\"t\",\"Key\":{\"pk\":{\"S\":\"a\"}},\"ConsistentRead\":true}");
+    dp_ddb_read_page p;
+    dp_ddb_read_page_init(&p);
+    ans = "{\"Item\":{\"pk\":{\"S\":\"a\"},\"v\":{\"N\":\"2\"}}}";
+    assert_int_equal(dp_ddb_parse_get_item(ans, strlen(ans), &p, err, sizeof err), DDBPIPE_OK);
+    assert_string_equal(dp_json_get_string(dp_json_get(p.item, "v"), "N"), "2");
+    assert_int_equal(dp_ddb_parse_get_item("{}", 2, &p, err, sizeof err), DDBPIPE_OK);
+    assert_null(p.item); /* no item under that key */
+    assert_int_equal(dp_ddb_parse_get_item("{\"Item\":[]}", 11, &p, err, sizeof err), DDBPIPE_ERR_PARSE);
+    dp_ddb_read_page_free(&p);
+    dp_buf_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_table_on_demand_with_stream),
@@ -431,6 +488,7 @@ int main(void) {
         cmocka_unit_test(test_batch_bodies),
         cmocka_unit_test(test_write_answers),
         cmocka_unit_test(test_item_writes),
+        cmocka_unit_test(test_update_table_and_get_item),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
