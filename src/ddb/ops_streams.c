@@ -142,7 +142,7 @@ ddbpipe_result_t dp_ddb_parse_get_shard_iterator(const char *body, size_t len, d
     ddbpipe_result_t rc = parse_object("GetShardIterator", body, len, &doc, &root, errstr, errstr_size);
     /* No string ShardIterator (absent, null): the shard has nothing left. */
     const dp_json *it = rc == DDBPIPE_OK ? dp_json_get(root, "ShardIterator") : NULL;
-    if (dp_json_is(it, DP_JSON_STRING) && it->len &&
+    if (it && it->type == DP_JSON_STRING && it->len &&
         dp_buf_append(iterator, it->str, it->len) != DDBPIPE_OK) {
         dp_errf(errstr, errstr_size, "GetShardIterator: out of memory");
         rc = DDBPIPE_ERR_NOMEM;
