@@ -208,13 +208,17 @@ static const dp_prop props[] = {
       "ConsumedCapacity, estimated from the last page of the segment (else 1 unit: 4 KB units of "
       "consistent reads) until the answer arrives. Per process: split a budget across processes by hand. "
       "Unset: no cap."),
+    P(scan_page_items, "int", DP_PT_INT, NULL, "1..1000000", 1, 1000000, 0, S_SRC, NULL, NULL, NULL,
+      "Most items per snapshot Scan page (the Scan's `Limit`). Smaller pages checkpoint more often (with a "
+      "lease table a segment is checkpointed after every page, so a worker's successor repeats at most one "
+      "page). Unset: DynamoDB's 1 MB pages."),
     P(on_trimmed_data, "enum", DP_PT_ENUM, "stop", "stop|continue", 0, 0, 0, S_SRC, NULL, NULL, NULL,
       "On TrimmedDataAccessException (records lost): `stop` with an error, or `continue` from the trim horizon "
       "after reporting the loss."),
     P(lease_table, "string", DP_PT_STRING, NULL, "3..255 of [A-Za-z0-9_.-]", 0, 0, 0, S_SRC, NULL, NULL, NULL,
-      "Scale-out for `--mode stream`: workers running the same command share the stream's shards through this "
-      "DynamoDB table (one lease per shard; created on demand, PAY_PER_REQUEST, partition key `lease_key` (S) = "
-      "application_name + `/` + shard id). Replaces `--checkpoint`. See docs/semantics.md."),
+      "Scale-out: workers running the same command share the stream's shards and the snapshot's Scan segments "
+      "through this DynamoDB table (one lease per shard or segment; created on demand, PAY_PER_REQUEST, partition "
+      "key `lease_key` (S) = application_name + `/` + shard id). Replaces `--checkpoint`. See docs/semantics.md."),
     P(application_name, "string", DP_PT_STRING, NULL, "1..200 characters without `/`", 0, 0, 0, S_SRC, NULL, NULL,
       NULL, "Name of the application whose leases a worker shares; required with lease_table. Each application "
       "reads the whole stream independently; one lease table can serve several."),

@@ -137,6 +137,7 @@ typedef struct dp_settings {
     int64_t poll_busy_ms;
     int on_trimmed_data;             /* dp_on_trimmed_data */
     int64_t max_read_capacity_per_s; /* 0: no cap */
+    int64_t scan_page_items;         /* 0: DynamoDB's 1 MB pages */
     const char *lease_table;
     const char *application_name;
     const char *worker_id; /* NULL: host:pid */

@@ -90,7 +90,14 @@ ddbpipe_result_t dp_lease_create(dp_ddb *c, const char *table, const char *app, 
         dp_json_write_cstr(&b, l->parents[i]);
         dp_buf_putc(&b, '}');
     }
-    dp_buf_puts(&b, "]}}");
+    dp_buf_puts(&b, "]}");
+    if (l->pos) {
+        dp_buf_putc(&b, ',');
+        put_s(&b, "pos", l->pos);
+    }
+    if (l->segments > 0)
+        dp_buf_printf(&b, ",\"total_segments\":{\"N\":\"%lld\"}", (long long)l->segments);
+    dp_buf_putc(&b, '}');
     dp_ddb_item_write_req req = {.op = DP_DDB_PUT_ITEM,
                                  .table = table,
                                  .item = b.data,
@@ -162,6 +169,15 @@ static ddbpipe_result_t parse_items(const dp_json *items, dp_lease **v, size_t *
         }
         const dp_json *tip = dp_json_get(dp_json_get(it, "at_tip"), "BOOL");
         l->at_tip = dp_json_is(tip, DP_JSON_BOOL) && tip->boolean;
+        const char *segs = dp_json_get_string(dp_json_get(it, "total_segments"), "N");
+        if (segs && (l->segments = strtoll(segs, &end, 10),
+                     !end || *end || l->segments < 1 || l->segments > 1000000)) {
+            dp_errf(errstr, errstr_size, "lease table item %zu: total_segments is not 1..1000000", i);
+            return DDBPIPE_ERR_PARSE;
+        }
+        const char *pos = attr_s(it, "pos");
+        if (pos && !(l->pos = strdup(pos)))
+            return DDBPIPE_ERR_NOMEM;
         (*n)++;
     }
     return DDBPIPE_OK;
@@ -226,7 +242,7 @@ ddbpipe_result_t dp_lease_list(dp_ddb *c, const char *table, const char *app, si
         fail(res, rc = lc.rc, lc.err);
     dp_buf_free(&values);
     if (rc != DDBPIPE_OK) {
-        free(lc.v);
+        dp_lease_list_free(lc.v, lc.n);
         return rc;
     }
     *out = lc.v;
@@ -234,9 +250,48 @@ ddbpipe_result_t dp_lease_list(dp_ddb *c, const char *table, const char *app, si
     return DDBPIPE_OK;
 }
 
+void dp_lease_list_free(dp_lease *v, size_t n) {
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].pos);
+    free(v);
+}
+
 ddbpipe_result_t dp_lease_update(dp_ddb *c, const char *table, dp_lease_op op, dp_lease *l, const char *me,
                                  const char *checkpoint, int at_tip, int *lost, dp_ddb_result *res) {
+    return dp_lease_update_pos(c, table, op, l, me, checkpoint, at_tip, NULL, lost, res);
+}
+
+ddbpipe_result_t dp_lease_delete(dp_ddb *c, const char *table, const dp_lease *l, const char *checkpoint,
+                                 int *lost, dp_ddb_result *res) {
     *lost = 0;
+    dp_buf key, b;
+    dp_buf_init(&key, 0);
+    dp_buf_init(&b, 0);
+    dp_buf_putc(&key, '{');
+    put_s(&key, "lease_key", l->key);
+    dp_buf_putc(&key, '}');
+    dp_buf_printf(&b, "{\":c\":{\"N\":\"%lld\"},", (long long)l->counter);
+    put_s(&b, ":cp", checkpoint);
+    dp_buf_putc(&b, '}');
+    dp_ddb_item_write_req req = {.op = DP_DDB_DELETE_ITEM,
+                                 .table = table,
+                                 .item = key.data,
+                                 .item_len = key.len,
+                                 .condition_expression = "#c = :c AND checkpoint = :cp",
+                                 .expression_attribute_names = "{\"#c\":\"counter\"}",
+                                 .expression_attribute_values = b.data};
+    ddbpipe_result_t rc = dp_ddb_write_item(c, &req, lost, NULL, res);
+    dp_buf_free(&key);
+    dp_buf_free(&b);
+    return rc;
+}
+
+ddbpipe_result_t dp_lease_update_pos(dp_ddb *c, const char *table, dp_lease_op op, dp_lease *l,
+                                     const char *me, const char *checkpoint, int at_tip, const char *pos,
+                                     int *lost, dp_ddb_result *res) {
+    *lost = 0;
+    if (op != DP_LEASE_CHECKPOINT)
+        pos = NULL;
     dp_buf key, b;
     dp_buf_init(&key, 0);
     dp_buf_init(&b, 0);
@@ -253,7 +308,9 @@ ddbpipe_result_t dp_lease_update(dp_ddb *c, const char *table, dp_lease_op op, d
         cond = l->owner[0] ? "#c = :c AND #o = :prev" : "#c = :c AND attribute_not_exists(#o)";
         break;
     case DP_LEASE_CHECKPOINT:
-        upd = "SET #c = #c + :one, checkpoint = :cp, at_tip = :tip";
+        upd = !pos     ? "SET #c = #c + :one, checkpoint = :cp, at_tip = :tip"
+              : pos[0] ? "SET #c = #c + :one, checkpoint = :cp, at_tip = :tip, pos = :pos"
+                       : "SET #c = #c + :one, checkpoint = :cp, at_tip = :tip REMOVE pos";
         break;
     case DP_LEASE_RELEASE:
         upd = "SET #c = #c + :one REMOVE #o";
@@ -271,6 +328,10 @@ ddbpipe_result_t dp_lease_update(dp_ddb *c, const char *table, dp_lease_op op, d
         dp_buf_putc(&b, ',');
         put_s(&b, ":cp", checkpoint);
         dp_buf_printf(&b, ",\":tip\":{\"BOOL\":%s}", at_tip ? "true" : "false");
+        if (pos && pos[0]) {
+            dp_buf_putc(&b, ',');
+            put_s(&b, ":pos", pos);
+        }
     }
     dp_buf_putc(&b, '}');
     dp_ddb_item_write_req req = {.op = DP_DDB_UPDATE_ITEM,

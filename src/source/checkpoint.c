@@ -25,8 +25,11 @@ void dp_src_checkpoint_free(dp_src_checkpoint *cp) {
     free(cp->table_created);
     free(cp->stream_arn);
     free(cp->mode);
-    for (int i = 0; i < cp->total_segments && cp->segments; i++)
+    for (int i = 0; i < cp->total_segments && cp->segments; i++) {
         free(cp->segments[i].last_key);
+        free(cp->segments[i].lease_pos);
+        free(cp->segments[i].obs_owner);
+    }
     free(cp->segments);
     dp_shard_graph_free(&cp->shards);
     memset(cp, 0, sizeof *cp);

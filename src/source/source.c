@@ -145,6 +145,12 @@ struct ddbpipe_source {
     size_t n_leases;
     int leases_listed;
     dp_metric *m_held, *m_taken, *m_stolen, *m_lost, *m_renew_ms;
+    /* leased snapshot: the "#snapshot" item as last observed; every segment at SEGMENT_END */
+    char *meta_obs_owner;
+    int64_t meta_obs_counter, meta_obs_ms;
+    int seg_all_done;
+    int lease_again; /* the next step needs another round soon */
+    int64_t scan_limit; /* scan_page_items: Scan Limit; 0: DynamoDB's 1 MB pages */
 };
 
 static void metrics_setup(ddbpipe_source_t *src) {
@@ -257,6 +263,11 @@ static int send_call(ddbpipe_source_t *src, call_kind kind, dp_shard *shard, int
         return -1;
     }
     return 0;
+}
+
+static void fail_res(dp_ddb_result *res, ddbpipe_result_t rc, const char *msg) {
+    res->result = rc;
+    snprintf(res->message, sizeof res->message, "%s", msg);
 }
 
 static const char *res_code(const dp_ddb_result *res) {
@@ -484,9 +495,15 @@ static int lease_take(ddbpipe_source_t *src, dp_shard *s, const dp_lease *seen, 
     s->finished = 0;
     s->at_tip = 0;
     s->failures = 0;
-    dp_strdup_to(&s->iterator, NULL);
     s->state = DP_SHARD_NEED_ITER;
     s->due_ms = dp_now_ms();
+    /* A position recorded before a leased snapshot: the iterator itself (an
+     * expired one falls back to TRIM_HORIZON: duplicates, no gap). */
+    int iter = strcmp(l.checkpoint, "ITERATOR") == 0 && seen->pos;
+    if (dp_strdup_to(&s->iterator, iter ? seen->pos : NULL) != 0)
+        set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+    if (iter)
+        s->state = DP_SHARD_IDLE;
     src->stats.leases_taken++;
     dp_metric_inc(src->m_taken);
     if (steal) {
@@ -558,8 +575,18 @@ static void lease_tick(ddbpipe_source_t *src) {
     }
     src->leases_listed = 1;
     dp_ddb_result_free(&res);
+    /* Snapshot leases ('#' names) are not shards. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].shard[0] == '#') {
+            free(v[i].pos);
+            continue;
+        }
+        v[kept++] = v[i];
+    }
+    n = kept;
     int64_t now = dp_now_ms();
-    free(src->leases);
+    dp_lease_list_free(src->leases, src->n_leases);
     src->leases = v;
     src->n_leases = n;
     /* Observe: counters and owners that moved restart the expiry clock. */
@@ -698,6 +725,467 @@ static int lease_caught_up(const ddbpipe_source_t *src) {
             return 0;
     }
     return 1;
+}
+
+/* ------------------------------------------------------------ snapshot leases
+ *
+ * snapshot and snapshot+stream with a lease table: one item "#snapshot"
+ * (checkpoint PREP while a worker records the start, READY after; segments:
+ * TotalSegments) and one per Scan segment "#segment/i" (checkpoint START,
+ * KEY with pos = the LastEvaluatedKey of the last page emitted, or
+ * SEGMENT_END). The worker that creates "#snapshot" first creates the segment
+ * leases and, for snapshot+stream, the shard leases at the stream's position
+ * now (ITERATOR with pos = a LATEST iterator; SHARD_END for closed shards),
+ * then marks it READY. Every worker waits for READY, then the segments are
+ * shared like shards; a segment is checkpointed after every page. The stream
+ * phase starts once the lease table shows every segment at SEGMENT_END. */
+
+#define SNAP_KEY "#snapshot"
+#define SNAP_PREP "PREP"
+#define SNAP_READY "READY"
+#define SEG_PREFIX "#segment/"
+#define SEG_START "START"
+#define SEG_KEY "KEY"
+#define SEG_END "SEGMENT_END"
+#define SHARD_ITERATOR "ITERATOR"
+
+static int seg_valid(const ddbpipe_source_t *src, const dp_src_segment *sg) {
+    return !lease_mode(src) || (sg->leased && dp_now_ms() < sg->lease_valid_until_ms);
+}
+
+static void seg_key(const ddbpipe_source_t *src, int i, dp_lease *l) {
+    char name[64];
+    snprintf(name, sizeof name, SEG_PREFIX "%d", i);
+    lease_key(src, name, l);
+}
+
+/* Segment index of a lease, -1 when it is not one of this snapshot's. */
+static int seg_index(const ddbpipe_source_t *src, const dp_lease *l) {
+    if (strncmp(l->shard, SEG_PREFIX, strlen(SEG_PREFIX)) != 0)
+        return -1;
+    char *end = NULL;
+    long i = strtol(l->shard + strlen(SEG_PREFIX), &end, 10);
+    return end && !*end && i >= 0 && i < src->st.total_segments ? (int)i : -1;
+}
+
+static void seg_drop(ddbpipe_source_t *src, int i, const char *why) {
+    dp_src_segment *sg = &src->st.segments[i];
+    if (!sg->leased)
+        return;
+    sg->leased = 0;
+    src->stats.leases_lost++;
+    dp_metric_inc(src->m_lost);
+    DP_LOG_WARN("source: lease of scan segment %d lost (%s); no more of its items are emitted by this worker", i,
+                why);
+}
+
+/* Checkpoint (when it moved) or renew the lease of held segment i. */
+static void seg_renew(ddbpipe_source_t *src, int i) {
+    dp_src_segment *sg = &src->st.segments[i];
+    const char *pos = sg->last_key ? sg->last_key : "";
+    const char *cp = sg->done ? SEG_END : sg->last_key ? SEG_KEY : SEG_START;
+    int moved = sg->done != sg->lease_done || !sg->lease_pos || strcmp(pos, sg->lease_pos) != 0;
+    /* The checkpoint must never be ahead of the output. */
+    if (moved && flush_output(src) != 0)
+        return;
+    dp_lease l;
+    seg_key(src, i, &l);
+    l.counter = sg->lease_counter;
+    int lost = 0;
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    int64_t t0 = dp_now_ms();
+    ddbpipe_result_t rc = dp_lease_update_pos(src->lease_ddb, src->lease_table,
+                                              moved ? DP_LEASE_CHECKPOINT : DP_LEASE_RENEW, &l, src->worker, cp, 0,
+                                              moved ? pos : NULL, &lost, &res);
+    int64_t t1 = dp_now_ms();
+    if (rc == DDBPIPE_OK) {
+        sg->lease_counter = l.counter;
+        sg->lease_valid_until_ms = t0 + src->lease_ms;
+        src->stats.lease_renewals++;
+        if ((uint64_t)(t1 - t0) > src->stats.lease_renewal_ms_max)
+            src->stats.lease_renewal_ms_max = (uint64_t)(t1 - t0);
+        dp_metric_observe(src->m_renew_ms, (double)(t1 - t0));
+        if (moved) {
+            dp_strdup_to(&sg->lease_pos, pos);
+            sg->lease_done = sg->done;
+            src->stats.checkpoints_written++;
+        }
+        if (sg->done)
+            sg->leased = 0; /* SEGMENT_END: nobody scans it again */
+    } else if (lost) {
+        seg_drop(src, i, "its counter or owner changed in the lease table");
+    } else {
+        src->stats.retries++;
+        DP_LOG_WARN("source: renewing the lease of scan segment %d failed: %s: %s", i, res_code(&res),
+                    res.message);
+    }
+    dp_ddb_result_free(&res);
+}
+
+static int seg_take(ddbpipe_source_t *src, int i, const dp_lease *seen, int steal) {
+    dp_src_segment *sg = &src->st.segments[i];
+    dp_lease l = *seen;
+    int lost = 0;
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    int64_t t0 = dp_now_ms();
+    ddbpipe_result_t rc =
+        dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &l, src->worker, NULL, 0, &lost, &res);
+    if (rc != DDBPIPE_OK) {
+        if (!lost)
+            DP_LOG_WARN("source: taking the lease of scan segment %d failed: %s: %s", i, res_code(&res),
+                        res.message);
+        dp_ddb_result_free(&res);
+        return -1;
+    }
+    dp_ddb_result_free(&res);
+    int at_key = strcmp(seen->checkpoint, SEG_KEY) == 0 && seen->pos;
+    sg->leased = 1;
+    sg->lease_counter = l.counter;
+    sg->lease_valid_until_ms = t0 + src->lease_ms;
+    sg->lease_done = 0;
+    sg->done = 0;
+    sg->failures = 0;
+    sg->due_ms = dp_now_ms();
+    /* Resume after the lease's checkpoint, whatever this worker read before. */
+    if (dp_strdup_to(&sg->last_key, at_key ? seen->pos : NULL) != 0 ||
+        dp_strdup_to(&sg->lease_pos, at_key ? seen->pos : "") != 0)
+        set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+    src->stats.leases_taken++;
+    dp_metric_inc(src->m_taken);
+    if (steal) {
+        src->stats.leases_stolen++;
+        dp_metric_inc(src->m_stolen);
+    }
+    DP_LOG_INFO("source: took the lease of scan segment %d%s%s (%s)", i, seen->owner[0] ? " from " : "",
+                seen->owner, at_key ? "resuming after its checkpoint" : "from its start");
+    return 0;
+}
+
+/* One round of the snapshot phase: renew/checkpoint held segments, list,
+ * take (expired first, then at most one from the most loaded worker). */
+static void snap_tick(ddbpipe_source_t *src) {
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    int total = src->st.total_segments;
+    for (int i = 0; i < total; i++)
+        if (src->st.segments[i].leased)
+            seg_renew(src, i);
+    dp_lease *all = NULL;
+    size_t n_all = 0;
+    if (dp_lease_list(src->lease_ddb, src->lease_table, src->app, 0, &all, &n_all, &res) != DDBPIPE_OK) {
+        DP_LOG_WARN("source: listing the lease table failed: %s: %s", res_code(&res), res.message);
+        dp_ddb_result_free(&res);
+        return;
+    }
+    dp_ddb_result_free(&res);
+    int64_t now = dp_now_ms();
+    /* This snapshot's segment leases, by index. */
+    const dp_lease **seg = calloc((size_t)total, sizeof *seg);
+    if (!seg) {
+        dp_lease_list_free(all, n_all);
+        set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+        return;
+    }
+    for (size_t k = 0; k < n_all; k++) {
+        int i = seg_index(src, &all[k]);
+        if (i >= 0)
+            seg[i] = &all[k];
+    }
+    int ended = 0;
+    size_t live = 0, held = 0;
+    for (int i = 0; i < total; i++) {
+        dp_src_segment *sg = &src->st.segments[i];
+        const dp_lease *l = seg[i];
+        if (!l)
+            continue;
+        if (!sg->obs_owner || sg->obs_counter != l->counter || strcmp(sg->obs_owner, l->owner) != 0) {
+            sg->obs_counter = l->counter;
+            sg->obs_changed_ms = now;
+            dp_strdup_to(&sg->obs_owner, l->owner);
+        }
+        if (sg->leased && strcmp(l->owner, src->worker) != 0)
+            seg_drop(src, i, "another worker owns it now");
+        if (strcmp(l->checkpoint, SEG_END) == 0) {
+            ended++;
+            if (!sg->leased)
+                sg->done = 1;
+            continue;
+        }
+        live++;
+        held += sg->leased != 0;
+    }
+    src->seg_all_done = ended == total;
+    /* Workers holding a live segment lease that is not expired, this one
+     * included; the most loaded of them. */
+    size_t workers = 1, max_count = 0;
+    const char *max_owner = NULL;
+    for (int i = 0; i < total; i++) {
+        const dp_lease *l = seg[i];
+        if (!l || !l->owner[0] || strcmp(l->owner, src->worker) == 0 || strcmp(l->checkpoint, SEG_END) == 0 ||
+            now - src->st.segments[i].obs_changed_ms >= src->lease_ms)
+            continue;
+        size_t count = 0, first = 1;
+        for (int j = 0; j < total; j++) {
+            if (!seg[j] || strcmp(seg[j]->owner, l->owner) != 0 || strcmp(seg[j]->checkpoint, SEG_END) == 0)
+                continue;
+            if (j < i)
+                first = 0;
+            count++;
+        }
+        workers += first;
+        if (count > max_count) {
+            max_count = count;
+            max_owner = l->owner;
+        }
+    }
+    src->lease_next_expiry_ms = INT64_MAX;
+    for (int i = 0; i < total; i++) {
+        const dp_src_segment *sg = &src->st.segments[i];
+        if (seg[i] && seg[i]->owner[0] && !sg->leased && strcmp(seg[i]->checkpoint, SEG_END) != 0 &&
+            sg->obs_changed_ms + src->lease_ms < src->lease_next_expiry_ms)
+            src->lease_next_expiry_ms = sg->obs_changed_ms + src->lease_ms;
+    }
+    size_t target = (live + workers - 1) / workers;
+    if (src->max_leases > 0 && target > (size_t)src->max_leases)
+        target = (size_t)src->max_leases;
+    for (int i = 0; i < total && held < target && !stopping(src); i++) {
+        const dp_lease *l = seg[i];
+        const dp_src_segment *sg = &src->st.segments[i];
+        if (!l || sg->leased || strcmp(l->checkpoint, SEG_END) == 0 ||
+            (l->owner[0] && now - sg->obs_changed_ms < src->lease_ms))
+            continue;
+        if (seg_take(src, i, l, 0) == 0)
+            held++;
+    }
+    if (held < target && max_owner && max_count > held + 1) {
+        for (int i = 0; i < total; i++) {
+            const dp_lease *l = seg[i];
+            if (!l || src->st.segments[i].leased || strcmp(l->owner, max_owner) != 0 ||
+                strcmp(l->checkpoint, SEG_END) == 0)
+                continue;
+            seg_take(src, i, l, 1);
+            break;
+        }
+    }
+    size_t now_held = 0;
+    for (int i = 0; i < total; i++)
+        now_held += src->st.segments[i].leased != 0;
+    dp_metric_set(src->m_held, (double)now_held);
+    src->stats.leases_held = now_held;
+    free(seg);
+    dp_lease_list_free(all, n_all);
+}
+
+/* snapshot+stream, the preparing worker: list the stream (blocking, on the
+ * lease client) and create each shard's lease at the position now. -1 on
+ * failure (res says why; the round is retried). */
+static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_result *res, size_t *n_open) {
+    dp_shard_graph g;
+    dp_shard_graph_init(&g);
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    char next[256] = "";
+    int rc = -1;
+    char err[256] = "";
+    int64_t renewed = dp_now_ms();
+    *n_open = 0;
+    do { /* every page of the listing */
+        dp_buf_reset(&b);
+        dp_buf_puts(&b, "{\"StreamArn\":");
+        dp_json_write_cstr(&b, src->st.stream_arn);
+        if (next[0]) {
+            dp_buf_puts(&b, ",\"ExclusiveStartShardId\":");
+            dp_json_write_cstr(&b, next);
+        }
+        dp_buf_putc(&b, '}');
+        src->stats.describe_stream_calls++;
+        if (dp_ddb_call(src->lease_ddb, DP_DDB_API_STREAMS, "DescribeStream", b.data, b.len, res) != DDBPIPE_OK)
+            goto out;
+        dp_json_doc *doc = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
+        const dp_json *desc = doc ? dp_json_get(dp_json_root(doc), "StreamDescription") : NULL;
+        size_t added = 0;
+        ddbpipe_result_t mrc =
+            desc ? dp_shard_graph_merge(&g, dp_json_get(desc, "Shards"), &added, err, sizeof err) : DDBPIPE_ERR_PARSE;
+        const char *lek = dp_json_get_string(desc, "LastEvaluatedShardId");
+        snprintf(next, sizeof next, "%s", lek && strlen(lek) < sizeof next ? lek : "");
+        dp_json_doc_free(doc);
+        if (mrc != DDBPIPE_OK) {
+            fail_res(res, DDBPIPE_ERR_PARSE, err[0] ? err : "DescribeStream: no StreamDescription");
+            goto out;
+        }
+    } while (next[0]);
+    for (size_t i = 0; i < g.n && !stopping(src); i++) {
+        dp_shard *s = g.v[i];
+        dp_lease l;
+        lease_key(src, s->id, &l);
+        snprintf(l.checkpoint, sizeof l.checkpoint, "%s", DP_LEASE_SHARD_END);
+        if (s->parent_id) {
+            snprintf(l.parents[0], sizeof l.parents[0], "%s", s->parent_id);
+            l.n_parents = 1;
+        }
+        char *iter = NULL;
+        if (!s->end_seq) { /* open: the position is a LATEST iterator taken now */
+            dp_buf_reset(&b);
+            dp_buf_puts(&b, "{\"StreamArn\":");
+            dp_json_write_cstr(&b, src->st.stream_arn);
+            dp_buf_puts(&b, ",\"ShardId\":");
+            dp_json_write_cstr(&b, s->id);
+            dp_buf_puts(&b, ",\"ShardIteratorType\":\"LATEST\"}");
+            if (dp_ddb_call(src->lease_ddb, DP_DDB_API_STREAMS, "GetShardIterator", b.data, b.len, res) !=
+                DDBPIPE_OK)
+                goto out;
+            dp_json_doc *doc = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
+            const char *it = doc ? dp_json_get_string(dp_json_root(doc), "ShardIterator") : NULL;
+            iter = it ? strdup(it) : NULL;
+            dp_json_doc_free(doc);
+            if (iter) { /* none: closed meanwhile, nothing after now */
+                snprintf(l.checkpoint, sizeof l.checkpoint, "%s", SHARD_ITERATOR);
+                l.pos = iter;
+                (*n_open)++;
+            }
+        }
+        int created = 0;
+        ddbpipe_result_t crc = dp_lease_create(src->lease_ddb, src->lease_table, src->app, &l, &created, res);
+        free(iter);
+        if (crc != DDBPIPE_OK)
+            goto out;
+        if (dp_now_ms() - renewed >= src->lease_ms / 3) { /* a long listing: keep the PREP lease */
+            int lost = 0;
+            renewed = dp_now_ms();
+            if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RENEW, meta, src->worker, NULL, 0, &lost,
+                                res) != DDBPIPE_OK)
+                goto out;
+        }
+    }
+    rc = stopping(src) ? -1 : 0;
+out:
+    dp_buf_free(&b);
+    dp_shard_graph_free(&g);
+    return rc;
+}
+
+/* Graceful stop: checkpoint and free the held segments. */
+static void seg_release_all(ddbpipe_source_t *src) {
+    for (int i = 0; i < src->st.total_segments; i++) {
+        dp_src_segment *sg = &src->st.segments[i];
+        if (!sg->leased)
+            continue;
+        seg_renew(src, i);
+        if (!sg->leased)
+            continue;
+        dp_lease l;
+        seg_key(src, i, &l);
+        l.counter = sg->lease_counter;
+        int lost = 0;
+        dp_ddb_result res;
+        dp_ddb_result_init(&res);
+        if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RELEASE, &l, src->worker, NULL, 0, &lost,
+                            &res) == DDBPIPE_OK)
+            DP_LOG_INFO("source: released the lease of scan segment %d", i);
+        dp_ddb_result_free(&res);
+        sg->leased = 0;
+    }
+}
+
+/* Start of a leased snapshot: wait for, or do, the preparation; then the
+ * segments are known (phase SNAPSHOT). */
+static void snap_prep_tick(ddbpipe_source_t *src) {
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    dp_lease *v = NULL;
+    size_t n = 0;
+    int64_t now = dp_now_ms();
+    src->lease_next_expiry_ms = INT64_MAX;
+    if (dp_lease_list(src->lease_ddb, src->lease_table, src->app, 0, &v, &n, &res) != DDBPIPE_OK) {
+        DP_LOG_WARN("source: listing the lease table failed: %s: %s", res_code(&res), res.message);
+        goto out;
+    }
+    dp_lease meta;
+    const dp_lease *m = lease_find(v, n, SNAP_KEY);
+    if (!m) {
+        lease_key(src, SNAP_KEY, &meta);
+        snprintf(meta.checkpoint, sizeof meta.checkpoint, "%s", SNAP_PREP);
+        meta.segments = src->segments_wanted;
+        int created = 0;
+        if (dp_lease_create(src->lease_ddb, src->lease_table, src->app, &meta, &created, &res) != DDBPIPE_OK)
+            DP_LOG_WARN("source: creating the snapshot lease failed: %s: %s", res_code(&res), res.message);
+        src->lease_again = 1;
+        goto out;
+    }
+    meta = *m;
+    meta.pos = NULL;
+    if (strcmp(meta.checkpoint, SNAP_READY) == 0) {
+        int64_t total = meta.segments > 0 ? meta.segments : src->segments_wanted;
+        if (src->segments_explicit && total != src->segments_wanted)
+            DP_LOG_WARN("source: the lease table's snapshot has %lld segments (not %d): using its split",
+                        (long long)total, src->segments_wanted);
+        src->st.segments = calloc((size_t)total, sizeof *src->st.segments);
+        if (!src->st.segments) {
+            set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        src->st.total_segments = (int)total;
+        src->phase = PH_SNAPSHOT;
+        src->lease_again = 1;
+        DP_LOG_INFO("source: snapshot of %s in %lld segments shared through the lease table", src->table,
+                    (long long)total);
+        goto out;
+    }
+    /* PREP: taken over when free or not renewed for lease_ms (this worker's clock). */
+    if (!src->meta_obs_owner || src->meta_obs_counter != meta.counter || strcmp(src->meta_obs_owner, meta.owner)) {
+        src->meta_obs_counter = meta.counter;
+        src->meta_obs_ms = now;
+        dp_strdup_to(&src->meta_obs_owner, meta.owner);
+    }
+    int mine = strcmp(meta.owner, src->worker) == 0;
+    if (!mine && meta.owner[0] && now - src->meta_obs_ms < src->lease_ms) {
+        src->lease_next_expiry_ms = src->meta_obs_ms + src->lease_ms;
+        goto out;
+    }
+    int lost = 0;
+    if (!mine && dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &meta, src->worker, NULL, 0, &lost,
+                                 &res) != DDBPIPE_OK) {
+        src->lease_again = 1;
+        goto out;
+    }
+    if (meta.segments > 0 && meta.segments != src->segments_wanted)
+        src->segments_wanted = (int)meta.segments;
+    DP_LOG_INFO("source: worker %s prepares the snapshot (%d segments%s)", src->worker, src->segments_wanted,
+                src->do_stream ? ", stream positions first" : "");
+    for (int i = 0; i < src->segments_wanted && !stopping(src); i++) {
+        dp_lease l;
+        seg_key(src, i, &l);
+        snprintf(l.checkpoint, sizeof l.checkpoint, "%s", SEG_START);
+        int created = 0;
+        if (dp_lease_create(src->lease_ddb, src->lease_table, src->app, &l, &created, &res) != DDBPIPE_OK) {
+            DP_LOG_WARN("source: creating the lease of scan segment %d failed: %s: %s", i, res_code(&res),
+                        res.message);
+            goto out;
+        }
+    }
+    size_t n_open = 0;
+    if (src->do_stream && snap_record_positions(src, &meta, &res, &n_open) != 0) {
+        DP_LOG_WARN("source: recording the stream positions failed: %s: %s", res_code(&res), res.message);
+        goto out;
+    }
+    if (stopping(src))
+        goto out;
+    if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_CHECKPOINT, &meta, src->worker, SNAP_READY, 0,
+                        &lost, &res) != DDBPIPE_OK) {
+        DP_LOG_WARN("source: marking the snapshot ready failed: %s: %s", res_code(&res), res.message);
+        goto out;
+    }
+    dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RELEASE, &meta, src->worker, NULL, 0, &lost, &res);
+    if (src->do_stream)
+        DP_LOG_INFO("source: recorded the stream position of %zu open shard(s) in the lease table; the snapshot "
+                    "may start",
+                    n_open);
+    src->lease_again = 1; /* next round: READY */
+out:
+    dp_lease_list_free(v, n);
+    dp_ddb_result_free(&res);
 }
 
 /* ------------------------------------------------------------ discovery */
@@ -1116,6 +1604,7 @@ static void request_scan(ddbpipe_source_t *src, int i) {
                            .total_segments = src->st.total_segments,
                            .consistent_read = 1,
                            .exclusive_start_key = sg->last_key,
+                           .limit = src->scan_limit,
                            .return_consumed_capacity = src->rcap != NULL};
     ddbpipe_result_t rc = dp_ddb_build_read(&req, &b);
     if (rc != DDBPIPE_OK) {
@@ -1141,6 +1630,13 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
     dp_ddb_read_page page;
     dp_ddb_read_page_init(&page);
     sg->pending = 0;
+    if (!seg_valid(src, sg)) {
+        /* Fencing: the segment's lease was lost or may have expired. */
+        src->stats.fenced_answers++;
+        sg->charged_rcu = 0;
+        sg->due_ms = dp_now_ms();
+        goto out;
+    }
     if (res->result != DDBPIPE_OK) {
         if (src->rcap && res->throttled) /* a throttled call consumes nothing */
             dp_capacity_bucket_charge(src->rcap, -sg->charged_rcu, (double)dp_now_ns() / 1e9);
@@ -1210,10 +1706,13 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
         sg->due_ms = dp_now_ms();
     } else {
         sg->done = 1;
+        src->lease_due_ms = 0; /* leased: list soon, the stream phase may start */
         DP_LOG_INFO("source: scan segment %d done (%llu items, %llu pages)", i, (unsigned long long)sg->items,
                     (unsigned long long)sg->pages);
     }
     src->dirty = 1;
+    if (lease_mode(src))
+        seg_renew(src, i); /* every page: a successor repeats at most the page in flight */
 out:
     dp_ddb_read_page_free(&page);
 }
@@ -1302,7 +1801,8 @@ static int64_t schedule(ddbpipe_source_t *src) {
         if ((t) < next)                                                                                                \
             next = (t);                                                                                                \
     } while (0)
-    int streaming = src->phase == PH_STREAM || src->phase == PH_PREP;
+    /* (a leased snapshot records the stream positions in snap_prep_tick) */
+    int streaming = src->phase == PH_STREAM || (src->phase == PH_PREP && !lease_mode(src));
     if (streaming && !src->disc_pending) {
         if (now >= src->disc_due_ms)
             start_listing(src, NULL);
@@ -1361,7 +1861,7 @@ static int64_t schedule(ddbpipe_source_t *src) {
     if (src->phase == PH_SNAPSHOT) {
         for (int i = 0; i < src->st.total_segments && !stopping(src); i++) {
             dp_src_segment *sg = &src->st.segments[i];
-            if (sg->done || sg->pending)
+            if (sg->done || sg->pending || !seg_valid(src, sg))
                 continue;
             if (sg->due_ms > now) {
                 WAKE(sg->due_ms);
@@ -1381,12 +1881,12 @@ static int64_t schedule(ddbpipe_source_t *src) {
 }
 
 static void advance_phase(ddbpipe_source_t *src) {
-    if (src->phase == PH_PREP && prep_done(src)) {
+    if (src->phase == PH_PREP && !lease_mode(src) && prep_done(src)) {
         DP_LOG_INFO("source: stream position recorded on %zu shard(s); starting the snapshot", src->st.shards.n);
         src->phase = PH_SNAPSHOT;
         src->dirty = 1;
     }
-    if (src->phase == PH_SNAPSHOT && snapshot_done(src)) {
+    if (src->phase == PH_SNAPSHOT && (lease_mode(src) ? src->seg_all_done : snapshot_done(src))) {
         if (!src->st.snapshot_done) {
             src->st.snapshot_done = 1;
             src->dirty = 1;
@@ -1396,6 +1896,11 @@ static void advance_phase(ddbpipe_source_t *src) {
         if (src->do_stream) {
             src->phase = PH_STREAM;
             src->st.stream_started = 1;
+            if (lease_mode(src)) {
+                /* positions are in the lease table; shards it lacks are newer: TRIM_HORIZON */
+                src->checkpoint_loaded_positions = 1;
+                src->lease_due_ms = 0;
+            }
             src->graph_changed = 1;
             int64_t now = dp_now_ms();
             for (size_t i = 0; i < src->st.shards.n; i++)
@@ -1602,11 +2107,6 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     src->discovery_interval_ms = st.discovery_interval_ms;
     if (st.lease_table && st.lease_table[0]) {
         rc = DDBPIPE_ERR_CONFIG;
-        if (strcmp(src->mode, "stream") != 0) {
-            dp_errf(errstr, errstr_size, "config: lease_table works with --mode stream only (snapshot segment "
-                                         "leases are not implemented yet)");
-            goto fail;
-        }
         if (src->checkpoint_path) {
             dp_errf(errstr, errstr_size, "config: lease_table keeps the checkpoints; --checkpoint is for one "
                                          "worker without a lease table: give one of the two");
@@ -1636,6 +2136,7 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
         src->max_leases = st.max_leases_per_worker;
     }
     src->poll_idle_ms = st.poll_idle_ms;
+    src->scan_limit = st.scan_page_items;
     src->inconsistent_retries = (int)st.inconsistent_listing_retries;
     src->poll_busy_ms = st.poll_busy_ms;
     src->trimmed_continue = st.on_trimmed_data == DP_ON_TRIMMED_CONTINUE;
@@ -1702,7 +2203,8 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
     ddbpipe_conf_destroy(src->conf);
     dp_capacity_bucket_destroy(src->rcap);
     dp_src_checkpoint_free(&src->st);
-    free(src->leases);
+    dp_lease_list_free(src->leases, src->n_leases);
+    free(src->meta_obs_owner);
     dp_buf_free(&src->line);
     dp_buf_free(&src->key);
     free(src->checkpoint_path);
@@ -1915,7 +2417,7 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
     if (dp_strdup_to(&src->st.table, src->table[0] ? src->table : NULL) != 0 ||
         dp_strdup_to(&src->st.mode, src->mode) != 0)
         return DDBPIPE_ERR_NOMEM;
-    if (src->do_snapshot && src->st.total_segments == 0 && !src->st.snapshot_done) {
+    if (src->do_snapshot && src->st.total_segments == 0 && !src->st.snapshot_done && !lease_mode(src)) {
         src->st.segments = calloc((size_t)src->segments_wanted, sizeof *src->st.segments);
         if (!src->st.segments)
             return DDBPIPE_ERR_NOMEM;
@@ -1923,8 +2425,8 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
     }
     if (!src->do_snapshot || src->st.snapshot_done)
         src->phase = src->do_stream ? PH_STREAM : PH_DONE;
-    else if (src->do_stream && !src->checkpoint_loaded_positions)
-        src->phase = PH_PREP;
+    else if ((src->do_stream && !src->checkpoint_loaded_positions) || lease_mode(src))
+        src->phase = PH_PREP; /* leased: the segments come from the lease table */
     else
         src->phase = PH_SNAPSHOT;
     if (src->phase == PH_STREAM)
@@ -1947,11 +2449,20 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
             sleep_ms(wait);
         if (flush_output(src) != 0)
             break;
-        if (lease_mode(src) && src->disc_done_once && dp_now_ms() >= src->lease_due_ms) {
-            lease_tick(src);
+        if (lease_mode(src) && (src->disc_done_once || src->phase != PH_STREAM) &&
+            dp_now_ms() >= src->lease_due_ms) {
+            if (src->phase == PH_PREP)
+                snap_prep_tick(src);
+            else if (src->phase == PH_SNAPSHOT)
+                snap_tick(src);
+            else
+                lease_tick(src);
             src->lease_due_ms = dp_now_ms() + src->lease_ms / 3;
             if (src->lease_next_expiry_ms > dp_now_ms() && src->lease_next_expiry_ms < src->lease_due_ms)
                 src->lease_due_ms = src->lease_next_expiry_ms;
+            if (src->lease_again)
+                src->lease_due_ms = dp_now_ms() + 20;
+            src->lease_again = 0;
         }
         advance_phase(src);
         if (src->phase == PH_STREAM && src->stream_disabled && stream_drained(src) &&
@@ -1975,8 +2486,10 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
         src->dirty = 1;
         flush_output(src);
         write_checkpoint(src);
-        if (lease_mode(src) && src->fatal == DDBPIPE_OK)
+        if (lease_mode(src) && src->fatal == DDBPIPE_OK) {
             lease_release_all(src);
+            seg_release_all(src);
+        }
     }
     if (src->fatal != DDBPIPE_OK) {
         dp_errf(errstr, errstr_size, "%s", src->fatal_msg);

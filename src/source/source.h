@@ -111,6 +111,15 @@ typedef struct dp_src_segment {
     uint64_t pages, items;
     double est_rcu;     /* read cap: what the segment's last page consumed (the next page's estimate) */
     double charged_rcu; /* read cap: charged for the page in flight */
+    /* lease mode (lease_table set): as the dp_shard fields */
+    int leased;
+    int64_t lease_counter;
+    int64_t lease_valid_until_ms;
+    char *lease_pos;    /* last_key as last checkpointed ("" from the start) */
+    int lease_done;     /* SEGMENT_END checkpointed */
+    int64_t obs_counter;
+    int64_t obs_changed_ms;
+    char *obs_owner;
 } dp_src_segment;
 
 typedef struct dp_src_checkpoint {

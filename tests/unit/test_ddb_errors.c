@@ -229,7 +229,29 @@ static void test_parse_lease_page(void **state)
     assert_non_null(strstr(err, "counter"));
     n = 0;
     assert_int_equal(dp_lease_parse_page("{", 1, &v, &n, &cap, 10, &last, err, sizeof err), DDBPIPE_ERR_PARSE);
-    free(v);
+    /* snapshot leases: a segment's position (pos) and the snapshot's segment count */
+    const char *snap = "{\"Items\":[{\"lease_key\":{\"S\":\"app/#segment/3\"},\"shard\":{\"S\":\"#segment/3\"},"
+                       "\"counter\":{\"N\":\"5\"},\"checkpoint\":{\"S\":\"KEY\"},\"pos\":{\"S\":"
+                       "\"{\\\"pk\\\":{\\\"S\\\":\\\"a\\\"}}\"}},{\"lease_key\":{\"S\":\"app/#snapshot\"},\"shard\":"
+                       "{\"S\":\"#snapshot\"},\"counter\":{\"N\":\"1\"},\"checkpoint\":{\"S\":\"READY\"},"
+                       "\"segments\":{\"N\":\"6\"}}]}";
+    n = 0;
+    assert_int_equal(dp_lease_parse_page(snap, strlen(snap), &v, &n, &cap, 10, &last, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].pos, "{\"pk\":{\"S\":\"a\"}}");
+    assert_int_equal(v[0].segments, 0);
+    assert_null(v[1].pos);
+    assert_int_equal(v[1].segments, 6);
+    dp_lease_list_free(v, n);
+    v = NULL;
+    cap = 0;
+    n = 0;
+    const char *badseg = "{\"Items\":[{\"lease_key\":{\"S\":\"k\"},\"shard\":{\"S\":\"#snapshot\"},\"checkpoint\":"
+                         "{\"S\":\"READY\"},\"counter\":{\"N\":\"1\"},\"segments\":{\"N\":\"0\"}}]}";
+    assert_int_equal(dp_lease_parse_page(badseg, strlen(badseg), &v, &n, &cap, 10, &last, err, sizeof err),
+                     DDBPIPE_ERR_PARSE);
+    assert_non_null(strstr(err, "segments"));
+    dp_lease_list_free(v, n);
     dp_buf_free(&last);
 }
 

@@ -1,0 +1,236 @@
+#!/usr/bin/python3
+"""Snapshot scale-out through a lease table (issue 14), all on DynamoDB Local.
+
+  1. `--mode snapshot`, 6 Scan segments of 20-item pages shared by three workers (at most two segment
+     leases each, so nobody steals and every handover is a takeover), read-capped so the scan lasts a few
+     seconds; the worker holding the most segments is SIGKILLed once it checkpointed a page. The
+     survivors finish the victim's segments from their checkpoints and exit 0. Checked: the union of the
+     outputs holds every item; the survivors' outputs hold no item twice; every item out twice is one the
+     killed worker emitted, at most one page per segment it held (its unacknowledged pages); the lease
+     table shows every segment at SEGMENT_END. The duplicates are printed.
+  2. `--mode snapshot+stream` with writes running during the scan: three workers, --until-caught-up.
+     Checked: exactly one worker recorded the stream positions; replaying the union of the outputs
+     (snapshot rows, then each key's changes in order) gives the table's final contents; every worker
+     exits 0.
+DDBPIPE_TEST_SLOW (asan/valgrind): longer leases and deadlines, fewer items."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import ddblocal_env as E  # noqa: E402  (skips with exit 77 when DynamoDB Local or the CLI is missing)
+
+SLOW = os.environ.get("DDBPIPE_TEST_SLOW", "")
+LEASE_MS = 6000 if SLOW else 2000
+ITEMS = 600 if SLOW else 1200
+PAGE = 20
+SEGMENTS = 6
+ENV = dict(os.environ, AWS_EC2_METADATA_DISABLED="true")
+LEASE_TABLE = "ddbpipe_leases_test"
+
+
+def create_table(name, stream):
+    c = E.ddb_client()
+    kw = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}} if stream else {}
+    c.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                   AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                   KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], **kw)
+    for i in range(0, ITEMS, 25):
+        c.batch_write_item(RequestItems={name: [
+            {"PutRequest": {"Item": {"pk": {"S": "i%05d" % j}, "v": {"N": "0"}, "pad": {"S": "x" * 300}}}}
+            for j in range(i, min(i + 25, ITEMS))]})
+
+
+def start(tmp, table, app, worker, mode, extra=(), **cfg_extra):
+    cfg = os.path.join(tmp, worker + ".cfg.json")
+    c = {"table": table, "region": "us-east-1", "endpoint_url": E.ENDPOINT, "aws_access_key_id": "AKIDLOCAL",
+         "aws_secret_access_key": "secret", "poll_idle_ms": 50, "poll_busy_ms": 0, "discovery_interval_ms": 500,
+         "lease_table": LEASE_TABLE, "application_name": app, "worker_id": worker, "lease_duration_ms": LEASE_MS,
+         "segments": SEGMENTS, "scan_page_items": PAGE}
+    c.update(cfg_extra)
+    with open(cfg, "w") as f:
+        json.dump(c, f)
+    out = os.path.join(tmp, worker + ".jsonl")
+    log = open(os.path.join(tmp, worker + ".log"), "w")
+    p = subprocess.Popen([E.BIN, "source", "-c", cfg, "-o", out, "--mode", mode, "--format", "dynamodb",
+                          "--stats-file", os.path.join(tmp, worker + ".stats.json"), "-v"] + list(extra),
+                         stdout=subprocess.DEVNULL, stderr=log, env=ENV)
+    return {"proc": p, "out": out, "log": log.name, "worker": worker,
+            "stats": os.path.join(tmp, worker + ".stats.json")}
+
+
+def events(path):
+    evs = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.endswith("\n"):
+                    evs.append(json.loads(line))
+    return evs
+
+
+def leases(app):
+    c = E.ddb_client()
+    items = c.scan(TableName=LEASE_TABLE, ConsistentRead=True)["Items"] if LEASE_TABLE in c.list_tables()[
+        "TableNames"] else []
+    return {i["shard"]["S"]: (i.get("owner", {}).get("S", ""), i["checkpoint"]["S"]) for i in items
+            if i["app"]["S"] == app}
+
+
+def wait_exit(ws, timeout, what):
+    deadline = time.time() + timeout
+    for w in ws:
+        try:
+            w["proc"].wait(max(1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            w["proc"].kill()
+            w["proc"].wait()
+        E.check(w["proc"].returncode == 0, "%s: %s exits 0 by itself (rc=%s)" % (what, w["worker"],
+                w["proc"].returncode), open(w["log"]).read()[-1500:])
+
+
+def test_kill(tmp):
+    table = "lease_snap_%d" % time.time_ns()
+    create_table(table, False)
+    app = "snap%d" % time.time_ns()
+    # 20 items of ~330 bytes: 2 read units a page; 10 units/s: ~5 pages/s per worker
+    ws = [start(tmp, table, app, "s%d" % i, "snapshot", max_leases_per_worker=2, max_read_capacity_per_s=10)
+          for i in range(3)]
+    victim, held = None, []
+    deadline = time.time() + (90 if SLOW else 30)
+    while time.time() < deadline and victim is None:
+        time.sleep(0.1)
+        ls = leases(app)
+        owners = {}
+        for sh, (o, cp) in ls.items():
+            if sh.startswith("#segment/") and o and cp != "SEGMENT_END":
+                owners.setdefault(o, []).append((sh, cp))
+        for w in ws:
+            mine = owners.get(w["worker"], [])
+            if len(mine) == 2 and any(cp == "KEY" for _, cp in mine) and len(owners) == 3:
+                victim, held = w, [sh for sh, _ in mine]
+                break
+    E.check(victim is not None, "kill: three workers scan, one holds two segments and checkpointed a page")
+    if victim is None:
+        for w in ws:
+            w["proc"].kill()
+            print(open(w["log"]).read()[-2000:])
+        return
+    victim["proc"].send_signal(signal.SIGKILL)
+    victim["proc"].wait()
+    print("  killed %s holding %s after %d items" % (victim["worker"], held, len(events(victim["out"]))))
+    alive = [w for w in ws if w is not victim]
+    wait_exit(alive, 240 if SLOW else 60, "kill")
+    items = {w["worker"]: [e["new"]["pk"]["S"] for e in events(w["out"])] for w in ws}
+    union = {}
+    for name, ks in items.items():
+        for k in ks:
+            union[k] = union.get(k, 0) + 1
+    want = {"i%05d" % j for j in range(ITEMS)}
+    E.check(set(union) == want, "kill: the union of the outputs holds every item (%d items, %d missing)"
+            % (ITEMS, len(want - set(union))), sorted(want - set(union))[:5])
+    surv = [k for w in alive for k in items[w["worker"]]]
+    E.check(len(surv) == len(set(surv)), "kill: the survivors' outputs hold no item twice",
+            len(surv) - len(set(surv)))
+    dups = [k for k, n in union.items() if n > 1]
+    vset = set(items[victim["worker"]])
+    E.check(all(k in vset for k in dups), "kill: every item out twice was emitted by the killed worker")
+    E.check(len(dups) <= PAGE * len(held), "kill: at most one unacknowledged page per segment the killed worker "
+            "held (%d duplicates, %d segments of %d-item pages)" % (len(dups), len(held), PAGE))
+    print("  duplicates: %d items emitted twice (the killed worker's pages after its last checkpoint)" % len(dups))
+    ls = leases(app)
+    segs = {sh: cp for sh, (o, cp) in ls.items() if sh.startswith("#segment/")}
+    E.check(len(segs) == SEGMENTS and all(cp == "SEGMENT_END" for cp in segs.values()),
+            "kill: the lease table shows every segment at SEGMENT_END", segs)
+    st = [json.load(open(w["stats"])) for w in alive if os.path.exists(w["stats"])]
+    E.check(sum(s.get("leases", {}).get("taken", 0) for s in st) >= SEGMENTS,
+            "kill: the survivors' stats count the segment leases they took", [s.get("leases") for s in st])
+
+
+class Writer(threading.Thread):
+    """Updates, inserts and deletes while the workers scan."""
+
+    def __init__(self, table):
+        super().__init__(daemon=True)
+        self.table, self.stop = table, threading.Event()
+
+    def run(self):
+        c = E.ddb_client()
+        n = 0
+        while not self.stop.is_set() and n < 400:
+            k = "i%05d" % ((n * 37) % (ITEMS + 50))
+            if n % 7 == 3:
+                c.delete_item(TableName=self.table, Key={"pk": {"S": k}})
+            else:
+                c.put_item(TableName=self.table, Item={"pk": {"S": k}, "v": {"N": str(n + 1)}, "pad": {"S": "y"}})
+            n += 1
+            time.sleep(0.01)
+
+
+def canon(item):
+    return json.dumps(item, sort_keys=True)
+
+
+def test_snapshot_stream(tmp):
+    table = "lease_snapst_%d" % time.time_ns()
+    create_table(table, True)
+    app = "snapst%d" % time.time_ns()
+    wr = Writer(table)
+    ws = [start(tmp, table, app, "t%d" % i, "snapshot+stream", ["--until-caught-up"], max_read_capacity_per_s=30)
+          for i in range(3)]
+    wr.start()
+    time.sleep(0.5)
+    wr.join(120)
+    wait_exit(ws, 240 if SLOW else 90, "snapshot+stream")
+    recorded = [w["worker"] for w in ws if "recorded the stream position" in open(w["log"]).read()]
+    E.check(len(recorded) == 1, "snapshot+stream: exactly one worker recorded the stream positions", recorded)
+    # Replay: every worker's snapshot rows first (a row is the state at some point after the positions),
+    # then the stream events of the union per key in sequence order.
+    model = {}
+    evs = [e for w in ws for e in events(w["out"])]
+    for e in evs:
+        if e["op"] == "snapshot":
+            model[e["new"]["pk"]["S"]] = canon(e["new"])
+    changes = sorted((e for e in evs if e["op"] != "snapshot"), key=lambda e: int(e["sequence"]))
+    seen = set()
+    for e in changes:
+        if e["sequence"] in seen:
+            continue
+        seen.add(e["sequence"])
+        k = e["keys"]["pk"]["S"]
+        if e["op"] == "remove":
+            model.pop(k, None)
+        else:
+            model[k] = canon(e["new"])
+    c = E.ddb_client()
+    final = {}
+    for page in c.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for it in page["Items"]:
+            final[it["pk"]["S"]] = canon(it)
+    diff = [k for k in set(final) | set(model) if final.get(k) != model.get(k)]
+    E.check(not diff, "snapshot+stream: replaying the union gives the table's final contents (%d keys, %d differ)"
+            % (len(final), len(diff)), diff[:5])
+    print("  %d snapshot rows, %d stream events over three workers" % (
+        sum(1 for e in evs if e["op"] == "snapshot"), len(changes)))
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in (test_kill, test_snapshot_stream):
+            t0 = time.time()
+            t(tmp)
+            print("  %s (%.1f s)" % (t.__name__, time.time() - t0))
+    if E.FAILS:
+        print("FAILED: %s" % E.FAILS)
+        sys.exit(1)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
