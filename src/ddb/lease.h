@@ -13,7 +13,7 @@
  *   at_tip     BOOL  the holder read the (open) shard to its tip at checkpoint
  *   pos        S  a position too long for checkpoint: a Scan segment's
  *                 LastEvaluatedKey (compact JSON), or a shard iterator
- *   segments   N  snapshot lease (shard "#snapshot"): the Scan's TotalSegments
+ *   total_segments N  snapshot lease (shard "#snapshot"): the Scan's TotalSegments
  * Snapshot leases (source.c) use shard names starting with '#', which no
  * DynamoDB shard id does.
  * Blocking calls; not thread-safe per dp_ddb (other async calls of the same

@@ -234,7 +234,7 @@ static void test_parse_lease_page(void **state)
                        "\"counter\":{\"N\":\"5\"},\"checkpoint\":{\"S\":\"KEY\"},\"pos\":{\"S\":"
                        "\"{\\\"pk\\\":{\\\"S\\\":\\\"a\\\"}}\"}},{\"lease_key\":{\"S\":\"app/#snapshot\"},\"shard\":"
                        "{\"S\":\"#snapshot\"},\"counter\":{\"N\":\"1\"},\"checkpoint\":{\"S\":\"READY\"},"
-                       "\"segments\":{\"N\":\"6\"}}]}";
+                       "\"total_segments\":{\"N\":\"6\"}}]}";
     n = 0;
     assert_int_equal(dp_lease_parse_page(snap, strlen(snap), &v, &n, &cap, 10, &last, err, sizeof err), DDBPIPE_OK);
     assert_int_equal(n, 2);
@@ -247,7 +247,7 @@ static void test_parse_lease_page(void **state)
     cap = 0;
     n = 0;
     const char *badseg = "{\"Items\":[{\"lease_key\":{\"S\":\"k\"},\"shard\":{\"S\":\"#snapshot\"},\"checkpoint\":"
-                         "{\"S\":\"READY\"},\"counter\":{\"N\":\"1\"},\"segments\":{\"N\":\"0\"}}]}";
+                         "{\"S\":\"READY\"},\"counter\":{\"N\":\"1\"},\"total_segments\":{\"N\":\"0\"}}]}";
     assert_int_equal(dp_lease_parse_page(badseg, strlen(badseg), &v, &n, &cap, 10, &last, err, sizeof err),
                      DDBPIPE_ERR_PARSE);
     assert_non_null(strstr(err, "segments"));
