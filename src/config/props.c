@@ -218,7 +218,7 @@ static const dp_prop props[] = {
     P(lease_table, "string", DP_PT_STRING, NULL, "3..255 of [A-Za-z0-9_.-]", 0, 0, 0, S_SRC, NULL, NULL, NULL,
       "Scale-out: workers running the same command share the stream's shards and the snapshot's Scan segments "
       "through this DynamoDB table (one lease per shard or segment; created on demand, PAY_PER_REQUEST, partition "
-      "key `lease_key` (S) = application_name + `/` + shard id). Replaces `--checkpoint`. See docs/semantics.md."),
+      "key `lease_key` (S) = application_name/stream label/shard id). Replaces `--checkpoint`. See docs/semantics.md."),
     P(application_name, "string", DP_PT_STRING, NULL, "1..200 characters without `/`", 0, 0, 0, S_SRC, NULL, NULL,
       NULL, "Name of the application whose leases a worker shares; required with lease_table. Each application "
       "reads the whole stream independently; one lease table can serve several."),

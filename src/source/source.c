@@ -74,6 +74,7 @@ typedef struct src_stats {
     uint64_t streams_replaced; /* follow_new_stream switches */
     uint64_t fenced_answers;
     uint64_t leases_held, leases_taken, leases_stolen, leases_lost, lease_renewals, lease_renewal_ms_max;
+    uint64_t leases_deleted; /* leases of trimmed shards cleaned up */
 } src_stats;
 
 struct ddbpipe_source {
@@ -144,12 +145,20 @@ struct ddbpipe_source {
     dp_lease *leases; /* the application's leases as last listed */
     size_t n_leases;
     int leases_listed;
-    dp_metric *m_held, *m_taken, *m_stolen, *m_lost, *m_renew_ms;
+    dp_metric *m_held, *m_taken, *m_stolen, *m_lost, *m_renew_ms, *m_deleted;
     /* leased snapshot: the "#snapshot" item as last observed; every segment at SEGMENT_END */
     char *meta_obs_owner;
     int64_t meta_obs_counter, meta_obs_ms;
     int seg_all_done;
     int lease_again; /* the next step needs another round soon */
+    /* clean-up of trimmed shards' leases: SHARD_END leases of shards no
+     * listing shows, with the listing generation when first seen so */
+    struct trim_cand {
+        char *key;
+        uint32_t gen;
+    } *trim_cands;
+    size_t n_trim_cands;
+    uint32_t listed_gen; /* generation of the last complete listing */
     int64_t scan_limit; /* scan_page_items: Scan Limit; 0: DynamoDB's 1 MB pages */
 };
 
@@ -175,6 +184,9 @@ static void metrics_setup(ddbpipe_source_t *src) {
                                        "Shard leases taken from a live worker to balance the load.", NULL, NULL);
     src->m_lost = dp_metrics_counter(m, "ddbpipe_source_leases_lost_total",
                                      "Shard leases lost (a conditional renewal or checkpoint failed).", NULL, NULL);
+    src->m_deleted = dp_metrics_counter(m, "ddbpipe_source_leases_deleted_total",
+                                        "Leases of trimmed shards at SHARD_END deleted from the lease table.", NULL,
+                                        NULL);
     static const double renew_buckets[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
     src->m_renew_ms = dp_metrics_histogram(m, "ddbpipe_source_lease_renewal_ms",
                                            "Latency of lease renewals and checkpoints, in milliseconds.", NULL, NULL,
@@ -397,6 +409,28 @@ static void lease_key(const ddbpipe_source_t *src, const char *shard, dp_lease *
     snprintf(l->shard, sizeof l->shard, "%s", shard);
 }
 
+/* A shard's lease is keyed on the stream too (application/label/shard): a
+ * re-enabled stream (or a re-created table) never reuses the checkpoints
+ * of the one before, whose leases are ignored. */
+static const char *stream_label(const ddbpipe_source_t *src) {
+    const char *arn = src->st.stream_arn ? src->st.stream_arn : "";
+    const char *p = strstr(arn, "/stream/");
+    return p ? p + strlen("/stream/") : arn;
+}
+
+static void shard_lease_key(const ddbpipe_source_t *src, const char *shard, dp_lease *l) {
+    memset(l, 0, sizeof *l);
+    snprintf(l->key, sizeof l->key, "%s/%s/%s", src->app, stream_label(src), shard);
+    snprintf(l->shard, sizeof l->shard, "%s", shard);
+}
+
+/* Is l a shard lease of the stream being read? */
+static int lease_of_stream(const ddbpipe_source_t *src, const dp_lease *l) {
+    dp_lease k;
+    shard_lease_key(src, l->shard, &k);
+    return l->shard[0] != '#' && strcmp(k.key, l->key) == 0;
+}
+
 static void lease_drop(ddbpipe_source_t *src, dp_shard *s, const char *why) {
     if (!s->leased)
         return;
@@ -422,7 +456,7 @@ static const char *lease_cp_now(const dp_shard *s) {
 /* Checkpoint (when it moved) or renew one held lease. */
 static void lease_renew(ddbpipe_source_t *src, dp_shard *s) {
     dp_lease l;
-    lease_key(src, s->id, &l);
+    shard_lease_key(src, s->id, &l);
     l.counter = s->lease_counter;
     const char *cp = lease_cp_now(s);
     int tip = !s->finished && s->at_tip >= SRC_TIP_EMPTY_ANSWERS;
@@ -527,8 +561,9 @@ static const dp_lease *lease_find(const dp_lease *v, size_t n, const char *shard
 static int lease_parents_done(const ddbpipe_source_t *src, const dp_lease *v, size_t n, const dp_lease *l) {
     for (int k = 0; k < l->n_parents; k++) {
         const dp_lease *p = lease_find(v, n, l->parents[k]);
-        if (p ? strcmp(p->checkpoint, DP_LEASE_SHARD_END) != 0
-              : dp_shard_graph_find(&src->st.shards, l->parents[k]) != NULL)
+        const dp_shard *ps = p ? NULL : dp_shard_graph_find(&src->st.shards, l->parents[k]);
+        /* no lease: trimmed and cleaned up (finished here), or not created yet */
+        if (p ? strcmp(p->checkpoint, DP_LEASE_SHARD_END) != 0 : ps && !ps->finished)
             return 0;
     }
     return 1;
@@ -536,6 +571,65 @@ static int lease_parents_done(const ddbpipe_source_t *src, const dp_lease *v, si
 
 static int lease_expired(const ddbpipe_source_t *src, const dp_shard *s, const dp_lease *l, int64_t now) {
     return !l->owner[0] || now - s->obs_changed_ms >= src->lease_ms;
+}
+
+static void trim_cands_free(struct trim_cand *v, size_t n) {
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].key);
+    free(v);
+}
+
+/* Delete the leases of shards DynamoDB trimmed: at SHARD_END and missing
+ * from a complete listing that started after this worker first saw them
+ * missing (a shard is listed before its lease is created, so a lagging
+ * listing cannot make a live shard look trimmed). Deletes are conditional
+ * on the counter and SHARD_END; at most 25 a round. */
+static void lease_cleanup(ddbpipe_source_t *src) {
+    struct trim_cand *next = NULL;
+    size_t n_next = 0, deleted = 0;
+    for (size_t i = 0; i < src->n_leases && src->disc_done_once; i++) {
+        const dp_lease *l = &src->leases[i];
+        if (strcmp(l->checkpoint, DP_LEASE_SHARD_END) != 0 || dp_shard_graph_find(&src->st.shards, l->shard))
+            continue;
+        uint32_t gen = src->st.shards.gen;
+        for (size_t k = 0; k < src->n_trim_cands; k++)
+            if (strcmp(src->trim_cands[k].key, l->key) == 0)
+                gen = src->trim_cands[k].gen;
+        if (src->listed_gen > gen && deleted < 25) {
+            int lost = 0;
+            dp_ddb_result res;
+            dp_ddb_result_init(&res);
+            int ok = dp_lease_delete(src->lease_ddb, src->lease_table, l, DP_LEASE_SHARD_END, &lost, &res) ==
+                     DDBPIPE_OK;
+            if (ok) {
+                deleted++;
+                src->stats.leases_deleted++;
+                dp_metric_inc(src->m_deleted);
+                DP_LOG_INFO("source: deleted the lease of shard %s (at SHARD_END, trimmed from the stream)", l->shard);
+            } else if (!lost) {
+                DP_LOG_WARN("source: deleting the lease of trimmed shard %s failed: %s: %s", l->shard,
+                            res_code(&res), res.message);
+            }
+            dp_ddb_result_free(&res);
+            if (ok || lost) /* gone, or changed: seen again next round */
+                continue;
+        }
+        struct trim_cand *nv = realloc(next, (n_next + 1) * sizeof *nv);
+        char *key = strdup(l->key);
+        if (!nv || !key) {
+            free(key);
+            if (nv)
+                next = nv;
+            break; /* out of memory: try again next round */
+        }
+        next = nv;
+        next[n_next].key = key;
+        next[n_next].gen = gen;
+        n_next++;
+    }
+    trim_cands_free(src->trim_cands, src->n_trim_cands);
+    src->trim_cands = next;
+    src->n_trim_cands = n_next;
 }
 
 /* One round: create missing leases, renew/checkpoint held ones, list, take. */
@@ -547,7 +641,7 @@ static void lease_tick(ddbpipe_source_t *src) {
         if (s->lease_known)
             continue;
         dp_lease l;
-        lease_key(src, s->id, &l);
+        shard_lease_key(src, s->id, &l);
         snprintf(l.checkpoint, sizeof l.checkpoint, "%s",
                  s->finished       ? DP_LEASE_SHARD_END
                  : s->start_latest ? "LATEST"
@@ -575,10 +669,11 @@ static void lease_tick(ddbpipe_source_t *src) {
     }
     src->leases_listed = 1;
     dp_ddb_result_free(&res);
-    /* Snapshot leases ('#' names) are not shards. */
+    /* Snapshot leases ('#' names) are not shards; another stream's leases
+     * are not this stream's. */
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-        if (v[i].shard[0] == '#') {
+        if (!lease_of_stream(src, &v[i])) {
             free(v[i].pos);
             continue;
         }
@@ -679,6 +774,7 @@ static void lease_tick(ddbpipe_source_t *src) {
         now_held += src->st.shards.v[i]->leased != 0;
     dp_metric_set(src->m_held, (double)now_held);
     src->stats.leases_held = now_held;
+    lease_cleanup(src);
 }
 
 /* Graceful stop: checkpoint and free the held leases so others take them at once. */
@@ -691,7 +787,7 @@ static void lease_release_all(ddbpipe_source_t *src) {
         if (!s->leased)
             continue;
         dp_lease l;
-        lease_key(src, s->id, &l);
+        shard_lease_key(src, s->id, &l);
         l.counter = s->lease_counter;
         int lost = 0;
         dp_ddb_result res;
@@ -1019,7 +1115,7 @@ static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_r
     for (size_t i = 0; i < g.n && !stopping(src); i++) {
         dp_shard *s = g.v[i];
         dp_lease l;
-        lease_key(src, s->id, &l);
+        shard_lease_key(src, s->id, &l);
         snprintf(l.checkpoint, sizeof l.checkpoint, "%s", DP_LEASE_SHARD_END);
         if (s->parent_id) {
             snprintf(l.parents[0], sizeof l.parents[0], "%s", s->parent_id);
@@ -1327,6 +1423,7 @@ static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
     if (dp_shard_graph_prune(&src->st.shards))
         src->dirty = 1;
     src->disc_done_once = 1;
+    src->listed_gen = src->st.shards.gen;
     src->disc_inconsistent = 0;
     src->disc_due_ms = dp_now_ms() + src->discovery_interval_ms;
     src->graph_changed = 1;
@@ -2205,6 +2302,7 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
     dp_src_checkpoint_free(&src->st);
     dp_lease_list_free(src->leases, src->n_leases);
     free(src->meta_obs_owner);
+    trim_cands_free(src->trim_cands, src->n_trim_cands);
     dp_buf_free(&src->line);
     dp_buf_free(&src->key);
     free(src->checkpoint_path);
@@ -2548,11 +2646,11 @@ char *ddbpipe_source_stats_json(const ddbpipe_source_t *src) {
         dp_json_write_cstr(&b, src->worker);
         dp_buf_printf(&b,
                       ",\"held\":%llu,\"taken\":%llu,\"stolen\":%llu,\"lost\":%llu,\"renewals\":%llu,"
-                      "\"renewal_ms_max\":%llu,\"fenced_answers\":%llu}",
+                      "\"renewal_ms_max\":%llu,\"fenced_answers\":%llu,\"deleted\":%llu}",
                       (unsigned long long)st->leases_held, (unsigned long long)st->leases_taken,
                       (unsigned long long)st->leases_stolen, (unsigned long long)st->leases_lost,
                       (unsigned long long)st->lease_renewals, (unsigned long long)st->lease_renewal_ms_max,
-                      (unsigned long long)st->fenced_answers);
+                      (unsigned long long)st->fenced_answers, (unsigned long long)st->leases_deleted);
     }
     dp_buf_printf(&b, ",\"retries\":%llu,\"checkpoints_written\":%llu,\"elapsed_ms\":%lld}",
                   (unsigned long long)st->retries, (unsigned long long)st->checkpoints_written,

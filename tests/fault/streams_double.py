@@ -39,7 +39,7 @@ import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/%s/stream/2024-01-01T00:00:00.000"
+ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/%s/stream/%s"
 TREE = {  # shard -> parent
     "shardId-00001-A": None,
     "shardId-00002-F": None,
@@ -60,7 +60,7 @@ class State:
         self.lock = threading.Lock()
         self.args = args
         self.table = args.table
-        self.arn = ARN % args.table
+        self.arn = ARN % (args.table, args.stream_label)
         rnd = random.Random(args.seed)
         self.records = {s: [] for s in TREE}
         self.expect = {}
@@ -137,6 +137,8 @@ class State:
 
     # ------------------------------------------------------------ listing
     def visible(self, shard, child_query):
+        if self.args.trim_read_shards and shard not in OPEN and shard in self.finished_read:
+            return False  # trimmed (as DynamoDB does 24 h after a shard closed)
         if self.args.hide_children and shard in (D, E) and B not in self.finished_read and not child_query:
             return False
         return True
@@ -178,7 +180,7 @@ class State:
             shards = [s for s in shards if s > start]
         limit = min(int(req.get("Limit", 100)), self.args.page_size)
         page = shards[:limit]
-        out = {"StreamArn": self.arn, "StreamLabel": "2024-01-01T00:00:00.000", "StreamStatus": "ENABLED",
+        out = {"StreamArn": self.arn, "StreamLabel": self.args.stream_label, "StreamStatus": "ENABLED",
                "StreamViewType": "NEW_AND_OLD_IMAGES", "TableName": self.table,
                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
                "Shards": [self.shard_desc(s) for s in page]}
@@ -198,6 +200,8 @@ class State:
     def get_shard_iterator(self, req):
         shard = req.get("ShardId")
         if req.get("StreamArn") != self.arn or shard not in TREE:
+            return err(400, "ResourceNotFoundException", "Requested resource not found: Shard does not exist")
+        if self.args.trim_read_shards and shard not in OPEN and shard in self.finished_read:
             return err(400, "ResourceNotFoundException", "Requested resource not found: Shard does not exist")
         parent = TREE[shard]
         if parent and parent not in self.finished_read:
@@ -359,6 +363,9 @@ def main():
     ap.add_argument("--no-hide-children", dest="hide_children", action="store_false")
     ap.add_argument("--no-faults", dest="faults", action="store_false")
     ap.add_argument("--empty-pages", action="store_true", help="one empty page in the middle of each shard")
+    ap.add_argument("--stream-label", default="2024-01-01T00:00:00.000", help="the stream ARN's label")
+    ap.add_argument("--trim-read-shards", action="store_true",
+                    help="closed shards read to their end leave listings (trimmed), their iterators are refused")
     ap.add_argument("--delay-ms", type=int, default=0, help="sleep before each GetRecords answer")
     args = ap.parse_args()
     state = State(args)

@@ -28,7 +28,7 @@ import ddblocal_env as E  # noqa: E402  (skips with exit 77 when DynamoDB Local 
 
 SLOW = os.environ.get("DDBPIPE_TEST_SLOW", "")
 LEASE_MS = 6000 if SLOW else 2000
-ITEMS = 600 if SLOW else 1200
+ITEMS = 480 if SLOW else 1200
 PAGE = 20
 SEGMENTS = 6
 ENV = dict(os.environ, AWS_EC2_METADATA_DISABLED="true")
