@@ -1230,7 +1230,8 @@ static void snap_prep_tick(ddbpipe_source_t *src) {
         goto out;
     }
     /* PREP: taken over when free or not renewed for lease_ms (this worker's clock). */
-    if (!src->meta_obs_owner || src->meta_obs_counter != meta.counter || strcmp(src->meta_obs_owner, meta.owner)) {
+    if (!src->meta_obs_owner || src->meta_obs_counter != meta.counter ||
+        strcmp(src->meta_obs_owner, meta.owner) != 0) {
         src->meta_obs_counter = meta.counter;
         src->meta_obs_ms = now;
         dp_strdup_to(&src->meta_obs_owner, meta.owner);
