@@ -1080,35 +1080,36 @@ static void snap_tick(ddbpipe_source_t *src) {
 static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_result *res, size_t *n_open) {
     dp_shard_graph g;
     dp_shard_graph_init(&g);
-    dp_buf b;
+    dp_buf b, iter;
     dp_buf_init(&b, 0);
+    dp_buf_init(&iter, 0);
     char next[256] = "";
     int rc = -1;
     char err[256] = "";
     int64_t renewed = dp_now_ms();
     *n_open = 0;
     do { /* every page of the listing */
+        dp_ddb_describe_stream_req dreq = {.stream_arn = src->st.stream_arn, .exclusive_start_shard_id = next};
         dp_buf_reset(&b);
-        dp_buf_puts(&b, "{\"StreamArn\":");
-        dp_json_write_cstr(&b, src->st.stream_arn);
-        if (next[0]) {
-            dp_buf_puts(&b, ",\"ExclusiveStartShardId\":");
-            dp_json_write_cstr(&b, next);
+        if (dp_ddb_build_describe_stream(&dreq, &b) != DDBPIPE_OK) {
+            fail_res(res, DDBPIPE_ERR_NOMEM, "DescribeStream request: out of memory");
+            goto out;
         }
-        dp_buf_putc(&b, '}');
         src->stats.describe_stream_calls++;
         if (dp_ddb_call(src->lease_ddb, DP_DDB_API_STREAMS, "DescribeStream", b.data, b.len, res) != DDBPIPE_OK)
             goto out;
-        dp_json_doc *doc = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
-        const dp_json *desc = doc ? dp_json_get(dp_json_root(doc), "StreamDescription") : NULL;
+        dp_ddb_stream_page page;
+        memset(&page, 0, sizeof page);
         size_t added = 0;
-        ddbpipe_result_t mrc =
-            desc ? dp_shard_graph_merge(&g, dp_json_get(desc, "Shards"), &added, err, sizeof err) : DDBPIPE_ERR_PARSE;
-        const char *lek = dp_json_get_string(desc, "LastEvaluatedShardId");
+        ddbpipe_result_t prc =
+            dp_ddb_parse_describe_stream(res->body.data, res->body.len, &page, err, sizeof err);
+        if (prc == DDBPIPE_OK)
+            prc = dp_shard_graph_merge(&g, page.shards, &added, err, sizeof err);
+        const char *lek = page.last_evaluated_shard_id;
         snprintf(next, sizeof next, "%s", lek && strlen(lek) < sizeof next ? lek : "");
-        dp_json_doc_free(doc);
-        if (mrc != DDBPIPE_OK) {
-            fail_res(res, DDBPIPE_ERR_PARSE, err[0] ? err : "DescribeStream: no StreamDescription");
+        dp_ddb_stream_page_free(&page);
+        if (prc != DDBPIPE_OK) {
+            fail_res(res, prc, err);
             goto out;
         }
     } while (next[0]);
@@ -1121,31 +1122,31 @@ static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_r
             snprintf(l.parents[0], sizeof l.parents[0], "%s", s->parent_id);
             l.n_parents = 1;
         }
-        char *iter = NULL;
         if (!s->end_seq) { /* open: the position is a LATEST iterator taken now */
+            dp_ddb_shard_iterator_req ireq = {
+                .stream_arn = src->st.stream_arn, .shard_id = s->id, .type = DP_DDB_ITER_LATEST};
             dp_buf_reset(&b);
-            dp_buf_puts(&b, "{\"StreamArn\":");
-            dp_json_write_cstr(&b, src->st.stream_arn);
-            dp_buf_puts(&b, ",\"ShardId\":");
-            dp_json_write_cstr(&b, s->id);
-            dp_buf_puts(&b, ",\"ShardIteratorType\":\"LATEST\"}");
+            if (dp_ddb_build_get_shard_iterator(&ireq, &b) != DDBPIPE_OK) {
+                fail_res(res, DDBPIPE_ERR_NOMEM, "GetShardIterator request: out of memory");
+                goto out;
+            }
             if (dp_ddb_call(src->lease_ddb, DP_DDB_API_STREAMS, "GetShardIterator", b.data, b.len, res) !=
                 DDBPIPE_OK)
                 goto out;
-            dp_json_doc *doc = dp_json_parse(res->body.data ? res->body.data : "", res->body.len, NULL);
-            const char *it = doc ? dp_json_get_string(dp_json_root(doc), "ShardIterator") : NULL;
-            iter = it ? strdup(it) : NULL;
-            dp_json_doc_free(doc);
-            if (iter) { /* none: closed meanwhile, nothing after now */
+            ddbpipe_result_t prc =
+                dp_ddb_parse_get_shard_iterator(res->body.data, res->body.len, &iter, err, sizeof err);
+            if (prc != DDBPIPE_OK) {
+                fail_res(res, prc, err);
+                goto out;
+            }
+            if (iter.len) { /* none: closed meanwhile, nothing after now */
                 snprintf(l.checkpoint, sizeof l.checkpoint, "%s", SHARD_ITERATOR);
-                l.pos = iter;
+                l.pos = iter.data;
                 (*n_open)++;
             }
         }
         int created = 0;
-        ddbpipe_result_t crc = dp_lease_create(src->lease_ddb, src->lease_table, src->app, &l, &created, res);
-        free(iter);
-        if (crc != DDBPIPE_OK)
+        if (dp_lease_create(src->lease_ddb, src->lease_table, src->app, &l, &created, res) != DDBPIPE_OK)
             goto out;
         if (dp_now_ms() - renewed >= src->lease_ms / 3) { /* a long listing: keep the PREP lease */
             int lost = 0;
@@ -1158,6 +1159,7 @@ static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_r
     rc = stopping(src) ? -1 : 0;
 out:
     dp_buf_free(&b);
+    dp_buf_free(&iter);
     dp_shard_graph_free(&g);
     return rc;
 }
