@@ -82,11 +82,15 @@ static const dp_prop props[] = {
       NULL, "TCP+TLS connect timeout."),
     P(request_timeout_ms, "duration_ms", DP_PT_DURATION, "60000", "1..3600000", 1, 3600000, 0, S_CONN,
       "sink.http-client.read-timeout", NULL, NULL, "Timeout for one HTTP request (read timeout)."),
-    P(retry_mode, "enum", DP_PT_ENUM, "standard", "standard|adaptive", 0, 0, 0, S_CONN, NULL, NULL, NULL,
-      "AWS retry mode: `standard` (jittered backoff + retry tokens) or `adaptive` (adds the AWS SDKs' "
-      "client-side rate limiter on throttling; it can cut the send rate hard on an early throttle, so it is "
-      "opt-in). Behaviour change: until the typed settings, a configuration without retry_mode ran "
-      "`adaptive`; it now runs `standard`, the documented default."),
+    P(retry_mode, "enum", DP_PT_ENUM, "adaptive", "standard|adaptive", 0, 0, 0, S_CONN, NULL, NULL, NULL,
+      "AWS retry mode. Both retry with jittered backoff and retry tokens. `adaptive` (the default) also "
+      "paces sends once the table throttles: in the sink, one rate of write capacity units per process "
+      "set from what the table accepted (measured before cutting) on throttling errors *and* "
+      "UnprocessedItems, settling near the table's grant (docs/semantics.md); in other commands, the AWS "
+      "SDKs' request-rate limiter, which cuts only from a measured rate. `standard` never paces: every "
+      "throttled call is retried after backoff. Behaviour change: the default was `standard` (which left a "
+      "busy table at ~70% of its grant with most calls throttled); set `retry_mode: standard` for the old "
+      "behaviour."),
     P(retry_backoff_base_ms, "duration_ms", DP_PT_DURATION, "25", "1..60000", 1, 60000, 0, S_CONN,
       "flink.dynamodbstreams.backoff.mindelayduration,flink.dynamodbstreams.backoff.basemillis", NULL, NULL,
       "Base of the full-jitter retry backoff (doubles per attempt up to retry_backoff_max_ms)."),

@@ -125,3 +125,187 @@ int dp_consumed_capacity(const dp_json *root, double *units) {
         *units = sum;
     return found;
 }
+
+/* ------------------------------------------------------------ adaptive rate */
+
+#define AD_BETA 0.9        /* after a throttle: this share of what the table accepted */
+#define AD_FIRST_SHARE 0.5 /* the first estimate of the grant includes the table's burst: discounted */
+#define AD_REGROW_S 2.0    /* back at the measured grant this long after a cut */
+#define AD_PROBE_S 10.0    /* then 10% above it after this long more (cubic): a slow probe */
+#define AD_COOLDOWN_S 0.25 /* throttles this soon after a cut were sent before it: no new cut */
+#define AD_MIN_SHARE 0.005 /* a cut needs this share of the units offered since the last one throttled */
+#define AD_MIN_ANSWERS 4   /* a cut needs this many answers since the last one */
+#define AD_MIN_RATE 1.0
+
+struct dp_rate_adapt {
+    pthread_mutex_t mu;
+    int limiting;
+    double rate, max_tokens, tokens, last_s;
+    /* accepted units: since the first answer, and since the last cut;
+     * units offered and throttled since the last cut */
+    double first_s, total, since_cut, offered, throttled;
+    unsigned answers; /* answers since the last cut */
+    /* regrowth after a cut */
+    double w_max, t_cut, cooldown_until, peak;
+    unsigned cuts;
+};
+
+dp_rate_adapt *dp_rate_adapt_new(double now_s) {
+    dp_rate_adapt *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+        free(a);
+        return NULL;
+    }
+    a->first_s = -1;
+    a->last_s = now_s;
+    return a;
+}
+
+void dp_rate_adapt_destroy(dp_rate_adapt *a) {
+    if (!a)
+        return;
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+/* The rate now: back to w_max (the measured grant) AD_REGROW_S after a cut
+ * along a cubic curve, then a slow cubic probe above it. */
+static void ad_update_rate(dp_rate_adapt *a, double now_s) {
+    if (!a->limiting)
+        return;
+    double t = now_s - a->t_cut, r;
+    if (t < AD_REGROW_S) {
+        double x = (t - AD_REGROW_S) / AD_REGROW_S; /* -1 .. 0 */
+        r = a->w_max * (1 + (1 - AD_BETA) * x * x * x);
+    } else {
+        double x = (t - AD_REGROW_S) / AD_PROBE_S;
+        r = a->w_max * (1 + 0.1 * x * x * x);
+    }
+    if (r > 2 * a->w_max)
+        r = 2 * a->w_max;
+    if (r < AD_MIN_RATE)
+        r = AD_MIN_RATE;
+    a->rate = r;
+    a->max_tokens = r * CAP_BURST_S;
+    if (a->max_tokens < 1)
+        a->max_tokens = 1;
+}
+
+static void ad_refill(dp_rate_adapt *a, double now_s) {
+    double dt = now_s - a->last_s;
+    if (dt > 0) {
+        a->tokens += dt * a->rate;
+        if (a->tokens > a->max_tokens)
+            a->tokens = a->max_tokens;
+        a->last_s = now_s;
+    }
+}
+
+int64_t dp_rate_adapt_wait_ms(dp_rate_adapt *a, double now_s) {
+    if (!a)
+        return 0;
+    pthread_mutex_lock(&a->mu);
+    int64_t ms = 0;
+    if (a->limiting) {
+        ad_update_rate(a, now_s);
+        ad_refill(a, now_s);
+        if (a->tokens <= 0)
+            ms = (int64_t)ceil((-a->tokens / a->rate) * 1000.0) + 1;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return ms;
+}
+
+void dp_rate_adapt_charge(dp_rate_adapt *a, double units, double now_s) {
+    if (!a || units == 0)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->offered += units;
+    if (a->limiting) {
+        ad_refill(a, now_s);
+        a->tokens -= units;
+        if (a->tokens > a->max_tokens)
+            a->tokens = a->max_tokens; /* a refund never buys a burst */
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+void dp_rate_adapt_accepted(dp_rate_adapt *a, double units, double now_s) {
+    if (!a || !(units >= 0))
+        return;
+    pthread_mutex_lock(&a->mu);
+    if (a->first_s < 0)
+        a->first_s = now_s;
+    a->total += units;
+    a->since_cut += units;
+    a->answers++;
+    pthread_mutex_unlock(&a->mu);
+}
+
+void dp_rate_adapt_throttled(dp_rate_adapt *a, double units, double now_s) {
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->throttled += units > 0 ? units : 0;
+    /* A few units throttled while the rate regrows below the grant (calls
+     * bunched up at a table with little burst left) say nothing new: only a
+     * share of AD_MIN_SHARE of what was offered since the cut cuts again, so
+     * the rate does not ratchet down. */
+    int saturated = !a->limiting || a->throttled >= AD_MIN_SHARE * a->offered;
+    /* and a measurement needs answers: a slow endpoint may have answered
+     * nothing since the cut, which is not a rate of 0 */
+    if (a->answers < AD_MIN_ANSWERS || (!a->limiting && (a->first_s < 0 || now_s - a->first_s < 0.05)))
+        saturated = 0;
+    if (now_s >= a->cooldown_until && saturated) {
+        /* Measure before cutting: the table just said it is saturated, so
+         * what it accepted since the last cut is what it grants (not the
+         * rate requests were sent at, which says nothing about the table).
+         * The first time, what it accepted since the start includes its
+         * burst allowance: discounted. */
+        double w;
+        if (a->limiting) {
+            double dt = now_s - a->t_cut;
+            w = dt > 0 ? a->since_cut / dt : a->w_max;
+            if (w < 0.5 * a->w_max) /* one cut at most halves: a short measurement is noisy */
+                w = 0.5 * a->w_max;
+        } else {
+            double dt = now_s - (a->first_s >= 0 ? a->first_s : now_s);
+            w = AD_FIRST_SHARE * a->total / dt;
+            a->tokens = 0;
+            a->last_s = now_s;
+        }
+        /* Throttles that do not follow the rate (a fault, not a grant) must
+         * not drive it to nothing: never below a tenth of the highest grant
+         * measured in this run. */
+        if (w > a->peak)
+            a->peak = w;
+        if (w < a->peak / 10)
+            w = a->peak / 10;
+        if (w < AD_MIN_RATE)
+            w = AD_MIN_RATE;
+        a->limiting = 1;
+        a->w_max = w;
+        a->t_cut = now_s;
+        a->since_cut = 0;
+        a->offered = 0;
+        a->throttled = 0;
+        a->answers = 0;
+        a->cooldown_until = now_s + AD_COOLDOWN_S;
+        a->cuts++;
+        ad_update_rate(a, now_s);
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+double dp_rate_adapt_rate(dp_rate_adapt *a, unsigned *cuts) {
+    if (!a)
+        return 0;
+    pthread_mutex_lock(&a->mu);
+    double r = a->limiting ? a->rate : 0;
+    if (cuts)
+        *cuts = a->cuts;
+    pthread_mutex_unlock(&a->mu);
+    return r;
+}

@@ -51,4 +51,41 @@ double dp_rcu_estimate(size_t bytes, int consistent);
  * when present and sane, else 0 (older emulators leave it out). */
 int dp_consumed_capacity(const dp_json *root, double *units);
 
+/* Adaptive write rate (retry_mode adaptive, the default): capacity units a
+ * second that settle near what the table grants, shared by every thread of a
+ * process (one mutex; every function may be called from any thread).
+ *
+ * Nothing is limited until the table first throttles (a throttling error or
+ * UnprocessedItems). Measure before cutting: the rate is then set from the
+ * units the table *accepted* (ConsumedCapacity) since the previous cut --
+ * a throttled table accepts what it grants --, to 0.9 x that; the first
+ * time, from what it accepted since the start, halved (that includes the
+ * table's burst allowance). It regrows along a cubic curve to the measured
+ * grant in 2 s, holds near it, and probes 10% above it 10 s later. Throttles
+ * within 0.25 s of a cut (calls sent before it) do not cut again, nor do
+ * throttles of under 0.5% of the units offered since the last cut, nor
+ * before 4 answers measured it; one cut at most halves the rate, and it
+ * never goes below a tenth of the highest grant measured. The rate
+ * meters units *offered* (estimates by DynamoDB's rounding rules, not
+ * refunded for UnprocessedItems), so below the grant nothing is throttled.
+ * The AWS SDKs' adaptive mode instead meters requests (a 25-item batch and a
+ * 1-item batch weigh the same), ignores UnprocessedItems, and cuts to 0.7 x
+ * the send rate, which is near 0 on a throttle in the first half second.
+ * A NULL handle limits nothing. */
+typedef struct dp_rate_adapt dp_rate_adapt;
+dp_rate_adapt *dp_rate_adapt_new(double now_s); /* NULL: out of memory */
+void dp_rate_adapt_destroy(dp_rate_adapt *a);   /* accepts NULL */
+/* 0 when a call may start now, else milliseconds until it may. */
+int64_t dp_rate_adapt_wait_ms(dp_rate_adapt *a, double now_s);
+/* Units a call is estimated to consume, charged when it starts (negative:
+ * the correction when the answer says). */
+void dp_rate_adapt_charge(dp_rate_adapt *a, double units, double now_s);
+/* Units the table accepted (ConsumedCapacity of an answer). */
+void dp_rate_adapt_accepted(dp_rate_adapt *a, double units, double now_s);
+/* The table throttled units of a call (wholly or in part). */
+void dp_rate_adapt_throttled(dp_rate_adapt *a, double units, double now_s);
+/* Current rate in units a second, 0 while not limiting; *cuts (may be NULL):
+ * rate cuts so far. */
+double dp_rate_adapt_rate(dp_rate_adapt *a, unsigned *cuts);
+
 #endif

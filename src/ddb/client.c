@@ -69,7 +69,7 @@ void dp_ddb_options_init(dp_ddb_options *o) {
     o->backoff_base_ms = 25;
     o->backoff_max_ms = 20000;
     o->retry_tokens = 500;
-    o->adaptive = 0; /* standard, as retry_mode's default (see docs/configuration.md) */
+    o->adaptive = 1; /* retry_mode's default (see docs/configuration.md) */
 }
 
 void dp_ddb_result_init(dp_ddb_result *r) {
@@ -250,6 +250,12 @@ dp_http *dp_ddb_http(dp_ddb *c) {
 }
 int dp_ddb_retry_tokens(const dp_ddb *c) {
     return c ? c->bucket.tokens : 0;
+}
+void dp_ddb_set_adaptive(dp_ddb *c, int on) {
+    if (!c)
+        return;
+    c->adaptive = on;
+    c->rl.enabled = on;
 }
 const dp_rate_limiter *dp_ddb_rate_limiter(const dp_ddb *c) {
     return c ? &c->rl : NULL;

@@ -28,7 +28,7 @@ typedef struct dp_ddb_options {
     int64_t backoff_base_ms;   /* default 25 */
     int64_t backoff_max_ms;    /* default 20000 */
     int retry_tokens;          /* bucket size, default 500 */
-    int adaptive;              /* 1: client-side rate limiter on throttles (default 0: standard mode) */
+    int adaptive;              /* 1 (default): client-side rate limiter on throttles; 0: standard mode */
 } dp_ddb_options;
 
 /* Outcome of one API call (after retries). */
@@ -112,5 +112,9 @@ const char *dp_ddb_region(const dp_ddb *c);
 dp_http *dp_ddb_http(dp_ddb *c);
 int dp_ddb_retry_tokens(const dp_ddb *c);
 const dp_rate_limiter *dp_ddb_rate_limiter(const dp_ddb *c);
+/* Turn the per-request rate limiter of retry_mode adaptive on or off (the
+ * sink meters its writes in capacity units itself). Not thread-safe: call
+ * before the first request. */
+void dp_ddb_set_adaptive(dp_ddb *c, int on);
 
 #endif

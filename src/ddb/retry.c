@@ -5,7 +5,9 @@
  *   does not turn into a retry storm;
  * - "adaptive" mode: a client-side token bucket whose fill rate follows
  *   CUBIC (x0.7 on a throttle, cubic regrowth towards the rate before the
- *   throttle, then beyond), enabled on the first throttle.
+ *   throttle, then beyond), enabled on the first throttle that comes
+ *   after a send rate was measured (the specification's cut from a rate
+ *   not yet measured collapses to the floor).
  * Time is passed in so everything here is deterministic under test. */
 #include <math.h>
 #include <string.h>
@@ -137,6 +139,14 @@ void dp_rate_limiter_update(dp_rate_limiter *rl, int throttled, double now_s)
     if (!rl->enabled) return;
     double rate;
     rl_update_measured(rl, now_s);
+    if (throttled && !rl->enable_limit && rl->measured_tx_rate <= 0) {
+        /* Measure before cutting: the specification cuts to 0.7 x the
+         * measured send rate, which is still 0 before the first half second
+         * closed, so an early throttle collapsed the rate to the floor
+         * (0.5 requests/s). Without a measurement there is nothing to cut
+         * from yet: the next throttle, once measured, does it. */
+        return;
+    }
     if (throttled) {
         double rate_to_use = rl->enable_limit
                                  ? (rl->measured_tx_rate < rl->fill_rate ? rl->measured_tx_rate : rl->fill_rate)

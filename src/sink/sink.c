@@ -722,6 +722,13 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
             goto out;
         }
     }
+    if (s->set.retry_mode == DP_RETRY_MODE_ADAPTIVE) {
+        s->wadapt = dp_rate_adapt_new((double)dp_now_ns() / 1e9);
+        if (!s->wadapt) {
+            r = DDBPIPE_ERR_NOMEM;
+            goto out;
+        }
+    }
     s->threads = (int)s->set.threads;
     if (s->threads < 1)
         s->threads = 1;
@@ -816,6 +823,8 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     r = dp_client_new(s->conf, 3, s->max_concurrent, &cl, errstr, errstr_size);
     if (r != DDBPIPE_OK)
         goto out;
+    if (s->wadapt) /* the sink's own rate (capacity units, sees UnprocessedItems) replaces the per-request one */
+        dp_ddb_set_adaptive(dp_client_ddb(cl), 0);
     r = resolve_table(s, cl, errstr, errstr_size);
     if (r != DDBPIPE_OK)
         goto out;
@@ -873,6 +882,8 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
             r = dp_client_new(s->conf, 3, s->max_concurrent, &wc, errstr, errstr_size);
             if (r != DDBPIPE_OK)
                 goto out;
+            if (s->wadapt)
+                dp_ddb_set_adaptive(dp_client_ddb(wc), 0);
         }
         w->e = sk_engine_new(s, wc);
         if (!w->e) {
@@ -967,6 +978,7 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
         free(s->ring[i].dl);
     free(s->ring);
     sk_dryrun_destroy(s->dry);
+    dp_rate_adapt_destroy(s->wadapt);
     ddbpipe_conf_destroy(s->conf);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->pq_mu);
@@ -1474,6 +1486,11 @@ char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *s) {
     F(checkpoint_line);
     F(tombstones);
 #undef F
+    if (s->wadapt) {
+        unsigned cuts = 0;
+        double rate = dp_rate_adapt_rate(s->wadapt, &cuts);
+        dp_buf_printf(&b, ",\"adaptive_rate\":{\"units_per_s\":%.0f,\"cuts\":%u}", rate, cuts);
+    }
     ddbpipe_sink_dry_run_t dr;
     if (ddbpipe_sink_dry_run_result(s, &dr) == DDBPIPE_OK) {
         dp_buf_printf(&b,

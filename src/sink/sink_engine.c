@@ -352,7 +352,7 @@ static ddbpipe_result_t build_body(sk_engine *e, sk_chunk *c, dp_buf *b) {
             key_write_body(k, &body, &len);
             rc = dp_ddb_batch_write_add(b, i == 0, k->wop == SK_OP_DELETE, body, len);
         }
-        return rc ? rc : dp_ddb_batch_write_end(b, s->wcap != NULL);
+        return rc ? rc : dp_ddb_batch_write_end(b, SK_METERED(s));
     }
     const dp_json *names = s->expr_names ? dp_json_root(s->expr_names) : NULL;
     const dp_json *values = s->expr_values ? dp_json_root(s->expr_values) : NULL;
@@ -364,7 +364,7 @@ static ddbpipe_result_t build_body(sk_engine *e, sk_chunk *c, dp_buf *b) {
         rc = dp_ddb_transact_write_add(b, i == 0, s->table, del, body, len, del ? s->cond_delete : s->cond_put, names,
                                        values);
     }
-    return rc ? rc : dp_ddb_transact_write_end(b, s->wcap != NULL, c->token);
+    return rc ? rc : dp_ddb_transact_write_end(b, SK_METERED(s), c->token);
 }
 
 /* ------------------------------------------------------------ sending */
@@ -412,9 +412,14 @@ static double now_s(void) {
     return (double)dp_now_ns() / 1e9;
 }
 
-/* Write cap: may a write call start now? When not, remembers when. */
+/* Write cap and adaptive rate: may a write call start now? When not,
+ * remembers when. */
 static int cap_open(sk_engine *e, int64_t now_ms) {
-    int64_t w = dp_capacity_bucket_wait_ms(e->s->wcap, now_s());
+    double t = now_s();
+    int64_t w = dp_capacity_bucket_wait_ms(e->s->wcap, t);
+    int64_t wa = dp_rate_adapt_wait_ms(e->s->wadapt, t);
+    if (wa > w)
+        w = wa;
     if (w == 0)
         return 1;
     e->cap_due_ms = now_ms + w;
@@ -426,17 +431,23 @@ static int cap_open(sk_engine *e, int64_t now_ms) {
 static void cap_charge_estimate(sk_engine *e, sk_chunk *c) {
     struct ddbpipe_sink *s = e->s;
     c->est_units = 0;
-    if (!s->wcap || c->kind == CK_GET)
+    if (!SK_METERED(s) || c->kind == CK_GET)
         return;
     for (size_t i = 0; i < c->n; i++)
         c->est_units += dp_wcu_estimate(c->keys[i]->wsize, c->keys[i]->wop == SK_OP_DELETE, s->transactional);
-    dp_capacity_bucket_charge(s->wcap, c->est_units, now_s());
+    double t = now_s();
+    dp_capacity_bucket_charge(s->wcap, c->est_units, t);
+    dp_rate_adapt_charge(s->wadapt, c->est_units, t);
 }
 
 /* The answer says what the call really consumed (units < 0: unknown). */
 static void cap_settle(sk_engine *e, sk_chunk *c, double units) {
-    if (!e->s->wcap || c->est_units == 0 || units < 0)
+    if (!SK_METERED(e->s) || c->est_units == 0 || units < 0)
         return;
+    /* Only the cap is corrected: it meters what the table consumed. The
+     * adaptive rate meters what is offered to the table (items left in
+     * UnprocessedItems were offered too), so that below the grant nothing
+     * is throttled. */
     dp_capacity_bucket_charge(e->s->wcap, units - c->est_units, now_s());
     c->est_units = 0;
 }
@@ -678,7 +689,7 @@ void sk_engine_dispatch_at(sk_engine *e, int force, int64_t now) {
     sk_chunk **pp = &e->delayed;
     while (*pp && e->calls < s->max_concurrent) {
         sk_chunk *c = *pp;
-        if (c->due_ms <= now && c->kind != CK_GET && s->wcap && !cap_open(e, now))
+        if (c->due_ms <= now && c->kind != CK_GET && SK_METERED(s) && !cap_open(e, now))
             return; /* the cap holds every write back until then */
         if (c->due_ms <= now) {
             *pp = c->next;
@@ -692,7 +703,7 @@ void sk_engine_dispatch_at(sk_engine *e, int force, int64_t now) {
     while (e->wready.keys.n > 0 && e->calls < s->max_concurrent) {
         if (!(e->wready.keys.n >= (size_t)s->batch_size || force || full || e->get_calls == 0))
             break;
-        if (s->wcap && !cap_open(e, now))
+        if (SK_METERED(s) && !cap_open(e, now))
             return;
         sk_chunk *c = take_write_chunk(e, &e->wready, 0);
         if (!c)
@@ -707,7 +718,7 @@ void sk_engine_dispatch_at(sk_engine *e, int force, int64_t now) {
         if (!(e->ready.keys.n >= lim || force || full || time_due || bytes_due))
             break;
         if (!s->merge) {
-            if (s->wcap && !cap_open(e, now))
+            if (SK_METERED(s) && !cap_open(e, now))
                 return;
             sk_chunk *c = take_write_chunk(e, &e->ready, 1);
             if (!c)
@@ -740,7 +751,7 @@ void sk_engine_dispatch_at(sk_engine *e, int force, int64_t now) {
     /* merge writes made ready by step 3 */
     while (e->wready.keys.n > 0 && e->calls < s->max_concurrent &&
            (force || full || e->get_calls == 0 || e->wready.keys.n >= (size_t)s->batch_size)) {
-        if (s->wcap && !cap_open(e, now))
+        if (SK_METERED(s) && !cap_open(e, now))
             return;
         sk_chunk *c = take_write_chunk(e, &e->wready, 0);
         if (!c)
@@ -928,8 +939,14 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
         if (nun > 0)
             SK_ADD(s, throttled_items, nun);
         double consumed = -1;
-        if (s->wcap && !dp_consumed_capacity(ans.root, &consumed) && c->n > 0)
+        if (SK_METERED(s) && !dp_consumed_capacity(ans.root, &consumed) && c->n > 0)
             consumed = c->est_units * (double)(c->n - nun) / (double)c->n; /* unprocessed ones cost nothing */
+        if (s->wadapt) {
+            double t = now_s();
+            dp_rate_adapt_accepted(s->wadapt, consumed, t);
+            if (nun > 0 && c->n > 0)
+                dp_rate_adapt_throttled(s->wadapt, c->est_units * (double)nun / (double)c->n, t);
+        }
         cap_settle(e, c, consumed);
         for (size_t i = 0; i < c->n; i++) {
             if (used && used[i]) {
@@ -987,8 +1004,10 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
                 /* None (fine, cancelled with the others), TransactionConflict,
                  * ThrottlingError, ProvisionedThroughputExceeded: again, in
                  * a new transaction (new token: the content differs) */
-                if (why_cancelled == DP_DDB_CANCEL_THROTTLED)
+                if (why_cancelled == DP_DDB_CANCEL_THROTTLED) {
                     SK_ADD(s, throttled_items, 1);
+                    dp_rate_adapt_throttled(s->wadapt, dp_wcu_estimate(c->keys[i]->wsize, 0, 1), now_s());
+                }
                 if (again)
                     again[nagain++] = c->keys[i];
                 else
@@ -1043,6 +1062,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
      * key up to max_retries */
     if (res->throttled) {
         SK_ADD(s, throttled_items, c->n);
+        dp_rate_adapt_throttled(s->wadapt, c->est_units, now_s());
         cap_settle(e, c, 0); /* a throttled call consumes nothing */
     }
     resend_keys(e, c->kind, c->keys, c->n, why, c->kind == CK_TRANSACT ? c->token : NULL, res->throttled);

@@ -412,6 +412,15 @@ static void test_adaptive_limiter_engages_on_throttle(void **state)
     assert_int_equal(dp_ddb_rate_limiter(c)->enable_limit, 0);
     assert_int_equal(dp_ddb_call(c, DP_DDB_API_DYNAMODB, "ListTables", k_list, 2, &r), DDBPIPE_OK);
     assert_int_equal(r.attempts, 2);
+    /* measure before cutting: a throttle before any send rate was measured
+     * (the first half second) does not collapse the rate to the floor */
+    assert_int_equal(dp_ddb_rate_limiter(c)->enable_limit, 0);
+    /* once a rate was measured, a throttle engages the limiter */
+    usleep(600 * 1000);
+    set_faults("{\"sequence\":[\"ok\",\"throttle\"]}");
+    assert_int_equal(dp_ddb_call(c, DP_DDB_API_DYNAMODB, "ListTables", k_list, 2, &r), DDBPIPE_OK);
+    assert_int_equal(dp_ddb_call(c, DP_DDB_API_DYNAMODB, "ListTables", k_list, 2, &r), DDBPIPE_OK);
+    assert_int_equal(r.attempts, 2);
     assert_int_equal(dp_ddb_rate_limiter(c)->enable_limit, 1);
     dp_ddb_result_free(&r);
     dp_ddb_destroy(c);

@@ -128,6 +128,25 @@ static void test_rate_limiter_drops_on_throttle_and_regrows(void **state)
     assert_true(dp_rate_limiter_acquire_delay_ms(&rl, 113.3) <= 2000);
 }
 
+/* An early throttle (before the first half second of sends was measured)
+ * does not collapse the rate to the floor: nothing is cut from a rate not
+ * yet measured; a later throttle cuts from the measured one. */
+static void test_rate_limiter_measures_before_cutting(void **state)
+{
+    (void)state;
+    dp_rate_limiter rl;
+    dp_rate_limiter_init(&rl);
+    int sent = 0;
+    simulate(&rl, 200.0, 200.3, 200, 200.2, &sent);
+    assert_int_equal(rl.enable_limit, 0);
+    assert_int_equal(dp_rate_limiter_acquire_delay_ms(&rl, 200.3), 0);
+    simulate(&rl, 200.3, 202.0, 200, -1, &sent);
+    assert_true(rl.measured_tx_rate > 150);
+    dp_rate_limiter_update(&rl, 1, 202.0);
+    assert_int_equal(rl.enable_limit, 1);
+    assert_true(rl.fill_rate > 0.6 * 150);
+}
+
 static void test_rate_limiter_disabled(void **state)
 {
     (void)state;
@@ -199,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_token_bucket),
         cmocka_unit_test(test_rate_limiter_drops_on_throttle_and_regrows),
+        cmocka_unit_test(test_rate_limiter_measures_before_cutting),
         cmocka_unit_test(test_rate_limiter_disabled),
         cmocka_unit_test(test_crc32_matches_x_amz_crc32),
         cmocka_unit_test(test_endpoints),
