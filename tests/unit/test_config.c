@@ -127,7 +127,7 @@ static void test_defaults(void **state)
     assert_int_equal(dp_conf_int(c, "connect_timeout_ms", 0), 3000);
     assert_int_equal(dp_conf_int(c, "request_timeout_ms", 0), 60000);
     assert_string_equal(dp_conf_str(c, "credentials_provider"), "auto");
-    assert_string_equal(dp_conf_str(c, "retry_mode"), "standard");
+    assert_string_equal(dp_conf_str(c, "retry_mode"), "adaptive");
     assert_string_equal(dp_conf_str(c, "log_level"), "warn");
     assert_string_equal(dp_conf_str(c, "write_mode"), "batch");
     assert_string_equal(dp_conf_str(c, "partition_key_type"), "S");

@@ -258,16 +258,17 @@ static void test_enums_follow_the_ranges(void **state) {
     assert_int_equal(dp_key_type_char(DP_KEY_TYPE_S), 'S');
 }
 
-/* One default for retry_mode: standard, in the table, the DynamoDB client
- * options and what a configuration without the key gives. */
+/* One default for retry_mode: adaptive (since issue 15; it was standard), in
+ * the table, the DynamoDB client options and what a configuration without
+ * the key gives. */
 static void test_retry_mode_has_one_default(void **state) {
     (void)state;
     dp_settings s;
     dp_conf_settings(NULL, &s);
-    assert_int_equal(s.retry_mode, DP_RETRY_MODE_STANDARD);
+    assert_int_equal(s.retry_mode, DP_RETRY_MODE_ADAPTIVE);
     dp_ddb_options o;
     dp_ddb_options_init(&o);
-    assert_int_equal(o.adaptive, 0);
+    assert_int_equal(o.adaptive, 1);
 }
 
 /* Typed values parse once, at set time, with the unit forms. */
