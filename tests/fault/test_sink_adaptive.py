@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """The default retry_mode (adaptive) against a table that grants a fixed capacity (fault_double.py
---grant-wcu 4000 with 1 s of burst: beyond it BatchWriteItem answers UnprocessedItems, or
+--grant-wcu 3000 with 1 s of burst: beyond it BatchWriteItem answers UnprocessedItems, or
 ProvisionedThroughputExceededException when nothing could be written).
 
-No configuration about rates at all: `ddbpipe sink` writes 200,000 items (one WCU each), sustains at
+No configuration about rates at all: `ddbpipe sink` writes 150,000 items (one WCU each), sustains at
 least 90% of the grant between its first and last write (the burst is taken out of the figure), has
 under 5% of its write calls throttled (wholly or in part), loses nothing and dead-letters nothing.
 Then with max_write_capacity_per_s at half the grant: within 5% of the cap and no throttled call.
-DDBPIPE_TEST_SLOW (asan/valgrind) runs 20,000 items and skips the rate and share assertions, never
+DDBPIPE_TEST_SLOW (asan/valgrind) runs 15,000 items and skips the rate and share assertions, never
 the nothing-lost ones.
 """
 import json
@@ -22,7 +22,7 @@ SRC = os.environ.get("DDBPIPE_SOURCE_DIR", os.path.join(os.path.dirname(__file__
 DOUBLE = os.path.join(SRC, "tests", "fault", "fault_double.py")
 SLOW = os.environ.get("DDBPIPE_TEST_SLOW", "")
 FAILS = []
-GRANT = 4000
+GRANT = 3000  # the Python double serves this with room to spare on a loaded 2-core machine
 BURST_S = 1.0
 
 
@@ -85,6 +85,7 @@ def run(name, n, extra):
     calls = ds["write_calls"]
     thr = ds["capacity_throttled_calls"] + ds["capacity_partial_calls"]
     share = thr / calls if calls else 0
+    print("  load average %s" % (open("/proc/loadavg").read().split()[:3],))
     print("  %s: %d items in %.1f s: %.0f WCU/s beyond the burst (%.1f%% of %d), %d write calls, %d throttled "
           "(%.1f%%: %d wholly, %d in part), rate %s" %
           (name, n, span, rate, 100.0 * rate / GRANT, GRANT, calls, thr, 100 * share,
@@ -97,7 +98,7 @@ def main():
         print("SKIPPED: DDBPIPE_BIN is not set")
         return 77
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-    n = 20000 if SLOW else 200000
+    n = 15000 if SLOW else 150000  # plain: 50 s at the grant
 
     p, ds, items, dead, rate, share = run("default (adaptive)", n, {})
     check(p.returncode == 0, "default: exit 0 (%d) %s" % (p.returncode, p.stderr.strip()[-300:]))
@@ -107,7 +108,7 @@ def main():
         check(share < 0.05, "default: %.1f%% of the write calls throttled (< 5%%)" % (100 * share))
 
     cap = GRANT // 2
-    nc = 4000 if SLOW else 40000  # plain: 20 s at the cap
+    nc = 3000 if SLOW else 30000  # plain: 20 s at the cap
     p, ds, items, dead, rate, share = run("max_write_capacity_per_s %d" % cap, nc,
                                           {"max_write_capacity_per_s": cap})
     span = (ds["last_write_t"] or 0) - (ds["first_write_t"] or 0)
