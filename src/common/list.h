@@ -35,12 +35,15 @@ static inline void *dp_list_entry_(const dp_list_node *node, size_t offset) {
     return node ? (void *)((const char *)node - offset) : NULL;
 }
 
+/* `it` and `nx` name the loop's variables, so they cannot be parenthesized. */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
 /* Walk the list head to tail; `it` is a dp_list_node *. The body must not
  * remove `it` (use DP_LIST_FOREACH_SAFE for that). */
 #define DP_LIST_FOREACH(list, it) for (dp_list_node *it = (list)->head; it; it = it->next)
 /* Walk head to tail; the body may remove `it` (the next node is read first). */
 #define DP_LIST_FOREACH_SAFE(list, it, nx)                                                                   \
     for (dp_list_node *it = (list)->head, *nx = it ? it->next : NULL; it; it = nx, nx = it ? it->next : NULL)
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 static inline void dp_list_init(dp_list *l) {
     l->head = l->tail = NULL;
@@ -85,6 +88,14 @@ static inline void dp_list_remove(dp_list *l, dp_list_node *node) {
         l->tail = node->prev;
     node->prev = node->next = NULL;
     l->n--;
+}
+
+/* Empty the list and return its old head, to walk with ->next and free
+ * (destroy paths: no per-node unlinking of memory about to go). */
+static inline dp_list_node *dp_list_take_all(dp_list *l) {
+    dp_list_node *head = l->head;
+    dp_list_init(l);
+    return head;
 }
 
 /* The head node, removed; NULL when the list is empty. */

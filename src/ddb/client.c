@@ -220,16 +220,19 @@ void dp_ddb_destroy(dp_ddb *c) {
     /* Undelivered calls are dropped without callbacks: the engine goes
      * first so no transfer can complete into a freed call. */
     dp_http_destroy(c->http);
-    dp_list_node *node;
-    while ((node = dp_list_pop_front(&c->all)) != NULL)
+    for (dp_list_node *node = dp_list_take_all(&c->all), *next; node; node = next) {
+        next = node->next;
         call_free(DP_LIST_ENTRY(node, dp_call, all_link));
+    }
     for (int i = 0; i < 2; i++) {
         free(c->url[i]);
         free(c->host[i]);
         free(c->path[i]);
     }
-    while ((node = dp_list_pop_front(&c->free_calls)) != NULL)
+    for (dp_list_node *node = dp_list_take_all(&c->free_calls), *next; node; node = next) {
+        next = node->next;
         call_free(DP_LIST_ENTRY(node, dp_call, link));
+    }
     free(c->region);
     dp_sigv4_result_free(&c->sig);
     memset(&c->key_cache, 0, sizeof(c->key_cache));

@@ -243,8 +243,8 @@ void sk_engine_destroy(sk_engine *e) {
         free(c->keys);
         free(c);
     }
-    dp_list_node *node;
-    while ((node = dp_list_pop_front(&e->live)) != NULL) {
+    for (dp_list_node *node = dp_list_take_all(&e->live), *next; node; node = next) {
+        next = node->next;
         sk_chunk *c = DP_LIST_ENTRY(node, sk_chunk, live_link);
         free(c->keys);
         free(c);
