@@ -101,10 +101,31 @@ static void test_foreach_safe_removes(void **state) {
     expect_values(&l, NULL, 0);
 }
 
+static void test_take_all(void **state) {
+    (void)state;
+    item it[3];
+    dp_list l = {0};
+    for (int i = 0; i < 3; i++) {
+        memset(&it[i], 0, sizeof it[i]);
+        it[i].value = i;
+        dp_list_push_back(&l, &it[i].link);
+    }
+    /* the list is empty at once; the detached chain still walks head to tail */
+    int seen = 0;
+    for (dp_list_node *node = dp_list_take_all(&l), *next; node; node = next) {
+        next = node->next;
+        assert_int_equal(DP_LIST_ENTRY(node, item, link)->value, seen++);
+    }
+    assert_int_equal(seen, 3);
+    expect_values(&l, NULL, 0);
+    assert_null(dp_list_take_all(&l));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_push_remove_pop),
         cmocka_unit_test(test_foreach_safe_removes),
+        cmocka_unit_test(test_take_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
