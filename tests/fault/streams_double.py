@@ -120,6 +120,17 @@ class State:
         self.fault_counter = 0
         self.iter_log = []
         self.empty_done = set()  # shards whose mid-shard empty page was served
+        # --live-rate: records become readable one after the other (sequence order) from
+        # --live-start-s on, as if written then; visible_at[seq] is that wall-clock time
+        self.visible_at = {}
+        if args.live_rate > 0:
+            t0 = time.time() + args.live_start_s
+            seqs = sorted(int(r["dynamodb"]["SequenceNumber"]) for s in TREE for r in self.records[s])
+            self.visible_at = {str(q): t0 + i / args.live_rate for i, q in enumerate(seqs)}
+            for s in TREE:
+                for r in self.records[s]:
+                    d = r["dynamodb"]
+                    d["ApproximateCreationDateTime"] = int(self.visible_at[d["SequenceNumber"]])
 
     def record(self, key, op, version, seq, prev_image):
         keys = {"pk": {"S": key}}
@@ -254,7 +265,13 @@ class State:
                 return ok({"Records": [], "NextShardIterator": "it|%s|%d|%d" % (shard, pos, int(time.time()))})
             if pos < mid < pos + limit:
                 limit = mid - pos  # stop at the middle, so the empty page comes next
-        page = recs[pos:pos + limit]
+        end = len(recs)
+        if self.visible_at:  # live: only what was "written" by now
+            now = time.time()
+            end = pos
+            while end < len(recs) and self.visible_at[recs[end]["dynamodb"]["SequenceNumber"]] <= now:
+                end += 1
+        page = recs[pos:min(pos + limit, end)]
         out = {"Records": page}
         npos = pos + len(page)
         if shard in OPEN or npos < len(recs):
@@ -366,12 +383,15 @@ def main():
     ap.add_argument("--stream-label", default="2024-01-01T00:00:00.000", help="the stream ARN's label")
     ap.add_argument("--trim-read-shards", action="store_true",
                     help="closed shards read to their end leave listings (trimmed), their iterators are refused")
+    ap.add_argument("--live-rate", type=float, default=0,
+                    help="records become readable at this many a second, in sequence order (0: all at once)")
+    ap.add_argument("--live-start-s", type=float, default=5, help="with --live-rate: when the first one does")
     ap.add_argument("--delay-ms", type=int, default=0, help="sleep before each GetRecords answer")
     args = ap.parse_args()
     state = State(args)
     if args.expect:
         with open(args.expect, "w") as f:
-            json.dump({"events": state.expect}, f)
+            json.dump({"events": state.expect, "visible_at": state.visible_at}, f)
     srv = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
     srv.daemon_threads = True
     with open(args.port_file + ".tmp", "w") as f:

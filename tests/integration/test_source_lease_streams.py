@@ -50,7 +50,11 @@ def start(tmp, port, label, app, worker, extra=()):
 
 def leases(app):
     """lease_key -> (shard, checkpoint) of the application."""
-    items = E.ddb_client().scan(TableName=L.LEASE_TABLE, ConsistentRead=True)["Items"]
+    c = E.ddb_client()
+    try:
+        items = c.scan(TableName=L.LEASE_TABLE, ConsistentRead=True)["Items"]
+    except c.exceptions.ResourceNotFoundException:
+        return {}  # the first worker creates it
     return {i["lease_key"]["S"]: (i["shard"]["S"], i["checkpoint"]["S"]) for i in items if i["app"]["S"] == app}
 
 
