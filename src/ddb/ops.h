@@ -189,6 +189,10 @@ typedef struct dp_ddb_stream_page {
 ddbpipe_result_t dp_ddb_parse_describe_stream(const char *body, size_t len, dp_ddb_stream_page *p,
                                               char *errstr, size_t errstr_size);
 void dp_ddb_stream_page_free(dp_ddb_stream_page *p);
+/* Blocking DescribeStream page into p (asynchronous readers use the builder
+ * and the parser). */
+ddbpipe_result_t dp_ddb_describe_stream(dp_ddb *c, const dp_ddb_describe_stream_req *req,
+                                        dp_ddb_stream_page *p, dp_ddb_result *res);
 
 typedef enum dp_ddb_iterator_type {
     DP_DDB_ITER_TRIM_HORIZON = 0,
@@ -208,6 +212,9 @@ ddbpipe_result_t dp_ddb_build_get_shard_iterator(const dp_ddb_shard_iterator_req
  * shard has nothing left to read). */
 ddbpipe_result_t dp_ddb_parse_get_shard_iterator(const char *body, size_t len, dp_buf *iterator, char *errstr,
                                                  size_t errstr_size);
+/* Blocking GetShardIterator into iterator. */
+ddbpipe_result_t dp_ddb_get_shard_iterator(dp_ddb *c, const dp_ddb_shard_iterator_req *req, dp_buf *iterator,
+                                           dp_ddb_result *res);
 
 /* GetRecords; limit 0: service default (1000). */
 ddbpipe_result_t dp_ddb_build_get_records(const char *shard_iterator, int limit, dp_buf *b);

@@ -189,3 +189,49 @@ void dp_ddb_records_page_free(dp_ddb_records_page *p) {
     dp_json_doc_free(p->doc);
     memset(p, 0, sizeof *p);
 }
+
+/* A request that could not be built: the call is not sent. */
+static ddbpipe_result_t not_built(dp_ddb_result *res, const char *op, ddbpipe_result_t rc) {
+    dp_ddb_result_free(res);
+    dp_ddb_result_init(res);
+    res->result = rc;
+    snprintf(res->message, sizeof res->message, "%s request: %s", op, ddbpipe_strerror(rc));
+    return rc;
+}
+
+ddbpipe_result_t dp_ddb_describe_stream(dp_ddb *c, const dp_ddb_describe_stream_req *req,
+                                        dp_ddb_stream_page *p, dp_ddb_result *res) {
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    ddbpipe_result_t rc = dp_ddb_build_describe_stream(req, &b);
+    if (rc != DDBPIPE_OK) {
+        dp_buf_free(&b);
+        return not_built(res, "DescribeStream", rc);
+    }
+    rc = dp_ddb_call(c, DP_DDB_API_STREAMS, "DescribeStream", b.data, b.len, res);
+    dp_buf_free(&b);
+    if (rc != DDBPIPE_OK)
+        return rc;
+    rc = dp_ddb_parse_describe_stream(res->body.data, res->body.len, p, res->message, sizeof res->message);
+    res->result = rc;
+    return rc;
+}
+
+ddbpipe_result_t dp_ddb_get_shard_iterator(dp_ddb *c, const dp_ddb_shard_iterator_req *req, dp_buf *iterator,
+                                           dp_ddb_result *res) {
+    dp_buf b;
+    dp_buf_init(&b, 0);
+    ddbpipe_result_t rc = dp_ddb_build_get_shard_iterator(req, &b);
+    if (rc != DDBPIPE_OK) {
+        dp_buf_free(&b);
+        return not_built(res, "GetShardIterator", rc);
+    }
+    rc = dp_ddb_call(c, DP_DDB_API_STREAMS, "GetShardIterator", b.data, b.len, res);
+    dp_buf_free(&b);
+    if (rc != DDBPIPE_OK)
+        return rc;
+    rc = dp_ddb_parse_get_shard_iterator(res->body.data, res->body.len, iterator, res->message,
+                                         sizeof res->message);
+    res->result = rc;
+    return rc;
+}

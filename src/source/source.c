@@ -1080,8 +1080,7 @@ static void snap_tick(ddbpipe_source_t *src) {
 static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_result *res, size_t *n_open) {
     dp_shard_graph g;
     dp_shard_graph_init(&g);
-    dp_buf b, iter;
-    dp_buf_init(&b, 0);
+    dp_buf iter;
     dp_buf_init(&iter, 0);
     char next[256] = "";
     int rc = -1;
@@ -1090,21 +1089,16 @@ static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_r
     *n_open = 0;
     do { /* every page of the listing */
         dp_ddb_describe_stream_req dreq = {.stream_arn = src->st.stream_arn, .exclusive_start_shard_id = next};
-        dp_buf_reset(&b);
-        if (dp_ddb_build_describe_stream(&dreq, &b) != DDBPIPE_OK) {
-            fail_res(res, DDBPIPE_ERR_NOMEM, "DescribeStream request: out of memory");
-            goto out;
-        }
-        src->stats.describe_stream_calls++;
-        if (dp_ddb_call(src->lease_ddb, DP_DDB_API_STREAMS, "DescribeStream", b.data, b.len, res) != DDBPIPE_OK)
-            goto out;
         dp_ddb_stream_page page;
         memset(&page, 0, sizeof page);
         size_t added = 0;
-        ddbpipe_result_t prc =
-            dp_ddb_parse_describe_stream(res->body.data, res->body.len, &page, err, sizeof err);
-        if (prc == DDBPIPE_OK)
-            prc = dp_shard_graph_merge(&g, page.shards, &added, err, sizeof err);
+        src->stats.describe_stream_calls++;
+        ddbpipe_result_t prc = dp_ddb_describe_stream(src->lease_ddb, &dreq, &page, res);
+        if (prc != DDBPIPE_OK) {
+            dp_ddb_stream_page_free(&page);
+            goto out;
+        }
+        prc = dp_shard_graph_merge(&g, page.shards, &added, err, sizeof err);
         const char *lek = page.last_evaluated_shard_id;
         snprintf(next, sizeof next, "%s", lek && strlen(lek) < sizeof next ? lek : "");
         dp_ddb_stream_page_free(&page);
@@ -1125,20 +1119,8 @@ static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_r
         if (!s->end_seq) { /* open: the position is a LATEST iterator taken now */
             dp_ddb_shard_iterator_req ireq = {
                 .stream_arn = src->st.stream_arn, .shard_id = s->id, .type = DP_DDB_ITER_LATEST};
-            dp_buf_reset(&b);
-            if (dp_ddb_build_get_shard_iterator(&ireq, &b) != DDBPIPE_OK) {
-                fail_res(res, DDBPIPE_ERR_NOMEM, "GetShardIterator request: out of memory");
+            if (dp_ddb_get_shard_iterator(src->lease_ddb, &ireq, &iter, res) != DDBPIPE_OK)
                 goto out;
-            }
-            if (dp_ddb_call(src->lease_ddb, DP_DDB_API_STREAMS, "GetShardIterator", b.data, b.len, res) !=
-                DDBPIPE_OK)
-                goto out;
-            ddbpipe_result_t prc =
-                dp_ddb_parse_get_shard_iterator(res->body.data, res->body.len, &iter, err, sizeof err);
-            if (prc != DDBPIPE_OK) {
-                fail_res(res, prc, err);
-                goto out;
-            }
             if (iter.len) { /* none: closed meanwhile, nothing after now */
                 snprintf(l.checkpoint, sizeof l.checkpoint, "%s", SHARD_ITERATOR);
                 l.pos = iter.data;
@@ -1158,7 +1140,6 @@ static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_r
     }
     rc = stopping(src) ? -1 : 0;
 out:
-    dp_buf_free(&b);
     dp_buf_free(&iter);
     dp_shard_graph_free(&g);
     return rc;
