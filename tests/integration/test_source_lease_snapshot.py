@@ -3,7 +3,7 @@
 
   1. `--mode snapshot`, 6 Scan segments of 20-item pages shared by three workers (at most two segment
      leases each, so the killed worker's segments are taken over, not stolen), read-capped so the scan
-     lasts a few seconds; a worker holding two segments is SIGKILLed once it checkpointed a page. The
+     lasts a few seconds (longer under DDBPIPE_TEST_SLOW); a worker holding two segments is SIGKILLed once it checkpointed a page. The
      survivors finish the victim's segments from their checkpoints and exit 0. Checked: the union of the
      outputs holds every item; every item out twice is one the killed worker emitted (at most one page per segment it held: its unacknowledged pages) or a page of a
      segment one survivor stole from the other once done with its own (at most one per steal); the lease
@@ -12,7 +12,7 @@
      Checked: exactly one worker recorded the stream positions; replaying the union of the outputs
      (snapshot rows, then each key's changes in order) gives the table's final contents; every worker
      exits 0.
-DDBPIPE_TEST_SLOW (asan/valgrind): longer leases and deadlines, fewer items."""
+DDBPIPE_TEST_SLOW (asan/valgrind): longer leases and deadlines, fewer items at a lower read cap."""
 import json
 import os
 import signal
@@ -28,7 +28,7 @@ import ddblocal_env as E  # noqa: E402  (skips with exit 77 when DynamoDB Local 
 
 SLOW = os.environ.get("DDBPIPE_TEST_SLOW", "")
 LEASE_MS = 6000 if SLOW else 2000
-ITEMS = 480 if SLOW else 1200
+ITEMS = 720 if SLOW else 1200
 PAGE = 20
 SEGMENTS = 6
 ENV = dict(os.environ, AWS_EC2_METADATA_DISABLED="true")
@@ -100,7 +100,8 @@ def test_kill(tmp):
     create_table(table, False)
     app = "snap%d" % time.time_ns()
     # 20 items of ~330 bytes: 2 read units a page; 10 units/s: ~5 pages/s per worker
-    ws = [start(tmp, table, app, "s%d" % i, "snapshot", max_leases_per_worker=2, max_read_capacity_per_s=10)
+    ws = [start(tmp, table, app, "s%d" % i, "snapshot", max_leases_per_worker=2,
+                max_read_capacity_per_s=6 if SLOW else 10)
           for i in range(3)]
     victim, held = None, []
     deadline = time.time() + (90 if SLOW else 30)
@@ -113,10 +114,10 @@ def test_kill(tmp):
                 owners.setdefault(o, []).append((sh, cp))
         for w in ws:
             mine = owners.get(w["worker"], [])
-            if len(mine) == 2 and any(cp == "KEY" for _, cp in mine) and len(owners) == 3:
+            if len(mine) == 2 and any(cp == "KEY" for _, cp in mine) and len(owners) >= 2:
                 victim, held = w, [sh for sh, _ in mine]
                 break
-    E.check(victim is not None, "kill: three workers scan, one holds two segments and checkpointed a page")
+    E.check(victim is not None, "kill: the workers share the segments, one holds two and checkpointed a page")
     if victim is None:
         for w in ws:
             w["proc"].kill()
