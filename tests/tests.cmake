@@ -56,9 +56,10 @@ ddbpipe_register_tier(unit)
 ddbpipe_register_tier(fault)
 ddbpipe_register_tier(integration)
 
-# The Kafka scale-out and replication tests run several ddbpipe processes beside a 3-broker cluster:
-# they run alone, so they neither starve nor are starved by other tests' deadlines on 2 cores.
-foreach(t integration.test_kafka_scaleout integration.test_kafka_replication)
+# The Kafka scale-out and replication tests run several ddbpipe processes beside a 3-broker cluster,
+# and the adaptive-rate test measures a share of a granted rate against a Python double: they run
+# alone, so they neither starve nor are starved by other tests' deadlines on 2 cores.
+foreach(t integration.test_kafka_scaleout integration.test_kafka_replication fault.test_sink_adaptive)
   if(TEST ${t})
     set_tests_properties(${t} PROPERTIES RUN_SERIAL TRUE)
   endif()
