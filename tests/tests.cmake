@@ -38,6 +38,9 @@ function(ddbpipe_register_tier tier)
       add_executable(${tier}_${name} ${src})
       target_include_directories(${tier}_${name} PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/tests)
       target_link_libraries(${tier}_${name} PRIVATE ddbpipe_lib PkgConfig::CMOCKA)
+      # Test helpers format results into fixed buffers with snprintf on purpose (a cut result fails its
+      # assertion); GCC's -O3 truncation guess about them is not a finding (Release builds failed on it).
+      target_compile_options(${tier}_${name} PRIVATE $<$<C_COMPILER_ID:GNU>:-Wno-format-truncation>)
       add_test(NAME ${tname} COMMAND ${tier}_${name})
     elseif(ext STREQUAL ".sh")
       add_test(NAME ${tname} COMMAND bash ${src})

@@ -58,7 +58,7 @@ static void expect_lit(dp_sql_value_kind k, const char *text, const char *type, 
     char err[256] = "";
     char *got = lit(k, text, type, err, sizeof err);
     if (!got)
-        fail_msg("%s as %s: %s", text, type ? type : "auto", err);
+        fail_msg("%s as %s: %s", text ? text : "NULL", type ? type : "auto", err);
     assert_string_equal(got, want);
     free(got);
 }
