@@ -6,6 +6,7 @@
  * inside produce/poll/flush; with threads>1 each worker thread runs its own
  * engine and DynamoDB client over a disjoint key hash range. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,84 @@ static rec_cache *rec_cache_get(int create) {
     return dp_thread_local_get(&rec_cache_slot, sizeof(rec_cache), create);
 }
 
+/* With threads > 1 a record is made by the worker that parsed it and freed
+ * by the one that wrote it, so one thread's cache runs dry while another's
+ * overflows: a malloc in one arena and a free into another per record, and
+ * arenas that grow a page at a time (an mprotect each). Blocks move between
+ * threads' caches through this depot instead, REC_DEPOT_BATCH at a time;
+ * it holds at most REC_DEPOT_MAX_BYTES, the rest is freed. */
+#define REC_DEPOT_BATCH 64
+#define REC_DEPOT_MAX_BYTES ((size_t)8 << 20)
+static struct {
+    pthread_mutex_t mu;
+    rec_block *free[REC_CLASSES + 1];
+    size_t count[REC_CLASSES + 1];
+    size_t bytes;
+} rec_depot = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Move up to a batch of class cls from the depot into c. */
+static void depot_take(rec_cache *c, size_t cls) {
+    if (!__atomic_load_n(&rec_depot.count[cls], __ATOMIC_RELAXED))
+        return;
+    pthread_mutex_lock(&rec_depot.mu);
+    for (int i = 0; i < REC_DEPOT_BATCH && rec_depot.free[cls]; i++) {
+        rec_block *b = rec_depot.free[cls];
+        rec_depot.free[cls] = b->next;
+        __atomic_store_n(&rec_depot.count[cls], rec_depot.count[cls] - 1, __ATOMIC_RELAXED);
+        rec_depot.bytes -= cls * REC_CLASS_BYTES;
+        b->next = c->free[cls];
+        c->free[cls] = b;
+        c->bytes += cls * REC_CLASS_BYTES;
+    }
+    pthread_mutex_unlock(&rec_depot.mu);
+}
+
+/* c is over its bound: a batch of class cls goes to the depot (freed when
+ * the depot is full). */
+static void depot_give(rec_cache *c, size_t cls) {
+    rec_block *batch = NULL;
+    int n = 0;
+    while (n < REC_DEPOT_BATCH && c->free[cls]) {
+        rec_block *b = c->free[cls];
+        c->free[cls] = b->next;
+        c->bytes -= cls * REC_CLASS_BYTES;
+        b->next = batch;
+        batch = b;
+        n++;
+    }
+    pthread_mutex_lock(&rec_depot.mu);
+    while (batch && rec_depot.bytes + cls * REC_CLASS_BYTES <= REC_DEPOT_MAX_BYTES) {
+        rec_block *b = batch;
+        batch = b->next;
+        b->next = rec_depot.free[cls];
+        rec_depot.free[cls] = b;
+        __atomic_store_n(&rec_depot.count[cls], rec_depot.count[cls] + 1, __ATOMIC_RELAXED);
+        rec_depot.bytes += cls * REC_CLASS_BYTES;
+    }
+    pthread_mutex_unlock(&rec_depot.mu);
+    while (batch) {
+        rec_block *b = batch;
+        batch = b->next;
+        free(b);
+    }
+}
+
+/* Free what the depot holds (a sink is destroyed; other sinks' threads
+ * refill it as they go). */
+static void depot_drain(void) {
+    pthread_mutex_lock(&rec_depot.mu);
+    for (int cls = 0; cls <= REC_CLASSES; cls++) {
+        while (rec_depot.free[cls]) {
+            rec_block *b = rec_depot.free[cls];
+            rec_depot.free[cls] = b->next;
+            free(b);
+        }
+        __atomic_store_n(&rec_depot.count[cls], 0, __ATOMIC_RELAXED);
+    }
+    rec_depot.bytes = 0;
+    pthread_mutex_unlock(&rec_depot.mu);
+}
+
 static sk_rec *rec_alloc(size_t size) {
     size_t cls = (size + REC_CLASS_BYTES - 1) / REC_CLASS_BYTES;
     if (cls > REC_CLASSES) {
@@ -65,6 +144,8 @@ static sk_rec *rec_alloc(size_t size) {
     }
     rec_cache *c = rec_cache_get(1);
     sk_rec *r;
+    if (c && !c->free[cls])
+        depot_take(c, cls);
     if (c && c->free[cls]) {
         rec_block *b = c->free[cls];
         c->free[cls] = b->next;
@@ -83,7 +164,7 @@ void sk_rec_free(sk_rec *r) {
         return;
     size_t cls = r->cls;
     rec_cache *c = cls ? rec_cache_get(1) : NULL;
-    if (!c || c->bytes + cls * REC_CLASS_BYTES > REC_CACHE_MAX_BYTES) {
+    if (!c) {
         free(r);
         return;
     }
@@ -91,6 +172,8 @@ void sk_rec_free(sk_rec *r) {
     b->next = c->free[cls];
     c->free[cls] = b;
     c->bytes += cls * REC_CLASS_BYTES;
+    if (c->bytes > REC_CACHE_MAX_BYTES)
+        depot_give(c, cls);
 }
 
 /* Copy n bytes (src may be NULL when n is 0) to *p as a NUL-terminated
@@ -431,6 +514,43 @@ static void pchunk_free(sk_pchunk *c) {
     free(c);
 }
 
+/* A delivered chunk goes back to the pool with its text buffer (a calloc
+ * of the chunk and a text buffer grown again to 256 KB per 256 lines, freed
+ * by another thread than the one that made it, kept the workers' malloc
+ * arenas growing and shrinking). Caller holds pq_mu. */
+static void pchunk_recycle_locked(struct ddbpipe_sink *s, sk_pchunk *c) {
+    if (s->pchunk_pooled >= SK_PCHUNK_POOL) {
+        pchunk_free(c);
+        return;
+    }
+    c->next_parse = s->pchunk_pool;
+    s->pchunk_pool = c;
+    s->pchunk_pooled++;
+}
+
+/* A chunk to fill: from the pool, else a new one (NULL: out of memory). */
+static sk_pchunk *pchunk_get(struct ddbpipe_sink *s) {
+    pthread_mutex_lock(&s->pq_mu);
+    sk_pchunk *c = s->pchunk_pool;
+    if (c) {
+        s->pchunk_pool = c->next_parse;
+        s->pchunk_pooled--;
+    }
+    pthread_mutex_unlock(&s->pq_mu);
+    if (c) {
+        dp_buf text = c->text;
+        dp_buf_reset(&text);
+        memset(c, 0, offsetof(sk_pchunk, lines));
+        c->text = text;
+        c->done = 0;
+        return c;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c)
+        dp_buf_init(&c->text, 0);
+    return c;
+}
+
 /* Parse a chunk (any worker), then deliver every chunk that is parsed and
  * next in input order to the engines' inboxes. */
 static void parse_chunk(struct ddbpipe_sink *s, sk_worker *w, sk_pchunk *c) {
@@ -465,7 +585,7 @@ static void parse_chunk(struct ddbpipe_sink *s, sk_worker *w, sk_pchunk *c) {
         for (int wi = 0; wi < nw; wi++)
             if (heads[wi])
                 worker_push_list(&s->workers[wi], heads[wi], tails[wi]);
-        pchunk_free(d);
+        pchunk_recycle_locked(s, d);
     }
     pthread_mutex_unlock(&s->pq_mu);
 }
@@ -945,6 +1065,11 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
             sk_rec_free(c->recs[i]);
         pchunk_free(c);
     }
+    while (s->pchunk_pool) {
+        sk_pchunk *c = s->pchunk_pool;
+        s->pchunk_pool = c->next_parse;
+        pchunk_free(c);
+    }
     if (s->workers) {
         for (int i = 0; i < s->threads; i++) {
             sk_worker *w = &s->workers[i];
@@ -986,6 +1111,7 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
     free(s);
     dp_thread_local_release(
         &rec_cache_slot); /* this thread's cached record blocks (workers freed theirs on exit) */
+    depot_drain();
 }
 
 /* ------------------------------------------------------------ produce / poll / flush */
@@ -1040,10 +1166,9 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
     if (s->nworkers > 0) {
         /* threads > 1: the workers parse, in chunks, in input order */
         if (!s->cur) {
-            s->cur = calloc(1, sizeof(*s->cur));
+            s->cur = pchunk_get(s);
             if (!s->cur)
                 return DDBPIPE_ERR_NOMEM;
-            dp_buf_init(&s->cur->text, 0);
             s->cur->t_first_ms = dp_now_ms();
         }
         sk_pchunk *c = s->cur;
@@ -1497,8 +1622,9 @@ char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *s) {
                       ",\"dry_run\":{\"records\":%llu,\"input_bytes\":%llu,\"items\":%llu,\"puts\":%llu,"
                       "\"deletes\":%llu,\"item_bytes\":%llu,\"wcu\":%.0f,\"keyset_bytes\":%llu",
                       (unsigned long long)dr.records, (unsigned long long)dr.input_bytes,
-                      (unsigned long long)dr.items, (unsigned long long)dr.puts, (unsigned long long)dr.deletes,
-                      (unsigned long long)dr.item_bytes, dr.wcu, (unsigned long long)dr.keyset_bytes);
+                      (unsigned long long)dr.items, (unsigned long long)dr.puts,
+                      (unsigned long long)dr.deletes, (unsigned long long)dr.item_bytes, dr.wcu,
+                      (unsigned long long)dr.keyset_bytes);
         if (dr.cost >= 0)
             dp_buf_printf(&b, ",\"cost\":%.6f", dr.cost);
         dp_buf_putc(&b, '}');

@@ -114,15 +114,15 @@ ddbpipe_result_t sk_checkpoint_parse_full(const char *text, size_t len, uint64_t
 #define SK_DRYRUN_DEFAULT_MAX_KEYS ((uint64_t)100 * 1000 * 1000)
 typedef struct sk_dryrun sk_dryrun;
 typedef struct sk_dryrun_totals {
-    uint64_t items;        /* distinct keys */
+    uint64_t items;         /* distinct keys */
     uint64_t puts, deletes; /* last change per key */
-    uint64_t folded;       /* changes replaced by a later change of their key */
-    uint64_t item_bytes;   /* sum of the final items' sizes (DynamoDB's rules) */
-    double wcu;            /* sum of dp_wcu_estimate over the final changes */
-    size_t keyset_bytes;   /* memory of the set */
+    uint64_t folded;        /* changes replaced by a later change of their key */
+    uint64_t item_bytes;    /* sum of the final items' sizes (DynamoDB's rules) */
+    double wcu;             /* sum of dp_wcu_estimate over the final changes */
+    size_t keyset_bytes;    /* memory of the set */
 } sk_dryrun_totals;
 sk_dryrun *sk_dryrun_new(uint64_t max_keys, int transactional); /* max_keys 0: the default */
-void sk_dryrun_destroy(sk_dryrun *d);                            /* accepts NULL */
+void sk_dryrun_destroy(sk_dryrun *d);                           /* accepts NULL */
 /* 0; -1 out of memory; -2 more than max_keys distinct keys. */
 int sk_dryrun_add(sk_dryrun *d, const char *key, size_t key_len, int op, size_t item_size);
 void sk_dryrun_get(const sk_dryrun *d, sk_dryrun_totals *out);
@@ -175,6 +175,7 @@ typedef struct sk_worker {
 /* threads > 1: lines are parsed by the workers in chunks; a sequencer hands
  * the parsed records to the engines in input order (per-key order). */
 #define SK_PCHUNK_LINES 256
+#define SK_PCHUNK_POOL 8
 #define SK_NO_KEY ((size_t)-1)
 typedef struct sk_pline {
     size_t off, len; /* in the chunk's text */
@@ -233,8 +234,8 @@ struct ddbpipe_sink {
     ddbpipe_dr_cb_t dr_cb;
     void *dr_opaque;
     int tombstones_ignore;
-    int ckpt_fd;           /* input file checkpoints are tied to; -1: none */
-    char *ckpt_input_name; /* its name, for messages */
+    int ckpt_fd;              /* input file checkpoints are tied to; -1: none */
+    char *ckpt_input_name;    /* its name, for messages */
     sk_prefix_hash ckpt_hash; /* digest of ckpt_fd's bytes before the checkpoint */
     dp_capacity_bucket *wcap; /* max_write_capacity_per_s: one bucket for every worker; NULL: no cap */
     dp_rate_adapt *wadapt;    /* retry_mode adaptive: the write rate that follows the table's grant; NULL: off */
@@ -277,6 +278,8 @@ struct ddbpipe_sink {
     sk_pchunk *cur;                 /* being filled by produce */
     sk_pchunk *pq_head, *pq_tail;   /* waiting to be parsed */
     sk_pchunk *ord_head, *ord_tail; /* submitted, not yet delivered, in input order */
+    sk_pchunk *pchunk_pool;         /* delivered chunks kept for reuse (pq_mu), at most SK_PCHUNK_POOL */
+    int pchunk_pooled;
     uint64_t next_cseq;
     unsigned rr;
     void *metrics;         /* sink_metrics.c */
