@@ -96,7 +96,7 @@ valgrind: build
 
 format:
 	@command -v clang-format >/dev/null || scripts/install-deps.sh --format
-	find src cli include tests bench -name '*.[ch]' 2>/dev/null | xargs -r clang-format -i
+	find src cli include tests bench examples -name '*.[ch]' 2>/dev/null | xargs -r clang-format -i
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) build-valgrind

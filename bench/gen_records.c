@@ -19,7 +19,8 @@ int main(int argc, char **argv) {
                "\"tags\":[\"t%d\",\"t%d\"],\"note\":\"lorem ipsum dolor sit amet adipiscing "
                "sed do eiusmod tempor incididunt %08d\"}\n",
                i, rand() % 100000, rand() % 1000, beh[rand() % 5], rand() % 1000, rand() % 100, rand() % 60,
-               rand() % 60, rand() % 1000, (rand() & 1) ? "true" : "false", rand() % 50, rand() % 50 + 50, rand());
+               rand() % 60, rand() % 1000, (rand() & 1) ? "true" : "false", rand() % 50, rand() % 50 + 50,
+               rand());
     }
     return 0;
 }

@@ -135,7 +135,8 @@ static size_t scan_item(char *o, size_t cap, long i) {
     return (size_t)snprintf(
         o, cap,
         "{\"%s\":{\"S\":\"user-%010ld\"},\"item_id\":{\"N\":\"%lu\"},\"category_id\":{\"N\":\"%lu\"},"
-        "\"behavior\":{\"S\":\"%s\"},\"price\":{\"N\":\"%lu.%02lu\"},\"ts\":{\"S\":\"2026-11-21T12:%02lu:%02lu.%03luZ\"},"
+        "\"behavior\":{\"S\":\"%s\"},\"price\":{\"N\":\"%lu.%02lu\"},\"ts\":{\"S\":\"2026-11-21T12:%02lu:%"
+        "02lu.%03luZ\"},"
         "\"active\":{\"BOOL\":%s},\"tags\":{\"L\":[{\"S\":\"t%lu\"},{\"S\":\"t%lu\"}]},"
         "\"note\":{\"S\":\"lorem ipsum dolor sit amet adipiscing sed do eiusmod tempor incididunt %lu\"}}",
         pk_name, i, (unsigned long)(h % 50000), (unsigned long)(h >> 20) % 1000, beh[(h >> 30) % 4],

@@ -104,7 +104,8 @@ int cli_cmd_config(int argc, char **argv) {
     }
     for (size_t i = 0; i < ddbpipe_conf_kafka_count(c.conf); i++) {
         const char *kn = ddbpipe_conf_kafka_name(c.conf, i);
-        printf("kafka.%s = %s\n", kn, ddbpipe_conf_kafka_is_secret(kn) ? "****" : ddbpipe_conf_kafka_value(c.conf, i));
+        printf("kafka.%s = %s\n", kn,
+               ddbpipe_conf_kafka_is_secret(kn) ? "****" : ddbpipe_conf_kafka_value(c.conf, i));
     }
     if (!c.quiet)
         fprintf(stderr, "configuration ok%s%s\n", for_cmd ? " for " : "", for_cmd ? for_cmd : "");

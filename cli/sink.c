@@ -65,55 +65,56 @@ static void on_signal(int sig) {
 }
 
 static void help(void) {
-    printf("Usage: ddbpipe sink -c FILE [-i INPUT|-] [--format FORMAT] [--dead-letter FILE]\n"
-           "                    [--checkpoint FILE [--checkpoint-reset]] [--stats-file FILE]\n"
-           "                    [--set KEY=VALUE ...]\n"
-           "       ddbpipe sink -c FILE --dry-run [-i INPUT|-] [--format FORMAT] [--dead-letter FILE]\n"
-           "       ddbpipe sink -c FILE --kafka [--format FORMAT] [--dead-letter FILE] [--stats-file FILE]\n\n"
-           "Write a change stream into a DynamoDB table. Input is JSON lines (a file or stdin):\n"
-           "a plain object upserts that row; Feldera {\"insert\":..}/{\"delete\":..}, Debezium\n"
-           "envelopes and DynamoDB Streams records (as written by 'ddbpipe source --format\n"
-           "dynamodb') are recognised per line; Debezium tombstones (null) are skipped and\n"
-           "counted. A UTF-8 BOM and CRLF line ends are accepted. Per-key order holds at any\n"
-           "concurrency, batches\n"
-           "never hold a key twice, and bad records go to the dead-letter file with their line\n"
-           "number and reason instead of stopping the stream.\n\n"
-           "SIGINT/SIGTERM stop reading, flush what is buffered and in flight, and exit 0; a\n"
-           "second signal aborts at once (exit 130). SIGHUP reopens the dead-letter file (for\n"
-           "logrotate). With metrics_address set, /healthz and /readyz answer there from before\n"
-           "the first AWS call and before the input is opened. A progress line is shown on\n"
-           "stderr when it is a terminal, and a summary at the end (unless --quiet).\n\n"
-           "Options:\n"
-           "  -i, --input FILE      read from FILE ('-' or absent: stdin)\n"
-           "      --format FORMAT   auto (default), json, feldera, debezium, dynamodb-stream\n"
-           "      --dead-letter FILE  append rejected records (line, reason) to FILE\n"
-           "      --checkpoint FILE record the input offset up to which everything is written\n"
-           "                        (file input); a restarted run resumes after it\n"
-           "      --checkpoint-reset  start over: remove the --checkpoint file and read from byte 0\n"
-           "                        (a checkpoint records the input it was taken from: device,\n"
-           "                        inode, size, digest; one taken from another file, or from\n"
-           "                        this one before it was rewritten, is refused with exit 2)\n"
-           "      --stats-file FILE write statistics as JSON at exit\n"
-           "      --dry-run         read and validate the whole input and write nothing (only\n"
-           "                        DescribeTable is called); print on stdout the records, the items\n"
-           "                        left after folding the input to the last change per key, their\n"
-           "                        bytes and the estimated write capacity units (ceil(item size /\n"
-           "                        1 KB) per put, 1 per delete, x2 transactional), and the cost with\n"
-           "                        price_per_million_wcu. The per-key set holds a 16-byte digest per\n"
-           "                        distinct key: 32-64 bytes a key (10 million keys: <= 640 MB)\n"
-           "      --dry-run-max-keys N  stop the dry run (exit 3) past N distinct keys (default\n"
-           "                        100000000, about 3-6 GB)\n"
-           "      --kafka           read from Kafka instead (or kafka_enabled: true): a consumer group\n"
-           "                        member on kafka_topics; kafka.<property> keys go to librdkafka\n"
-           "                        (kafka.bootstrap.servers, kafka.group.id, kafka.security.protocol,\n"
-           "                        kafka.sasl.*, kafka.ssl.*). Offsets are committed only below\n"
-           "                        messages that are written or dead-lettered (every\n"
-           "                        kafka_commit_interval_ms, on rebalance, at exit); a null value\n"
-           "                        with a key deletes that key (kafka_tombstones); dead letters go\n"
-           "                        to dead_letter_topic or --dead-letter FILE with partition/offset\n"
-           "      --sql FILE        take the configuration from the CREATE TABLE ... WITH\n"
-           "                        ('connector' = 'dynamodb', ...) in FILE (Flink or Feldera SQL;\n"
-           "                        instead of -c)\n\n");
+    printf(
+        "Usage: ddbpipe sink -c FILE [-i INPUT|-] [--format FORMAT] [--dead-letter FILE]\n"
+        "                    [--checkpoint FILE [--checkpoint-reset]] [--stats-file FILE]\n"
+        "                    [--set KEY=VALUE ...]\n"
+        "       ddbpipe sink -c FILE --dry-run [-i INPUT|-] [--format FORMAT] [--dead-letter FILE]\n"
+        "       ddbpipe sink -c FILE --kafka [--format FORMAT] [--dead-letter FILE] [--stats-file FILE]\n\n"
+        "Write a change stream into a DynamoDB table. Input is JSON lines (a file or stdin):\n"
+        "a plain object upserts that row; Feldera {\"insert\":..}/{\"delete\":..}, Debezium\n"
+        "envelopes and DynamoDB Streams records (as written by 'ddbpipe source --format\n"
+        "dynamodb') are recognised per line; Debezium tombstones (null) are skipped and\n"
+        "counted. A UTF-8 BOM and CRLF line ends are accepted. Per-key order holds at any\n"
+        "concurrency, batches\n"
+        "never hold a key twice, and bad records go to the dead-letter file with their line\n"
+        "number and reason instead of stopping the stream.\n\n"
+        "SIGINT/SIGTERM stop reading, flush what is buffered and in flight, and exit 0; a\n"
+        "second signal aborts at once (exit 130). SIGHUP reopens the dead-letter file (for\n"
+        "logrotate). With metrics_address set, /healthz and /readyz answer there from before\n"
+        "the first AWS call and before the input is opened. A progress line is shown on\n"
+        "stderr when it is a terminal, and a summary at the end (unless --quiet).\n\n"
+        "Options:\n"
+        "  -i, --input FILE      read from FILE ('-' or absent: stdin)\n"
+        "      --format FORMAT   auto (default), json, feldera, debezium, dynamodb-stream\n"
+        "      --dead-letter FILE  append rejected records (line, reason) to FILE\n"
+        "      --checkpoint FILE record the input offset up to which everything is written\n"
+        "                        (file input); a restarted run resumes after it\n"
+        "      --checkpoint-reset  start over: remove the --checkpoint file and read from byte 0\n"
+        "                        (a checkpoint records the input it was taken from: device,\n"
+        "                        inode, size, digest; one taken from another file, or from\n"
+        "                        this one before it was rewritten, is refused with exit 2)\n"
+        "      --stats-file FILE write statistics as JSON at exit\n"
+        "      --dry-run         read and validate the whole input and write nothing (only\n"
+        "                        DescribeTable is called); print on stdout the records, the items\n"
+        "                        left after folding the input to the last change per key, their\n"
+        "                        bytes and the estimated write capacity units (ceil(item size /\n"
+        "                        1 KB) per put, 1 per delete, x2 transactional), and the cost with\n"
+        "                        price_per_million_wcu. The per-key set holds a 16-byte digest per\n"
+        "                        distinct key: 32-64 bytes a key (10 million keys: <= 640 MB)\n"
+        "      --dry-run-max-keys N  stop the dry run (exit 3) past N distinct keys (default\n"
+        "                        100000000, about 3-6 GB)\n"
+        "      --kafka           read from Kafka instead (or kafka_enabled: true): a consumer group\n"
+        "                        member on kafka_topics; kafka.<property> keys go to librdkafka\n"
+        "                        (kafka.bootstrap.servers, kafka.group.id, kafka.security.protocol,\n"
+        "                        kafka.sasl.*, kafka.ssl.*). Offsets are committed only below\n"
+        "                        messages that are written or dead-lettered (every\n"
+        "                        kafka_commit_interval_ms, on rebalance, at exit); a null value\n"
+        "                        with a key deletes that key (kafka_tombstones); dead letters go\n"
+        "                        to dead_letter_topic or --dead-letter FILE with partition/offset\n"
+        "      --sql FILE        take the configuration from the CREATE TABLE ... WITH\n"
+        "                        ('connector' = 'dynamodb', ...) in FILE (Flink or Feldera SQL;\n"
+        "                        instead of -c)\n\n");
     cli_print_common_options(stdout);
     printf("\nExit codes: 0 all written, 1 finished but records were dead-lettered, 2 usage or\n"
            "configuration error, 3 fatal (auth, missing table, fail_on_error, unreachable),\n"
@@ -269,12 +270,13 @@ static int sink_kafka(cli_common *c, const ddbpipe_sink_options_t *so, const cha
             uint64_t done = st.records_written + st.records_deleted;
             fprintf(stderr,
                     "ddbpipe sink: kafka: %llu messages in, %llu written (%llu puts, %llu deletes), %llu "
-                    "dead-lettered, %llu tombstones ignored, %llu commits, %llu rebalances, %.1f s, %.0f records/s%s\n",
+                    "dead-lettered, %llu tombstones ignored, %llu commits, %llu rebalances, %.1f s, %.0f "
+                    "records/s%s\n",
                     (unsigned long long)ks.messages_in, (unsigned long long)done,
                     (unsigned long long)st.records_written, (unsigned long long)st.records_deleted,
                     (unsigned long long)st.dead_lettered, (unsigned long long)ks.tombstones_ignored,
-                    (unsigned long long)ks.commits, (unsigned long long)ks.rebalances, el, el > 0 ? (double)done / el : 0.0,
-                    g_signals ? " (stopped by signal)" : "");
+                    (unsigned long long)ks.commits, (unsigned long long)ks.rebalances, el,
+                    el > 0 ? (double)done / el : 0.0, g_signals ? " (stopped by signal)" : "");
         }
         if (stats_file && cli_write_stats_file(stats_file, ddbpipe_kafka_sink_stats_json(k)) != 0) {
             fprintf(stderr, "ddbpipe sink: cannot write --stats-file %s: %s\n", stats_file, strerror(errno));
@@ -290,18 +292,19 @@ out:
 }
 
 int cli_cmd_sink(int argc, char **argv) {
-    static const struct option longopts[] = {CLI_COMMON_LONG,
-                                             {"input", required_argument, NULL, 'i'},
-                                             {"format", required_argument, NULL, OPT_FORMAT},
-                                             {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
-                                             {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
-                                             {"stats-file", required_argument, NULL, OPT_STATS_FILE},
-                                             {"sql", required_argument, NULL, OPT_SQL},
-                                             {"kafka", no_argument, NULL, OPT_KAFKA},
-                                             {"checkpoint-reset", no_argument, NULL, OPT_CKPT_RESET},
-                                             {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-                                             {"dry-run-max-keys", required_argument, NULL, OPT_DRY_RUN_MAX_KEYS},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        CLI_COMMON_LONG,
+        {"input", required_argument, NULL, 'i'},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
+        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+        {"stats-file", required_argument, NULL, OPT_STATS_FILE},
+        {"sql", required_argument, NULL, OPT_SQL},
+        {"kafka", no_argument, NULL, OPT_KAFKA},
+        {"checkpoint-reset", no_argument, NULL, OPT_CKPT_RESET},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"dry-run-max-keys", required_argument, NULL, OPT_DRY_RUN_MAX_KEYS},
+        {NULL, 0, NULL, 0}};
     cli_common c;
     ddbpipe_sink_options_t so = {.format = "auto"};
     ddbpipe_sink_t *sink = NULL;
@@ -492,7 +495,8 @@ int cli_cmd_sink(int argc, char **argv) {
              * if the checkpoint was taken from this very input. */
             uint64_t cp_off = 0, cp_line = 0;
             err[0] = '\0';
-            ddbpipe_result_t cr = ddbpipe_sink_resume_input(sink, fd, input, &cp_off, &cp_line, err, sizeof err);
+            ddbpipe_result_t cr =
+                ddbpipe_sink_resume_input(sink, fd, input, &cp_off, &cp_line, err, sizeof err);
             input_tied = 1; /* the checkpoint is tied to this input, its prefix digest kept */
             if (cr == DDBPIPE_OK && cp_off > 0) {
                 consumed = cp_off;
@@ -514,7 +518,8 @@ int cli_cmd_sink(int argc, char **argv) {
             goto out;
         }
     }
-    if (so.checkpoint_path && !input_tied && ddbpipe_sink_set_checkpoint_input(sink, fd, input) != DDBPIPE_OK) {
+    if (so.checkpoint_path && !input_tied &&
+        ddbpipe_sink_set_checkpoint_input(sink, fd, input) != DDBPIPE_OK) {
         fprintf(stderr, "ddbpipe sink: out of memory\n");
         rc = DDBPIPE_EXIT_FATAL;
         goto out;
@@ -681,9 +686,9 @@ stats:
                     st.dead_lettered && so.dead_letter_path ? " -> " : "",
                     st.dead_lettered && so.dead_letter_path ? so.dead_letter_path : "",
                     (unsigned long long)st.condition_check_failures, (unsigned long long)st.tombstones,
-                    (unsigned long long)st.duplicates_folded,
-                    (unsigned long long)st.retries, (unsigned long long)st.throttled_items, el,
-                    el > 0 ? (double)done / el : 0.0, interrupted ? " (interrupted)" : "");
+                    (unsigned long long)st.duplicates_folded, (unsigned long long)st.retries,
+                    (unsigned long long)st.throttled_items, el, el > 0 ? (double)done / el : 0.0,
+                    interrupted ? " (interrupted)" : "");
         }
         if (stats_file && cli_write_stats_file(stats_file, ddbpipe_sink_stats_json(sink)) != 0) {
             fprintf(stderr, "ddbpipe sink: cannot write --stats-file %s: %s\n", stats_file, strerror(errno));

@@ -373,7 +373,8 @@ int cli_cmd_source(int argc, char **argv) {
         if (!oc.f && g_signals) {
             if (!c.quiet)
                 fprintf(stderr,
-                        "ddbpipe source: stopped by signal while waiting to open %s; nothing written\n", output);
+                        "ddbpipe source: stopped by signal while waiting to open %s; nothing written\n",
+                        output);
             rc = DDBPIPE_EXIT_OK;
             goto out;
         }
@@ -412,7 +413,8 @@ int cli_cmd_source(int argc, char **argv) {
         ddbpipe_source_stop(src);
     {
         struct stat ost;
-        if (!ko && fstat(oc.fd, &ost) == 0 && (S_ISFIFO(ost.st_mode) || S_ISSOCK(ost.st_mode) || isatty(oc.fd))) {
+        if (!ko && fstat(oc.fd, &ost) == 0 &&
+            (S_ISFIFO(ost.st_mode) || S_ISSOCK(ost.st_mode) || isatty(oc.fd))) {
             watch.fd = oc.fd;
             watching = pthread_create(&watch.thread, NULL, watch_output, &watch) == 0;
         }

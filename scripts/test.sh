@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: configure and build (keep going past errors), every ctest tier (unit, fault, integration with DynamoDB
-# Local), then the fuzz smoke run, the layer check (scripts/check-layers.sh), then static analysis (scripts/lint.sh:
-# cppcheck and clang-tidy over src/ and cli/, in build-lint), then one summary a reader can count.
+# Local), then the fuzz smoke run, the layer check (scripts/check-layers.sh), the format check
+# (scripts/check-format.sh), then static analysis (scripts/lint.sh: cppcheck and clang-tidy over src/ and cli/, in
+# build-lint), then one summary a reader can count.
 #   scripts/test.sh BUILD_DIR [FUZZ_BUILD_DIR]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,11 @@ fuzz_rc=${PIPESTATUS[0]}
 layers_log="$BUILD/layers-summary.log"
 scripts/check-layers.sh 2>&1 | tee "$layers_log"
 layers_rc=${PIPESTATUS[0]}
+
+# The .clang-format style over every C file (make format applies it).
+format_log="$BUILD/format-summary.log"
+scripts/check-format.sh 2>&1 | tee "$format_log"
+format_rc=${PIPESTATUS[0]}
 
 # Static analysis: any finding (or a missing tool, exit 2) fails make test.
 lint_log="$BUILD/lint-summary.log"
@@ -75,6 +81,7 @@ skipped=$(grep -c 'Skipped ' "$log" | head -n1 || true)
 [ "${skipped:-0}" -gt 0 ] && echo "ctest: $skipped test(s) skipped (see SKIPPED lines above)"
 tail -n1 "$BUILD/fuzz-summary.log"
 tail -n1 "$layers_log"
+tail -n1 "$format_log"
 grep -E '^lint: [a-z/-]+( clean|: [0-9]+ finding| missing)' "$lint_log" || true
 [ "$lint_rc" -eq 0 ] || grep -qE '^lint: [a-z/-]+(: [0-9]+ finding| missing)' "$lint_log" ||
     echo "lint: FAILED (exit $lint_rc, e.g. the build-lint configure failed; output above)"
@@ -87,7 +94,7 @@ if [ -f "$BUILD/asan-summary.log" ] && { [ "${CI:-}" = "true" ] || [ "${DDBPIPE_
     tail -n1 "$BUILD/valgrind-summary.log"
 fi
 if [ "$ctest_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$lint_rc" -ne 0 ] || [ "$build_rc" -ne 0 ] ||
-    [ "$layers_rc" -ne 0 ] || [ "$san_rc" -ne 0 ] || [ "$pkg_rc" -ne 0 ]; then
+    [ "$layers_rc" -ne 0 ] || [ "$format_rc" -ne 0 ] || [ "$san_rc" -ne 0 ] || [ "$pkg_rc" -ne 0 ]; then
     echo "make test: FAILED"
     exit 1
 fi

@@ -44,25 +44,25 @@ typedef enum ddbpipe_result {
     DDBPIPE_OK = 0,
     DDBPIPE_ERR_NOMEM = 1,
     DDBPIPE_ERR_INVALID_ARG = 2,
-    DDBPIPE_ERR_PARSE = 3,         /* malformed input (JSON, YAML, XML, ...) */
-    DDBPIPE_ERR_IO = 4,            /* file or pipe error */
-    DDBPIPE_ERR_CONFIG = 5,        /* invalid configuration */
-    DDBPIPE_ERR_CREDENTIALS = 6,   /* no provider could supply credentials */
-    DDBPIPE_ERR_TRANSPORT = 7,     /* connect/reset/DNS: retryable */
-    DDBPIPE_ERR_TIMEOUT = 8,       /* connect or read timeout: retryable */
-    DDBPIPE_ERR_CRC32 = 9,         /* x-amz-crc32 mismatch: retryable */
-    DDBPIPE_ERR_SERVICE = 10,      /* the service answered with an error */
-    DDBPIPE_ERR_TOO_LARGE = 11,    /* a size cap was hit */
-    DDBPIPE_ERR_QUEUE_FULL = 12,   /* backpressure: flush and try again */
-    DDBPIPE_ERR_NOT_FOUND = 13,    /* table/stream/profile missing */
-    DDBPIPE_ERR_UNSUPPORTED = 14,  /* feature not built or not applicable */
-    DDBPIPE_ERR_AUTH = 15,         /* signature/credentials rejected */
-    DDBPIPE_ERR_VALIDATION = 16,   /* record or request invalid for DynamoDB */
+    DDBPIPE_ERR_PARSE = 3,        /* malformed input (JSON, YAML, XML, ...) */
+    DDBPIPE_ERR_IO = 4,           /* file or pipe error */
+    DDBPIPE_ERR_CONFIG = 5,       /* invalid configuration */
+    DDBPIPE_ERR_CREDENTIALS = 6,  /* no provider could supply credentials */
+    DDBPIPE_ERR_TRANSPORT = 7,    /* connect/reset/DNS: retryable */
+    DDBPIPE_ERR_TIMEOUT = 8,      /* connect or read timeout: retryable */
+    DDBPIPE_ERR_CRC32 = 9,        /* x-amz-crc32 mismatch: retryable */
+    DDBPIPE_ERR_SERVICE = 10,     /* the service answered with an error */
+    DDBPIPE_ERR_TOO_LARGE = 11,   /* a size cap was hit */
+    DDBPIPE_ERR_QUEUE_FULL = 12,  /* backpressure: flush and try again */
+    DDBPIPE_ERR_NOT_FOUND = 13,   /* table/stream/profile missing */
+    DDBPIPE_ERR_UNSUPPORTED = 14, /* feature not built or not applicable */
+    DDBPIPE_ERR_AUTH = 15,        /* signature/credentials rejected */
+    DDBPIPE_ERR_VALIDATION = 16,  /* record or request invalid for DynamoDB */
     DDBPIPE_ERR_RETRIES_EXHAUSTED = 17,
     DDBPIPE_ERR_INTERRUPTED = 18,
     DDBPIPE_ERR_SCHEMA_MISMATCH = 19, /* table key schema differs from config */
-    DDBPIPE_ERR_DATA_LOSS = 20,    /* e.g. TrimmedDataAccessException */
-    DDBPIPE_ERR_TLS = 21,          /* TLS: certificate not verified, bad CA file */
+    DDBPIPE_ERR_DATA_LOSS = 20,       /* e.g. TrimmedDataAccessException */
+    DDBPIPE_ERR_TLS = 21,             /* TLS: certificate not verified, bad CA file */
     DDBPIPE_ERR__COUNT
 } ddbpipe_result_t;
 
@@ -95,11 +95,11 @@ DDBPIPE_API ddbpipe_conf_t *ddbpipe_conf_dup(const ddbpipe_conf_t *conf);
 /* Set one property by name (canonical name or a dialect alias). On failure
  * writes a message naming key, value and allowed range into errstr. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const char *value,
-                                  char *errstr, size_t errstr_size);
+                                              char *errstr, size_t errstr_size);
 /* Load a YAML or JSON file (format sniffed). Unknown keys are errors that
  * name the closest known key. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_conf_load_file(ddbpipe_conf_t *conf, const char *path, char *errstr,
-                                        size_t errstr_size);
+                                                    size_t errstr_size);
 /* Value as text (defaults applied); NULL when unset and no default. Secret
  * properties return their value here: callers must never print them. */
 DDBPIPE_API const char *ddbpipe_conf_get(const ddbpipe_conf_t *conf, const char *name);
@@ -109,17 +109,17 @@ DDBPIPE_API const char *ddbpipe_conf_table(const ddbpipe_conf_t *conf);
 DDBPIPE_API int ddbpipe_conf_is_set(const ddbpipe_conf_t *conf, const char *name);
 /* Validate cross-field rules (keys, batch size per mode, ...). */
 DDBPIPE_API ddbpipe_result_t ddbpipe_conf_validate(const ddbpipe_conf_t *conf, const char *subcommand,
-                                       char *errstr, size_t errstr_size);
+                                                   char *errstr, size_t errstr_size);
 
 /* Iterate the property table (for --help, `config --list`, doc generation). */
 typedef struct ddbpipe_conf_prop_info {
     const char *name;
-    const char *type;     /* "string", "int", "bool", "enum", "secret", "duration_ms", ... */
-    const char *dflt;     /* NULL: no default */
-    const char *range;    /* human text: "1..25", "batch|transactional", NULL */
+    const char *type;  /* "string", "int", "bool", "enum", "secret", "duration_ms", ... */
+    const char *dflt;  /* NULL: no default */
+    const char *range; /* human text: "1..25", "batch|transactional", NULL */
     const char *doc;
-    const char *scope;    /* subcommands using it: "sink,source,check" */
-    const char *aliases;  /* dialect names: "table-name,resource.table" or NULL */
+    const char *scope;   /* subcommands using it: "sink,source,check" */
+    const char *aliases; /* dialect names: "table-name,resource.table" or NULL */
 } ddbpipe_conf_prop_info_t;
 DDBPIPE_API size_t ddbpipe_conf_prop_count(void);
 DDBPIPE_API const ddbpipe_conf_prop_info_t *ddbpipe_conf_prop_at(size_t i);
@@ -141,7 +141,12 @@ DDBPIPE_API int ddbpipe_conf_source_leased(const ddbpipe_conf_t *conf);
 
 /* ---------------------------------------------------------------- logging */
 
-typedef enum { DDBPIPE_LOG_ERROR = 0, DDBPIPE_LOG_WARN, DDBPIPE_LOG_INFO, DDBPIPE_LOG_DEBUG } ddbpipe_log_level_t;
+typedef enum {
+    DDBPIPE_LOG_ERROR = 0,
+    DDBPIPE_LOG_WARN,
+    DDBPIPE_LOG_INFO,
+    DDBPIPE_LOG_DEBUG
+} ddbpipe_log_level_t;
 /* Global log level for stderr logging (default WARN). */
 DDBPIPE_API void ddbpipe_log_set_level(ddbpipe_log_level_t level);
 /* The configured log_level: 1 and *out when the configuration sets it,
@@ -154,16 +159,17 @@ DDBPIPE_API int ddbpipe_conf_log_level(const ddbpipe_conf_t *conf, ddbpipe_log_l
  * retry policy. Not thread-safe: one per thread. */
 typedef struct ddbpipe_client ddbpipe_client_t;
 
-DDBPIPE_API ddbpipe_result_t ddbpipe_client_new(const ddbpipe_conf_t *conf, ddbpipe_client_t **out, char *errstr,
-                                    size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_client_new(const ddbpipe_conf_t *conf, ddbpipe_client_t **out,
+                                                char *errstr, size_t errstr_size);
 DDBPIPE_API void ddbpipe_client_destroy(ddbpipe_client_t *client);
 
 /* Name of the provider that supplied credentials ("static", "environment",
  * "web-identity", "profile:NAME", "process", "assume-role", "container",
  * "imds"). Resolves credentials if needed. Never the secret itself. */
-DDBPIPE_API ddbpipe_result_t ddbpipe_client_credentials_source(ddbpipe_client_t *client, const char **provider,
-                                                   const char **access_key_id_masked, char *errstr,
-                                                   size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_client_credentials_source(ddbpipe_client_t *client,
+                                                               const char **provider,
+                                                               const char **access_key_id_masked,
+                                                               char *errstr, size_t errstr_size);
 DDBPIPE_API const char *ddbpipe_client_region(const ddbpipe_client_t *client);
 DDBPIPE_API const char *ddbpipe_client_endpoint(const ddbpipe_client_t *client);
 
@@ -185,24 +191,25 @@ typedef struct ddbpipe_table_info {
 } ddbpipe_table_info_t;
 
 DDBPIPE_API ddbpipe_result_t ddbpipe_describe_table(ddbpipe_client_t *client, const char *table,
-                                        ddbpipe_table_info_t *out, char *errstr, size_t errstr_size);
+                                                    ddbpipe_table_info_t *out, char *errstr,
+                                                    size_t errstr_size);
 
 /* Create the table described by conf (table, key columns and types,
  * billing_mode, stream_view_type) and wait for ACTIVE. Idempotent when the
  * table exists with that key schema; DDBPIPE_ERR_SCHEMA_MISMATCH naming the
  * difference otherwise. *created is set to 1 when a new table was made. */
-DDBPIPE_API ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_conf_t *conf, int *created,
-                                      char *errstr, size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_create_table(ddbpipe_client_t *client, const ddbpipe_conf_t *conf,
+                                                  int *created, char *errstr, size_t errstr_size);
 
 /* List table names, one per callback. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_list_tables(ddbpipe_client_t *client,
-                                     void (*cb)(const char *name, void *opaque), void *opaque,
-                                     char *errstr, size_t errstr_size);
+                                                 void (*cb)(const char *name, void *opaque), void *opaque,
+                                                 char *errstr, size_t errstr_size);
 
 /* Check: config valid, credentials resolve, table exists, configured key
  * columns match. Writes a human report line by line through cb. */
-DDBPIPE_API ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf, void (*cb)(const char *line, void *opaque),
-                               void *opaque);
+DDBPIPE_API ddbpipe_result_t ddbpipe_check(const ddbpipe_conf_t *conf,
+                                           void (*cb)(const char *line, void *opaque), void *opaque);
 
 /* ---------------------------------------------------------------- sink */
 
@@ -220,8 +227,8 @@ typedef struct ddbpipe_record {
     size_t value_len;
     const char *key; /* NULL: no key */
     size_t key_len;
-    void *opaque;    /* returned in the delivery report */
-    uint64_t offset; /* caller's position of the record, returned in the report (and the checkpoint) */
+    void *opaque;     /* returned in the delivery report */
+    uint64_t offset;  /* caller's position of the record, returned in the report (and the checkpoint) */
     uint64_t line_no; /* for dead-letter files and messages; 0: none */
 } ddbpipe_record_t;
 
@@ -257,11 +264,11 @@ typedef struct ddbpipe_sink_options {
     const char *dead_letter_path; /* NULL: dead letters go to stderr as a warning only */
     const char *checkpoint_path;  /* NULL: no checkpoint */
     /* Added fields (zero = default). */
-    int checkpoint_interval_ms;   /* 0: 1000. The checkpoint is also written by flush and destroy. */
-    int no_metrics_server;        /* 1: do not start the Prometheus server even if metrics_address is set */
-    ddbpipe_dr_cb_t dr_cb;        /* NULL: no delivery reports */
+    int checkpoint_interval_ms; /* 0: 1000. The checkpoint is also written by flush and destroy. */
+    int no_metrics_server;      /* 1: do not start the Prometheus server even if metrics_address is set */
+    ddbpipe_dr_cb_t dr_cb;      /* NULL: no delivery reports */
     void *dr_opaque;
-    int tombstones_ignore;        /* 1: a record without a value is IGNORED even with a key (default: delete) */
+    int tombstones_ignore; /* 1: a record without a value is IGNORED even with a key (default: delete) */
     /* 1: dry run. Records are parsed and validated (bad ones dead-lettered
      * as usual) and folded to the last change per key; nothing is sent but
      * DescribeTable (create_table_if_missing does not create), no checkpoint
@@ -290,9 +297,9 @@ typedef struct ddbpipe_sink_options {
  * numbering lines at L+1 (see ddbpipe_sink_checkpoint_read). With
  * ddbpipe_sink_set_checkpoint_input it also names the input ("file"), and
  * ddbpipe_sink_checkpoint_resume refuses it for any other input. */
-DDBPIPE_API ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts,
-                                             size_t opts_size, ddbpipe_sink_t **out, char *errstr,
-                                             size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf,
+                                                 const ddbpipe_sink_options_t *opts, size_t opts_size,
+                                                 ddbpipe_sink_t **out, char *errstr, size_t errstr_size);
 #define ddbpipe_sink_new(conf, opts, out, errstr, errstr_size)                                               \
     ddbpipe_sink_new_sz((conf), (opts), sizeof(ddbpipe_sink_options_t), (out), (errstr), (errstr_size))
 /* Does not flush: call ddbpipe_sink_flush first. Writes the checkpoint. */
@@ -308,7 +315,7 @@ DDBPIPE_API void ddbpipe_sink_destroy(ddbpipe_sink_t *sink);
  * ddbpipe_sink_flush (it writes what is good unless the error is fatal),
  * then report ddbpipe_sink_fatal_error. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *sink, const char *line, size_t len,
-                                      uint64_t line_no, uint64_t input_offset);
+                                                  uint64_t line_no, uint64_t input_offset);
 /* Offer one record (see ddbpipe_record_t); the same contract as
  * ddbpipe_sink_produce (QUEUE_FULL: poll and offer it again). Its delivery
  * report comes later from poll or flush. ddbpipe_sink_produce(line, ...) is
@@ -330,8 +337,9 @@ DDBPIPE_API ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *sink, int timeou
  * when there is no dead-letter file. On failure (DDBPIPE_ERR_IO, errstr
  * set) the old file stays in use. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_reopen_dead_letter(ddbpipe_sink_t *sink, char *errstr,
-                                                            size_t errstr_size);
-DDBPIPE_API ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *sink, char *errstr, size_t errstr_size);
+                                                             size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *sink, char *errstr,
+                                                      size_t errstr_size);
 
 typedef struct ddbpipe_sink_stats {
     uint64_t records_in, records_written, records_deleted, dead_lettered, duplicates_folded;
@@ -346,7 +354,8 @@ typedef struct ddbpipe_sink_stats {
 } ddbpipe_sink_stats_t;
 /* Fills the first out_size bytes of *out (the macro passes the caller's
  * sizeof; see "ABI" above). */
-DDBPIPE_API void ddbpipe_sink_stats_sz(const ddbpipe_sink_t *sink, ddbpipe_sink_stats_t *out, size_t out_size);
+DDBPIPE_API void ddbpipe_sink_stats_sz(const ddbpipe_sink_t *sink, ddbpipe_sink_stats_t *out,
+                                       size_t out_size);
 #define ddbpipe_sink_stats(sink, out) ddbpipe_sink_stats_sz((sink), (out), sizeof(ddbpipe_sink_stats_t))
 /* Statistics as a JSON document (caller frees with free()). */
 DDBPIPE_API char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
@@ -358,19 +367,19 @@ DDBPIPE_API char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
  * update_mode merge a key's last patch is counted by the patch's size (the
  * stored item it merges into is not read): a lower bound. */
 typedef struct ddbpipe_sink_dry_run {
-    uint64_t records;      /* changes read (bad records and tombstones not included) */
-    uint64_t input_bytes;  /* bytes of those records' lines */
-    uint64_t items;        /* distinct keys: the writes a real run would make at least */
+    uint64_t records;       /* changes read (bad records and tombstones not included) */
+    uint64_t input_bytes;   /* bytes of those records' lines */
+    uint64_t items;         /* distinct keys: the writes a real run would make at least */
     uint64_t puts, deletes; /* the last change of each key */
-    uint64_t item_bytes;   /* sum of the items to put, by DynamoDB's item size rules */
-    double wcu;            /* estimated write capacity units */
-    double cost;           /* wcu * price_per_million_wcu / 1e6; -1 when no price is configured */
-    uint64_t keyset_bytes; /* memory the per-key set took */
+    uint64_t item_bytes;    /* sum of the items to put, by DynamoDB's item size rules */
+    double wcu;             /* estimated write capacity units */
+    double cost;            /* wcu * price_per_million_wcu / 1e6; -1 when no price is configured */
+    uint64_t keyset_bytes;  /* memory the per-key set took */
 } ddbpipe_sink_dry_run_t;
 /* DDBPIPE_ERR_INVALID_ARG when the sink is not a dry run. */
-DDBPIPE_API ddbpipe_result_t ddbpipe_sink_dry_run_result_sz(const ddbpipe_sink_t *sink, ddbpipe_sink_dry_run_t *out,
-                                                           size_t out_size);
-#define ddbpipe_sink_dry_run_result(sink, out)                                                                \
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_dry_run_result_sz(const ddbpipe_sink_t *sink,
+                                                            ddbpipe_sink_dry_run_t *out, size_t out_size);
+#define ddbpipe_sink_dry_run_result(sink, out)                                                               \
     ddbpipe_sink_dry_run_result_sz((sink), (out), sizeof(ddbpipe_sink_dry_run_t))
 
 /* Read a checkpoint file written by the sink. DDBPIPE_ERR_NOT_FOUND when the
@@ -378,7 +387,8 @@ DDBPIPE_API ddbpipe_result_t ddbpipe_sink_dry_run_result_sz(const ddbpipe_sink_t
  * is malformed. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset, uint64_t *line);
 /* Parser part (no I/O; fuzzable). */
-DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset, uint64_t *line);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset,
+                                                           uint64_t *line);
 /* Tie the checkpoint to the input it is taken from: fd is the input file
  * (only read with pread and fstat; the caller keeps it open and owns it),
  * name is shown in messages. Each checkpoint then also records
@@ -386,7 +396,8 @@ DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, siz
  * (SHA-256 of every byte before the offset; kept running as the checkpoint
  * advances, so each input byte is read once more over a run). Call before
  * the first produce. DDBPIPE_ERR_INVALID_ARG for fd < 0. */
-DDBPIPE_API ddbpipe_result_t ddbpipe_sink_set_checkpoint_input(ddbpipe_sink_t *sink, int fd, const char *name);
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_set_checkpoint_input(ddbpipe_sink_t *sink, int fd,
+                                                               const char *name);
 /* Where to resume the input open on fd from the checkpoint at path: OK with
  * *offset and *line; DDBPIPE_ERR_NOT_FOUND: no checkpoint (start at 0);
  * DDBPIPE_ERR_CONFIG: the checkpoint was taken from another file, or from
@@ -397,7 +408,7 @@ DDBPIPE_API ddbpipe_result_t ddbpipe_sink_set_checkpoint_input(ddbpipe_sink_t *s
  * accepted when those bytes match. Reads the file's bytes before the offset
  * once. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_checkpoint_resume(const char *path, int fd, const char *input_name,
-                                                                        uint64_t *offset, uint64_t *line, char *errstr,
+                                                            uint64_t *offset, uint64_t *line, char *errstr,
                                                             size_t errstr_size);
 /* ddbpipe_sink_checkpoint_resume on the sink's own checkpoint file, then
  * ddbpipe_sink_set_checkpoint_input(sink, fd, name): the prefix digest
@@ -450,14 +461,17 @@ typedef struct ddbpipe_kafka_sink_options {
  * consumer; DDBPIPE_ERR_CONFIG naming the property when librdkafka refuses
  * one (secret values are never shown). */
 DDBPIPE_API ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
-                                                   const ddbpipe_kafka_sink_options_t *opts, size_t opts_size,
-                                                   ddbpipe_kafka_sink_t **out, char *errstr, size_t errstr_size);
-#define ddbpipe_kafka_sink_new(conf, opts, out, errstr, errstr_size)                                           \
-    ddbpipe_kafka_sink_new_sz((conf), (opts), sizeof(ddbpipe_kafka_sink_options_t), (out), (errstr), (errstr_size))
+                                                       const ddbpipe_kafka_sink_options_t *opts,
+                                                       size_t opts_size, ddbpipe_kafka_sink_t **out,
+                                                       char *errstr, size_t errstr_size);
+#define ddbpipe_kafka_sink_new(conf, opts, out, errstr, errstr_size)                                         \
+    ddbpipe_kafka_sink_new_sz((conf), (opts), sizeof(ddbpipe_kafka_sink_options_t), (out), (errstr),         \
+                              (errstr_size))
 /* Consume until ddbpipe_kafka_sink_stop (or tick) asks to stop or the sink
  * stops on a fatal error; then flush, commit, and leave the group. Returns
  * DDBPIPE_OK or the error that stopped it (message in errstr). */
-DDBPIPE_API ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr, size_t errstr_size);
+DDBPIPE_API ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr,
+                                                    size_t errstr_size);
 /* Async-signal-safe. */
 DDBPIPE_API void ddbpipe_kafka_sink_stop(ddbpipe_kafka_sink_t *k);
 DDBPIPE_API void ddbpipe_kafka_sink_destroy(ddbpipe_kafka_sink_t *k);
@@ -471,8 +485,9 @@ typedef struct ddbpipe_kafka_stats {
     uint64_t tombstones_ignored; /* tombstones skipped (kafka_tombstones: ignore, or no key); appended */
 } ddbpipe_kafka_stats_t;
 DDBPIPE_API void ddbpipe_kafka_sink_stats_sz(const ddbpipe_kafka_sink_t *k, ddbpipe_kafka_stats_t *out,
-                                            size_t out_size);
-#define ddbpipe_kafka_sink_stats(k, out) ddbpipe_kafka_sink_stats_sz((k), (out), sizeof(ddbpipe_kafka_stats_t))
+                                             size_t out_size);
+#define ddbpipe_kafka_sink_stats(k, out)                                                                     \
+    ddbpipe_kafka_sink_stats_sz((k), (out), sizeof(ddbpipe_kafka_stats_t))
 /* The sink's statistics JSON with "kafka": {counters, "partitions": [{topic,
  * partition, committed, position, high_watermark, lag}]}. Caller frees. */
 DDBPIPE_API char *ddbpipe_kafka_sink_stats_json(const ddbpipe_kafka_sink_t *k);
@@ -519,13 +534,14 @@ typedef struct ddbpipe_source_options {
      * caller must make emitted lines durable (fflush). */
     int (*flush)(void *opaque);
     void *opaque;
-    int checkpoint_interval_ms;  /* 0: 1000; the checkpoint is also written at exit */
+    int checkpoint_interval_ms; /* 0: 1000; the checkpoint is also written at exit */
     /* Instead of emit, when set: each event with its item key as canonical
      * JSON ({"pk":v[,"sk":v]}: S and B as strings, N as DynamoDB's canonical
      * number) and is_remove for deletes; for keyed outputs such as Kafka
      * (ddbpipe_kafka_output_emit). Return non-zero to stop. */
-    int (*emit_keyed)(const char *key, size_t key_len, const char *line, size_t len, int is_remove, void *opaque);
-    int follow_new_stream;       /* 1: as the follow_new_stream property (either turns it on) */
+    int (*emit_keyed)(const char *key, size_t key_len, const char *line, size_t len, int is_remove,
+                      void *opaque);
+    int follow_new_stream; /* 1: as the follow_new_stream property (either turns it on) */
 } ddbpipe_source_options_t;
 
 /* Validates options and builds the client; no network I/O yet (config
@@ -546,8 +562,8 @@ typedef struct ddbpipe_source_options {
  * without a known position (held iterator expired, restart before the
  * stream phase) is read from TRIM_HORIZON: more duplicates, never a gap. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf,
-                                               const ddbpipe_source_options_t *opts, size_t opts_size,
-                                               ddbpipe_source_t **out, char *errstr, size_t errstr_size);
+                                                   const ddbpipe_source_options_t *opts, size_t opts_size,
+                                                   ddbpipe_source_t **out, char *errstr, size_t errstr_size);
 #define ddbpipe_source_new(conf, opts, out, errstr, errstr_size)                                             \
     ddbpipe_source_new_sz((conf), (opts), sizeof(ddbpipe_source_options_t), (out), (errstr), (errstr_size))
 DDBPIPE_API void ddbpipe_source_destroy(ddbpipe_source_t *source);
@@ -587,8 +603,8 @@ typedef struct ddbpipe_sql_options {
      * NULL: none. */
     void (*notice)(const char *line, void *opaque);
     void *opaque;
-    int stdin_fd;            /* input of SELECT * FROM STDIN; -1: not available (the script came from stdin) */
-    int table_output;        /* 1: SELECT answers as an aligned text table (for a terminal) */
+    int stdin_fd;     /* input of SELECT * FROM STDIN; -1: not available (the script came from stdin) */
+    int table_output; /* 1: SELECT answers as an aligned text table (for a terminal) */
     const char *dead_letter_path; /* for the sink; NULL: rejected records are only warned about */
 } ddbpipe_sql_options_t;
 
@@ -600,9 +616,9 @@ typedef struct ddbpipe_sql_stats {
  * the DDL's options override it. stats_or_NULL is filled as far as the run
  * got. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sql_run_sz(const char *text, size_t len, const ddbpipe_conf_t *base_conf,
-                                            const ddbpipe_sql_options_t *opts, size_t opts_size,
-                                            ddbpipe_sql_stats_t *stats_or_NULL, size_t stats_size,
-                                            char *errstr, size_t errstr_size);
+                                                const ddbpipe_sql_options_t *opts, size_t opts_size,
+                                                ddbpipe_sql_stats_t *stats_or_NULL, size_t stats_size,
+                                                char *errstr, size_t errstr_size);
 #define ddbpipe_sql_run(text, len, base_conf, opts, stats_or_NULL, errstr, errstr_size)                      \
     ddbpipe_sql_run_sz((text), (len), (base_conf), (opts), sizeof(ddbpipe_sql_options_t), (stats_or_NULL),   \
                        sizeof(ddbpipe_sql_stats_t), (errstr), (errstr_size))

@@ -17,60 +17,60 @@
 #include "common/log.h"
 #include "common/util.h"
 
-void dp_credentials_clear(dp_credentials *c)
-{
-    if (c) explicit_bzero(c, sizeof(*c));
+void dp_credentials_clear(dp_credentials *c) {
+    if (c)
+        explicit_bzero(c, sizeof(*c));
 }
 
-void dp_cred_provider_destroy(dp_cred_provider *p)
-{
-    if (p && p->vt && p->vt->destroy) p->vt->destroy(p);
+void dp_cred_provider_destroy(dp_cred_provider *p) {
+    if (p && p->vt && p->vt->destroy)
+        p->vt->destroy(p);
 }
 
-const char *dp_cred_getenv(const char *name)
-{
+const char *dp_cred_getenv(const char *name) {
     const char *v = getenv(name);
     return (v && *v) ? v : NULL;
 }
 
-const char *dp_cred_opt_env(const char *opt, const char *env_name)
-{
-    if (opt && *opt) return opt;
+const char *dp_cred_opt_env(const char *opt, const char *env_name) {
+    if (opt && *opt)
+        return opt;
     return dp_cred_getenv(env_name);
 }
 
-const char *dp_cred_region(const char *opt)
-{
+const char *dp_cred_region(const char *opt) {
     const char *r = dp_cred_opt_env(opt, "AWS_REGION");
     return r ? r : dp_cred_getenv("AWS_DEFAULT_REGION");
 }
 
-const char *dp_cred_ca_file(const dp_cred_options *o)
-{
+const char *dp_cred_ca_file(const dp_cred_options *o) {
     return dp_cred_opt_env(o ? o->ca_file : NULL, "AWS_CA_BUNDLE");
 }
 
-static int dup_str(const char **dst, const char *src)
-{
+static int dup_str(const char **dst, const char *src) {
     *dst = NULL;
-    if (!src) return 0;
+    if (!src)
+        return 0;
     *dst = strdup(src);
     return *dst ? 0 : -1;
 }
 
-ddbpipe_result_t dp_cred_opts_dup(dp_cred_opts_copy *dst, const dp_cred_options *src)
-{
+ddbpipe_result_t dp_cred_opts_dup(dp_cred_opts_copy *dst, const dp_cred_options *src) {
     dp_cred_options z;
     dp_cred_options_init(&z); /* the defaults when src is NULL */
     memset(dst, 0, sizeof(*dst));
-    if (!src) src = &z;
+    if (!src)
+        src = &z;
     dst->o = *src;
-    if (dup_str(&dst->o.access_key_id, src->access_key_id) || dup_str(&dst->o.secret_access_key, src->secret_access_key) ||
+    if (dup_str(&dst->o.access_key_id, src->access_key_id) ||
+        dup_str(&dst->o.secret_access_key, src->secret_access_key) ||
         dup_str(&dst->o.session_token, src->session_token) || dup_str(&dst->o.profile, src->profile) ||
         dup_str(&dst->o.region, src->region) || dup_str(&dst->o.sts_endpoint, src->sts_endpoint) ||
-        dup_str(&dst->o.credentials_file, src->credentials_file) || dup_str(&dst->o.config_file, src->config_file) ||
+        dup_str(&dst->o.credentials_file, src->credentials_file) ||
+        dup_str(&dst->o.config_file, src->config_file) ||
         dup_str(&dst->o.web_identity_token_file, src->web_identity_token_file) ||
-        dup_str(&dst->o.role_arn, src->role_arn) || dup_str(&dst->o.role_session_name, src->role_session_name) ||
+        dup_str(&dst->o.role_arn, src->role_arn) ||
+        dup_str(&dst->o.role_session_name, src->role_session_name) ||
         dup_str(&dst->o.external_id, src->external_id) || dup_str(&dst->o.provider, src->provider) ||
         dup_str(&dst->o.ca_file, src->ca_file)) {
         dp_cred_opts_free(dst);
@@ -79,17 +79,16 @@ ddbpipe_result_t dp_cred_opts_dup(dp_cred_opts_copy *dst, const dp_cred_options 
     return DDBPIPE_OK;
 }
 
-static void free_secret(const char *s)
-{
+static void free_secret(const char *s) {
     if (s) {
         explicit_bzero((char *)s, strlen(s));
         free((char *)s);
     }
 }
 
-void dp_cred_opts_free(dp_cred_opts_copy *c)
-{
-    if (!c) return;
+void dp_cred_opts_free(dp_cred_opts_copy *c) {
+    if (!c)
+        return;
     free((char *)c->o.access_key_id);
     free_secret(c->o.secret_access_key);
     free_secret(c->o.session_token);
@@ -123,10 +122,10 @@ struct dp_cred_chain {
     dp_credentials cached;
 };
 
-static dp_cred_chain *chain_alloc(int refresh_before_s)
-{
+static dp_cred_chain *chain_alloc(int refresh_before_s) {
     dp_cred_chain *c = calloc(1, sizeof(*c));
-    if (!c) return NULL;
+    if (!c)
+        return NULL;
     if (pthread_mutex_init(&c->mu, NULL) != 0) {
         free(c);
         return NULL;
@@ -135,23 +134,24 @@ static dp_cred_chain *chain_alloc(int refresh_before_s)
     return c;
 }
 
-dp_cred_chain *dp_cred_chain_new_from(dp_cred_provider **providers, size_t count, int refresh_before_s)
-{
+dp_cred_chain *dp_cred_chain_new_from(dp_cred_provider **providers, size_t count, int refresh_before_s) {
     size_t i;
     dp_cred_chain *c;
-    if (count > CHAIN_MAX) return NULL;
+    if (count > CHAIN_MAX)
+        return NULL;
     c = chain_alloc(refresh_before_s);
     if (!c) {
-        for (i = 0; i < count; i++) dp_cred_provider_destroy(providers[i]);
+        for (i = 0; i < count; i++)
+            dp_cred_provider_destroy(providers[i]);
         return NULL;
     }
-    for (i = 0; i < count; i++) c->providers[i] = providers[i];
+    for (i = 0; i < count; i++)
+        c->providers[i] = providers[i];
     c->count = count;
     return c;
 }
 
-dp_cred_chain *dp_cred_chain_new(const dp_cred_options *opts)
-{
+dp_cred_chain *dp_cred_chain_new(const dp_cred_options *opts) {
     dp_cred_provider *ps[CHAIN_MAX];
     size_t n = 0, i;
     const char *force = opts ? opts->provider : NULL;
@@ -159,17 +159,18 @@ dp_cred_chain *dp_cred_chain_new(const dp_cred_options *opts)
     int known = all;
     dp_cred_chain *c;
 
-#define ADD(label, expr)                                                                                      \
-    do {                                                                                                      \
-        if (all || strcmp(force, label) == 0) {                                                               \
-            known = 1;                                                                                        \
-            if (!(ps[n] = (expr))) goto fail;                                                                 \
-            n++;                                                                                              \
-        }                                                                                                     \
+#define ADD(label, expr)                                                                                     \
+    do {                                                                                                     \
+        if (all || strcmp(force, label) == 0) {                                                              \
+            known = 1;                                                                                       \
+            if (!(ps[n] = (expr)))                                                                           \
+                goto fail;                                                                                   \
+            n++;                                                                                             \
+        }                                                                                                    \
     } while (0)
-    ADD("static", dp_cred_provider_static_new(opts ? opts->access_key_id : NULL,
-                                              opts ? opts->secret_access_key : NULL,
-                                              opts ? opts->session_token : NULL));
+    ADD("static",
+        dp_cred_provider_static_new(opts ? opts->access_key_id : NULL, opts ? opts->secret_access_key : NULL,
+                                    opts ? opts->session_token : NULL));
     ADD("environment", dp_cred_provider_env_new());
     ADD("web-identity", dp_cred_provider_web_identity_new(opts));
     ADD("profile", dp_cred_provider_profile_new(opts));
@@ -179,49 +180,50 @@ dp_cred_chain *dp_cred_chain_new(const dp_cred_options *opts)
     c = dp_cred_chain_new_from(ps, n, opts ? opts->refresh_before_s : 0);
     if (c && !known) {
         c->config_rc = DDBPIPE_ERR_CONFIG;
-        dp_errf(c->config_err, sizeof(c->config_err),
-                "unknown credentials provider \"%.40s\" (static, environment, web-identity, profile, container, "
-                "imds)",
-                force);
+        dp_errf(
+            c->config_err, sizeof(c->config_err),
+            "unknown credentials provider \"%.40s\" (static, environment, web-identity, profile, container, "
+            "imds)",
+            force);
     }
     return c;
 fail:
-    for (i = 0; i < n; i++) dp_cred_provider_destroy(ps[i]);
+    for (i = 0; i < n; i++)
+        dp_cred_provider_destroy(ps[i]);
     return NULL;
 }
 
-void dp_cred_chain_destroy(dp_cred_chain *chain)
-{
+void dp_cred_chain_destroy(dp_cred_chain *chain) {
     size_t i;
-    if (!chain) return;
-    for (i = 0; i < chain->count; i++) dp_cred_provider_destroy(chain->providers[i]);
+    if (!chain)
+        return;
+    for (i = 0; i < chain->count; i++)
+        dp_cred_provider_destroy(chain->providers[i]);
     dp_credentials_clear(&chain->cached);
     pthread_mutex_destroy(&chain->mu);
     free(chain);
 }
 
-void dp_cred_chain_invalidate(dp_cred_chain *chain)
-{
-    if (!chain) return;
+void dp_cred_chain_invalidate(dp_cred_chain *chain) {
+    if (!chain)
+        return;
     pthread_mutex_lock(&chain->mu);
     chain->have = 0;
     dp_credentials_clear(&chain->cached);
     pthread_mutex_unlock(&chain->mu);
 }
 
-static int fresh(const dp_cred_chain *c, const dp_credentials *cr, int64_t now_s)
-{
+static int fresh(const dp_cred_chain *c, const dp_credentials *cr, int64_t now_s) {
     return cr->expiration_s == 0 || now_s < cr->expiration_s - c->refresh_before_s;
 }
 
-static const char *pname(const dp_cred_provider *p)
-{
+static const char *pname(const dp_cred_provider *p) {
     return (p && p->vt && p->vt->name) ? p->vt->name : "?";
 }
 
 /* Fetch from one provider; rejects answers that are already expired. */
-static ddbpipe_result_t fetch_one(dp_cred_provider *p, int64_t now_s, dp_credentials *out, char *err, size_t n)
-{
+static ddbpipe_result_t fetch_one(dp_cred_provider *p, int64_t now_s, dp_credentials *out, char *err,
+                                  size_t n) {
     ddbpipe_result_t rc;
     memset(out, 0, sizeof(*out));
     err[0] = '\0';
@@ -238,13 +240,13 @@ static ddbpipe_result_t fetch_one(dp_cred_provider *p, int64_t now_s, dp_credent
     }
     if (rc == DDBPIPE_OK && out->provider[0] == '\0')
         dp_cred_set_field(out->provider, sizeof(out->provider), pname(p), strlen(pname(p)));
-    if (rc != DDBPIPE_OK) dp_credentials_clear(out);
+    if (rc != DDBPIPE_OK)
+        dp_credentials_clear(out);
     return rc;
 }
 
 ddbpipe_result_t dp_cred_chain_get(dp_cred_chain *chain, int64_t now_s, dp_credentials *out, char *errstr,
-                                   size_t errstr_size)
-{
+                                   size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     dp_credentials fetched;
     char err[768];
@@ -252,7 +254,8 @@ ddbpipe_result_t dp_cred_chain_get(dp_cred_chain *chain, int64_t now_s, dp_crede
     dp_buf tried;
     size_t i;
 
-    if (!chain || !out) return DDBPIPE_ERR_INVALID_ARG;
+    if (!chain || !out)
+        return DDBPIPE_ERR_INVALID_ARG;
     memset(out, 0, sizeof(*out));
     memset(&fetched, 0, sizeof(fetched));
     dp_buf_init(&tried, 4096);
@@ -284,9 +287,10 @@ ddbpipe_result_t dp_cred_chain_get(dp_cred_chain *chain, int64_t now_s, dp_crede
             rc = DDBPIPE_OK;
             goto out;
         }
-        dp_errf(errstr, errstr_size, "refreshing expired credentials from %s failed: %s", chain->cached.provider,
-                err[0] ? err : ddbpipe_strerror(rc));
-        if (rc == DDBPIPE_ERR_NOT_FOUND) rc = DDBPIPE_ERR_CREDENTIALS;
+        dp_errf(errstr, errstr_size, "refreshing expired credentials from %s failed: %s",
+                chain->cached.provider, err[0] ? err : ddbpipe_strerror(rc));
+        if (rc == DDBPIPE_ERR_NOT_FOUND)
+            rc = DDBPIPE_ERR_CREDENTIALS;
         chain->have = 0;
         dp_credentials_clear(&chain->cached);
         goto out;
@@ -319,8 +323,7 @@ out:
     return rc;
 }
 
-dp_cred_provider *dp_cred_opts_provider_new(const dp_cred_provider_vtable *vt, const dp_cred_options *opts)
-{
+dp_cred_provider *dp_cred_opts_provider_new(const dp_cred_provider_vtable *vt, const dp_cred_options *opts) {
     dp_cred_provider *p = calloc(1, sizeof(*p));
     dp_cred_opts_copy *c = calloc(1, sizeof(*c));
     if (!p || !c || dp_cred_opts_dup(c, opts) != DDBPIPE_OK) {
@@ -333,17 +336,17 @@ dp_cred_provider *dp_cred_opts_provider_new(const dp_cred_provider_vtable *vt, c
     return p;
 }
 
-void dp_cred_opts_provider_destroy(dp_cred_provider *p)
-{
-    if (!p) return;
+void dp_cred_opts_provider_destroy(dp_cred_provider *p) {
+    if (!p)
+        return;
     dp_cred_opts_free(p->impl);
     free(p->impl);
     free(p);
 }
 
-void dp_cred_options_init(dp_cred_options *o)
-{
-    if (!o) return;
+void dp_cred_options_init(dp_cred_options *o) {
+    if (!o)
+        return;
     memset(o, 0, sizeof(*o));
     o->verify_tls = 1;
 }

@@ -14,22 +14,24 @@
 #define ECS_HOST "http://169.254.170.2"
 #define AUTH_TOKEN_MAX ((size_t)16 * 1024)
 
-static int allowed_http_host(const char *host)
-{
+static int allowed_http_host(const char *host) {
     char h[256];
     size_t n;
     snprintf(h, sizeof(h), "%s", host);
     /* strip the port: "[::1]:80" or "127.0.0.1:8080" */
     if (h[0] == '[') {
         char *rb = strchr(h, ']');
-        if (!rb) return 0;
+        if (!rb)
+            return 0;
         rb[1] = '\0';
     } else {
         char *colon = strchr(h, ':');
-        if (colon) *colon = '\0';
+        if (colon)
+            *colon = '\0';
     }
     n = strlen(h);
-    if (strcasecmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0) return 1;
+    if (strcasecmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0)
+        return 1;
     if (strcmp(h, "169.254.170.2") == 0 || strcmp(h, "169.254.170.23") == 0 ||
         strcasecmp(h, "[fd00:ec2::23]") == 0)
         return 1;
@@ -44,16 +46,18 @@ static int allowed_http_host(const char *host)
                 v = v * 10 + (unsigned)(*q++ - '0');
                 nd++;
             }
-            if (nd == 0 || nd > 3 || v > 255) return 0;
-            if (part < 2 && *q++ != '.') return 0;
+            if (nd == 0 || nd > 3 || v > 255)
+                return 0;
+            if (part < 2 && *q++ != '.')
+                return 0;
         }
         return *q == '\0';
     }
     return 0;
 }
 
-static ddbpipe_result_t container_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr, size_t errstr_size)
-{
+static ddbpipe_result_t container_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr,
+                                        size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     const dp_cred_options *o = &((dp_cred_opts_copy *)p->impl)->o;
     const char *rel = dp_cred_getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
@@ -82,15 +86,17 @@ static ddbpipe_result_t container_fetch(dp_cred_provider *p, dp_credentials *out
     } else if (full) {
         snprintf(url, sizeof(url), "%s", full);
         if (dp_cred_url_split(url, &is_https, host, sizeof(host), path, sizeof(path)) != 0) {
-            dp_errf(errstr, errstr_size, "AWS_CONTAINER_CREDENTIALS_FULL_URI \"%.200s\" is not an http(s) URL", full);
+            dp_errf(errstr, errstr_size,
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI \"%.200s\" is not an http(s) URL", full);
             rc = DDBPIPE_ERR_CONFIG;
             goto out;
         }
         if (!is_https && !allowed_http_host(host)) {
-            dp_errf(errstr, errstr_size,
-                    "AWS_CONTAINER_CREDENTIALS_FULL_URI host %s is not loopback: plain http is allowed only to "
-                    "loopback or the ECS/EKS agent; use https",
-                    host);
+            dp_errf(
+                errstr, errstr_size,
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI host %s is not loopback: plain http is allowed only to "
+                "loopback or the ECS/EKS agent; use https",
+                host);
             rc = DDBPIPE_ERR_CONFIG;
             goto out;
         }
@@ -156,15 +162,17 @@ out:
         explicit_bzero(token, token_len);
         free(token);
     }
-    if (body.data) explicit_bzero(body.data, body.len);
+    if (body.data)
+        explicit_bzero(body.data, body.len);
     dp_buf_free(&body);
-    if (rc != DDBPIPE_OK) dp_credentials_clear(out);
+    if (rc != DDBPIPE_OK)
+        dp_credentials_clear(out);
     return rc;
 }
 
-static const dp_cred_provider_vtable container_vt = {"container", container_fetch, dp_cred_opts_provider_destroy};
+static const dp_cred_provider_vtable container_vt = {"container", container_fetch,
+                                                     dp_cred_opts_provider_destroy};
 
-dp_cred_provider *dp_cred_provider_container_new(const dp_cred_options *opts)
-{
+dp_cred_provider *dp_cred_provider_container_new(const dp_cred_options *opts) {
     return dp_cred_opts_provider_new(&container_vt, opts);
 }

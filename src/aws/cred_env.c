@@ -6,8 +6,8 @@
 #include "aws/cred_internal.h"
 #include "common/util.h"
 
-static ddbpipe_result_t env_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr, size_t errstr_size)
-{
+static ddbpipe_result_t env_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr,
+                                  size_t errstr_size) {
     const char *akid = dp_cred_getenv("AWS_ACCESS_KEY_ID");
     const char *secret = dp_cred_getenv("AWS_SECRET_ACCESS_KEY");
     const char *token = dp_cred_getenv("AWS_SESSION_TOKEN");
@@ -19,7 +19,8 @@ static ddbpipe_result_t env_fetch(dp_cred_provider *p, dp_credentials *out, char
         return DDBPIPE_ERR_NOT_FOUND;
     }
     if (!akid || !secret) {
-        dp_errf(errstr, errstr_size, "%s is set but %s is not", akid ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+        dp_errf(errstr, errstr_size, "%s is set but %s is not",
+                akid ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
                 akid ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
         return DDBPIPE_ERR_CREDENTIALS;
     }
@@ -27,7 +28,8 @@ static ddbpipe_result_t env_fetch(dp_cred_provider *p, dp_credentials *out, char
         dp_cred_set_field(out->secret_access_key, sizeof(out->secret_access_key), secret, strlen(secret)) ||
         (token && dp_cred_set_field(out->session_token, sizeof(out->session_token), token, strlen(token)))) {
         dp_credentials_clear(out);
-        dp_errf(errstr, errstr_size, "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN is too long");
+        dp_errf(errstr, errstr_size,
+                "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN is too long");
         return DDBPIPE_ERR_CREDENTIALS;
     }
     if (exp) {
@@ -42,17 +44,16 @@ static ddbpipe_result_t env_fetch(dp_cred_provider *p, dp_credentials *out, char
     return DDBPIPE_OK;
 }
 
-static void env_destroy(dp_cred_provider *p)
-{
+static void env_destroy(dp_cred_provider *p) {
     free(p);
 }
 
 static const dp_cred_provider_vtable env_vt = {"environment", env_fetch, env_destroy};
 
-dp_cred_provider *dp_cred_provider_env_new(void)
-{
+dp_cred_provider *dp_cred_provider_env_new(void) {
     dp_cred_provider *p = calloc(1, sizeof(*p));
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     p->vt = &env_vt;
     return p;
 }

@@ -17,8 +17,7 @@
 /* One IMDS request with one retry on transport errors, timeouts and 5xx. */
 static ddbpipe_result_t imds_call(const dp_cred_options *o, const char *url, const char *method,
                                   const dp_http_header *h, long *status, dp_buf *body, char *errstr,
-                                  size_t errstr_size)
-{
+                                  size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     int attempt;
     for (attempt = 0; attempt < IMDS_ATTEMPTS; attempt++) {
@@ -34,14 +33,16 @@ static ddbpipe_result_t imds_call(const dp_cred_options *o, const char *url, con
         req.no_proxy = 1;
         dp_buf_reset(body);
         rc = dp_cred_http(&req, status, body, errstr, errstr_size);
-        if (rc == DDBPIPE_OK && *status < 500) break;
-        if (rc == DDBPIPE_ERR_TOO_LARGE) break;
+        if (rc == DDBPIPE_OK && *status < 500)
+            break;
+        if (rc == DDBPIPE_ERR_TOO_LARGE)
+            break;
     }
     return rc;
 }
 
-static ddbpipe_result_t imds_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr, size_t errstr_size)
-{
+static ddbpipe_result_t imds_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr,
+                                   size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     const dp_cred_options *o = &((dp_cred_opts_copy *)p->impl)->o;
     const char *disabled = dp_cred_getenv("AWS_EC2_METADATA_DISABLED");
@@ -62,9 +63,11 @@ static ddbpipe_result_t imds_fetch(dp_cred_provider *p, dp_credentials *out, cha
     }
     snprintf(root, sizeof(root), "%s", base ? base : IMDS_DEFAULT);
     blen = strlen(root);
-    while (blen && root[blen - 1] == '/') root[--blen] = '\0';
+    while (blen && root[blen - 1] == '/')
+        root[--blen] = '\0';
     if (strncmp(root, "http://", 7) != 0 && strncmp(root, "https://", 8) != 0) {
-        dp_errf(errstr, errstr_size, "AWS_EC2_METADATA_SERVICE_ENDPOINT \"%.200s\" is not an http(s) URL", root);
+        dp_errf(errstr, errstr_size, "AWS_EC2_METADATA_SERVICE_ENDPOINT \"%.200s\" is not an http(s) URL",
+                root);
         rc = DDBPIPE_ERR_CONFIG;
         goto out;
     }
@@ -84,11 +87,13 @@ static ddbpipe_result_t imds_fetch(dp_cred_provider *p, dp_credentials *out, cha
         goto out;
     }
     if (status != 200) {
-        dp_errf(errstr, errstr_size, "IMDS token request (PUT %s) answered HTTP %ld (IMDSv2 required)", url, status);
+        dp_errf(errstr, errstr_size, "IMDS token request (PUT %s) answered HTTP %ld (IMDSv2 required)", url,
+                status);
         rc = status == 403 ? DDBPIPE_ERR_AUTH : DDBPIPE_ERR_SERVICE;
         goto out;
     }
-    if (body.len == 0 || body.len >= sizeof(token) || strlen(body.data) != body.len || strpbrk(body.data, "\r\n")) {
+    if (body.len == 0 || body.len >= sizeof(token) || strlen(body.data) != body.len ||
+        strpbrk(body.data, "\r\n")) {
         dp_errf(errstr, errstr_size, "IMDS token answer is empty, too long or not one line");
         rc = DDBPIPE_ERR_PARSE;
         goto out;
@@ -155,15 +160,16 @@ static ddbpipe_result_t imds_fetch(dp_cred_provider *p, dp_credentials *out, cha
     strcpy(out->provider, "imds");
 out:
     explicit_bzero(token, sizeof(token));
-    if (body.data) explicit_bzero(body.data, body.len);
+    if (body.data)
+        explicit_bzero(body.data, body.len);
     dp_buf_free(&body);
-    if (rc != DDBPIPE_OK) dp_credentials_clear(out);
+    if (rc != DDBPIPE_OK)
+        dp_credentials_clear(out);
     return rc;
 }
 
 static const dp_cred_provider_vtable imds_vt = {"imds", imds_fetch, dp_cred_opts_provider_destroy};
 
-dp_cred_provider *dp_cred_provider_imds_new(const dp_cred_options *opts)
-{
+dp_cred_provider *dp_cred_provider_imds_new(const dp_cred_options *opts) {
     return dp_cred_opts_provider_new(&imds_vt, opts);
 }

@@ -52,7 +52,7 @@ typedef struct dp_cred_http_req {
     long timeout_ms;
     int verify_tls;
     const char *ca_file; /* NULL: system store */
-    int no_proxy; /* link-local / loopback metadata services never go through a proxy */
+    int no_proxy;        /* link-local / loopback metadata services never go through a proxy */
 } dp_cred_http_req;
 ddbpipe_result_t dp_cred_http(const dp_cred_http_req *req, long *status, dp_buf *body, char *errstr,
                               size_t errstr_size);
@@ -65,9 +65,9 @@ int dp_cred_url_split(const char *url, int *is_https, char *host, size_t host_si
 /* STS call (AssumeRole signed with sign_with, AssumeRoleWithWebIdentity
  * unsigned when sign_with is NULL). */
 typedef struct dp_cred_sts_call {
-    const char *endpoint;           /* resolved by dp_cred_sts_endpoint */
-    const char *region;             /* signing region */
-    const char *action;             /* "AssumeRole" / "AssumeRoleWithWebIdentity" */
+    const char *endpoint; /* resolved by dp_cred_sts_endpoint */
+    const char *region;   /* signing region */
+    const char *action;   /* "AssumeRole" / "AssumeRoleWithWebIdentity" */
     const char *role_arn;
     const char *role_session_name;
     const char *external_id;        /* AssumeRole only, may be NULL */

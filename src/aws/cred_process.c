@@ -16,15 +16,13 @@
 
 #define PROCESS_MAX_OUTPUT ((size_t)64 * 1024)
 
-static void kill_group(pid_t pid)
-{
+static void kill_group(pid_t pid) {
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
 }
 
 ddbpipe_result_t dp_cred_run_process(const char *command, long timeout_ms, dp_credentials *out, char *errstr,
-                                     size_t errstr_size)
-{
+                                     size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     int pfd[2] = {-1, -1};
     pid_t pid = -1;
@@ -35,7 +33,8 @@ ddbpipe_result_t dp_cred_run_process(const char *command, long timeout_ms, dp_cr
 
     memset(out, 0, sizeof(*out));
     dp_buf_init(&output, PROCESS_MAX_OUTPUT);
-    if (timeout_ms <= 0) timeout_ms = DP_CRED_PROCESS_TIMEOUT_MS;
+    if (timeout_ms <= 0)
+        timeout_ms = DP_CRED_PROCESS_TIMEOUT_MS;
     deadline = dp_now_ms() + timeout_ms;
     if (pipe2(pfd, O_CLOEXEC) != 0) {
         dp_errf(errstr, errstr_size, "credential_process: pipe failed: %s", strerror(errno));
@@ -53,7 +52,8 @@ ddbpipe_result_t dp_cred_run_process(const char *command, long timeout_ms, dp_cr
         int devnull;
         setpgid(0, 0);
         devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) dup2(devnull, 0);
+        if (devnull >= 0)
+            dup2(devnull, 0);
         dup2(pfd[1], 1);
         execl("/bin/sh", "sh", "-c", command, (char *)NULL);
         _exit(127);
@@ -84,10 +84,12 @@ ddbpipe_result_t dp_cred_run_process(const char *command, long timeout_ms, dp_cr
                 rc = DDBPIPE_ERR_IO;
                 goto out;
             }
-            if (n == 0) eof = 1;
+            if (n == 0)
+                eof = 1;
             if (n > 0 && dp_buf_append(&output, chunk, (size_t)n) != DDBPIPE_OK) {
                 explicit_bzero(chunk, sizeof(chunk));
-                dp_errf(errstr, errstr_size, "credential_process wrote more than %zu bytes", PROCESS_MAX_OUTPUT);
+                dp_errf(errstr, errstr_size, "credential_process wrote more than %zu bytes",
+                        PROCESS_MAX_OUTPUT);
                 rc = DDBPIPE_ERR_TOO_LARGE;
                 goto out;
             }
@@ -125,17 +127,22 @@ ddbpipe_result_t dp_cred_run_process(const char *command, long timeout_ms, dp_cr
     }
     perr[0] = '\0';
     rc = dp_cred_parse_process_json(output.data, output.len, out, perr, sizeof(perr));
-    if (rc != DDBPIPE_OK) dp_errf(errstr, errstr_size, "credential_process output: %s", perr);
+    if (rc != DDBPIPE_OK)
+        dp_errf(errstr, errstr_size, "credential_process output: %s", perr);
 out:
-    if (pfd[0] >= 0) close(pfd[0]);
-    if (pfd[1] >= 0) close(pfd[1]);
+    if (pfd[0] >= 0)
+        close(pfd[0]);
+    if (pfd[1] >= 0)
+        close(pfd[1]);
     if (pid > 0 && !reaped) {
         kill_group(pid);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
     }
-    if (output.data) explicit_bzero(output.data, output.len);
+    if (output.data)
+        explicit_bzero(output.data, output.len);
     dp_buf_free(&output);
-    if (rc != DDBPIPE_OK) dp_credentials_clear(out);
+    if (rc != DDBPIPE_OK)
+        dp_credentials_clear(out);
     return rc;
 }

@@ -33,8 +33,7 @@ typedef struct prof_db {
     char cred_path[1024], config_path[1024];
 } prof_db;
 
-static void db_free(prof_db *db)
-{
+static void db_free(prof_db *db) {
     size_t i;
     for (i = 0; i < db->n; i++) {
         free(db->items[i].profile);
@@ -47,8 +46,7 @@ static void db_free(prof_db *db)
     db->n = db->cap = 0;
 }
 
-static int db_cb(const char *section, const char *key, const char *value, void *opaque)
-{
+static int db_cb(const char *section, const char *key, const char *value, void *opaque) {
     prof_db *db = opaque;
     const char *name = section;
     kv *e;
@@ -58,8 +56,10 @@ static int db_cb(const char *section, const char *key, const char *value, void *
             name = "default";
         } else if (strncmp(section, "profile", 7) == 0 && isspace((unsigned char)section[7])) {
             name = section + 8;
-            while (isspace((unsigned char)*name)) name++;
-            if (!*name) return 0;
+            while (isspace((unsigned char)*name))
+                name++;
+            if (!*name)
+                return 0;
         } else {
             return 0;
         }
@@ -67,7 +67,8 @@ static int db_cb(const char *section, const char *key, const char *value, void *
     if (db->n == db->cap) {
         size_t nc = db->cap ? db->cap * 2 : 32;
         kv *ni = realloc(db->items, nc * sizeof(*ni));
-        if (!ni) return -1;
+        if (!ni)
+            return -1;
         db->items = ni;
         db->cap = nc;
     }
@@ -87,8 +88,7 @@ static int db_cb(const char *section, const char *key, const char *value, void *
 }
 
 /* Last value of key in profile: the credentials file first, then config. */
-static const char *db_get(const prof_db *db, const char *profile, const char *key)
-{
+static const char *db_get(const prof_db *db, const char *profile, const char *key) {
     int pass;
     for (pass = 1; pass >= 0; pass--) {
         size_t i = db->n;
@@ -101,22 +101,24 @@ static const char *db_get(const prof_db *db, const char *profile, const char *ke
     return NULL;
 }
 
-static int db_has(const prof_db *db, const char *profile)
-{
+static int db_has(const prof_db *db, const char *profile) {
     size_t i;
     for (i = 0; i < db->n; i++)
-        if (strcmp(db->items[i].profile, profile) == 0) return 1;
+        if (strcmp(db->items[i].profile, profile) == 0)
+            return 1;
     return 0;
 }
 
-static ddbpipe_result_t db_load(prof_db *db, const char *path, int from_creds, char *errstr, size_t errstr_size)
-{
+static ddbpipe_result_t db_load(prof_db *db, const char *path, int from_creds, char *errstr,
+                                size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     char *text = NULL;
     size_t len = 0;
     int r;
-    if (!path[0]) return DDBPIPE_OK;
-    if (access(path, F_OK) != 0 && errno == ENOENT) return DDBPIPE_OK; /* a missing file is normal */
+    if (!path[0])
+        return DDBPIPE_OK;
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return DDBPIPE_OK; /* a missing file is normal */
     text = dp_read_file(path, PROFILE_FILE_MAX, &len);
     if (!text) {
         dp_errf(errstr, errstr_size, "cannot read %s (unreadable or over %zu bytes)", path, PROFILE_FILE_MAX);
@@ -135,13 +137,14 @@ static ddbpipe_result_t db_load(prof_db *db, const char *path, int from_creds, c
     return rc;
 }
 
-static void file_path(const char *opt, const char *env, const char *leaf, char *out, size_t out_size)
-{
+static void file_path(const char *opt, const char *env, const char *leaf, char *out, size_t out_size) {
     const char *p = dp_cred_opt_env(opt, env);
     const char *home = dp_cred_getenv("HOME");
     out[0] = '\0';
-    if (p) snprintf(out, out_size, "%s", p);
-    else if (home) snprintf(out, out_size, "%s/.aws/%s", home, leaf);
+    if (p)
+        snprintf(out, out_size, "%s", p);
+    else if (home)
+        snprintf(out, out_size, "%s/.aws/%s", home, leaf);
 }
 
 typedef struct resolve_ctx {
@@ -149,9 +152,8 @@ typedef struct resolve_ctx {
     prof_db db;
 } resolve_ctx;
 
-static ddbpipe_result_t static_keys(const resolve_ctx *ctx, const char *name, dp_credentials *out, char *errstr,
-                                    size_t errstr_size)
-{
+static ddbpipe_result_t static_keys(const resolve_ctx *ctx, const char *name, dp_credentials *out,
+                                    char *errstr, size_t errstr_size) {
     const char *akid = db_get(&ctx->db, name, "aws_access_key_id");
     const char *secret = db_get(&ctx->db, name, "aws_secret_access_key");
     const char *token = db_get(&ctx->db, name, "aws_session_token");
@@ -176,12 +178,11 @@ static ddbpipe_result_t static_keys(const resolve_ctx *ctx, const char *name, dp
     return DDBPIPE_OK;
 }
 
-static ddbpipe_result_t resolve(resolve_ctx *ctx, const char *name, int depth, dp_credentials *out, char *errstr,
-                                size_t errstr_size);
+static ddbpipe_result_t resolve(resolve_ctx *ctx, const char *name, int depth, dp_credentials *out,
+                                char *errstr, size_t errstr_size);
 
 static ddbpipe_result_t assume_role(resolve_ctx *ctx, const char *name, const char *role_arn, int depth,
-                                    dp_credentials *out, char *errstr, size_t errstr_size)
-{
+                                    dp_credentials *out, char *errstr, size_t errstr_size) {
     ddbpipe_result_t rc;
     const dp_cred_options *o = ctx->o;
     const char *source = db_get(&ctx->db, name, "source_profile");
@@ -199,7 +200,8 @@ static ddbpipe_result_t assume_role(resolve_ctx *ctx, const char *name, const ch
     }
     if (!source) {
         if (db_get(&ctx->db, name, "credential_source"))
-            dp_errf(errstr, errstr_size, "profile %s: credential_source is not supported, use source_profile", name);
+            dp_errf(errstr, errstr_size, "profile %s: credential_source is not supported, use source_profile",
+                    name);
         else
             dp_errf(errstr, errstr_size, "profile %s has role_arn but no source_profile", name);
         return DDBPIPE_ERR_CONFIG;
@@ -211,7 +213,8 @@ static ddbpipe_result_t assume_role(resolve_ctx *ctx, const char *name, const ch
         rc = resolve(ctx, source, depth + 1, &src, serr, sizeof(serr));
     }
     if (rc == DDBPIPE_ERR_NOT_FOUND) {
-        dp_errf(errstr, errstr_size, "source_profile %s of profile %s has no credentials (%s)", source, name, serr);
+        dp_errf(errstr, errstr_size, "source_profile %s of profile %s has no credentials (%s)", source, name,
+                serr);
         rc = DDBPIPE_ERR_CONFIG;
         goto out;
     }
@@ -219,13 +222,16 @@ static ddbpipe_result_t assume_role(resolve_ctx *ctx, const char *name, const ch
         dp_errf(errstr, errstr_size, "source_profile %s of profile %s: %s", source, name, serr);
         goto out;
     }
-    if (!region) region = db_get(&ctx->db, name, "region");
-    if (!session) session = o->role_session_name;
+    if (!region)
+        region = db_get(&ctx->db, name, "region");
+    if (!session)
+        session = o->role_session_name;
     if (!session) {
         dp_cred_default_session_name(default_session, sizeof(default_session));
         session = default_session;
     }
-    if (!external_id) external_id = o->external_id;
+    if (!external_id)
+        external_id = o->external_id;
     dp_cred_sts_endpoint(o->sts_endpoint, region, endpoint, sizeof(endpoint));
     memset(&call, 0, sizeof(call));
     call.endpoint = endpoint;
@@ -240,15 +246,15 @@ static ddbpipe_result_t assume_role(resolve_ctx *ctx, const char *name, const ch
     call.verify_tls = o->verify_tls;
     call.ca_file = dp_cred_ca_file(o);
     rc = dp_cred_sts(&call, out, errstr, errstr_size);
-    if (rc == DDBPIPE_OK) snprintf(out->provider, sizeof(out->provider), "assume-role:%s", name);
+    if (rc == DDBPIPE_OK)
+        snprintf(out->provider, sizeof(out->provider), "assume-role:%s", name);
 out:
     dp_credentials_clear(&src);
     return rc;
 }
 
-static ddbpipe_result_t resolve(resolve_ctx *ctx, const char *name, int depth, dp_credentials *out, char *errstr,
-                                size_t errstr_size)
-{
+static ddbpipe_result_t resolve(resolve_ctx *ctx, const char *name, int depth, dp_credentials *out,
+                                char *errstr, size_t errstr_size) {
     const char *role_arn, *process;
     memset(out, 0, sizeof(*out));
     if (depth > PROFILE_MAX_DEPTH) {
@@ -263,15 +269,17 @@ static ddbpipe_result_t resolve(resolve_ctx *ctx, const char *name, int depth, d
         return DDBPIPE_ERR_NOT_FOUND;
     }
     role_arn = db_get(&ctx->db, name, "role_arn");
-    if (role_arn) return assume_role(ctx, name, role_arn, depth, out, errstr, errstr_size);
+    if (role_arn)
+        return assume_role(ctx, name, role_arn, depth, out, errstr, errstr_size);
     if (db_get(&ctx->db, name, "aws_access_key_id") || db_get(&ctx->db, name, "aws_secret_access_key"))
         return static_keys(ctx, name, out, errstr, errstr_size);
     process = db_get(&ctx->db, name, "credential_process");
     if (process) {
         ddbpipe_result_t rc = dp_cred_run_process(
-            process, ctx->o->process_timeout_ms > 0 ? ctx->o->process_timeout_ms : DP_CRED_PROCESS_TIMEOUT_MS, out,
-            errstr, errstr_size);
-        if (rc == DDBPIPE_OK) snprintf(out->provider, sizeof(out->provider), "process:%s", name);
+            process, ctx->o->process_timeout_ms > 0 ? ctx->o->process_timeout_ms : DP_CRED_PROCESS_TIMEOUT_MS,
+            out, errstr, errstr_size);
+        if (rc == DDBPIPE_OK)
+            snprintf(out->provider, sizeof(out->provider), "process:%s", name);
         else {
             char tmp[512];
             snprintf(tmp, sizeof(tmp), "%s", errstr ? errstr : "");
@@ -279,13 +287,13 @@ static ddbpipe_result_t resolve(resolve_ctx *ctx, const char *name, int depth, d
         }
         return rc;
     }
-    dp_errf(errstr, errstr_size, "profile %s has no credentials (no aws_access_key_id, role_arn or credential_process)",
-            name);
+    dp_errf(errstr, errstr_size,
+            "profile %s has no credentials (no aws_access_key_id, role_arn or credential_process)", name);
     return DDBPIPE_ERR_NOT_FOUND;
 }
 
-static ddbpipe_result_t profile_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr, size_t errstr_size)
-{
+static ddbpipe_result_t profile_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr,
+                                      size_t errstr_size) {
     ddbpipe_result_t rc;
     resolve_ctx ctx;
     const dp_cred_options *o = &((dp_cred_opts_copy *)p->impl)->o;
@@ -294,18 +302,24 @@ static ddbpipe_result_t profile_fetch(dp_cred_provider *p, dp_credentials *out, 
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.o = o;
-    if (!name) name = dp_cred_getenv("AWS_DEFAULT_PROFILE");
-    if (name) explicit_name = 1;
-    else name = "default";
+    if (!name)
+        name = dp_cred_getenv("AWS_DEFAULT_PROFILE");
+    if (name)
+        explicit_name = 1;
+    else
+        name = "default";
     file_path(o->credentials_file, "AWS_SHARED_CREDENTIALS_FILE", "credentials", ctx.db.cred_path,
               sizeof(ctx.db.cred_path));
     file_path(o->config_file, "AWS_CONFIG_FILE", "config", ctx.db.config_path, sizeof(ctx.db.config_path));
-    if ((rc = db_load(&ctx.db, ctx.db.cred_path, 1, errstr, errstr_size)) != DDBPIPE_OK) goto out;
-    if ((rc = db_load(&ctx.db, ctx.db.config_path, 0, errstr, errstr_size)) != DDBPIPE_OK) goto out;
+    if ((rc = db_load(&ctx.db, ctx.db.cred_path, 1, errstr, errstr_size)) != DDBPIPE_OK)
+        goto out;
+    if ((rc = db_load(&ctx.db, ctx.db.config_path, 0, errstr, errstr_size)) != DDBPIPE_OK)
+        goto out;
     rc = resolve(&ctx, name, 0, out, errstr, errstr_size);
     /* a profile asked for by name must exist: falling through to the
      * instance role would use the wrong account silently */
-    if (rc == DDBPIPE_ERR_NOT_FOUND && explicit_name && !db_has(&ctx.db, name)) rc = DDBPIPE_ERR_CONFIG;
+    if (rc == DDBPIPE_ERR_NOT_FOUND && explicit_name && !db_has(&ctx.db, name))
+        rc = DDBPIPE_ERR_CONFIG;
 out:
     db_free(&ctx.db);
     return rc;
@@ -313,7 +327,6 @@ out:
 
 static const dp_cred_provider_vtable profile_vt = {"profile", profile_fetch, dp_cred_opts_provider_destroy};
 
-dp_cred_provider *dp_cred_provider_profile_new(const dp_cred_options *opts)
-{
+dp_cred_provider *dp_cred_provider_profile_new(const dp_cred_options *opts) {
     return dp_cred_opts_provider_new(&profile_vt, opts);
 }

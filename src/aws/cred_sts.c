@@ -9,27 +9,30 @@
 #include "common/log.h"
 #include "common/util.h"
 
-void dp_cred_sts_endpoint(const char *opt_endpoint, const char *region, char *out, size_t out_size)
-{
+void dp_cred_sts_endpoint(const char *opt_endpoint, const char *region, char *out, size_t out_size) {
     const char *ep = dp_cred_opt_env(opt_endpoint, "AWS_ENDPOINT_URL_STS");
-    if (ep) snprintf(out, out_size, "%s", ep);
-    else if (region) snprintf(out, out_size, "https://sts.%s.amazonaws.com", region);
-    else snprintf(out, out_size, "https://sts.amazonaws.com");
+    if (ep)
+        snprintf(out, out_size, "%s", ep);
+    else if (region)
+        snprintf(out, out_size, "https://sts.%s.amazonaws.com", region);
+    else
+        snprintf(out, out_size, "https://sts.amazonaws.com");
 }
 
-void dp_cred_default_session_name(char *out, size_t out_size)
-{
+void dp_cred_default_session_name(char *out, size_t out_size) {
     snprintf(out, out_size, "ddbpipe-%ld", (long)getpid());
 }
 
 /* application/x-www-form-urlencoded with RFC 3986 unreserved characters. */
-static ddbpipe_result_t form_add(dp_buf *b, const char *name, const char *value)
-{
+static ddbpipe_result_t form_add(dp_buf *b, const char *name, const char *value) {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p;
-    if (!value) return DDBPIPE_OK;
-    if (b->len && dp_buf_putc(b, '&') != DDBPIPE_OK) return DDBPIPE_ERR_TOO_LARGE;
-    if (dp_buf_puts(b, name) != DDBPIPE_OK || dp_buf_putc(b, '=') != DDBPIPE_OK) return DDBPIPE_ERR_TOO_LARGE;
+    if (!value)
+        return DDBPIPE_OK;
+    if (b->len && dp_buf_putc(b, '&') != DDBPIPE_OK)
+        return DDBPIPE_ERR_TOO_LARGE;
+    if (dp_buf_puts(b, name) != DDBPIPE_OK || dp_buf_putc(b, '=') != DDBPIPE_OK)
+        return DDBPIPE_ERR_TOO_LARGE;
     for (p = (const unsigned char *)value; *p; p++) {
         ddbpipe_result_t r;
         if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
@@ -39,13 +42,14 @@ static ddbpipe_result_t form_add(dp_buf *b, const char *name, const char *value)
             char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
             r = dp_buf_append(b, enc, 3);
         }
-        if (r != DDBPIPE_OK) return r;
+        if (r != DDBPIPE_OK)
+            return r;
     }
     return DDBPIPE_OK;
 }
 
-ddbpipe_result_t dp_cred_sts(const dp_cred_sts_call *call, dp_credentials *out, char *errstr, size_t errstr_size)
-{
+ddbpipe_result_t dp_cred_sts(const dp_cred_sts_call *call, dp_credentials *out, char *errstr,
+                             size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     dp_buf form, answer;
     dp_sigv4_result sig;
@@ -102,7 +106,8 @@ ddbpipe_result_t dp_cred_sts(const dp_cred_sts_call *call, dp_credentials *out, 
         sp.amz_date = amz_date;
         sp.normalize_path = 1;
         if ((rc = dp_sigv4_sign(&sreq, &sp, NULL, &sig)) != DDBPIPE_OK) {
-            dp_errf(errstr, errstr_size, "signing STS %s request failed (%s)", call->action, ddbpipe_strerror(rc));
+            dp_errf(errstr, errstr_size, "signing STS %s request failed (%s)", call->action,
+                    ddbpipe_strerror(rc));
             goto out;
         }
         headers[nh].name = "X-Amz-Date";
@@ -138,16 +143,18 @@ ddbpipe_result_t dp_cred_sts(const dp_cred_sts_call *call, dp_credentials *out, 
         rc = dp_cred_parse_sts_xml(answer.data, answer.len, out, perr, sizeof(perr));
         if (status != 200) {
             /* the error document names the STS code; keep it */
-            if (rc == DDBPIPE_OK) dp_credentials_clear(out);
+            if (rc == DDBPIPE_OK)
+                dp_credentials_clear(out);
             if (rc == DDBPIPE_ERR_AUTH || rc == DDBPIPE_ERR_SERVICE) {
-                dp_errf(errstr, errstr_size, "STS %s for %s: HTTP %ld: %s", call->action, call->role_arn, status,
-                        perr);
+                dp_errf(errstr, errstr_size, "STS %s for %s: HTTP %ld: %s", call->action, call->role_arn,
+                        status, perr);
             } else {
                 dp_errf(errstr, errstr_size, "STS %s for %s: HTTP %ld without an STS error document",
                         call->action, call->role_arn, status);
                 rc = status >= 500 ? DDBPIPE_ERR_SERVICE : DDBPIPE_ERR_AUTH;
             }
-            if (rc == DDBPIPE_OK) rc = DDBPIPE_ERR_SERVICE;
+            if (rc == DDBPIPE_OK)
+                rc = DDBPIPE_ERR_SERVICE;
             goto out;
         }
         if (rc != DDBPIPE_OK) {
@@ -156,11 +163,14 @@ ddbpipe_result_t dp_cred_sts(const dp_cred_sts_call *call, dp_credentials *out, 
         }
     }
 out:
-    if (form.data) explicit_bzero(form.data, form.len); /* holds the web identity token */
+    if (form.data)
+        explicit_bzero(form.data, form.len); /* holds the web identity token */
     dp_buf_free(&form);
-    if (answer.data) explicit_bzero(answer.data, answer.len);
+    if (answer.data)
+        explicit_bzero(answer.data, answer.len);
     dp_buf_free(&answer);
     dp_sigv4_result_free(&sig);
-    if (rc != DDBPIPE_OK) dp_credentials_clear(out);
+    if (rc != DDBPIPE_OK)
+        dp_credentials_clear(out);
     return rc;
 }

@@ -9,8 +9,7 @@
 
 #define TOKEN_MAX ((size_t)64 * 1024)
 
-static ddbpipe_result_t wi_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr, size_t errstr_size)
-{
+static ddbpipe_result_t wi_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr, size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     const dp_cred_options *o = &((dp_cred_opts_copy *)p->impl)->o;
     const char *token_file = dp_cred_opt_env(o->web_identity_token_file, "AWS_WEB_IDENTITY_TOKEN_FILE");
@@ -33,8 +32,9 @@ static ddbpipe_result_t wi_fetch(dp_cred_provider *p, dp_credentials *out, char 
     }
     token = dp_read_file(token_file, TOKEN_MAX, &token_len);
     if (!token) {
-        dp_errf(errstr, errstr_size, "cannot read web identity token file %s (missing, unreadable or over %zu bytes)",
-                token_file, TOKEN_MAX);
+        dp_errf(errstr, errstr_size,
+                "cannot read web identity token file %s (missing, unreadable or over %zu bytes)", token_file,
+                TOKEN_MAX);
         rc = DDBPIPE_ERR_IO;
         goto out;
     }
@@ -63,7 +63,8 @@ static ddbpipe_result_t wi_fetch(dp_cred_provider *p, dp_credentials *out, char 
     call.verify_tls = o->verify_tls;
     call.ca_file = dp_cred_ca_file(o);
     rc = dp_cred_sts(&call, out, errstr, errstr_size);
-    if (rc == DDBPIPE_OK) strcpy(out->provider, "web-identity");
+    if (rc == DDBPIPE_OK)
+        strcpy(out->provider, "web-identity");
 out:
     if (token) {
         explicit_bzero(token, token_len);
@@ -74,7 +75,6 @@ out:
 
 static const dp_cred_provider_vtable wi_vt = {"web-identity", wi_fetch, dp_cred_opts_provider_destroy};
 
-dp_cred_provider *dp_cred_provider_web_identity_new(const dp_cred_options *opts)
-{
+dp_cred_provider *dp_cred_provider_web_identity_new(const dp_cred_options *opts) {
     return dp_cred_opts_provider_new(&wi_vt, opts);
 }

@@ -9,9 +9,9 @@
 typedef struct dp_credentials {
     char access_key_id[128];
     char secret_access_key[128];
-    char session_token[2048];  /* "" when none */
-    int64_t expiration_s;      /* epoch seconds; 0 = never expires */
-    char provider[64];         /* which provider supplied them (never secret) */
+    char session_token[2048]; /* "" when none */
+    int64_t expiration_s;     /* epoch seconds; 0 = never expires */
+    char provider[64];        /* which provider supplied them (never secret) */
 } dp_credentials;
 
 /* Wipe secrets from memory. */
@@ -34,26 +34,26 @@ struct dp_cred_provider {
 
 /* Options for the chain; NULL fields fall back to the environment. */
 typedef struct dp_cred_options {
-    const char *access_key_id;     /* static config */
+    const char *access_key_id; /* static config */
     const char *secret_access_key;
     const char *session_token;
-    const char *profile;           /* else AWS_PROFILE, else "default" */
-    const char *region;            /* for STS */
-    const char *sts_endpoint;      /* else AWS_ENDPOINT_URL_STS, else https://sts.REGION.amazonaws.com */
-    const char *credentials_file;  /* else AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials */
-    const char *config_file;       /* else AWS_CONFIG_FILE, else ~/.aws/config */
+    const char *profile;          /* else AWS_PROFILE, else "default" */
+    const char *region;           /* for STS */
+    const char *sts_endpoint;     /* else AWS_ENDPOINT_URL_STS, else https://sts.REGION.amazonaws.com */
+    const char *credentials_file; /* else AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials */
+    const char *config_file;      /* else AWS_CONFIG_FILE, else ~/.aws/config */
     const char *web_identity_token_file; /* else AWS_WEB_IDENTITY_TOKEN_FILE */
-    const char *role_arn;          /* else AWS_ROLE_ARN */
-    const char *role_session_name; /* else AWS_ROLE_SESSION_NAME, else "ddbpipe-<pid>" */
+    const char *role_arn;                /* else AWS_ROLE_ARN */
+    const char *role_session_name;       /* else AWS_ROLE_SESSION_NAME, else "ddbpipe-<pid>" */
     const char *external_id;
-    const char *provider;          /* force one: "static","environment","web-identity","profile",
-                                      "container","imds", NULL = whole chain */
-    long timeout_ms;               /* per HTTP call to STS/IMDS/container, default 1000 (IMDS) / 5000 */
-    int refresh_before_s;          /* refresh this long before expiry, default 300 */
-    int verify_tls;                /* default 1 */
-    long process_timeout_ms;       /* credential_process run time limit, default 60000 */
-    const char *ca_file;           /* CA bundle for STS/container/IMDS over https; else AWS_CA_BUNDLE,
-                                      else the system store */
+    const char *provider;    /* force one: "static","environment","web-identity","profile",
+                                "container","imds", NULL = whole chain */
+    long timeout_ms;         /* per HTTP call to STS/IMDS/container, default 1000 (IMDS) / 5000 */
+    int refresh_before_s;    /* refresh this long before expiry, default 300 */
+    int verify_tls;          /* default 1 */
+    long process_timeout_ms; /* credential_process run time limit, default 60000 */
+    const char *ca_file;     /* CA bundle for STS/container/IMDS over https; else AWS_CA_BUNDLE,
+                                else the system store */
 } dp_cred_options;
 
 /* Zero the options and set the documented defaults (verify_tls = 1). Fields

@@ -35,16 +35,14 @@ typedef struct query_pair {
     char *value; /* encoded */
 } query_pair;
 
-void dp_sigv4_result_init(dp_sigv4_result *r)
-{
+void dp_sigv4_result_init(dp_sigv4_result *r) {
     memset(r, 0, sizeof *r);
     dp_buf_init(&r->canonical_request, 0);
     dp_buf_init(&r->string_to_sign, 0);
     dp_buf_init(&r->authorization, 0);
 }
 
-void dp_sigv4_result_free(dp_sigv4_result *r)
-{
+void dp_sigv4_result_free(dp_sigv4_result *r) {
     if (!r)
         return;
     dp_buf_free(&r->canonical_request);
@@ -54,27 +52,23 @@ void dp_sigv4_result_free(dp_sigv4_result *r)
     r->amz_date[0] = '\0';
 }
 
-void dp_sigv4_format_date(int64_t epoch_s, char out[17])
-{
+void dp_sigv4_format_date(int64_t epoch_s, char out[17]) {
     time_t t = (time_t)epoch_s;
     struct tm tm;
     if (!gmtime_r(&t, &tm) || strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm) != 16)
         memcpy(out, "19700101T000000Z", 17);
 }
 
-static int is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-           c == '.' || c == '~';
+static int is_unreserved(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
 }
 
-static int is_ws(unsigned char c)
-{
+static int is_ws(unsigned char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-static ddbpipe_result_t uri_encode(dp_buf *out, const char *s, size_t n, int keep_slash)
-{
+static ddbpipe_result_t uri_encode(dp_buf *out, const char *s, size_t n, int keep_slash) {
     static const char digits[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -91,8 +85,7 @@ static ddbpipe_result_t uri_encode(dp_buf *out, const char *s, size_t n, int kee
     return DDBPIPE_OK;
 }
 
-static int hex_value(char c)
-{
+static int hex_value(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -104,8 +97,7 @@ static int hex_value(char c)
 
 /* Percent-decode s[0..n) then encode it canonically into a new string. A '%'
  * not followed by two hex digits is taken literally (and encoded as %25). */
-static char *query_component(const char *s, size_t n)
-{
+static char *query_component(const char *s, size_t n) {
     static const char digits[] = "0123456789ABCDEF";
     char *raw = malloc(n + 1), *enc = NULL;
     size_t rlen = 0, o = 0;
@@ -137,15 +129,13 @@ static char *query_component(const char *s, size_t n)
     return enc;
 }
 
-static int query_pair_cmp(const void *a, const void *b)
-{
+static int query_pair_cmp(const void *a, const void *b) {
     const query_pair *x = a, *y = b;
     int c = strcmp(x->name, y->name);
     return c ? c : strcmp(x->value, y->value);
 }
 
-static ddbpipe_result_t canonical_query(dp_buf *out, const char *query)
-{
+static ddbpipe_result_t canonical_query(dp_buf *out, const char *query) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     query_pair *pairs = NULL;
     size_t count = 0, cap = 0;
@@ -199,8 +189,7 @@ out:
 
 /* botocore's remove_dot_segments: drop empty and "." segments, ".." pops;
  * keep a leading '/', and a trailing '/' when anything is left. */
-static ddbpipe_result_t normalized_path(dp_buf *out, const char *path)
-{
+static ddbpipe_result_t normalized_path(dp_buf *out, const char *path) {
     size_t n = strlen(path);
     size_t *starts = NULL, *lens = NULL, depth = 0;
     ddbpipe_result_t rc = DDBPIPE_OK;
@@ -246,8 +235,7 @@ out:
     return rc;
 }
 
-static int header_cmp(const void *a, const void *b)
-{
+static int header_cmp(const void *a, const void *b) {
     const canon_header *x = a, *y = b;
     int c = strcmp(x->name, y->name);
     if (c)
@@ -255,8 +243,7 @@ static int header_cmp(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static char *lower_trimmed_name(const char *s)
-{
+static char *lower_trimmed_name(const char *s) {
     while (is_ws((unsigned char)*s))
         s++;
     size_t n = strlen(s);
@@ -271,8 +258,7 @@ static char *lower_trimmed_name(const char *s)
     return r;
 }
 
-static char *collapsed_value(const char *s)
-{
+static char *collapsed_value(const char *s) {
     size_t n = strlen(s);
     char *r = malloc(n + 1);
     size_t o = 0;
@@ -294,8 +280,7 @@ static char *collapsed_value(const char *s)
     return r;
 }
 
-static int valid_header_name(const char *s)
-{
+static int valid_header_name(const char *s) {
     int seen = 0;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -309,8 +294,7 @@ static int valid_header_name(const char *s)
     return seen;
 }
 
-static int valid_amz_date(const char *d)
-{
+static int valid_amz_date(const char *d) {
     if (!d || strlen(d) != 16 || d[8] != 'T' || d[15] != 'Z')
         return 0;
     for (int i = 0; i < 15; i++)
@@ -319,8 +303,7 @@ static int valid_amz_date(const char *d)
     return 1;
 }
 
-static int valid_scope_part(const char *s, size_t max_len)
-{
+static int valid_scope_part(const char *s, size_t max_len) {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n >= max_len)
         return 0;
@@ -333,8 +316,7 @@ static int valid_scope_part(const char *s, size_t max_len)
 }
 
 static void derive_key(const char *secret, const char *date8, const char *region, const char *service,
-                       unsigned char out[32])
-{
+                       unsigned char out[32]) {
     size_t slen = strlen(secret);
     unsigned char k[32];
     char *seed = malloc(slen + 5);
@@ -352,8 +334,8 @@ static void derive_key(const char *secret, const char *date8, const char *region
     OPENSSL_cleanse(k, sizeof k);
 }
 
-static void signing_key(const dp_sigv4_params *p, const char *date8, dp_sigv4_key_cache *cache, unsigned char out[32])
-{
+static void signing_key(const dp_sigv4_params *p, const char *date8, dp_sigv4_key_cache *cache,
+                        unsigned char out[32]) {
     unsigned char secret_hash[32];
     if (!cache) {
         derive_key(p->secret_access_key, date8, p->region, p->service, out);
@@ -376,8 +358,8 @@ static void signing_key(const dp_sigv4_params *p, const char *date8, dp_sigv4_ke
     cache->valid = 1;
 }
 
-static ddbpipe_result_t add_header(canon_header **hs, size_t *count, size_t *cap, const char *name, const char *value)
-{
+static ddbpipe_result_t add_header(canon_header **hs, size_t *count, size_t *cap, const char *name,
+                                   const char *value) {
     if (*count == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         canon_header *n = realloc(*hs, ncap * sizeof *n);
@@ -397,8 +379,7 @@ static ddbpipe_result_t add_header(canon_header **hs, size_t *count, size_t *cap
 }
 
 ddbpipe_result_t dp_sigv4_sign(const dp_sigv4_request *req, const dp_sigv4_params *params,
-                               dp_sigv4_key_cache *cache, dp_sigv4_result *out)
-{
+                               dp_sigv4_key_cache *cache, dp_sigv4_result *out) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     canon_header *hs = NULL;
     size_t hcount = 0, hcap = 0;
@@ -512,8 +493,8 @@ ddbpipe_result_t dp_sigv4_sign(const dp_sigv4_request *req, const dp_sigv4_param
 
     /* String to sign and signature. */
     dp_sha256_hex(cr->data, cr->len, creq_hash);
-    rc = dp_buf_printf(&out->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz_date, date8,
-                       params->region, params->service, creq_hash);
+    rc = dp_buf_printf(&out->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz_date,
+                       date8, params->region, params->service, creq_hash);
     if (rc != DDBPIPE_OK)
         goto out;
     signing_key(params, date8, cache, key);

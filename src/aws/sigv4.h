@@ -10,9 +10,9 @@
 #include "http/http.h" /* dp_http_header */
 
 typedef struct dp_sigv4_request {
-    const char *method;    /* "POST" */
-    const char *path;      /* raw path, e.g. "/" (normalized per SigV4 rules) */
-    const char *query;     /* raw query string without '?', or NULL */
+    const char *method;            /* "POST" */
+    const char *path;              /* raw path, e.g. "/" (normalized per SigV4 rules) */
+    const char *query;             /* raw query string without '?', or NULL */
     const dp_http_header *headers; /* must include Host; X-Amz-Date is added if absent */
     size_t header_count;
     const void *body;
@@ -24,10 +24,10 @@ typedef struct dp_sigv4_params {
     const char *secret_access_key;
     const char *session_token; /* NULL or "" when none */
     const char *region;
-    const char *service;       /* "dynamodb", "sts" */
-    const char *amz_date;      /* "20150830T123600Z" */
-    int normalize_path;        /* 1 for every service but S3 */
-    int omit_session_token;    /* 1: leave X-Amz-Security-Token out of the signed headers (suite's variant) */
+    const char *service;    /* "dynamodb", "sts" */
+    const char *amz_date;   /* "20150830T123600Z" */
+    int normalize_path;     /* 1 for every service but S3 */
+    int omit_session_token; /* 1: leave X-Amz-Security-Token out of the signed headers (suite's variant) */
 } dp_sigv4_params;
 
 /* Signing key cache: the key changes once a day per (secret, region,
@@ -45,7 +45,7 @@ typedef struct dp_sigv4_result {
     dp_buf canonical_request;
     dp_buf string_to_sign;
     char signature[65];
-    dp_buf authorization;  /* full Authorization header value */
+    dp_buf authorization; /* full Authorization header value */
     char amz_date[17];
     /* Headers the caller must add to the request besides Authorization:
      * X-Amz-Date always, X-Amz-Security-Token when a token is set. */

@@ -117,7 +117,7 @@ static void no_region_error(const dp_settings *st, char *errstr, size_t errstr_s
 }
 
 int dp_client_resolve_region(const dp_settings *st, char *region, size_t region_size, char *source,
-                          size_t source_size) {
+                             size_t source_size) {
     const char *v = st->region;
     const char *env;
     if (v && v[0]) {
@@ -164,7 +164,7 @@ int dp_client_resolve_region(const dp_settings *st, char *region, size_t region_
 }
 
 ddbpipe_result_t dp_client_new(const ddbpipe_conf_t *conf, int max_attempts, int max_in_flight,
-                                   ddbpipe_client_t **out, char *errstr, size_t errstr_size) {
+                               ddbpipe_client_t **out, char *errstr, size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     ddbpipe_client_t *c = NULL;
     dp_settings st;
@@ -181,8 +181,8 @@ ddbpipe_result_t dp_client_new(const ddbpipe_conf_t *conf, int max_attempts, int
         dp_errf(errstr, errstr_size, "out of memory");
         goto out;
     }
-    if (dp_client_resolve_region(&st, c->region, sizeof c->region, c->region_source, sizeof c->region_source) !=
-        0) {
+    if (dp_client_resolve_region(&st, c->region, sizeof c->region, c->region_source,
+                                 sizeof c->region_source) != 0) {
         rc = DDBPIPE_ERR_CONFIG;
         no_region_error(&st, errstr, errstr_size);
         goto out;
@@ -317,8 +317,8 @@ const char *ddbpipe_client_endpoint(const ddbpipe_client_t *client) {
 }
 
 ddbpipe_result_t dp_client_call_error(const ddbpipe_client_t *client, const char *what, const char *table,
-                                   ddbpipe_result_t rc, const dp_ddb_result *res, char *errstr,
-                                   size_t errstr_size) {
+                                      ddbpipe_result_t rc, const dp_ddb_result *res, char *errstr,
+                                      size_t errstr_size) {
     const char *ep = client ? client->endpoint : "?";
     const char *code = res && res->error_code[0] ? res->error_code : NULL;
     const char *msg = res && res->message[0] ? res->message : ddbpipe_strerror(rc);

@@ -32,11 +32,12 @@ ddbpipe_result_t dp_client_call_error(const ddbpipe_client_t *client, const char
 
 /* Key schema from config (partition_key/sort_key and types). Types that
  * were not set explicitly are 0 in *explicit_types bits (1 partition, 2 sort). */
-ddbpipe_result_t dp_client_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out, int *explicit_types,
-                                           char *errstr, size_t errstr_size);
+ddbpipe_result_t dp_client_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out,
+                                           int *explicit_types, char *errstr, size_t errstr_size);
 /* Compare a table's key schema with the configured one. 0 equal; -1 with
  * a sentence naming the difference in msg. */
 int dp_client_key_schema_diff(const char *table, const ddbpipe_key_schema_t *have,
-                              const ddbpipe_key_schema_t *want, int explicit_types, char *msg, size_t msg_size);
+                              const ddbpipe_key_schema_t *want, int explicit_types, char *msg,
+                              size_t msg_size);
 
 #endif

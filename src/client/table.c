@@ -34,8 +34,8 @@ ddbpipe_result_t ddbpipe_describe_table(ddbpipe_client_t *client, const char *ta
     return rc;
 }
 
-ddbpipe_result_t dp_client_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out, int *explicit_types,
-                                        char *errstr, size_t errstr_size) {
+ddbpipe_result_t dp_client_conf_key_schema(const dp_settings *st, ddbpipe_key_schema_t *out,
+                                           int *explicit_types, char *errstr, size_t errstr_size) {
     const char *pk = st->partition_key;
     const char *sk = st->sort_key;
     memset(out, 0, sizeof *out);
@@ -64,7 +64,8 @@ ddbpipe_result_t dp_client_conf_key_schema(const dp_settings *st, ddbpipe_key_sc
 }
 
 int dp_client_key_schema_diff(const char *table, const ddbpipe_key_schema_t *have,
-                           const ddbpipe_key_schema_t *want, int explicit_types, char *msg, size_t msg_size) {
+                              const ddbpipe_key_schema_t *want, int explicit_types, char *msg,
+                              size_t msg_size) {
     int pk_type_differs = (explicit_types & 1) && have->partition_type != want->partition_type;
     if (strcmp(have->partition_key, want->partition_key) != 0 || pk_type_differs) {
         dp_errf(msg, msg_size, "table '%s' has partition key %s (%c) but config says %s (%c)", table,
@@ -120,8 +121,9 @@ static ddbpipe_result_t wait_active(ddbpipe_client_t *client, const char *table,
 }
 
 /* CreateTable request from config. */
-static ddbpipe_result_t create_request(const dp_settings *st, const char *table, const ddbpipe_key_schema_t *ks,
-                                       dp_ddb_create_table_req *req, char *errstr, size_t errstr_size) {
+static ddbpipe_result_t create_request(const dp_settings *st, const char *table,
+                                       const ddbpipe_key_schema_t *ks, dp_ddb_create_table_req *req,
+                                       char *errstr, size_t errstr_size) {
     memset(req, 0, sizeof *req);
     req->table = table;
     req->key = *ks;

@@ -11,7 +11,7 @@
 #define DP_BUF_DEFAULT_MAX ((size_t)64 * 1024 * 1024)
 
 typedef struct dp_buf {
-    char *data;     /* always NUL-terminated when non-NULL */
+    char *data; /* always NUL-terminated when non-NULL */
     size_t len;
     size_t cap;
     size_t max_len; /* appends beyond this fail with DDBPIPE_ERR_TOO_LARGE */

@@ -35,7 +35,7 @@ struct dp_json {
     int boolean;
     const char *str; /* STRING and NUMBER; NUL-terminated */
     size_t len;
-    dp_json **items; /* ARRAY */
+    dp_json **items;         /* ARRAY */
     dp_json_member *members; /* OBJECT, in source order */
     size_t count;            /* ARRAY items or OBJECT members */
     size_t cap;              /* internal */
@@ -44,9 +44,9 @@ struct dp_json {
 typedef struct dp_json_doc dp_json_doc;
 
 typedef struct dp_json_error {
-    size_t offset;        /* byte offset of the problem */
-    char message[128];    /* "reason at byte N" */
-    int out_of_memory;    /* 1: the parse failed for memory, not because of the text */
+    size_t offset;     /* byte offset of the problem */
+    char message[128]; /* "reason at byte N" */
+    int out_of_memory; /* 1: the parse failed for memory, not because of the text */
 } dp_json_error;
 
 /* A DynamoDB item may nest 32 levels; in typed form inside a Streams record
@@ -79,10 +79,10 @@ dp_json *dp_json_new_string(dp_json_doc *doc, const char *s, size_t len);
 dp_json *dp_json_new_number(dp_json_doc *doc, const char *text, size_t len); /* text not checked */
 dp_json *dp_json_new_array(dp_json_doc *doc);
 dp_json *dp_json_new_object(dp_json_doc *doc);
-int dp_json_array_append(dp_json_doc *doc, dp_json *arr, dp_json *v);          /* 0 ok, -1 nomem */
+int dp_json_array_append(dp_json_doc *doc, dp_json *arr, dp_json *v); /* 0 ok, -1 nomem */
 int dp_json_object_set(dp_json_doc *doc, dp_json *obj, const char *key, size_t key_len,
-                       dp_json *v); /* replaces an existing key */
-int dp_json_object_remove(dp_json *obj, const char *key);    /* 1 removed, 0 absent */
+                       dp_json *v);                       /* replaces an existing key */
+int dp_json_object_remove(dp_json *obj, const char *key); /* 1 removed, 0 absent */
 /* Append without the duplicate-key scan (caller knows the key is new). */
 int dp_json_object_append(dp_json_doc *doc, dp_json *obj, const char *key, size_t key_len, dp_json *v);
 /* Deep copy of v (from any doc) into doc. */

@@ -24,7 +24,8 @@ typedef struct dp_thread_local {
     pthread_key_t key;
     void (*destroy)(void *);
 } dp_thread_local;
-#define DP_THREAD_LOCAL_INIT(destroy_fn) {PTHREAD_MUTEX_INITIALIZER, 0, 0, (destroy_fn)}
+#define DP_THREAD_LOCAL_INIT(destroy_fn)                                                                     \
+    { PTHREAD_MUTEX_INITIALIZER, 0, 0, (destroy_fn) }
 /* This thread's object: made when missing and create is set; NULL when
  * missing or out of memory. */
 void *dp_thread_local_get(dp_thread_local *t, size_t size, int create);

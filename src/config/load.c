@@ -39,8 +39,7 @@ typedef struct ctx {
     size_t errstr_size;
 } ctx;
 
-static void cn_free(cnode *n)
-{
+static void cn_free(cnode *n) {
     if (!n)
         return;
     for (size_t i = 0; i < n->n; i++) {
@@ -54,8 +53,7 @@ static void cn_free(cnode *n)
     free(n);
 }
 
-static cnode *cn_new(ctx *c, cn_type t, int line)
-{
+static cnode *cn_new(ctx *c, cn_type t, int line) {
     if (++c->nodes > CN_MAX_NODES)
         return NULL;
     cnode *n = calloc(1, sizeof *n);
@@ -66,8 +64,7 @@ static cnode *cn_new(ctx *c, cn_type t, int line)
     return n;
 }
 
-static int cn_add(cnode *parent, const char *key, size_t klen, cnode *kid)
-{
+static int cn_add(cnode *parent, const char *key, size_t klen, cnode *kid) {
     char **nk = NULL;
     if (parent->type == CN_MAP) {
         nk = realloc(parent->keys, (parent->n + 1) * sizeof *nk);
@@ -92,8 +89,7 @@ static int cn_add(cnode *parent, const char *key, size_t klen, cnode *kid)
     return 0;
 }
 
-static cnode *cn_get(const cnode *map, const char *key)
-{
+static cnode *cn_get(const cnode *map, const char *key) {
     if (!map || map->type != CN_MAP)
         return NULL;
     for (size_t i = map->n; i-- > 0;)
@@ -102,13 +98,14 @@ static cnode *cn_get(const cnode *map, const char *key)
     return NULL;
 }
 
-static const char *cn_str(const cnode *n) { return n && n->type == CN_SCALAR ? n->text : NULL; }
+static const char *cn_str(const cnode *n) {
+    return n && n->type == CN_SCALAR ? n->text : NULL;
+}
 
 /* ------------------------------------------------------------ messages */
 
 static void errloc(ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errloc(ctx *c, int line, const char *fmt, ...)
-{
+static void errloc(ctx *c, int line, const char *fmt, ...) {
     char msg[768];
     va_list ap;
     va_start(ap, fmt);
@@ -122,8 +119,7 @@ static void errloc(ctx *c, int line, const char *fmt, ...)
 
 /* ------------------------------------------------------------ JSON -> tree */
 
-static cnode *from_json(ctx *c, const dp_json *j, int depth)
-{
+static cnode *from_json(ctx *c, const dp_json *j, int depth) {
     cnode *n = NULL;
     if (depth > CN_MAX_DEPTH)
         return NULL;
@@ -172,10 +168,11 @@ static cnode *from_json(ctx *c, const dp_json *j, int depth)
 
 /* ------------------------------------------------------------ YAML -> tree */
 
-static int plain_is_null(const char *s) { return !*s || !strcmp(s, "~") || !strcasecmp(s, "null"); }
+static int plain_is_null(const char *s) {
+    return !*s || !strcmp(s, "~") || !strcasecmp(s, "null");
+}
 
-static cnode *from_yaml(ctx *c, yaml_document_t *doc, yaml_node_t *y, int depth)
-{
+static cnode *from_yaml(ctx *c, yaml_document_t *doc, yaml_node_t *y, int depth) {
     cnode *n = NULL;
     if (!y || depth > CN_MAX_DEPTH)
         return NULL;
@@ -236,8 +233,7 @@ static cnode *from_yaml(ctx *c, yaml_document_t *doc, yaml_node_t *y, int depth)
     }
 }
 
-static ddbpipe_result_t parse_yaml(ctx *c, const char *text, size_t len, cnode **out)
-{
+static ddbpipe_result_t parse_yaml(ctx *c, const char *text, size_t len, cnode **out) {
     yaml_parser_t parser;
     yaml_document_t doc;
     ddbpipe_result_t rc = DDBPIPE_ERR_PARSE;
@@ -246,8 +242,9 @@ static ddbpipe_result_t parse_yaml(ctx *c, const char *text, size_t len, cnode *
         return DDBPIPE_ERR_NOMEM;
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        errloc(c, (int)parser.problem_mark.line + 1, "YAML: %s%s%s", parser.problem ? parser.problem : "error",
-               parser.context ? " " : "", parser.context ? parser.context : "");
+        errloc(c, (int)parser.problem_mark.line + 1, "YAML: %s%s%s",
+               parser.problem ? parser.problem : "error", parser.context ? " " : "",
+               parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         return DDBPIPE_ERR_PARSE;
     }
@@ -274,8 +271,7 @@ static ddbpipe_result_t parse_yaml(ctx *c, const char *text, size_t len, cnode *
 
 /* ------------------------------------------------------------ values */
 
-static char *expand_env(ctx *c, const char *key, const char *s, int line, ddbpipe_result_t *rc)
-{
+static char *expand_env(ctx *c, const char *key, const char *s, int line, ddbpipe_result_t *rc) {
     char msg[512] = "";
     char *out = NULL;
     *rc = dp_conf_expand_env(key, s, &out, msg, sizeof msg);
@@ -284,8 +280,7 @@ static char *expand_env(ctx *c, const char *key, const char *s, int line, ddbpip
     return out;
 }
 
-static ddbpipe_result_t to_json_text(const cnode *n, dp_buf *b, int depth)
-{
+static ddbpipe_result_t to_json_text(const cnode *n, dp_buf *b, int depth) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     if (depth > CN_MAX_DEPTH)
         return DDBPIPE_ERR_PARSE;
@@ -319,8 +314,7 @@ static ddbpipe_result_t to_json_text(const cnode *n, dp_buf *b, int depth)
 
 /* Set one property from a tree value; the message is prefixed with the
  * location. */
-static ddbpipe_result_t set_value(ctx *c, ddbpipe_conf_t *conf, const char *key, const cnode *v)
-{
+static ddbpipe_result_t set_value(ctx *c, ddbpipe_conf_t *conf, const char *key, const cnode *v) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     char *text = NULL;
     char msg[512];
@@ -400,8 +394,7 @@ out:
 
 /* Canonical dialect: keys are property names or aliases; a nested mapping
  * that is not itself a property flattens with '.'. */
-static ddbpipe_result_t apply_map(ctx *c, ddbpipe_conf_t *conf, const cnode *map, const char *prefix)
-{
+static ddbpipe_result_t apply_map(ctx *c, ddbpipe_conf_t *conf, const cnode *map, const char *prefix) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     for (size_t i = 0; i < map->n && !rc; i++) {
         char full[512];
@@ -420,8 +413,7 @@ static ddbpipe_result_t apply_map(ctx *c, ddbpipe_conf_t *conf, const cnode *map
 
 /* ------------------------------------------------------------ Feldera */
 
-static ddbpipe_result_t apply_feldera_connector(ctx *c, ddbpipe_conf_t *conf, const cnode *conn)
-{
+static ddbpipe_result_t apply_feldera_connector(ctx *c, ddbpipe_conf_t *conf, const cnode *conn) {
     const cnode *tr = cn_get(conn, "transport");
     const char *name = cn_str(cn_get(tr, "name"));
     if (!tr || tr->type != CN_MAP || !name) {
@@ -437,7 +429,8 @@ static ddbpipe_result_t apply_feldera_connector(ctx *c, ddbpipe_conf_t *conf, co
         if (!strcmp(k, "transport"))
             continue;
         if (!strcmp(k, "index"))
-            dp_conf_notice_add(conf, "Feldera index '%s': ddbpipe takes the key columns from 'key' or from the "
+            dp_conf_notice_add(conf,
+                               "Feldera index '%s': ddbpipe takes the key columns from 'key' or from the "
                                "table's key schema (DescribeTable)",
                                cn_str(conn->kids[i]) ? conn->kids[i]->text : "?");
         else
@@ -453,8 +446,7 @@ static ddbpipe_result_t apply_feldera_connector(ctx *c, ddbpipe_conf_t *conf, co
     return apply_map(c, conf, cfg, NULL);
 }
 
-static ddbpipe_result_t apply_feldera_list(ctx *c, ddbpipe_conf_t *conf, const cnode *seq)
-{
+static ddbpipe_result_t apply_feldera_list(ctx *c, ddbpipe_conf_t *conf, const cnode *seq) {
     const cnode *found = NULL;
     char names[256] = "";
     for (size_t i = 0; i < seq->n; i++) {
@@ -462,7 +454,8 @@ static ddbpipe_result_t apply_feldera_list(ctx *c, ddbpipe_conf_t *conf, const c
         const char *name = cn_str(cn_get(cn_get(conn, "transport"), "name"));
         if (name && !strcmp(name, "dynamodb_output")) {
             if (found) {
-                errloc(c, conn->line, "the connector list has more than one dynamodb_output connector; ddbpipe "
+                errloc(c, conn->line,
+                       "the connector list has more than one dynamodb_output connector; ddbpipe "
                        "runs one: keep one in this file");
                 return DDBPIPE_ERR_CONFIG;
             }
@@ -549,8 +542,7 @@ static char *binding_table(const cnode *b) {
     return x;
 }
 
-static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode *root)
-{
+static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode *root) {
     ddbpipe_result_t rc;
     const cnode *endpoint_cfg = root, *bindings = cn_get(root, "bindings");
     const cnode *collections = cn_get(root, "collections");
@@ -566,7 +558,8 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
             const char *img = cn_str(cn_get(cn_get(cn_get(mats->kids[i], "endpoint"), "connector"), "image"));
             if (mats->n == 1 || (img && strstr(img, "materialize-dynamodb"))) {
                 if (mat) {
-                    errloc(c, mats->kids[i]->line, "more than one DynamoDB materialization; ddbpipe runs one: "
+                    errloc(c, mats->kids[i]->line,
+                           "more than one DynamoDB materialization; ddbpipe runs one: "
                            "keep one in this file");
                     return DDBPIPE_ERR_CONFIG;
                 }
@@ -590,7 +583,8 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
                                    mat->keys[i]);
         for (size_t i = 0; i < root->n; i++)
             if (strcmp(root->keys[i], "materializations") != 0 && strcmp(root->keys[i], "collections") != 0)
-                dp_conf_notice_add(conf, "Estuary catalog section '%s' has no effect in ddbpipe", root->keys[i]);
+                dp_conf_notice_add(conf, "Estuary catalog section '%s' has no effect in ddbpipe",
+                                   root->keys[i]);
     }
     /* Endpoint config: awsAccessKeyId, awsSecretAccessKey, region,
      * advanced.endpoint (aliases in the table). */
@@ -633,7 +627,8 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
             if (*t && want && !strcmp(t, want))
                 b = bindings->kids[i];
             if (*t && strlen(names) + strlen(t) + 3 < sizeof names)
-                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", t);
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
+                         t);
             free(t);
         }
         if (!b && want) {
@@ -644,8 +639,10 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
             return DDBPIPE_ERR_CONFIG;
         }
         if (!b) {
-            errloc(c, bindings->line, "Estuary config has %zu bindings (%s); ddbpipe writes one table per run: "
-                   "choose one with --set table=NAME", bindings->n, names);
+            errloc(c, bindings->line,
+                   "Estuary config has %zu bindings (%s); ddbpipe writes one table per run: "
+                   "choose one with --set table=NAME",
+                   bindings->n, names);
             return DDBPIPE_ERR_CONFIG;
         }
     }
@@ -686,7 +683,8 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
     const cnode *key = cn_get(coll, "key");
     if (key && key->type == CN_SEQ) {
         if (key->n > 2) {
-            errloc(c, key->line, "Estuary collection '%s' has %zu keys; a DynamoDB table has at most 2 (partition "
+            errloc(c, key->line,
+                   "Estuary collection '%s' has %zu keys; a DynamoDB table has at most 2 (partition "
                    "key and sort key): derive a collection with at most 2 keys and materialize that",
                    src_name, key->n);
             return DDBPIPE_ERR_CONFIG;
@@ -708,24 +706,24 @@ static ddbpipe_result_t apply_estuary(ctx *c, ddbpipe_conf_t *conf, const cnode 
             return rc;
         }
     } else if (src_name) {
-        dp_conf_notice_add(conf, "Estuary collection '%s' is not in this file: key columns come from 'key' or the "
-                           "table's key schema", src_name);
+        dp_conf_notice_add(conf,
+                           "Estuary collection '%s' is not in this file: key columns come from 'key' or the "
+                           "table's key schema",
+                           src_name);
     }
     return DDBPIPE_OK;
 }
 
 /* ------------------------------------------------------------ entry */
 
-static int looks_estuary(const cnode *root)
-{
+static int looks_estuary(const cnode *root) {
     return cn_get(root, "awsAccessKeyId") || cn_get(root, "awsSecretAccessKey") || cn_get(root, "bindings") ||
            cn_get(root, "materializations") || cn_get(cn_get(root, "credentials"), "auth_type");
 }
 
 /* First significant word, skipping whitespace and comments of any of the
  * formats: "CREATE" means SQL DDL. */
-static int looks_sql(const char *t, size_t len)
-{
+static int looks_sql(const char *t, size_t len) {
     size_t i = 0;
     for (;;) {
         while (i < len && isspace((unsigned char)t[i]))
@@ -750,8 +748,7 @@ static int looks_sql(const char *t, size_t len)
 }
 
 ddbpipe_result_t dp_conf_load_text(ddbpipe_conf_t *conf, const char *text, size_t len, const char *origin,
-                                   char *errstr, size_t errstr_size)
-{
+                                   char *errstr, size_t errstr_size) {
     ctx c = {origin ? origin : "config", 0, errstr, errstr_size};
     cnode *root = NULL;
     ddbpipe_result_t rc;
@@ -812,8 +809,8 @@ ddbpipe_result_t dp_conf_load_text(ddbpipe_conf_t *conf, const char *text, size_
     return rc;
 }
 
-ddbpipe_result_t ddbpipe_conf_load_file(ddbpipe_conf_t *conf, const char *path, char *errstr, size_t errstr_size)
-{
+ddbpipe_result_t ddbpipe_conf_load_file(ddbpipe_conf_t *conf, const char *path, char *errstr,
+                                        size_t errstr_size) {
     size_t len = 0;
     if (!conf || !path)
         return DDBPIPE_ERR_INVALID_ARG;

@@ -14,32 +14,37 @@
 #define S_SRC "source"
 
 /* A row: the property's name is also the name of its dp_settings field. */
-#define P(name_, tstr, pt, dflt_, range_, min_, max_, flags_, scope_, aliases_, env_, valias_, doc_) \
-    {{#name_, (tstr), (dflt_), (range_), (doc_), (scope_), (aliases_)}, (pt), (min_), (max_), (flags_), (env_), \
-     (valias_), offsetof(dp_settings, name_)}
+#define P(name_, tstr, pt, dflt_, range_, min_, max_, flags_, scope_, aliases_, env_, valias_, doc_)         \
+    {                                                                                                        \
+        {#name_, (tstr), (dflt_), (range_), (doc_), (scope_), (aliases_)}, (pt), (min_), (max_), (flags_),   \
+            (env_), (valias_), offsetof(dp_settings, name_)                                                  \
+    }
 
 static const dp_prop props[] = {
     /* ------------------------------------------------------------ connection */
     P(table, "string", DP_PT_STRING, NULL, "3..255 of [A-Za-z0-9_.-]", 0, 0, 0, S_CONN,
       "table-name,table_name,tableName,resource.table", NULL, NULL,
       "Name of the DynamoDB table. Required by every subcommand except `config`."),
-    P(region, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN, "aws.region", "AWS_REGION,AWS_DEFAULT_REGION",
-      NULL, "AWS region, e.g. us-east-1. Falls back to AWS_REGION, AWS_DEFAULT_REGION, then the profile."),
+    P(region, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN, "aws.region",
+      "AWS_REGION,AWS_DEFAULT_REGION", NULL,
+      "AWS region, e.g. us-east-1. Falls back to AWS_REGION, AWS_DEFAULT_REGION, then the profile."),
     P(endpoint_url, "string", DP_PT_STRING, NULL, "http://... or https://...", 0, 0, DP_PF_URL, S_CONN,
       "aws.endpoint,advanced.endpoint,endpoint", "AWS_ENDPOINT_URL_DYNAMODB,AWS_ENDPOINT_URL", NULL,
-      "Endpoint override (DynamoDB Local, LocalStack, VPC endpoints). Falls back to AWS_ENDPOINT_URL_DYNAMODB, "
+      "Endpoint override (DynamoDB Local, LocalStack, VPC endpoints). Falls back to "
+      "AWS_ENDPOINT_URL_DYNAMODB, "
       "then AWS_ENDPOINT_URL."),
     P(streams_endpoint_url, "string", DP_PT_STRING, NULL, "http://... or https://...", 0, 0, DP_PF_URL, S_SRC,
       NULL, "AWS_ENDPOINT_URL_DYNAMODB_STREAMS", NULL,
       "DynamoDB Streams endpoint override. Default: derived from endpoint_url, else "
       "streams.dynamodb.REGION.amazonaws.com."),
     P(aws_access_key_id, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
-      "aws.credentials.basic.accesskeyid,aws.credentials.provider.basic.accesskeyid,awsAccessKeyId", NULL, NULL,
+      "aws.credentials.basic.accesskeyid,aws.credentials.provider.basic.accesskeyid,awsAccessKeyId", NULL,
+      NULL,
       "Static access key id. Must be given together with aws_secret_access_key; when both are omitted the "
       "default credentials chain is used."),
     P(aws_secret_access_key, "secret", DP_PT_SECRET, NULL, NULL, 0, 0, 0, S_CONN,
-      "aws.credentials.basic.secretkey,aws.credentials.provider.basic.secretkey,awsSecretAccessKey", NULL, NULL,
-      "Static secret access key (never logged). Must be given together with aws_access_key_id."),
+      "aws.credentials.basic.secretkey,aws.credentials.provider.basic.secretkey,awsSecretAccessKey", NULL,
+      NULL, "Static secret access key (never logged). Must be given together with aws_access_key_id."),
     P(aws_session_token, "secret", DP_PT_SECRET, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.basic.sessiontoken,awsSessionToken", NULL, NULL,
       "Session token for temporary static credentials (never logged)."),
@@ -51,9 +56,9 @@ static const dp_prop props[] = {
     P(credentials_file, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN,
       "aws.credentials.profile.path,aws.credentials.provider.profile.path", NULL, NULL,
       "Shared credentials file. Default: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials."),
-    P(credentials_provider, "enum", DP_PT_ENUM, "auto", "auto|static|environment|web-identity|profile|container|imds",
-      0, 0, 0, S_CONN, "aws.credentials.provider,aws.credentials.role.provider,aws.credentials.provider.role.provider",
-      NULL,
+    P(credentials_provider, "enum", DP_PT_ENUM, "auto",
+      "auto|static|environment|web-identity|profile|container|imds", 0, 0, 0, S_CONN,
+      "aws.credentials.provider,aws.credentials.role.provider,aws.credentials.provider.role.provider", NULL,
       "AUTO=auto,BASIC=static,ENV_VAR=environment,ENV_VARS=environment,env=environment,PROFILE=profile,"
       "WEB_IDENTITY_TOKEN=web-identity,web_identity=web-identity,ecs=container,ec2=imds",
       "Where credentials come from: `auto` walks the chain (static config, environment, web identity, "
@@ -72,14 +77,14 @@ static const dp_prop props[] = {
       "aws.credentials.webIdentityToken.file,aws.credentials.provider.webIdentityToken.file", NULL, NULL,
       "Web identity token file (EKS IRSA). Default: AWS_WEB_IDENTITY_TOKEN_FILE."),
     P(trust_all_certificates, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_CONN,
-      "aws.trust.all.certificates", NULL, NULL,
-      "Turn TLS certificate verification off (testing only)."),
+      "aws.trust.all.certificates", NULL, NULL, "Turn TLS certificate verification off (testing only)."),
     P(ca_file, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_CONN, NULL, "AWS_CA_BUNDLE", NULL,
       "PEM file of CA certificates to trust instead of the system store, for the DynamoDB calls and the "
-      "credentials providers' STS, container and IMDS calls. Falls back to AWS_CA_BUNDLE (as the AWS SDKs do); "
+      "credentials providers' STS, container and IMDS calls. Falls back to AWS_CA_BUNDLE (as the AWS SDKs "
+      "do); "
       "must be a readable file."),
-    P(connect_timeout_ms, "duration_ms", DP_PT_DURATION, "3000", "1..600000", 1, 600000, 0, S_CONN, NULL, NULL,
-      NULL, "TCP+TLS connect timeout."),
+    P(connect_timeout_ms, "duration_ms", DP_PT_DURATION, "3000", "1..600000", 1, 600000, 0, S_CONN, NULL,
+      NULL, NULL, "TCP+TLS connect timeout."),
     P(request_timeout_ms, "duration_ms", DP_PT_DURATION, "60000", "1..3600000", 1, 3600000, 0, S_CONN,
       "sink.http-client.read-timeout", NULL, NULL, "Timeout for one HTTP request (read timeout)."),
     P(retry_mode, "enum", DP_PT_ENUM, "adaptive", "standard|adaptive", 0, 0, 0, S_CONN, NULL, NULL, NULL,
@@ -118,18 +123,21 @@ static const dp_prop props[] = {
     P(write_capacity, "int", DP_PT_INT, NULL, "1..40000", 1, 40000, 0, "create-table,sink", NULL, NULL, NULL,
       "Write capacity units (PROVISIONED only)."),
     P(stream_view_type, "enum", DP_PT_ENUM, NULL, "NEW_IMAGE|OLD_IMAGE|NEW_AND_OLD_IMAGES|KEYS_ONLY", 0, 0, 0,
-      "create-table,sink", NULL, NULL, NULL, "Enable a stream with this view type on tables ddbpipe creates."),
+      "create-table,sink", NULL, NULL, NULL,
+      "Enable a stream with this view type on tables ddbpipe creates."),
     /* ------------------------------------------------------------ sink */
     P(write_mode, "enum", DP_PT_ENUM, "batch", "batch|transactional", 0, 0, 0, S_SINK, NULL, NULL, NULL,
       "`batch` uses BatchWriteItem (25 items a call, not atomic); `transactional` uses TransactWriteItems "
       "(100 actions a call, all-or-nothing)."),
-    P(batch_size, "int", DP_PT_INT, "25 (batch) / 100 (transactional)", "1..25 (batch), 1..100 (transactional)",
-      1, 100, DP_PF_DERIVED, S_SINK, "sink.batch.max-size,max_batch_size", NULL, NULL,
+    P(batch_size, "int", DP_PT_INT, "25 (batch) / 100 (transactional)",
+      "1..25 (batch), 1..100 (transactional)", 1, 100, DP_PF_DERIVED, S_SINK,
+      "sink.batch.max-size,max_batch_size", NULL, NULL,
       "Write requests per DynamoDB call. Default and limit follow write_mode."),
     P(max_buffer_size_bytes, "int", DP_PT_INT, "1048576", "1024..1073741824", 1024, 1073741824, 0, S_SINK,
       "sink.flush-buffer.size", NULL, NULL, "Bytes buffered per worker before a flush."),
     P(max_buffered_records, "int", DP_PT_INT, "10000", "1..10000000", 1, 10000000, 0, S_SINK,
-      "sink.requests.max-buffered", NULL, NULL, "Records buffered before reading input pauses (backpressure)."),
+      "sink.requests.max-buffered", NULL, NULL,
+      "Records buffered before reading input pauses (backpressure)."),
     P(flush_interval_ms, "duration_ms", DP_PT_DURATION, "5000", "1..86400000", 1, 86400000, 0, S_SINK,
       "sink.flush-buffer.timeout", NULL, NULL, "Longest time a record waits in the buffer before a flush."),
     P(max_concurrent_requests, "int", DP_PT_INT, "64", "1..1024", 1, 1024, 0, S_SINK,
@@ -138,36 +146,40 @@ static const dp_prop props[] = {
       "it (the source uses the larger of it and segments)."),
     P(threads, "int", DP_PT_INT, "1", "1..64", 1, 64, 0, S_SINK, NULL, NULL, NULL,
       "Worker threads; each owns a disjoint key hash range so per-key order holds."),
-    P(max_retries, "int", DP_PT_INT, "10", "0..1000000 or null", 0, 1000000, DP_PF_NULLABLE, "sink,source,sql",
-      "flink.dynamodbstreams.numretries", NULL, NULL,
+    P(max_retries, "int", DP_PT_INT, "10", "0..1000000 or null", 0, 1000000, DP_PF_NULLABLE,
+      "sink,source,sql", "flink.dynamodbstreams.numretries", NULL, NULL,
       "Retries of a failed write (and of a failed DynamoDB or Streams call). In the sink, throttling "
       "(throttling errors, UnprocessedItems, UnprocessedKeys) does not count: a record is never given up "
       "because the table was busy. `null` retries forever."),
-    P(max_write_capacity_per_s, "int", DP_PT_INT, NULL, "1..10000000", 1, 10000000, 0, S_SINK, NULL, NULL, NULL,
+    P(max_write_capacity_per_s, "int", DP_PT_INT, NULL, "1..10000000", 1, 10000000, 0, S_SINK, NULL, NULL,
+      NULL,
       "Cap on the write capacity units a second this process consumes (all worker threads share one token "
       "bucket that starts empty and holds at most 0.1 s of units, so there is no burst above it). Metered "
       "from DynamoDB's ConsumedCapacity, estimated as ceil(item size / 1 KB) per put and 1 per delete (twice "
       "that in transactional mode) until the answer arrives. Per process: processes sharing a table (Kafka "
       "group members, several sinks) each need their share, e.g. the table budget divided by the number of "
       "processes. Unset: no cap."),
-    P(price_per_million_wcu, "decimal", DP_PT_STRING, NULL, "a number >= 0, e.g. 0.625", 0, 0, DP_PF_DECIMAL, S_SINK,
-      NULL, NULL, NULL,
+    P(price_per_million_wcu, "decimal", DP_PT_STRING, NULL, "a number >= 0, e.g. 0.625", 0, 0, DP_PF_DECIMAL,
+      S_SINK, NULL, NULL, NULL,
       "Price of one million write request units (or of provisioned WCU used that way) in your currency; "
       "`ddbpipe sink --dry-run` then prints the estimated cost of the load. Only used by the dry run."),
-    P(fail_on_error, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.fail-on-error", NULL, NULL,
-      "Stop (after flushing) at the first record that cannot be written instead of dead-lettering it."),
-    P(ignore_nulls, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.ignore-nulls", NULL, NULL,
-      "Leave out null-valued columns instead of writing NULL attributes."),
+    P(fail_on_error, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.fail-on-error", NULL,
+      NULL, "Stop (after flushing) at the first record that cannot be written instead of dead-lettering it."),
+    P(ignore_nulls, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, "sink.ignore-nulls", NULL,
+      NULL, "Leave out null-valued columns instead of writing NULL attributes."),
     P(update_mode, "enum", DP_PT_ENUM, "put", "put|merge", 0, 0, 0, S_SINK, NULL, NULL, NULL,
-      "`put` replaces the item; `merge` loads it (BatchGetItem) and applies the change as a JSON merge patch."),
+      "`put` replaces the item; `merge` loads it (BatchGetItem) and applies the change as a JSON merge "
+      "patch."),
     P(document_attribute, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, NULL, NULL, NULL,
       "Store the whole input document as one Map attribute of this name beside the keys (Estuary's "
       "flow_document)."),
-    P(columns, "string", DP_PT_STRING, NULL, "name TYPE, ...", 0, 0, DP_PF_COLUMNS, S_SINK, "schema", NULL, NULL,
+    P(columns, "string", DP_PT_STRING, NULL, "name TYPE, ...", 0, 0, DP_PF_COLUMNS, S_SINK, "schema", NULL,
+      NULL,
       "Column SQL types driving the attribute mapping: `id BIGINT, name VARCHAR, ...`. In YAML a mapping "
       "`name: TYPE` is accepted too."),
-    P(dedup_keys, "list", DP_PT_LIST, NULL, "column list", 0, 0, 0, S_SINK, "overwrite_by_partition_keys", NULL,
-      NULL, "Columns identifying a record for folding duplicates (Flink PARTITIONED BY). Default: the table key."),
+    P(dedup_keys, "list", DP_PT_LIST, NULL, "column list", 0, 0, 0, S_SINK, "overwrite_by_partition_keys",
+      NULL, NULL,
+      "Columns identifying a record for folding duplicates (Flink PARTITIONED BY). Default: the table key."),
     P(condition_expression, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, "put_condition_expression",
       NULL, NULL,
       "Condition for puts (transactional mode only; Feldera's put_condition_expression). A put whose "
@@ -175,11 +187,12 @@ static const dp_prop props[] = {
     P(delete_condition_expression, "string", DP_PT_STRING, NULL, NULL, 0, 0, 0, S_SINK, NULL, NULL, NULL,
       "Condition for deletes (transactional mode only). A delete whose condition is false is skipped and "
       "counted as condition_failed."),
-    P(expression_attribute_names, "json", DP_PT_STRING, NULL, "JSON object", 0, 0, DP_PF_JSON, S_SINK, NULL, NULL,
-      NULL, "ExpressionAttributeNames for the condition expressions, as a JSON object."),
+    P(expression_attribute_names, "json", DP_PT_STRING, NULL, "JSON object", 0, 0, DP_PF_JSON, S_SINK, NULL,
+      NULL, NULL, "ExpressionAttributeNames for the condition expressions, as a JSON object."),
     P(expression_attribute_values, "json", DP_PT_STRING, NULL, "JSON object", 0, 0, DP_PF_JSON, S_SINK, NULL,
       NULL, NULL, "ExpressionAttributeValues (typed AttributeValues) for the condition expressions."),
-    P(metrics_address, "string", DP_PT_STRING, NULL, "host:port or port", 0, 0, 0, "sink,source", NULL, NULL, NULL,
+    P(metrics_address, "string", DP_PT_STRING, NULL, "host:port or port", 0, 0, 0, "sink,source", NULL, NULL,
+      NULL,
       "Serve Prometheus metrics (/metrics) and the probes /healthz (alive) and /readyz (table reached, not "
       "fatal) here, e.g. 127.0.0.1:9464 (a bare port binds 127.0.0.1). Unset: no server."),
     P(create_table_if_missing, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, S_SINK, NULL, NULL, NULL,
@@ -217,26 +230,35 @@ static const dp_prop props[] = {
       "lease table a segment is checkpointed after every page, so a worker's successor repeats at most one "
       "page). Unset: DynamoDB's 1 MB pages."),
     P(on_trimmed_data, "enum", DP_PT_ENUM, "stop", "stop|continue", 0, 0, 0, S_SRC, NULL, NULL, NULL,
-      "On TrimmedDataAccessException (records lost): `stop` with an error, or `continue` from the trim horizon "
+      "On TrimmedDataAccessException (records lost): `stop` with an error, or `continue` from the trim "
+      "horizon "
       "after reporting the loss."),
     P(lease_table, "string", DP_PT_STRING, NULL, "3..255 of [A-Za-z0-9_.-]", 0, 0, 0, S_SRC, NULL, NULL, NULL,
-      "Scale-out: workers running the same command share the stream's shards and the snapshot's Scan segments "
-      "through this DynamoDB table (one lease per shard or segment; created on demand, PAY_PER_REQUEST, partition "
-      "key `lease_key` (S) = application_name/stream label/shard id). Replaces `--checkpoint`. See docs/semantics.md."),
-    P(application_name, "string", DP_PT_STRING, NULL, "1..200 characters without `/`", 0, 0, 0, S_SRC, NULL, NULL,
-      NULL, "Name of the application whose leases a worker shares; required with lease_table. Each application "
+      "Scale-out: workers running the same command share the stream's shards and the snapshot's Scan "
+      "segments "
+      "through this DynamoDB table (one lease per shard or segment; created on demand, PAY_PER_REQUEST, "
+      "partition "
+      "key `lease_key` (S) = application_name/stream label/shard id). Replaces `--checkpoint`. See "
+      "docs/semantics.md."),
+    P(application_name, "string", DP_PT_STRING, NULL, "1..200 characters without `/`", 0, 0, 0, S_SRC, NULL,
+      NULL, NULL,
+      "Name of the application whose leases a worker shares; required with lease_table. Each application "
       "reads the whole stream independently; one lease table can serve several."),
     P(worker_id, "string", DP_PT_STRING, NULL, "1..200 characters", 0, 0, 0, S_SRC, NULL, NULL, NULL,
-      "This worker's name in the lease table's `owner` attribute (default: host:pid); must be unique among running workers."),
+      "This worker's name in the lease table's `owner` attribute (default: host:pid); must be unique among "
+      "running workers."),
     P(lease_duration_ms, "duration_ms", DP_PT_DURATION, "10000", "1000..600000", 1000, 600000, 0, S_SRC, NULL,
-      NULL, NULL, "A lease not renewed for this long (as seen by another worker's clock) may be taken over. "
-      "Leases are renewed every third of it; a worker stops emitting a shard once its lease may have expired."),
+      NULL, NULL,
+      "A lease not renewed for this long (as seen by another worker's clock) may be taken over. "
+      "Leases are renewed every third of it; a worker stops emitting a shard once its lease may have "
+      "expired."),
     P(max_leases_per_worker, "int", DP_PT_INT, "0", "0..100000", 0, 100000, 0, S_SRC, NULL, NULL, NULL,
       "Most leases this worker holds at once (0: unlimited)."),
     /* ------------------------------------------------------------ kafka */
     P(kafka_enabled, "bool", DP_PT_BOOL, "false", "true|false", 0, 0, 0, "sink,source", NULL, NULL, NULL,
       "As `--kafka` (for service units that take no flags): the sink reads from Kafka as a consumer group "
-      "member, the source writes its events to Kafka. Every `kafka.<property>` is passed to librdkafka as it is (`kafka.bootstrap.servers`, "
+      "member, the source writes its events to Kafka. Every `kafka.<property>` is passed to librdkafka as it "
+      "is (`kafka.bootstrap.servers`, "
       "`kafka.group.id`, `kafka.security.protocol`, `kafka.sasl.*`, `kafka.ssl.*`, ...); passwords and "
       "secrets among them are never printed. ddbpipe's defaults: `enable.auto.commit=false`, "
       "`auto.offset.reset=earliest`."),
@@ -275,9 +297,10 @@ static const struct {
     const char *name;
     const char *notice;
 } ignored[] = {
-    {"sink.http-client.max-concurrency",
-     "'sink.http-client.max-concurrency' has no effect: ddbpipe bounds HTTP concurrency with max_concurrent_requests"},
-    {"sink.http-client.protocol.version", "'sink.http-client.protocol.version' has no effect: DynamoDB speaks HTTP/1.1"},
+    {"sink.http-client.max-concurrency", "'sink.http-client.max-concurrency' has no effect: ddbpipe bounds "
+                                         "HTTP concurrency with max_concurrent_requests"},
+    {"sink.http-client.protocol.version",
+     "'sink.http-client.protocol.version' has no effect: DynamoDB speaks HTTP/1.1"},
     {"sink.max-record-size", "'sink.max-record-size' has no effect: items over 400 KB are dead-lettered"},
     {"aws.credentials.role.stsEndpoint",
      "'aws.credentials.role.stsEndpoint' has no effect: set AWS_ENDPOINT_URL_STS instead"},
@@ -285,10 +308,11 @@ static const struct {
 
 _Static_assert(NPROPS <= DP_SETTINGS_MAX_ROWS, "raise DP_SETTINGS_MAX_ROWS");
 
-size_t dp_prop_count(void) { return NPROPS; }
+size_t dp_prop_count(void) {
+    return NPROPS;
+}
 
-dp_field_kind dp_prop_field_kind(const dp_prop *p)
-{
+dp_field_kind dp_prop_field_kind(const dp_prop *p) {
     switch (p->type) {
     case DP_PT_INT:
     case DP_PT_DURATION:
@@ -302,20 +326,24 @@ dp_field_kind dp_prop_field_kind(const dp_prop *p)
     }
 }
 
-const dp_prop *dp_prop_at(size_t i) { return i < NPROPS ? &props[i] : NULL; }
+const dp_prop *dp_prop_at(size_t i) {
+    return i < NPROPS ? &props[i] : NULL;
+}
 
-size_t ddbpipe_conf_prop_count(void) { return NPROPS; }
+size_t ddbpipe_conf_prop_count(void) {
+    return NPROPS;
+}
 
-const ddbpipe_conf_prop_info_t *ddbpipe_conf_prop_at(size_t i) { return i < NPROPS ? &props[i].info : NULL; }
+const ddbpipe_conf_prop_info_t *ddbpipe_conf_prop_at(size_t i) {
+    return i < NPROPS ? &props[i].info : NULL;
+}
 
-static int fold(int c)
-{
+static int fold(int c) {
     c = tolower((unsigned char)c);
     return c == '-' ? '_' : c;
 }
 
-int dp_prop_name_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
+int dp_prop_name_eq(const char *a, size_t alen, const char *b, size_t blen) {
     if (alen != blen)
         return 0;
     for (size_t i = 0; i < alen; i++)
@@ -325,8 +353,7 @@ int dp_prop_name_eq(const char *a, size_t alen, const char *b, size_t blen)
 }
 
 /* Walk a comma separated alias list; cb returns non-zero to stop. */
-static int alias_match(const char *list, const char *name)
-{
+static int alias_match(const char *list, const char *name) {
     if (!list)
         return 0;
     size_t nlen = strlen(name);
@@ -343,8 +370,7 @@ static int alias_match(const char *list, const char *name)
     return 0;
 }
 
-int dp_prop_find(const char *name)
-{
+int dp_prop_find(const char *name) {
     if (!name)
         return -1;
     size_t nlen = strlen(name);
@@ -357,8 +383,7 @@ int dp_prop_find(const char *name)
     return -1;
 }
 
-const char *dp_prop_ignored(const char *name)
-{
+const char *dp_prop_ignored(const char *name) {
     size_t nlen = strlen(name);
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
         if (dp_prop_name_eq(ignored[i].name, strlen(ignored[i].name), name, nlen))
@@ -367,8 +392,7 @@ const char *dp_prop_ignored(const char *name)
 }
 
 /* Levenshtein distance over folded characters; names are short (< 64). */
-static size_t lev(const char *a, size_t al, const char *b, size_t bl)
-{
+static size_t lev(const char *a, size_t al, const char *b, size_t bl) {
     size_t row[128];
     if (al > 127 || bl > 127)
         return (size_t)-1;
@@ -392,8 +416,7 @@ static size_t lev(const char *a, size_t al, const char *b, size_t bl)
     return row[bl];
 }
 
-const char *dp_prop_suggest(const char *name, char *out, size_t out_size)
-{
+const char *dp_prop_suggest(const char *name, char *out, size_t out_size) {
     size_t nlen = strlen(name), best = (size_t)-1;
     const char *best_name = NULL, *best_p = NULL;
     size_t best_l = 0;

@@ -112,8 +112,8 @@ typedef struct dp_settings {
     int64_t flush_interval_ms;
     int64_t max_concurrent_requests;
     int64_t threads;
-    int64_t max_retries;              /* -1: forever */
-    int64_t max_write_capacity_per_s; /* 0: no cap */
+    int64_t max_retries;               /* -1: forever */
+    int64_t max_write_capacity_per_s;  /* 0: no cap */
     const char *price_per_million_wcu; /* decimal text (DP_PF_DECIMAL), NULL: unset */
     int fail_on_error;
     int ignore_nulls;

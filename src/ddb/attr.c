@@ -13,8 +13,7 @@
 
 /* ------------------------------------------------------------ messages */
 
-void dp_attr_errf(char *errstr, size_t n, const dp_attr_path *p, const char *fmt, ...)
-{
+void dp_attr_errf(char *errstr, size_t n, const dp_attr_path *p, const char *fmt, ...) {
     if (!errstr || n == 0)
         return;
     char reason[512];
@@ -32,8 +31,7 @@ void dp_attr_errf(char *errstr, size_t n, const dp_attr_path *p, const char *fmt
     }
 }
 
-void dp_attr_path_init(dp_attr_path *p, const char *name)
-{
+void dp_attr_path_init(dp_attr_path *p, const char *name) {
     p->len = 0;
     p->buf[0] = 0;
     p->named = name != NULL;
@@ -42,8 +40,7 @@ void dp_attr_path_init(dp_attr_path *p, const char *name)
 }
 
 /* Printable, bounded copy of user text for messages. */
-const char *dp_attr_snippet(const char *s, size_t len, char *out, size_t out_size)
-{
+const char *dp_attr_snippet(const char *s, size_t len, char *out, size_t out_size) {
     size_t o = 0, max = out_size > 4 ? out_size - 4 : 0;
     size_t i;
     for (i = 0; i < len && o < max; i++) {
@@ -58,8 +55,7 @@ const char *dp_attr_snippet(const char *s, size_t len, char *out, size_t out_siz
     return out;
 }
 
-size_t dp_attr_path_push_member(dp_attr_path *p, const char *name, size_t len)
-{
+size_t dp_attr_path_push_member(dp_attr_path *p, const char *name, size_t len) {
     size_t mark = p->len;
     size_t room = sizeof p->buf - 1 - p->len;
     char tmp[sizeof p->buf];
@@ -78,8 +74,7 @@ size_t dp_attr_path_push_member(dp_attr_path *p, const char *name, size_t len)
     return mark;
 }
 
-size_t dp_attr_path_push_index(dp_attr_path *p, size_t i)
-{
+size_t dp_attr_path_push_index(dp_attr_path *p, size_t i) {
     size_t mark = p->len;
     char tmp[32], digits[24];
     size_t n = 0, d = 0;
@@ -99,16 +94,14 @@ size_t dp_attr_path_push_index(dp_attr_path *p, size_t i)
     return mark;
 }
 
-void dp_attr_path_pop(dp_attr_path *p, size_t mark)
-{
+void dp_attr_path_pop(dp_attr_path *p, size_t mark) {
     p->len = mark;
     p->buf[mark] = 0;
 }
 
 /* ------------------------------------------------------------ numbers */
 
-int dp_ddb_number_scan(const char *s, size_t len, dp_ddb_num *n)
-{
+int dp_ddb_number_scan(const char *s, size_t len, dp_ddb_num *n) {
     memset(n, 0, sizeof *n);
     size_t i = 0;
     if (i < len && s[i] == '-') {
@@ -182,14 +175,12 @@ int dp_ddb_number_scan(const char *s, size_t len, dp_ddb_num *n)
     return 0;
 }
 
-char dp_ddb_num_digit(const dp_ddb_num *n, size_t k)
-{
+char dp_ddb_num_digit(const dp_ddb_num *n, size_t k) {
     size_t j = n->first + k;
     return j < n->int_len ? n->int_digits[j] : n->frac_digits[j - n->int_len];
 }
 
-static int looks_like_nan_inf(const char *s, size_t len)
-{
+static int looks_like_nan_inf(const char *s, size_t len) {
     char low[16];
     size_t i = 0;
     if (len > 0 && (s[0] == '+' || s[0] == '-')) {
@@ -204,8 +195,7 @@ static int looks_like_nan_inf(const char *s, size_t len)
     return !strcmp(low, "nan") || !strcmp(low, "inf") || !strcmp(low, "infinity");
 }
 
-dp_ddb_num_limit dp_ddb_num_check_limits(const dp_ddb_num *num)
-{
+dp_ddb_num_limit dp_ddb_num_check_limits(const dp_ddb_num *num) {
     if (num->is_zero)
         return DP_DDB_NUM_OK;
     if (num->sig > 38)
@@ -217,13 +207,11 @@ dp_ddb_num_limit dp_ddb_num_check_limits(const dp_ddb_num *num)
     return DP_DDB_NUM_OK;
 }
 
-size_t dp_ddb_num_size(const dp_ddb_num *num)
-{
+size_t dp_ddb_num_size(const dp_ddb_num *num) {
     return (num->sig + 1) / 2 + 1;
 }
 
-int dp_ddb_number_check(const char *text, size_t len, char *errstr, size_t n, const dp_attr_path *p)
-{
+int dp_ddb_number_check(const char *text, size_t len, char *errstr, size_t n, const dp_attr_path *p) {
     dp_ddb_num num;
     char snip[48];
     if (looks_like_nan_inf(text, len)) {
@@ -232,7 +220,8 @@ int dp_ddb_number_check(const char *text, size_t len, char *errstr, size_t n, co
         return -1;
     }
     if (dp_ddb_number_scan(text, len, &num) != 0) {
-        dp_attr_errf(errstr, n, p, "'%s' is not a valid number", dp_attr_snippet(text, len, snip, sizeof snip));
+        dp_attr_errf(errstr, n, p, "'%s' is not a valid number",
+                     dp_attr_snippet(text, len, snip, sizeof snip));
         return -1;
     }
     switch (dp_ddb_num_check_limits(&num)) {
@@ -246,31 +235,29 @@ int dp_ddb_number_check(const char *text, size_t len, char *errstr, size_t n, co
                      dp_attr_snippet(text, len, snip, sizeof snip));
         break;
     case DP_DDB_NUM_TOO_LARGE:
-        dp_attr_errf(errstr, n, p,
-                     "number %s is too large for DynamoDB (largest is 9.9999999999999999999999999999999999999E+125)",
-                     dp_attr_snippet(text, len, snip, sizeof snip));
+        dp_attr_errf(
+            errstr, n, p,
+            "number %s is too large for DynamoDB (largest is 9.9999999999999999999999999999999999999E+125)",
+            dp_attr_snippet(text, len, snip, sizeof snip));
         break;
     }
     return -1;
 }
 
-int dp_ddb_number_valid(const char *text, size_t len, char *errstr, size_t errstr_size)
-{
+int dp_ddb_number_valid(const char *text, size_t len, char *errstr, size_t errstr_size) {
     if (!text)
         return 0;
     return dp_ddb_number_check(text, len, errstr, errstr_size, NULL) == 0;
 }
 
-size_t dp_ddb_number_size(const char *text, size_t len)
-{
+size_t dp_ddb_number_size(const char *text, size_t len) {
     dp_ddb_num num;
     if (!text || dp_ddb_number_scan(text, len, &num) != 0)
         return len / 2 + 1; /* not a number: an estimate */
     return dp_ddb_num_size(&num);
 }
 
-int dp_ddb_number_canonical(const char *text, size_t len, dp_buf *out)
-{
+int dp_ddb_number_canonical(const char *text, size_t len, dp_buf *out) {
     dp_ddb_num num;
     if (!text || dp_ddb_number_scan(text, len, &num) != 0)
         return -1;
@@ -288,8 +275,7 @@ int dp_ddb_number_canonical(const char *text, size_t len, dp_buf *out)
 
 static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int b64_val(unsigned char c)
-{
+static int b64_val(unsigned char c) {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
     if (c >= 'a' && c <= 'z')
@@ -303,8 +289,7 @@ static int b64_val(unsigned char c)
     return -1;
 }
 
-int dp_base64_valid(const char *in, size_t len, size_t *out_len)
-{
+int dp_base64_valid(const char *in, size_t len, size_t *out_len) {
     if (len % 4 != 0)
         return 0;
     size_t pad = 0;
@@ -324,8 +309,7 @@ int dp_base64_valid(const char *in, size_t len, size_t *out_len)
     return 1;
 }
 
-int dp_base64_decode(const char *in, size_t len, unsigned char *out, size_t *out_len)
-{
+int dp_base64_decode(const char *in, size_t len, unsigned char *out, size_t *out_len) {
     size_t dlen;
     if (!dp_base64_valid(in, len, &dlen))
         return -1;
@@ -344,8 +328,7 @@ int dp_base64_decode(const char *in, size_t len, unsigned char *out, size_t *out
     return 0;
 }
 
-size_t dp_base64_encode(const unsigned char *in, size_t len, char *out)
-{
+size_t dp_base64_encode(const unsigned char *in, size_t len, char *out) {
     size_t o = 0, i = 0;
     for (; i + 3 <= len; i += 3) {
         uint32_t w = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8) | in[i + 2];
@@ -375,16 +358,19 @@ size_t dp_base64_encode(const unsigned char *in, size_t len, char *out)
 
 static const char *const av_types[] = {"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"};
 
-const char *dp_attr_type(const dp_json *av)
-{
+const char *dp_attr_type(const dp_json *av) {
     if (!av || av->type != DP_JSON_OBJECT || av->count != 1)
         return NULL;
     const char *k = av->members[0].key;
     /* hot path: no strcmp loop */
     switch (av->members[0].key_len) {
     case 1:
-        return k[0] == 'S' ? av_types[0] : k[0] == 'N' ? av_types[1] : k[0] == 'B' ? av_types[2]
-             : k[0] == 'M' ? av_types[5] : k[0] == 'L' ? av_types[6] : NULL;
+        return k[0] == 'S'   ? av_types[0]
+               : k[0] == 'N' ? av_types[1]
+               : k[0] == 'B' ? av_types[2]
+               : k[0] == 'M' ? av_types[5]
+               : k[0] == 'L' ? av_types[6]
+                             : NULL;
     case 2:
         if (k[1] != 'S')
             return NULL;
@@ -395,23 +381,27 @@ const char *dp_attr_type(const dp_json *av)
     return NULL;
 }
 
-static const char *json_type_name(const dp_json *v)
-{
+static const char *json_type_name(const dp_json *v) {
     if (!v)
         return "nothing";
     switch (v->type) {
-    case DP_JSON_NULL: return "null";
-    case DP_JSON_BOOL: return "a boolean";
-    case DP_JSON_NUMBER: return "a number";
-    case DP_JSON_STRING: return "a string";
-    case DP_JSON_ARRAY: return "an array";
-    case DP_JSON_OBJECT: return "an object";
+    case DP_JSON_NULL:
+        return "null";
+    case DP_JSON_BOOL:
+        return "a boolean";
+    case DP_JSON_NUMBER:
+        return "a number";
+    case DP_JSON_STRING:
+        return "a string";
+    case DP_JSON_ARRAY:
+        return "an array";
+    case DP_JSON_OBJECT:
+        return "an object";
     }
     return "?";
 }
 
-const char *dp_json_kind_name(const dp_json *v)
-{
+const char *dp_json_kind_name(const dp_json *v) {
     return json_type_name(v);
 }
 
@@ -422,8 +412,7 @@ typedef struct set_elem {
     size_t len;
 } set_elem;
 
-static int set_elem_cmp(const void *a, const void *b)
-{
+static int set_elem_cmp(const void *a, const void *b) {
     const set_elem *x = a, *y = b;
     size_t m = x->len < y->len ? x->len : y->len;
     int c = memcmp(x->p, y->p, m);
@@ -434,8 +423,7 @@ static int set_elem_cmp(const void *a, const void *b)
 
 /* Check set members are unique. Members are compared by value: numbers in
  * canonical form, binaries decoded. */
-static int set_check_unique(const dp_json *arr, char kind, char *errstr, size_t n, const dp_attr_path *p)
-{
+static int set_check_unique(const dp_json *arr, char kind, char *errstr, size_t n, const dp_attr_path *p) {
     int rc = -1;
     size_t cnt = arr->count;
     set_elem *el = calloc(cnt, sizeof *el);
@@ -483,10 +471,13 @@ static int set_check_unique(const dp_json *arr, char kind, char *errstr, size_t 
         if (set_elem_cmp(&el[i - 1], &el[i]) == 0) {
             char snip[48];
             if (kind == 'B')
-                dp_attr_errf(errstr, n, p, "binary set has a duplicate member (DynamoDB sets hold unique values)");
+                dp_attr_errf(errstr, n, p,
+                             "binary set has a duplicate member (DynamoDB sets hold unique values)");
             else
-                dp_attr_errf(errstr, n, p, "%s set has a duplicate member '%s' (DynamoDB sets hold unique values)",
-                             kind == 'S' ? "string" : "number", dp_attr_snippet(el[i].p, el[i].len, snip, sizeof snip));
+                dp_attr_errf(errstr, n, p,
+                             "%s set has a duplicate member '%s' (DynamoDB sets hold unique values)",
+                             kind == 'S' ? "string" : "number",
+                             dp_attr_snippet(el[i].p, el[i].len, snip, sizeof snip));
             goto out;
         }
     }
@@ -513,8 +504,7 @@ static long dup_member(const dp_json *obj) {
     return -1;
 }
 
-int dp_attr_check(const dp_json *av, int depth, char *errstr, size_t n, dp_attr_path *p)
-{
+int dp_attr_check(const dp_json *av, int depth, char *errstr, size_t n, dp_attr_path *p) {
     const char *t = dp_attr_type(av);
     if (!t) {
         if (!av || av->type != DP_JSON_OBJECT)
@@ -525,9 +515,10 @@ int dp_attr_check(const dp_json *av, int depth, char *errstr, size_t n, dp_attr_
                          av->count);
         else {
             char snip[48];
-            dp_attr_errf(errstr, n, p,
-                         "unknown AttributeValue type '%s' (expected S, N, B, BOOL, NULL, M, L, SS, NS or BS)",
-                         dp_attr_snippet(av->members[0].key, av->members[0].key_len, snip, sizeof snip));
+            dp_attr_errf(
+                errstr, n, p,
+                "unknown AttributeValue type '%s' (expected S, N, B, BOOL, NULL, M, L, SS, NS or BS)",
+                dp_attr_snippet(av->members[0].key, av->members[0].key_len, snip, sizeof snip));
         }
         return -1;
     }
@@ -559,7 +550,8 @@ int dp_attr_check(const dp_json *av, int depth, char *errstr, size_t n, dp_attr_
     }
     if (t == av_types[1]) {
         if (v->type != DP_JSON_STRING) {
-            dp_attr_errf(errstr, n, p, "N value must be a string holding the number, got %s", json_type_name(v));
+            dp_attr_errf(errstr, n, p, "N value must be a string holding the number, got %s",
+                         json_type_name(v));
             return -1;
         }
         return dp_ddb_number_check(v->str, v->len, errstr, n, p);
@@ -636,15 +628,13 @@ int dp_attr_check(const dp_json *av, int depth, char *errstr, size_t n, dp_attr_
     return 0;
 }
 
-int dp_attr_validate(const dp_json *av, char *errstr, size_t errstr_size)
-{
+int dp_attr_validate(const dp_json *av, char *errstr, size_t errstr_size) {
     dp_attr_path p;
     dp_attr_path_init(&p, NULL);
     return dp_attr_check(av, 0, errstr, errstr_size, &p);
 }
 
-int dp_attr_validate_at(const dp_json *av, const char *name, char *errstr, size_t errstr_size)
-{
+int dp_attr_validate_at(const dp_json *av, const char *name, char *errstr, size_t errstr_size) {
     dp_attr_path p;
     dp_attr_path_init(&p, name);
     return dp_attr_check(av, 0, errstr, errstr_size, &p);
@@ -652,8 +642,7 @@ int dp_attr_validate_at(const dp_json *av, const char *name, char *errstr, size_
 
 /* ------------------------------------------------------------ size */
 
-size_t dp_attr_size(const dp_json *av)
-{
+size_t dp_attr_size(const dp_json *av) {
     const char *t = dp_attr_type(av);
     if (!t)
         return 0;
@@ -710,8 +699,7 @@ size_t dp_attr_size(const dp_json *av)
     return sz;
 }
 
-size_t dp_item_size(const dp_json *item)
-{
+size_t dp_item_size(const dp_json *item) {
     size_t sz = 0;
     if (!item || item->type != DP_JSON_OBJECT)
         return 0;
@@ -722,22 +710,30 @@ size_t dp_item_size(const dp_json *item)
 
 /* ------------------------------------------------------------ keys */
 
-static const char *type_long_name(const char *t)
-{
-    if (t == av_types[0]) return "a string (S)";
-    if (t == av_types[1]) return "a number (N)";
-    if (t == av_types[2]) return "a binary (B)";
-    if (t == av_types[3]) return "a BOOL";
-    if (t == av_types[4]) return "a NULL";
-    if (t == av_types[5]) return "a map (M)";
-    if (t == av_types[6]) return "a list (L)";
-    if (t == av_types[7]) return "a string set (SS)";
-    if (t == av_types[8]) return "a number set (NS)";
+static const char *type_long_name(const char *t) {
+    if (t == av_types[0])
+        return "a string (S)";
+    if (t == av_types[1])
+        return "a number (N)";
+    if (t == av_types[2])
+        return "a binary (B)";
+    if (t == av_types[3])
+        return "a BOOL";
+    if (t == av_types[4])
+        return "a NULL";
+    if (t == av_types[5])
+        return "a map (M)";
+    if (t == av_types[6])
+        return "a list (L)";
+    if (t == av_types[7])
+        return "a string set (SS)";
+    if (t == av_types[8])
+        return "a number set (NS)";
     return "a binary set (BS)";
 }
 
-static int check_one_key(const dp_json *item, const char *name, char want, int is_sort, char *errstr, size_t n)
-{
+static int check_one_key(const dp_json *item, const char *name, char want, int is_sort, char *errstr,
+                         size_t n) {
     const char *role = is_sort ? "sort key" : "partition key";
     const dp_json *av = dp_json_get(item, name);
     char snip[80];
@@ -787,8 +783,7 @@ static int check_one_key(const dp_json *item, const char *name, char want, int i
 }
 
 int dp_item_validate_keys(const dp_json *item, const char *partition_key, char partition_type,
-                          const char *sort_key, char sort_type, char *errstr, size_t errstr_size)
-{
+                          const char *sort_key, char sort_type, char *errstr, size_t errstr_size) {
     if (!item || item->type != DP_JSON_OBJECT) {
         dp_errf(errstr, errstr_size, "item must be an object");
         return -1;
@@ -801,8 +796,7 @@ int dp_item_validate_keys(const dp_json *item, const char *partition_key, char p
 }
 
 int dp_item_validate_typed(const dp_json *item, const char *partition_key, char partition_type,
-                           const char *sort_key, char sort_type, char *errstr, size_t errstr_size)
-{
+                           const char *sort_key, char sort_type, char *errstr, size_t errstr_size) {
     if (!item || item->type != DP_JSON_OBJECT) {
         dp_errf(errstr, errstr_size, "item must be an object");
         return -1;
@@ -835,21 +829,19 @@ int dp_item_validate_typed(const dp_json *item, const char *partition_key, char 
     }
     size_t sz = dp_item_size(item);
     if (sz > (size_t)DP_DDB_MAX_ITEM_BYTES) {
-        dp_errf(errstr, errstr_size, "item is %zu bytes by DynamoDB's size rules, the limit is %d (400 KB)", sz,
-                DP_DDB_MAX_ITEM_BYTES);
+        dp_errf(errstr, errstr_size, "item is %zu bytes by DynamoDB's size rules, the limit is %d (400 KB)",
+                sz, DP_DDB_MAX_ITEM_BYTES);
         return DP_ITEM_TOO_LARGE;
     }
     return 0;
 }
 
 int dp_item_validate(const dp_json *item, const char *partition_key, const char *sort_key, char *errstr,
-                     size_t errstr_size)
-{
+                     size_t errstr_size) {
     return dp_item_validate_typed(item, partition_key, 0, sort_key, 0, errstr, errstr_size);
 }
 
-static int key_part(const dp_json *item, const char *name, dp_buf *out)
-{
+static int key_part(const dp_json *item, const char *name, dp_buf *out) {
     const dp_json *av = dp_json_get(item, name);
     const char *t = dp_attr_type(av);
     if (!t || t[1] != 0 || (t[0] != 'S' && t[0] != 'N' && t[0] != 'B'))
@@ -886,8 +878,7 @@ static int key_part(const dp_json *item, const char *name, dp_buf *out)
     return rc;
 }
 
-int dp_item_key_string(const dp_json *item, const char *partition_key, const char *sort_key, dp_buf *out)
-{
+int dp_item_key_string(const dp_json *item, const char *partition_key, const char *sort_key, dp_buf *out) {
     if (!item || !partition_key || !out)
         return -1;
     if (key_part(item, partition_key, out) != 0)
@@ -900,8 +891,7 @@ int dp_item_key_string(const dp_json *item, const char *partition_key, const cha
 }
 
 dp_json *dp_item_extract_keys(dp_json_doc *doc, const dp_json *item, const char *partition_key,
-                              const char *sort_key)
-{
+                              const char *sort_key) {
     const char *names[2] = {partition_key, sort_key};
     dp_json *keys = dp_json_new_object(doc);
     if (!keys || !partition_key)
@@ -919,8 +909,7 @@ dp_json *dp_item_extract_keys(dp_json_doc *doc, const dp_json *item, const char 
     return keys;
 }
 
-const dp_column *dp_column_find(const dp_column *columns, size_t ncolumns, const char *name)
-{
+const dp_column *dp_column_find(const dp_column *columns, size_t ncolumns, const char *name) {
     for (size_t i = 0; columns && i < ncolumns; i++)
         if (!strcmp(columns[i].name, name))
             return &columns[i];
@@ -929,8 +918,8 @@ const dp_column *dp_column_find(const dp_column *columns, size_t ncolumns, const
 
 /* ------------------------------------------------------------ typed -> plain */
 
-static dp_json *to_plain(dp_json_doc *doc, const dp_json *av, int depth, char *errstr, size_t n, dp_attr_path *p)
-{
+static dp_json *to_plain(dp_json_doc *doc, const dp_json *av, int depth, char *errstr, size_t n,
+                         dp_attr_path *p) {
     const char *t = dp_attr_type(av);
     if (!t || depth > DP_DDB_MAX_DEPTH) {
         dp_attr_check(av, depth, errstr, n, p);
@@ -1002,15 +991,13 @@ bad:
     return NULL;
 }
 
-dp_json *dp_attr_to_plain(dp_json_doc *doc, const dp_json *av, char *errstr, size_t errstr_size)
-{
+dp_json *dp_attr_to_plain(dp_json_doc *doc, const dp_json *av, char *errstr, size_t errstr_size) {
     dp_attr_path p;
     dp_attr_path_init(&p, NULL);
     return to_plain(doc, av, 0, errstr, errstr_size, &p);
 }
 
-dp_json *dp_item_to_plain(dp_json_doc *doc, const dp_json *item, char *errstr, size_t errstr_size)
-{
+dp_json *dp_item_to_plain(dp_json_doc *doc, const dp_json *item, char *errstr, size_t errstr_size) {
     if (!item || item->type != DP_JSON_OBJECT) {
         dp_errf(errstr, errstr_size, "item must be an object, got %s", json_type_name(item));
         return NULL;
@@ -1032,8 +1019,7 @@ dp_json *dp_item_to_plain(dp_json_doc *doc, const dp_json *item, char *errstr, s
 }
 
 /* Streaming plain writer: same mapping as to_plain, no tree. */
-static int write_plain(dp_buf *out, const dp_json *av, int depth, char *errstr, size_t n, dp_attr_path *p)
-{
+static int write_plain(dp_buf *out, const dp_json *av, int depth, char *errstr, size_t n, dp_attr_path *p) {
     const char *t = dp_attr_type(av);
     if (!t || depth > DP_DDB_MAX_DEPTH)
         goto bad;
@@ -1061,8 +1047,8 @@ static int write_plain(dp_buf *out, const dp_json *av, int depth, char *errstr, 
         if (dp_buf_putc(out, '{'))
             return -1;
         for (size_t i = 0; i < v->count; i++) {
-            if ((i && dp_buf_putc(out, ',')) || dp_json_write_string(out, v->members[i].key, v->members[i].key_len) ||
-                dp_buf_putc(out, ':'))
+            if ((i && dp_buf_putc(out, ',')) ||
+                dp_json_write_string(out, v->members[i].key, v->members[i].key_len) || dp_buf_putc(out, ':'))
                 return -1;
             size_t mark = dp_attr_path_push_member(p, v->members[i].key, v->members[i].key_len);
             int rc = write_plain(out, v->members[i].value, depth + 1, errstr, n, p);
@@ -1104,15 +1090,13 @@ bad:
     return -1;
 }
 
-static void buf_truncate(dp_buf *out, size_t len)
-{
+static void buf_truncate(dp_buf *out, size_t len) {
     out->len = len;
     if (out->data)
         out->data[len] = 0;
 }
 
-ddbpipe_result_t dp_attr_write_plain(dp_buf *out, const dp_json *av, char *errstr, size_t errstr_size)
-{
+ddbpipe_result_t dp_attr_write_plain(dp_buf *out, const dp_json *av, char *errstr, size_t errstr_size) {
     size_t start = out->len;
     dp_attr_path p;
     dp_attr_path_init(&p, NULL);
@@ -1124,8 +1108,7 @@ ddbpipe_result_t dp_attr_write_plain(dp_buf *out, const dp_json *av, char *errst
     return DDBPIPE_OK;
 }
 
-ddbpipe_result_t dp_item_write_plain(dp_buf *out, const dp_json *item, char *errstr, size_t errstr_size)
-{
+ddbpipe_result_t dp_item_write_plain(dp_buf *out, const dp_json *item, char *errstr, size_t errstr_size) {
     size_t start = out->len;
     if (!item || item->type != DP_JSON_OBJECT) {
         dp_errf(errstr, errstr_size, "item must be an object, got %s", json_type_name(item));
@@ -1136,7 +1119,8 @@ ddbpipe_result_t dp_item_write_plain(dp_buf *out, const dp_json *item, char *err
         goto fail;
     for (size_t i = 0; i < item->count; i++) {
         const dp_json_member *m = &item->members[i];
-        if ((i && dp_buf_putc(out, ',')) || dp_json_write_string(out, m->key, m->key_len) || dp_buf_putc(out, ':'))
+        if ((i && dp_buf_putc(out, ',')) || dp_json_write_string(out, m->key, m->key_len) ||
+            dp_buf_putc(out, ':'))
             goto fail;
         dp_attr_path p;
         p.len = 0;

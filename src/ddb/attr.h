@@ -19,16 +19,21 @@
 typedef enum dp_coltype_kind {
     DP_COL_AUTO = 0, /* follow the JSON value (VARIANT) */
     DP_COL_BOOLEAN,
-    DP_COL_INTEGER,  /* TINYINT, SMALLINT, INT, BIGINT */
-    DP_COL_DECIMAL,  /* DECIMAL(p,s) */
-    DP_COL_FLOAT,    /* REAL, FLOAT, DOUBLE */
-    DP_COL_STRING,   /* VARCHAR, CHAR, STRING, TEXT */
-    DP_COL_DATE, DP_COL_TIME, DP_COL_TIMESTAMP, DP_COL_UUID,
-    DP_COL_BINARY,   /* VARBINARY, BYTES, BINARY: base64 in JSON */
-    DP_COL_ARRAY,    /* -> L */
-    DP_COL_MAP,      /* MAP, ROW, user-defined -> M */
-    DP_COL_VARIANT,  /* same as AUTO */
-    DP_COL_STRING_SET, DP_COL_NUMBER_SET, DP_COL_BINARY_SET
+    DP_COL_INTEGER, /* TINYINT, SMALLINT, INT, BIGINT */
+    DP_COL_DECIMAL, /* DECIMAL(p,s) */
+    DP_COL_FLOAT,   /* REAL, FLOAT, DOUBLE */
+    DP_COL_STRING,  /* VARCHAR, CHAR, STRING, TEXT */
+    DP_COL_DATE,
+    DP_COL_TIME,
+    DP_COL_TIMESTAMP,
+    DP_COL_UUID,
+    DP_COL_BINARY,  /* VARBINARY, BYTES, BINARY: base64 in JSON */
+    DP_COL_ARRAY,   /* -> L */
+    DP_COL_MAP,     /* MAP, ROW, user-defined -> M */
+    DP_COL_VARIANT, /* same as AUTO */
+    DP_COL_STRING_SET,
+    DP_COL_NUMBER_SET,
+    DP_COL_BINARY_SET
 } dp_coltype_kind;
 
 typedef struct dp_coltype {

@@ -14,7 +14,7 @@ typedef struct dp_attr_path {
     int named; /* root has a name: messages say "attribute 'a.b'" */
 } dp_attr_path;
 
-void dp_attr_path_init(dp_attr_path *p, const char *name); /* name may be NULL */
+void dp_attr_path_init(dp_attr_path *p, const char *name);                      /* name may be NULL */
 size_t dp_attr_path_push_member(dp_attr_path *p, const char *name, size_t len); /* returns mark */
 size_t dp_attr_path_push_index(dp_attr_path *p, size_t i);
 void dp_attr_path_pop(dp_attr_path *p, size_t mark);

@@ -41,7 +41,7 @@ struct dp_call {
 #define CALL_KEEP_BODY_BYTES ((size_t)1 << 20)
 
 struct dp_ddb {
-    dp_list free_calls; /* CALL_CACHE_MAX at most */
+    dp_list free_calls;  /* CALL_CACHE_MAX at most */
     dp_sigv4_result sig; /* reused attempt after attempt (the signer resets it; one thread per client) */
     char *region;
     char *url[2];  /* POST target per api */

@@ -17,33 +17,33 @@ typedef enum dp_ddb_api { DP_DDB_API_DYNAMODB = 0, DP_DDB_API_STREAMS = 1 } dp_d
 typedef struct dp_ddb dp_ddb;
 
 typedef struct dp_ddb_options {
-    const char *region;        /* required */
-    const char *endpoint_url;  /* NULL: https://dynamodb.REGION.amazonaws.com */
+    const char *region;               /* required */
+    const char *endpoint_url;         /* NULL: https://dynamodb.REGION.amazonaws.com */
     const char *streams_endpoint_url; /* NULL: derived (same as endpoint_url when overridden) */
-    dp_cred_chain *creds;      /* borrowed */
+    dp_cred_chain *creds;             /* borrowed */
     dp_http_options http;
-    int max_attempts;          /* per call, default 10 (1 = no retries); -1 = forever (an empty
-                                  retry-token bucket then spaces retries at backoff_max_ms
-                                  instead of stopping them) */
-    int64_t backoff_base_ms;   /* default 25 */
-    int64_t backoff_max_ms;    /* default 20000 */
-    int retry_tokens;          /* bucket size, default 500 */
-    int adaptive;              /* 1 (default): client-side rate limiter on throttles; 0: standard mode */
+    int max_attempts;        /* per call, default 10 (1 = no retries); -1 = forever (an empty
+                                retry-token bucket then spaces retries at backoff_max_ms
+                                instead of stopping them) */
+    int64_t backoff_base_ms; /* default 25 */
+    int64_t backoff_max_ms;  /* default 20000 */
+    int retry_tokens;        /* bucket size, default 500 */
+    int adaptive;            /* 1 (default): client-side rate limiter on throttles; 0: standard mode */
 } dp_ddb_options;
 
 /* Outcome of one API call (after retries). */
 typedef struct dp_ddb_result {
-    ddbpipe_result_t result;   /* OK, SERVICE, TRANSPORT, TIMEOUT, CRC32, AUTH, NOT_FOUND, VALIDATION, ... */
+    ddbpipe_result_t result; /* OK, SERVICE, TRANSPORT, TIMEOUT, CRC32, AUTH, NOT_FOUND, VALIDATION, ... */
     long http_status;
-    char error_code[96];       /* e.g. "ValidationException" (part after '#') */
+    char error_code[96]; /* e.g. "ValidationException" (part after '#') */
     char message[512];
-    int retryable;             /* classification of the last failure */
-    int throttled;             /* last failure was a throttle */
+    int retryable; /* classification of the last failure */
+    int throttled; /* last failure was a throttle */
     int attempts;
-    dp_buf body;               /* response body (success or error) */
-    int64_t latency_ns;        /* of the last attempt */
-    int credentials_failed;    /* 1: the credentials chain failed, the request never left
-                                  (message: "credentials: <the chain's reason>") */
+    dp_buf body;            /* response body (success or error) */
+    int64_t latency_ns;     /* of the last attempt */
+    int credentials_failed; /* 1: the credentials chain failed, the request never left
+                               (message: "credentials: <the chain's reason>") */
 } dp_ddb_result;
 
 /* res is valid only during the call; move the body out with dp_buf_steal
@@ -78,7 +78,8 @@ void dp_ddb_result_free(dp_ddb_result *r);
 /* Classify a service error code / HTTP status into a result and retryable flag. */
 ddbpipe_result_t dp_ddb_classify(long http_status, const char *error_code, int *retryable, int *throttled);
 /* Parse {"__type": "...#Code", "message"|"Message": ...}. */
-void dp_ddb_parse_error(const char *body, size_t len, char *code, size_t code_size, char *msg, size_t msg_size);
+void dp_ddb_parse_error(const char *body, size_t len, char *code, size_t code_size, char *msg,
+                        size_t msg_size);
 
 /* Standard retry policy pieces (exposed for tests). */
 typedef struct dp_retry_bucket {

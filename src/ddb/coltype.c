@@ -11,54 +11,68 @@
 #include "ddb/attr.h"
 #include "ddb/attr_internal.h"
 
-const char *dp_coltype_name(dp_coltype_kind kind)
-{
+const char *dp_coltype_name(dp_coltype_kind kind) {
     switch (kind) {
-    case DP_COL_AUTO: return "AUTO";
-    case DP_COL_BOOLEAN: return "BOOLEAN";
-    case DP_COL_INTEGER: return "INTEGER";
-    case DP_COL_DECIMAL: return "DECIMAL";
-    case DP_COL_FLOAT: return "DOUBLE";
-    case DP_COL_STRING: return "VARCHAR";
-    case DP_COL_DATE: return "DATE";
-    case DP_COL_TIME: return "TIME";
-    case DP_COL_TIMESTAMP: return "TIMESTAMP";
-    case DP_COL_UUID: return "UUID";
-    case DP_COL_BINARY: return "VARBINARY";
-    case DP_COL_ARRAY: return "ARRAY";
-    case DP_COL_MAP: return "MAP";
-    case DP_COL_VARIANT: return "VARIANT";
-    case DP_COL_STRING_SET: return "STRING SET";
-    case DP_COL_NUMBER_SET: return "NUMBER SET";
-    case DP_COL_BINARY_SET: return "BINARY SET";
+    case DP_COL_AUTO:
+        return "AUTO";
+    case DP_COL_BOOLEAN:
+        return "BOOLEAN";
+    case DP_COL_INTEGER:
+        return "INTEGER";
+    case DP_COL_DECIMAL:
+        return "DECIMAL";
+    case DP_COL_FLOAT:
+        return "DOUBLE";
+    case DP_COL_STRING:
+        return "VARCHAR";
+    case DP_COL_DATE:
+        return "DATE";
+    case DP_COL_TIME:
+        return "TIME";
+    case DP_COL_TIMESTAMP:
+        return "TIMESTAMP";
+    case DP_COL_UUID:
+        return "UUID";
+    case DP_COL_BINARY:
+        return "VARBINARY";
+    case DP_COL_ARRAY:
+        return "ARRAY";
+    case DP_COL_MAP:
+        return "MAP";
+    case DP_COL_VARIANT:
+        return "VARIANT";
+    case DP_COL_STRING_SET:
+        return "STRING SET";
+    case DP_COL_NUMBER_SET:
+        return "NUMBER SET";
+    case DP_COL_BINARY_SET:
+        return "BINARY SET";
     }
     return "?";
 }
 
 /* ------------------------------------------------------------ parsing */
 
-static int ends_with(const char *s, const char *suffix)
-{
+static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
-static int starts_with(const char *s, const char *prefix)
-{
+static int starts_with(const char *s, const char *prefix) {
     return !strncmp(s, prefix, strlen(prefix));
 }
 
 /* Replace the first occurrence of `from` at a word start with `to` (to is
  * never longer than from). */
-static void replace_word(char *s, const char *from, const char *to)
-{
+static void replace_word(char *s, const char *from, const char *to) {
     size_t fl = strlen(from), tl = strlen(to);
     char *p = s;
     while ((p = strstr(p, from)) != NULL) {
         int start_ok = p == s || p[-1] == ' ' || p[-1] == '<' || p[-1] == '(';
         if (start_ok) {
             /* splices `to` over the start of the word; the memmove keeps s's terminator */
-            memcpy(p, to, tl); // NOLINT(bugprone-not-null-terminated-result): writes inside s, not a new string
+            memcpy(p, to,
+                   tl); // NOLINT(bugprone-not-null-terminated-result): writes inside s, not a new string
             memmove(p + tl, p + fl, strlen(p + fl) + 1);
             return;
         }
@@ -66,8 +80,7 @@ static void replace_word(char *s, const char *from, const char *to)
     }
 }
 
-int dp_coltype_parse(const char *text, dp_coltype *out, char *errstr, size_t errstr_size)
-{
+int dp_coltype_parse(const char *text, dp_coltype *out, char *errstr, size_t errstr_size) {
     char t[256];
     size_t o = 0;
     int space = 0;
@@ -184,7 +197,8 @@ int dp_coltype_parse(const char *text, dp_coltype *out, char *errstr, size_t err
             out->precision = (int)args[0];
             out->scale = nargs == 2 ? (int)args[1] : 0;
             if (args[0] < 1 || args[0] > 38) {
-                dp_errf(errstr, errstr_size, "column type '%s': DECIMAL precision must be 1..38 (DynamoDB keeps 38 digits)", text);
+                dp_errf(errstr, errstr_size,
+                        "column type '%s': DECIMAL precision must be 1..38 (DynamoDB keeps 38 digits)", text);
                 return -1;
             }
             if (args[1] > args[0]) {
@@ -225,11 +239,12 @@ int dp_coltype_parse(const char *text, dp_coltype *out, char *errstr, size_t err
     } else if (IS("VARIANT") || IS("JSON") || IS("ANY") || IS("AUTO")) {
         out->kind = DP_COL_VARIANT;
     } else {
-        dp_errf(errstr, errstr_size,
-                "unknown column type '%s' (known: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, DECIMAL(p,s), REAL, "
-                "DOUBLE, VARCHAR, DATE, TIME, TIMESTAMP, UUID, VARBINARY, ARRAY, MAP, ROW, VARIANT, STRING SET, "
-                "NUMBER SET, BINARY SET)",
-                text);
+        dp_errf(
+            errstr, errstr_size,
+            "unknown column type '%s' (known: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, DECIMAL(p,s), REAL, "
+            "DOUBLE, VARCHAR, DATE, TIME, TIMESTAMP, UUID, VARBINARY, ARRAY, MAP, ROW, VARIANT, STRING SET, "
+            "NUMBER SET, BINARY SET)",
+            text);
         return -1;
     }
 #undef IS
@@ -244,30 +259,27 @@ bad:
 
 /* ------------------------------------------------------------ values */
 
-static int is_digits(const char *s, size_t n)
-{
+static int is_digits(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isdigit((unsigned char)s[i]))
             return 0;
     return 1;
 }
 
-static int num2(const char *s)
-{
+static int num2(const char *s) {
     return (s[0] - '0') * 10 + (s[1] - '0');
 }
 
-static int days_in_month(int y, int m)
-{
+static int days_in_month(int y, int m) {
     static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         return 29;
     return d[m - 1];
 }
 
-static int valid_date(const char *s, size_t n)
-{
-    if (n != 10 || s[4] != '-' || s[7] != '-' || !is_digits(s, 4) || !is_digits(s + 5, 2) || !is_digits(s + 8, 2))
+static int valid_date(const char *s, size_t n) {
+    if (n != 10 || s[4] != '-' || s[7] != '-' || !is_digits(s, 4) || !is_digits(s + 5, 2) ||
+        !is_digits(s + 8, 2))
         return 0;
     int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + num2(s + 2);
     int m = num2(s + 5), d = num2(s + 8);
@@ -276,9 +288,9 @@ static int valid_date(const char *s, size_t n)
 
 /* HH:MM:SS[.fraction] (seconds up to 60 for a leap second). Returns chars
  * consumed, 0 if invalid. */
-static size_t scan_time(const char *s, size_t n)
-{
-    if (n < 8 || s[2] != ':' || s[5] != ':' || !is_digits(s, 2) || !is_digits(s + 3, 2) || !is_digits(s + 6, 2))
+static size_t scan_time(const char *s, size_t n) {
+    if (n < 8 || s[2] != ':' || s[5] != ':' || !is_digits(s, 2) || !is_digits(s + 3, 2) ||
+        !is_digits(s + 6, 2))
         return 0;
     if (num2(s) > 23 || num2(s + 3) > 59 || num2(s + 6) > 60)
         return 0;
@@ -293,15 +305,13 @@ static size_t scan_time(const char *s, size_t n)
     return i;
 }
 
-static int valid_time(const char *s, size_t n)
-{
+static int valid_time(const char *s, size_t n) {
     size_t k = scan_time(s, n);
     return k > 0 && k == n;
 }
 
 /* YYYY-MM-DD[T ]HH:MM:SS[.f][Z|+HH:MM|-HH:MM|+HHMM] */
-static int valid_timestamp(const char *s, size_t n)
-{
+static int valid_timestamp(const char *s, size_t n) {
     if (n < 19 || !valid_date(s, 10) || (s[10] != 'T' && s[10] != ' ' && s[10] != 't'))
         return 0;
     size_t k = scan_time(s + 11, n - 11);
@@ -320,8 +330,7 @@ static int valid_timestamp(const char *s, size_t n)
     return 0;
 }
 
-static int valid_uuid(const char *s, size_t n)
-{
+static int valid_uuid(const char *s, size_t n) {
     if (n != 36)
         return 0;
     for (size_t i = 0; i < 36; i++) {
@@ -336,8 +345,7 @@ static int valid_uuid(const char *s, size_t n)
 }
 
 /* Days since 1970-01-01 -> civil date (proleptic Gregorian). */
-static void civil_from_days(long long z, long long *y, int *m, int *d)
-{
+static void civil_from_days(long long z, long long *y, int *m, int *d) {
     z += 719468;
     long long era = (z >= 0 ? z : z - 146096) / 146097;
     long long doe = z - era * 146097;
@@ -350,8 +358,7 @@ static void civil_from_days(long long z, long long *y, int *m, int *d)
     *y = yy + (*m <= 2);
 }
 
-static dp_json *typed(dp_json_doc *doc, const char *tag, dp_json *v)
-{
+static dp_json *typed(dp_json_doc *doc, const char *tag, dp_json *v) {
     if (!v)
         return NULL;
     dp_json *o = dp_json_new_object(doc);
@@ -360,14 +367,12 @@ static dp_json *typed(dp_json_doc *doc, const char *tag, dp_json *v)
     return o;
 }
 
-static dp_json *typed_str(dp_json_doc *doc, const char *tag, const char *s, size_t len)
-{
+static dp_json *typed_str(dp_json_doc *doc, const char *tag, const char *s, size_t len) {
     return typed(doc, tag, dp_json_new_string(doc, s, len));
 }
 
 /* Number text of v (a JSON number, or a numeric string): NULL otherwise. */
-static const char *number_text(const dp_json *v, size_t *len)
-{
+static const char *number_text(const dp_json *v, size_t *len) {
     if (v->type == DP_JSON_NUMBER || v->type == DP_JSON_STRING) {
         *len = v->len;
         return v->str;
@@ -376,8 +381,7 @@ static const char *number_text(const dp_json *v, size_t *len)
 }
 
 static dp_json *mismatch(const dp_json *v, const char *want, dp_coltype_kind kind, char *errstr, size_t n,
-                         dp_attr_path *p)
-{
+                         dp_attr_path *p) {
     char snip[48] = "";
     if (v->type == DP_JSON_STRING || v->type == DP_JSON_NUMBER) {
         char tmp[40];
@@ -391,8 +395,7 @@ static dp_json *mismatch(const dp_json *v, const char *want, dp_coltype_kind kin
 static dp_json *auto_from_plain(dp_json_doc *doc, const dp_json *v, int depth, char *errstr, size_t n,
                                 dp_attr_path *p);
 
-static int nan_like(const char *s, size_t len)
-{
+static int nan_like(const char *s, size_t len) {
     if (len > 0 && (s[0] == '-' || s[0] == '+')) {
         s++;
         len--;
@@ -402,8 +405,7 @@ static int nan_like(const char *s, size_t len)
 }
 
 static dp_json *number_attr(dp_json_doc *doc, const dp_json *v, const dp_coltype *ct, char *errstr, size_t n,
-                            dp_attr_path *p)
-{
+                            dp_attr_path *p) {
     size_t len;
     const char *s = number_text(v, &len);
     const char *want = ct->kind == DP_COL_INTEGER ? "an integer" : "a number";
@@ -439,7 +441,8 @@ static dp_json *number_attr(dp_json_doc *doc, const dp_json *v, const dp_coltype
         }
         if (!in_range) {
             dp_attr_errf(errstr, n, p, "%s is outside the column's range %lld..%lld",
-                         dp_attr_snippet(s, len, snip, sizeof snip), (long long)ct->int_min, (long long)ct->int_max);
+                         dp_attr_snippet(s, len, snip, sizeof snip), (long long)ct->int_min,
+                         (long long)ct->int_max);
             return NULL;
         }
     } else if (ct->kind == DP_COL_DECIMAL && ct->precision > 0 && !num.is_zero) {
@@ -447,7 +450,8 @@ static dp_json *number_attr(dp_json_doc *doc, const dp_json *v, const dp_coltype
         long long intd = num.sci_exp >= 0 ? num.sci_exp + 1 : 0;
         if (frac > ct->scale) {
             dp_attr_errf(errstr, n, p, "%s has %lld fraction digits, DECIMAL(%d,%d) allows %d",
-                         dp_attr_snippet(s, len, snip, sizeof snip), frac, ct->precision, ct->scale, ct->scale);
+                         dp_attr_snippet(s, len, snip, sizeof snip), frac, ct->precision, ct->scale,
+                         ct->scale);
             return NULL;
         }
         if (intd > ct->precision - ct->scale) {
@@ -460,9 +464,8 @@ static dp_json *number_attr(dp_json_doc *doc, const dp_json *v, const dp_coltype
     return typed(doc, "N", dp_json_new_string(doc, s, len));
 }
 
-static dp_json *set_from_plain(dp_json_doc *doc, const dp_json *v, const dp_coltype *ct, char *errstr, size_t n,
-                               dp_attr_path *p)
-{
+static dp_json *set_from_plain(dp_json_doc *doc, const dp_json *v, const dp_coltype *ct, char *errstr,
+                               size_t n, dp_attr_path *p) {
     const char *tag = ct->kind == DP_COL_STRING_SET ? "SS" : ct->kind == DP_COL_NUMBER_SET ? "NS" : "BS";
     if (v->type != DP_JSON_ARRAY)
         return mismatch(v, "an array", ct->kind, errstr, n, p);
@@ -490,8 +493,7 @@ static dp_json *set_from_plain(dp_json_doc *doc, const dp_json *v, const dp_colt
 }
 
 static dp_json *typed_from_plain(dp_json_doc *doc, const dp_json *v, const dp_coltype *ct, int depth,
-                                 char *errstr, size_t n, dp_attr_path *p)
-{
+                                 char *errstr, size_t n, dp_attr_path *p) {
     if (v->type == DP_JSON_NULL)
         return typed(doc, "NULL", dp_json_new_bool(doc, 1));
     if (!ct || ct->kind == DP_COL_AUTO || ct->kind == DP_COL_VARIANT)
@@ -518,7 +520,8 @@ static dp_json *typed_from_plain(dp_json_doc *doc, const dp_json *v, const dp_co
                 num.sci_exp < 9) {
                 long long days = strtoll(v->str, NULL, 10);
                 if (num.exp != 0)
-                    return mismatch(v, "a date 'YYYY-MM-DD' or days since 1970-01-01", ct->kind, errstr, n, p);
+                    return mismatch(v, "a date 'YYYY-MM-DD' or days since 1970-01-01", ct->kind, errstr, n,
+                                    p);
                 long long y;
                 int m, d;
                 civil_from_days(days, &y, &m, &d);
@@ -549,7 +552,8 @@ static dp_json *typed_from_plain(dp_json_doc *doc, const dp_json *v, const dp_co
         if (v->type != DP_JSON_STRING)
             return mismatch(v, "a base64 string", ct->kind, errstr, n, p);
         if (!dp_base64_valid(v->str, v->len, NULL)) {
-            dp_attr_errf(errstr, n, p, "'%s' is not valid base64 (standard alphabet, padded) for a VARBINARY column",
+            dp_attr_errf(errstr, n, p,
+                         "'%s' is not valid base64 (standard alphabet, padded) for a VARBINARY column",
                          dp_attr_snippet(v->str, v->len, snip, sizeof snip));
             return NULL;
         }
@@ -573,8 +577,7 @@ static dp_json *typed_from_plain(dp_json_doc *doc, const dp_json *v, const dp_co
 }
 
 static dp_json *auto_from_plain(dp_json_doc *doc, const dp_json *v, int depth, char *errstr, size_t n,
-                                dp_attr_path *p)
-{
+                                dp_attr_path *p) {
     switch (v->type) {
     case DP_JSON_NULL:
         return typed(doc, "NULL", dp_json_new_bool(doc, 1));
@@ -622,8 +625,7 @@ static dp_json *auto_from_plain(dp_json_doc *doc, const dp_json *v, int depth, c
 }
 
 dp_json *dp_attr_from_plain_at(dp_json_doc *doc, const dp_json *v, const dp_coltype *type, const char *name,
-                               char *errstr, size_t errstr_size)
-{
+                               char *errstr, size_t errstr_size) {
     dp_attr_path p;
     dp_attr_path_init(&p, name);
     if (!doc || !v) {
@@ -639,14 +641,12 @@ dp_json *dp_attr_from_plain_at(dp_json_doc *doc, const dp_json *v, const dp_colt
 }
 
 dp_json *dp_attr_from_plain(dp_json_doc *doc, const dp_json *v, const dp_coltype *type, char *errstr,
-                            size_t errstr_size)
-{
+                            size_t errstr_size) {
     return dp_attr_from_plain_at(doc, v, type, NULL, errstr, errstr_size);
 }
 
 dp_json *dp_item_from_plain(dp_json_doc *doc, const dp_json *plain, const dp_column *columns, size_t ncolumns,
-                            int ignore_nulls, char *errstr, size_t errstr_size)
-{
+                            int ignore_nulls, char *errstr, size_t errstr_size) {
     if (!doc || !plain || plain->type != DP_JSON_OBJECT) {
         dp_errf(errstr, errstr_size, "a row must be a JSON object, got %s", dp_json_kind_name(plain));
         return NULL;

@@ -10,33 +10,42 @@
 /* Throttling codes, as the AWS SDKs' standard retry mode lists them. A
  * throttle also slows the adaptive rate limiter. */
 static const char *const k_throttle_codes[] = {
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-    "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
 };
 /* Transient service faults: retried, but not a reason to slow down. */
 static const char *const k_transient_codes[] = {
-    "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
-    "RequestTimeout", "RequestTimeoutException",
+    "InternalServerError",         "InternalFailure", "ServiceUnavailable",
+    "ServiceUnavailableException", "RequestTimeout",  "RequestTimeoutException",
 };
 static const char *const k_auth_codes[] = {
-    "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignature",
+    "UnrecognizedClientException",  "InvalidSignatureException",  "IncompleteSignature",
     "IncompleteSignatureException", "MissingAuthenticationToken", "MissingAuthenticationTokenException",
-    "AccessDeniedException", "ExpiredTokenException", "ExpiredToken", "InvalidClientTokenId",
-    "SignatureDoesNotMatch", "RequestExpired",
+    "AccessDeniedException",        "ExpiredTokenException",      "ExpiredToken",
+    "InvalidClientTokenId",         "SignatureDoesNotMatch",      "RequestExpired",
 };
 
-static int in_list(const char *code, const char *const *list, size_t n)
-{
+static int in_list(const char *code, const char *const *list, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (strcmp(code, list[i]) == 0) return 1;
+        if (strcmp(code, list[i]) == 0)
+            return 1;
     return 0;
 }
 #define IN_LIST(code, list) in_list((code), (list), sizeof(list) / sizeof((list)[0]))
 
-ddbpipe_result_t dp_ddb_classify(long http_status, const char *error_code, int *retryable, int *throttled)
-{
+ddbpipe_result_t dp_ddb_classify(long http_status, const char *error_code, int *retryable, int *throttled) {
     int retry = 0, thr = 0;
     ddbpipe_result_t rc = DDBPIPE_ERR_SERVICE;
     const char *code = error_code ? error_code : "";
@@ -73,27 +82,34 @@ ddbpipe_result_t dp_ddb_classify(long http_status, const char *error_code, int *
         rc = DDBPIPE_ERR_TOO_LARGE;
     }
     /* NOLINTEND(bugprone-branch-clone) */
-    if (retryable) *retryable = retry;
-    if (throttled) *throttled = thr;
+    if (retryable)
+        *retryable = retry;
+    if (throttled)
+        *throttled = thr;
     return rc;
 }
 
-static void copy_trunc(char *dst, size_t size, const char *src, size_t len)
-{
-    if (!dst || size == 0) return;
-    if (len >= size) len = size - 1;
+static void copy_trunc(char *dst, size_t size, const char *src, size_t len) {
+    if (!dst || size == 0)
+        return;
+    if (len >= size)
+        len = size - 1;
     memcpy(dst, src, len);
     dst[len] = 0;
     /* Keep messages printable on one line. */
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f) dst[i] = ' ';
+        if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
+            dst[i] = ' ';
 }
 
-void dp_ddb_parse_error(const char *body, size_t len, char *code, size_t code_size, char *msg, size_t msg_size)
-{
-    if (code && code_size) code[0] = 0;
-    if (msg && msg_size) msg[0] = 0;
-    if (!body || len == 0) return;
+void dp_ddb_parse_error(const char *body, size_t len, char *code, size_t code_size, char *msg,
+                        size_t msg_size) {
+    if (code && code_size)
+        code[0] = 0;
+    if (msg && msg_size)
+        msg[0] = 0;
+    if (!body || len == 0)
+        return;
     dp_json_doc *doc = dp_json_parse(body, len, NULL);
     const dp_json *root = doc ? dp_json_root(doc) : NULL;
     if (!dp_json_is(root, DP_JSON_OBJECT)) {
@@ -102,7 +118,8 @@ void dp_ddb_parse_error(const char *body, size_t len, char *code, size_t code_si
         goto out;
     }
     const dp_json *t = dp_json_get(root, "__type");
-    if (!dp_json_is(t, DP_JSON_STRING)) t = dp_json_get(root, "code");
+    if (!dp_json_is(t, DP_JSON_STRING))
+        t = dp_json_get(root, "code");
     if (dp_json_is(t, DP_JSON_STRING)) {
         const char *s = t->str;
         size_t n = t->len;
@@ -113,12 +130,15 @@ void dp_ddb_parse_error(const char *body, size_t len, char *code, size_t code_si
         }
         /* Some services append ":http://..." to the code. */
         const char *colon = memchr(s, ':', n);
-        if (colon) n = (size_t)(colon - s);
+        if (colon)
+            n = (size_t)(colon - s);
         copy_trunc(code, code_size, s, n);
     }
     const dp_json *m = dp_json_get(root, "message");
-    if (!dp_json_is(m, DP_JSON_STRING)) m = dp_json_get(root, "Message");
-    if (dp_json_is(m, DP_JSON_STRING)) copy_trunc(msg, msg_size, m->str, m->len);
+    if (!dp_json_is(m, DP_JSON_STRING))
+        m = dp_json_get(root, "Message");
+    if (dp_json_is(m, DP_JSON_STRING))
+        copy_trunc(msg, msg_size, m->str, m->len);
 out:
     dp_json_doc_free(doc);
 }

@@ -17,41 +17,48 @@
 #define DP_RETRY_COST 5
 #define DP_RETRY_TIMEOUT_COST 10
 
-void dp_retry_bucket_init(dp_retry_bucket *b, int capacity)
-{
+void dp_retry_bucket_init(dp_retry_bucket *b, int capacity) {
     b->capacity = capacity > 0 ? capacity : 500;
     b->tokens = b->capacity;
 }
 
-int dp_retry_bucket_acquire(dp_retry_bucket *b, int is_timeout)
-{
+int dp_retry_bucket_acquire(dp_retry_bucket *b, int is_timeout) {
     int cost = is_timeout ? DP_RETRY_TIMEOUT_COST : DP_RETRY_COST;
-    if (b->tokens < cost) return 0;
+    if (b->tokens < cost)
+        return 0;
     b->tokens -= cost;
     return 1;
 }
 
-void dp_retry_bucket_release(dp_retry_bucket *b, int amount)
-{
-    if (amount <= 0) return;
+void dp_retry_bucket_release(dp_retry_bucket *b, int amount) {
+    if (amount <= 0)
+        return;
     b->tokens += amount;
-    if (b->tokens > b->capacity) b->tokens = b->capacity;
+    if (b->tokens > b->capacity)
+        b->tokens = b->capacity;
 }
 
-int dp_retry_cost(int is_timeout) { return is_timeout ? DP_RETRY_TIMEOUT_COST : DP_RETRY_COST; }
+int dp_retry_cost(int is_timeout) {
+    return is_timeout ? DP_RETRY_TIMEOUT_COST : DP_RETRY_COST;
+}
 
-int64_t dp_retry_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, double unit_rand)
-{
-    if (base_ms <= 0) base_ms = 25;
-    if (max_ms <= 0) max_ms = 20000;
-    if (attempt < 0) attempt = 0;
-    if (unit_rand < 0) unit_rand = 0;
-    if (unit_rand >= 1) unit_rand = 0.999999999;
+int64_t dp_retry_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, double unit_rand) {
+    if (base_ms <= 0)
+        base_ms = 25;
+    if (max_ms <= 0)
+        max_ms = 20000;
+    if (attempt < 0)
+        attempt = 0;
+    if (unit_rand < 0)
+        unit_rand = 0;
+    if (unit_rand >= 1)
+        unit_rand = 0.999999999;
     /* Shift stops before overflow: the cap is reached long before. */
     int64_t ceiling = max_ms;
     if (attempt < 40) {
         int64_t exp = base_ms << attempt;
-        if (exp / base_ms == ((int64_t)1 << attempt) && exp < max_ms) ceiling = exp;
+        if (exp / base_ms == ((int64_t)1 << attempt) && exp < max_ms)
+            ceiling = exp;
     }
     return (int64_t)(unit_rand * (double)ceiling);
 }
@@ -63,8 +70,7 @@ int64_t dp_retry_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, double
 #define RL_BETA 0.7
 #define RL_SCALE 0.4
 
-void dp_rate_limiter_init(dp_rate_limiter *rl)
-{
+void dp_rate_limiter_init(dp_rate_limiter *rl) {
     memset(rl, 0, sizeof(*rl));
     rl->enabled = 1;
     rl->fill_rate = 0;
@@ -75,22 +81,23 @@ void dp_rate_limiter_init(dp_rate_limiter *rl)
     rl->enable_limit = 0; /* sends are free until the first throttle */
 }
 
-static void rl_refill(dp_rate_limiter *rl, double now_s)
-{
+static void rl_refill(dp_rate_limiter *rl, double now_s) {
     if (rl->last_timestamp_s < 0) {
         rl->last_timestamp_s = now_s;
         return;
     }
     double dt = now_s - rl->last_timestamp_s;
-    if (dt < 0) dt = 0;
+    if (dt < 0)
+        dt = 0;
     rl->current_capacity += dt * rl->fill_rate;
-    if (rl->current_capacity > rl->max_capacity) rl->current_capacity = rl->max_capacity;
+    if (rl->current_capacity > rl->max_capacity)
+        rl->current_capacity = rl->max_capacity;
     rl->last_timestamp_s = now_s;
 }
 
-int64_t dp_rate_limiter_acquire_delay_ms(dp_rate_limiter *rl, double now_s)
-{
-    if (!rl->enabled || !rl->enable_limit) return 0;
+int64_t dp_rate_limiter_acquire_delay_ms(dp_rate_limiter *rl, double now_s) {
+    if (!rl->enabled || !rl->enable_limit)
+        return 0;
     rl_refill(rl, now_s);
     if (rl->current_capacity >= 1.0) {
         rl->current_capacity -= 1.0;
@@ -105,16 +112,15 @@ int64_t dp_rate_limiter_acquire_delay_ms(dp_rate_limiter *rl, double now_s)
     return ms > 0 ? ms : 1;
 }
 
-static void rl_update_rate(dp_rate_limiter *rl, double new_rps, double now_s)
-{
+static void rl_update_rate(dp_rate_limiter *rl, double new_rps, double now_s) {
     rl_refill(rl, now_s);
     rl->fill_rate = new_rps > RL_MIN_FILL_RATE ? new_rps : RL_MIN_FILL_RATE;
     rl->max_capacity = new_rps > RL_MIN_CAPACITY ? new_rps : RL_MIN_CAPACITY;
-    if (rl->current_capacity > rl->max_capacity) rl->current_capacity = rl->max_capacity;
+    if (rl->current_capacity > rl->max_capacity)
+        rl->current_capacity = rl->max_capacity;
 }
 
-static void rl_update_measured(dp_rate_limiter *rl, double now_s)
-{
+static void rl_update_measured(dp_rate_limiter *rl, double now_s) {
     double bucket = floor(now_s * 2.0) / 2.0;
     rl->request_count += 1;
     if (rl->last_tx_rate_bucket < 0) {
@@ -129,14 +135,13 @@ static void rl_update_measured(dp_rate_limiter *rl, double now_s)
     }
 }
 
-static void rl_time_window(dp_rate_limiter *rl)
-{
+static void rl_time_window(dp_rate_limiter *rl) {
     rl->time_window = cbrt(rl->last_max_rate * (1 - RL_BETA) / RL_SCALE);
 }
 
-void dp_rate_limiter_update(dp_rate_limiter *rl, int throttled, double now_s)
-{
-    if (!rl->enabled) return;
+void dp_rate_limiter_update(dp_rate_limiter *rl, int throttled, double now_s) {
+    if (!rl->enabled)
+        return;
     double rate;
     rl_update_measured(rl, now_s);
     if (throttled && !rl->enable_limit && rl->measured_tx_rate <= 0) {
@@ -148,9 +153,9 @@ void dp_rate_limiter_update(dp_rate_limiter *rl, int throttled, double now_s)
         return;
     }
     if (throttled) {
-        double rate_to_use = rl->enable_limit
-                                 ? (rl->measured_tx_rate < rl->fill_rate ? rl->measured_tx_rate : rl->fill_rate)
-                                 : rl->measured_tx_rate;
+        double rate_to_use =
+            rl->enable_limit ? (rl->measured_tx_rate < rl->fill_rate ? rl->measured_tx_rate : rl->fill_rate)
+                             : rl->measured_tx_rate;
         rl->last_max_rate = rate_to_use;
         rl_time_window(rl);
         rl->last_throttle_time_s = now_s;
@@ -163,6 +168,8 @@ void dp_rate_limiter_update(dp_rate_limiter *rl, int throttled, double now_s)
     }
     /* Never more than twice what we actually sent: regrowth follows use. */
     double cap = 2.0 * rl->measured_tx_rate;
-    if (rate > cap) rate = cap;
-    if (rl->enable_limit) rl_update_rate(rl, rate, now_s);
+    if (rate > cap)
+        rate = cap;
+    if (rl->enable_limit)
+        rl_update_rate(rl, rate, now_s);
 }

@@ -20,8 +20,7 @@ static const struct {
     {"ddbpipe", DP_CHANGE_FMT_DYNAMODB_STREAM},
 };
 
-int dp_change_format_parse(const char *name, dp_change_format *out)
-{
+int dp_change_format_parse(const char *name, dp_change_format *out) {
     for (size_t i = 0; name && i < sizeof format_names / sizeof format_names[0]; i++) {
         if (!strcmp(name, format_names[i].name)) {
             *out = format_names[i].fmt;
@@ -31,21 +30,25 @@ int dp_change_format_parse(const char *name, dp_change_format *out)
     return -1;
 }
 
-const char *dp_change_format_name(dp_change_format f)
-{
+const char *dp_change_format_name(dp_change_format f) {
     switch (f) {
-    case DP_CHANGE_FMT_AUTO: return "auto";
-    case DP_CHANGE_FMT_JSON: return "json";
-    case DP_CHANGE_FMT_FELDERA: return "feldera";
-    case DP_CHANGE_FMT_DEBEZIUM: return "debezium";
-    case DP_CHANGE_FMT_DYNAMODB_STREAM: return "dynamodb-stream";
-    case DP_CHANGE_FMT_DDBPIPE: return "ddbpipe";
+    case DP_CHANGE_FMT_AUTO:
+        return "auto";
+    case DP_CHANGE_FMT_JSON:
+        return "json";
+    case DP_CHANGE_FMT_FELDERA:
+        return "feldera";
+    case DP_CHANGE_FMT_DEBEZIUM:
+        return "debezium";
+    case DP_CHANGE_FMT_DYNAMODB_STREAM:
+        return "dynamodb-stream";
+    case DP_CHANGE_FMT_DDBPIPE:
+        return "ddbpipe";
     }
     return "?";
 }
 
-void dp_change_clear(dp_change *c)
-{
+void dp_change_clear(dp_change *c) {
     if (!c)
         return;
     dp_json_doc_free(c->doc);
@@ -54,20 +57,17 @@ void dp_change_clear(dp_change *c)
 
 /* ------------------------------------------------------------ helpers */
 
-static int has_pk(const dp_change_format_opts *o)
-{
+static int has_pk(const dp_change_format_opts *o) {
     return o && o->partition_key && *o->partition_key;
 }
 
-static int has_sk(const dp_change_format_opts *o)
-{
+static int has_sk(const dp_change_format_opts *o) {
     return o && o->sort_key && *o->sort_key;
 }
 
 /* Column type to use for a top-level attribute: the configured one, else
  * the table's key type for key attributes, else NULL (auto). */
-static const dp_coltype *effective_type(const dp_change_format_opts *o, const char *name, dp_coltype *tmp)
-{
+static const dp_coltype *effective_type(const dp_change_format_opts *o, const char *name, dp_coltype *tmp) {
     if (!o)
         return NULL;
     const dp_column *c = dp_column_find(o->columns, o->ncolumns, name);
@@ -85,15 +85,13 @@ static const dp_coltype *effective_type(const dp_change_format_opts *o, const ch
     return tmp;
 }
 
-static const char *kname(const dp_change_format_opts *o, int sort)
-{
+static const char *kname(const dp_change_format_opts *o, int sort) {
     return sort ? o->sort_key : o->partition_key;
 }
 
 /* Plain row -> typed item with column types. */
-static dp_json *row_to_item(dp_json_doc *doc, const dp_json *row, const dp_change_format_opts *o, char *errstr,
-                            size_t n)
-{
+static dp_json *row_to_item(dp_json_doc *doc, const dp_json *row, const dp_change_format_opts *o,
+                            char *errstr, size_t n) {
     dp_json *item = dp_json_new_object(doc);
     if (!item)
         return NULL;
@@ -112,7 +110,8 @@ static dp_json *row_to_item(dp_json_doc *doc, const dp_json *row, const dp_chang
             return NULL;
         }
         dp_coltype tmp;
-        dp_json *av = dp_attr_from_plain_at(doc, m->value, effective_type(o, m->key, &tmp), m->key, errstr, n);
+        dp_json *av =
+            dp_attr_from_plain_at(doc, m->value, effective_type(o, m->key, &tmp), m->key, errstr, n);
         if (!av || dp_json_object_set(doc, item, m->key, m->key_len, av) != 0)
             return NULL;
     }
@@ -120,9 +119,8 @@ static dp_json *row_to_item(dp_json_doc *doc, const dp_json *row, const dp_chang
 }
 
 /* Key attributes of a plain row, typed. */
-static dp_json *row_to_keys(dp_json_doc *doc, const dp_json *row, const dp_change_format_opts *o, char *errstr,
-                            size_t n, ddbpipe_result_t *rc)
-{
+static dp_json *row_to_keys(dp_json_doc *doc, const dp_json *row, const dp_change_format_opts *o,
+                            char *errstr, size_t n, ddbpipe_result_t *rc) {
     dp_json *keys = dp_json_new_object(doc);
     char snip[80];
     *rc = DDBPIPE_ERR_NOMEM;
@@ -157,8 +155,7 @@ static dp_json *row_to_keys(dp_json_doc *doc, const dp_json *row, const dp_chang
 }
 
 /* Shallow copy of a plain object without its null members. */
-static dp_json *drop_nulls(dp_json_doc *doc, const dp_json *row)
-{
+static dp_json *drop_nulls(dp_json_doc *doc, const dp_json *row) {
     dp_json *o = dp_json_new_object(doc);
     if (!o)
         return NULL;
@@ -167,7 +164,8 @@ static dp_json *drop_nulls(dp_json_doc *doc, const dp_json *row)
             dp_json_object_remove(o, row->members[i].key);
             continue;
         }
-        if (dp_json_object_set(doc, o, row->members[i].key, row->members[i].key_len, row->members[i].value) != 0)
+        if (dp_json_object_set(doc, o, row->members[i].key, row->members[i].key_len, row->members[i].value) !=
+            0)
             return NULL;
     }
     return o;
@@ -175,16 +173,14 @@ static dp_json *drop_nulls(dp_json_doc *doc, const dp_json *row)
 
 /* The result code of a failed dp_item_validate_typed: an item over 400 KB
  * is TOO_LARGE (the sink counts and words it apart), the rest VALIDATION. */
-static ddbpipe_result_t invalid_item_rc(int v)
-{
+static ddbpipe_result_t invalid_item_rc(int v) {
     return v == DP_ITEM_TOO_LARGE ? DDBPIPE_ERR_TOO_LARGE : DDBPIPE_ERR_VALIDATION;
 }
 
 /* attrs_checked: every attribute was built by dp_attr_from_plain, which
  * only builds valid values, so only keys, names and size are left. */
 static ddbpipe_result_t finish_upsert(dp_change *out, const dp_change_format_opts *o, int attrs_checked,
-                                      char *errstr, size_t n)
-{
+                                      char *errstr, size_t n) {
     if (attrs_checked) {
         if (dp_item_validate_keys(out->item, has_pk(o) ? o->partition_key : NULL, o->partition_type,
                                   has_sk(o) ? o->sort_key : NULL, o->sort_type, errstr, n) != 0)
@@ -207,8 +203,7 @@ static ddbpipe_result_t finish_upsert(dp_change *out, const dp_change_format_opt
 }
 
 static ddbpipe_result_t upsert_plain(dp_change *out, const dp_json *row, const dp_change_format_opts *o,
-                                     const char *what, char *errstr, size_t n)
-{
+                                     const char *what, char *errstr, size_t n) {
     dp_json_doc *doc = out->doc;
     if (!row || row->type != DP_JSON_OBJECT) {
         dp_errf(errstr, n, "%s must be a JSON object, got %s", what, dp_json_kind_name(row));
@@ -238,7 +233,8 @@ static ddbpipe_result_t upsert_plain(dp_change *out, const dp_json *row, const d
             if (kv && dp_json_object_set(doc, p, kname(o, s), strlen(kname(o, s)), (dp_json *)kv) != 0)
                 return DDBPIPE_ERR_NOMEM;
         }
-        if (dp_json_object_set(doc, p, o->document_attribute, strlen(o->document_attribute), (dp_json *)patch))
+        if (dp_json_object_set(doc, p, o->document_attribute, strlen(o->document_attribute),
+                               (dp_json *)patch))
             return DDBPIPE_ERR_NOMEM;
         out->item = item;
         out->patch = p;
@@ -253,8 +249,7 @@ static ddbpipe_result_t upsert_plain(dp_change *out, const dp_json *row, const d
 }
 
 static ddbpipe_result_t delete_plain(dp_change *out, const dp_json *row, const dp_change_format_opts *o,
-                                     const char *what, char *errstr, size_t n)
-{
+                                     const char *what, char *errstr, size_t n) {
     if (!row || row->type != DP_JSON_OBJECT) {
         dp_errf(errstr, n, "%s must be a JSON object, got %s", what, dp_json_kind_name(row));
         return DDBPIPE_ERR_PARSE;
@@ -278,11 +273,11 @@ static ddbpipe_result_t delete_plain(dp_change *out, const dp_json *row, const d
 }
 
 static ddbpipe_result_t upsert_typed(dp_change *out, dp_json *image, const dp_change_format_opts *o,
-                                     const char *what, char *errstr, size_t n)
-{
+                                     const char *what, char *errstr, size_t n) {
     dp_json_doc *doc = out->doc;
     if (!image || image->type != DP_JSON_OBJECT) {
-        dp_errf(errstr, n, "%s must be an object of typed AttributeValues, got %s", what, dp_json_kind_name(image));
+        dp_errf(errstr, n, "%s must be an object of typed AttributeValues, got %s", what,
+                dp_json_kind_name(image));
         return DDBPIPE_ERR_PARSE;
     }
     if (o->ignore_nulls) {
@@ -321,10 +316,10 @@ static ddbpipe_result_t upsert_typed(dp_change *out, dp_json *image, const dp_ch
 }
 
 static ddbpipe_result_t delete_typed(dp_change *out, dp_json *keys, const dp_change_format_opts *o,
-                                     const char *what, char *errstr, size_t n)
-{
+                                     const char *what, char *errstr, size_t n) {
     if (!keys || keys->type != DP_JSON_OBJECT) {
-        dp_errf(errstr, n, "%s must be an object of typed AttributeValues, got %s", what, dp_json_kind_name(keys));
+        dp_errf(errstr, n, "%s must be an object of typed AttributeValues, got %s", what,
+                dp_json_kind_name(keys));
         return DDBPIPE_ERR_PARSE;
     }
     if (has_pk(o)) {
@@ -347,23 +342,19 @@ static ddbpipe_result_t delete_typed(dp_change *out, dp_json *keys, const dp_cha
 
 /* ------------------------------------------------------------ formats */
 
-static int is_obj(const dp_json *v)
-{
+static int is_obj(const dp_json *v) {
     return v && v->type == DP_JSON_OBJECT;
 }
 
-static int str_eq(const dp_json *v, const char *s)
-{
+static int str_eq(const dp_json *v, const char *s) {
     return v && v->type == DP_JSON_STRING && v->len == strlen(s) && !memcmp(v->str, s, v->len);
 }
 
-static int is_ddbpipe_op(const dp_json *op)
-{
+static int is_ddbpipe_op(const dp_json *op) {
     return str_eq(op, "insert") || str_eq(op, "modify") || str_eq(op, "remove") || str_eq(op, "snapshot");
 }
 
-static dp_change_format detect(const dp_json *root)
-{
+static dp_change_format detect(const dp_json *root) {
     if (dp_json_get(root, "eventName") && is_obj(dp_json_get(root, "dynamodb")))
         return DP_CHANGE_FMT_DYNAMODB_STREAM;
     const dp_json *payload = dp_json_get(root, "payload");
@@ -373,7 +364,8 @@ static dp_change_format detect(const dp_json *root)
     if (op && op->type == DP_JSON_STRING && op->len == 1 &&
         (dp_json_get(root, "before") || dp_json_get(root, "after")))
         return DP_CHANGE_FMT_DEBEZIUM;
-    if (is_ddbpipe_op(op) && (dp_json_get(root, "keys") || dp_json_get(root, "new") || dp_json_get(root, "old")))
+    if (is_ddbpipe_op(op) &&
+        (dp_json_get(root, "keys") || dp_json_get(root, "new") || dp_json_get(root, "old")))
         return DP_CHANGE_FMT_DDBPIPE;
     if (root->count == 1 && is_obj(root->members[0].value) &&
         (!strcmp(root->members[0].key, "insert") || !strcmp(root->members[0].key, "delete")))
@@ -382,8 +374,7 @@ static dp_change_format detect(const dp_json *root)
 }
 
 static ddbpipe_result_t parse_feldera(dp_change *out, dp_json *root, const dp_change_format_opts *o,
-                                      char *errstr, size_t n)
-{
+                                      char *errstr, size_t n) {
     const dp_json *ins = dp_json_get(root, "insert");
     const dp_json *del = dp_json_get(root, "delete");
     if ((ins && del) || root->count != 1 || (!ins && !del)) {
@@ -396,8 +387,7 @@ static ddbpipe_result_t parse_feldera(dp_change *out, dp_json *root, const dp_ch
 }
 
 static ddbpipe_result_t parse_debezium(dp_change *out, dp_json *root, const dp_change_format_opts *o,
-                                       char *errstr, size_t n)
-{
+                                       char *errstr, size_t n) {
     dp_json *env = root;
     dp_json *payload = dp_json_get(root, "payload");
     if (payload) {
@@ -448,9 +438,8 @@ static ddbpipe_result_t parse_debezium(dp_change *out, dp_json *root, const dp_c
     return DDBPIPE_ERR_PARSE;
 }
 
-static ddbpipe_result_t parse_stream(dp_change *out, dp_json *root, const dp_change_format_opts *o, char *errstr,
-                                     size_t n)
-{
+static ddbpipe_result_t parse_stream(dp_change *out, dp_json *root, const dp_change_format_opts *o,
+                                     char *errstr, size_t n) {
     const dp_json *ev = dp_json_get(root, "eventName");
     dp_json *ddb = dp_json_get(root, "dynamodb");
     char snip[32];
@@ -461,9 +450,10 @@ static ddbpipe_result_t parse_stream(dp_change *out, dp_json *root, const dp_cha
     if (str_eq(ev, "INSERT") || str_eq(ev, "MODIFY")) {
         dp_json *img = dp_json_get(ddb, "NewImage");
         if (!img) {
-            dp_errf(errstr, n,
-                    "%s record has no NewImage (the stream view type must be NEW_IMAGE or NEW_AND_OLD_IMAGES)",
-                    ev->str);
+            dp_errf(
+                errstr, n,
+                "%s record has no NewImage (the stream view type must be NEW_IMAGE or NEW_AND_OLD_IMAGES)",
+                ev->str);
             return DDBPIPE_ERR_PARSE;
         }
         return upsert_typed(out, img, o, "NewImage", errstr, n);
@@ -482,13 +472,13 @@ static ddbpipe_result_t parse_stream(dp_change *out, dp_json *root, const dp_cha
         dp_errf(errstr, n, "DynamoDB Streams record has eventName '%s' (expected INSERT, MODIFY or REMOVE)",
                 dp_attr_snippet(ev->str, ev->len, snip, sizeof snip));
     else
-        dp_errf(errstr, n, "DynamoDB Streams record 'eventName' must be a string, got %s", dp_json_kind_name(ev));
+        dp_errf(errstr, n, "DynamoDB Streams record 'eventName' must be a string, got %s",
+                dp_json_kind_name(ev));
     return DDBPIPE_ERR_PARSE;
 }
 
 static ddbpipe_result_t parse_ddbpipe(dp_change *out, dp_json *root, const dp_change_format_opts *o,
-                                      char *errstr, size_t n)
-{
+                                      char *errstr, size_t n) {
     const dp_json *op = dp_json_get(root, "op");
     const dp_json *fmt = dp_json_get(root, "format");
     int typed = str_eq(fmt, "dynamodb");
@@ -501,11 +491,13 @@ static ddbpipe_result_t parse_ddbpipe(dp_change *out, dp_json *root, const dp_ch
     if (str_eq(op, "insert") || str_eq(op, "modify") || str_eq(op, "snapshot")) {
         dp_json *img = dp_json_get(root, "new");
         if (!is_obj(img)) {
-            dp_errf(errstr, n, "ddbpipe '%s' event has no 'new' image (the stream view type must include new images)",
+            dp_errf(errstr, n,
+                    "ddbpipe '%s' event has no 'new' image (the stream view type must include new images)",
                     op->str);
             return DDBPIPE_ERR_PARSE;
         }
-        return typed ? upsert_typed(out, img, o, "'new'", errstr, n) : upsert_plain(out, img, o, "'new'", errstr, n);
+        return typed ? upsert_typed(out, img, o, "'new'", errstr, n)
+                     : upsert_plain(out, img, o, "'new'", errstr, n);
     }
     if (str_eq(op, "remove")) {
         dp_json *keys = dp_json_get(root, "keys");
@@ -523,9 +515,8 @@ static ddbpipe_result_t parse_ddbpipe(dp_change *out, dp_json *root, const dp_ch
     return DDBPIPE_ERR_PARSE;
 }
 
-ddbpipe_result_t dp_change_parse(const char *line, size_t len, const dp_change_format_opts *opts, dp_change *out,
-                                 char *errstr, size_t errstr_size)
-{
+ddbpipe_result_t dp_change_parse(const char *line, size_t len, const dp_change_format_opts *opts,
+                                 dp_change *out, char *errstr, size_t errstr_size) {
     ddbpipe_result_t rc = DDBPIPE_ERR_PARSE;
     dp_change_format_opts none;
     dp_json_error jerr;
@@ -608,8 +599,7 @@ out:
 
 /* RFC 7386: an object patch applied to a non-object is applied to {}:
  * nulls inside disappear (recursively through objects, not arrays). */
-static dp_json *strip_nulls(dp_json_doc *doc, const dp_json *v)
-{
+static dp_json *strip_nulls(dp_json_doc *doc, const dp_json *v) {
     if (v->type != DP_JSON_OBJECT)
         return (dp_json *)v;
     dp_json *o = dp_json_new_object(doc);
@@ -630,9 +620,9 @@ static dp_json *strip_nulls(dp_json_doc *doc, const dp_json *v)
 
 /* Merge plain object `patch` into the typed members `target` (an object of
  * name -> AttributeValue, modified in place). top: apply column types. */
-static int merge_members(dp_json_doc *doc, dp_json *target, const dp_json *patch, const dp_change_format_opts *o,
-                         int top, int depth, dp_attr_path *p, char *errstr, size_t n)
-{
+static int merge_members(dp_json_doc *doc, dp_json *target, const dp_json *patch,
+                         const dp_change_format_opts *o, int top, int depth, dp_attr_path *p, char *errstr,
+                         size_t n) {
     for (size_t i = 0; i < patch->count; i++) {
         const dp_json_member *m = &patch->members[i];
         if (m->value->type == DP_JSON_NULL) {
@@ -644,12 +634,14 @@ static int merge_members(dp_json_doc *doc, dp_json *target, const dp_json *patch
         size_t mark = dp_attr_path_push_member(p, m->key, m->key_len);
         dp_json *cur = dp_json_get(target, m->key);
         const char *ctype = dp_attr_type(cur);
-        int merge_in = m->value->type == DP_JSON_OBJECT && ctype && !strcmp(ctype, "M") &&
-                       (!ct || ct->kind == DP_COL_MAP || ct->kind == DP_COL_AUTO || ct->kind == DP_COL_VARIANT);
+        int merge_in =
+            m->value->type == DP_JSON_OBJECT && ctype && !strcmp(ctype, "M") &&
+            (!ct || ct->kind == DP_COL_MAP || ct->kind == DP_COL_AUTO || ct->kind == DP_COL_VARIANT);
         dp_json *nv = NULL;
         if (merge_in) {
             if (depth + 1 >= DP_DDB_MAX_DEPTH) {
-                dp_attr_errf(errstr, n, p, "nested more than %d levels deep (DynamoDB's limit)", DP_DDB_MAX_DEPTH);
+                dp_attr_errf(errstr, n, p, "nested more than %d levels deep (DynamoDB's limit)",
+                             DP_DDB_MAX_DEPTH);
                 return -1;
             }
             /* copy the stored map so the caller's stored item stays untouched */
@@ -675,10 +667,9 @@ static int merge_members(dp_json_doc *doc, dp_json *target, const dp_json *patch
     return 0;
 }
 
-dp_json *dp_item_merge_patch(dp_json_doc *doc, const dp_json *stored_item, const dp_json *patch, int patch_typed,
-                             const dp_change_format_opts *opts, ddbpipe_result_t *result_code, char *errstr,
-                             size_t errstr_size)
-{
+dp_json *dp_item_merge_patch(dp_json_doc *doc, const dp_json *stored_item, const dp_json *patch,
+                             int patch_typed, const dp_change_format_opts *opts,
+                             ddbpipe_result_t *result_code, char *errstr, size_t errstr_size) {
     dp_change_format_opts none;
     ddbpipe_result_t ignored;
     if (!result_code)
@@ -703,7 +694,8 @@ dp_json *dp_item_merge_patch(dp_json_doc *doc, const dp_json *stored_item, const
     if (patch_typed) {
         for (size_t i = 0; i < patch->count; i++) {
             dp_json *c = dp_json_clone(doc, patch->members[i].value);
-            if (!c || dp_json_object_set(doc, result, patch->members[i].key, patch->members[i].key_len, c) != 0)
+            if (!c ||
+                dp_json_object_set(doc, result, patch->members[i].key, patch->members[i].key_len, c) != 0)
                 return NULL;
         }
     } else {
@@ -717,8 +709,9 @@ dp_json *dp_item_merge_patch(dp_json_doc *doc, const dp_json *stored_item, const
             return NULL;
         }
     }
-    int v = dp_item_validate_typed(result, has_pk(opts) ? opts->partition_key : NULL, opts->partition_type,
-                                   has_sk(opts) ? opts->sort_key : NULL, opts->sort_type, errstr, errstr_size);
+    int v =
+        dp_item_validate_typed(result, has_pk(opts) ? opts->partition_key : NULL, opts->partition_type,
+                               has_sk(opts) ? opts->sort_key : NULL, opts->sort_type, errstr, errstr_size);
     if (v != 0) {
         *result_code = invalid_item_rc(v);
         return NULL;

@@ -77,22 +77,22 @@ int dp_change_format_parse(const char *name, dp_change_format *out);
 const char *dp_change_format_name(dp_change_format f);
 
 typedef struct dp_change_format_opts {
-    dp_change_format format;       /* AUTO decides per line */
-    const dp_column *columns;      /* column types by name; may be NULL */
+    dp_change_format format;  /* AUTO decides per line */
+    const dp_column *columns; /* column types by name; may be NULL */
     size_t ncolumns;
-    int ignore_nulls;              /* drop top-level attributes whose value is null (Flink sink.ignore-nulls) */
-    const char *partition_key;     /* the table's partition key name (required for key checks) */
-    char partition_type;           /* 'S', 'N', 'B', or 0 when unknown */
-    const char *sort_key;          /* NULL or "" when the table has none */
-    char sort_type;                /* 'S', 'N', 'B', or 0 */
+    int ignore_nulls;          /* drop top-level attributes whose value is null (Flink sink.ignore-nulls) */
+    const char *partition_key; /* the table's partition key name (required for key checks) */
+    char partition_type;       /* 'S', 'N', 'B', or 0 when unknown */
+    const char *sort_key;      /* NULL or "" when the table has none */
+    char sort_type;            /* 'S', 'N', 'B', or 0 */
     const char *document_attribute; /* non-NULL: item = keys + {document_attribute: M of the whole row} */
 } dp_change_format_opts;
 
 typedef struct dp_change {
     dp_change_op op;
-    dp_change_format format;  /* the format the line turned out to be (never AUTO) */
-    dp_json_doc *doc;         /* owns every node below; freed by dp_change_clear */
-    dp_json *item;            /* typed item: the whole item (UPSERT) or the key attributes only (DELETE) */
+    dp_change_format format; /* the format the line turned out to be (never AUTO) */
+    dp_json_doc *doc;        /* owns every node below; freed by dp_change_clear */
+    dp_json *item;           /* typed item: the whole item (UPSERT) or the key attributes only (DELETE) */
     /* UPSERT only, for update_mode=merge (dp_item_merge_patch): the change as
      * received, after ignore_nulls. A plain object (RFC 7386 merge patch: null
      * removes an attribute) unless patch_typed, when it is a typed item
@@ -100,7 +100,7 @@ typedef struct dp_change {
      * is {keys..., document_attribute: row}. */
     const dp_json *patch;
     int patch_typed;
-    size_t item_size;         /* dp_item_size(item), bytes by DynamoDB's rules */
+    size_t item_size; /* dp_item_size(item), bytes by DynamoDB's rules */
 } dp_change;
 
 /* Parse one line (without the newline) into *out. On success the caller
@@ -116,8 +116,8 @@ typedef struct dp_change {
  * DDBPIPE_ERR_NOMEM. */
 /* A json row whose "_meta" object has "op": "d" (Estuary's deletion
  * documents) is a delete of its key. */
-ddbpipe_result_t dp_change_parse(const char *line, size_t len, const dp_change_format_opts *opts, dp_change *out,
-                                 char *errstr, size_t errstr_size);
+ddbpipe_result_t dp_change_parse(const char *line, size_t len, const dp_change_format_opts *opts,
+                                 dp_change *out, char *errstr, size_t errstr_size);
 void dp_change_clear(dp_change *c); /* accepts NULL and cleared changes */
 
 /* update_mode=merge: the item to write, given the stored item (typed, as
@@ -137,8 +137,8 @@ void dp_change_clear(dp_change *c); /* accepts NULL and cleared changes */
  * NULL) says which: DDBPIPE_ERR_TOO_LARGE (over 400 KB), _VALIDATION,
  * _NOMEM, _INVALID_ARG (patch not an object); DDBPIPE_OK on success. opts
  * may be NULL (no column types, no key checks). */
-dp_json *dp_item_merge_patch(dp_json_doc *doc, const dp_json *stored_item, const dp_json *patch, int patch_typed,
-                             const dp_change_format_opts *opts, ddbpipe_result_t *result_code, char *errstr,
-                             size_t errstr_size);
+dp_json *dp_item_merge_patch(dp_json_doc *doc, const dp_json *stored_item, const dp_json *patch,
+                             int patch_typed, const dp_change_format_opts *opts,
+                             ddbpipe_result_t *result_code, char *errstr, size_t errstr_size);
 
 #endif

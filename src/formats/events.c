@@ -9,8 +9,7 @@
 #include "common/util.h"
 #include "ddb/attr.h"
 
-int dp_event_format_parse(const char *name, dp_event_format *out)
-{
+int dp_event_format_parse(const char *name, dp_event_format *out) {
     if (!name)
         return -1;
     if (!strcmp(name, "json"))
@@ -24,29 +23,33 @@ int dp_event_format_parse(const char *name, dp_event_format *out)
     return 0;
 }
 
-const char *dp_event_format_name(dp_event_format f)
-{
+const char *dp_event_format_name(dp_event_format f) {
     switch (f) {
-    case DP_EVENT_FMT_JSON: return "json";
-    case DP_EVENT_FMT_DYNAMODB: return "dynamodb";
-    case DP_EVENT_FMT_DEBEZIUM: return "debezium";
+    case DP_EVENT_FMT_JSON:
+        return "json";
+    case DP_EVENT_FMT_DYNAMODB:
+        return "dynamodb";
+    case DP_EVENT_FMT_DEBEZIUM:
+        return "debezium";
     }
     return "?";
 }
 
-const char *dp_event_op_name(dp_event_op op)
-{
+const char *dp_event_op_name(dp_event_op op) {
     switch (op) {
-    case DP_EVENT_SNAPSHOT: return "snapshot";
-    case DP_EVENT_INSERT: return "insert";
-    case DP_EVENT_MODIFY: return "modify";
-    case DP_EVENT_REMOVE: return "remove";
+    case DP_EVENT_SNAPSHOT:
+        return "snapshot";
+    case DP_EVENT_INSERT:
+        return "insert";
+    case DP_EVENT_MODIFY:
+        return "modify";
+    case DP_EVENT_REMOVE:
+        return "remove";
     }
     return "?";
 }
 
-int dp_event_op_from_stream(const char *event_name, dp_event_op *out)
-{
+int dp_event_op_from_stream(const char *event_name, dp_event_op *out) {
     if (!event_name)
         return -1;
     if (!strcmp(event_name, "INSERT"))
@@ -60,8 +63,7 @@ int dp_event_op_from_stream(const char *event_name, dp_event_op *out)
     return 0;
 }
 
-const char *dp_event_iso8601(int64_t epoch_s, char *out, size_t out_size)
-{
+const char *dp_event_iso8601(int64_t epoch_s, char *out, size_t out_size) {
     time_t t = (time_t)epoch_s;
     struct tm tm;
     if (!gmtime_r(&t, &tm) || strftime(out, out_size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
@@ -70,8 +72,7 @@ const char *dp_event_iso8601(int64_t epoch_s, char *out, size_t out_size)
 }
 
 /* Write an item (typed) either typed or plain. NULL -> null. */
-static ddbpipe_result_t write_item(dp_buf *out, const dp_json *item, int typed, char *errstr, size_t n)
-{
+static ddbpipe_result_t write_item(dp_buf *out, const dp_json *item, int typed, char *errstr, size_t n) {
     if (!item)
         return dp_buf_puts(out, "null");
     if (item->type != DP_JSON_OBJECT) {
@@ -92,8 +93,7 @@ static ddbpipe_result_t write_item(dp_buf *out, const dp_json *item, int typed, 
 }
 
 /* The keys object: ev->keys, or the key attributes of an image. */
-static ddbpipe_result_t write_keys(dp_buf *out, const dp_event *ev, int typed, char *errstr, size_t n)
-{
+static ddbpipe_result_t write_keys(dp_buf *out, const dp_event *ev, int typed, char *errstr, size_t n) {
     if (ev->keys)
         return write_item(out, ev->keys, typed, errstr, n);
     const dp_json *img = ev->new_image ? ev->new_image : ev->old_image;
@@ -128,8 +128,7 @@ static ddbpipe_result_t write_keys(dp_buf *out, const dp_event *ev, int typed, c
     return dp_buf_putc(out, '}');
 }
 
-static ddbpipe_result_t write_field_str(dp_buf *out, const char *name, const char *value)
-{
+static ddbpipe_result_t write_field_str(dp_buf *out, const char *name, const char *value) {
     ddbpipe_result_t rc = dp_buf_putc(out, ',');
     if (!rc)
         rc = dp_json_write_cstr(out, name);
@@ -140,15 +139,14 @@ static ddbpipe_result_t write_field_str(dp_buf *out, const char *name, const cha
     return rc;
 }
 
-#define TRY(x)                                                                                                     \
-    do {                                                                                                           \
-        rc = (x);                                                                                                  \
-        if (rc != DDBPIPE_OK)                                                                                      \
-            goto out;                                                                                              \
+#define TRY(x)                                                                                               \
+    do {                                                                                                     \
+        rc = (x);                                                                                            \
+        if (rc != DDBPIPE_OK)                                                                                \
+            goto out;                                                                                        \
     } while (0)
 
-static ddbpipe_result_t write_native(dp_buf *out, const dp_event *ev, int typed, char *errstr, size_t n)
-{
+static ddbpipe_result_t write_native(dp_buf *out, const dp_event *ev, int typed, char *errstr, size_t n) {
     ddbpipe_result_t rc;
     TRY(dp_buf_puts(out, "{\"op\":"));
     TRY(dp_json_write_cstr(out, dp_event_op_name(ev->op)));
@@ -167,15 +165,15 @@ static ddbpipe_result_t write_native(dp_buf *out, const dp_event *ev, int typed,
         TRY(write_field_str(out, "shard", ev->shard));
     if (ev->approximate_time_s) {
         char iso[40];
-        TRY(write_field_str(out, "approximate_time", dp_event_iso8601(ev->approximate_time_s, iso, sizeof iso)));
+        TRY(write_field_str(out, "approximate_time",
+                            dp_event_iso8601(ev->approximate_time_s, iso, sizeof iso)));
     }
     TRY(dp_buf_putc(out, '}'));
 out:
     return rc;
 }
 
-static ddbpipe_result_t write_debezium(dp_buf *out, const dp_event *ev, char *errstr, size_t n)
-{
+static ddbpipe_result_t write_debezium(dp_buf *out, const dp_event *ev, char *errstr, size_t n) {
     ddbpipe_result_t rc;
     const char *op = "r";
     TRY(dp_buf_puts(out, "{\"before\":"));
@@ -222,8 +220,7 @@ out:
 }
 
 ddbpipe_result_t dp_event_write(dp_buf *out, dp_event_format fmt, const dp_event *ev, char *errstr,
-                                size_t errstr_size)
-{
+                                size_t errstr_size) {
     if (!out || !ev) {
         dp_errf(errstr, errstr_size, "no event");
         return DDBPIPE_ERR_INVALID_ARG;

@@ -34,9 +34,18 @@
 #include "common/json.h"
 #include "ddbpipe/ddbpipe.h"
 
-typedef enum dp_event_op { DP_EVENT_SNAPSHOT = 0, DP_EVENT_INSERT, DP_EVENT_MODIFY, DP_EVENT_REMOVE } dp_event_op;
+typedef enum dp_event_op {
+    DP_EVENT_SNAPSHOT = 0,
+    DP_EVENT_INSERT,
+    DP_EVENT_MODIFY,
+    DP_EVENT_REMOVE
+} dp_event_op;
 
-typedef enum dp_event_format { DP_EVENT_FMT_JSON = 0, DP_EVENT_FMT_DYNAMODB, DP_EVENT_FMT_DEBEZIUM } dp_event_format;
+typedef enum dp_event_format {
+    DP_EVENT_FMT_JSON = 0,
+    DP_EVENT_FMT_DYNAMODB,
+    DP_EVENT_FMT_DEBEZIUM
+} dp_event_format;
 
 /* "json", "dynamodb", "debezium". 0 ok, -1 unknown. */
 int dp_event_format_parse(const char *name, dp_event_format *out);
@@ -48,9 +57,9 @@ int dp_event_op_from_stream(const char *event_name, dp_event_op *out);
 
 typedef struct dp_event {
     dp_event_op op;
-    const char *table;          /* required */
+    const char *table; /* required */
     /* Typed items (name -> AttributeValue), each may be NULL. */
-    const dp_json *keys;        /* NULL: taken from new_image (or old_image) using the key names below */
+    const dp_json *keys; /* NULL: taken from new_image (or old_image) using the key names below */
     const dp_json *new_image;
     const dp_json *old_image;
     const char *partition_key;  /* key names, used only when keys == NULL */
@@ -58,7 +67,8 @@ typedef struct dp_event {
     const char *sequence;       /* stream sequence number, NULL for snapshot rows */
     const char *shard;          /* shard id, NULL for snapshot rows */
     int64_t approximate_time_s; /* ApproximateCreationDateTime, epoch seconds; 0 = unknown */
-    int64_t read_time_ms;       /* when the source read it (epoch ms): debezium ts_ms of snapshot rows; 0 = unknown */
+    int64_t
+        read_time_ms; /* when the source read it (epoch ms): debezium ts_ms of snapshot rows; 0 = unknown */
 } dp_event;
 
 /* Append one event as a single JSON line to out, WITHOUT a trailing

@@ -33,20 +33,20 @@ typedef struct dp_http_response {
     long status;             /* HTTP status, 0 when none */
     dp_buf body;
     int has_crc32;
-    uint32_t crc32;          /* x-amz-crc32 value */
+    uint32_t crc32; /* x-amz-crc32 value */
     char request_id[80];
-    char error_text[256];    /* transport error detail */
+    char error_text[256]; /* transport error detail */
     int64_t elapsed_ns;
 } dp_http_response;
 
 typedef struct dp_http_request {
     const char *url;
-    const char *method;          /* "POST", "GET", "PUT" */
+    const char *method;            /* "POST", "GET", "PUT" */
     const dp_http_header *headers; /* extra headers (Host is derived from url by curl) */
     size_t header_count;
-    const void *body;            /* copied at submit */
+    const void *body; /* copied at submit */
     size_t body_len;
-    long timeout_ms;             /* 0: engine default */
+    long timeout_ms; /* 0: engine default */
 } dp_http_request;
 
 /* Called from dp_http_run when a request completes; resp is valid only
@@ -74,7 +74,8 @@ uint64_t dp_http_connections_opened(const dp_http *h);
  * resp must be initialized (dp_http_response_init) and empty; it receives
  * the body even when the status is an error. opts NULL: defaults. Returns
  * resp->result. */
-ddbpipe_result_t dp_http_perform(const dp_http_options *opts, const dp_http_request *req, dp_http_response *resp);
+ddbpipe_result_t dp_http_perform(const dp_http_options *opts, const dp_http_request *req,
+                                 dp_http_response *resp);
 void dp_http_response_init(dp_http_response *r);
 void dp_http_response_free(dp_http_response *r);
 

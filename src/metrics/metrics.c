@@ -10,14 +10,15 @@
 #include "common/json.h"
 #include "metrics/metrics.h"
 
-const double dp_metrics_latency_buckets_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+const double dp_metrics_latency_buckets_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                               1,     2.5,  5,     10,   30,  60};
 const size_t dp_metrics_latency_buckets_count = sizeof dp_metrics_latency_buckets_s / sizeof(double);
 
 struct dp_metric {
     dp_metric_type type;
     char *name;
     char *help;
-    char *label_name;  /* NULL: no label */
+    char *label_name; /* NULL: no label */
     char *label_value;
     _Atomic uint64_t counter;
     _Atomic uint64_t gauge_bits; /* double stored as its bits (atomic doubles are not portable) */
@@ -34,22 +35,19 @@ struct dp_metrics {
     size_t count, cap;
 };
 
-static uint64_t double_bits(double v)
-{
+static uint64_t double_bits(double v) {
     uint64_t b;
     memcpy(&b, &v, sizeof b);
     return b;
 }
 
-static double bits_double(uint64_t b)
-{
+static double bits_double(uint64_t b) {
     double v;
     memcpy(&v, &b, sizeof v);
     return v;
 }
 
-dp_metrics *dp_metrics_new(void)
-{
+dp_metrics *dp_metrics_new(void) {
     dp_metrics *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
@@ -60,8 +58,7 @@ dp_metrics *dp_metrics_new(void)
     return m;
 }
 
-static void metric_free(dp_metric *x)
-{
+static void metric_free(dp_metric *x) {
     if (!x)
         return;
     free(x->name);
@@ -73,8 +70,7 @@ static void metric_free(dp_metric *x)
     free(x);
 }
 
-void dp_metrics_destroy(dp_metrics *m)
-{
+void dp_metrics_destroy(dp_metrics *m) {
     if (!m)
         return;
     for (size_t i = 0; i < m->count; i++)
@@ -84,8 +80,7 @@ void dp_metrics_destroy(dp_metrics *m)
     free(m);
 }
 
-static int valid_name(const char *s, int allow_colon)
-{
+static int valid_name(const char *s, int allow_colon) {
     if (!s || !*s)
         return 0;
     for (size_t i = 0; s[i]; i++) {
@@ -98,13 +93,11 @@ static int valid_name(const char *s, int allow_colon)
     return 1;
 }
 
-static int same_str(const char *a, const char *b)
-{
+static int same_str(const char *a, const char *b) {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static char *dup_or_null(const char *s, int *failed)
-{
+static char *dup_or_null(const char *s, int *failed) {
     if (!s)
         return NULL;
     char *r = strdup(s);
@@ -115,8 +108,7 @@ static char *dup_or_null(const char *s, int *failed)
 
 static dp_metric *metric_register(dp_metrics *m, dp_metric_type type, const char *name, const char *help,
                                   const char *label_name, const char *label_value, const double *buckets,
-                                  size_t nbuckets)
-{
+                                  size_t nbuckets) {
     dp_metric *found = NULL, *x = NULL;
     int failed = 0;
     if (!m || !valid_name(name, 1) || (label_name == NULL) != (label_value == NULL) ||
@@ -187,56 +179,47 @@ out:
 }
 
 dp_metric *dp_metrics_counter(dp_metrics *m, const char *name, const char *help, const char *label_name,
-                              const char *label_value)
-{
+                              const char *label_value) {
     return metric_register(m, DP_METRIC_COUNTER, name, help, label_name, label_value, NULL, 0);
 }
 
 dp_metric *dp_metrics_gauge(dp_metrics *m, const char *name, const char *help, const char *label_name,
-                            const char *label_value)
-{
+                            const char *label_value) {
     return metric_register(m, DP_METRIC_GAUGE, name, help, label_name, label_value, NULL, 0);
 }
 
 dp_metric *dp_metrics_histogram(dp_metrics *m, const char *name, const char *help, const char *label_name,
-                                const char *label_value, const double *buckets, size_t n)
-{
+                                const char *label_value, const double *buckets, size_t n) {
     return metric_register(m, DP_METRIC_HISTOGRAM, name, help, label_name, label_value, buckets, n);
 }
 
-void dp_metric_add(dp_metric *c, uint64_t n)
-{
+void dp_metric_add(dp_metric *c, uint64_t n) {
     if (c && c->type == DP_METRIC_COUNTER)
         atomic_fetch_add_explicit(&c->counter, n, memory_order_relaxed);
 }
 
-void dp_metric_inc(dp_metric *c)
-{
+void dp_metric_inc(dp_metric *c) {
     dp_metric_add(c, 1);
 }
 
-void dp_metric_set(dp_metric *g, double v)
-{
+void dp_metric_set(dp_metric *g, double v) {
     if (g && g->type == DP_METRIC_GAUGE)
         atomic_store_explicit(&g->gauge_bits, double_bits(v), memory_order_relaxed);
 }
 
-static void atomic_add_double(_Atomic uint64_t *bits, double d)
-{
+static void atomic_add_double(_Atomic uint64_t *bits, double d) {
     uint64_t old = atomic_load_explicit(bits, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(bits, &old, double_bits(bits_double(old) + d), memory_order_relaxed,
-                                                  memory_order_relaxed)) {
+    while (!atomic_compare_exchange_weak_explicit(bits, &old, double_bits(bits_double(old) + d),
+                                                  memory_order_relaxed, memory_order_relaxed)) {
     }
 }
 
-void dp_metric_gauge_add(dp_metric *g, double d)
-{
+void dp_metric_gauge_add(dp_metric *g, double d) {
     if (g && g->type == DP_METRIC_GAUGE)
         atomic_add_double(&g->gauge_bits, d);
 }
 
-void dp_metric_observe(dp_metric *h, double v)
-{
+void dp_metric_observe(dp_metric *h, double v) {
     if (!h || h->type != DP_METRIC_HISTOGRAM || isnan(v))
         return;
     size_t i = 0;
@@ -246,18 +229,15 @@ void dp_metric_observe(dp_metric *h, double v)
     atomic_add_double(&h->sum_bits, v);
 }
 
-uint64_t dp_metric_counter_value(const dp_metric *c)
-{
+uint64_t dp_metric_counter_value(const dp_metric *c) {
     return c && c->type == DP_METRIC_COUNTER ? atomic_load(&((dp_metric *)c)->counter) : 0;
 }
 
-double dp_metric_gauge_value(const dp_metric *g)
-{
+double dp_metric_gauge_value(const dp_metric *g) {
     return g && g->type == DP_METRIC_GAUGE ? bits_double(atomic_load(&((dp_metric *)g)->gauge_bits)) : 0.0;
 }
 
-uint64_t dp_metric_histogram_count(const dp_metric *h)
-{
+uint64_t dp_metric_histogram_count(const dp_metric *h) {
     uint64_t total = 0;
     if (!h || h->type != DP_METRIC_HISTOGRAM)
         return 0;
@@ -266,15 +246,13 @@ uint64_t dp_metric_histogram_count(const dp_metric *h)
     return total;
 }
 
-double dp_metric_histogram_sum(const dp_metric *h)
-{
+double dp_metric_histogram_sum(const dp_metric *h) {
     return h && h->type == DP_METRIC_HISTOGRAM ? bits_double(atomic_load(&((dp_metric *)h)->sum_bits)) : 0.0;
 }
 
 /* Shortest text that reads back as the same double ("0.1", not
  * "0.10000000000000001"); Prometheus spellings for NaN and infinities. */
-static void format_double(double v, char out[40])
-{
+static void format_double(double v, char out[40]) {
     if (isnan(v)) {
         memcpy(out, "NaN", sizeof "NaN");
         return;
@@ -290,8 +268,7 @@ static void format_double(double v, char out[40])
     }
 }
 
-static ddbpipe_result_t put_escaped(dp_buf *out, const char *s, int quote)
-{
+static ddbpipe_result_t put_escaped(dp_buf *out, const char *s, int quote) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     for (; *s && rc == DDBPIPE_OK; s++) {
         if (*s == '\\')
@@ -307,9 +284,8 @@ static ddbpipe_result_t put_escaped(dp_buf *out, const char *s, int quote)
 }
 
 /* name{label="value",extra} ; extra is e.g. le="0.1" or NULL */
-static ddbpipe_result_t put_series(dp_buf *out, const dp_metric *x, const char *suffix, const char *extra_name,
-                                   const char *extra_value)
-{
+static ddbpipe_result_t put_series(dp_buf *out, const dp_metric *x, const char *suffix,
+                                   const char *extra_name, const char *extra_value) {
     ddbpipe_result_t rc = dp_buf_printf(out, "%s%s", x->name, suffix);
     int braces = x->label_name || extra_name;
     if (rc == DDBPIPE_OK && braces)
@@ -328,13 +304,11 @@ static ddbpipe_result_t put_series(dp_buf *out, const dp_metric *x, const char *
     return rc;
 }
 
-static const char *type_name(dp_metric_type t)
-{
+static const char *type_name(dp_metric_type t) {
     return t == DP_METRIC_COUNTER ? "counter" : t == DP_METRIC_GAUGE ? "gauge" : "histogram";
 }
 
-static ddbpipe_result_t render_series_prom(dp_buf *out, const dp_metric *x)
-{
+static ddbpipe_result_t render_series_prom(dp_buf *out, const dp_metric *x) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     char num[40];
     if (x->type == DP_METRIC_COUNTER) {
@@ -369,8 +343,7 @@ static ddbpipe_result_t render_series_prom(dp_buf *out, const dp_metric *x)
     return rc;
 }
 
-ddbpipe_result_t dp_metrics_render_prometheus(dp_metrics *m, dp_buf *out)
-{
+ddbpipe_result_t dp_metrics_render_prometheus(dp_metrics *m, dp_buf *out) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     if (!m || !out)
         return DDBPIPE_ERR_INVALID_ARG;
@@ -396,8 +369,7 @@ ddbpipe_result_t dp_metrics_render_prometheus(dp_metrics *m, dp_buf *out)
     return rc;
 }
 
-static ddbpipe_result_t json_number(dp_buf *out, double v)
-{
+static ddbpipe_result_t json_number(dp_buf *out, double v) {
     char num[40];
     if (!isfinite(v))
         return dp_buf_puts(out, "null");
@@ -405,8 +377,7 @@ static ddbpipe_result_t json_number(dp_buf *out, double v)
     return dp_buf_puts(out, num);
 }
 
-ddbpipe_result_t dp_metrics_render_json(dp_metrics *m, dp_buf *out)
-{
+ddbpipe_result_t dp_metrics_render_json(dp_metrics *m, dp_buf *out) {
     ddbpipe_result_t rc;
     if (!m || !out)
         return DDBPIPE_ERR_INVALID_ARG;

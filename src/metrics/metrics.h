@@ -72,7 +72,8 @@ ddbpipe_result_t dp_metrics_render_json(dp_metrics *m, dp_buf *out);
  * "not ready: REASON" until dp_metrics_server_set_ready(s, 1, NULL), then
  * 200 "ready". Anything else answers 404 (405 for other methods than GET
  * and HEAD). NULL on error, with errstr set. */
-dp_metrics_server *dp_metrics_server_start(dp_metrics *m, const char *address, char *errstr, size_t errstr_size);
+dp_metrics_server *dp_metrics_server_start(dp_metrics *m, const char *address, char *errstr,
+                                           size_t errstr_size);
 int dp_metrics_server_port(const dp_metrics_server *s);
 /* Readiness for /readyz (thread-safe; s may be NULL). reason (copied) is
  * shown after "not ready: " while ready is 0: "starting", "table not

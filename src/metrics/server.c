@@ -32,8 +32,7 @@ struct dp_metrics_server {
     char reason[512];
 };
 
-int dp_metrics_parse_address(const char *address, char *host, size_t host_size, int *port)
-{
+int dp_metrics_parse_address(const char *address, char *host, size_t host_size, int *port) {
     const char *colon, *host_start, *host_end;
     if (!address || !host || host_size == 0 || !port)
         return -1;
@@ -70,9 +69,8 @@ int dp_metrics_parse_address(const char *address, char *host, size_t host_size, 
     return 0;
 }
 
-static mhd_result send_text(struct MHD_Connection *conn, unsigned status, const char *content_type, const char *body,
-                            size_t len, const char *allow)
-{
+static mhd_result send_text(struct MHD_Connection *conn, unsigned status, const char *content_type,
+                            const char *body, size_t len, const char *allow) {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
@@ -85,8 +83,8 @@ static mhd_result send_text(struct MHD_Connection *conn, unsigned status, const 
 }
 
 static mhd_result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                         const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
-{
+                         const char *version, const char *upload_data, size_t *upload_data_size,
+                         void **con_cls) {
     dp_metrics_server *s = cls;
     static const char text_type[] = "text/plain; charset=utf-8";
     if (*upload_data_size) { /* ignore request bodies */
@@ -99,7 +97,8 @@ static mhd_result handle(void *cls, struct MHD_Connection *conn, const char *url
         return send_text(conn, MHD_HTTP_NOT_FOUND, text_type, nf, sizeof nf - 1, NULL);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text_type, "method not allowed\n", 19, "GET, HEAD");
+        return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text_type, "method not allowed\n", 19,
+                         "GET, HEAD");
     /* Liveness: this thread answering is the proof. */
     if (healthz)
         return send_text(conn, MHD_HTTP_OK, text_type, "ok\n", 3, NULL);
@@ -118,14 +117,14 @@ static mhd_result handle(void *cls, struct MHD_Connection *conn, const char *url
     if (dp_metrics_render_prometheus(s->metrics, &body) != DDBPIPE_OK)
         r = send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text_type, "render failed\n", 14, NULL);
     else
-        r = send_text(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body.data ? body.data : "",
-                      body.len, NULL);
+        r = send_text(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                      body.data ? body.data : "", body.len, NULL);
     dp_buf_free(&body);
     return r;
 }
 
-dp_metrics_server *dp_metrics_server_start(dp_metrics *m, const char *address, char *errstr, size_t errstr_size)
-{
+dp_metrics_server *dp_metrics_server_start(dp_metrics *m, const char *address, char *errstr,
+                                           size_t errstr_size) {
     char host[256];
     int port = 0;
     struct addrinfo hints, *ai = NULL;
@@ -135,8 +134,8 @@ dp_metrics_server *dp_metrics_server_start(dp_metrics *m, const char *address, c
         return NULL;
     }
     if (dp_metrics_parse_address(address, host, sizeof host, &port) != 0) {
-        dp_errf(errstr, errstr_size, "metrics address '%s': expected host:port (e.g. 127.0.0.1:9464, [::1]:9464)",
-                address);
+        dp_errf(errstr, errstr_size,
+                "metrics address '%s': expected host:port (e.g. 127.0.0.1:9464, [::1]:9464)", address);
         return NULL;
     }
     memset(&hints, 0, sizeof hints);
@@ -150,8 +149,8 @@ dp_metrics_server *dp_metrics_server_start(dp_metrics *m, const char *address, c
     const char *bind_host = host[0] == '\0' || strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
     int gai = getaddrinfo(bind_host, portstr, &hints, &ai);
     if (gai != 0 || !ai) {
-        dp_errf(errstr, errstr_size, "metrics address '%s': host '%s' is not an IP address or localhost", address,
-                host);
+        dp_errf(errstr, errstr_size, "metrics address '%s': host '%s' is not an IP address or localhost",
+                address, host);
         goto fail;
     }
     s = calloc(1, sizeof *s);
@@ -166,9 +165,10 @@ dp_metrics_server *dp_metrics_server_start(dp_metrics *m, const char *address, c
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     errno = 0;
-    s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)DP_METRICS_MAX_CONNECTIONS,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DP_METRICS_TIMEOUT_S, MHD_OPTION_END);
+    s->daemon =
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)DP_METRICS_MAX_CONNECTIONS,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DP_METRICS_TIMEOUT_S, MHD_OPTION_END);
     if (!s->daemon) {
         int e = errno;
         dp_errf(errstr, errstr_size, "metrics server: cannot listen on %s%s%s", address, e ? ": " : "",
@@ -188,8 +188,7 @@ fail:
     return NULL;
 }
 
-void dp_metrics_server_set_ready(dp_metrics_server *s, int ready, const char *reason)
-{
+void dp_metrics_server_set_ready(dp_metrics_server *s, int ready, const char *reason) {
     if (!s)
         return;
     pthread_mutex_lock(&s->mu);
@@ -198,13 +197,11 @@ void dp_metrics_server_set_ready(dp_metrics_server *s, int ready, const char *re
     pthread_mutex_unlock(&s->mu);
 }
 
-int dp_metrics_server_port(const dp_metrics_server *s)
-{
+int dp_metrics_server_port(const dp_metrics_server *s) {
     return s ? s->port : 0;
 }
 
-void dp_metrics_server_stop(dp_metrics_server *s)
-{
+void dp_metrics_server_stop(dp_metrics_server *s) {
     if (!s)
         return;
     if (s->daemon)

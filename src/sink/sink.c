@@ -943,7 +943,8 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     r = dp_client_new(s->conf, 3, s->max_concurrent, &cl, errstr, errstr_size);
     if (r != DDBPIPE_OK)
         goto out;
-    if (s->wadapt) /* the sink's own rate (capacity units, sees UnprocessedItems) replaces the per-request one */
+    if (s->wadapt) /* the sink's own rate (capacity units, sees UnprocessedItems) replaces the per-request one
+                    */
         dp_ddb_set_adaptive(dp_client_ddb(cl), 0);
     r = resolve_table(s, cl, errstr, errstr_size);
     if (r != DDBPIPE_OK)

@@ -68,7 +68,8 @@ typedef struct sk_chunk {
     int64_t due_ms;
     double est_units; /* write capacity charged to the cap when sent (0: not charged) */
     struct sk_chunk *next;
-    dp_list_node live_link; /* on e->live: calls in flight (freed at destroy: the client drops them silently) */
+    dp_list_node
+        live_link; /* on e->live: calls in flight (freed at destroy: the client drops them silently) */
 } sk_chunk;
 
 typedef struct sk_list {
@@ -86,7 +87,7 @@ struct sk_engine {
     int64_t oldest_ready_ms;
     sk_chunk *delayed;
     size_t ndelayed;
-    dp_list live; /* sk_chunk.live_link */
+    dp_list live;    /* sk_chunk.live_link */
     dp_buf req_body; /* request body being built; reused call after call (the client keeps its own copy) */
     int calls, get_calls;
     uint64_t progress;
@@ -361,8 +362,8 @@ static ddbpipe_result_t build_body(sk_engine *e, sk_chunk *c, dp_buf *b) {
         sk_key *k = c->keys[i];
         int del = k->wop == SK_OP_DELETE;
         key_write_body(k, &body, &len);
-        rc = dp_ddb_transact_write_add(b, i == 0, s->table, del, body, len, del ? s->cond_delete : s->cond_put, names,
-                                       values);
+        rc = dp_ddb_transact_write_add(b, i == 0, s->table, del, body, len,
+                                       del ? s->cond_delete : s->cond_put, names, values);
     }
     return rc ? rc : dp_ddb_transact_write_end(b, SK_METERED(s), c->token);
 }
@@ -977,9 +978,10 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
     if (c->kind == CK_TRANSACT && dp_ddb_write_error_of(res) == DP_DDB_WRITE_ERR_TRANSACTION_CANCELED) {
         dp_ddb_write_answer ans;
         memset(&ans, 0, sizeof ans);
-        const dp_json *reasons = dp_ddb_parse_transact_cancel(res->body.data, res->body.len, &ans, NULL, 0) == DDBPIPE_OK
-                                     ? ans.cancellation_reasons
-                                     : NULL;
+        const dp_json *reasons =
+            dp_ddb_parse_transact_cancel(res->body.data, res->body.len, &ans, NULL, 0) == DDBPIPE_OK
+                ? ans.cancellation_reasons
+                : NULL;
         if (!reasons || reasons->count != c->n) {
             dp_ddb_write_answer_free(&ans);
             resend_keys(e, c->kind, c->keys, c->n, why, NULL, 0);
@@ -1086,7 +1088,8 @@ static void handle_get(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
     }
     dp_ddb_write_answer ans;
     memset(&ans, 0, sizeof ans);
-    int readable = dp_ddb_parse_batch_get(res->body.data, res->body.len, s->table, &ans, NULL, 0) == DDBPIPE_OK;
+    int readable =
+        dp_ddb_parse_batch_get(res->body.data, res->body.len, s->table, &ans, NULL, 0) == DDBPIPE_OK;
     const dp_json *items = ans.responses;
     const dp_json *unk = ans.unprocessed;
     /* never calloc(0): its NULL would read as out of memory (as in chunk_new) */

@@ -238,8 +238,8 @@ struct ddbpipe_sink {
     char *ckpt_input_name;    /* its name, for messages */
     sk_prefix_hash ckpt_hash; /* digest of ckpt_fd's bytes before the checkpoint */
     dp_capacity_bucket *wcap; /* max_write_capacity_per_s: one bucket for every worker; NULL: no cap */
-    dp_rate_adapt *wadapt;    /* retry_mode adaptive: the write rate that follows the table's grant; NULL: off */
-    sk_dryrun *dry;           /* --dry-run: fold and count, send nothing; NULL: a real run */
+    dp_rate_adapt *wadapt; /* retry_mode adaptive: the write rate that follows the table's grant; NULL: off */
+    sk_dryrun *dry;        /* --dry-run: fold and count, send nothing; NULL: a real run */
     uint64_t dry_records, dry_input_bytes; /* --dry-run: changes folded, their lines' bytes */
     uint64_t dry_max_keys;
 

@@ -41,10 +41,10 @@ static ddbpipe_result_t put_str_or_null(dp_buf *out, const char *s) {
 
 ddbpipe_result_t dp_src_checkpoint_write(const dp_src_checkpoint *cp, dp_buf *out) {
     ddbpipe_result_t rc = DDBPIPE_OK;
-#define W(x)                                                                                                           \
-    do {                                                                                                               \
-        if ((rc = (x)) != DDBPIPE_OK)                                                                                  \
-            goto out;                                                                                                  \
+#define W(x)                                                                                                 \
+    do {                                                                                                     \
+        if ((rc = (x)) != DDBPIPE_OK)                                                                        \
+            goto out;                                                                                        \
     } while (0)
     W(dp_buf_puts(out, "{\"version\":1,\"table\":"));
     W(put_str_or_null(out, cp->table));
@@ -63,7 +63,8 @@ ddbpipe_result_t dp_src_checkpoint_write(const dp_src_checkpoint *cp, dp_buf *ou
         W(dp_buf_printf(out, "%s\n {\"done\":%s,\"last_key\":%s}", i ? "," : "", sg->done ? "true" : "false",
                         sg->last_key ? sg->last_key : "null"));
     }
-    W(dp_buf_printf(out, "]},\n\"stream\":{\"started\":%s,\"shards\":[", cp->stream_started ? "true" : "false"));
+    W(dp_buf_printf(out, "]},\n\"stream\":{\"started\":%s,\"shards\":[",
+                    cp->stream_started ? "true" : "false"));
     for (size_t i = 0; i < cp->shards.n; i++) {
         const dp_shard *s = cp->shards.v[i];
         W(dp_buf_puts(out, i ? ",\n {\"id\":" : "\n {\"id\":"));
@@ -171,7 +172,8 @@ ddbpipe_result_t dp_src_checkpoint_parse(const char *text, size_t len, dp_src_ch
                     if (!dp_json_is(lk, DP_JSON_OBJECT))
                         goto bad;
                     dp_buf_reset(&kb);
-                    if (dp_json_write(&kb, lk) != DDBPIPE_OK || dp_strdup_to(&cp->segments[i].last_key, kb.data) != 0) {
+                    if (dp_json_write(&kb, lk) != DDBPIPE_OK ||
+                        dp_strdup_to(&cp->segments[i].last_key, kb.data) != 0) {
                         rc = DDBPIPE_ERR_NOMEM;
                         goto out;
                     }

@@ -24,7 +24,8 @@ ddbpipe_result_t dp_src_parse_record(const dp_json *rec, const char *shard, dp_e
         return DDBPIPE_ERR_PARSE;
     }
     if (dp_event_op_from_stream(name, &ev->op) != 0) {
-        dp_errf(errstr, errstr_size, "GetRecords: record.eventName '%.40s' is not INSERT, MODIFY or REMOVE", name);
+        dp_errf(errstr, errstr_size, "GetRecords: record.eventName '%.40s' is not INSERT, MODIFY or REMOVE",
+                name);
         return DDBPIPE_ERR_PARSE;
     }
     const dp_json *d = dp_json_get(rec, "dynamodb");
@@ -44,12 +45,14 @@ ddbpipe_result_t dp_src_parse_record(const dp_json *rec, const char *shard, dp_e
     }
     for (const char *p = ev->sequence; *p; p++)
         if (*p < '0' || *p > '9' || p - ev->sequence > 64) {
-            dp_errf(errstr, errstr_size, "GetRecords: record.dynamodb.SequenceNumber is not a decimal number");
+            dp_errf(errstr, errstr_size,
+                    "GetRecords: record.dynamodb.SequenceNumber is not a decimal number");
             return DDBPIPE_ERR_PARSE;
         }
     const dp_json *ni = dp_json_get(d, "NewImage"), *oi = dp_json_get(d, "OldImage");
     if ((ni && !is_item(ni)) || (oi && !is_item(oi))) {
-        dp_errf(errstr, errstr_size, "GetRecords: record.dynamodb.%s is not an object", ni && !is_item(ni) ? "NewImage" : "OldImage");
+        dp_errf(errstr, errstr_size, "GetRecords: record.dynamodb.%s is not an object",
+                ni && !is_item(ni) ? "NewImage" : "OldImage");
         return DDBPIPE_ERR_PARSE;
     }
     ev->new_image = ni;

@@ -48,11 +48,11 @@
 
 #define SRC_MAX_FAILURES 10 /* consecutive retryable failures of one task before giving up */
 #define SRC_CHILD_RETRIES 5
-#define SRC_LOOP_MAX_WAIT_MS 100     /* stop flag latency */
+#define SRC_LOOP_MAX_WAIT_MS 100 /* stop flag latency */
 #define SRC_CHECKPOINT_INTERVAL_MS 1000
-#define SRC_DRAIN_MS 3000            /* in-flight calls finished after a stop */
+#define SRC_DRAIN_MS 3000 /* in-flight calls finished after a stop */
 #define SRC_GETRECORDS_LIMIT 1000
-#define SRC_TIP_EMPTY_ANSWERS 3      /* empty GetRecords answers in a row that count as an open shard's tip */
+#define SRC_TIP_EMPTY_ANSWERS 3 /* empty GetRecords answers in a row that count as an open shard's tip */
 
 typedef enum { PH_PREP = 0, PH_SNAPSHOT, PH_STREAM, PH_DONE } src_phase;
 typedef enum { CALL_DISCOVER = 0, CALL_CHILDREN, CALL_ITER, CALL_RECORDS, CALL_SCAN } call_kind;
@@ -85,7 +85,8 @@ struct ddbpipe_source {
     int until_caught_up;
     int (*emit)(const char *line, size_t len, void *opaque);
     int (*flush)(void *opaque);
-    int (*emit_keyed)(const char *key, size_t key_len, const char *line, size_t len, int is_remove, void *opaque);
+    int (*emit_keyed)(const char *key, size_t key_len, const char *line, size_t len, int is_remove,
+                      void *opaque);
     void *opaque;
     int64_t checkpoint_interval_ms;
 
@@ -94,7 +95,7 @@ struct ddbpipe_source {
     int trimmed_continue;
     int follow_new_stream; /* a replaced stream is followed, not an error */
     int segments_wanted;
-    int segments_explicit; /* --segments or the property given: a different split is refused on resume */
+    int segments_explicit;    /* --segments or the property given: a different split is refused on resume */
     dp_capacity_bucket *rcap; /* max_read_capacity_per_s: one bucket for every segment; NULL: no cap */
 
     ddbpipe_client_t *client;
@@ -102,7 +103,7 @@ struct ddbpipe_source {
      * (and frees shard state) in the middle of one. */
     ddbpipe_client_t *lease_client;
     dp_ddb *lease_ddb; /* borrowed from lease_client */
-    dp_ddb *ddb; /* borrowed from client */
+    dp_ddb *ddb;       /* borrowed from client */
     char table[256], pk[256], sk[256];
 
     dp_src_checkpoint st; /* state: what the checkpoint holds, plus engine fields */
@@ -113,7 +114,7 @@ struct ddbpipe_source {
     /* discovery */
     int disc_pending;
     int disc_done_once;
-    int disc_inconsistent;  /* retries for the current listing */
+    int disc_inconsistent;    /* retries for the current listing */
     int inconsistent_retries; /* inconsistent_listing_retries */
     int64_t disc_due_ms;
     int disc_failures;
@@ -142,7 +143,7 @@ struct ddbpipe_source {
     char lease_table[256], app[256], worker[256];
     int64_t lease_ms, max_leases, lease_due_ms;
     int64_t lease_next_expiry_ms; /* the next round comes no later, so takeovers wait no extra interval */
-    dp_lease *leases; /* the application's leases as last listed */
+    dp_lease *leases;             /* the application's leases as last listed */
     size_t n_leases;
     int leases_listed;
     dp_metric *m_held, *m_taken, *m_stolen, *m_lost, *m_renew_ms, *m_deleted;
@@ -156,10 +157,10 @@ struct ddbpipe_source {
     struct trim_cand {
         char *key;
         uint32_t gen;
-    } *trim_cands;
+    } * trim_cands;
     size_t n_trim_cands;
     uint32_t listed_gen; /* generation of the last complete listing */
-    int64_t scan_limit; /* scan_page_items: Scan Limit; 0: DynamoDB's 1 MB pages */
+    int64_t scan_limit;  /* scan_page_items: Scan Limit; 0: DynamoDB's 1 MB pages */
 };
 
 static void metrics_setup(ddbpipe_source_t *src) {
@@ -168,29 +169,36 @@ static void metrics_setup(ddbpipe_source_t *src) {
     for (int i = 0; i < 4; i++)
         src->m_events[i] =
             dp_metrics_counter(m, "ddbpipe_source_events_total", "Events emitted, by op.", "op", ops[i]);
-    src->m_renewals = dp_metrics_counter(m, "ddbpipe_source_iterator_renewals_total",
-                                         "Shard iterators renewed after ExpiredIteratorException.", NULL, NULL);
-    src->m_trimmed = dp_metrics_counter(m, "ddbpipe_source_trimmed_data_losses_total",
-                                        "TrimmedDataAccessException: records lost before they were read.", NULL,
-                                        NULL);
-    src->m_open = dp_metrics_gauge(m, "ddbpipe_source_shards_open", "Shards not read to their end.", NULL, NULL);
-    src->m_closed = dp_metrics_gauge(m, "ddbpipe_source_shards_closed", "Shards read to their end.", NULL, NULL);
+    src->m_renewals =
+        dp_metrics_counter(m, "ddbpipe_source_iterator_renewals_total",
+                           "Shard iterators renewed after ExpiredIteratorException.", NULL, NULL);
+    src->m_trimmed =
+        dp_metrics_counter(m, "ddbpipe_source_trimmed_data_losses_total",
+                           "TrimmedDataAccessException: records lost before they were read.", NULL, NULL);
+    src->m_open =
+        dp_metrics_gauge(m, "ddbpipe_source_shards_open", "Shards not read to their end.", NULL, NULL);
+    src->m_closed =
+        dp_metrics_gauge(m, "ddbpipe_source_shards_closed", "Shards read to their end.", NULL, NULL);
     src->m_pages = dp_metrics_counter(m, "ddbpipe_source_scan_pages_total", "Scan pages read.", NULL, NULL);
-    src->m_polls = dp_metrics_counter(m, "ddbpipe_source_get_records_calls_total", "GetRecords calls.", NULL, NULL);
-    src->m_held = dp_metrics_gauge(m, "ddbpipe_source_leases_held", "Shard leases this worker holds.", NULL, NULL);
+    src->m_polls =
+        dp_metrics_counter(m, "ddbpipe_source_get_records_calls_total", "GetRecords calls.", NULL, NULL);
+    src->m_held =
+        dp_metrics_gauge(m, "ddbpipe_source_leases_held", "Shard leases this worker holds.", NULL, NULL);
     src->m_taken = dp_metrics_counter(m, "ddbpipe_source_leases_taken_total",
                                       "Shard leases taken (free, expired or stolen).", NULL, NULL);
-    src->m_stolen = dp_metrics_counter(m, "ddbpipe_source_leases_stolen_total",
-                                       "Shard leases taken from a live worker to balance the load.", NULL, NULL);
-    src->m_lost = dp_metrics_counter(m, "ddbpipe_source_leases_lost_total",
-                                     "Shard leases lost (a conditional renewal or checkpoint failed).", NULL, NULL);
-    src->m_deleted = dp_metrics_counter(m, "ddbpipe_source_leases_deleted_total",
-                                        "Leases of trimmed shards at SHARD_END deleted from the lease table.", NULL,
-                                        NULL);
+    src->m_stolen =
+        dp_metrics_counter(m, "ddbpipe_source_leases_stolen_total",
+                           "Shard leases taken from a live worker to balance the load.", NULL, NULL);
+    src->m_lost =
+        dp_metrics_counter(m, "ddbpipe_source_leases_lost_total",
+                           "Shard leases lost (a conditional renewal or checkpoint failed).", NULL, NULL);
+    src->m_deleted =
+        dp_metrics_counter(m, "ddbpipe_source_leases_deleted_total",
+                           "Leases of trimmed shards at SHARD_END deleted from the lease table.", NULL, NULL);
     static const double renew_buckets[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
-    src->m_renew_ms = dp_metrics_histogram(m, "ddbpipe_source_lease_renewal_ms",
-                                           "Latency of lease renewals and checkpoints, in milliseconds.", NULL, NULL,
-                                           renew_buckets, sizeof renew_buckets / sizeof renew_buckets[0]);
+    src->m_renew_ms = dp_metrics_histogram(
+        m, "ddbpipe_source_lease_renewal_ms", "Latency of lease renewals and checkpoints, in milliseconds.",
+        NULL, NULL, renew_buckets, sizeof renew_buckets / sizeof renew_buckets[0]);
 }
 
 static void metrics_shards(ddbpipe_source_t *src) {
@@ -207,9 +215,9 @@ static void metrics_shards(ddbpipe_source_t *src) {
 
 static void metrics_behind(ddbpipe_source_t *src, dp_shard *s) {
     if (!s->m_behind && src->metrics)
-        s->m_behind = dp_metrics_gauge(src->metrics, "ddbpipe_source_shard_ms_behind",
-                                       "Milliseconds between now and the last record read, per shard.", "shard",
-                                       s->id);
+        s->m_behind =
+            dp_metrics_gauge(src->metrics, "ddbpipe_source_shard_ms_behind",
+                             "Milliseconds between now and the last record read, per shard.", "shard", s->id);
     dp_metric_set(s->m_behind, (double)s->ms_behind);
 }
 
@@ -507,8 +515,8 @@ static int lease_take(ddbpipe_source_t *src, dp_shard *s, const dp_lease *seen, 
     dp_ddb_result res;
     dp_ddb_result_init(&res);
     int64_t t0 = dp_now_ms();
-    ddbpipe_result_t rc =
-        dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &l, src->worker, NULL, 0, &lost, &res);
+    ddbpipe_result_t rc = dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &l, src->worker,
+                                          NULL, 0, &lost, &res);
     if (rc != DDBPIPE_OK) {
         if (!lost)
             DP_LOG_WARN("source: taking the lease of shard %s failed: %s: %s", s->id, res_code(&res),
@@ -605,7 +613,8 @@ static void lease_cleanup(ddbpipe_source_t *src) {
                 deleted++;
                 src->stats.leases_deleted++;
                 dp_metric_inc(src->m_deleted);
-                DP_LOG_INFO("source: deleted the lease of shard %s (at SHARD_END, trimmed from the stream)", l->shard);
+                DP_LOG_INFO("source: deleted the lease of shard %s (at SHARD_END, trimmed from the stream)",
+                            l->shard);
             } else if (!lost) {
                 DP_LOG_WARN("source: deleting the lease of trimmed shard %s failed: %s: %s", l->shard,
                             res_code(&res), res.message);
@@ -792,8 +801,8 @@ static void lease_release_all(ddbpipe_source_t *src) {
         int lost = 0;
         dp_ddb_result res;
         dp_ddb_result_init(&res);
-        if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RELEASE, &l, src->worker, NULL, 0, &lost,
-                            &res) == DDBPIPE_OK)
+        if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RELEASE, &l, src->worker, NULL, 0,
+                            &lost, &res) == DDBPIPE_OK)
             DP_LOG_INFO("source: released the lease of shard %s", s->id);
         dp_ddb_result_free(&res);
         s->leased = 0;
@@ -871,8 +880,8 @@ static void seg_drop(ddbpipe_source_t *src, int i, const char *why) {
     sg->leased = 0;
     src->stats.leases_lost++;
     dp_metric_inc(src->m_lost);
-    DP_LOG_WARN("source: lease of scan segment %d lost (%s); no more of its items are emitted by this worker", i,
-                why);
+    DP_LOG_WARN("source: lease of scan segment %d lost (%s); no more of its items are emitted by this worker",
+                i, why);
 }
 
 /* Checkpoint (when it moved) or renew the lease of held segment i. */
@@ -891,9 +900,9 @@ static void seg_renew(ddbpipe_source_t *src, int i) {
     dp_ddb_result res;
     dp_ddb_result_init(&res);
     int64_t t0 = dp_now_ms();
-    ddbpipe_result_t rc = dp_lease_update_pos(src->lease_ddb, src->lease_table,
-                                              moved ? DP_LEASE_CHECKPOINT : DP_LEASE_RENEW, &l, src->worker, cp, 0,
-                                              moved ? pos : NULL, &lost, &res);
+    ddbpipe_result_t rc =
+        dp_lease_update_pos(src->lease_ddb, src->lease_table, moved ? DP_LEASE_CHECKPOINT : DP_LEASE_RENEW,
+                            &l, src->worker, cp, 0, moved ? pos : NULL, &lost, &res);
     int64_t t1 = dp_now_ms();
     if (rc == DDBPIPE_OK) {
         sg->lease_counter = l.counter;
@@ -926,8 +935,8 @@ static int seg_take(ddbpipe_source_t *src, int i, const dp_lease *seen, int stea
     dp_ddb_result res;
     dp_ddb_result_init(&res);
     int64_t t0 = dp_now_ms();
-    ddbpipe_result_t rc =
-        dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &l, src->worker, NULL, 0, &lost, &res);
+    ddbpipe_result_t rc = dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &l, src->worker,
+                                          NULL, 0, &lost, &res);
     if (rc != DDBPIPE_OK) {
         if (!lost)
             DP_LOG_WARN("source: taking the lease of scan segment %d failed: %s: %s", i, res_code(&res),
@@ -1088,7 +1097,8 @@ static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_r
     int64_t renewed = dp_now_ms();
     *n_open = 0;
     do { /* every page of the listing */
-        dp_ddb_describe_stream_req dreq = {.stream_arn = src->st.stream_arn, .exclusive_start_shard_id = next};
+        dp_ddb_describe_stream_req dreq = {.stream_arn = src->st.stream_arn,
+                                           .exclusive_start_shard_id = next};
         dp_ddb_stream_page page;
         memset(&page, 0, sizeof page);
         size_t added = 0;
@@ -1133,8 +1143,8 @@ static int snap_record_positions(ddbpipe_source_t *src, dp_lease *meta, dp_ddb_r
         if (dp_now_ms() - renewed >= src->lease_ms / 3) { /* a long listing: keep the PREP lease */
             int lost = 0;
             renewed = dp_now_ms();
-            if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RENEW, meta, src->worker, NULL, 0, &lost,
-                                res) != DDBPIPE_OK)
+            if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RENEW, meta, src->worker, NULL, 0,
+                                &lost, res) != DDBPIPE_OK)
                 goto out;
         }
     }
@@ -1160,8 +1170,8 @@ static void seg_release_all(ddbpipe_source_t *src) {
         int lost = 0;
         dp_ddb_result res;
         dp_ddb_result_init(&res);
-        if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RELEASE, &l, src->worker, NULL, 0, &lost,
-                            &res) == DDBPIPE_OK)
+        if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RELEASE, &l, src->worker, NULL, 0,
+                            &lost, &res) == DDBPIPE_OK)
             DP_LOG_INFO("source: released the lease of scan segment %d", i);
         dp_ddb_result_free(&res);
         sg->leased = 0;
@@ -1225,8 +1235,8 @@ static void snap_prep_tick(ddbpipe_source_t *src) {
         goto out;
     }
     int lost = 0;
-    if (!mine && dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &meta, src->worker, NULL, 0, &lost,
-                                 &res) != DDBPIPE_OK) {
+    if (!mine && dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &meta, src->worker, NULL, 0,
+                                 &lost, &res) != DDBPIPE_OK) {
         src->lease_again = 1;
         goto out;
     }
@@ -1252,16 +1262,18 @@ static void snap_prep_tick(ddbpipe_source_t *src) {
     }
     if (stopping(src))
         goto out;
-    if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_CHECKPOINT, &meta, src->worker, SNAP_READY, 0,
-                        &lost, &res) != DDBPIPE_OK) {
+    if (dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_CHECKPOINT, &meta, src->worker, SNAP_READY,
+                        0, &lost, &res) != DDBPIPE_OK) {
         DP_LOG_WARN("source: marking the snapshot ready failed: %s: %s", res_code(&res), res.message);
         goto out;
     }
-    dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RELEASE, &meta, src->worker, NULL, 0, &lost, &res);
+    dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_RELEASE, &meta, src->worker, NULL, 0, &lost,
+                    &res);
     if (src->do_stream)
-        DP_LOG_INFO("source: recorded the stream position of %zu open shard(s) in the lease table; the snapshot "
-                    "may start",
-                    n_open);
+        DP_LOG_INFO(
+            "source: recorded the stream position of %zu open shard(s) in the lease table; the snapshot "
+            "may start",
+            n_open);
     src->lease_again = 1; /* next round: READY */
 out:
     dp_lease_list_free(v, n);
@@ -1299,8 +1311,9 @@ static void start_listing(ddbpipe_source_t *src, const char *exclusive_start) {
 static void start_child_listing(ddbpipe_source_t *src, dp_shard *s, const char *exclusive_start) {
     dp_buf b;
     dp_buf_init(&b, 0);
-    dp_ddb_describe_stream_req req = {
-        .stream_arn = src->st.stream_arn, .exclusive_start_shard_id = exclusive_start, .child_shards_of = s->id};
+    dp_ddb_describe_stream_req req = {.stream_arn = src->st.stream_arn,
+                                      .exclusive_start_shard_id = exclusive_start,
+                                      .child_shards_of = s->id};
     if (build_failed(src, "DescribeStream", dp_ddb_build_describe_stream(&req, &b))) {
         dp_buf_free(&b);
         return;
@@ -1398,7 +1411,8 @@ static void on_listing(ddbpipe_source_t *src, dp_ddb_result *res) {
     if (leaf && src->disc_inconsistent < src->inconsistent_retries) {
         src->disc_inconsistent++;
         src->stats.inconsistent_listings++;
-        DP_LOG_INFO("source: shard %s is closed but its children are not listed yet; listing again", leaf->id);
+        DP_LOG_INFO("source: shard %s is closed but its children are not listed yet; listing again",
+                    leaf->id);
         start_listing(src, leaf->id);
         goto out;
     }
@@ -1428,7 +1442,8 @@ static void on_children(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
         }
         /* ShardFilter is recent: an endpoint that rejects it gets a full
          * listing instead. */
-        DP_LOG_INFO("source: CHILD_SHARDS listing of %s failed (%s); using a full listing", s->id, res_code(res));
+        DP_LOG_INFO("source: CHILD_SHARDS listing of %s failed (%s); using a full listing", s->id,
+                    res_code(res));
         s->children_checked = 1;
         s->failures = 0;
         src->disc_due_ms = dp_now_ms();
@@ -1497,10 +1512,11 @@ static void request_records(ddbpipe_source_t *src, dp_shard *s) {
 static void on_trimmed(ddbpipe_source_t *src, dp_shard *s, const char *msg, int gone) {
     src->stats.trimmed_losses++;
     dp_metric_inc(src->m_trimmed);
-    DP_LOG_ERROR("source: DATA LOSS on shard %s: records after sequence %s were trimmed from the stream before "
-                 "they were read (%s: %s)",
-                 s->id, s->last_seq ? s->last_seq : "(start)",
-                 gone ? "ResourceNotFoundException: the shard no longer exists" : "TrimmedDataAccessException", msg);
+    DP_LOG_ERROR(
+        "source: DATA LOSS on shard %s: records after sequence %s were trimmed from the stream before "
+        "they were read (%s: %s)",
+        s->id, s->last_seq ? s->last_seq : "(start)",
+        gone ? "ResourceNotFoundException: the shard no longer exists" : "TrimmedDataAccessException", msg);
     if (!src->trimmed_continue) {
         set_fatal(src, DDBPIPE_ERR_DATA_LOSS,
                   "data loss: shard %s of %s %s past the last read position (sequence %s); set "
@@ -1511,7 +1527,8 @@ static void on_trimmed(ddbpipe_source_t *src, dp_shard *s, const char *msg, int 
     }
     src->dirty = 1;
     if (gone) {
-        DP_LOG_ERROR("source: on_trimmed_data=continue: shard %s no longer exists; going on with its children", s->id);
+        DP_LOG_ERROR(
+            "source: on_trimmed_data=continue: shard %s no longer exists; going on with its children", s->id);
         s->finished = 1;
         s->state = DP_SHARD_FINISHED;
         src->graph_changed = 1;
@@ -1539,7 +1556,8 @@ static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
     }
     if (res->result != DDBPIPE_OK) {
         /* on_trimmed twice: a gone shard is trimmed only once retries give up */
-        if (is_code(res, DP_DDB_STREAM_ERR_TRIMMED)) { // NOLINT(bugprone-branch-clone): order matters, see above
+        if (is_code(res,
+                    DP_DDB_STREAM_ERR_TRIMMED)) { // NOLINT(bugprone-branch-clone): order matters, see above
             on_trimmed(src, s, res->message, 0);
         } else if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
             src->stats.retries++;
@@ -1548,12 +1566,14 @@ static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
             /* The shard is gone (older than 24 h) with records we had not read. */
             on_trimmed(src, s, res->message, 1);
         } else {
-            set_fatal(src, res->result, "GetShardIterator %s failed: %s: %s", s->id, res_code(res), res->message);
+            set_fatal(src, res->result, "GetShardIterator %s failed: %s: %s", s->id, res_code(res),
+                      res->message);
         }
         return;
     }
     s->failures = 0;
-    ddbpipe_result_t rc = dp_ddb_parse_get_shard_iterator(res->body.data, res->body.len, &it, err, sizeof err);
+    ddbpipe_result_t rc =
+        dp_ddb_parse_get_shard_iterator(res->body.data, res->body.len, &it, err, sizeof err);
     if (rc == DDBPIPE_OK && !it.len) {
         /* No iterator: the shard has nothing left to read. */
         s->finished = 1;
@@ -1594,9 +1614,11 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
             if (!s->last_seq) {
                 src->stats.trim_horizon_fallbacks++;
                 DP_LOG_WARN("source: iterator of shard %s expired before any record was read; renewing from "
-                            "TRIM_HORIZON (older records may be repeated: harmless duplicates)", s->id);
+                            "TRIM_HORIZON (older records may be repeated: harmless duplicates)",
+                            s->id);
             } else {
-                DP_LOG_INFO("source: iterator of shard %s expired; renewing after sequence %s", s->id, s->last_seq);
+                DP_LOG_INFO("source: iterator of shard %s expired; renewing after sequence %s", s->id,
+                            s->last_seq);
             }
             s->state = DP_SHARD_NEED_ITER;
             s->due_ms = dp_now_ms();
@@ -1606,7 +1628,8 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
             src->stats.retries++;
             s->due_ms = dp_now_ms() + backoff_ms(s->failures);
         } else {
-            set_fatal(src, res->result, "GetRecords on shard %s failed: %s: %s", s->id, res_code(res), res->message);
+            set_fatal(src, res->result, "GetRecords on shard %s failed: %s: %s", s->id, res_code(res),
+                      res->message);
         }
         return;
     }
@@ -1768,8 +1791,8 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
         ev.sort_key = src->sk[0] ? src->sk : NULL;
         if (!dp_json_is(item, DP_JSON_OBJECT) || !dp_json_get(item, src->pk) ||
             (ev.sort_key && !dp_json_get(item, ev.sort_key))) {
-            set_fatal(src, DDBPIPE_ERR_PARSE, "Scan segment %d item %zu lacks the key attribute(s) %s%s%s", i, k,
-                      src->pk, src->sk[0] ? "," : "", src->sk);
+            set_fatal(src, DDBPIPE_ERR_PARSE, "Scan segment %d item %zu lacks the key attribute(s) %s%s%s", i,
+                      k, src->pk, src->sk[0] ? "," : "", src->sk);
             goto out;
         }
         if (emit_event(src, &ev) != 0)
@@ -1808,11 +1831,21 @@ static void on_done(void *opaque, dp_ddb_result *res) {
     if (!src->started) /* being destroyed */
         return;
     switch (kind) {
-    case CALL_DISCOVER: on_listing(src, res); break;
-    case CALL_CHILDREN: on_children(src, shard, res); break;
-    case CALL_ITER: on_iterator(src, shard, res); break;
-    case CALL_RECORDS: on_records(src, shard, res); break;
-    case CALL_SCAN: on_scan(src, segment, res); break;
+    case CALL_DISCOVER:
+        on_listing(src, res);
+        break;
+    case CALL_CHILDREN:
+        on_children(src, shard, res);
+        break;
+    case CALL_ITER:
+        on_iterator(src, shard, res);
+        break;
+    case CALL_RECORDS:
+        on_records(src, shard, res);
+        break;
+    case CALL_SCAN:
+        on_scan(src, segment, res);
+        break;
     }
 }
 
@@ -1841,7 +1874,8 @@ static int stream_caught_up(const ddbpipe_source_t *src) {
         }
         /* A poll in flight after an empty answer still counts: its result is
          * drained (and emitted) before exit. */
-        if ((s->state != DP_SHARD_IDLE && s->state != DP_SHARD_GET_PENDING) || s->at_tip < SRC_TIP_EMPTY_ANSWERS) {
+        if ((s->state != DP_SHARD_IDLE && s->state != DP_SHARD_GET_PENDING) ||
+            s->at_tip < SRC_TIP_EMPTY_ANSWERS) {
             DP_LOG_DEBUG("not caught up: %s state %d tip %d", s->id, s->state, s->at_tip);
             return 0;
         }
@@ -1877,10 +1911,10 @@ static int prep_done(const ddbpipe_source_t *src) {
 static int64_t schedule(ddbpipe_source_t *src) {
     int64_t now = dp_now_ms();
     int64_t next = now + SRC_LOOP_MAX_WAIT_MS;
-#define WAKE(t)                                                                                                        \
-    do {                                                                                                               \
-        if ((t) < next)                                                                                                \
-            next = (t);                                                                                                \
+#define WAKE(t)                                                                                              \
+    do {                                                                                                     \
+        if ((t) < next)                                                                                      \
+            next = (t);                                                                                      \
     } while (0)
     /* (a leased snapshot records the stream positions in snap_prep_tick) */
     int streaming = src->phase == PH_STREAM || (src->phase == PH_PREP && !lease_mode(src));
@@ -1924,7 +1958,8 @@ static int64_t schedule(ddbpipe_source_t *src) {
                 WAKE(s->due_ms);
             break;
         case DP_SHARD_FINISHED:
-            if (src->phase == PH_STREAM && !s->children_checked && !dp_shard_graph_has_child(&src->st.shards, s->id)) {
+            if (src->phase == PH_STREAM && !s->children_checked &&
+                !dp_shard_graph_has_child(&src->st.shards, s->id)) {
                 if (due) {
                     s->due_ms = INT64_MAX; /* one listing at a time per shard */
                     start_child_listing(src, s, NULL);
@@ -1963,7 +1998,8 @@ static int64_t schedule(ddbpipe_source_t *src) {
 
 static void advance_phase(ddbpipe_source_t *src) {
     if (src->phase == PH_PREP && !lease_mode(src) && prep_done(src)) {
-        DP_LOG_INFO("source: stream position recorded on %zu shard(s); starting the snapshot", src->st.shards.n);
+        DP_LOG_INFO("source: stream position recorded on %zu shard(s); starting the snapshot",
+                    src->st.shards.n);
         src->phase = PH_SNAPSHOT;
         src->dirty = 1;
     }
@@ -2121,7 +2157,8 @@ static int pick(const char *v, const char *dflt, const char *const *allowed, cha
 }
 
 ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_source_options_t *opts_in,
-                                       size_t opts_size, ddbpipe_source_t **out, char *errstr, size_t errstr_size) {
+                                       size_t opts_size, ddbpipe_source_t **out, char *errstr,
+                                       size_t errstr_size) {
     static const char *const modes[] = {"snapshot", "stream", "snapshot+stream", NULL};
     static const char *const froms[] = {"trim_horizon", "latest", NULL};
     dp_settings st;
@@ -2145,7 +2182,8 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     dp_buf_init(&src->line, 0);
     dp_buf_init(&src->key, 0);
     if (pick(opts->mode, "stream", modes, src->mode, sizeof src->mode) != 0) {
-        dp_errf(errstr, errstr_size, "source: mode '%s' is not snapshot, stream or snapshot+stream", opts->mode);
+        dp_errf(errstr, errstr_size, "source: mode '%s' is not snapshot, stream or snapshot+stream",
+                opts->mode);
         goto fail;
     }
     dp_conf_settings(conf, &st);
@@ -2170,7 +2208,8 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     src->segments_wanted = (int)segs;
     src->segments_explicit = opts->segments > 0 || dp_settings_is_set(&st, &st.segments);
     if (st.max_read_capacity_per_s > 0 &&
-        !(src->rcap = dp_capacity_bucket_new((double)st.max_read_capacity_per_s, (double)dp_now_ns() / 1e9))) {
+        !(src->rcap =
+              dp_capacity_bucket_new((double)st.max_read_capacity_per_s, (double)dp_now_ns() / 1e9))) {
         rc = DDBPIPE_ERR_NOMEM;
         goto fail;
     }
@@ -2181,7 +2220,8 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     src->opaque = opts->opaque;
     src->checkpoint_interval_ms =
         opts->checkpoint_interval_ms > 0 ? opts->checkpoint_interval_ms : SRC_CHECKPOINT_INTERVAL_MS;
-    if (opts->checkpoint_path && opts->checkpoint_path[0] && !(src->checkpoint_path = strdup(opts->checkpoint_path))) {
+    if (opts->checkpoint_path && opts->checkpoint_path[0] &&
+        !(src->checkpoint_path = strdup(opts->checkpoint_path))) {
         rc = DDBPIPE_ERR_NOMEM;
         goto fail;
     }
@@ -2189,14 +2229,16 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     if (st.lease_table && st.lease_table[0]) {
         rc = DDBPIPE_ERR_CONFIG;
         if (src->checkpoint_path) {
-            dp_errf(errstr, errstr_size, "config: lease_table keeps the checkpoints; --checkpoint is for one "
-                                         "worker without a lease table: give one of the two");
+            dp_errf(errstr, errstr_size,
+                    "config: lease_table keeps the checkpoints; --checkpoint is for one "
+                    "worker without a lease table: give one of the two");
             goto fail;
         }
         if (!st.application_name || !st.application_name[0] || strlen(st.application_name) > 200 ||
             strchr(st.application_name, '/')) {
-            dp_errf(errstr, errstr_size, "config: application_name (1..200 characters, no '/') is required with a "
-                                         "lease table");
+            dp_errf(errstr, errstr_size,
+                    "config: application_name (1..200 characters, no '/') is required with a "
+                    "lease table");
             goto fail;
         }
         if (st.worker_id && (!st.worker_id[0] || strlen(st.worker_id) > 200)) {
@@ -2243,7 +2285,8 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     }
     metrics_setup(src);
     const char *maddr = st.metrics_address;
-    if (maddr && maddr[0] && !(src->msrv = dp_metrics_server_start(src->metrics, maddr, errstr, errstr_size))) {
+    if (maddr && maddr[0] &&
+        !(src->msrv = dp_metrics_server_start(src->metrics, maddr, errstr, errstr_size))) {
         rc = DDBPIPE_ERR_CONFIG;
         goto fail;
     }
@@ -2345,9 +2388,10 @@ static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t err
             return DDBPIPE_ERR_CONFIG;
         }
         if (no_new && !(arn && arn[0]))
-            DP_LOG_WARN("source: the stream of table %s is %s: insert and modify events carry 'keys' but no new "
-                        "image, so `ddbpipe sink` cannot apply them (it dead-letters them, naming the view type)",
-                        src->table, vt);
+            DP_LOG_WARN(
+                "source: the stream of table %s is %s: insert and modify events carry 'keys' but no new "
+                "image, so `ddbpipe sink` cannot apply them (it dead-letters them, naming the view type)",
+                src->table, vt);
         if (!use[0]) {
             dp_errf(errstr, errstr_size,
                     "table %s has no stream: enable one (StreamSpecification, e.g. NEW_AND_OLD_IMAGES) or "
@@ -2404,7 +2448,8 @@ static ddbpipe_result_t load_checkpoint(ddbpipe_source_t *src, char *errstr, siz
         goto out;
     }
     if (cp.mode && strcmp(cp.mode, src->mode) != 0) {
-        dp_errf(errstr, errstr_size, "checkpoint %s was written by --mode %s, not %s: remove it to start over",
+        dp_errf(errstr, errstr_size,
+                "checkpoint %s was written by --mode %s, not %s: remove it to start over",
                 src->checkpoint_path, cp.mode, src->mode);
         goto out;
     }
@@ -2448,8 +2493,8 @@ static ddbpipe_result_t load_checkpoint(ddbpipe_source_t *src, char *errstr, siz
         s->state = s->finished ? DP_SHARD_FINISHED : DP_SHARD_WAITING;
     }
     src->checkpoint_loaded_positions = 1;
-    DP_LOG_INFO("source: resuming from checkpoint %s (%zu shard positions, snapshot %s)", src->checkpoint_path,
-                src->st.shards.n, src->st.snapshot_done ? "done" : "in progress");
+    DP_LOG_INFO("source: resuming from checkpoint %s (%zu shard positions, snapshot %s)",
+                src->checkpoint_path, src->st.shards.n, src->st.snapshot_done ? "done" : "in progress");
     rc = DDBPIPE_OK;
 out:
     dp_src_checkpoint_free(&cp);
@@ -2483,14 +2528,17 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
         dp_ddb_result_init(&res);
         rc = dp_lease_table_ensure(src->lease_ddb, src->lease_table, 60000, &res);
         if (rc != DDBPIPE_OK) {
-            rc = dp_client_call_error(src->client, "lease table", src->lease_table, rc, &res, errstr, errstr_size);
+            rc = dp_client_call_error(src->client, "lease table", src->lease_table, rc, &res, errstr,
+                                      errstr_size);
             dp_ddb_result_free(&res);
-            dp_metrics_server_set_ready(src->msrv, 0, "fatal: the lease table could not be reached or created");
+            dp_metrics_server_set_ready(src->msrv, 0,
+                                        "fatal: the lease table could not be reached or created");
             return rc;
         }
         dp_ddb_result_free(&res);
-        DP_LOG_INFO("source: worker %s of application %s shares the stream through lease table %s (lease %lld ms)",
-                    src->worker, src->app, src->lease_table, (long long)src->lease_ms);
+        DP_LOG_INFO(
+            "source: worker %s of application %s shares the stream through lease table %s (lease %lld ms)",
+            src->worker, src->app, src->lease_table, (long long)src->lease_ms);
     }
     /* Credentials resolved and the table (or stream) answered. */
     dp_metrics_server_set_ready(src->msrv, 1, NULL);
@@ -2599,20 +2647,21 @@ char *ddbpipe_source_stats_json(const ddbpipe_source_t *src) {
     for (int i = 0; i < src->st.total_segments; i++)
         segs_done += src->st.segments[i].done;
     static const char *const phases[] = {"prep", "snapshot", "stream", "done"};
-    dp_buf_printf(&b,
-                  "{\"mode\":\"%s\",\"phase\":\"%s\",\"events\":{\"snapshot\":%llu,\"insert\":%llu,\"modify\":%llu,"
-                  "\"remove\":%llu},\"snapshot\":{\"segments\":%d,\"segments_done\":%d,\"pages\":%llu},"
-                  "\"stream\":{\"shards_open\":%zu,\"shards_closed\":%zu,\"get_records_calls\":%llu,"
-                  "\"empty_polls\":%llu,\"iterator_renewals\":%llu,\"trim_horizon_fallbacks\":%llu,"
-                  "\"trimmed_data_losses\":%llu,\"describe_stream_calls\":%llu,\"inconsistent_listings\":%llu,"
-                  "\"child_listings\":%llu,\"shards\":[",
-                  src->mode, phases[src->phase], (unsigned long long)st->events[0], (unsigned long long)st->events[1],
-                  (unsigned long long)st->events[2], (unsigned long long)st->events[3], src->st.total_segments,
-                  segs_done, (unsigned long long)st->scan_pages, open, closed,
-                  (unsigned long long)st->get_records_calls, (unsigned long long)st->empty_polls,
-                  (unsigned long long)st->iterator_renewals, (unsigned long long)st->trim_horizon_fallbacks,
-                  (unsigned long long)st->trimmed_losses, (unsigned long long)st->describe_stream_calls,
-                  (unsigned long long)st->inconsistent_listings, (unsigned long long)st->child_listings);
+    dp_buf_printf(
+        &b,
+        "{\"mode\":\"%s\",\"phase\":\"%s\",\"events\":{\"snapshot\":%llu,\"insert\":%llu,\"modify\":%llu,"
+        "\"remove\":%llu},\"snapshot\":{\"segments\":%d,\"segments_done\":%d,\"pages\":%llu},"
+        "\"stream\":{\"shards_open\":%zu,\"shards_closed\":%zu,\"get_records_calls\":%llu,"
+        "\"empty_polls\":%llu,\"iterator_renewals\":%llu,\"trim_horizon_fallbacks\":%llu,"
+        "\"trimmed_data_losses\":%llu,\"describe_stream_calls\":%llu,\"inconsistent_listings\":%llu,"
+        "\"child_listings\":%llu,\"shards\":[",
+        src->mode, phases[src->phase], (unsigned long long)st->events[0], (unsigned long long)st->events[1],
+        (unsigned long long)st->events[2], (unsigned long long)st->events[3], src->st.total_segments,
+        segs_done, (unsigned long long)st->scan_pages, open, closed,
+        (unsigned long long)st->get_records_calls, (unsigned long long)st->empty_polls,
+        (unsigned long long)st->iterator_renewals, (unsigned long long)st->trim_horizon_fallbacks,
+        (unsigned long long)st->trimmed_losses, (unsigned long long)st->describe_stream_calls,
+        (unsigned long long)st->inconsistent_listings, (unsigned long long)st->child_listings);
     int first = 1;
     for (size_t i = 0; i < src->st.shards.n; i++) {
         const dp_shard *s = src->st.shards.v[i];
@@ -2621,8 +2670,9 @@ char *ddbpipe_source_stats_json(const ddbpipe_source_t *src) {
         dp_buf_puts(&b, first ? "{\"id\":" : ",{\"id\":");
         first = 0;
         dp_json_write_cstr(&b, s->id);
-        dp_buf_printf(&b, ",\"records\":%llu,\"ms_behind\":%lld,\"closed\":%s}", (unsigned long long)s->records,
-                      (long long)s->ms_behind, s->finished ? "true" : "false");
+        dp_buf_printf(&b, ",\"records\":%llu,\"ms_behind\":%lld,\"closed\":%s}",
+                      (unsigned long long)s->records, (long long)s->ms_behind,
+                      s->finished ? "true" : "false");
     }
     dp_buf_printf(&b, "],\"streams_replaced\":%llu}", (unsigned long long)st->streams_replaced);
     if (lease_mode(src)) {

@@ -27,11 +27,11 @@ typedef enum dp_shard_state {
 
 typedef struct dp_shard {
     char *id;
-    char *parent_id;      /* NULL: none */
-    char *end_seq;        /* EndingSequenceNumber from a listing: shard is closed */
-    char *last_seq;       /* last emitted sequence number (checkpointed) */
-    int finished;         /* read to the end: GetRecords returned no NextShardIterator */
-    int start_latest;     /* first iterator is LATEST (first start with --from latest) */
+    char *parent_id;  /* NULL: none */
+    char *end_seq;    /* EndingSequenceNumber from a listing: shard is closed */
+    char *last_seq;   /* last emitted sequence number (checkpointed) */
+    int finished;     /* read to the end: GetRecords returned no NextShardIterator */
+    int start_latest; /* first iterator is LATEST (first start with --from latest) */
     /* engine fields */
     dp_shard_state state;
     char *iterator;
@@ -39,7 +39,7 @@ typedef struct dp_shard {
     int at_tip;           /* empty GetRecords answers in a row on an open shard */
     int children_checked; /* CHILD_SHARDS listing done after it closed */
     int child_retries;
-    int failures;         /* consecutive retryable failures */
+    int failures; /* consecutive retryable failures */
     int64_t ms_behind;
     uint64_t records;
     struct dp_metric *m_behind; /* gauge of ms behind, registered on first use */
@@ -115,8 +115,8 @@ typedef struct dp_src_segment {
     int leased;
     int64_t lease_counter;
     int64_t lease_valid_until_ms;
-    char *lease_pos;    /* last_key as last checkpointed ("" from the start) */
-    int lease_done;     /* SEGMENT_END checkpointed */
+    char *lease_pos; /* last_key as last checkpointed ("" from the start) */
+    int lease_done;  /* SEGMENT_END checkpointed */
     int64_t obs_counter;
     int64_t obs_changed_ms;
     char *obs_owner;

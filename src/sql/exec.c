@@ -20,7 +20,7 @@
 #include "sql/sql.h"
 
 #define SQL_MAX_LINE ((size_t)16 * 1024 * 1024) /* a longer stdin line cannot be an item */
-#define SQL_TABLE_CHUNK 1000                     /* rows buffered per text-table block */
+#define SQL_TABLE_CHUNK 1000                    /* rows buffered per text-table block */
 
 typedef struct sql_table {
     char *name; /* SQL name */
@@ -51,9 +51,9 @@ typedef struct sql_ctx {
     size_t errstr_size;
 } sql_ctx;
 
-static ddbpipe_result_t serr(sql_ctx *x, ddbpipe_result_t rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static ddbpipe_result_t serr(sql_ctx *x, ddbpipe_result_t rc, const char *fmt, ...)
-{
+    __attribute__((format(printf, 3, 4)));
+static ddbpipe_result_t serr(sql_ctx *x, ddbpipe_result_t rc, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -65,8 +65,7 @@ static ddbpipe_result_t serr(sql_ctx *x, ddbpipe_result_t rc, const char *fmt, .
 }
 
 static void notice(sql_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void notice(sql_ctx *x, const char *fmt, ...)
-{
+static void notice(sql_ctx *x, const char *fmt, ...) {
     char msg[1024];
     int k;
     va_list ap;
@@ -79,8 +78,7 @@ static void notice(sql_ctx *x, const char *fmt, ...)
     x->o->notice(msg, x->o->opaque);
 }
 
-static void table_clear(sql_table *t)
-{
+static void table_clear(sql_table *t) {
     free(t->name);
     ddbpipe_conf_destroy(t->conf);
     free(t->cols);
@@ -88,16 +86,14 @@ static void table_clear(sql_table *t)
     memset(t, 0, sizeof *t);
 }
 
-static sql_table *find_table(sql_ctx *x, const char *name)
-{
+static sql_table *find_table(sql_ctx *x, const char *name) {
     for (size_t i = 0; i < x->ntables; i++)
         if (strcasecmp(x->tables[i].name, name) == 0)
             return &x->tables[i];
     return NULL;
 }
 
-static ddbpipe_result_t lookup(sql_ctx *x, const char *name, sql_table **out)
-{
+static ddbpipe_result_t lookup(sql_ctx *x, const char *name, sql_table **out) {
     sql_table *t = find_table(x, name);
     *out = NULL;
     if (!t) {
@@ -111,39 +107,38 @@ static ddbpipe_result_t lookup(sql_ctx *x, const char *name, sql_table **out)
         return DDBPIPE_ERR_INVALID_ARG; /* not serr's value: the analyzer does not follow variadic calls */
     }
     if (!t->is_ddb) {
-        serr(x, DDBPIPE_ERR_INVALID_ARG, "table '%s' (statement %zu) is not a DynamoDB table: its "
-             "CREATE has no 'connector' = 'dynamodb'", name, t->stmt_no);
+        serr(x, DDBPIPE_ERR_INVALID_ARG,
+             "table '%s' (statement %zu) is not a DynamoDB table: its "
+             "CREATE has no 'connector' = 'dynamodb'",
+             name, t->stmt_no);
         return DDBPIPE_ERR_INVALID_ARG;
     }
     *out = t;
     return DDBPIPE_OK;
 }
 
-static const char *ddb_name(const sql_table *t)
-{
+static const char *ddb_name(const sql_table *t) {
     dp_settings st;
     dp_conf_settings(t->conf, &st);
     return st.table ? st.table : t->name;
 }
 
-static const dp_column *declared(const sql_table *t, const char *name)
-{
+static const dp_column *declared(const sql_table *t, const char *name) {
     for (size_t i = 0; i < t->ncols; i++)
         if (strcasecmp(t->cols[i].name, name) == 0)
             return &t->cols[i];
     return NULL;
 }
 
-static ddbpipe_result_t unknown_column(sql_ctx *x, const sql_table *t, const char *name)
-{
+static ddbpipe_result_t unknown_column(sql_ctx *x, const sql_table *t, const char *name) {
     char list[512] = "";
     for (size_t i = 0; i < t->ncols && strlen(list) + strlen(t->cols[i].name) + 4 < sizeof list; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", t->cols[i].name);
-    return serr(x, DDBPIPE_ERR_INVALID_ARG, "unknown column '%s' in table '%s' (columns: %s)", name, t->name, list);
+    return serr(x, DDBPIPE_ERR_INVALID_ARG, "unknown column '%s' in table '%s' (columns: %s)", name, t->name,
+                list);
 }
 
-static int mentions_dynamodb(const char *s, size_t n)
-{
+static int mentions_dynamodb(const char *s, size_t n) {
     for (size_t i = 0; i + 8 <= n; i++)
         if (strncasecmp(s + i, "dynamodb", 8) == 0)
             return 1;
@@ -152,8 +147,7 @@ static int mentions_dynamodb(const char *s, size_t n)
 
 /* ------------------------------------------------------------ CREATE */
 
-static ddbpipe_result_t load_columns(sql_ctx *x, sql_table *t)
-{
+static ddbpipe_result_t load_columns(sql_ctx *x, sql_table *t) {
     dp_settings st;
     dp_conf_settings(t->conf, &st);
     const char *text = st.columns;
@@ -180,8 +174,7 @@ static ddbpipe_result_t load_columns(sql_ctx *x, sql_table *t)
     return rc;
 }
 
-static ddbpipe_result_t do_create(sql_ctx *x, const dp_sql_stmt *s)
-{
+static ddbpipe_result_t do_create(sql_ctx *x, const dp_sql_stmt *s) {
     const char *span = x->text + s->offset;
     ddbpipe_result_t rc;
     char msg[1024] = "";
@@ -239,8 +232,7 @@ static ddbpipe_result_t do_create(sql_ctx *x, const dp_sql_stmt *s)
 
 /* ------------------------------------------------------------ keys, client */
 
-static ddbpipe_result_t ensure_client(sql_ctx *x, sql_table *t)
-{
+static ddbpipe_result_t ensure_client(sql_ctx *x, sql_table *t) {
     char msg[1024] = "";
     ddbpipe_result_t rc;
     if (t->client)
@@ -250,8 +242,7 @@ static ddbpipe_result_t ensure_client(sql_ctx *x, sql_table *t)
     return DDBPIPE_OK;
 }
 
-static ddbpipe_result_t ensure_key(sql_ctx *x, sql_table *t)
-{
+static ddbpipe_result_t ensure_key(sql_ctx *x, sql_table *t) {
     ddbpipe_result_t rc;
     char msg[1024] = "";
     if (t->key_known)
@@ -280,14 +271,13 @@ static ddbpipe_result_t ensure_key(sql_ctx *x, sql_table *t)
     return DDBPIPE_OK;
 }
 
-static int is_key(const sql_table *t, const char *col)
-{
-    return strcasecmp(col, t->key.partition_key) == 0 || (t->key.sort_key[0] && strcasecmp(col, t->key.sort_key) == 0);
+static int is_key(const sql_table *t, const char *col) {
+    return strcasecmp(col, t->key.partition_key) == 0 ||
+           (t->key.sort_key[0] && strcasecmp(col, t->key.sort_key) == 0);
 }
 
 /* Type for a key column's literal: declared, else from the key type. */
-static const dp_coltype *key_type(const sql_table *t, const char *col, dp_coltype *tmp)
-{
+static const dp_coltype *key_type(const sql_table *t, const char *col, dp_coltype *tmp) {
     const dp_column *c = declared(t, col);
     if (c)
         return &c->type;
@@ -299,8 +289,7 @@ static const dp_coltype *key_type(const sql_table *t, const char *col, dp_coltyp
 
 /* ------------------------------------------------------------ sink */
 
-static ddbpipe_result_t sink_open(sql_ctx *x, sql_table *t, const char *format, ddbpipe_sink_t **out)
-{
+static ddbpipe_result_t sink_open(sql_ctx *x, sql_table *t, const char *format, ddbpipe_sink_t **out) {
     char msg[1024] = "";
     ddbpipe_sink_options_t so;
     memset(&so, 0, sizeof so);
@@ -314,8 +303,7 @@ static ddbpipe_result_t sink_open(sql_ctx *x, sql_table *t, const char *format, 
 }
 
 static ddbpipe_result_t sink_offer(ddbpipe_sink_t *sink, const char *line, size_t len, uint64_t line_no,
-                                   uint64_t offset)
-{
+                                   uint64_t offset) {
     for (;;) {
         ddbpipe_result_t r = ddbpipe_sink_produce(sink, line, len, line_no, offset);
         if (r != DDBPIPE_ERR_QUEUE_FULL)
@@ -327,8 +315,7 @@ static ddbpipe_result_t sink_offer(ddbpipe_sink_t *sink, const char *line, size_
 }
 
 /* Flush, report, destroy. */
-static ddbpipe_result_t sink_close(sql_ctx *x, ddbpipe_sink_t *sink, const char *verb)
-{
+static ddbpipe_result_t sink_close(sql_ctx *x, ddbpipe_sink_t *sink, const char *verb) {
     char msg[1024] = "";
     ddbpipe_result_t rc = ddbpipe_sink_flush(sink, -1);
     ddbpipe_result_t fatal = ddbpipe_sink_fatal_error(sink, msg, sizeof msg);
@@ -357,8 +344,7 @@ static ddbpipe_result_t sink_close(sql_ctx *x, ddbpipe_sink_t *sink, const char 
 }
 
 static ddbpipe_result_t write_lines(sql_ctx *x, sql_table *t, const char *format, dp_buf *lines, size_t n,
-                                    const char *verb)
-{
+                                    const char *verb) {
     ddbpipe_sink_t *sink = NULL;
     ddbpipe_result_t rc = sink_open(x, t, format, &sink);
     uint64_t off = 0;
@@ -374,8 +360,7 @@ static ddbpipe_result_t write_lines(sql_ctx *x, sql_table *t, const char *format
 
 /* ------------------------------------------------------------ INSERT */
 
-static ddbpipe_result_t do_insert_values(sql_ctx *x, const dp_sql_stmt *s)
-{
+static ddbpipe_result_t do_insert_values(sql_ctx *x, const dp_sql_stmt *s) {
     sql_table *t;
     ddbpipe_result_t rc = lookup(x, s->table, &t);
     const dp_column **cols = NULL;
@@ -410,13 +395,15 @@ static ddbpipe_result_t do_insert_values(sql_ctx *x, const dp_sql_stmt *s)
         }
     } else {
         if (!t->ncols) {
-            rc = serr(x, DDBPIPE_ERR_INVALID_ARG, "INSERT INTO %s without a column list needs the columns "
-                      "declared in its CREATE TABLE; name them: INSERT INTO %s (a, b) VALUES ...", t->name, t->name);
+            rc = serr(x, DDBPIPE_ERR_INVALID_ARG,
+                      "INSERT INTO %s without a column list needs the columns "
+                      "declared in its CREATE TABLE; name them: INSERT INTO %s (a, b) VALUES ...",
+                      t->name, t->name);
             goto out;
         }
         if (w != t->ncols) {
-            rc = serr(x, DDBPIPE_ERR_INVALID_ARG, "rows have %zu values but table '%s' has %zu columns", w, t->name,
-                      t->ncols);
+            rc = serr(x, DDBPIPE_ERR_INVALID_ARG, "rows have %zu values but table '%s' has %zu columns", w,
+                      t->name, t->ncols);
             goto out;
         }
         for (size_t i = 0; i < w; i++) {
@@ -441,7 +428,8 @@ static ddbpipe_result_t do_insert_values(sql_ctx *x, const dp_sql_stmt *s)
                 rc = serr(x, DDBPIPE_ERR_INVALID_ARG, "row %zu: %s", r + 1, msg);
                 goto out;
             }
-            // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): names[i] is a parsed or declared column name
+            // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): names[i] is a parsed or declared
+            // column name
             if (dp_json_object_set(doc, row, names[i], strlen(names[i]), v)) {
                 rc = serr(x, DDBPIPE_ERR_NOMEM, "out of memory");
                 goto out;
@@ -466,16 +454,14 @@ out:
     return rc;
 }
 
-static int blank(const char *s, size_t n)
-{
+static int blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
             return 0;
     return 1;
 }
 
-static ddbpipe_result_t do_insert_stdin(sql_ctx *x, const dp_sql_stmt *s)
-{
+static ddbpipe_result_t do_insert_stdin(sql_ctx *x, const dp_sql_stmt *s) {
     sql_table *t;
     ddbpipe_sink_t *sink = NULL;
     ddbpipe_result_t rc = lookup(x, s->table, &t), prc = DDBPIPE_OK;
@@ -485,10 +471,13 @@ static ddbpipe_result_t do_insert_stdin(sql_ctx *x, const dp_sql_stmt *s)
     if (rc)
         return rc;
     if (s->ncolumns)
-        return serr(x, DDBPIPE_ERR_INVALID_ARG, "INSERT INTO %s (columns) SELECT * FROM STDIN: the JSON lines "
-                    "name their columns; drop the column list", t->name);
+        return serr(x, DDBPIPE_ERR_INVALID_ARG,
+                    "INSERT INTO %s (columns) SELECT * FROM STDIN: the JSON lines "
+                    "name their columns; drop the column list",
+                    t->name);
     if (x->o->stdin_fd < 0)
-        return serr(x, DDBPIPE_ERR_INVALID_ARG, "SELECT * FROM STDIN: stdin holds the script; give the script as "
+        return serr(x, DDBPIPE_ERR_INVALID_ARG,
+                    "SELECT * FROM STDIN: stdin holds the script; give the script as "
                     "a file (ddbpipe sql FILE < input.jsonl)");
     if ((rc = sink_open(x, t, "auto", &sink)))
         return rc;
@@ -569,17 +558,18 @@ static ddbpipe_result_t do_insert_stdin(sql_ctx *x, const dp_sql_stmt *s)
 /* The table's delete_condition_expression (write_mode transactional, as in
  * the sink) with the expression attribute names/values it uses. */
 static ddbpipe_result_t delete_condition(sql_ctx *x, const sql_table *t, dp_ddb_item_write_req *req,
-                                         dp_json_doc **names, dp_json_doc **values)
-{
+                                         dp_json_doc **names, dp_json_doc **values) {
     dp_settings set;
     dp_conf_settings(t->conf, &set);
     if (set.write_mode != DP_WRITE_MODE_TRANSACTIONAL || !set.delete_condition_expression)
         return DDBPIPE_OK;
     if (set.expression_attribute_names && *set.expression_attribute_names &&
-        !(*names = dp_json_parse(set.expression_attribute_names, strlen(set.expression_attribute_names), NULL)))
+        !(*names =
+              dp_json_parse(set.expression_attribute_names, strlen(set.expression_attribute_names), NULL)))
         return serr(x, DDBPIPE_ERR_CONFIG, "DELETE: expression_attribute_names is not a JSON object");
     if (set.expression_attribute_values && *set.expression_attribute_values &&
-        !(*values = dp_json_parse(set.expression_attribute_values, strlen(set.expression_attribute_values), NULL)))
+        !(*values =
+              dp_json_parse(set.expression_attribute_values, strlen(set.expression_attribute_values), NULL)))
         return serr(x, DDBPIPE_ERR_CONFIG, "DELETE: expression_attribute_values is not a JSON object");
     /* the settings' text lives in t->conf as long as t */
     req->condition_expression = set.delete_condition_expression;
@@ -592,8 +582,7 @@ static ddbpipe_result_t delete_condition(sql_ctx *x, const sql_table *t, dp_ddb_
  * deleted: a missing key deletes nothing and says "0 rows deleted".
  * (BatchWriteItem, which the sink uses, cannot tell.) line is the Feldera
  * delete record, typed by the same rules as the sink's. */
-static ddbpipe_result_t delete_item(sql_ctx *x, sql_table *t, const dp_buf *line)
-{
+static ddbpipe_result_t delete_item(sql_ctx *x, sql_table *t, const dp_buf *line) {
     char msg[1024] = "";
     dp_change ch;
     dp_buf key;
@@ -647,7 +636,8 @@ static ddbpipe_result_t delete_item(sql_ctx *x, sql_table *t, const dp_buf *line
     /* an unreadable answer counts no row: the delete itself succeeded */
     dp_ddb_write_answer ans;
     memset(&ans, 0, sizeof ans);
-    uint64_t n = dp_ddb_parse_item_write(res.body.data, res.body.len, &ans, NULL, 0) == DDBPIPE_OK && ans.attributes;
+    uint64_t n =
+        dp_ddb_parse_item_write(res.body.data, res.body.len, &ans, NULL, 0) == DDBPIPE_OK && ans.attributes;
     dp_ddb_write_answer_free(&ans);
     x->st.rows_deleted += n;
     notice(x, "DELETE: %llu row%s deleted", (unsigned long long)n, n == 1 ? "" : "s");
@@ -660,8 +650,7 @@ out:
     return rc;
 }
 
-static ddbpipe_result_t do_delete(sql_ctx *x, const dp_sql_stmt *s)
-{
+static ddbpipe_result_t do_delete(sql_ctx *x, const dp_sql_stmt *s) {
     sql_table *t;
     ddbpipe_result_t rc = lookup(x, s->table, &t);
     dp_json_doc *doc = NULL;
@@ -672,8 +661,8 @@ static ddbpipe_result_t do_delete(sql_ctx *x, const dp_sql_stmt *s)
     if ((rc = ensure_key(x, t)))
         return rc;
     char need[600];
-    snprintf(need, sizeof need, "WHERE %s = ...%s%s%s", t->key.partition_key, t->key.sort_key[0] ? " AND " : "",
-             t->key.sort_key, t->key.sort_key[0] ? " = ..." : "");
+    snprintf(need, sizeof need, "WHERE %s = ...%s%s%s", t->key.partition_key,
+             t->key.sort_key[0] ? " AND " : "", t->key.sort_key, t->key.sort_key[0] ? " = ..." : "");
     dp_buf_init(&line, 0);
     doc = dp_json_doc_new();
     dp_json *keys = doc ? dp_json_new_object(doc) : NULL;
@@ -689,8 +678,10 @@ static ddbpipe_result_t do_delete(sql_ctx *x, const dp_sql_stmt *s)
             goto out;
         }
         if (!is_key(t, c->column) || c->op != DP_SQL_OP_EQ) {
-            rc = serr(x, DDBPIPE_ERR_INVALID_ARG, "DELETE deletes one item by its key: %s (condition on '%s' is "
-                      "not supported)", need, c->column);
+            rc = serr(x, DDBPIPE_ERR_INVALID_ARG,
+                      "DELETE deletes one item by its key: %s (condition on '%s' is "
+                      "not supported)",
+                      need, c->column);
             goto out;
         }
         int pk = strcasecmp(c->column, t->key.partition_key) == 0;
@@ -745,8 +736,7 @@ typedef struct grid {
     size_t nrows, capcells, ncells;
 } grid;
 
-static int emit_line(sql_ctx *x, const char *s, size_t n)
-{
+static int emit_line(sql_ctx *x, const char *s, size_t n) {
     if (x->stopped || !x->o->emit)
         return 0;
     if (x->o->emit(s, n, x->o->opaque))
@@ -754,8 +744,7 @@ static int emit_line(sql_ctx *x, const char *s, size_t n)
     return x->stopped;
 }
 
-static void emit_lines(sql_ctx *x, const dp_buf *b)
-{
+static void emit_lines(sql_ctx *x, const dp_buf *b) {
     size_t start = 0;
     while (start < b->len) {
         const char *nl = memchr(b->data + start, '\n', b->len - start);
@@ -765,8 +754,7 @@ static void emit_lines(sql_ctx *x, const dp_buf *b)
     }
 }
 
-static void grid_free(grid *g)
-{
+static void grid_free(grid *g) {
     for (size_t i = 0; i < g->nhdr; i++)
         free(g->hdr[i]);
     for (size_t i = 0; i < g->ncells; i++)
@@ -778,8 +766,7 @@ static void grid_free(grid *g)
     memset(g, 0, sizeof *g);
 }
 
-static ddbpipe_result_t grid_flush(sql_ctx *x, grid *g)
-{
+static ddbpipe_result_t grid_flush(sql_ctx *x, grid *g) {
     ddbpipe_result_t rc = DDBPIPE_OK;
     const char **m = NULL;
     dp_buf out;
@@ -804,8 +791,7 @@ static ddbpipe_result_t grid_flush(sql_ctx *x, grid *g)
     return rc;
 }
 
-static ddbpipe_result_t grid_add_row(grid *g, const char *const *names, char **cells, size_t n)
-{
+static ddbpipe_result_t grid_add_row(grid *g, const char *const *names, char **cells, size_t n) {
     /* Columns in first-seen order; a row's cells follow the header. */
     size_t *idx = calloc(n ? n : 1, sizeof *idx);
     if (!idx)
@@ -873,15 +859,13 @@ static ddbpipe_result_t grid_add_row(grid *g, const char *const *names, char **c
     return DDBPIPE_OK;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
+static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Column names of one output row (pointers into t, s or item). */
-static ddbpipe_result_t row_names(const sql_table *t, const dp_sql_stmt *s, const dp_json *item, const char ***out,
-                                  size_t *n)
-{
+static ddbpipe_result_t row_names(const sql_table *t, const dp_sql_stmt *s, const dp_json *item,
+                                  const char ***out, size_t *n) {
     size_t cap = s->ncolumns + t->ncols + (item ? item->count : 0) + 1, k = 0;
     const char **v = calloc(cap, sizeof *v);
     if (!v)
@@ -921,8 +905,8 @@ static ddbpipe_result_t row_names(const sql_table *t, const dp_sql_stmt *s, cons
     return DDBPIPE_OK;
 }
 
-static ddbpipe_result_t output_row(sql_ctx *x, const sql_table *t, const dp_sql_stmt *s, const dp_json *item, grid *g)
-{
+static ddbpipe_result_t output_row(sql_ctx *x, const sql_table *t, const dp_sql_stmt *s, const dp_json *item,
+                                   grid *g) {
     const char **names = NULL;
     char **cells = NULL;
     size_t n = 0;
@@ -1001,14 +985,12 @@ typedef struct select_pages {
     ddbpipe_result_t rc;
 } select_pages;
 
-static int select_limit_reached(const select_pages *sp)
-{
+static int select_limit_reached(const select_pages *sp) {
     return sp->s->limit > 0 && sp->x->st.rows_selected - sp->before >= (uint64_t)sp->s->limit;
 }
 
 /* One Query/Scan page: its rows out; nonzero stops the paging. */
-static int select_page(const dp_ddb_read_page *page, void *opaque)
-{
+static int select_page(const dp_ddb_read_page *page, void *opaque) {
     select_pages *sp = opaque;
     sql_ctx *x = sp->x;
     if (!page->items) {
@@ -1028,8 +1010,7 @@ static int select_page(const dp_ddb_read_page *page, void *opaque)
     return x->stopped || select_limit_reached(sp);
 }
 
-static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s)
-{
+static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s) {
     sql_table *t;
     ddbpipe_result_t rc = lookup(x, s->table, &t);
     dp_sql_read rd;
@@ -1042,8 +1023,8 @@ static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s)
         return rc;
     if ((rc = ensure_key(x, t)) || (rc = ensure_client(x, t)))
         return rc;
-    dp_sql_key key = {t->key.partition_key, t->key.partition_type, t->key.sort_key[0] ? t->key.sort_key : NULL,
-                      t->key.sort_type};
+    dp_sql_key key = {t->key.partition_key, t->key.partition_type,
+                      t->key.sort_key[0] ? t->key.sort_key : NULL, t->key.sort_type};
     memset(&rd, 0, sizeof rd);
     if (s->limit == 0 || x->stopped) {
         /* nothing to read */
@@ -1051,8 +1032,8 @@ static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s)
                                        sizeof msg))) {
         rc = serr(x, rc, "%s", msg);
     } else {
-        select_pages sp = {x, t, s, x->o->table_output ? &g : NULL, before, dp_ddb_read_operation(&rd.req),
-                           DDBPIPE_OK};
+        select_pages sp = {
+            x, t, s, x->o->table_output ? &g : NULL, before, dp_ddb_read_operation(&rd.req), DDBPIPE_OK};
         dp_ddb_result res;
         dp_ddb_result_init(&res);
         rc = dp_ddb_read_pages(dp_client_ddb(t->client), &rd.req, select_page, &sp, &res);
@@ -1091,8 +1072,7 @@ static ddbpipe_result_t do_select(sql_ctx *x, const dp_sql_stmt *s)
 ddbpipe_result_t ddbpipe_sql_run_sz(const char *text, size_t len, const ddbpipe_conf_t *base_conf,
                                     const ddbpipe_sql_options_t *opts_in, size_t opts_size,
                                     ddbpipe_sql_stats_t *stats_user, size_t stats_size, char *errstr,
-                                    size_t errstr_size)
-{
+                                    size_t errstr_size) {
     static const ddbpipe_sql_options_t dflt = {0};
     /* Older callers' structs are shorter: copy in, zero the rest. */
     ddbpipe_sql_options_t opts_copy;
@@ -1126,8 +1106,8 @@ ddbpipe_result_t ddbpipe_sql_run_sz(const char *text, size_t len, const ddbpipe_
             no = dp_sql_statement_at_line(spans, nspans, perr.line);
         free(spans);
         if (no)
-            dp_errf(errstr, errstr_size, "statement %zu: syntax error at line %d, column %d: %s", no, perr.line,
-                    perr.column, perr.reason);
+            dp_errf(errstr, errstr_size, "statement %zu: syntax error at line %d, column %d: %s", no,
+                    perr.line, perr.column, perr.reason);
         else
             dp_errf(errstr, errstr_size, "syntax error: %s", msg);
         return rc == DDBPIPE_ERR_NOMEM ? rc : DDBPIPE_ERR_PARSE;

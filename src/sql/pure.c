@@ -13,9 +13,8 @@
 
 /* ------------------------------------------------------------ literals */
 
-dp_json *dp_sql_literal_plain(dp_json_doc *doc, const dp_sql_value *v, const dp_coltype *type, const char *column,
-                              char *errstr, size_t errstr_size)
-{
+dp_json *dp_sql_literal_plain(dp_json_doc *doc, const dp_sql_value *v, const dp_coltype *type,
+                              const char *column, char *errstr, size_t errstr_size) {
     dp_json *node = NULL;
     dp_coltype_kind k = type ? type->kind : DP_COL_AUTO;
     const char *t = v->text ? v->text : "";
@@ -46,8 +45,10 @@ dp_json *dp_sql_literal_plain(dp_json_doc *doc, const dp_sql_value *v, const dp_
             dp_json_error je;
             dp_json_doc *pd = dp_json_parse(t, tl, &je);
             if (!pd) {
-                dp_errf(errstr, errstr_size, "column '%s' is %s: give its value as JSON text ('[1, 2]', "
-                        "'{\"a\": 1}'): %s at offset %zu", column, dp_coltype_name(k), je.message, je.offset);
+                dp_errf(errstr, errstr_size,
+                        "column '%s' is %s: give its value as JSON text ('[1, 2]', "
+                        "'{\"a\": 1}'): %s at offset %zu",
+                        column, dp_coltype_name(k), je.message, je.offset);
                 return NULL;
             }
             node = dp_json_clone(doc, dp_json_root(pd));
@@ -81,8 +82,7 @@ typedef struct expr_ctx {
     dp_json_doc *doc;
 } expr_ctx;
 
-static ddbpipe_result_t add_name(expr_ctx *x, const char *col, dp_buf *expr)
-{
+static ddbpipe_result_t add_name(expr_ctx *x, const char *col, dp_buf *expr) {
     ddbpipe_result_t r = dp_buf_printf(&x->names, "%s\"#n%zu\":", x->nnames ? "," : "", x->nnames);
     if (!r)
         r = dp_json_write_cstr(&x->names, col);
@@ -92,8 +92,7 @@ static ddbpipe_result_t add_name(expr_ctx *x, const char *col, dp_buf *expr)
     return r;
 }
 
-static ddbpipe_result_t add_value(expr_ctx *x, const dp_json *av, dp_buf *expr)
-{
+static ddbpipe_result_t add_value(expr_ctx *x, const dp_json *av, dp_buf *expr) {
     ddbpipe_result_t r = dp_buf_printf(&x->values, "%s\":v%zu\":", x->nvalues ? "," : "", x->nvalues);
     if (!r)
         r = dp_json_write(&x->values, av);
@@ -103,8 +102,7 @@ static ddbpipe_result_t add_value(expr_ctx *x, const dp_json *av, dp_buf *expr)
     return r;
 }
 
-static const dp_column *find_col(const dp_column *cols, size_t n, const char *name)
-{
+static const dp_column *find_col(const dp_column *cols, size_t n, const char *name) {
     for (size_t i = 0; i < n; i++)
         if (strcasecmp(cols[i].name, name) == 0)
             return &cols[i];
@@ -112,8 +110,7 @@ static const dp_column *find_col(const dp_column *cols, size_t n, const char *na
 }
 
 /* Column name as stored: the declared spelling when declared. */
-static const char *col_name(const dp_column *cols, size_t n, const dp_sql_key *key, const char *name)
-{
+static const char *col_name(const dp_column *cols, size_t n, const dp_sql_key *key, const char *name) {
     const dp_column *c = find_col(cols, n, name);
     if (c)
         return c->name;
@@ -124,14 +121,13 @@ static const char *col_name(const dp_column *cols, size_t n, const dp_sql_key *k
     return name;
 }
 
-static int known_col(const dp_column *cols, size_t n, const dp_sql_key *key, const char *name)
-{
+static int known_col(const dp_column *cols, size_t n, const dp_sql_key *key, const char *name) {
     return n == 0 || find_col(cols, n, name) || (key->pk && strcasecmp(key->pk, name) == 0) ||
            (key->sk && strcasecmp(key->sk, name) == 0);
 }
 
-static ddbpipe_result_t unknown_col(const dp_column *cols, size_t n, const char *name, char *errstr, size_t es)
-{
+static ddbpipe_result_t unknown_col(const dp_column *cols, size_t n, const char *name, char *errstr,
+                                    size_t es) {
     char list[512] = "";
     for (size_t i = 0; i < n && strlen(list) + strlen(cols[i].name) + 8 < sizeof list; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", cols[i].name);
@@ -139,15 +135,13 @@ static ddbpipe_result_t unknown_col(const dp_column *cols, size_t n, const char 
     return DDBPIPE_ERR_INVALID_ARG;
 }
 
-static void key_coltype(char t, dp_coltype *ct)
-{
+static void key_coltype(char t, dp_coltype *ct) {
     memset(ct, 0, sizeof *ct);
     ct->kind = t == 'N' ? DP_COL_DECIMAL : t == 'B' ? DP_COL_BINARY : DP_COL_STRING;
 }
 
-static dp_json *cond_value(expr_ctx *x, const dp_sql_value *v, const dp_coltype *ct, const char *col, char *errstr,
-                           size_t es)
-{
+static dp_json *cond_value(expr_ctx *x, const dp_sql_value *v, const dp_coltype *ct, const char *col,
+                           char *errstr, size_t es) {
     if (v->kind == DP_SQLV_NULL) {
         dp_errf(errstr, es, "column '%s' compared with NULL: that matches no row in SQL", col);
         return NULL;
@@ -159,8 +153,7 @@ static dp_json *cond_value(expr_ctx *x, const dp_sql_value *v, const dp_coltype 
 }
 
 static ddbpipe_result_t write_cond(expr_ctx *x, const dp_sql_cond *c, const char *col, const dp_coltype *ct,
-                                   dp_buf *expr, char *errstr, size_t es)
-{
+                                   dp_buf *expr, char *errstr, size_t es) {
     static const char *ops[] = {"=", "<", "<=", ">", ">="};
     ddbpipe_result_t r;
     dp_json *a = cond_value(x, &c->value, ct, col, errstr, es);
@@ -172,8 +165,8 @@ static ddbpipe_result_t write_cond(expr_ctx *x, const dp_sql_cond *c, const char
             dp_errf(errstr, es, "column '%s': LIKE 'prefix%%' needs a string column", col);
             return DDBPIPE_ERR_INVALID_ARG;
         }
-        if ((r = dp_buf_puts(expr, "begins_with(")) || (r = add_name(x, col, expr)) || (r = dp_buf_puts(expr, ", ")) ||
-            (r = add_value(x, a, expr)))
+        if ((r = dp_buf_puts(expr, "begins_with(")) || (r = add_name(x, col, expr)) ||
+            (r = dp_buf_puts(expr, ", ")) || (r = add_value(x, a, expr)))
             return r;
         return dp_buf_putc(expr, ')');
     }
@@ -183,7 +176,8 @@ static ddbpipe_result_t write_cond(expr_ctx *x, const dp_sql_cond *c, const char
         dp_json *b = cond_value(x, &c->value2, ct, col, errstr, es);
         if (!b)
             return DDBPIPE_ERR_INVALID_ARG;
-        if ((r = dp_buf_puts(expr, " BETWEEN ")) || (r = add_value(x, a, expr)) || (r = dp_buf_puts(expr, " AND ")))
+        if ((r = dp_buf_puts(expr, " BETWEEN ")) || (r = add_value(x, a, expr)) ||
+            (r = dp_buf_puts(expr, " AND ")))
             return r;
         return add_value(x, b, expr);
     }
@@ -192,8 +186,7 @@ static ddbpipe_result_t write_cond(expr_ctx *x, const dp_sql_cond *c, const char
     return add_value(x, a, expr);
 }
 
-void dp_sql_read_free(dp_sql_read *r)
-{
+void dp_sql_read_free(dp_sql_read *r) {
     dp_buf_free(&r->key_condition);
     dp_buf_free(&r->filter);
     dp_buf_free(&r->projection);
@@ -202,10 +195,9 @@ void dp_sql_read_free(dp_sql_read *r)
     memset(&r->req, 0, sizeof r->req);
 }
 
-ddbpipe_result_t dp_sql_build_read(dp_sql_read *out, const char *table, const dp_sql_stmt *s, const dp_sql_key *key,
-                                   const dp_column *columns, size_t ncolumns, int *is_query, char *errstr,
-                                   size_t errstr_size)
-{
+ddbpipe_result_t dp_sql_build_read(dp_sql_read *out, const char *table, const dp_sql_stmt *s,
+                                   const dp_sql_key *key, const dp_column *columns, size_t ncolumns,
+                                   int *is_query, char *errstr, size_t errstr_size) {
     ddbpipe_result_t r = DDBPIPE_OK;
     expr_ctx x;
     dp_buf *kexpr = &out->key_condition, *fexpr = &out->filter, *proj = &out->projection;
@@ -311,8 +303,7 @@ out:
 
 /* ------------------------------------------------------------ table */
 
-static size_t u8_width(const char *s)
-{
+static size_t u8_width(const char *s) {
     size_t w = 0;
     for (; s && *s; s++)
         if (((unsigned char)*s & 0xC0) != 0x80)
@@ -320,8 +311,7 @@ static size_t u8_width(const char *s)
     return w;
 }
 
-static ddbpipe_result_t pad(dp_buf *out, size_t n)
-{
+static ddbpipe_result_t pad(dp_buf *out, size_t n) {
     ddbpipe_result_t r = DDBPIPE_OK;
     while (n-- && !r)
         r = dp_buf_putc(out, ' ');
@@ -329,8 +319,7 @@ static ddbpipe_result_t pad(dp_buf *out, size_t n)
 }
 
 ddbpipe_result_t dp_sql_render_table(dp_buf *out, const char *const *headers, size_t ncols,
-                                     const char *const *cells, size_t nrows, int footer)
-{
+                                     const char *const *cells, size_t nrows, int footer) {
     ddbpipe_result_t r = DDBPIPE_OK;
     size_t *w = calloc(ncols ? ncols : 1, sizeof *w);
     if (!w)
@@ -375,8 +364,7 @@ ddbpipe_result_t dp_sql_render_table(dp_buf *out, const char *const *headers, si
     return r;
 }
 
-ddbpipe_result_t dp_sql_cell_text(dp_buf *out, const dp_json *plain)
-{
+ddbpipe_result_t dp_sql_cell_text(dp_buf *out, const dp_json *plain) {
     if (!plain || plain->type == DP_JSON_NULL)
         return dp_buf_puts(out, "NULL");
     if (plain->type != DP_JSON_STRING)

@@ -8,9 +8,9 @@
 #include <stddef.h>
 
 #include "common/buf.h"
-#include "ddb/ops.h"
 #include "common/json.h"
 #include "ddb/attr.h"
+#include "ddb/ops.h"
 #include "ddbpipe/ddbpipe.h"
 #include "lang/parse.h"
 
@@ -20,13 +20,13 @@
  * column is parsed as JSON, 'true'/'false' for BOOLEAN. The result is then
  * checked with the column type (dp_attr_from_plain) so a bad value is
  * reported here, naming the column. NULL with errstr set on error. */
-dp_json *dp_sql_literal_plain(dp_json_doc *doc, const dp_sql_value *v, const dp_coltype *type, const char *column,
-                              char *errstr, size_t errstr_size);
+dp_json *dp_sql_literal_plain(dp_json_doc *doc, const dp_sql_value *v, const dp_coltype *type,
+                              const char *column, char *errstr, size_t errstr_size);
 
 /* The table's key as seen by a read. */
 typedef struct dp_sql_key {
     const char *pk;
-    char pk_type; /* 'S', 'N', 'B' */
+    char pk_type;   /* 'S', 'N', 'B' */
     const char *sk; /* NULL when none */
     char sk_type;
 } dp_sql_key;
@@ -42,9 +42,9 @@ typedef struct dp_sql_read {
 /* Fill out (free it with dp_sql_read_free, also after an error). Columns
  * give the types of non-key values (may be NULL). Sets *is_query. Errors
  * (unknown column, comparison with NULL) name the column. */
-ddbpipe_result_t dp_sql_build_read(dp_sql_read *out, const char *table, const dp_sql_stmt *s, const dp_sql_key *key,
-                                   const dp_column *columns, size_t ncolumns, int *is_query, char *errstr,
-                                   size_t errstr_size);
+ddbpipe_result_t dp_sql_build_read(dp_sql_read *out, const char *table, const dp_sql_stmt *s,
+                                   const dp_sql_key *key, const dp_column *columns, size_t ncolumns,
+                                   int *is_query, char *errstr, size_t errstr_size);
 void dp_sql_read_free(dp_sql_read *r);
 
 /* Aligned text table (psql style): header, separator, rows, "(N rows)".

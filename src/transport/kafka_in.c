@@ -527,8 +527,9 @@ static void metrics_sync(ddbpipe_kafka_sink_t *k) {
                                              "Consumer group rebalance callbacks.", NULL, NULL);
         k->m_commits =
             dp_metrics_counter(reg, "ddbpipe_kafka_commits_total", "Successful offset commits.", NULL, NULL);
-        k->m_tombstones = dp_metrics_counter(reg, "ddbpipe_kafka_tombstones_ignored_total",
-                                             "Keyed tombstones skipped (kafka_tombstones: ignore).", NULL, NULL);
+        k->m_tombstones =
+            dp_metrics_counter(reg, "ddbpipe_kafka_tombstones_ignored_total",
+                               "Keyed tombstones skipped (kafka_tombstones: ignore).", NULL, NULL);
     }
     dp_metric_add(k->m_in, k->st.messages_in - k->m_last_in);
     dp_metric_add(k->m_rebalances, k->st.rebalances - k->m_last_rebalances);

@@ -25,8 +25,7 @@ static pid_t g_pid = -1;
 static int g_stdin_fd = -1;
 static char g_url[128];
 
-static const char *double_path(void)
-{
+static const char *double_path(void) {
     static char path[4096];
     const char *src = getenv("DDBPIPE_SOURCE_DIR");
     if (src) {
@@ -34,29 +33,31 @@ static const char *double_path(void)
     } else {
         snprintf(path, sizeof(path), "%s", __FILE__);
         char *slash = strrchr(path, '/');
-        if (slash) strcpy(slash + 1, "fault_double.py");
+        if (slash)
+            strcpy(slash + 1, "fault_double.py");
     }
     return path;
 }
 
-static int start_double(void **state)
-{
+static int start_double(void **state) {
     (void)state;
     int in[2], out[2];
     if (access("/usr/bin/python3", X_OK) != 0) {
         fprintf(stderr, "SKIPPED: /usr/bin/python3 missing\n");
         return -1;
     }
-    if (pipe(in) != 0 || pipe(out) != 0) return -1;
+    if (pipe(in) != 0 || pipe(out) != 0)
+        return -1;
     g_pid = fork();
-    if (g_pid < 0) return -1;
+    if (g_pid < 0)
+        return -1;
     if (g_pid == 0) {
         dup2(in[0], 0);
         dup2(out[1], 1);
         close(in[1]);
         close(out[0]);
-        execl("/usr/bin/python3", "python3", double_path(), "--watch-stdin", "--table", "t1:pk:S",
-              "--table", "t2:pk:S:sk:N", (char *)NULL);
+        execl("/usr/bin/python3", "python3", double_path(), "--watch-stdin", "--table", "t1:pk:S", "--table",
+              "t2:pk:S:sk:N", (char *)NULL);
         _exit(127);
     }
     close(in[0]);
@@ -66,8 +67,10 @@ static int start_double(void **state)
     size_t n = 0;
     while (n + 1 < sizeof(line)) {
         ssize_t r = read(out[0], line + n, 1);
-        if (r <= 0) break;
-        if (line[n] == '\n') break;
+        if (r <= 0)
+            break;
+        if (line[n] == '\n')
+            break;
         n++;
     }
     line[n] = 0;
@@ -81,10 +84,10 @@ static int start_double(void **state)
     return 0;
 }
 
-static int stop_double(void **state)
-{
+static int stop_double(void **state) {
     (void)state;
-    if (g_stdin_fd >= 0) close(g_stdin_fd);
+    if (g_stdin_fd >= 0)
+        close(g_stdin_fd);
     if (g_pid > 0) {
         kill(g_pid, SIGTERM);
         waitpid(g_pid, NULL, 0);
@@ -93,8 +96,7 @@ static int stop_double(void **state)
 }
 
 /* Admin call to the double: returns the body (caller frees). */
-static char *admin(const char *method, const char *path, const char *body)
-{
+static char *admin(const char *method, const char *path, const char *body) {
     char url[256];
     snprintf(url, sizeof(url), "%s%s", g_url, path);
     dp_http_request req = {url, method, NULL, 0, body, body ? strlen(body) : 0, 5000};
@@ -105,30 +107,28 @@ static char *admin(const char *method, const char *path, const char *body)
     return dp_buf_steal(&resp.body);
 }
 
-static void set_faults(const char *json)
-{
+static void set_faults(const char *json) {
     free(admin("POST", "/__faults", json));
     free(admin("POST", "/__reset", "{}"));
 }
 
 /* Integer stat by path "faults.throttle" (0 when absent). */
-static long stat_of(const char *name)
-{
+static long stat_of(const char *name) {
     char *b = admin("GET", "/__stats", NULL);
     dp_json_doc *d = dp_json_parse(b, strlen(b), NULL);
     assert_non_null(d);
     const dp_json *v = dp_json_root(d);
     char tmp[128];
     snprintf(tmp, sizeof(tmp), "%s", name);
-    for (char *part = strtok(tmp, "."); part && v; part = strtok(NULL, ".")) v = dp_json_get(v, part);
+    for (char *part = strtok(tmp, "."); part && v; part = strtok(NULL, "."))
+        v = dp_json_get(v, part);
     long r = dp_json_is(v, DP_JSON_NUMBER) ? atol(v->str) : 0;
     dp_json_doc_free(d);
     free(b);
     return r;
 }
 
-static dp_ddb *client(int max_attempts, void (*tweak)(dp_ddb_options *))
-{
+static dp_ddb *client(int max_attempts, void (*tweak)(dp_ddb_options *)) {
     char err[256];
     dp_ddb_options o;
     dp_ddb_options_init(&o);
@@ -137,16 +137,17 @@ static dp_ddb *client(int max_attempts, void (*tweak)(dp_ddb_options *))
     o.max_attempts = max_attempts;
     o.backoff_base_ms = 5;
     o.adaptive = 0;
-    if (tweak) tweak(&o);
+    if (tweak)
+        tweak(&o);
     dp_ddb *c = dp_ddb_new(&o, err, sizeof(err));
-    if (!c) fail_msg("dp_ddb_new: %s", err);
+    if (!c)
+        fail_msg("dp_ddb_new: %s", err);
     return c;
 }
 
 static const char *k_list = "{}";
 
-static void test_throttles_then_success(void **state)
-{
+static void test_throttles_then_success(void **state) {
     (void)state;
     set_faults("{\"sequence\":[\"throttle\",\"throttle\",\"ok\"]}");
     dp_ddb *c = client(10, NULL);
@@ -165,8 +166,7 @@ static void test_throttles_then_success(void **state)
     dp_ddb_destroy(c);
 }
 
-static void test_persistent_500_gives_up(void **state)
-{
+static void test_persistent_500_gives_up(void **state) {
     (void)state;
     set_faults("{\"error500\":1.0}");
     dp_ddb *c = client(3, NULL);
@@ -182,10 +182,11 @@ static void test_persistent_500_gives_up(void **state)
     dp_ddb_destroy(c);
 }
 
-static void small_bucket(dp_ddb_options *o) { o->retry_tokens = 10; }
+static void small_bucket(dp_ddb_options *o) {
+    o->retry_tokens = 10;
+}
 
-static void test_retry_quota_stops_a_storm(void **state)
-{
+static void test_retry_quota_stops_a_storm(void **state) {
     (void)state;
     set_faults("{\"error503\":1.0}");
     dp_ddb *c = client(10, small_bucket);
@@ -199,8 +200,7 @@ static void test_retry_quota_stops_a_storm(void **state)
     dp_ddb_destroy(c);
 }
 
-static void test_reset_is_retried(void **state)
-{
+static void test_reset_is_retried(void **state) {
     (void)state;
     set_faults("{\"sequence\":[\"reset\"]}");
     dp_ddb *c = client(5, NULL);
@@ -213,8 +213,7 @@ static void test_reset_is_retried(void **state)
     dp_ddb_destroy(c);
 }
 
-static void test_bad_crc_is_retried(void **state)
-{
+static void test_bad_crc_is_retried(void **state) {
     (void)state;
     set_faults("{\"sequence\":[\"bad_crc\"]}");
     dp_ddb *c = client(5, NULL);
@@ -236,16 +235,16 @@ static void test_bad_crc_is_retried(void **state)
     dp_ddb_destroy(c);
 }
 
-static void test_validation_not_retried(void **state)
-{
+static void test_validation_not_retried(void **state) {
     (void)state;
     set_faults("{}");
     dp_ddb *c = client(10, NULL);
     dp_ddb_result r;
     dp_ddb_result_init(&r);
     /* a poison item: the whole batch is rejected, as DynamoDB does */
-    const char *b = "{\"RequestItems\":{\"t1\":[{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"a\"},\"poison\":{\"S\":"
-                    "\"x\"}}}}]}}";
+    const char *b =
+        "{\"RequestItems\":{\"t1\":[{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"a\"},\"poison\":{\"S\":"
+        "\"x\"}}}}]}}";
     assert_int_equal(dp_ddb_call(c, DP_DDB_API_DYNAMODB, "BatchWriteItem", b, strlen(b), &r),
                      DDBPIPE_ERR_VALIDATION);
     assert_int_equal(r.attempts, 1);
@@ -257,28 +256,30 @@ static void test_validation_not_retried(void **state)
 
     /* a missing table */
     const char *d = "{\"TableName\":\"nope\"}";
-    assert_int_equal(dp_ddb_call(c, DP_DDB_API_DYNAMODB, "DescribeTable", d, strlen(d), &r), DDBPIPE_ERR_NOT_FOUND);
+    assert_int_equal(dp_ddb_call(c, DP_DDB_API_DYNAMODB, "DescribeTable", d, strlen(d), &r),
+                     DDBPIPE_ERR_NOT_FOUND);
     assert_int_equal(r.attempts, 1);
     assert_string_equal(r.error_code, "ResourceNotFoundException");
     dp_ddb_result_free(&r);
     dp_ddb_destroy(c);
 }
 
-static void few_conns(dp_ddb_options *o) { o->http.max_connections = 8; }
+static void few_conns(dp_ddb_options *o) {
+    o->http.max_connections = 8;
+}
 
 typedef struct {
     int done, ok;
 } counter;
 
-static void count_done(void *opaque, dp_ddb_result *res)
-{
+static void count_done(void *opaque, dp_ddb_result *res) {
     counter *k = opaque;
     k->done++;
-    if (res->result == DDBPIPE_OK && res->http_status == 200) k->ok++;
+    if (res->result == DDBPIPE_OK && res->http_status == 200)
+        k->ok++;
 }
 
-static void test_many_concurrent_calls_reuse_connections(void **state)
-{
+static void test_many_concurrent_calls_reuse_connections(void **state) {
     (void)state;
     set_faults("{\"delay_max_ms\":5}");
     dp_ddb *c = client(5, few_conns);
@@ -286,30 +287,36 @@ static void test_many_concurrent_calls_reuse_connections(void **state)
     enum { N = 200 };
     for (int i = 0; i < N; i++) {
         char body[160];
-        snprintf(body, sizeof(body), "{\"RequestItems\":{\"t1\":[{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"k%03d\"},"
-                 "\"v\":{\"N\":\"%d\"}}}}]}}", i, i);
-        assert_int_equal(dp_ddb_call_async(c, DP_DDB_API_DYNAMODB, "BatchWriteItem", body, strlen(body), count_done,
-                                           &k), DDBPIPE_OK);
+        snprintf(body, sizeof(body),
+                 "{\"RequestItems\":{\"t1\":[{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"k%03d\"},"
+                 "\"v\":{\"N\":\"%d\"}}}}]}}",
+                 i, i);
+        assert_int_equal(
+            dp_ddb_call_async(c, DP_DDB_API_DYNAMODB, "BatchWriteItem", body, strlen(body), count_done, &k),
+            DDBPIPE_OK);
     }
     assert_int_equal(k.done, 0); /* callbacks only from dp_ddb_run */
     assert_int_equal(dp_ddb_pending(c), N);
     int64_t deadline = dp_now_ms() + 60000;
-    while (dp_ddb_pending(c) > 0 && dp_now_ms() < deadline) dp_ddb_run(c, 100);
+    while (dp_ddb_pending(c) > 0 && dp_now_ms() < deadline)
+        dp_ddb_run(c, 100);
     assert_int_equal(k.done, N);
     assert_int_equal(k.ok, N);
     /* keep-alive: 8 connections at most (+1 for this stats call itself) */
     long conns = stat_of("connections");
-    if (conns > 9) fail_msg("%ld connections for %d requests", conns, N);
+    if (conns > 9)
+        fail_msg("%ld connections for %d requests", conns, N);
     assert_int_equal(stat_of("items_written"), N);
     assert_true(dp_http_connections_opened(dp_ddb_http(c)) <= 8);
     assert_true(stat_of("max_in_flight") >= 2);
     dp_ddb_destroy(c);
 }
 
-static void short_timeout(dp_ddb_options *o) { o->http.request_timeout_ms = 300; }
+static void short_timeout(dp_ddb_options *o) {
+    o->http.request_timeout_ms = 300;
+}
 
-static void test_stall_times_out(void **state)
-{
+static void test_stall_times_out(void **state) {
     (void)state;
     set_faults("{\"sequence\":[\"stall\"],\"stall_ms\":1500}");
     dp_ddb *c = client(1, short_timeout);
@@ -334,17 +341,19 @@ static void test_stall_times_out(void **state)
     dp_ddb_destroy(c);
 }
 
-static void tiny_responses(dp_ddb_options *o) { o->http.max_response_bytes = 64; }
+static void tiny_responses(dp_ddb_options *o) {
+    o->http.max_response_bytes = 64;
+}
 
-static void test_response_too_large(void **state)
-{
+static void test_response_too_large(void **state) {
     (void)state;
     set_faults("{}");
     dp_ddb *c = client(5, tiny_responses);
     dp_ddb_result r;
     dp_ddb_result_init(&r);
     const char *d = "{\"TableName\":\"t2\"}";
-    assert_int_equal(dp_ddb_call(c, DP_DDB_API_DYNAMODB, "DescribeTable", d, strlen(d), &r), DDBPIPE_ERR_TOO_LARGE);
+    assert_int_equal(dp_ddb_call(c, DP_DDB_API_DYNAMODB, "DescribeTable", d, strlen(d), &r),
+                     DDBPIPE_ERR_TOO_LARGE);
     assert_int_equal(r.attempts, 1);
     assert_int_equal(r.retryable, 0);
     assert_non_null(strstr(r.message, "64 bytes"));
@@ -352,8 +361,7 @@ static void test_response_too_large(void **state)
     dp_ddb_destroy(c);
 }
 
-static dp_cred_chain *static_chain(const char *akid)
-{
+static dp_cred_chain *static_chain(const char *akid) {
     dp_cred_provider *p = dp_cred_provider_static_new(akid, "secret-not-logged", NULL);
     assert_non_null(p);
     dp_cred_chain *ch = dp_cred_chain_new_from(&p, 1, 0);
@@ -361,8 +369,7 @@ static dp_cred_chain *static_chain(const char *akid)
     return ch;
 }
 
-static void test_signed_requests_and_expired_token(void **state)
-{
+static void test_signed_requests_and_expired_token(void **state) {
     (void)state;
     set_faults("{\"require_akid\":\"AKIDTEST\",\"sequence\":[\"expired_token\"]}");
     dp_cred_chain *ch = static_chain("AKIDTEST");
@@ -398,10 +405,11 @@ static void test_signed_requests_and_expired_token(void **state)
     set_faults("{\"require_akid\":null}");
 }
 
-static void adaptive_on(dp_ddb_options *o) { o->adaptive = 1; }
+static void adaptive_on(dp_ddb_options *o) {
+    o->adaptive = 1;
+}
 
-static void test_adaptive_limiter_engages_on_throttle(void **state)
-{
+static void test_adaptive_limiter_engages_on_throttle(void **state) {
     (void)state;
     set_faults("{\"sequence\":[\"ok\",\"ok\",\"ok\",\"throttle\"]}");
     dp_ddb *c = client(5, adaptive_on);
@@ -429,8 +437,7 @@ static void test_adaptive_limiter_engages_on_throttle(void **state)
     dp_ddb_destroy(c);
 }
 
-static void test_ops_helpers(void **state)
-{
+static void test_ops_helpers(void **state) {
     (void)state;
     set_faults("{}");
     dp_ddb *c = client(3, NULL);
@@ -452,8 +459,7 @@ static void test_ops_helpers(void **state)
     dp_ddb_destroy(c);
 }
 
-static void test_transport_errors(void **state)
-{
+static void test_transport_errors(void **state) {
     (void)state;
     /* a port nobody listens on: connection refused -> TRANSPORT, retried */
     char err[256];
@@ -474,8 +480,7 @@ static void test_transport_errors(void **state)
     dp_ddb_destroy(c);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_throttles_then_success),
         cmocka_unit_test(test_persistent_500_gives_up),

@@ -33,19 +33,37 @@ static char g_tmp[256];
 static char g_url[128]; /* http://127.0.0.1:PORT */
 
 static const char *const aws_vars[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_ENDPOINT_URL_STS", "AWS_REGION", "AWS_DEFAULT_REGION",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED",
-    "AWS_EC2_METADATA_SERVICE_ENDPOINT", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
     "all_proxy",
 };
 
 /* ------------------------------------------------------------- harness */
 
-static void doubles_script(char *out, size_t n)
-{
+static void doubles_script(char *out, size_t n) {
     const char *src = getenv("DDBPIPE_SOURCE_DIR");
     if (src) {
         snprintf(out, n, "%s/tests/fault/cred_doubles.py", src);
@@ -56,15 +74,16 @@ static void doubles_script(char *out, size_t n)
     }
 }
 
-static int start_double(void)
-{
+static int start_double(void) {
     int in[2], outp[2];
     char script[1024], line[64];
     ssize_t n;
     size_t got = 0;
     doubles_script(script, sizeof(script));
-    if (access("/usr/bin/python3", X_OK) != 0 || access(script, R_OK) != 0) return -1;
-    if (pipe2(in, O_CLOEXEC) || pipe2(outp, O_CLOEXEC)) return -1;
+    if (access("/usr/bin/python3", X_OK) != 0 || access(script, R_OK) != 0)
+        return -1;
+    if (pipe2(in, O_CLOEXEC) || pipe2(outp, O_CLOEXEC))
+        return -1;
     g_double = fork();
     if (g_double == 0) {
         dup2(in[0], 0);
@@ -76,29 +95,30 @@ static int start_double(void)
     close(outp[1]);
     g_double_stdin = in[1];
     while (got < sizeof(line) - 1 && (n = read(outp[0], line + got, 1)) == 1) {
-        if (line[got] == '\n') break;
+        if (line[got] == '\n')
+            break;
         got++;
     }
     line[got] = '\0';
     close(outp[0]);
-    if (sscanf(line, "PORT %d", &g_port) != 1) return -1;
+    if (sscanf(line, "PORT %d", &g_port) != 1)
+        return -1;
     snprintf(g_url, sizeof(g_url), "http://127.0.0.1:%d", g_port);
     return 0;
 }
 
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb;
     (void)flag;
     (void)ftw;
     return remove(path);
 }
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
     snprintf(g_tmp, sizeof(g_tmp), "/tmp/ddbpipe-cred-XXXXXX");
-    if (!mkdtemp(g_tmp)) return -1;
+    if (!mkdtemp(g_tmp))
+        return -1;
     if (start_double() != 0) {
         fprintf(stderr, "SKIPPED: cannot start tests/fault/cred_doubles.py with /usr/bin/python3\n");
         rmdir(g_tmp);
@@ -107,14 +127,15 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     int st;
     (void)state;
-    if (g_double_stdin >= 0) close(g_double_stdin); /* the double exits on EOF */
+    if (g_double_stdin >= 0)
+        close(g_double_stdin); /* the double exits on EOF */
     if (g_double > 0) {
         int i;
-        for (i = 0; i < 200 && waitpid(g_double, &st, WNOHANG) == 0; i++) usleep(10000);
+        for (i = 0; i < 200 && waitpid(g_double, &st, WNOHANG) == 0; i++)
+            usleep(10000);
         if (i == 200) {
             kill(g_double, SIGKILL);
             waitpid(g_double, &st, 0);
@@ -124,8 +145,7 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static void http(const char *method, const char *path, const char *body, long *status, dp_buf *out)
-{
+static void http(const char *method, const char *path, const char *body, long *status, dp_buf *out) {
     char url[512], err[256];
     dp_cred_http_req req;
     memset(&req, 0, sizeof(req));
@@ -139,8 +159,7 @@ static void http(const char *method, const char *path, const char *body, long *s
     assert_int_equal(dp_cred_http(&req, status, out, err, sizeof(err)), DDBPIPE_OK);
 }
 
-static void control(const char *json)
-{
+static void control(const char *json) {
     long st;
     dp_buf b;
     dp_buf_init(&b, 0);
@@ -150,8 +169,7 @@ static void control(const char *json)
 }
 
 /* count of requests of one kind seen by the double */
-static long stat_count(const char *kind)
-{
+static long stat_count(const char *kind) {
     long st, v = 0;
     dp_buf b;
     dp_json_doc *d;
@@ -161,15 +179,15 @@ static long stat_count(const char *kind)
     d = dp_json_parse(b.data, b.len, NULL);
     assert_non_null(d);
     c = dp_json_get(dp_json_get(dp_json_root(d), "count"), kind);
-    if (c) v = atol(c->str);
+    if (c)
+        v = atol(c->str);
     dp_json_doc_free(d);
     dp_buf_free(&b);
     return v;
 }
 
 /* a string field of last_sts, or "" */
-static void stat_sts(const char *field, char *out, size_t n)
-{
+static void stat_sts(const char *field, char *out, size_t n) {
     long st;
     dp_buf b;
     dp_json_doc *d;
@@ -184,8 +202,7 @@ static void stat_sts(const char *field, char *out, size_t n)
     dp_buf_free(&b);
 }
 
-static long stat_rejected(void)
-{
+static long stat_rejected(void) {
     long st, v;
     dp_buf b;
     dp_json_doc *d;
@@ -194,27 +211,28 @@ static long stat_rejected(void)
     d = dp_json_parse(b.data, b.len, NULL);
     assert_non_null(d);
     v = (long)dp_json_get(dp_json_root(d), "rejected")->count;
-    if (v) fprintf(stderr, "double rejected: %s\n", b.data);
+    if (v)
+        fprintf(stderr, "double rejected: %s\n", b.data);
     dp_json_doc_free(d);
     dp_buf_free(&b);
     return v;
 }
 
-static int test_setup(void **state)
-{
+static int test_setup(void **state) {
     size_t i;
     (void)state;
-    for (i = 0; i < sizeof(aws_vars) / sizeof(aws_vars[0]); i++) unsetenv(aws_vars[i]);
+    for (i = 0; i < sizeof(aws_vars) / sizeof(aws_vars[0]); i++)
+        unsetenv(aws_vars[i]);
     setenv("HOME", g_tmp, 1);
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1); /* tests that want IMDS turn it back on */
-    control("{\"sts_mode\":\"ok\",\"container_mode\":\"ok\",\"imds_mode\":\"ok\",\"imds_token_mode\":\"ok\","
-            "\"expire_in\":3600,\"sleep_s\":3,\"expect_token\":null,\"expect_akid\":null,\"expect_secret\":null,"
-            "\"expect_session_token\":null,\"expect_auth\":null,\"reset_stats\":true}");
+    control(
+        "{\"sts_mode\":\"ok\",\"container_mode\":\"ok\",\"imds_mode\":\"ok\",\"imds_token_mode\":\"ok\","
+        "\"expire_in\":3600,\"sleep_s\":3,\"expect_token\":null,\"expect_akid\":null,\"expect_secret\":null,"
+        "\"expect_session_token\":null,\"expect_auth\":null,\"reset_stats\":true}");
     return 0;
 }
 
-static void write_file(const char *name, const char *text, char *path_out, size_t n)
-{
+static void write_file(const char *name, const char *text, char *path_out, size_t n) {
     FILE *f;
     int w = snprintf(path_out, n, "%s/%s", g_tmp, name);
     assert_true(w > 0 && (size_t)w < n); /* a truncated path would write elsewhere */
@@ -225,8 +243,7 @@ static void write_file(const char *name, const char *text, char *path_out, size_
 }
 
 /* Get from a fresh default chain with the given options. */
-static ddbpipe_result_t chain_get(const dp_cred_options *o, dp_credentials *c, char *err, size_t n)
-{
+static ddbpipe_result_t chain_get(const dp_cred_options *o, dp_credentials *c, char *err, size_t n) {
     dp_cred_chain *ch = dp_cred_chain_new(o);
     ddbpipe_result_t rc;
     assert_non_null(ch);
@@ -239,14 +256,12 @@ static ddbpipe_result_t chain_get(const dp_cred_options *o, dp_credentials *c, c
     return rc;
 }
 
-static void opts_init(dp_cred_options *o)
-{
+static void opts_init(dp_cred_options *o) {
     dp_cred_options_init(o);
     o->timeout_ms = 2000;
 }
 
-static void sts_env(void)
-{
+static void sts_env(void) {
     char p[256];
     setenv("AWS_ENDPOINT_URL_STS", g_url, 1);
     write_file("wi-token", "eyJhbGciOi.fake-jwt.sig\n", p, sizeof(p));
@@ -257,8 +272,7 @@ static void sts_env(void)
 
 /* ---------------------------------------------------------- precedence */
 
-static void test_static_beats_env(void **state)
-{
+static void test_static_beats_env(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
@@ -274,8 +288,7 @@ static void test_static_beats_env(void **state)
     assert_int_equal(c.expiration_s, 0);
 }
 
-static void test_env_beats_profile_and_web_identity(void **state)
-{
+static void test_env_beats_profile_and_web_identity(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], p[256];
@@ -304,8 +317,7 @@ static void test_env_beats_profile_and_web_identity(void **state)
     assert_string_equal(c.access_key_id, "AKIDFILE");
 }
 
-static void test_partial_env_is_an_error(void **state)
-{
+static void test_partial_env_is_an_error(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], p[256];
@@ -320,8 +332,7 @@ static void test_partial_env_is_an_error(void **state)
     assert_non_null(strstr(err, "AWS_SECRET_ACCESS_KEY"));
 }
 
-static void test_nothing_applies_lists_providers(void **state)
-{
+static void test_nothing_applies_lists_providers(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
@@ -336,8 +347,7 @@ static void test_nothing_applies_lists_providers(void **state)
     assert_non_null(strstr(err, "imds (disabled by AWS_EC2_METADATA_DISABLED)"));
 }
 
-static void test_unknown_forced_provider(void **state)
-{
+static void test_unknown_forced_provider(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
@@ -350,8 +360,7 @@ static void test_unknown_forced_provider(void **state)
 
 /* ------------------------------------------------------------- profiles */
 
-static void test_profile_files_and_precedence(void **state)
-{
+static void test_profile_files_and_precedence(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], p[256];
@@ -366,10 +375,11 @@ static void test_profile_files_and_precedence(void **state)
     }
     write_file(".aws/credentials", "[dev]\naws_access_key_id = AKIDCREDFILE\naws_secret_access_key = s1\n", p,
                sizeof(p));
-    write_file(".aws/config",
-               "[default]\nregion = us-east-1\n[profile dev]\naws_access_key_id = AKIDCONFIG\n"
-               "aws_secret_access_key = s2\naws_session_token = tok2\n[dev]\naws_access_key_id = AKIDIGNORED\n",
-               p, sizeof(p));
+    write_file(
+        ".aws/config",
+        "[default]\nregion = us-east-1\n[profile dev]\naws_access_key_id = AKIDCONFIG\n"
+        "aws_secret_access_key = s2\naws_session_token = tok2\n[dev]\naws_access_key_id = AKIDIGNORED\n",
+        p, sizeof(p));
     setenv("AWS_PROFILE", "dev", 1);
     assert_int_equal(chain_get(&o, &c, err, sizeof(err)), DDBPIPE_OK);
     assert_string_equal(c.provider, "profile:dev");
@@ -383,8 +393,7 @@ static void test_profile_files_and_precedence(void **state)
     assert_non_null(strstr(err, "profile default has no credentials"));
 }
 
-static void test_profile_named_but_missing(void **state)
-{
+static void test_profile_named_but_missing(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], p[256];
@@ -397,8 +406,7 @@ static void test_profile_named_but_missing(void **state)
     assert_non_null(strstr(err, "profile prod not found"));
 }
 
-static void test_profile_syntax_error_names_line(void **state)
-{
+static void test_profile_syntax_error_names_line(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], p[256], want[300];
@@ -411,24 +419,26 @@ static void test_profile_syntax_error_names_line(void **state)
     assert_non_null(strstr(err, want));
 }
 
-static void test_assume_role_signed_with_source(void **state)
-{
+static void test_assume_role_signed_with_source(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], p[256], v[256];
     (void)state;
     opts_init(&o);
     o.sts_endpoint = g_url;
-    write_file("creds", "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret\n"
-                        "aws_session_token = base-token\n",
+    write_file("creds",
+               "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret\n"
+               "aws_session_token = base-token\n",
                p, sizeof(p));
     setenv("AWS_SHARED_CREDENTIALS_FILE", p, 1);
-    write_file("config", "[profile app]\nrole_arn = arn:aws:iam::123456789012:role/app\nsource_profile = base\n"
-                         "external_id = ext-1\nrole_session_name = sess-app\nregion = eu-west-1\n",
+    write_file("config",
+               "[profile app]\nrole_arn = arn:aws:iam::123456789012:role/app\nsource_profile = base\n"
+               "external_id = ext-1\nrole_session_name = sess-app\nregion = eu-west-1\n",
                p, sizeof(p));
     setenv("AWS_CONFIG_FILE", p, 1);
     setenv("AWS_PROFILE", "app", 1);
-    control("{\"expect_akid\":\"AKIDBASE\",\"expect_secret\":\"base-secret\",\"expect_session_token\":\"base-token\"}");
+    control("{\"expect_akid\":\"AKIDBASE\",\"expect_secret\":\"base-secret\",\"expect_session_token\":\"base-"
+            "token\"}");
     assert_int_equal(chain_get(&o, &c, err, sizeof(err)), DDBPIPE_OK);
     assert_string_equal(c.provider, "assume-role:app");
     assert_memory_equal(c.access_key_id, "ASIASTS", 7);
@@ -448,8 +458,7 @@ static void test_assume_role_signed_with_source(void **state)
 
 /* Flink's ASSUME_ROLE: a role named in the config, assumed with the
  * credentials the base chain finds (here: static keys). */
-static void test_assume_role_over_base_chain(void **state)
-{
+static void test_assume_role_over_base_chain(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], v[256];
@@ -495,8 +504,7 @@ static void test_assume_role_over_base_chain(void **state)
     dp_cred_chain_destroy(ch);
 }
 
-static void test_assume_role_bad_signature_rejected(void **state)
-{
+static void test_assume_role_bad_signature_rejected(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], p[256];
@@ -516,8 +524,7 @@ static void test_assume_role_bad_signature_rejected(void **state)
     assert_null(strstr(err, "wrong-secret"));
 }
 
-static void test_assume_role_chained_and_cycle(void **state)
-{
+static void test_assume_role_chained_and_cycle(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], p[256], v[64];
@@ -560,27 +567,27 @@ static void test_assume_role_chained_and_cycle(void **state)
 
 /* ---------------------------------------------------- credential_process */
 
-static void process_profile(dp_cred_options *o, const char *script_body)
-{
+static void process_profile(dp_cred_options *o, const char *script_body) {
     char script[256], cfg[600], p[256];
     write_file("proc.sh", script_body, script, sizeof(script));
     chmod(script, 0700);
-    snprintf(cfg, sizeof(cfg), "[profile proc]\ncredential_process = /bin/sh %s --flag 'quoted arg'\n", script);
+    snprintf(cfg, sizeof(cfg), "[profile proc]\ncredential_process = /bin/sh %s --flag 'quoted arg'\n",
+             script);
     write_file("config", cfg, p, sizeof(p));
     setenv("AWS_CONFIG_FILE", p, 1);
     o->profile = "proc";
 }
 
-static void test_credential_process(void **state)
-{
+static void test_credential_process(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
     (void)state;
     opts_init(&o);
-    process_profile(&o, "#!/bin/sh\n[ \"$2\" = 'quoted arg' ] || exit 9\n"
-                        "echo '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"proc-secret\","
-                        " \"SessionToken\": \"proc-token\", \"Expiration\": \"2099-01-01T00:00:00Z\"}'\n");
+    process_profile(
+        &o, "#!/bin/sh\n[ \"$2\" = 'quoted arg' ] || exit 9\n"
+            "echo '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"proc-secret\","
+            " \"SessionToken\": \"proc-token\", \"Expiration\": \"2099-01-01T00:00:00Z\"}'\n");
     assert_int_equal(chain_get(&o, &c, err, sizeof(err)), DDBPIPE_OK);
     assert_string_equal(c.provider, "process:proc");
     assert_string_equal(c.access_key_id, "AKIDPROC");
@@ -588,26 +595,28 @@ static void test_credential_process(void **state)
     assert_int_equal(c.expiration_s, 4070908800LL);
 }
 
-static void test_credential_process_failures(void **state)
-{
+static void test_credential_process_failures(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
     int64_t t0;
     (void)state;
     opts_init(&o);
-    process_profile(&o, "#!/bin/sh\necho '{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"proc-secret\"}'\n"
-                        "exit 3\n");
+    process_profile(
+        &o, "#!/bin/sh\necho '{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"proc-secret\"}'\n"
+            "exit 3\n");
     assert_int_equal(chain_get(&o, &c, err, sizeof(err)), DDBPIPE_ERR_CREDENTIALS);
     assert_non_null(strstr(err, "exited with status 3"));
     assert_null(strstr(err, "proc-secret"));
 
-    process_profile(&o, "#!/bin/sh\necho '{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"proc-secr'\n");
+    process_profile(
+        &o, "#!/bin/sh\necho '{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"proc-secr'\n");
     assert_int_equal(chain_get(&o, &c, err, sizeof(err)), DDBPIPE_ERR_PARSE);
     assert_non_null(strstr(err, "not valid JSON"));
     assert_null(strstr(err, "proc-secr"));
 
-    process_profile(&o, "#!/bin/sh\necho '{\"Version\":2,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}'\n");
+    process_profile(&o,
+                    "#!/bin/sh\necho '{\"Version\":2,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}'\n");
     assert_int_equal(chain_get(&o, &c, err, sizeof(err)), DDBPIPE_ERR_PARSE);
     assert_non_null(strstr(err, "Version"));
 
@@ -622,8 +631,7 @@ static void test_credential_process_failures(void **state)
 
 /* --------------------------------------------------------- web identity */
 
-static void test_web_identity(void **state)
-{
+static void test_web_identity(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], v[128];
@@ -655,8 +663,7 @@ static void test_web_identity(void **state)
     assert_non_null(strstr(err, "AWS_ROLE_ARN"));
 }
 
-static void test_web_identity_errors(void **state)
-{
+static void test_web_identity_errors(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
@@ -695,16 +702,15 @@ static void test_web_identity_errors(void **state)
 
 /* ------------------------------------------------------------ container */
 
-static void container_env(const char *auth)
-{
+static void container_env(const char *auth) {
     char u[256];
     snprintf(u, sizeof(u), "%s/container/v2/creds", g_url);
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", u, 1);
-    if (auth) setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", auth, 1);
+    if (auth)
+        setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", auth, 1);
 }
 
-static void test_container(void **state)
-{
+static void test_container(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024], p[256];
@@ -729,8 +735,7 @@ static void test_container(void **state)
     assert_int_equal(chain_get(&o, &c, err, sizeof(err)), DDBPIPE_ERR_CONFIG);
 }
 
-static void test_container_errors(void **state)
-{
+static void test_container_errors(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
@@ -754,10 +759,10 @@ static void test_container_errors(void **state)
     assert_true(dp_now_ms() - t0 < 1500);
 }
 
-static void test_container_full_uri_must_be_loopback_or_https(void **state)
-{
+static void test_container_full_uri_must_be_loopback_or_https(void **state) {
     static const char *const bad[] = {"http://example.com/creds", "http://127.0.0.1.evil.example/creds",
-                                      "http://10.0.0.1:80/creds", "ftp://127.0.0.1/creds", "http://user@127.0.0.1/"};
+                                      "http://10.0.0.1:80/creds", "ftp://127.0.0.1/creds",
+                                      "http://user@127.0.0.1/"};
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
@@ -767,7 +772,8 @@ static void test_container_full_uri_must_be_loopback_or_https(void **state)
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", bad[i], 1);
         setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer abc", 1);
-        if (chain_get(&o, &c, err, sizeof(err)) != DDBPIPE_ERR_CONFIG) fail_msg("%s accepted: %s", bad[i], err);
+        if (chain_get(&o, &c, err, sizeof(err)) != DDBPIPE_ERR_CONFIG)
+            fail_msg("%s accepted: %s", bad[i], err);
     }
     assert_int_equal(stat_count("container"), 0);
     /* localhost by name is loopback too */
@@ -782,14 +788,12 @@ static void test_container_full_uri_must_be_loopback_or_https(void **state)
 
 /* ----------------------------------------------------------------- IMDS */
 
-static void imds_env(void)
-{
+static void imds_env(void) {
     unsetenv("AWS_EC2_METADATA_DISABLED");
     setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", g_url, 1);
 }
 
-static void test_imds_token_flow(void **state)
-{
+static void test_imds_token_flow(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
@@ -812,8 +816,7 @@ static void test_imds_token_flow(void **state)
     dp_buf_free(&b);
 }
 
-static void test_imds_disabled(void **state)
-{
+static void test_imds_disabled(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
@@ -826,8 +829,7 @@ static void test_imds_disabled(void **state)
     assert_int_equal(stat_count("imds_token"), 0);
 }
 
-static void test_imds_errors(void **state)
-{
+static void test_imds_errors(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
@@ -862,8 +864,7 @@ static void test_imds_errors(void **state)
 
 /* --------------------------------------------------------------- expiry */
 
-static void test_refresh_before_expiry(void **state)
-{
+static void test_refresh_before_expiry(void **state) {
     dp_cred_options o;
     dp_credentials c1, c2, c3;
     char err[1024];
@@ -906,8 +907,7 @@ static void test_refresh_before_expiry(void **state)
     dp_cred_chain_destroy(ch);
 }
 
-static void test_expiry_in_real_time(void **state)
-{
+static void test_expiry_in_real_time(void **state) {
     dp_cred_options o;
     dp_credentials c1, c2;
     char err[1024];
@@ -927,8 +927,7 @@ static void test_expiry_in_real_time(void **state)
     dp_cred_chain_destroy(ch);
 }
 
-static void test_already_expired_answer_rejected(void **state)
-{
+static void test_already_expired_answer_rejected(void **state) {
     dp_cred_options o;
     dp_credentials c;
     char err[1024];
@@ -941,8 +940,7 @@ static void test_already_expired_answer_rejected(void **state)
     assert_int_equal(c.access_key_id[0], 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_static_beats_env, test_setup),
         cmocka_unit_test_setup(test_env_beats_profile_and_web_identity, test_setup),

@@ -16,8 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int is_lower_hex64(const char *s)
-{
+static int is_lower_hex64(const char *s) {
     if (strlen(s) != 64)
         return 0;
     for (int i = 0; i < 64; i++)
@@ -26,8 +25,7 @@ static int is_lower_hex64(const char *s)
     return 1;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *copy = malloc(size + 1);
     char *fields[NFIELDS] = {0};
     dp_http_header headers[MAX_HEADERS];
@@ -72,8 +70,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *flags = fields[9] ? fields[9] : "";
 
     dp_sigv4_request req = {
-        .method = fields[0], .path = fields[1], .query = fields[2], .headers = headers,
-        .header_count = nh,  .body = body,      .body_len = body_len,
+        .method = fields[0],
+        .path = fields[1],
+        .query = fields[2],
+        .headers = headers,
+        .header_count = nh,
+        .body = body,
+        .body_len = body_len,
     };
     dp_sigv4_params params = {
         .access_key_id = fields[3],

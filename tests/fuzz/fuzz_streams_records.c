@@ -93,9 +93,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
     switch (data[0] % 3) {
-    case 0: records(text, len); break;
-    case 1: listing(text, len); break;
-    default: checkpoint(text, len); break;
+    case 0:
+        records(text, len);
+        break;
+    case 1:
+        listing(text, len);
+        break;
+    default:
+        checkpoint(text, len);
+        break;
     }
     return 0;
 }

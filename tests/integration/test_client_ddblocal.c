@@ -22,17 +22,18 @@ static dp_ddb *g_c;
 static dp_cred_chain *g_chain;
 static char g_table[64];
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     const char *f = getenv("DDBPIPE_TEST_ENDPOINT_FILE");
     size_t n = 0;
     char *txt = f ? dp_read_file(f, sizeof(g_endpoint) - 1, &n) : NULL;
     if (!txt) {
-        fprintf(stderr, "SKIPPED: no DynamoDB Local endpoint (DDBPIPE_TEST_ENDPOINT_FILE unset or unreadable)\n");
+        fprintf(stderr,
+                "SKIPPED: no DynamoDB Local endpoint (DDBPIPE_TEST_ENDPOINT_FILE unset or unreadable)\n");
         exit(77);
     }
-    while (n && (txt[n - 1] == '\n' || txt[n - 1] == ' ' || txt[n - 1] == '\r')) txt[--n] = 0;
+    while (n && (txt[n - 1] == '\n' || txt[n - 1] == ' ' || txt[n - 1] == '\r'))
+        txt[--n] = 0;
     snprintf(g_endpoint, sizeof(g_endpoint), "%s", txt);
     free(txt);
     dp_cred_provider *p = dp_cred_provider_static_new("fake", "fake", NULL);
@@ -52,8 +53,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     if (g_c) {
         char body[128];
@@ -68,21 +68,23 @@ static int teardown(void **state)
     return 0;
 }
 
-static void test_create_describe(void **state)
-{
+static void test_create_describe(void **state) {
     (void)state;
     char body[512];
     snprintf(body, sizeof(body),
              "{\"TableName\":\"%s\",\"BillingMode\":\"PAY_PER_REQUEST\","
              "\"AttributeDefinitions\":[{\"AttributeName\":\"id\",\"AttributeType\":\"S\"},"
              "{\"AttributeName\":\"sort\",\"AttributeType\":\"N\"}],"
-             "\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"},{\"AttributeName\":\"sort\",\"KeyType\":"
-             "\"RANGE\"}],\"StreamSpecification\":{\"StreamEnabled\":true,\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}",
+             "\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"},{\"AttributeName\":\"sort\","
+             "\"KeyType\":"
+             "\"RANGE\"}],\"StreamSpecification\":{\"StreamEnabled\":true,\"StreamViewType\":\"NEW_AND_OLD_"
+             "IMAGES\"}}",
              g_table);
     dp_ddb_result r;
     dp_ddb_result_init(&r);
     ddbpipe_result_t rc = dp_ddb_call(g_c, DP_DDB_API_DYNAMODB, "CreateTable", body, strlen(body), &r);
-    if (rc != DDBPIPE_OK) fail_msg("CreateTable: %s %s", r.error_code, r.message);
+    if (rc != DDBPIPE_OK)
+        fail_msg("CreateTable: %s %s", r.error_code, r.message);
     /* creating it again is ResourceInUseException: a service error, not retried */
     rc = dp_ddb_call(g_c, DP_DDB_API_DYNAMODB, "CreateTable", body, strlen(body), &r);
     assert_int_equal(rc, DDBPIPE_ERR_SERVICE);
@@ -93,7 +95,8 @@ static void test_create_describe(void **state)
     int64_t deadline = dp_now_ms() + 30000;
     do {
         rc = dp_ddb_describe_table(g_c, g_table, &ti, &r);
-        if (rc != DDBPIPE_OK) fail_msg("DescribeTable: %s", r.message);
+        if (rc != DDBPIPE_OK)
+            fail_msg("DescribeTable: %s", r.message);
     } while (strcmp(ti.status, "ACTIVE") != 0 && dp_now_ms() < deadline);
     assert_string_equal(ti.status, "ACTIVE");
     assert_string_equal(ti.key.partition_key, "id");
@@ -113,16 +116,15 @@ typedef struct {
     int found, names, page_names, max_page_names;
 } list_seen;
 
-static void find_name(const char *name, void *opaque)
-{
+static void find_name(const char *name, void *opaque) {
     list_seen *ls = opaque;
-    if (strcmp(name, g_table) == 0) ls->found++;
+    if (strcmp(name, g_table) == 0)
+        ls->found++;
     ls->names++;
     ls->page_names++;
 }
 
-static void test_list_tables_paged(void **state)
-{
+static void test_list_tables_paged(void **state) {
     (void)state;
     dp_ddb_result r;
     dp_ddb_result_init(&r);
@@ -135,7 +137,8 @@ static void test_list_tables_paged(void **state)
         ls.page_names = 0;
         assert_int_equal(dp_ddb_list_tables_page(g_c, start, 1, find_name, &ls, last, sizeof(last), &r),
                          DDBPIPE_OK);
-        if (ls.page_names > ls.max_page_names) ls.max_page_names = ls.page_names;
+        if (ls.page_names > ls.max_page_names)
+            ls.max_page_names = ls.page_names;
         pages++;
     } while (last[0] && pages < 1000);
     /* Limit 1: one name a page, every table once (our table exactly once) */
@@ -145,20 +148,22 @@ static void test_list_tables_paged(void **state)
     dp_ddb_result_free(&r);
 }
 
-static void test_batch_write_and_scan(void **state)
-{
+static void test_batch_write_and_scan(void **state) {
     (void)state;
     dp_buf b;
     dp_buf_init(&b, 0);
     dp_buf_printf(&b, "{\"RequestItems\":{\"%s\":[", g_table);
     for (int i = 0; i < 25; i++)
-        dp_buf_printf(&b, "%s{\"PutRequest\":{\"Item\":{\"id\":{\"S\":\"k%02d\"},\"sort\":{\"N\":\"%d\"},"
-                      "\"big\":{\"N\":\"12345678901234567890123456789012345678\"}}}}", i ? "," : "", i % 5, i);
+        dp_buf_printf(&b,
+                      "%s{\"PutRequest\":{\"Item\":{\"id\":{\"S\":\"k%02d\"},\"sort\":{\"N\":\"%d\"},"
+                      "\"big\":{\"N\":\"12345678901234567890123456789012345678\"}}}}",
+                      i ? "," : "", i % 5, i);
     dp_buf_puts(&b, "]}}");
     dp_ddb_result r;
     dp_ddb_result_init(&r);
     ddbpipe_result_t rc = dp_ddb_call(g_c, DP_DDB_API_DYNAMODB, "BatchWriteItem", b.data, b.len, &r);
-    if (rc != DDBPIPE_OK) fail_msg("BatchWriteItem: %s %s", r.error_code, r.message);
+    if (rc != DDBPIPE_OK)
+        fail_msg("BatchWriteItem: %s %s", r.error_code, r.message);
     assert_non_null(strstr(r.body.data, "\"UnprocessedItems\":{}"));
 
     /* scan in pages of 10 until LastEvaluatedKey is absent */
@@ -166,12 +171,13 @@ static void test_batch_write_and_scan(void **state)
     char *start = NULL;
     do {
         dp_buf_reset(&b);
-        dp_buf_printf(&b, "{\"TableName\":\"%s\",\"Limit\":10%s%s}", g_table, start ? ",\"ExclusiveStartKey\":" : "",
-                      start ? start : "");
+        dp_buf_printf(&b, "{\"TableName\":\"%s\",\"Limit\":10%s%s}", g_table,
+                      start ? ",\"ExclusiveStartKey\":" : "", start ? start : "");
         free(start);
         start = NULL;
         rc = dp_ddb_call(g_c, DP_DDB_API_DYNAMODB, "Scan", b.data, b.len, &r);
-        if (rc != DDBPIPE_OK) fail_msg("Scan: %s %s", r.error_code, r.message);
+        if (rc != DDBPIPE_OK)
+            fail_msg("Scan: %s %s", r.error_code, r.message);
         dp_json_doc *d = dp_json_parse(r.body.data, r.body.len, NULL);
         assert_non_null(d);
         const dp_json *its = dp_json_get(dp_json_root(d), "Items");
@@ -179,7 +185,8 @@ static void test_batch_write_and_scan(void **state)
         items += (int)its->count;
         for (size_t i = 0; i < its->count; i++) {
             const char *n = dp_json_get_string(dp_json_get(dp_json_at(its, i), "big"), "N");
-            if (n && strcmp(n, "12345678901234567890123456789012345678") == 0) exact++;
+            if (n && strcmp(n, "12345678901234567890123456789012345678") == 0)
+                exact++;
         }
         const dp_json *lek = dp_json_get(dp_json_root(d), "LastEvaluatedKey");
         if (lek) {
@@ -198,8 +205,7 @@ static void test_batch_write_and_scan(void **state)
     dp_buf_free(&b);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_describe),
         cmocka_unit_test(test_list_tables_paged),

@@ -5,8 +5,7 @@
 #include "common/buf.h"
 #include "config/conf.h"
 
-int main(void)
-{
+int main(void) {
     dp_buf b;
     dp_buf_init(&b, 0);
     if (dp_conf_doc_markdown(&b) != DDBPIPE_OK) {

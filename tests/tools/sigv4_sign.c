@@ -14,13 +14,11 @@
 
 #define MAX_HEADERS 128
 
-static const char *str_field(const dp_json *obj, const char *key)
-{
+static const char *str_field(const dp_json *obj, const char *key) {
     return dp_json_get_string(obj, key);
 }
 
-static void sign_line(const char *line, size_t len, int verbose)
-{
+static void sign_line(const char *line, size_t len, int verbose) {
     dp_json_error err;
     dp_json_doc *doc = dp_json_parse(line, len, &err);
     dp_sigv4_result res;
@@ -83,8 +81,7 @@ out:
     dp_json_doc_free(doc);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int verbose = argc > 1 && strcmp(argv[1], "--verbose") == 0;
     char *line = NULL;
     size_t cap = 0;

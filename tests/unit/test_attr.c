@@ -17,8 +17,7 @@
 static const char D38[] = "12345678901234567890123456789012345678";
 
 /* Parse JSON text (test input must be valid). */
-static dp_json_doc *P(const char *text)
-{
+static dp_json_doc *P(const char *text) {
     dp_json_error err;
     dp_json_doc *d = dp_json_parse(text, strlen(text), &err);
     if (!d)
@@ -27,8 +26,7 @@ static dp_json_doc *P(const char *text)
 }
 
 /* Serialize v compactly into a static buffer. */
-static const char *W(const dp_json *v)
-{
+static const char *W(const dp_json *v) {
     static char out[8192];
     dp_buf b;
     dp_buf_init(&b, 0);
@@ -38,14 +36,12 @@ static const char *W(const dp_json *v)
     return out;
 }
 
-static int num_ok(const char *s)
-{
+static int num_ok(const char *s) {
     char err[256];
     return dp_ddb_number_valid(s, strlen(s), err, sizeof err);
 }
 
-static const char *num_err(const char *s)
-{
+static const char *num_err(const char *s) {
     static char err[256];
     err[0] = 0;
     assert_int_equal(dp_ddb_number_valid(s, strlen(s), err, sizeof err), 0);
@@ -54,8 +50,7 @@ static const char *num_err(const char *s)
 
 /* -------------------------------------------------------------- numbers */
 
-static void test_number_limits(void **state)
-{
+static void test_number_limits(void **state) {
     (void)state;
     assert_true(num_ok(D38));
     assert_true(num_ok("-12345678901234567890123456789012345678"));
@@ -99,8 +94,7 @@ static void test_number_limits(void **state)
     assert_false(num_ok("--1"));
 }
 
-static void test_number_size_and_canonical(void **state)
-{
+static void test_number_size_and_canonical(void **state) {
     (void)state;
     /* (significant digits + 1) / 2 + 1 */
     assert_int_equal(dp_ddb_number_size("0", 1), 1);
@@ -135,8 +129,7 @@ static void test_number_size_and_canonical(void **state)
 
 /* -------------------------------------------------------------- base64 */
 
-static void test_base64(void **state)
-{
+static void test_base64(void **state) {
     (void)state;
     const unsigned char raw[] = {0x00, 0x01, 0xfe, 0xff, 0x7f, 0x80};
     const char *expect[] = {"", "AA==", "AAE=", "AAH+", "AAH+/w==", "AAH+/38=", "AAH+/3+A"};
@@ -165,8 +158,7 @@ static void test_base64(void **state)
 
 /* -------------------------------------------------------------- validation */
 
-static const char *av_err(const char *json)
-{
+static const char *av_err(const char *json) {
     static char err[512];
     dp_json_doc *d = P(json);
     err[0] = 0;
@@ -175,13 +167,21 @@ static const char *av_err(const char *json)
     return rc == 0 ? NULL : err;
 }
 
-static void test_attr_validate_types(void **state)
-{
+static void test_attr_validate_types(void **state) {
     (void)state;
     const char *ok[] = {
-        "{\"S\":\"\"}", "{\"S\":\"x\"}", "{\"N\":\"12345678901234567890123456789012345678\"}",
-        "{\"B\":\"AAEC\"}", "{\"B\":\"\"}", "{\"BOOL\":false}", "{\"NULL\":true}", "{\"M\":{}}",
-        "{\"L\":[]}", "{\"SS\":[\"a\",\"b\"]}", "{\"NS\":[\"1\",\"2.5\"]}", "{\"BS\":[\"AA==\",\"AQ==\"]}",
+        "{\"S\":\"\"}",
+        "{\"S\":\"x\"}",
+        "{\"N\":\"12345678901234567890123456789012345678\"}",
+        "{\"B\":\"AAEC\"}",
+        "{\"B\":\"\"}",
+        "{\"BOOL\":false}",
+        "{\"NULL\":true}",
+        "{\"M\":{}}",
+        "{\"L\":[]}",
+        "{\"SS\":[\"a\",\"b\"]}",
+        "{\"NS\":[\"1\",\"2.5\"]}",
+        "{\"BS\":[\"AA==\",\"AQ==\"]}",
         "{\"M\":{\"x\":{\"L\":[{\"N\":\"1\"},{\"SS\":[\"q\"]}]}}}",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -192,38 +192,46 @@ static void test_attr_validate_types(void **state)
     assert_string_equal(av_err("{\"S\":1}"), "attribute 'a': S value must be a string, got a number");
     assert_string_equal(av_err("{\"N\":1}"),
                         "attribute 'a': N value must be a string holding the number, got a number");
-    assert_string_equal(av_err("\"x\""),
-                        "attribute 'a': expected a typed AttributeValue object like {\"S\": ...}, got a string");
-    assert_string_equal(av_err("{\"X\":\"a\"}"), "attribute 'a': unknown AttributeValue type 'X' (expected S, N, "
-                                                 "B, BOOL, NULL, M, L, SS, NS or BS)");
+    assert_string_equal(
+        av_err("\"x\""),
+        "attribute 'a': expected a typed AttributeValue object like {\"S\": ...}, got a string");
+    assert_string_equal(av_err("{\"X\":\"a\"}"),
+                        "attribute 'a': unknown AttributeValue type 'X' (expected S, N, "
+                        "B, BOOL, NULL, M, L, SS, NS or BS)");
     assert_string_equal(av_err("{\"S\":\"a\",\"N\":\"1\"}"),
                         "attribute 'a': an AttributeValue must have exactly one type key, this one has 2");
     assert_string_equal(av_err("{\"NULL\":false}"), "attribute 'a': NULL value must be true");
     assert_string_equal(av_err("{\"BOOL\":\"true\"}"),
                         "attribute 'a': BOOL value must be true or false, got a string");
     assert_string_equal(av_err("{\"B\":\"abc\"}"), "attribute 'a': B value is not valid base64");
-    assert_string_equal(av_err("{\"SS\":[]}"), "attribute 'a': empty string set: DynamoDB does not store empty sets");
-    assert_string_equal(av_err("{\"NS\":[]}"), "attribute 'a': empty number set: DynamoDB does not store empty sets");
-    assert_string_equal(av_err("{\"BS\":[]}"), "attribute 'a': empty binary set: DynamoDB does not store empty sets");
-    assert_string_equal(av_err("{\"SS\":[\"x\",\"y\",\"x\"]}"),
-                        "attribute 'a': string set has a duplicate member 'x' (DynamoDB sets hold unique values)");
+    assert_string_equal(av_err("{\"SS\":[]}"),
+                        "attribute 'a': empty string set: DynamoDB does not store empty sets");
+    assert_string_equal(av_err("{\"NS\":[]}"),
+                        "attribute 'a': empty number set: DynamoDB does not store empty sets");
+    assert_string_equal(av_err("{\"BS\":[]}"),
+                        "attribute 'a': empty binary set: DynamoDB does not store empty sets");
+    assert_string_equal(
+        av_err("{\"SS\":[\"x\",\"y\",\"x\"]}"),
+        "attribute 'a': string set has a duplicate member 'x' (DynamoDB sets hold unique values)");
     /* numbers are compared by value */
-    assert_string_equal(av_err("{\"NS\":[\"1\",\"1.0\"]}"),
-                        "attribute 'a': number set has a duplicate member '1E0' (DynamoDB sets hold unique values)");
-    assert_string_equal(av_err("{\"BS\":[\"AQ==\",\"AA==\",\"AQ==\"]}"),
-                        "attribute 'a': binary set has a duplicate member (DynamoDB sets hold unique values)");
-    assert_string_equal(av_err("{\"SS\":[\"x\",1]}"), "attribute 'a': SS member 1 must be a string, got a number");
+    assert_string_equal(
+        av_err("{\"NS\":[\"1\",\"1.0\"]}"),
+        "attribute 'a': number set has a duplicate member '1E0' (DynamoDB sets hold unique values)");
+    assert_string_equal(
+        av_err("{\"BS\":[\"AQ==\",\"AA==\",\"AQ==\"]}"),
+        "attribute 'a': binary set has a duplicate member (DynamoDB sets hold unique values)");
+    assert_string_equal(av_err("{\"SS\":[\"x\",1]}"),
+                        "attribute 'a': SS member 1 must be a string, got a number");
     assert_string_equal(av_err("{\"NS\":[\"1\",\"x\"]}"), "attribute 'a': 'x' is not a valid number");
     assert_string_equal(av_err("{\"L\":{}}"), "attribute 'a': L value must be an array, got an object");
     assert_string_equal(av_err("{\"M\":[]}"), "attribute 'a': M value must be an object, got an array");
     /* the path names the nested attribute */
-    assert_string_equal(
-        av_err("{\"M\":{\"b\":{\"L\":[{\"N\":\"1\"},{\"S\":\"x\"},{\"N\":\"1234567890123456789012345678901234567891\"}]}}}"),
-        "attribute 'a.b[2]': number has 40 significant digits, DynamoDB allows 38");
+    assert_string_equal(av_err("{\"M\":{\"b\":{\"L\":[{\"N\":\"1\"},{\"S\":\"x\"},{\"N\":"
+                               "\"1234567890123456789012345678901234567891\"}]}}}"),
+                        "attribute 'a.b[2]': number has 40 significant digits, DynamoDB allows 38");
 }
 
-static char *nested(int levels)
-{
+static char *nested(int levels) {
     /* levels nested M containers with a string at the bottom */
     size_t cap = (size_t)levels * 16 + 64;
     char *s = malloc(cap);
@@ -236,8 +244,7 @@ static char *nested(int levels)
     return s;
 }
 
-static void test_attr_depth(void **state)
-{
+static void test_attr_depth(void **state) {
     (void)state;
     char *ok = nested(DP_DDB_MAX_DEPTH - 2); /* stays under the JSON parser's depth too */
     assert_null(av_err(ok));
@@ -264,16 +271,14 @@ static void test_attr_depth(void **state)
 
 /* -------------------------------------------------------------- size */
 
-static size_t item_size(const char *json)
-{
+static size_t item_size(const char *json) {
     dp_json_doc *d = P(json);
     size_t s = dp_item_size(dp_json_root(d));
     dp_json_doc_free(d);
     return s;
 }
 
-static void test_item_size(void **state)
-{
+static void test_item_size(void **state) {
     (void)state;
     /* Rules from the AWS guide "DynamoDB item sizes and formats":
      * S = name + UTF-8 bytes; N = name + 1 byte per two significant digits
@@ -295,8 +300,7 @@ static void test_item_size(void **state)
                      (2 + 3) + (2 + 2 + 3) + (2 + 3 + 1));
 }
 
-static void test_item_too_large(void **state)
-{
+static void test_item_too_large(void **state) {
     (void)state;
     /* name "id"(2) + S, plus "d"(1) + S of n bytes: exactly 400 KB is fine */
     size_t n = DP_DDB_MAX_ITEM_BYTES - 2 - 1 - 1;
@@ -320,8 +324,7 @@ static void test_item_too_large(void **state)
 
 /* -------------------------------------------------------------- keys */
 
-static const char *keys_err(const char *json, const char *pk, char pt, const char *sk, char st)
-{
+static const char *keys_err(const char *json, const char *pk, char pt, const char *sk, char st) {
     static char err[512];
     dp_json_doc *d = P(json);
     err[0] = 0;
@@ -330,8 +333,7 @@ static const char *keys_err(const char *json, const char *pk, char pt, const cha
     return rc == 0 ? NULL : err;
 }
 
-static void test_keys(void **state)
-{
+static void test_keys(void **state) {
     (void)state;
     assert_null(keys_err("{\"id\":{\"N\":\"1\"},\"sort\":{\"S\":\"a\"}}", "id", 'N', "sort", 'S'));
     assert_null(keys_err("{\"id\":{\"B\":\"AA==\"}}", "id", 0, NULL, 0));
@@ -368,12 +370,12 @@ static void test_keys(void **state)
     big[1024] = 'k';
     big[1025] = 0;
     snprintf(json, 4000, "{\"id\":{\"S\":\"a\"},\"s\":{\"S\":\"%s\"}}", big);
-    assert_string_equal(keys_err(json, "id", 0, "s", 0), "sort key 's' is 1025 bytes, DynamoDB allows at most 1024");
+    assert_string_equal(keys_err(json, "id", 0, "s", 0),
+                        "sort key 's' is 1025 bytes, DynamoDB allows at most 1024");
     free(json);
 }
 
-static const char *key_string(const char *json, const char *pk, const char *sk)
-{
+static const char *key_string(const char *json, const char *pk, const char *sk) {
     static char out[256];
     dp_json_doc *d = P(json);
     dp_buf b;
@@ -385,8 +387,7 @@ static const char *key_string(const char *json, const char *pk, const char *sk)
     return out;
 }
 
-static void test_key_string(void **state)
-{
+static void test_key_string(void **state) {
     (void)state;
     assert_string_equal(key_string("{\"id\":{\"S\":\"abc\"},\"x\":{\"N\":\"5\"}}", "id", NULL), "S3:abc");
     assert_string_equal(key_string("{\"id\":{\"N\":\"1.0\"},\"s\":{\"S\":\"a\"}}", "id", "s"), "N3:1E0|S1:a");
@@ -405,36 +406,58 @@ static void test_key_string(void **state)
 
 /* -------------------------------------------------------------- column types */
 
-static void test_coltype_parse(void **state)
-{
+static void test_coltype_parse(void **state) {
     (void)state;
     struct {
         const char *text;
         dp_coltype_kind kind;
     } cases[] = {
-        {"BOOLEAN", DP_COL_BOOLEAN},        {"bool", DP_COL_BOOLEAN},
-        {"TINYINT", DP_COL_INTEGER},        {"SMALLINT", DP_COL_INTEGER},
-        {"INT", DP_COL_INTEGER},            {"integer not null", DP_COL_INTEGER},
-        {"BIGINT", DP_COL_INTEGER},         {"DECIMAL(10, 2)", DP_COL_DECIMAL},
-        {"NUMERIC", DP_COL_DECIMAL},        {"N", DP_COL_DECIMAL},
-        {"REAL", DP_COL_FLOAT},             {"FLOAT", DP_COL_FLOAT},
-        {"DOUBLE", DP_COL_FLOAT},           {"double precision", DP_COL_FLOAT},
-        {"VARCHAR(20)", DP_COL_STRING},     {"CHAR", DP_COL_STRING},
-        {"STRING", DP_COL_STRING},          {"TEXT", DP_COL_STRING},
-        {"character varying(5)", DP_COL_STRING}, {"S", DP_COL_STRING},
-        {"DATE", DP_COL_DATE},              {"TIME", DP_COL_TIME},
-        {"TIME(3)", DP_COL_TIME},           {"TIMESTAMP", DP_COL_TIMESTAMP},
-        {"TIMESTAMP(3)", DP_COL_TIMESTAMP}, {"timestamp(6) with time zone", DP_COL_TIMESTAMP},
-        {"TIMESTAMP WITHOUT TIME ZONE", DP_COL_TIMESTAMP}, {"TIMESTAMP(3) WITH LOCAL TIME ZONE", DP_COL_TIMESTAMP},
-        {"UUID", DP_COL_UUID},              {"VARBINARY", DP_COL_BINARY},
-        {"BINARY(16)", DP_COL_BINARY},      {"BYTES", DP_COL_BINARY},
-        {"B", DP_COL_BINARY},               {"ARRAY<INT>", DP_COL_ARRAY},
-        {"INT ARRAY", DP_COL_ARRAY},        {"L", DP_COL_ARRAY},
-        {"MAP<VARCHAR, INT>", DP_COL_MAP},  {"ROW<a INT, b VARCHAR>", DP_COL_MAP},
-        {"ROW(a INT)", DP_COL_MAP},         {"M", DP_COL_MAP},
-        {"VARIANT", DP_COL_VARIANT},        {"STRING SET", DP_COL_STRING_SET},
-        {"ss", DP_COL_STRING_SET},          {"NUMBER SET", DP_COL_NUMBER_SET},
-        {"NS", DP_COL_NUMBER_SET},          {"BINARY SET", DP_COL_BINARY_SET},
+        {"BOOLEAN", DP_COL_BOOLEAN},
+        {"bool", DP_COL_BOOLEAN},
+        {"TINYINT", DP_COL_INTEGER},
+        {"SMALLINT", DP_COL_INTEGER},
+        {"INT", DP_COL_INTEGER},
+        {"integer not null", DP_COL_INTEGER},
+        {"BIGINT", DP_COL_INTEGER},
+        {"DECIMAL(10, 2)", DP_COL_DECIMAL},
+        {"NUMERIC", DP_COL_DECIMAL},
+        {"N", DP_COL_DECIMAL},
+        {"REAL", DP_COL_FLOAT},
+        {"FLOAT", DP_COL_FLOAT},
+        {"DOUBLE", DP_COL_FLOAT},
+        {"double precision", DP_COL_FLOAT},
+        {"VARCHAR(20)", DP_COL_STRING},
+        {"CHAR", DP_COL_STRING},
+        {"STRING", DP_COL_STRING},
+        {"TEXT", DP_COL_STRING},
+        {"character varying(5)", DP_COL_STRING},
+        {"S", DP_COL_STRING},
+        {"DATE", DP_COL_DATE},
+        {"TIME", DP_COL_TIME},
+        {"TIME(3)", DP_COL_TIME},
+        {"TIMESTAMP", DP_COL_TIMESTAMP},
+        {"TIMESTAMP(3)", DP_COL_TIMESTAMP},
+        {"timestamp(6) with time zone", DP_COL_TIMESTAMP},
+        {"TIMESTAMP WITHOUT TIME ZONE", DP_COL_TIMESTAMP},
+        {"TIMESTAMP(3) WITH LOCAL TIME ZONE", DP_COL_TIMESTAMP},
+        {"UUID", DP_COL_UUID},
+        {"VARBINARY", DP_COL_BINARY},
+        {"BINARY(16)", DP_COL_BINARY},
+        {"BYTES", DP_COL_BINARY},
+        {"B", DP_COL_BINARY},
+        {"ARRAY<INT>", DP_COL_ARRAY},
+        {"INT ARRAY", DP_COL_ARRAY},
+        {"L", DP_COL_ARRAY},
+        {"MAP<VARCHAR, INT>", DP_COL_MAP},
+        {"ROW<a INT, b VARCHAR>", DP_COL_MAP},
+        {"ROW(a INT)", DP_COL_MAP},
+        {"M", DP_COL_MAP},
+        {"VARIANT", DP_COL_VARIANT},
+        {"STRING SET", DP_COL_STRING_SET},
+        {"ss", DP_COL_STRING_SET},
+        {"NUMBER SET", DP_COL_NUMBER_SET},
+        {"NS", DP_COL_NUMBER_SET},
+        {"BINARY SET", DP_COL_BINARY_SET},
         {"BS", DP_COL_BINARY_SET},
     };
     char err[512];
@@ -468,8 +491,7 @@ static void test_coltype_parse(void **state)
 
 /* Convert plain JSON text with a column type; returns the typed JSON or
  * "ERR: message". */
-static const char *conv(const char *type, const char *plain)
-{
+static const char *conv(const char *type, const char *plain) {
     static char out[1024];
     char err[512];
     dp_coltype t, *tp = NULL;
@@ -492,17 +514,18 @@ static const char *conv(const char *type, const char *plain)
     return out;
 }
 
-static void test_from_plain_types(void **state)
-{
+static void test_from_plain_types(void **state) {
     (void)state;
     /* null is NULL whatever the type */
     assert_string_equal(conv("INT", "null"), "{\"NULL\":true}");
     assert_string_equal(conv("BOOLEAN", "true"), "{\"BOOL\":true}");
-    assert_string_equal(conv("BOOLEAN", "\"true\""),
-                        "ERR: attribute 'c': expected true or false for column type BOOLEAN, got a string 'true'");
+    assert_string_equal(
+        conv("BOOLEAN", "\"true\""),
+        "ERR: attribute 'c': expected true or false for column type BOOLEAN, got a string 'true'");
     assert_string_equal(conv("TINYINT", "127"), "{\"N\":\"127\"}");
     assert_string_equal(conv("TINYINT", "-128"), "{\"N\":\"-128\"}");
-    assert_string_equal(conv("TINYINT", "128"), "ERR: attribute 'c': 128 is outside the column's range -128..127");
+    assert_string_equal(conv("TINYINT", "128"),
+                        "ERR: attribute 'c': 128 is outside the column's range -128..127");
     assert_string_equal(conv("SMALLINT", "-32769"),
                         "ERR: attribute 'c': -32769 is outside the column's range -32768..32767");
     assert_string_equal(conv("INT", "\"42\""), "{\"N\":\"42\"}"); /* numeric strings are accepted */
@@ -511,8 +534,9 @@ static void test_from_plain_types(void **state)
     assert_string_equal(conv("INT", "1.5"), "ERR: attribute 'c': 1.5 is not an integer");
     assert_string_equal(conv("INT", "2.50e1"), "{\"N\":\"2.50e1\"}"); /* 25: an integer value */
     assert_string_equal(conv("INT", "-0"), "{\"N\":\"-0\"}");
-    assert_string_equal(conv("INT", "\"abc\""),
-                        "ERR: attribute 'c': expected an integer for column type INTEGER, got a string 'abc'");
+    assert_string_equal(
+        conv("INT", "\"abc\""),
+        "ERR: attribute 'c': expected an integer for column type INTEGER, got a string 'abc'");
     assert_string_equal(conv("INT", "true"),
                         "ERR: attribute 'c': expected an integer for column type INTEGER, got a boolean");
     assert_string_equal(conv("BIGINT", "9223372036854775807"), "{\"N\":\"9223372036854775807\"}");
@@ -529,10 +553,12 @@ static void test_from_plain_types(void **state)
     assert_string_equal(conv("DECIMAL", D38), "{\"N\":\"12345678901234567890123456789012345678\"}");
     assert_string_equal(conv("DOUBLE", "1.5"), "{\"N\":\"1.5\"}");
     assert_string_equal(conv("DOUBLE", "-2.5E-3"), "{\"N\":\"-2.5E-3\"}");
-    assert_string_equal(conv("DOUBLE", "\"NaN\""),
-                        "ERR: attribute 'c': 'NaN' cannot be stored in DynamoDB (no NaN or Infinity numbers)");
-    assert_string_equal(conv("REAL", "\"-Infinity\""),
-                        "ERR: attribute 'c': '-Infinity' cannot be stored in DynamoDB (no NaN or Infinity numbers)");
+    assert_string_equal(
+        conv("DOUBLE", "\"NaN\""),
+        "ERR: attribute 'c': 'NaN' cannot be stored in DynamoDB (no NaN or Infinity numbers)");
+    assert_string_equal(
+        conv("REAL", "\"-Infinity\""),
+        "ERR: attribute 'c': '-Infinity' cannot be stored in DynamoDB (no NaN or Infinity numbers)");
     assert_non_null(strstr(conv("DOUBLE", "1e308"), "too large for DynamoDB"));
     assert_non_null(strstr(conv("DOUBLE", "5e-324"), "too small in magnitude"));
     assert_string_equal(conv("VARCHAR(3)", "\"x\""), "{\"S\":\"x\"}");
@@ -545,7 +571,8 @@ static void test_from_plain_types(void **state)
     assert_string_equal(conv("DATE", "-1"), "{\"S\":\"1969-12-31\"}");
     assert_string_equal(conv("TIME", "\"12:34:56.789\""), "{\"S\":\"12:34:56.789\"}");
     assert_non_null(strstr(conv("TIME", "\"25:00:00\""), "expected a time"));
-    assert_string_equal(conv("TIMESTAMP", "\"2024-01-02T03:04:05.123Z\""), "{\"S\":\"2024-01-02T03:04:05.123Z\"}");
+    assert_string_equal(conv("TIMESTAMP", "\"2024-01-02T03:04:05.123Z\""),
+                        "{\"S\":\"2024-01-02T03:04:05.123Z\"}");
     assert_string_equal(conv("TIMESTAMP(3)", "\"2024-01-02 03:04:05\""), "{\"S\":\"2024-01-02 03:04:05\"}");
     assert_string_equal(conv("TIMESTAMP WITH TIME ZONE", "\"2024-01-02T03:04:05+05:30\""),
                         "{\"S\":\"2024-01-02T03:04:05+05:30\"}");
@@ -554,10 +581,13 @@ static void test_from_plain_types(void **state)
                         "{\"S\":\"123e4567-e89b-12d3-a456-426614174000\"}");
     assert_non_null(strstr(conv("UUID", "\"123e4567e89b12d3a456426614174000\""), "expected a UUID"));
     assert_string_equal(conv("VARBINARY", "\"AAEC\""), "{\"B\":\"AAEC\"}");
-    assert_string_equal(conv("BYTES", "\"abc\""),
-                        "ERR: attribute 'c': 'abc' is not valid base64 (standard alphabet, padded) for a VARBINARY column");
-    assert_string_equal(conv("ARRAY<INT>", "[1,\"a\",null]"), "{\"L\":[{\"N\":\"1\"},{\"S\":\"a\"},{\"NULL\":true}]}");
-    assert_non_null(strstr(conv("ARRAY<INT>", "{}"), "expected an array for column type ARRAY, got an object"));
+    assert_string_equal(
+        conv("BYTES", "\"abc\""),
+        "ERR: attribute 'c': 'abc' is not valid base64 (standard alphabet, padded) for a VARBINARY column");
+    assert_string_equal(conv("ARRAY<INT>", "[1,\"a\",null]"),
+                        "{\"L\":[{\"N\":\"1\"},{\"S\":\"a\"},{\"NULL\":true}]}");
+    assert_non_null(
+        strstr(conv("ARRAY<INT>", "{}"), "expected an array for column type ARRAY, got an object"));
     assert_string_equal(conv("MAP<VARCHAR,INT>", "{\"a\":1}"), "{\"M\":{\"a\":{\"N\":\"1\"}}}");
     assert_string_equal(conv("ROW<a INT>", "{\"a\":{\"b\":[true]}}"),
                         "{\"M\":{\"a\":{\"M\":{\"b\":{\"L\":[{\"BOOL\":true}]}}}}}");
@@ -565,16 +595,18 @@ static void test_from_plain_types(void **state)
     assert_string_equal(conv("STRING SET", "[\"a\",\"b\"]"), "{\"SS\":[\"a\",\"b\"]}");
     assert_string_equal(conv("NUMBER SET", "[1,\"2.5\"]"), "{\"NS\":[\"1\",\"2.5\"]}");
     assert_string_equal(conv("BINARY SET", "[\"AA==\"]"), "{\"BS\":[\"AA==\"]}");
-    assert_string_equal(conv("SS", "[]"), "ERR: attribute 'c': empty string set: DynamoDB does not store empty sets");
-    assert_string_equal(conv("SS", "[\"a\",\"a\"]"),
-                        "ERR: attribute 'c': string set has a duplicate member 'a' (DynamoDB sets hold unique values)");
+    assert_string_equal(conv("SS", "[]"),
+                        "ERR: attribute 'c': empty string set: DynamoDB does not store empty sets");
+    assert_string_equal(
+        conv("SS", "[\"a\",\"a\"]"),
+        "ERR: attribute 'c': string set has a duplicate member 'a' (DynamoDB sets hold unique values)");
     assert_string_equal(conv("NS", "[1,\"x\"]"), "ERR: attribute 'c': 'x' is not a valid number");
     assert_string_equal(conv("BS", "[\"!!\"]"), "ERR: attribute 'c': BS member 0 is not valid base64");
-    assert_string_equal(conv("SS", "[1]"), "ERR: attribute 'c': STRING SET member 0 must be a string, got a number");
+    assert_string_equal(conv("SS", "[1]"),
+                        "ERR: attribute 'c': STRING SET member 0 must be a string, got a number");
 }
 
-static void test_from_plain_auto(void **state)
-{
+static void test_from_plain_auto(void **state) {
     (void)state;
     assert_string_equal(conv(NULL, "\"s\""), "{\"S\":\"s\"}");
     assert_string_equal(conv(NULL, "true"), "{\"BOOL\":true}");
@@ -609,8 +641,7 @@ static const char ALL_PLAIN[] =
     "\"t\":true,\"z\":null,\"m\":{\"inner\":[1,\"x\",{}]},\"ss\":[\"a\",\"b\"],\"ns\":[1,0.5],"
     "\"bs\":[\"AA==\",\"AQ==\"]}";
 
-static void test_to_plain(void **state)
-{
+static void test_to_plain(void **state) {
     (void)state;
     char err[512];
     dp_json_doc *d = P(ALL_TYPES);
@@ -640,8 +671,7 @@ static void test_to_plain(void **state)
     dp_json_doc_free(d);
 }
 
-static void test_item_from_plain(void **state)
-{
+static void test_item_from_plain(void **state) {
     (void)state;
     dp_column cols[2];
     char err[512];
@@ -653,35 +683,29 @@ static void test_item_from_plain(void **state)
     dp_json_doc *d = P("{\"id\":\"a\",\"tags\":[\"x\",\"y\"],\"age\":\"7\",\"gone\":null,\"list\":[\"x\"]}");
     dp_json *item = dp_item_from_plain(d, dp_json_root(d), cols, 2, 1, err, sizeof err);
     assert_non_null(item);
-    assert_string_equal(W(item), "{\"id\":{\"S\":\"a\"},\"tags\":{\"SS\":[\"x\",\"y\"]},\"age\":{\"N\":\"7\"},"
-                                 "\"list\":{\"L\":[{\"S\":\"x\"}]}}");
+    assert_string_equal(W(item),
+                        "{\"id\":{\"S\":\"a\"},\"tags\":{\"SS\":[\"x\",\"y\"]},\"age\":{\"N\":\"7\"},"
+                        "\"list\":{\"L\":[{\"S\":\"x\"}]}}");
     item = dp_item_from_plain(d, dp_json_root(d), cols, 2, 0, err, sizeof err);
     assert_non_null(dp_json_get(item, "gone"));
     dp_json_doc_free(d);
     d = P("{\"id\":\"a\",\"age\":\"old\"}");
     assert_null(dp_item_from_plain(d, dp_json_root(d), cols, 2, 0, err, sizeof err));
-    assert_string_equal(err, "attribute 'age': expected an integer for column type INTEGER, got a string 'old'");
+    assert_string_equal(err,
+                        "attribute 'age': expected an integer for column type INTEGER, got a string 'old'");
     assert_null(dp_item_from_plain(d, dp_json_get(dp_json_root(d), "id"), cols, 2, 0, err, sizeof err));
     dp_json_doc_free(d);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_number_limits),
-        cmocka_unit_test(test_number_size_and_canonical),
-        cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_attr_validate_types),
-        cmocka_unit_test(test_attr_depth),
-        cmocka_unit_test(test_item_size),
-        cmocka_unit_test(test_item_too_large),
-        cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_key_string),
-        cmocka_unit_test(test_coltype_parse),
-        cmocka_unit_test(test_from_plain_types),
-        cmocka_unit_test(test_from_plain_auto),
-        cmocka_unit_test(test_to_plain),
-        cmocka_unit_test(test_item_from_plain),
+        cmocka_unit_test(test_number_limits),    cmocka_unit_test(test_number_size_and_canonical),
+        cmocka_unit_test(test_base64),           cmocka_unit_test(test_attr_validate_types),
+        cmocka_unit_test(test_attr_depth),       cmocka_unit_test(test_item_size),
+        cmocka_unit_test(test_item_too_large),   cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_key_string),       cmocka_unit_test(test_coltype_parse),
+        cmocka_unit_test(test_from_plain_types), cmocka_unit_test(test_from_plain_auto),
+        cmocka_unit_test(test_to_plain),         cmocka_unit_test(test_item_from_plain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

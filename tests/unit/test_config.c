@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "config/conf.h"
@@ -15,15 +16,13 @@
 
 static char err[1024];
 
-static void data_path(char *out, size_t n, const char *name)
-{
+static void data_path(char *out, size_t n, const char *name) {
     const char *src = getenv("DDBPIPE_SOURCE_DIR");
     assert_non_null(src); /* set by ctest */
     snprintf(out, n, "%s/tests/data/config/%s", src, name);
 }
 
-static ddbpipe_conf_t *load_data(const char *name, ddbpipe_result_t want)
-{
+static ddbpipe_conf_t *load_data(const char *name, ddbpipe_result_t want) {
     char path[1024];
     data_path(path, sizeof path, name);
     ddbpipe_conf_t *c = ddbpipe_conf_new();
@@ -35,36 +34,32 @@ static ddbpipe_conf_t *load_data(const char *name, ddbpipe_result_t want)
     return c;
 }
 
-static ddbpipe_result_t load_str(ddbpipe_conf_t *c, const char *text)
-{
+static ddbpipe_result_t load_str(ddbpipe_conf_t *c, const char *text) {
     err[0] = 0;
     return dp_conf_load_text(c, text, strlen(text), "test.yaml", err, sizeof err);
 }
 
-static ddbpipe_result_t set(ddbpipe_conf_t *c, const char *k, const char *v)
-{
+static ddbpipe_result_t set(ddbpipe_conf_t *c, const char *k, const char *v) {
     err[0] = 0;
     return ddbpipe_conf_set(c, k, v, err, sizeof err);
 }
 
-#define assert_err(...)                                                                                          \
-    do {                                                                                                         \
-        const char *subs_[] = {__VA_ARGS__};                                                                     \
-        for (size_t i_ = 0; i_ < sizeof subs_ / sizeof subs_[0]; i_++)                                           \
-            if (!strstr(err, subs_[i_]))                                                                         \
-                fail_msg("error message lacks \"%s\": %s", subs_[i_], err);                                     \
+#define assert_err(...)                                                                                      \
+    do {                                                                                                     \
+        const char *subs_[] = {__VA_ARGS__};                                                                 \
+        for (size_t i_ = 0; i_ < sizeof subs_ / sizeof subs_[0]; i_++)                                       \
+            if (!strstr(err, subs_[i_]))                                                                     \
+                fail_msg("error message lacks \"%s\": %s", subs_[i_], err);                                  \
     } while (0)
 
-static int has_notice(const ddbpipe_conf_t *c, const char *sub)
-{
+static int has_notice(const ddbpipe_conf_t *c, const char *sub) {
     for (size_t i = 0; i < dp_conf_notice_count(c); i++)
         if (strstr(dp_conf_notice_at(c, i), sub))
             return 1;
     return 0;
 }
 
-static void clear_env(void)
-{
+static void clear_env(void) {
     unsetenv("AWS_REGION");
     unsetenv("AWS_DEFAULT_REGION");
     unsetenv("AWS_ENDPOINT_URL");
@@ -72,20 +67,62 @@ static void clear_env(void)
     unsetenv("AWS_PROFILE");
 }
 
-static void test_table_sane(void **state)
-{
+static void test_table_sane(void **state) {
     (void)state;
-    static const char *required[] = {
-        "table", "region", "endpoint_url", "streams_endpoint_url", "aws_access_key_id", "aws_secret_access_key",
-        "aws_session_token", "profile", "credentials_provider", "role_arn", "role_session_name", "external_id",
-        "web_identity_token_file", "trust_all_certificates", "ca_file", "connect_timeout_ms", "request_timeout_ms",
-        "retry_mode", "log_level", "partition_key", "partition_key_type", "sort_key", "sort_key_type", "key",
-        "billing_mode", "read_capacity", "write_capacity", "stream_view_type", "write_mode", "batch_size",
-        "max_buffer_size_bytes", "max_buffered_records", "flush_interval_ms", "max_concurrent_requests", "threads",
-        "max_retries", "fail_on_error", "ignore_nulls", "update_mode", "document_attribute", "columns",
-        "dedup_keys", "condition_expression", "delete_condition_expression", "expression_attribute_names",
-        "expression_attribute_values", "metrics_address", "create_table_if_missing", "stream_arn", "segments",
-        "discovery_interval_ms", "poll_idle_ms", "poll_busy_ms", "on_trimmed_data"};
+    static const char *required[] = {"table",
+                                     "region",
+                                     "endpoint_url",
+                                     "streams_endpoint_url",
+                                     "aws_access_key_id",
+                                     "aws_secret_access_key",
+                                     "aws_session_token",
+                                     "profile",
+                                     "credentials_provider",
+                                     "role_arn",
+                                     "role_session_name",
+                                     "external_id",
+                                     "web_identity_token_file",
+                                     "trust_all_certificates",
+                                     "ca_file",
+                                     "connect_timeout_ms",
+                                     "request_timeout_ms",
+                                     "retry_mode",
+                                     "log_level",
+                                     "partition_key",
+                                     "partition_key_type",
+                                     "sort_key",
+                                     "sort_key_type",
+                                     "key",
+                                     "billing_mode",
+                                     "read_capacity",
+                                     "write_capacity",
+                                     "stream_view_type",
+                                     "write_mode",
+                                     "batch_size",
+                                     "max_buffer_size_bytes",
+                                     "max_buffered_records",
+                                     "flush_interval_ms",
+                                     "max_concurrent_requests",
+                                     "threads",
+                                     "max_retries",
+                                     "fail_on_error",
+                                     "ignore_nulls",
+                                     "update_mode",
+                                     "document_attribute",
+                                     "columns",
+                                     "dedup_keys",
+                                     "condition_expression",
+                                     "delete_condition_expression",
+                                     "expression_attribute_names",
+                                     "expression_attribute_values",
+                                     "metrics_address",
+                                     "create_table_if_missing",
+                                     "stream_arn",
+                                     "segments",
+                                     "discovery_interval_ms",
+                                     "poll_idle_ms",
+                                     "poll_busy_ms",
+                                     "on_trimmed_data"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
         int idx = dp_prop_find(required[i]);
         if (idx < 0)
@@ -111,8 +148,7 @@ static void test_table_sane(void **state)
     assert_null(ddbpipe_conf_prop_at(ddbpipe_conf_prop_count()));
 }
 
-static void test_defaults(void **state)
-{
+static void test_defaults(void **state) {
     (void)state;
     clear_env();
     ddbpipe_conf_t *c = ddbpipe_conf_new();
@@ -144,8 +180,7 @@ static void test_defaults(void **state)
     ddbpipe_conf_destroy(NULL);
 }
 
-static void test_set_normalizes(void **state)
-{
+static void test_set_normalizes(void **state) {
     (void)state;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
     assert_int_equal(set(c, "fail_on_error", "yes"), DDBPIPE_OK);
@@ -197,8 +232,7 @@ static void test_set_normalizes(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_unknown_key_suggestion(void **state)
-{
+static void test_unknown_key_suggestion(void **state) {
     (void)state;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
     assert_int_equal(set(c, "batchsize", "10"), DDBPIPE_ERR_CONFIG);
@@ -210,12 +244,12 @@ static void test_unknown_key_suggestion(void **state)
     assert_null(strstr(err, "did you mean"));
     /* in a file: location first */
     assert_int_equal(load_str(c, "table: items\nmax_retires: 3\n"), DDBPIPE_ERR_CONFIG);
-    assert_string_equal(err, "test.yaml:2: unknown configuration key 'max_retires' (did you mean 'max_retries'?)");
+    assert_string_equal(err,
+                        "test.yaml:2: unknown configuration key 'max_retires' (did you mean 'max_retries'?)");
     ddbpipe_conf_destroy(c);
 }
 
-static void test_range_type_enum(void **state)
-{
+static void test_range_type_enum(void **state) {
     (void)state;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
     assert_int_equal(set(c, "threads", "65"), DDBPIPE_ERR_CONFIG);
@@ -247,8 +281,7 @@ static void test_range_type_enum(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_validate(void **state)
-{
+static void test_validate(void **state) {
     (void)state;
     clear_env();
     ddbpipe_conf_t *c = ddbpipe_conf_new();
@@ -286,8 +319,9 @@ static void test_validate(void **state)
     /* batch size per mode */
     set(c, "batch_size", "50");
     assert_int_equal(ddbpipe_conf_validate(c, "sink", err, sizeof err), DDBPIPE_ERR_CONFIG);
-    assert_string_equal(err, "batch_size 50 is out of range for write_mode batch: allowed 1..25 (the DynamoDB "
-                             "BatchWriteItem limit)");
+    assert_string_equal(err,
+                        "batch_size 50 is out of range for write_mode batch: allowed 1..25 (the DynamoDB "
+                        "BatchWriteItem limit)");
     set(c, "write_mode", "transactional");
     assert_int_equal(ddbpipe_conf_validate(c, "sink", err, sizeof err), DDBPIPE_OK);
     set(c, "batch_size", "100");
@@ -318,8 +352,7 @@ static void test_validate(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_env_fallbacks(void **state)
-{
+static void test_env_fallbacks(void **state) {
     (void)state;
     clear_env();
     ddbpipe_conf_t *c = ddbpipe_conf_new();
@@ -344,8 +377,7 @@ static void test_env_fallbacks(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_set_overrides_file(void **state)
-{
+static void test_set_overrides_file(void **state) {
     (void)state;
     ddbpipe_conf_t *c = load_data("feldera_config.json", DDBPIPE_OK);
     assert_string_equal(ddbpipe_conf_get(c, "region"), "us-east-1");
@@ -356,8 +388,7 @@ static void test_set_overrides_file(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_secret_never_in_errors(void **state)
-{
+static void test_secret_never_in_errors(void **state) {
     (void)state;
     const char *secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRET";
     ddbpipe_conf_t *c = ddbpipe_conf_new();
@@ -372,8 +403,10 @@ static void test_secret_never_in_errors(void **state)
     assert_int_equal(load_str(c, text), DDBPIPE_ERR_CONFIG);
     assert_null(strstr(err, secret));
     /* Estuary alias, missing partner key */
-    snprintf(text, sizeof text, "{\"awsSecretAccessKey\": \"%s\", \"region\": \"us-east-1\", \"bindings\": "
-                                "[{\"resource\": {\"table\": \"items\"}}]}", secret);
+    snprintf(text, sizeof text,
+             "{\"awsSecretAccessKey\": \"%s\", \"region\": \"us-east-1\", \"bindings\": "
+             "[{\"resource\": {\"table\": \"items\"}}]}",
+             secret);
     assert_int_equal(load_str(c, text), DDBPIPE_OK);
     assert_int_equal(ddbpipe_conf_validate(c, "sink", err, sizeof err), DDBPIPE_ERR_CONFIG);
     assert_null(strstr(err, secret));
@@ -381,8 +414,10 @@ static void test_secret_never_in_errors(void **state)
     assert_int_equal(set(c, "aws_secret", secret), DDBPIPE_ERR_CONFIG);
     assert_null(strstr(err, secret));
     /* Flink SQL with the secret and a bad option */
-    snprintf(text, sizeof text, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='items',"
-                                "'aws.credentials.basic.secretkey'='%s','sink.batch.max-size'='x');", secret);
+    snprintf(text, sizeof text,
+             "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='items',"
+             "'aws.credentials.basic.secretkey'='%s','sink.batch.max-size'='x');",
+             secret);
     assert_int_equal(load_str(c, text), DDBPIPE_ERR_CONFIG);
     assert_err("sink.batch.max-size");
     assert_null(strstr(err, secret));
@@ -391,21 +426,21 @@ static void test_secret_never_in_errors(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_yaml_shapes(void **state)
-{
+static void test_yaml_shapes(void **state) {
     (void)state;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
-    assert_int_equal(load_str(c, "# canonical, nested\n"
-                                 "table: items\n"
-                                 "aws:\n  region: eu-west-1\n  endpoint: http://localhost:8000\n"
-                                 "key: [id, ts]\n"
-                                 "columns:\n  id: BIGINT\n  ts: TIMESTAMP(3)\n  tags: ARRAY<STRING>\n"
-                                 "dedup_keys:\n  - id\n  - ts\n"
-                                 "max_retries: null\n"
-                                 "fail_on_error: yes\n"
-                                 "write_mode: transactional\n"
-                                 "condition_expression: attribute_not_exists(id)\n"
-                                 "expression_attribute_values:\n  \":v\": {N: \"5\"}\n  \":b\": {BOOL: true}\n"),
+    assert_int_equal(load_str(c,
+                              "# canonical, nested\n"
+                              "table: items\n"
+                              "aws:\n  region: eu-west-1\n  endpoint: http://localhost:8000\n"
+                              "key: [id, ts]\n"
+                              "columns:\n  id: BIGINT\n  ts: TIMESTAMP(3)\n  tags: ARRAY<STRING>\n"
+                              "dedup_keys:\n  - id\n  - ts\n"
+                              "max_retries: null\n"
+                              "fail_on_error: yes\n"
+                              "write_mode: transactional\n"
+                              "condition_expression: attribute_not_exists(id)\n"
+                              "expression_attribute_values:\n  \":v\": {N: \"5\"}\n  \":b\": {BOOL: true}\n"),
                      DDBPIPE_OK);
     assert_string_equal(ddbpipe_conf_get(c, "region"), "eu-west-1");
     assert_string_equal(ddbpipe_conf_get(c, "endpoint_url"), "http://localhost:8000");
@@ -469,8 +504,7 @@ static void test_yaml_shapes(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_feldera_seed_config(void **state)
-{
+static void test_feldera_seed_config(void **state) {
     (void)state;
     ddbpipe_conf_t *c = load_data("feldera_config.json", DDBPIPE_OK);
     assert_string_equal(ddbpipe_conf_get(c, "table"), "feldera_out");
@@ -498,18 +532,18 @@ static void test_feldera_seed_config(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_feldera_all_options(void **state)
-{
+static void test_feldera_all_options(void **state) {
     (void)state;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
-    assert_int_equal(load_str(c, "{\"transport\": {\"name\": \"dynamodb_output\", \"config\": {"
-                                 "\"table\": \"feldera_out\", \"region\": \"us-east-1\", "
-                                 "\"endpoint_url\": \"http://127.0.0.1:8000\", \"aws_access_key_id\": \"AKIDEXAMPLE\", "
-                                 "\"aws_secret_access_key\": \"s3cr3t\", \"write_mode\": \"transactional\", "
-                                 "\"batch_size\": 100, \"max_buffer_size_bytes\": 2097152, "
-                                 "\"max_concurrent_requests\": 128, \"threads\": 4, \"max_retries\": null}}, "
-                                 "\"index\": \"v1_idx\", \"max_queued_records\": 1000000}"),
-                     DDBPIPE_OK);
+    assert_int_equal(
+        load_str(c, "{\"transport\": {\"name\": \"dynamodb_output\", \"config\": {"
+                    "\"table\": \"feldera_out\", \"region\": \"us-east-1\", "
+                    "\"endpoint_url\": \"http://127.0.0.1:8000\", \"aws_access_key_id\": \"AKIDEXAMPLE\", "
+                    "\"aws_secret_access_key\": \"s3cr3t\", \"write_mode\": \"transactional\", "
+                    "\"batch_size\": 100, \"max_buffer_size_bytes\": 2097152, "
+                    "\"max_concurrent_requests\": 128, \"threads\": 4, \"max_retries\": null}}, "
+                    "\"index\": \"v1_idx\", \"max_queued_records\": 1000000}"),
+        DDBPIPE_OK);
     assert_int_equal(dp_conf_int(c, "batch_size", 0), 100);
     assert_int_equal(dp_conf_int(c, "max_buffer_size_bytes", 0), 2097152);
     assert_int_equal(dp_conf_int(c, "max_concurrent_requests", 0), 128);
@@ -521,8 +555,9 @@ static void test_feldera_all_options(void **state)
 
     /* Feldera's own checks */
     c = ddbpipe_conf_new();
-    assert_int_equal(load_str(c, "{\"table\": \"feldera_out\", \"write_mode\": \"batch\", \"batch_size\": 100}"),
-                     DDBPIPE_OK);
+    assert_int_equal(
+        load_str(c, "{\"table\": \"feldera_out\", \"write_mode\": \"batch\", \"batch_size\": 100}"),
+        DDBPIPE_OK);
     assert_int_equal(ddbpipe_conf_validate(c, "sink", err, sizeof err), DDBPIPE_ERR_CONFIG);
     assert_err("batch_size 100", "1..25");
     ddbpipe_conf_destroy(c);
@@ -532,8 +567,7 @@ static void test_feldera_all_options(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_estuary_seed(void **state)
-{
+static void test_estuary_seed(void **state) {
     (void)state;
     setenv("TABLE_NAME", "flow_items", 1);
     ddbpipe_conf_t *c = load_data("estuary_catalog.yaml", DDBPIPE_OK);
@@ -559,26 +593,26 @@ static void test_estuary_seed(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_estuary_rules(void **state)
-{
+static void test_estuary_rules(void **state) {
     (void)state;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
-    assert_int_equal(load_str(c, "awsAccessKeyId: AKID\nawsSecretAccessKey: shh\nregion: us-east-1\n"
-                                 "advanced:\n  endpoint: http://localhost:8000\n"
-                                 "bindings:\n  - resource:\n      table: events\n      delta_updates: true\n"),
+    assert_int_equal(load_str(c,
+                              "awsAccessKeyId: AKID\nawsSecretAccessKey: shh\nregion: us-east-1\n"
+                              "advanced:\n  endpoint: http://localhost:8000\n"
+                              "bindings:\n  - resource:\n      table: events\n      delta_updates: true\n"),
                      DDBPIPE_OK);
     assert_string_equal(ddbpipe_conf_get(c, "endpoint_url"), "http://localhost:8000");
     assert_string_equal(ddbpipe_conf_get(c, "update_mode"), "put");
     assert_string_equal(ddbpipe_conf_get(c, "table"), "events");
     ddbpipe_conf_destroy(c);
 
-#define CATALOG(extra)                                                                                            \
-    "collections:\n  acme/orders:\n    key: [/customer, /order_id" extra "]\n"                                 \
-        "materializations:\n  acme/to-ddb:\n    endpoint:\n      connector:\n"                                     \
-        "        image: ghcr.io/estuary/materialize-dynamodb:dev\n"                                                \
-        "        config: {awsAccessKeyId: a, awsSecretAccessKey: b, region: us-east-1}\n"                        \
-        "    bindings:\n      - resource: {table: orders}\n        source: acme/orders\n"                          \
-        "        fields: {recommended: true}\n"
+#define CATALOG(extra)                                                                                       \
+    "collections:\n  acme/orders:\n    key: [/customer, /order_id" extra "]\n"                               \
+    "materializations:\n  acme/to-ddb:\n    endpoint:\n      connector:\n"                                   \
+    "        image: ghcr.io/estuary/materialize-dynamodb:dev\n"                                              \
+    "        config: {awsAccessKeyId: a, awsSecretAccessKey: b, region: us-east-1}\n"                        \
+    "    bindings:\n      - resource: {table: orders}\n        source: acme/orders\n"                        \
+    "        fields: {recommended: true}\n"
     const char *text = CATALOG("");
     c = ddbpipe_conf_new();
     assert_int_equal(load_str(c, text), DDBPIPE_OK);
@@ -607,8 +641,7 @@ static void test_estuary_rules(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_sane),
         cmocka_unit_test(test_defaults),

@@ -7,14 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "common/buf.h"
 #include "common/util.h"
 #include "config/conf.h"
 
-static void test_doc_up_to_date(void **state)
-{
+static void test_doc_up_to_date(void **state) {
     (void)state;
     char path[1024];
     const char *src = getenv("DDBPIPE_SOURCE_DIR");
@@ -28,8 +28,9 @@ static void test_doc_up_to_date(void **state)
     dp_buf_init(&want, 0);
     assert_int_equal(dp_conf_doc_markdown(&want), DDBPIPE_OK);
     if (len != want.len || memcmp(have, want.data, len) != 0)
-        fail_msg("%s is out of date with src/config/props.c: run build/gen_config_doc > docs/configuration.md",
-                 path);
+        fail_msg(
+            "%s is out of date with src/config/props.c: run build/gen_config_doc > docs/configuration.md",
+            path);
     /* every property is documented */
     for (size_t i = 0; i < ddbpipe_conf_prop_count(); i++) {
         char needle[128];
@@ -41,8 +42,7 @@ static void test_doc_up_to_date(void **state)
     dp_buf_free(&want);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_doc_up_to_date)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "config/conf.h"
@@ -14,16 +15,15 @@
 
 static char err[1024];
 
-#define assert_err(...)                                                                                          \
-    do {                                                                                                         \
-        const char *subs_[] = {__VA_ARGS__};                                                                     \
-        for (size_t i_ = 0; i_ < sizeof subs_ / sizeof subs_[0]; i_++)                                           \
-            if (!strstr(err, subs_[i_]))                                                                         \
-                fail_msg("error message lacks \"%s\": %s", subs_[i_], err);                                     \
+#define assert_err(...)                                                                                      \
+    do {                                                                                                     \
+        const char *subs_[] = {__VA_ARGS__};                                                                 \
+        for (size_t i_ = 0; i_ < sizeof subs_ / sizeof subs_[0]; i_++)                                       \
+            if (!strstr(err, subs_[i_]))                                                                     \
+                fail_msg("error message lacks \"%s\": %s", subs_[i_], err);                                  \
     } while (0)
 
-static ddbpipe_conf_t *load_data(const char *name)
-{
+static ddbpipe_conf_t *load_data(const char *name) {
     char path[1024];
     const char *src = getenv("DDBPIPE_SOURCE_DIR");
     assert_non_null(src);
@@ -35,22 +35,19 @@ static ddbpipe_conf_t *load_data(const char *name)
     return c;
 }
 
-static ddbpipe_result_t ddl(ddbpipe_conf_t *c, const char *sql, const char *table)
-{
+static ddbpipe_result_t ddl(ddbpipe_conf_t *c, const char *sql, const char *table) {
     err[0] = 0;
     return dp_conf_load_sql_ddl(c, sql, strlen(sql), table, err, sizeof err);
 }
 
-static int has_notice(const ddbpipe_conf_t *c, const char *sub)
-{
+static int has_notice(const ddbpipe_conf_t *c, const char *sub) {
     for (size_t i = 0; i < dp_conf_notice_count(c); i++)
         if (strstr(dp_conf_notice_at(c, i), sub))
             return 1;
     return 0;
 }
 
-static void test_seed_002_ddl(void **state)
-{
+static void test_seed_002_ddl(void **state) {
     (void)state;
     ddbpipe_conf_t *c = load_data("flink_user_behavior.sql");
     assert_string_equal(ddbpipe_conf_get(c, "table"), "user_behavior");
@@ -71,41 +68,39 @@ static void test_seed_002_ddl(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static const char *full_ddl =
-    "-- every Flink option\n"
-    "CREATE TABLE IF NOT EXISTS cat.db.`Orders` (\n"
-    "  `user_id` BIGINT NOT NULL,\n"
-    "  item_id VARBINARY(16) NOT NULL COMMENT 'raw id',\n"
-    "  price DECIMAL(38, 10),\n"
-    "  tags ARRAY<STRING>,\n"
-    "  attrs ROW<a INT NOT NULL, b MAP<STRING, INT>>,\n"
-    "  ts TIMESTAMP(3) WITH LOCAL TIME ZONE,\n"
-    "  total AS price * 2,\n"
-    "  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND,\n"
-    "  CONSTRAINT pk PRIMARY KEY (user_id, item_id) NOT ENFORCED\n"
-    ") COMMENT 'orders' PARTITIONED BY (item_id, user_id)\n"
-    "WITH (\n"
-    "  'connector' = 'dynamodb',\n"
-    "  'table-name' = 'orders',\n"
-    "  'aws.region' = 'eu-west-1',\n"
-    "  'aws.endpoint' = 'http://localhost:8000',\n"
-    "  'aws.trust.all.certificates' = 'true',\n"
-    "  'aws.credentials.provider' = 'BASIC',\n"
-    "  'aws.credentials.basic.accesskeyid' = 'AKIDEXAMPLE',\n"
-    "  'aws.credentials.basic.secretkey' = 'it''s secret',\n"
-    "  'sink.batch.max-size' = '20',\n"
-    "  'sink.requests.max-inflight' = '40',\n"
-    "  'sink.requests.max-buffered' = '5000',\n"
-    "  'sink.flush-buffer.timeout' = '2000',\n"
-    "  'sink.fail-on-error' = 'true',\n"
-    "  'sink.ignore-nulls' = 'true',\n"
-    "  'sink.http-client.max-concurrency' = '10000',\n"
-    "  'sink.http-client.read-timeout' = '360000'\n"
-    ");\n"
-    "INSERT INTO Orders SELECT * FROM STDIN;\n";
+static const char *full_ddl = "-- every Flink option\n"
+                              "CREATE TABLE IF NOT EXISTS cat.db.`Orders` (\n"
+                              "  `user_id` BIGINT NOT NULL,\n"
+                              "  item_id VARBINARY(16) NOT NULL COMMENT 'raw id',\n"
+                              "  price DECIMAL(38, 10),\n"
+                              "  tags ARRAY<STRING>,\n"
+                              "  attrs ROW<a INT NOT NULL, b MAP<STRING, INT>>,\n"
+                              "  ts TIMESTAMP(3) WITH LOCAL TIME ZONE,\n"
+                              "  total AS price * 2,\n"
+                              "  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND,\n"
+                              "  CONSTRAINT pk PRIMARY KEY (user_id, item_id) NOT ENFORCED\n"
+                              ") COMMENT 'orders' PARTITIONED BY (item_id, user_id)\n"
+                              "WITH (\n"
+                              "  'connector' = 'dynamodb',\n"
+                              "  'table-name' = 'orders',\n"
+                              "  'aws.region' = 'eu-west-1',\n"
+                              "  'aws.endpoint' = 'http://localhost:8000',\n"
+                              "  'aws.trust.all.certificates' = 'true',\n"
+                              "  'aws.credentials.provider' = 'BASIC',\n"
+                              "  'aws.credentials.basic.accesskeyid' = 'AKIDEXAMPLE',\n"
+                              "  'aws.credentials.basic.secretkey' = 'it''s secret',\n"
+                              "  'sink.batch.max-size' = '20',\n"
+                              "  'sink.requests.max-inflight' = '40',\n"
+                              "  'sink.requests.max-buffered' = '5000',\n"
+                              "  'sink.flush-buffer.timeout' = '2000',\n"
+                              "  'sink.fail-on-error' = 'true',\n"
+                              "  'sink.ignore-nulls' = 'true',\n"
+                              "  'sink.http-client.max-concurrency' = '10000',\n"
+                              "  'sink.http-client.read-timeout' = '360000'\n"
+                              ");\n"
+                              "INSERT INTO Orders SELECT * FROM STDIN;\n";
 
-static void test_full_flink_ddl(void **state)
-{
+static void test_full_flink_ddl(void **state) {
     (void)state;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
     assert_int_equal(ddl(c, full_ddl, NULL), DDBPIPE_OK);
@@ -130,17 +125,17 @@ static void test_full_flink_ddl(void **state)
     assert_string_equal(ddbpipe_conf_get(c, "partition_key_type"), "N");
     assert_string_equal(ddbpipe_conf_get(c, "sort_key"), "item_id");
     assert_string_equal(ddbpipe_conf_get(c, "sort_key_type"), "B");
-    assert_string_equal(ddbpipe_conf_get(c, "columns"),
-                        "user_id BIGINT, item_id VARBINARY(16), price DECIMAL(38, 10), tags ARRAY<STRING>, "
-                        "attrs ROW<a INT NOT NULL, b MAP<STRING, INT>>, ts TIMESTAMP(3) WITH LOCAL TIME ZONE");
+    assert_string_equal(
+        ddbpipe_conf_get(c, "columns"),
+        "user_id BIGINT, item_id VARBINARY(16), price DECIMAL(38, 10), tags ARRAY<STRING>, "
+        "attrs ROW<a INT NOT NULL, b MAP<STRING, INT>>, ts TIMESTAMP(3) WITH LOCAL TIME ZONE");
     assert_string_equal(ddbpipe_conf_get(c, "dedup_keys"), "item_id,user_id");
     assert_false(has_notice(c, "not the full primary key")); /* same set, other order */
     assert_int_equal(ddbpipe_conf_validate(c, "sink", err, sizeof err), DDBPIPE_OK);
     ddbpipe_conf_destroy(c);
 }
 
-static void test_key_types(void **state)
-{
+static void test_key_types(void **state) {
     (void)state;
     assert_int_equal(dp_sql_type_key_type("BIGINT"), 'N');
     assert_int_equal(dp_sql_type_key_type("decimal(10,2)"), 'N');
@@ -151,52 +146,65 @@ static void test_key_types(void **state)
     assert_int_equal(dp_sql_type_key_type("TIMESTAMP(3)"), 'S');
     assert_int_equal(dp_sql_type_key_type("INTERVAL"), 'S');
     ddbpipe_conf_t *c = ddbpipe_conf_new();
-    assert_int_equal(ddl(c, "CREATE TABLE t (id STRING PRIMARY KEY NOT ENFORCED, v INT) WITH ("
-                            "'connector'='dynamodb','table-name'='tbl')", NULL), DDBPIPE_OK);
+    assert_int_equal(ddl(c,
+                         "CREATE TABLE t (id STRING PRIMARY KEY NOT ENFORCED, v INT) WITH ("
+                         "'connector'='dynamodb','table-name'='tbl')",
+                         NULL),
+                     DDBPIPE_OK);
     assert_string_equal(ddbpipe_conf_get(c, "partition_key"), "id");
     assert_string_equal(ddbpipe_conf_get(c, "partition_key_type"), "S");
     assert_null(ddbpipe_conf_get(c, "sort_key"));
     ddbpipe_conf_destroy(c);
 }
 
-static void test_ddl_errors(void **state)
-{
+static void test_ddl_errors(void **state) {
     (void)state;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
-                            "'aws.credentials.provider'='CUSTOM',"
-                            "'aws.credentials.custom.class'='org.acme.Creds')", NULL),
+    assert_int_equal(ddl(c,
+                         "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
+                         "'aws.credentials.provider'='CUSTOM',"
+                         "'aws.credentials.custom.class'='org.acme.Creds')",
+                         NULL),
                      DDBPIPE_ERR_CONFIG);
     assert_err("aws.credentials.provider", "CUSTOM", "credential_process");
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
-                            "'aws.credentials.custom.class'='org.acme.Creds')", NULL),
+    assert_int_equal(ddl(c,
+                         "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
+                         "'aws.credentials.custom.class'='org.acme.Creds')",
+                         NULL),
                      DDBPIPE_ERR_CONFIG);
     assert_err("aws.credentials.custom.class", "credential_process");
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
-                            "'aws.credentials.provider'='SYS_PROP')", NULL),
+    assert_int_equal(ddl(c,
+                         "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
+                         "'aws.credentials.provider'='SYS_PROP')",
+                         NULL),
                      DDBPIPE_ERR_CONFIG);
     assert_err("SYS_PROP", "Java system properties", "AWS_ACCESS_KEY_ID", "environment");
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT, b INT, d INT, PRIMARY KEY (a, b, d) NOT ENFORCED) WITH "
-                            "('connector'='dynamodb','table-name'='tbl')", NULL),
+    assert_int_equal(ddl(c,
+                         "CREATE TABLE t (a INT, b INT, d INT, PRIMARY KEY (a, b, d) NOT ENFORCED) WITH "
+                         "('connector'='dynamodb','table-name'='tbl')",
+                         NULL),
                      DDBPIPE_ERR_CONFIG);
     assert_err("PRIMARY KEY has 3 columns", "at most 2");
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT, PRIMARY KEY (z) NOT ENFORCED) WITH "
-                            "('connector'='dynamodb','table-name'='tbl')", NULL),
+    assert_int_equal(ddl(c,
+                         "CREATE TABLE t (a INT, PRIMARY KEY (z) NOT ENFORCED) WITH "
+                         "('connector'='dynamodb','table-name'='tbl')",
+                         NULL),
                      DDBPIPE_ERR_CONFIG);
     assert_err("'z' is not a column");
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','sink.batch.max-sise'='5')",
-                         NULL),
-                     DDBPIPE_ERR_CONFIG);
+    assert_int_equal(
+        ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','sink.batch.max-sise'='5')", NULL),
+        DDBPIPE_ERR_CONFIG);
     assert_err("unknown configuration key 'sink.batch.max-sise' (did you mean 'sink.batch.max-size'?)");
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','sink.batch.max-size'='500')",
-                         NULL),
-                     DDBPIPE_ERR_CONFIG);
+    assert_int_equal(
+        ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','sink.batch.max-size'='500')", NULL),
+        DDBPIPE_ERR_CONFIG);
     assert_err("'500'", "sink.batch.max-size", "out of range");
     assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='kafka')", NULL), DDBPIPE_ERR_CONFIG);
     assert_err("no CREATE TABLE with 'connector' = 'dynamodb'");
     assert_int_equal(ddl(c, "CREATE TABLE t (a INT\n  WITH", NULL), DDBPIPE_ERR_PARSE);
     assert_err("line 2, column");
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector' = 'dynamodb)", NULL), DDBPIPE_ERR_PARSE);
+    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector' = 'dynamodb)", NULL),
+                     DDBPIPE_ERR_PARSE);
     assert_err("unterminated string");
     static const char *two = "CREATE TABLE a1 (x INT) WITH ('connector'='dynamodb','table-name'='ta1');\n"
                              "CREATE TABLE a2 (x INT) WITH ('connector'='dynamodb','table-name'='ta2');\n";
@@ -211,13 +219,14 @@ static void test_ddl_errors(void **state)
     ddbpipe_conf_destroy(c);
 }
 
-static void test_ddl_providers(void **state)
-{
+static void test_ddl_providers(void **state) {
     (void)state;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
-                            "'aws.credentials.provider'='PROFILE','aws.credentials.profile.name'='dev',"
-                            "'aws.credentials.profile.path'='/etc/aws/credentials')", NULL),
+    assert_int_equal(ddl(c,
+                         "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
+                         "'aws.credentials.provider'='PROFILE','aws.credentials.profile.name'='dev',"
+                         "'aws.credentials.profile.path'='/etc/aws/credentials')",
+                         NULL),
                      DDBPIPE_OK);
     assert_string_equal(ddbpipe_conf_get(c, "credentials_provider"), "profile");
     assert_string_equal(ddbpipe_conf_get(c, "profile"), "dev");
@@ -225,17 +234,21 @@ static void test_ddl_providers(void **state)
     ddbpipe_conf_destroy(c);
 
     c = ddbpipe_conf_new();
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
-                            "'aws.credentials.provider'='ASSUME_ROLE')", NULL),
+    assert_int_equal(ddl(c,
+                         "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
+                         "'aws.credentials.provider'='ASSUME_ROLE')",
+                         NULL),
                      DDBPIPE_OK);
     assert_true(dp_conf_assume_role(c));
     assert_int_equal(ddbpipe_conf_validate(c, "sink", err, sizeof err), DDBPIPE_ERR_CONFIG);
     assert_err("ASSUME_ROLE", "role_arn");
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
-                            "'aws.credentials.provider'='ASSUME_ROLE',"
-                            "'aws.credentials.role.arn'='arn:aws:iam::123456789012:role/x',"
-                            "'aws.credentials.role.sessionName'='s1','aws.credentials.role.externalId'='e1',"
-                            "'aws.credentials.role.provider'='ENV_VAR')", NULL),
+    assert_int_equal(ddl(c,
+                         "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
+                         "'aws.credentials.provider'='ASSUME_ROLE',"
+                         "'aws.credentials.role.arn'='arn:aws:iam::123456789012:role/x',"
+                         "'aws.credentials.role.sessionName'='s1','aws.credentials.role.externalId'='e1',"
+                         "'aws.credentials.role.provider'='ENV_VAR')",
+                         NULL),
                      DDBPIPE_OK);
     assert_string_equal(ddbpipe_conf_get(c, "role_arn"), "arn:aws:iam::123456789012:role/x");
     assert_string_equal(ddbpipe_conf_get(c, "role_session_name"), "s1");
@@ -245,18 +258,19 @@ static void test_ddl_providers(void **state)
     ddbpipe_conf_destroy(c);
 
     c = ddbpipe_conf_new();
-    assert_int_equal(ddl(c, "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
-                            "'aws.credentials.provider'='WEB_IDENTITY_TOKEN',"
-                            "'aws.credentials.webIdentityToken.file'='/var/run/token',"
-                            "'aws.credentials.role.arn'='arn:aws:iam::1:role/r')", NULL),
+    assert_int_equal(ddl(c,
+                         "CREATE TABLE t (a INT) WITH ('connector'='dynamodb','table-name'='tbl',"
+                         "'aws.credentials.provider'='WEB_IDENTITY_TOKEN',"
+                         "'aws.credentials.webIdentityToken.file'='/var/run/token',"
+                         "'aws.credentials.role.arn'='arn:aws:iam::1:role/r')",
+                         NULL),
                      DDBPIPE_OK);
     assert_string_equal(ddbpipe_conf_get(c, "credentials_provider"), "web-identity");
     assert_string_equal(ddbpipe_conf_get(c, "web_identity_token_file"), "/var/run/token");
     ddbpipe_conf_destroy(c);
 }
 
-static void test_statements(void **state)
-{
+static void test_statements(void **state) {
     (void)state;
     dp_sql_script *s = NULL;
     static const char *text =
@@ -276,8 +290,9 @@ static void test_statements(void **state)
     assert_string_equal(s->stmts[0].table, "DynamoDbTable");
     /* the CREATE span feeds the DDL loader */
     ddbpipe_conf_t *c = ddbpipe_conf_new();
-    assert_int_equal(dp_conf_load_sql_ddl(c, text + s->stmts[0].offset, s->stmts[0].length, NULL, err, sizeof err),
-                     DDBPIPE_OK);
+    assert_int_equal(
+        dp_conf_load_sql_ddl(c, text + s->stmts[0].offset, s->stmts[0].length, NULL, err, sizeof err),
+        DDBPIPE_OK);
     assert_string_equal(ddbpipe_conf_get(c, "table"), "user_behavior");
     ddbpipe_conf_destroy(c);
 
@@ -316,8 +331,7 @@ static void test_statements(void **state)
     dp_sql_script_free(NULL);
 }
 
-static void test_statement_errors(void **state)
-{
+static void test_statement_errors(void **state) {
     (void)state;
     static const struct {
         const char *sql, *want;
@@ -344,12 +358,11 @@ static void test_statement_errors(void **state)
     }
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seed_002_ddl),   cmocka_unit_test(test_full_flink_ddl),
-        cmocka_unit_test(test_key_types),      cmocka_unit_test(test_ddl_errors),
-        cmocka_unit_test(test_ddl_providers),  cmocka_unit_test(test_statements),
+        cmocka_unit_test(test_seed_002_ddl),     cmocka_unit_test(test_full_flink_ddl),
+        cmocka_unit_test(test_key_types),        cmocka_unit_test(test_ddl_errors),
+        cmocka_unit_test(test_ddl_providers),    cmocka_unit_test(test_statements),
         cmocka_unit_test(test_statement_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

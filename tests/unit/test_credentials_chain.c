@@ -21,8 +21,7 @@ typedef struct fake {
     char akid[32];
 } fake;
 
-static ddbpipe_result_t fake_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr, size_t n)
-{
+static ddbpipe_result_t fake_fetch(dp_cred_provider *p, dp_credentials *out, char *errstr, size_t n) {
     fake *f = p->impl;
     f->calls++;
     if (f->rc != DDBPIPE_OK) {
@@ -37,24 +36,22 @@ static ddbpipe_result_t fake_fetch(dp_cred_provider *p, dp_credentials *out, cha
     return DDBPIPE_OK;
 }
 
-static void fake_destroy(dp_cred_provider *p)
-{
+static void fake_destroy(dp_cred_provider *p) {
     free(p);
 }
 
 static const dp_cred_provider_vtable fake_vt = {"fake", fake_fetch, fake_destroy};
 
-static dp_cred_provider *fake_new(fake *f)
-{
+static dp_cred_provider *fake_new(fake *f) {
     dp_cred_provider *p = calloc(1, sizeof(*p));
     p->vt = &fake_vt;
     p->impl = f;
     return p;
 }
 
-static void test_not_found_moves_on_error_stops(void **state)
-{
-    fake a = {DDBPIPE_ERR_NOT_FOUND, 0, 0, "A"}, b = {DDBPIPE_ERR_TIMEOUT, 0, 0, "B"}, c = {DDBPIPE_OK, 0, 0, "C"};
+static void test_not_found_moves_on_error_stops(void **state) {
+    fake a = {DDBPIPE_ERR_NOT_FOUND, 0, 0, "A"}, b = {DDBPIPE_ERR_TIMEOUT, 0, 0, "B"},
+         c = {DDBPIPE_OK, 0, 0, "C"};
     dp_cred_provider *ps[3];
     dp_cred_chain *ch;
     dp_credentials cr;
@@ -78,8 +75,7 @@ static void test_not_found_moves_on_error_stops(void **state)
     dp_cred_chain_destroy(ch);
 }
 
-static void test_cache_refresh_window(void **state)
-{
+static void test_cache_refresh_window(void **state) {
     fake a = {DDBPIPE_OK, 2000, 0, "A"};
     dp_cred_provider *ps[1];
     dp_cred_chain *ch;
@@ -112,8 +108,7 @@ static void test_cache_refresh_window(void **state)
     dp_cred_chain_destroy(ch);
 }
 
-static void test_static_provider(void **state)
-{
+static void test_static_provider(void **state) {
     dp_cred_provider *p;
     dp_credentials cr;
     char err[256];
@@ -133,8 +128,7 @@ static void test_static_provider(void **state)
     dp_cred_provider_destroy(NULL);
 }
 
-static void test_env_provider(void **state)
-{
+static void test_env_provider(void **state) {
     dp_cred_provider *p = dp_cred_provider_env_new();
     dp_credentials cr;
     char err[256];
@@ -164,8 +158,7 @@ static void test_env_provider(void **state)
     dp_cred_provider_destroy(p);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_not_found_moves_on_error_stops),
         cmocka_unit_test(test_cache_refresh_window),

@@ -20,23 +20,22 @@ typedef struct ini_rec {
     int stop_after; /* 0: never */
 } ini_rec;
 
-static int rec_cb(const char *section, const char *key, const char *value, void *opaque)
-{
+static int rec_cb(const char *section, const char *key, const char *value, void *opaque) {
     ini_rec *r = opaque;
-    if (r->n < 32) snprintf(r->lines[r->n], sizeof(r->lines[0]), "%s|%s|%s", section, key, value);
+    if (r->n < 32)
+        snprintf(r->lines[r->n], sizeof(r->lines[0]), "%s|%s|%s", section, key, value);
     r->n++;
-    if (r->stop_after && r->n >= r->stop_after) return 1;
+    if (r->stop_after && r->n >= r->stop_after)
+        return 1;
     return 0;
 }
 
-static int ini(const char *text, ini_rec *r)
-{
+static int ini(const char *text, ini_rec *r) {
     memset(r, 0, sizeof(*r));
     return dp_ini_parse(text, strlen(text), rec_cb, r);
 }
 
-static void test_ini_sections_keys_comments(void **state)
-{
+static void test_ini_sections_keys_comments(void **state) {
     ini_rec r;
     (void)state;
     const char *text = "\xEF\xBB\xBF# comment\n"
@@ -61,8 +60,7 @@ static void test_ini_sections_keys_comments(void **state)
     assert_string_equal(r.lines[4], "profile dev|role_arn|arn:aws:iam::1:role/x");
 }
 
-static void test_ini_syntax_errors_name_the_line(void **state)
-{
+static void test_ini_syntax_errors_name_the_line(void **state) {
     ini_rec r;
     (void)state;
     assert_int_equal(ini("[a]\nk=v\nno equals sign\n", &r), 3);
@@ -78,8 +76,7 @@ static void test_ini_syntax_errors_name_the_line(void **state)
     assert_int_equal(r.n, 0);
 }
 
-static void test_ini_callback_abort(void **state)
-{
+static void test_ini_callback_abort(void **state) {
     ini_rec r;
     (void)state;
     memset(&r, 0, sizeof(r));
@@ -88,8 +85,7 @@ static void test_ini_callback_abort(void **state)
     assert_int_equal(r.n, 1);
 }
 
-static void test_ini_embedded_nul_and_len(void **state)
-{
+static void test_ini_embedded_nul_and_len(void **state) {
     ini_rec r;
     const char text[] = "[a]\nk=v\0junk\nz=1\n";
     (void)state;
@@ -102,8 +98,7 @@ static void test_ini_embedded_nul_and_len(void **state)
 
 /* ----------------------------------------------------------------- JSON */
 
-static void test_json_container_answer(void **state)
-{
+static void test_json_container_answer(void **state) {
     dp_credentials c;
     char err[256] = "";
     const char *body = "{\"AccessKeyId\":\"ASIAEXAMPLE1\",\"SecretAccessKey\":\"sek/ret+1\","
@@ -119,14 +114,14 @@ static void test_json_container_answer(void **state)
     assert_int_equal(c.secret_access_key[0], 0);
 }
 
-static void test_json_imds_answer_and_code(void **state)
-{
+static void test_json_imds_answer_and_code(void **state) {
     dp_credentials c;
     char err[256] = "";
     const char *ok = "{\"Code\":\"Success\",\"LastUpdated\":\"2030-01-01T00:00:00Z\",\"Type\":\"AWS-HMAC\","
                      "\"AccessKeyId\":\"ASIAIMDS\",\"SecretAccessKey\":\"s\",\"Token\":\"t\","
                      "\"Expiration\":\"2030-01-01T06:00:00.000+00:00\"}";
-    const char *fail = "{\"Code\":\"AssumeRoleUnauthorizedAccess\",\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}";
+    const char *fail =
+        "{\"Code\":\"AssumeRoleUnauthorizedAccess\",\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}";
     (void)state;
     assert_int_equal(dp_cred_parse_json(ok, strlen(ok), &c, err, sizeof(err)), DDBPIPE_OK);
     assert_string_equal(c.access_key_id, "ASIAIMDS");
@@ -136,8 +131,7 @@ static void test_json_imds_answer_and_code(void **state)
     assert_int_equal(c.access_key_id[0], 0);
 }
 
-static void test_json_process_answer(void **state)
-{
+static void test_json_process_answer(void **state) {
     dp_credentials c;
     char err[256] = "";
     const char *v1 = "{\"Version\":1,\"AccessKeyId\":\"AKIDPROC\",\"SecretAccessKey\":\"procsecret\","
@@ -159,8 +153,7 @@ static void test_json_process_answer(void **state)
     assert_int_equal(dp_cred_parse_json(nov, strlen(nov), &c, err, sizeof(err)), DDBPIPE_OK);
 }
 
-static void test_json_malformed(void **state)
-{
+static void test_json_malformed(void **state) {
     static const struct {
         const char *body;
         const char *needle;
@@ -173,7 +166,8 @@ static void test_json_malformed(void **state)
         {"{\"AccessKeyId\":5,\"SecretAccessKey\":\"TOPSECRET\"}", "AccessKeyId is not a string"},
         {"{\"AccessKeyId\":\"\",\"SecretAccessKey\":\"TOPSECRET\"}", "AccessKeyId is empty"},
         {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"TOPSECRET\",\"Token\":7}", "Token is not a string"},
-        {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"TOPSECRET\",\"Expiration\":\"tomorrow\"}", "Expiration"},
+        {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"TOPSECRET\",\"Expiration\":\"tomorrow\"}",
+         "Expiration"},
         /* a secret pasted where the time belongs is not quoted back */
         {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"x\",\"Expiration\":\"TOPSECRET\"}",
          "Expiration (9 characters) is not an ISO-8601 time"},
@@ -185,15 +179,15 @@ static void test_json_malformed(void **state)
         dp_credentials c;
         char err[256] = "";
         ddbpipe_result_t rc = dp_cred_parse_json(cases[i].body, strlen(cases[i].body), &c, err, sizeof(err));
-        if (rc == DDBPIPE_OK || !strstr(err, cases[i].needle)) fail_msg("case %zu: rc %d err \"%s\"", i, rc, err);
+        if (rc == DDBPIPE_OK || !strstr(err, cases[i].needle))
+            fail_msg("case %zu: rc %d err \"%s\"", i, rc, err);
         /* the secret never appears in the error */
         assert_null(strstr(err, "TOPSECRET"));
         assert_int_equal(c.secret_access_key[0], 0);
     }
 }
 
-static void test_json_field_too_long(void **state)
-{
+static void test_json_field_too_long(void **state) {
     dp_credentials c;
     char err[256] = "";
     char body[4096];
@@ -222,8 +216,7 @@ static const char *sts_ok =
     "  </AssumeRoleWithWebIdentityResult>\n"
     "</AssumeRoleWithWebIdentityResponse>\n";
 
-static void test_xml_success(void **state)
-{
+static void test_xml_success(void **state) {
     dp_credentials c;
     char err[256] = "";
     (void)state;
@@ -234,28 +227,29 @@ static void test_xml_success(void **state)
     assert_int_equal(c.expiration_s, 1893553445);
 }
 
-static void test_xml_error_document(void **state)
-{
+static void test_xml_error_document(void **state) {
     dp_credentials c;
     char err[256] = "";
-    const char *denied = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender"
-                         "</Type><Code>AccessDenied</Code><Message>Not authorized to perform "
-                         "sts:AssumeRoleWithWebIdentity</Message></Error><RequestId>r-1</RequestId>"
-                         "</ErrorResponse>";
+    const char *denied =
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender"
+        "</Type><Code>AccessDenied</Code><Message>Not authorized to perform "
+        "sts:AssumeRoleWithWebIdentity</Message></Error><RequestId>r-1</RequestId>"
+        "</ErrorResponse>";
     const char *throttle = "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message>"
                            "</Error></ErrorResponse>";
     const char *nomsg = "<ErrorResponse><Error><Code>InvalidIdentityToken</Code></Error></ErrorResponse>";
     (void)state;
     assert_int_equal(dp_cred_parse_sts_xml(denied, strlen(denied), &c, err, sizeof(err)), DDBPIPE_ERR_AUTH);
-    assert_string_equal(err, "STS error AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity");
-    assert_int_equal(dp_cred_parse_sts_xml(throttle, strlen(throttle), &c, err, sizeof(err)), DDBPIPE_ERR_SERVICE);
+    assert_string_equal(err,
+                        "STS error AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity");
+    assert_int_equal(dp_cred_parse_sts_xml(throttle, strlen(throttle), &c, err, sizeof(err)),
+                     DDBPIPE_ERR_SERVICE);
     assert_string_equal(err, "STS error Throttling: Rate exceeded");
     assert_int_equal(dp_cred_parse_sts_xml(nomsg, strlen(nomsg), &c, err, sizeof(err)), DDBPIPE_ERR_AUTH);
     assert_non_null(strstr(err, "InvalidIdentityToken"));
 }
 
-static void test_xml_malformed(void **state)
-{
+static void test_xml_malformed(void **state) {
     static const struct {
         const char *body;
         const char *needle;
@@ -290,7 +284,8 @@ static void test_xml_malformed(void **state)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         dp_credentials c;
         char err[256] = "";
-        ddbpipe_result_t rc = dp_cred_parse_sts_xml(cases[i].body, strlen(cases[i].body), &c, err, sizeof(err));
+        ddbpipe_result_t rc =
+            dp_cred_parse_sts_xml(cases[i].body, strlen(cases[i].body), &c, err, sizeof(err));
         if (rc != DDBPIPE_ERR_PARSE || !strstr(err, cases[i].needle))
             fail_msg("case %zu: rc %d err \"%s\"", i, rc, err);
         assert_null(strstr(err, "TOPSECRET"));
@@ -299,8 +294,7 @@ static void test_xml_malformed(void **state)
     }
 }
 
-static void test_xml_token_too_long(void **state)
-{
+static void test_xml_token_too_long(void **state) {
     dp_credentials c;
     char err[256] = "";
     char *body = malloc(8000);
@@ -318,8 +312,7 @@ static void test_xml_token_too_long(void **state)
     free(big);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ini_sections_keys_comments),
         cmocka_unit_test(test_ini_syntax_errors_name_the_line),

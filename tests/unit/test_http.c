@@ -29,22 +29,24 @@ typedef struct {
     char request[4096];
 } oneshot;
 
-static void *oneshot_main(void *arg)
-{
+static void *oneshot_main(void *arg) {
     oneshot *s = arg;
     int c = accept(s->fd, NULL, NULL);
-    if (c < 0) return NULL;
+    if (c < 0)
+        return NULL;
     size_t n = 0;
     while (n + 1 < sizeof(s->request)) {
         ssize_t r = read(c, s->request + n, sizeof(s->request) - 1 - n);
-        if (r <= 0) break;
+        if (r <= 0)
+            break;
         n += (size_t)r;
         s->request[n] = 0;
         char *end = strstr(s->request, "\r\n\r\n");
         if (end) {
             const char *cl = strcasestr(s->request, "Content-Length:");
             size_t want = (size_t)(end + 4 - s->request) + (cl ? (size_t)atol(cl + 15) : 0);
-            if (n >= want) break;
+            if (n >= want)
+                break;
         }
     }
     ssize_t w = write(c, s->reply, strlen(s->reply));
@@ -53,8 +55,7 @@ static void *oneshot_main(void *arg)
     return NULL;
 }
 
-static pthread_t start_oneshot(oneshot *s, const char *reply)
-{
+static pthread_t start_oneshot(oneshot *s, const char *reply) {
     struct sockaddr_in a;
     socklen_t al = sizeof(a);
     memset(&a, 0, sizeof(a));
@@ -73,8 +74,7 @@ static pthread_t start_oneshot(oneshot *s, const char *reply)
     return t;
 }
 
-static void test_defaults(void **state)
-{
+static void test_defaults(void **state) {
     (void)state;
     dp_http_options o;
     dp_http_options_init(&o);
@@ -85,8 +85,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.verify_tls, 1);
 }
 
-static void test_only_http_and_https(void **state)
-{
+static void test_only_http_and_https(void **state) {
     (void)state;
     dp_http_request req = {"file:///etc/passwd", "GET", NULL, 0, NULL, 0, 0};
     dp_http_response resp;
@@ -97,8 +96,7 @@ static void test_only_http_and_https(void **state)
     dp_http_response_free(&resp);
 }
 
-static void test_connection_refused_is_transport(void **state)
-{
+static void test_connection_refused_is_transport(void **state) {
     (void)state;
     dp_http_request req = {"http://127.0.0.1:1/", "POST", NULL, 0, "{}", 2, 0};
     dp_http_response resp;
@@ -109,8 +107,7 @@ static void test_connection_refused_is_transport(void **state)
     dp_http_response_free(&resp);
 }
 
-static void test_headers_captured_and_request_shape(void **state)
-{
+static void test_headers_captured_and_request_shape(void **state) {
     (void)state;
     oneshot s;
     pthread_t t = start_oneshot(&s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Amz-Crc32: 2745614147\r\n"
@@ -141,8 +138,7 @@ static void test_headers_captured_and_request_shape(void **state)
     dp_http_response_free(&resp);
 }
 
-static void test_body_cap(void **state)
-{
+static void test_body_cap(void **state) {
     (void)state;
     oneshot s;
     /* no Content-Length: the cap must hit while streaming */
@@ -169,8 +165,7 @@ typedef struct {
     int done;
 } chain_ctx;
 
-static void chain_done(void *opaque, dp_http_response *resp)
-{
+static void chain_done(void *opaque, dp_http_response *resp) {
     chain_ctx *c = opaque;
     assert_int_equal(resp->result, DDBPIPE_ERR_TRANSPORT);
     if (++c->done < 3) {
@@ -179,8 +174,7 @@ static void chain_done(void *opaque, dp_http_response *resp)
     }
 }
 
-static void test_submit_from_callback(void **state)
-{
+static void test_submit_from_callback(void **state) {
     (void)state;
     chain_ctx c = {dp_http_new(NULL), 0};
     assert_non_null(c.h);
@@ -188,7 +182,8 @@ static void test_submit_from_callback(void **state)
     assert_int_equal(dp_http_submit(c.h, &req, chain_done, &c), DDBPIPE_OK);
     assert_int_equal(dp_http_in_flight(c.h), 1);
     int64_t deadline = dp_now_ms() + 10000;
-    while (dp_http_in_flight(c.h) > 0 && dp_now_ms() < deadline) dp_http_run(c.h, 100);
+    while (dp_http_in_flight(c.h) > 0 && dp_now_ms() < deadline)
+        dp_http_run(c.h, 100);
     assert_int_equal(c.done, 3);
     /* nothing in flight: run returns at once */
     int64_t t0 = dp_now_ms();
@@ -197,19 +192,18 @@ static void test_submit_from_callback(void **state)
     dp_http_destroy(c.h);
 }
 
-static void never_called(void *opaque, dp_http_response *resp)
-{
+static void never_called(void *opaque, dp_http_response *resp) {
     (void)opaque;
     (void)resp;
     fail_msg("callback after destroy");
 }
 
-static void test_destroy_with_requests_in_flight(void **state)
-{
+static void test_destroy_with_requests_in_flight(void **state) {
     (void)state;
     dp_http *h = dp_http_new(NULL);
     dp_http_request req = {"http://127.0.0.1:1/", "POST", NULL, 0, "body", 4, 0};
-    for (int i = 0; i < 5; i++) assert_int_equal(dp_http_submit(h, &req, never_called, NULL), DDBPIPE_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(dp_http_submit(h, &req, never_called, NULL), DDBPIPE_OK);
     assert_int_equal(dp_http_in_flight(h), 5);
     dp_http_destroy(h);
     dp_http_destroy(NULL);
@@ -222,8 +216,7 @@ static void test_destroy_with_requests_in_flight(void **state)
     dp_http_destroy(h);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_only_http_and_https),

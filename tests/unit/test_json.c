@@ -27,8 +27,9 @@ static char *roundtrip(const char *in) {
 
 static void test_numbers_keep_exact_text(void **state) {
     (void)state;
-    const char *in = "{\"a\":12345678901234567890123456789012345678,\"b\":-0.000000000000000000000000000000000000001,"
-                     "\"c\":1.50,\"d\":1E+125,\"e\":0}";
+    const char *in =
+        "{\"a\":12345678901234567890123456789012345678,\"b\":-0.000000000000000000000000000000000000001,"
+        "\"c\":1.50,\"d\":1E+125,\"e\":0}";
     char *out = roundtrip(in);
     assert_non_null(out);
     assert_string_equal(out, in);
@@ -197,10 +198,14 @@ static void test_atomic_write(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numbers_keep_exact_text), cmocka_unit_test(test_strings_and_escapes),
-        cmocka_unit_test(test_embedded_nul_string),     cmocka_unit_test(test_errors_are_clear),
-        cmocka_unit_test(test_depth_limit),             cmocka_unit_test(test_builders_and_equal),
-        cmocka_unit_test(test_buf_cap),                 cmocka_unit_test(test_crc32_and_iso8601),
+        cmocka_unit_test(test_numbers_keep_exact_text),
+        cmocka_unit_test(test_strings_and_escapes),
+        cmocka_unit_test(test_embedded_nul_string),
+        cmocka_unit_test(test_errors_are_clear),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_builders_and_equal),
+        cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_crc32_and_iso8601),
         cmocka_unit_test(test_atomic_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

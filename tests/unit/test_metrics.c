@@ -4,9 +4,9 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,16 +19,16 @@
 #include "common/json.h"
 #include "metrics/metrics.h"
 
-static void test_render_prometheus_exact(void **state)
-{
+static void test_render_prometheus_exact(void **state) {
     dp_metrics *m = dp_metrics_new();
     assert_non_null(m);
     dp_metric *ins = dp_metrics_counter(m, "ddbpipe_records_total", "Records written.", "op", "insert");
     dp_metric *gauge = dp_metrics_gauge(m, "ddbpipe_in_flight_requests", "Requests in flight.", NULL, NULL);
     double buckets[] = {0.1, 0.5, 1};
-    dp_metric *lat = dp_metrics_histogram(m, "ddbpipe_write_latency_seconds", "BatchWriteItem latency.", NULL, NULL,
-                                          buckets, 3);
-    dp_metric *del = dp_metrics_counter(m, "ddbpipe_records_total", "ignored: first help wins", "op", "delete");
+    dp_metric *lat = dp_metrics_histogram(m, "ddbpipe_write_latency_seconds", "BatchWriteItem latency.", NULL,
+                                          NULL, buckets, 3);
+    dp_metric *del =
+        dp_metrics_counter(m, "ddbpipe_records_total", "ignored: first help wins", "op", "delete");
     dp_metric *odd = dp_metrics_counter(m, "odd_total", "Help with \\ and\nnewline.", "v", "a\"b\\c\nd");
     assert_non_null(ins);
     assert_non_null(gauge);
@@ -91,8 +91,7 @@ static void test_render_prometheus_exact(void **state)
     dp_metrics_destroy(m);
 }
 
-static void test_render_json(void **state)
-{
+static void test_render_json(void **state) {
     dp_metrics *m = dp_metrics_new();
     dp_metric *c = dp_metrics_counter(m, "retries_total", "Retries.", "op", "batch_write");
     dp_metric *g = dp_metrics_gauge(m, "buffered", "Buffered \"records\".", NULL, NULL);
@@ -135,8 +134,7 @@ static void test_render_json(void **state)
     dp_metrics_destroy(m);
 }
 
-static void test_registration_rules(void **state)
-{
+static void test_registration_rules(void **state) {
     dp_metrics *m = dp_metrics_new();
     dp_metric *a = dp_metrics_counter(m, "x_total", "X.", "op", "insert");
     assert_non_null(a);
@@ -164,8 +162,7 @@ static void test_registration_rules(void **state)
     dp_metrics_destroy(NULL);
 }
 
-static void test_parse_address(void **state)
-{
+static void test_parse_address(void **state) {
     char host[64];
     int port = -1;
     assert_int_equal(dp_metrics_parse_address("127.0.0.1:9464", host, sizeof host, &port), 0);
@@ -177,23 +174,21 @@ static void test_parse_address(void **state)
     assert_int_equal(dp_metrics_parse_address(":8080", host, sizeof host, &port), 0);
     assert_string_equal(host, "");
     assert_int_equal(port, 8080);
-    const char *bad[] = {"", "127.0.0.1", "127.0.0.1:", "host:65536", "host:-1", "host:12a", "::1:80",
-                         "[::1]80", "[::1", "host:123456"};
+    const char *bad[] = {"",         "127.0.0.1", "127.0.0.1:", "host:65536", "host:-1",
+                         "host:12a", "::1:80",    "[::1]80",    "[::1",       "host:123456"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (dp_metrics_parse_address(bad[i], host, sizeof host, &port) != -1)
             fail_msg("address '%s' should be rejected", bad[i]);
     assert_int_equal(dp_metrics_parse_address("averyveryverylonghostname:1", host, 8, &port), -1);
 }
 
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata) {
     dp_buf *b = userdata;
     return dp_buf_append(b, ptr, size * nmemb) == DDBPIPE_OK ? size * nmemb : 0;
 }
 
 /* GET (or other method) url; returns status, body in out, content type copied. */
-static long http_get(const char *url, const char *method, dp_buf *out, char *ctype, size_t ctype_size)
-{
+static long http_get(const char *url, const char *method, dp_buf *out, char *ctype, size_t ctype_size) {
     CURL *c = curl_easy_init();
     long status = 0;
     assert_non_null(c);
@@ -217,8 +212,7 @@ static long http_get(const char *url, const char *method, dp_buf *out, char *cty
     return status;
 }
 
-static void test_http_endpoint(void **state)
-{
+static void test_http_endpoint(void **state) {
     char err[256] = "";
     dp_metrics *m = dp_metrics_new();
     dp_metric *c = dp_metrics_counter(m, "ddbpipe_items_written_total", "Items written.", "table", "orders");
@@ -286,8 +280,7 @@ static void test_http_endpoint(void **state)
     dp_metrics_destroy(m);
 }
 
-static void test_server_bad_address(void **state)
-{
+static void test_server_bad_address(void **state) {
     char err[256] = "";
     dp_metrics *m = dp_metrics_new();
     assert_null(dp_metrics_server_start(m, "127.0.0.1", err, sizeof err));
@@ -317,8 +310,7 @@ typedef struct worker_arg {
 
 /* Update until told to stop (and at least ADDS_PER_WORKER times), so the
  * updates overlap the scrapes. */
-static void *worker(void *p)
-{
+static void *worker(void *p) {
     worker_arg *a = p;
     uint64_t i = 0;
     for (; i < ADDS_PER_WORKER || !atomic_load(a->stop); i++) {
@@ -331,8 +323,7 @@ static void *worker(void *p)
     return NULL;
 }
 
-static void test_threads_update_while_scraping(void **state)
-{
+static void test_threads_update_while_scraping(void **state) {
     char err[256];
     dp_metrics *m = dp_metrics_new();
     atomic_int stop = 0;
@@ -340,8 +331,8 @@ static void test_threads_update_while_scraping(void **state)
     for (int i = 0; i < WORKERS; i++) {
         a[i] = (worker_arg){
             .counter = dp_metrics_counter(m, "ops_total", "Ops.", "op", "insert"),
-            .hist = dp_metrics_histogram(m, "op_seconds", "Op latency.", NULL, NULL, dp_metrics_latency_buckets_s,
-                                         dp_metrics_latency_buckets_count),
+            .hist = dp_metrics_histogram(m, "op_seconds", "Op latency.", NULL, NULL,
+                                         dp_metrics_latency_buckets_s, dp_metrics_latency_buckets_count),
             .gauge = dp_metrics_gauge(m, "level", "Level.", NULL, NULL),
             .stop = &stop,
         };
@@ -387,8 +378,7 @@ static void test_threads_update_while_scraping(void **state)
     dp_metrics_destroy(m);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_prometheus_exact),
         cmocka_unit_test(test_render_json),

@@ -13,12 +13,12 @@
 #include "common/util.h"
 #include "ddb/client.h"
 
-static void test_backoff_bounds(void **state)
-{
+static void test_backoff_bounds(void **state) {
     (void)state;
     for (int n = 0; n < 64; n++) {
         int64_t ceiling = n < 20 ? 25LL << n : 20000;
-        if (ceiling > 20000) ceiling = 20000;
+        if (ceiling > 20000)
+            ceiling = 20000;
         assert_int_equal(dp_retry_backoff_ms(n, 25, 20000, 0.0), 0);
         int64_t hi = dp_retry_backoff_ms(n, 25, 20000, 0.999999);
         assert_true(hi <= ceiling);
@@ -35,19 +35,21 @@ static void test_backoff_bounds(void **state)
     int64_t lo = INT64_MAX, hi = 0;
     for (int i = 0; i < 200; i++) {
         int64_t d = dp_retry_backoff_ms(8, 25, 20000, dp_rand_unit());
-        if (d < lo) lo = d;
-        if (d > hi) hi = d;
+        if (d < lo)
+            lo = d;
+        if (d > hi)
+            hi = d;
     }
     assert_true(hi - lo > 1000);
 }
 
-static void test_token_bucket(void **state)
-{
+static void test_token_bucket(void **state) {
     (void)state;
     dp_retry_bucket b;
     dp_retry_bucket_init(&b, 500);
     assert_int_equal(b.tokens, 500);
-    for (int i = 0; i < 100; i++) assert_int_equal(dp_retry_bucket_acquire(&b, 0), 1);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(dp_retry_bucket_acquire(&b, 0), 1);
     assert_int_equal(b.tokens, 0);
     assert_int_equal(dp_retry_bucket_acquire(&b, 0), 0); /* empty: no retry */
     dp_retry_bucket_release(&b, 1);                      /* a first-try success refunds 1 */
@@ -65,26 +67,29 @@ static void test_token_bucket(void **state)
 
 /* Simulate a client that sends whenever the limiter lets it (at most
  * max_rps), from t0 to t1 in 1 ms steps; throttle_at < 0: no throttle. */
-static double simulate(dp_rate_limiter *rl, double t0, double t1, double max_rps, double throttle_at, int *sent)
-{
+static double simulate(dp_rate_limiter *rl, double t0, double t1, double max_rps, double throttle_at,
+                       int *sent) {
     double next_ok = t0;
     int n = 0;
     int throttled_done = 0;
     for (double t = t0; t < t1; t += 0.001) {
-        if (t < next_ok) continue;
-        if (dp_rate_limiter_acquire_delay_ms(rl, t) > 0) continue;
+        if (t < next_ok)
+            continue;
+        if (dp_rate_limiter_acquire_delay_ms(rl, t) > 0)
+            continue;
         n++;
         next_ok = t + 1.0 / max_rps;
         int thr = throttle_at >= 0 && !throttled_done && t >= throttle_at;
-        if (thr) throttled_done = 1;
+        if (thr)
+            throttled_done = 1;
         dp_rate_limiter_update(rl, thr, t);
     }
-    if (sent) *sent = n;
+    if (sent)
+        *sent = n;
     return rl->fill_rate;
 }
 
-static void test_rate_limiter_drops_on_throttle_and_regrows(void **state)
-{
+static void test_rate_limiter_drops_on_throttle_and_regrows(void **state) {
     (void)state;
     dp_rate_limiter rl;
     dp_rate_limiter_init(&rl);
@@ -105,7 +110,8 @@ static void test_rate_limiter_drops_on_throttle_and_regrows(void **state)
     /* right after, sends are paced: a burst gets delays */
     int delayed = 0;
     for (int i = 0; i < 50; i++)
-        if (dp_rate_limiter_acquire_delay_ms(&rl, 103.001) > 0) delayed++;
+        if (dp_rate_limiter_acquire_delay_ms(&rl, 103.001) > 0)
+            delayed++;
     assert_true(delayed > 40);
 
     /* cubic regrowth: below the old max for a while, then back above it */
@@ -123,7 +129,8 @@ static void test_rate_limiter_drops_on_throttle_and_regrows(void **state)
     dp_rate_limiter_update(&rl, 1, 112.1);
     assert_true(rl.fill_rate < r1);
     /* never below the floor of 0.5 requests/s */
-    for (int i = 0; i < 100; i++) dp_rate_limiter_update(&rl, 1, 112.2 + i * 0.01);
+    for (int i = 0; i < 100; i++)
+        dp_rate_limiter_update(&rl, 1, 112.2 + i * 0.01);
     assert_true(rl.fill_rate >= 0.5);
     assert_true(dp_rate_limiter_acquire_delay_ms(&rl, 113.3) <= 2000);
 }
@@ -131,8 +138,7 @@ static void test_rate_limiter_drops_on_throttle_and_regrows(void **state)
 /* An early throttle (before the first half second of sends was measured)
  * does not collapse the rate to the floor: nothing is cut from a rate not
  * yet measured; a later throttle cuts from the measured one. */
-static void test_rate_limiter_measures_before_cutting(void **state)
-{
+static void test_rate_limiter_measures_before_cutting(void **state) {
     (void)state;
     dp_rate_limiter rl;
     dp_rate_limiter_init(&rl);
@@ -147,18 +153,17 @@ static void test_rate_limiter_measures_before_cutting(void **state)
     assert_true(rl.fill_rate > 0.6 * 150);
 }
 
-static void test_rate_limiter_disabled(void **state)
-{
+static void test_rate_limiter_disabled(void **state) {
     (void)state;
     dp_rate_limiter rl;
     dp_rate_limiter_init(&rl);
     rl.enabled = 0;
-    for (int i = 0; i < 10; i++) dp_rate_limiter_update(&rl, 1, 1.0 + i);
+    for (int i = 0; i < 10; i++)
+        dp_rate_limiter_update(&rl, 1, 1.0 + i);
     assert_int_equal(dp_rate_limiter_acquire_delay_ms(&rl, 20.0), 0);
 }
 
-static void test_crc32_matches_x_amz_crc32(void **state)
-{
+static void test_crc32_matches_x_amz_crc32(void **state) {
     (void)state;
     /* the IEEE check value, and a value DynamoDB sends for "{}" */
     assert_int_equal(dp_crc32("123456789", 9), 0xCBF43926u);
@@ -166,8 +171,7 @@ static void test_crc32_matches_x_amz_crc32(void **state)
     assert_int_equal(dp_crc32("", 0), 0);
 }
 
-static void test_endpoints(void **state)
-{
+static void test_endpoints(void **state) {
     (void)state;
     char err[256];
     dp_ddb_options o;
@@ -178,14 +182,16 @@ static void test_endpoints(void **state)
     dp_ddb *c = dp_ddb_new(&o, err, sizeof(err));
     assert_non_null(c);
     assert_string_equal(dp_ddb_endpoint(c, DP_DDB_API_DYNAMODB), "https://dynamodb.us-west-2.amazonaws.com/");
-    assert_string_equal(dp_ddb_endpoint(c, DP_DDB_API_STREAMS), "https://streams.dynamodb.us-west-2.amazonaws.com/");
+    assert_string_equal(dp_ddb_endpoint(c, DP_DDB_API_STREAMS),
+                        "https://streams.dynamodb.us-west-2.amazonaws.com/");
     assert_string_equal(dp_ddb_region(c), "us-west-2");
     assert_int_equal(dp_ddb_retry_tokens(c), 500);
     dp_ddb_destroy(c);
 
     o.region = "cn-north-1";
     c = dp_ddb_new(&o, err, sizeof(err));
-    assert_string_equal(dp_ddb_endpoint(c, DP_DDB_API_DYNAMODB), "https://dynamodb.cn-north-1.amazonaws.com.cn/");
+    assert_string_equal(dp_ddb_endpoint(c, DP_DDB_API_DYNAMODB),
+                        "https://dynamodb.cn-north-1.amazonaws.com.cn/");
     dp_ddb_destroy(c);
 
     o.region = "us-east-1";
@@ -212,8 +218,7 @@ static void test_endpoints(void **state)
     dp_ddb_destroy(NULL);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_token_bucket),

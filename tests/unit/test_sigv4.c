@@ -21,8 +21,7 @@ static dp_http_header k_ddb_headers[] = {
     {"Host", "dynamodb.eu-west-1.amazonaws.com"},
 };
 
-static dp_sigv4_request ddb_request(void)
-{
+static dp_sigv4_request ddb_request(void) {
     dp_sigv4_request r = {
         .method = "POST",
         .path = "/",
@@ -35,8 +34,7 @@ static dp_sigv4_request ddb_request(void)
     return r;
 }
 
-static dp_sigv4_params ddb_params(void)
-{
+static dp_sigv4_params ddb_params(void) {
     dp_sigv4_params p = {
         .access_key_id = "AKIDEXAMPLE",
         .secret_access_key = k_secret,
@@ -50,8 +48,7 @@ static dp_sigv4_params ddb_params(void)
 }
 
 /* Vector computed with botocore 1.29 SigV4Auth for the same request. */
-static void test_dynamodb_vector_matches_botocore(void **state)
-{
+static void test_dynamodb_vector_matches_botocore(void **state) {
     dp_sigv4_request req = ddb_request();
     dp_sigv4_params p = ddb_params();
     dp_sigv4_result r;
@@ -80,16 +77,15 @@ static void test_dynamodb_vector_matches_botocore(void **state)
     dp_sigv4_result_free(&r); /* idempotent */
 }
 
-static void test_session_token_variants(void **state)
-{
+static void test_session_token_variants(void **state) {
     dp_sigv4_request req = ddb_request();
     dp_sigv4_params p = ddb_params();
     dp_sigv4_result r;
     dp_sigv4_result_init(&r);
 
     /* The caller already set the token header: signed once, not twice. */
-    dp_http_header with_token[4] = {k_ddb_headers[0], k_ddb_headers[1], k_ddb_headers[2],
-                                    {"X-Amz-Security-Token", "TOKEN123=="}};
+    dp_http_header with_token[4] = {
+        k_ddb_headers[0], k_ddb_headers[1], k_ddb_headers[2], {"X-Amz-Security-Token", "TOKEN123=="}};
     req.headers = with_token;
     req.header_count = 4;
     assert_int_equal(dp_sigv4_sign(&req, &p, NULL, &r), DDBPIPE_OK);
@@ -111,8 +107,7 @@ static void test_session_token_variants(void **state)
 }
 
 static void sign_expect(const char *path, const char *query, int normalize, const char *want_path,
-                        const char *want_query)
-{
+                        const char *want_query) {
     dp_http_header h[] = {{"Host", "example.amazonaws.com"}};
     dp_sigv4_request req = {.method = "GET", .path = path, .query = query, .headers = h, .header_count = 1};
     dp_sigv4_params p = ddb_params();
@@ -129,8 +124,7 @@ static void sign_expect(const char *path, const char *query, int normalize, cons
     dp_sigv4_result_free(&r);
 }
 
-static void test_canonical_path_and_query(void **state)
-{
+static void test_canonical_path_and_query(void **state) {
     sign_expect("/", NULL, 1, "/", "");
     sign_expect("", NULL, 1, "/", "");
     sign_expect(NULL, "", 1, "/", "");
@@ -149,15 +143,11 @@ static void test_canonical_path_and_query(void **state)
     sign_expect("/", "k=%E1%88%B4&K=1", 1, "/", "K=1&k=%E1%88%B4");
 }
 
-static void test_header_canonicalization(void **state)
-{
+static void test_header_canonicalization(void **state) {
     dp_http_header h[] = {
-        {"Host", "example.amazonaws.com"},
-        {"  My-Header ", "  a \t  b\n   c  "},
-        {"my-header", "second"},
-        {"User-Agent", "ddbpipe/0.1"}, /* never signed (botocore's rule) */
-        {"X-Amzn-Trace-Id", "Root=1"},
-        {"Authorization", "stale"},
+        {"Host", "example.amazonaws.com"}, {"  My-Header ", "  a \t  b\n   c  "},
+        {"my-header", "second"},           {"User-Agent", "ddbpipe/0.1"}, /* never signed (botocore's rule) */
+        {"X-Amzn-Trace-Id", "Root=1"},     {"Authorization", "stale"},
     };
     dp_sigv4_request req = {.method = "GET", .path = "/", .headers = h, .header_count = 6};
     dp_sigv4_params p = ddb_params();
@@ -172,8 +162,7 @@ static void test_header_canonicalization(void **state)
     dp_sigv4_result_free(&r);
 }
 
-static void test_invalid_input(void **state)
-{
+static void test_invalid_input(void **state) {
     dp_sigv4_request req = ddb_request();
     dp_sigv4_params p = ddb_params();
     dp_sigv4_result r;
@@ -223,8 +212,7 @@ static void test_invalid_input(void **state)
     dp_sigv4_result_free(&r);
 }
 
-static void sign_sig(const dp_sigv4_params *p, dp_sigv4_key_cache *cache, char out[65])
-{
+static void sign_sig(const dp_sigv4_params *p, dp_sigv4_key_cache *cache, char out[65]) {
     dp_sigv4_request req = ddb_request();
     dp_sigv4_result r;
     dp_sigv4_result_init(&r);
@@ -233,8 +221,7 @@ static void sign_sig(const dp_sigv4_params *p, dp_sigv4_key_cache *cache, char o
     dp_sigv4_result_free(&r);
 }
 
-static void test_key_cache(void **state)
-{
+static void test_key_cache(void **state) {
     dp_sigv4_key_cache cache;
     memset(&cache, 0, sizeof cache);
     dp_sigv4_params p = ddb_params();
@@ -294,8 +281,7 @@ static void test_key_cache(void **state)
     }
 }
 
-static void test_format_date(void **state)
-{
+static void test_format_date(void **state) {
     char d[17];
     dp_sigv4_format_date(1440938160, d);
     assert_string_equal(d, "20150830T123600Z");
@@ -305,8 +291,7 @@ static void test_format_date(void **state)
     assert_string_equal(d, "20991231T235959Z");
 }
 
-static void test_crypto_vectors(void **state)
-{
+static void test_crypto_vectors(void **state) {
     char hex[65];
     dp_sha256_hex("abc", 3, hex);
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -320,8 +305,7 @@ static void test_crypto_vectors(void **state)
     assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dynamodb_vector_matches_botocore),
         cmocka_unit_test(test_session_token_variants),

@@ -41,8 +41,7 @@ typedef struct parsed_request {
     char *values;  /* header values, continuation lines joined with '\n' */
 } parsed_request;
 
-static char *read_case_file(const suite_case *c, const char *file, size_t *len)
-{
+static char *read_case_file(const suite_case *c, const char *file, size_t *len) {
     char path[sizeof c->dir + 64];
     snprintf(path, sizeof path, "%s/%s", c->dir, file);
     size_t n = 0;
@@ -52,8 +51,7 @@ static char *read_case_file(const suite_case *c, const char *file, size_t *len)
     return data;
 }
 
-static void free_request(parsed_request *r)
-{
+static void free_request(parsed_request *r) {
     free(r->storage);
     free(r->values);
 }
@@ -62,8 +60,7 @@ static void free_request(parsed_request *r)
  * starting with whitespace continues the previous value), an empty line,
  * the body. The URI may contain spaces (get-space-*), so the protocol is
  * found from the right. */
-static int parse_request(const char *text, size_t len, parsed_request *r)
-{
+static int parse_request(const char *text, size_t len, parsed_request *r) {
     memset(r, 0, sizeof *r);
     r->storage = malloc(len + 1);
     r->values = malloc(len + 1);
@@ -127,15 +124,13 @@ static int parse_request(const char *text, size_t len, parsed_request *r)
     return 0;
 }
 
-static void strip_trailing_newline(char *s)
-{
+static void strip_trailing_newline(char *s) {
     size_t n = strlen(s);
     while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
         s[--n] = '\0';
 }
 
-static void run_case(void **state)
-{
+static void run_case(void **state) {
     const suite_case *c = *state;
     size_t ctx_len = 0, req_len = 0;
     char *ctx_text = read_case_file(c, "context.json", &ctx_len);
@@ -228,13 +223,11 @@ static void run_case(void **state)
     free(exp_signed);
 }
 
-static int case_cmp(const void *a, const void *b)
-{
+static int case_cmp(const void *a, const void *b) {
     return strcmp(((const suite_case *)a)->name, ((const suite_case *)b)->name);
 }
 
-int main(void)
-{
+int main(void) {
     char suite_dir[PATH_MAX];
     const char *shared = getenv("DDBPIPE_SHARED_DIR");
     const char *source = getenv("DDBPIPE_SOURCE_DIR");

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "common/json.h"
 #include "aws/sigv4.h"
+#include "common/json.h"
 #include "sink/sink_internal.h"
 #include "sink_parse_compare.h"
 
@@ -177,7 +177,8 @@ static void test_reason_text_does_not_make_oversized(void **state) {
     sk_parse_ctx c = ctx_for(0);
     sk_change ch;
     char reason[512];
-    assert_int_equal(parse(&c, "{\"id\": 1, \"sort\": \"a\", \"(400 KB)\": 1e999}", &ch, reason), SK_BAD_RECORD);
+    assert_int_equal(parse(&c, "{\"id\": 1, \"sort\": \"a\", \"(400 KB)\": 1e999}", &ch, reason),
+                     SK_BAD_RECORD);
     assert_non_null(strstr(reason, "400 KB"));
     sk_change_free(&ch);
     /* a Streams image over 400 KB (typed, checked by dp_item_validate_typed) is oversized */

@@ -33,11 +33,14 @@ static void test_graph_parent_before_child(void **state) {
     dp_shard_graph_init(&g);
     /* A closed with children B and C; B's page arrives first, C later (paging). */
     merge(&g,
-          "[{\"ShardId\":\"A\",\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"1\",\"EndingSequenceNumber\":\"9\"}},"
-          "{\"ShardId\":\"B\",\"ParentShardId\":\"A\",\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"10\"}}]",
+          "[{\"ShardId\":\"A\",\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"1\","
+          "\"EndingSequenceNumber\":\"9\"}},"
+          "{\"ShardId\":\"B\",\"ParentShardId\":\"A\",\"SequenceNumberRange\":{\"StartingSequenceNumber\":"
+          "\"10\"}}]",
           2);
     merge(&g, "[{\"ShardId\":\"B\",\"ParentShardId\":\"A\"},{\"ShardId\":\"C\",\"ParentShardId\":\"A\"}]", 1);
-    dp_shard *a = dp_shard_graph_find(&g, "A"), *b = dp_shard_graph_find(&g, "B"), *c = dp_shard_graph_find(&g, "C");
+    dp_shard *a = dp_shard_graph_find(&g, "A"), *b = dp_shard_graph_find(&g, "B"),
+             *c = dp_shard_graph_find(&g, "C");
     assert_non_null(a);
     assert_non_null(b);
     assert_non_null(c);
@@ -119,16 +122,18 @@ static void test_graph_malformed(void **state) {
 static void test_seq_cmp(void **state) {
     (void)state;
     assert_true(dp_seq_cmp("9", "10") < 0);
-    assert_true(dp_seq_cmp("100000000000000000000000000000000000001", "99999999999999999999999999999999999999") > 0);
+    assert_true(
+        dp_seq_cmp("100000000000000000000000000000000000001", "99999999999999999999999999999999999999") > 0);
     assert_int_equal(dp_seq_cmp("0042", "42"), 0);
     assert_true(dp_seq_cmp("43", "42") > 0);
 }
 
 static void test_parse_record(void **state) {
     (void)state;
-    dp_json_doc *d = parse("{\"eventName\":\"MODIFY\",\"dynamodb\":{\"ApproximateCreationDateTime\":1.7E9,"
-                           "\"Keys\":{\"pk\":{\"S\":\"a\"}},\"NewImage\":{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"}},"
-                           "\"OldImage\":{\"pk\":{\"S\":\"a\"}},\"SequenceNumber\":\"123456789012345678901\"}}");
+    dp_json_doc *d =
+        parse("{\"eventName\":\"MODIFY\",\"dynamodb\":{\"ApproximateCreationDateTime\":1.7E9,"
+              "\"Keys\":{\"pk\":{\"S\":\"a\"}},\"NewImage\":{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"}},"
+              "\"OldImage\":{\"pk\":{\"S\":\"a\"}},\"SequenceNumber\":\"123456789012345678901\"}}");
     dp_event ev;
     char err[128];
     assert_int_equal(dp_src_parse_record(dp_json_root(d), "sh", &ev, err, sizeof err), DDBPIPE_OK);
@@ -171,7 +176,9 @@ static void test_checkpoint_roundtrip(void **state) {
     cp.total_segments = 2;
     cp.segments = calloc(2, sizeof *cp.segments);
     cp.segments[0].done = 1;
-    assert_int_equal(dp_strdup_to(&cp.segments[1].last_key, "{\"pk\":{\"N\":\"12345678901234567890123456789012345678\"}}"), 0);
+    assert_int_equal(
+        dp_strdup_to(&cp.segments[1].last_key, "{\"pk\":{\"N\":\"12345678901234567890123456789012345678\"}}"),
+        0);
     cp.stream_started = 1;
     dp_shard *a = dp_shard_graph_add(&cp.shards, "A", NULL);
     a->finished = 1;
@@ -205,7 +212,9 @@ static void test_checkpoint_roundtrip(void **state) {
 static void test_checkpoint_malformed(void **state) {
     (void)state;
     static const char *const bad[] = {
-        "", "[]", "{\"version\":2}",
+        "",
+        "[]",
+        "{\"version\":2}",
         "{\"version\":1,\"snapshot\":{\"total_segments\":2,\"segments\":[{\"done\":true}]}}",
         "{\"version\":1,\"snapshot\":{\"total_segments\":1,\"segments\":[{\"done\":\"yes\"}]}}",
         "{\"version\":1,\"snapshot\":{\"total_segments\":1,\"segments\":[{\"last_key\":5}]}}",
@@ -217,7 +226,8 @@ static void test_checkpoint_malformed(void **state) {
         dp_src_checkpoint cp;
         dp_src_checkpoint_init(&cp);
         char err[128] = "";
-        assert_int_equal(dp_src_checkpoint_parse(bad[i], strlen(bad[i]), &cp, err, sizeof err), DDBPIPE_ERR_PARSE);
+        assert_int_equal(dp_src_checkpoint_parse(bad[i], strlen(bad[i]), &cp, err, sizeof err),
+                         DDBPIPE_ERR_PARSE);
         assert_non_null(strstr(err, "checkpoint"));
         dp_src_checkpoint_free(&cp);
     }
@@ -225,9 +235,13 @@ static void test_checkpoint_malformed(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_graph_parent_before_child), cmocka_unit_test(test_graph_closed_leaf),
-        cmocka_unit_test(test_graph_malformed), cmocka_unit_test(test_graph_prune),           cmocka_unit_test(test_seq_cmp),
-        cmocka_unit_test(test_parse_record),              cmocka_unit_test(test_checkpoint_roundtrip),
+        cmocka_unit_test(test_graph_parent_before_child),
+        cmocka_unit_test(test_graph_closed_leaf),
+        cmocka_unit_test(test_graph_malformed),
+        cmocka_unit_test(test_graph_prune),
+        cmocka_unit_test(test_seq_cmp),
+        cmocka_unit_test(test_parse_record),
+        cmocka_unit_test(test_checkpoint_roundtrip),
         cmocka_unit_test(test_checkpoint_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,8 +15,9 @@
 
 static void test_split(void **state) {
     (void)state;
-    const char *t = "-- head; comment\nSELECT 'a;b' FROM t;\n\n /* x; */ ;\nINSERT INTO t VALUES (\"q;\", `c;`);\n"
-                    "DELETE FROM t WHERE k = 'it''s;'  -- tail;\n";
+    const char *t =
+        "-- head; comment\nSELECT 'a;b' FROM t;\n\n /* x; */ ;\nINSERT INTO t VALUES (\"q;\", `c;`);\n"
+        "DELETE FROM t WHERE k = 'it''s;'  -- tail;\n";
     dp_sql_span *s = NULL;
     size_t n = 0;
     assert_int_equal(dp_sql_split(t, strlen(t), &s, &n), DDBPIPE_OK);
@@ -129,19 +130,20 @@ static void test_build_read(void **state) {
     (void)state;
     int q = -1;
     char err[256] = "";
-    char *b = body("SELECT behavior FROM t WHERE user_id = 1 AND item_id BETWEEN 2 AND 5 LIMIT 3", NULL, &q, err,
-                   sizeof err);
+    char *b = body("SELECT behavior FROM t WHERE user_id = 1 AND item_id BETWEEN 2 AND 5 LIMIT 3", NULL, &q,
+                   err, sizeof err);
     assert_non_null(b);
     assert_int_equal(q, 1);
-    assert_string_equal(b, "{\"TableName\":\"ub\",\"KeyConditionExpression\":\"#n0 = :v0 AND #n1 BETWEEN :v1 AND :v2\","
-                           "\"ProjectionExpression\":\"#n2\",\"ExpressionAttributeNames\":{\"#n0\":\"user_id\","
-                           "\"#n1\":\"item_id\",\"#n2\":\"behavior\"},\"ExpressionAttributeValues\":{\":v0\":{\"N\":"
-                           "\"1\"},\":v1\":{\"N\":\"2\"},\":v2\":{\"N\":\"5\"}},\"Limit\":3}");
+    assert_string_equal(
+        b, "{\"TableName\":\"ub\",\"KeyConditionExpression\":\"#n0 = :v0 AND #n1 BETWEEN :v1 AND :v2\","
+           "\"ProjectionExpression\":\"#n2\",\"ExpressionAttributeNames\":{\"#n0\":\"user_id\","
+           "\"#n1\":\"item_id\",\"#n2\":\"behavior\"},\"ExpressionAttributeValues\":{\":v0\":{\"N\":"
+           "\"1\"},\":v1\":{\"N\":\"2\"},\":v2\":{\"N\":\"5\"}},\"Limit\":3}");
     free(b);
 
     /* No '=' on the partition key: Scan; conditions filter; no Limit with a filter. */
-    b = body("SELECT * FROM t WHERE user_id > 1 AND behavior LIKE 'pv%' LIMIT 3", "{\"user_id\":{\"N\":\"9\"}}", &q,
-             err, sizeof err);
+    b = body("SELECT * FROM t WHERE user_id > 1 AND behavior LIKE 'pv%' LIMIT 3",
+             "{\"user_id\":{\"N\":\"9\"}}", &q, err, sizeof err);
     assert_non_null(b);
     assert_int_equal(q, 0);
     assert_non_null(strstr(b, "\"FilterExpression\":\"#n0 > :v0 AND begins_with(#n1, :v1)\""));
@@ -195,9 +197,10 @@ static void test_render(void **state) {
     dp_json_doc_free(doc);
 }
 
-#define DDL                                                                                                      \
-    "CREATE TABLE ub (user_id BIGINT, item_id BIGINT, behavior STRING, PRIMARY KEY (user_id, item_id) NOT "    \
-    "ENFORCED)\nWITH ('connector' = 'dynamodb', 'table-name' = 'user_behavior', 'aws.region' = 'us-east-2',\n" \
+#define DDL                                                                                                  \
+    "CREATE TABLE ub (user_id BIGINT, item_id BIGINT, behavior STRING, PRIMARY KEY (user_id, item_id) NOT "  \
+    "ENFORCED)\nWITH ('connector' = 'dynamodb', 'table-name' = 'user_behavior', 'aws.region' = "             \
+    "'us-east-2',\n"                                                                                         \
     "'aws.endpoint' = 'http://127.0.0.1:9');\n"
 
 static ddbpipe_result_t run(const char *sql, int stdin_fd, char *err, size_t n) {
@@ -219,20 +222,23 @@ static void test_run_errors(void **state) {
     assert_string_equal(err, "statement 2: syntax error at line 5, column 10: expected FROM, found 'FORM'");
     assert_int_equal(run(DDL "INSERT INTO ub VALUES (1, 2);", 0, err, sizeof err), DDBPIPE_ERR_INVALID_ARG);
     assert_non_null(strstr(err, "rows have 2 values but table 'ub' has 3 columns"));
-    assert_int_equal(run(DDL "INSERT INTO ub VALUES (1, 'x', 'a');", 0, err, sizeof err), DDBPIPE_ERR_INVALID_ARG);
+    assert_int_equal(run(DDL "INSERT INTO ub VALUES (1, 'x', 'a');", 0, err, sizeof err),
+                     DDBPIPE_ERR_INVALID_ARG);
     assert_non_null(strstr(err, "row 1: attribute 'item_id'"));
-    assert_int_equal(run(DDL "DELETE FROM ub WHERE user_id = 1;", 0, err, sizeof err), DDBPIPE_ERR_INVALID_ARG);
+    assert_int_equal(run(DDL "DELETE FROM ub WHERE user_id = 1;", 0, err, sizeof err),
+                     DDBPIPE_ERR_INVALID_ARG);
     assert_non_null(strstr(err, "WHERE user_id = ... AND item_id = ..."));
     assert_int_equal(run(DDL "DELETE FROM ub WHERE behavior = 'x' AND user_id = 1;", 0, err, sizeof err),
                      DDBPIPE_ERR_INVALID_ARG);
-    assert_int_equal(run(DDL "INSERT INTO ub SELECT * FROM STDIN;", -1, err, sizeof err), DDBPIPE_ERR_INVALID_ARG);
+    assert_int_equal(run(DDL "INSERT INTO ub SELECT * FROM STDIN;", -1, err, sizeof err),
+                     DDBPIPE_ERR_INVALID_ARG);
     assert_non_null(strstr(err, "stdin holds the script"));
-    assert_int_equal(run("CREATE TABLE src (a INT) WITH ('connector' = 'datagen');\nSELECT * FROM src;", 0, err,
-                         sizeof err),
+    assert_int_equal(run("CREATE TABLE src (a INT) WITH ('connector' = 'datagen');\nSELECT * FROM src;", 0,
+                         err, sizeof err),
                      DDBPIPE_ERR_INVALID_ARG);
     assert_non_null(strstr(err, "not a DynamoDB table"));
-    assert_int_equal(run("CREATE TABLE t (a INT) WITH ('connector' = 'dynamodb', 'table-name' = 'x!');", 0, err,
-                         sizeof err),
+    assert_int_equal(run("CREATE TABLE t (a INT) WITH ('connector' = 'dynamodb', 'table-name' = 'x!');", 0,
+                         err, sizeof err),
                      DDBPIPE_ERR_CONFIG);
     assert_non_null(strstr(err, "statement 1 (line 1)"));
     /* Nothing declared, nothing run: an empty script is fine. */
@@ -243,8 +249,8 @@ static void test_run_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split),     cmocka_unit_test(test_literals),   cmocka_unit_test(test_build_read),
-        cmocka_unit_test(test_render),    cmocka_unit_test(test_run_errors),
+        cmocka_unit_test(test_split),  cmocka_unit_test(test_literals),   cmocka_unit_test(test_build_read),
+        cmocka_unit_test(test_render), cmocka_unit_test(test_run_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
