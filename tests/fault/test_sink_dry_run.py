@@ -17,41 +17,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
-BIN = os.environ.get("DDBPIPE_BIN")
-SRC = os.environ.get("DDBPIPE_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-DOUBLE = os.path.join(SRC, "tests", "fault", "fault_double.py")
-SLOW = os.environ.get("DDBPIPE_TEST_SLOW", "")
-FAILS = []
-
-
-def check(cond, what):
-    print(("  ok   " if cond else "  FAIL ") + what)
-    if not cond:
-        FAILS.append(what)
-
-
-class Double:
-    def __init__(self, args):
-        self.p = subprocess.Popen([sys.executable, DOUBLE, "--watch-stdin"] + args, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError("fault double did not start: %r" % line)
-        self.url = "http://127.0.0.1:%d" % int(line.split()[1])
-
-    def get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=30) as r:
-            return json.loads(r.read() or b"{}")
-
-    def close(self):
-        try:
-            self.p.stdin.close()
-            self.p.wait(timeout=5)
-        except Exception:
-            self.p.kill()
-            self.p.wait()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sink_env import BIN, SLOW, FAILS, Double, check  # noqa: E402  (shared set-up)
 
 
 def report_field(out, name):

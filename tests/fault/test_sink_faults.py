@@ -20,10 +20,9 @@ import tempfile
 import time
 import urllib.request
 
-BIN = os.environ.get("DDBPIPE_BIN")
-SRC = os.environ.get("DDBPIPE_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-DOUBLE = os.path.join(SRC, "tests", "fault", "fault_double.py")
-FAILS = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sink_env  # noqa: E402  (shared set-up: BIN, FAILS, check, the double)
+from sink_env import BIN, FAILS, check  # noqa: E402,F401  (re-exported to test_sink_order & co.)
 
 
 def skip(msg):
@@ -31,49 +30,11 @@ def skip(msg):
     sys.exit(77)
 
 
-class Double:
+class Double(sink_env.Double):
+    """The double serving `tables` ("name:hash:TYPE[:range:TYPE]"), plus extra fault_double.py args."""
+
     def __init__(self, tables, args=()):
-        cmd = [sys.executable, DOUBLE, "--watch-stdin"]
-        for t in tables:
-            cmd += ["--table", t]
-        cmd += list(args)
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError("fault double did not start: %r" % line)
-        self.port = int(line.split()[1])
-        self.url = "http://127.0.0.1:%d" % self.port
-
-    def _req(self, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method="POST" if data is not None else "GET")
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read() or b"{}")
-
-    def faults(self, **kw):
-        return self._req("/__faults", kw)
-
-    def dump(self):
-        return self._req("/__dump")
-
-    def stats(self):
-        return self._req("/__stats")
-
-    def close(self):
-        try:
-            self.p.stdin.close()
-            self.p.wait(timeout=5)
-        except Exception:
-            self.p.kill()
-            self.p.wait()
-
-
-def check(cond, what):
-    if cond:
-        print("  ok   " + what)
-    else:
-        print("  FAIL " + what)
-        FAILS.append(what)
+        super().__init__([a for t in tables for a in ("--table", t)] + list(args))
 
 
 def typed(v):
