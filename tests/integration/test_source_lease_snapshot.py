@@ -16,7 +16,6 @@ DDBPIPE_TEST_SLOW (asan/valgrind): longer leases and deadlines, fewer items at a
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,14 +24,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import ddblocal_env as E  # noqa: E402  (skips with exit 77 when DynamoDB Local or the CLI is missing)
+import lease_env as L  # noqa: E402  (the lease settings, workers, the lease table)
+from lease_env import SLOW, leases  # noqa: E402
 
-SLOW = os.environ.get("DDBPIPE_TEST_SLOW", "")
-LEASE_MS = 6000 if SLOW else 2000
 ITEMS = 720 if SLOW else 1200
 PAGE = 20
 SEGMENTS = 6
-ENV = dict(os.environ, AWS_EC2_METADATA_DISABLED="true")
-LEASE_TABLE = "ddbpipe_leases_test"
 
 
 def create_table(name, stream):
@@ -48,51 +45,19 @@ def create_table(name, stream):
 
 
 def start(tmp, table, app, worker, mode, extra=(), **cfg_extra):
-    cfg = os.path.join(tmp, worker + ".cfg.json")
-    c = {"table": table, "region": "us-east-1", "endpoint_url": E.ENDPOINT, "aws_access_key_id": "AKIDLOCAL",
-         "aws_secret_access_key": "secret", "poll_idle_ms": 50, "poll_busy_ms": 0, "discovery_interval_ms": 500,
-         "lease_table": LEASE_TABLE, "application_name": app, "worker_id": worker, "lease_duration_ms": LEASE_MS,
-         "segments": SEGMENTS, "scan_page_items": PAGE}
-    c.update(cfg_extra)
-    with open(cfg, "w") as f:
-        json.dump(c, f)
-    out = os.path.join(tmp, worker + ".jsonl")
-    log = open(os.path.join(tmp, worker + ".log"), "w")
-    p = subprocess.Popen([E.BIN, "source", "-c", cfg, "-o", out, "--mode", mode, "--format", "dynamodb",
-                          "--stats-file", os.path.join(tmp, worker + ".stats.json"), "-v"] + list(extra),
-                         stdout=subprocess.DEVNULL, stderr=log, env=ENV)
-    return {"proc": p, "out": out, "log": log.name, "worker": worker,
-            "stats": os.path.join(tmp, worker + ".stats.json")}
+    return L.start(tmp, worker, app, ["--mode", mode, "--format", "dynamodb"] + list(extra), table=table,
+                   segments=SEGMENTS, scan_page_items=PAGE, **cfg_extra)
 
 
 def events(path):
-    evs = []
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                if line.endswith("\n"):
-                    evs.append(json.loads(line))
-    return evs
-
-
-def leases(app):
-    c = E.ddb_client()
-    items = c.scan(TableName=LEASE_TABLE, ConsistentRead=True)["Items"] if LEASE_TABLE in c.list_tables()[
-        "TableNames"] else []
-    return {i["shard"]["S"]: (i.get("owner", {}).get("S", ""), i["checkpoint"]["S"]) for i in items
-            if i["app"]["S"] == app}
+    return L.lines(path)
 
 
 def wait_exit(ws, timeout, what):
-    deadline = time.time() + timeout
+    L.wait_exit(ws, timeout)
     for w in ws:
-        try:
-            w["proc"].wait(max(1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            w["proc"].kill()
-            w["proc"].wait()
         E.check(w["proc"].returncode == 0, "%s: %s exits 0 by itself (rc=%s)" % (what, w["worker"],
-                w["proc"].returncode), open(w["log"]).read()[-1500:])
+                w["proc"].returncode), L.log_tail(w))
 
 
 def test_kill(tmp):
@@ -119,9 +84,7 @@ def test_kill(tmp):
                 break
     E.check(victim is not None, "kill: the workers share the segments, one holds two and checkpointed a page")
     if victim is None:
-        for w in ws:
-            w["proc"].kill()
-            print(open(w["log"]).read()[-2000:])
+        L.kill_all(ws)
         return
     victim["proc"].send_signal(signal.SIGKILL)
     victim["proc"].wait()
@@ -232,10 +195,7 @@ def main():
             t0 = time.time()
             t(tmp)
             print("  %s (%.1f s)" % (t.__name__, time.time() - t0))
-    if E.FAILS:
-        print("FAILED: %s" % E.FAILS)
-        sys.exit(1)
-    print("PASS")
+    L.finish()
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ double (tests/fault/streams_double.py, split shards).
 DDBPIPE_TEST_SLOW (asan/valgrind): longer deadlines."""
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,44 +21,26 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import ddblocal_env as E  # noqa: E402  (skips with exit 77 when DynamoDB Local or the CLI is missing)
-import test_source_lease as L  # noqa: E402  (the stream double and output helpers)
+import lease_env as L  # noqa: E402  (the lease settings, the streams double, workers, the lease table)
 
-SLOW = os.environ.get("DDBPIPE_TEST_SLOW", "")
-LEASE_MS = 6000 if SLOW else 2000
-ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/orders/stream/%s"
+SLOW = L.SLOW
 CLOSED = ["shardId-00001-A", "shardId-00002-F", "shardId-00003-B"]
 
 
 def start(tmp, port, label, app, worker, extra=()):
-    cfg = os.path.join(tmp, "cfg-%s.json" % worker)
-    with open(cfg, "w") as f:
-        json.dump({"table": "orders", "region": "us-east-1", "endpoint_url": E.ENDPOINT,
-                   "streams_endpoint_url": "http://127.0.0.1:%d" % port, "stream_arn": ARN % label,
-                   "aws_access_key_id": "AKIDLOCAL", "aws_secret_access_key": "secret", "poll_idle_ms": 50,
-                   "poll_busy_ms": 0, "discovery_interval_ms": 300, "lease_table": L.LEASE_TABLE,
-                   "application_name": app, "worker_id": worker, "lease_duration_ms": LEASE_MS}, f)
-    out = os.path.join(tmp, worker + ".jsonl")
-    stats = os.path.join(tmp, worker + ".stats.json")
-    log = open(os.path.join(tmp, worker + ".log"), "w")
-    p = subprocess.Popen([E.BIN, "source", "-c", cfg, "-o", out, "--mode", "stream", "--from", "trim_horizon",
-                          "--stats-file", stats, "-v"] + list(extra), stdout=subprocess.DEVNULL, stderr=log,
-                         env=L.ENV)
-    return {"proc": p, "out": out, "stats": stats, "log": log.name, "worker": worker}
+    return L.start(tmp, worker, app, ["--mode", "stream", "--from", "trim_horizon"] + list(extra), table="orders",
+                   streams_endpoint_url="http://127.0.0.1:%d" % port, stream_arn=L.STREAM_ARN % label,
+                   discovery_interval_ms=300)
 
 
 def leases(app):
     """lease_key -> (shard, checkpoint) of the application."""
-    c = E.ddb_client()
-    try:
-        items = c.scan(TableName=L.LEASE_TABLE, ConsistentRead=True)["Items"]
-    except c.exceptions.ResourceNotFoundException:
-        return {}  # the first worker creates it
-    return {i["lease_key"]["S"]: (i["shard"]["S"], i["checkpoint"]["S"]) for i in items if i["app"]["S"] == app}
+    return {i["lease_key"]["S"]: (i["shard"]["S"], i["checkpoint"]["S"]) for i in L.lease_items(app)}
 
 
 def test_trimmed(tmp, app):
-    d = L.Double(tmp, "--records-per-page", "5", "--delay-ms", "10", "--trim-read-shards",
-                 "--stream-label", "2024-01-01T00:00:00.000")
+    d = L.StreamsDouble(tmp, "--records-per-page", "5", "--delay-ms", "10", "--trim-read-shards",
+                        "--stream-label", "2024-01-01T00:00:00.000")
     try:
         ws = [start(tmp, d.port, "2024-01-01T00:00:00.000", app, "c%d" % i) for i in range(2)]
         want = {(k, s) for k, evs in d.expect.items() for s, _ in evs}
@@ -68,21 +48,15 @@ def test_trimmed(tmp, app):
         ls, got = {}, set()
         while time.time() < deadline:
             time.sleep(0.3)
-            got = {(k, s) for w in ws for k, s, _, _ in L.events(w["out"])}
+            got = {(k, s) for w in ws for k, s, _, _ in L.stream_events(w["out"])}
             ls = leases(app)
             shards = {sh for sh, _ in ls.values()}
             if want <= got and not (shards & set(CLOSED)) and len(shards) >= 4:
                 break
+        L.terminate(ws, 60 if SLOW else 20)
         for w in ws:
-            w["proc"].send_signal(signal.SIGTERM)
-        for w in ws:
-            try:
-                w["proc"].wait(60 if SLOW else 20)
-            except subprocess.TimeoutExpired:
-                w["proc"].kill()
-                w["proc"].wait()
             E.check(w["proc"].returncode == 0, "trimmed: %s exits 0 on SIGTERM (rc=%s)"
-                    % (w["worker"], w["proc"].returncode), open(w["log"]).read()[-1500:])
+                    % (w["worker"], w["proc"].returncode), L.log_tail(w))
         shards = {sh: cp for sh, cp in ls.values()}
         E.check(not (set(shards) & set(CLOSED)), "trimmed: the leases of the trimmed shards at SHARD_END were "
                 "deleted", shards)
@@ -98,16 +72,12 @@ def test_trimmed(tmp, app):
 
 def test_reenabled(tmp, app):
     before = leases(app)
-    d = L.Double(tmp, "--records-per-page", "7", "--stream-label", "2024-06-01T00:00:00.000")
+    d = L.StreamsDouble(tmp, "--records-per-page", "7", "--stream-label", "2024-06-01T00:00:00.000")
     try:
         w = start(tmp, d.port, "2024-06-01T00:00:00.000", app, "r0", ["--until-caught-up"])
-        try:
-            w["proc"].wait(120 if SLOW else 40)
-        except subprocess.TimeoutExpired:
-            w["proc"].kill()
-            w["proc"].wait()
+        L.wait_exit([w], 120 if SLOW else 40)
         E.check(w["proc"].returncode == 0, "re-enabled: the worker exits 0 once caught up (rc=%s)"
-                % w["proc"].returncode, open(w["log"]).read()[-1500:])
+                % w["proc"].returncode, L.log_tail(w))
         L.check_union(d, [w["out"]], "re-enabled: the new stream read from its trim horizon")
         after = leases(app)
         old = {k: v for k, v in after.items() if "2024-01-01" in k}
@@ -120,23 +90,14 @@ def test_reenabled(tmp, app):
 
 
 def main():
-    c = E.ddb_client()
-    try:
-        c.create_table(TableName="orders", BillingMode="PAY_PER_REQUEST",
-                       AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                       KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
-    except c.exceptions.ResourceInUseException:
-        pass
+    L.create_orders_table()
     app = "hyg%d" % time.time_ns()
     with tempfile.TemporaryDirectory() as tmp:
         for t in (test_trimmed, test_reenabled):
             t0 = time.time()
             t(tmp, app)
             print("  %s (%.1f s)" % (t.__name__, time.time() - t0))
-    if E.FAILS:
-        print("FAILED: %s" % E.FAILS)
-        sys.exit(1)
-    print("PASS")
+    L.finish()
 
 
 if __name__ == "__main__":
