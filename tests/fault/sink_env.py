@@ -59,3 +59,11 @@ class Double:
         except Exception:
             self.p.kill()
             self.p.wait()
+
+
+def exit_code():
+    """A test's exit status: 1 (after counting them) when a check failed, else 0."""
+    if FAILS:
+        print("%d check(s) failed" % len(FAILS))
+        return 1
+    return 0
