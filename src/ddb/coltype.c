@@ -71,8 +71,8 @@ static void replace_word(char *s, const char *from, const char *to) {
         int start_ok = p == s || p[-1] == ' ' || p[-1] == '<' || p[-1] == '(';
         if (start_ok) {
             /* splices `to` over the start of the word; the memmove keeps s's terminator */
-            memcpy(p, to,
-                   tl); // NOLINT(bugprone-not-null-terminated-result): writes inside s, not a new string
+            /* bugprone-not-null-terminated-result: writes inside s, not a new string */
+            memcpy(p, to, tl); // NOLINT(bugprone-not-null-terminated-result)
             memmove(p + tl, p + fl, strlen(p + fl) + 1);
             return;
         }

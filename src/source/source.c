@@ -1556,8 +1556,8 @@ static void on_iterator(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) 
     }
     if (res->result != DDBPIPE_OK) {
         /* on_trimmed twice: a gone shard is trimmed only once retries give up */
-        if (is_code(res,
-                    DP_DDB_STREAM_ERR_TRIMMED)) { // NOLINT(bugprone-branch-clone): order matters, see above
+        // bugprone-branch-clone: the order of these branches matters, see above
+        if (is_code(res, DP_DDB_STREAM_ERR_TRIMMED)) { // NOLINT(bugprone-branch-clone)
             on_trimmed(src, s, res->message, 0);
         } else if (res->retryable && ++s->failures < SRC_MAX_FAILURES) {
             src->stats.retries++;

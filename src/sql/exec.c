@@ -428,8 +428,8 @@ static ddbpipe_result_t do_insert_values(sql_ctx *x, const dp_sql_stmt *s) {
                 rc = serr(x, DDBPIPE_ERR_INVALID_ARG, "row %zu: %s", r + 1, msg);
                 goto out;
             }
-            // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): names[i] is a parsed or declared
-            // column name
+            /* clang-analyzer-core.NonNullParamChecker: names[i] is a parsed or declared column name */
+            // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
             if (dp_json_object_set(doc, row, names[i], strlen(names[i]), v)) {
                 rc = serr(x, DDBPIPE_ERR_NOMEM, "out of memory");
                 goto out;
