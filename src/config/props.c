@@ -159,6 +159,14 @@ static const dp_prop props[] = {
       "that in transactional mode) until the answer arrives. Per process: processes sharing a table (Kafka "
       "group members, several sinks) each need their share, e.g. the table budget divided by the number of "
       "processes. Unset: no cap."),
+    P(write_capacity_fraction, "decimal", DP_PT_STRING, NULL, "0 < f <= 1, e.g. 0.5", 0, 0, DP_PF_DECIMAL,
+      S_SINK, NULL, NULL, NULL,
+      "Cap the write capacity units a second at this fraction of the table's capacity, read from "
+      "DescribeTable at start and again every 60 s (a changed figure updates the cap): "
+      "ProvisionedThroughput.WriteCapacityUnits, or for an on-demand table "
+      "OnDemandThroughput.MaxWriteRequestUnits; an on-demand table without that maximum is an error at "
+      "start (give max_write_capacity_per_s). With max_write_capacity_per_s too, the smaller cap applies. "
+      "Per process, like max_write_capacity_per_s."),
     P(price_per_million_wcu, "decimal", DP_PT_STRING, NULL, "a number >= 0, e.g. 0.625", 0, 0, DP_PF_DECIMAL,
       S_SINK, NULL, NULL, NULL,
       "Price of one million write request units (or of provisioned WCU used that way) in your currency; "
@@ -225,6 +233,12 @@ static const dp_prop props[] = {
       "ConsumedCapacity, estimated from the last page of the segment (else 1 unit: 4 KB units of "
       "consistent reads) until the answer arrives. Per process: split a budget across processes by hand. "
       "Unset: no cap."),
+    P(read_capacity_fraction, "decimal", DP_PT_STRING, NULL, "0 < f <= 1, e.g. 0.5", 0, 0, DP_PF_DECIMAL,
+      S_SRC, NULL, NULL, NULL,
+      "Cap the snapshot's read capacity units a second at this fraction of the table's capacity, read from "
+      "DescribeTable once at start: ProvisionedThroughput.ReadCapacityUnits, or for an on-demand table "
+      "OnDemandThroughput.MaxReadRequestUnits; an on-demand table without that maximum is an error at "
+      "start (give max_read_capacity_per_s). With max_read_capacity_per_s too, the smaller cap applies."),
     P(scan_page_items, "int", DP_PT_INT, NULL, "1..1000000", 1, 1000000, 0, S_SRC, NULL, NULL, NULL,
       "Most items per snapshot Scan page (the Scan's `Limit`). Smaller pages checkpoint more often (with a "
       "lease table a segment is checkpointed after every page, so a worker's successor repeats at most one "

@@ -112,9 +112,10 @@ typedef struct dp_settings {
     int64_t flush_interval_ms;
     int64_t max_concurrent_requests;
     int64_t threads;
-    int64_t max_retries;               /* -1: forever */
-    int64_t max_write_capacity_per_s;  /* 0: no cap */
-    const char *price_per_million_wcu; /* decimal text (DP_PF_DECIMAL), NULL: unset */
+    int64_t max_retries;                 /* -1: forever */
+    int64_t max_write_capacity_per_s;    /* 0: no cap */
+    const char *write_capacity_fraction; /* decimal text, NULL: unset */
+    const char *price_per_million_wcu;   /* decimal text (DP_PF_DECIMAL), NULL: unset */
     int fail_on_error;
     int ignore_nulls;
     int update_mode; /* dp_update_mode */
@@ -135,9 +136,10 @@ typedef struct dp_settings {
     int64_t inconsistent_listing_retries;
     int64_t poll_idle_ms;
     int64_t poll_busy_ms;
-    int on_trimmed_data;             /* dp_on_trimmed_data */
-    int64_t max_read_capacity_per_s; /* 0: no cap */
-    int64_t scan_page_items;         /* 0: DynamoDB's 1 MB pages */
+    int on_trimmed_data;                /* dp_on_trimmed_data */
+    int64_t max_read_capacity_per_s;    /* 0: no cap */
+    const char *read_capacity_fraction; /* decimal text, NULL: unset */
+    int64_t scan_page_items;            /* 0: DynamoDB's 1 MB pages */
     const char *lease_table;
     const char *application_name;
     const char *worker_id; /* NULL: host:pid */

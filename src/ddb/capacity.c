@@ -49,6 +49,43 @@ static void refill(dp_capacity_bucket *b, double now_s) {
     }
 }
 
+void dp_capacity_bucket_set_rate(dp_capacity_bucket *b, double units_per_s, double now_s) {
+    if (!b || !(units_per_s > 0))
+        return;
+    pthread_mutex_lock(&b->mu);
+    refill(b, now_s); /* tokens earned so far at the old rate */
+    b->rate = units_per_s;
+    b->max_tokens = units_per_s * CAP_BURST_S;
+    if (b->tokens > b->max_tokens)
+        b->tokens = b->max_tokens;
+    pthread_mutex_unlock(&b->mu);
+}
+
+double dp_capacity_bucket_rate(dp_capacity_bucket *b) {
+    if (!b)
+        return 0;
+    pthread_mutex_lock(&b->mu);
+    double r = b->rate;
+    pthread_mutex_unlock(&b->mu);
+    return r;
+}
+
+int dp_capacity_of_fraction(double fraction, int64_t provisioned_units, int on_demand,
+                            int64_t on_demand_max_units, int64_t absolute_cap, double *units_per_s) {
+    int64_t base = provisioned_units;
+    if (base <= 0 && on_demand)
+        base = on_demand_max_units;
+    if (base <= 0)
+        return -1;
+    double u = fraction * (double)base;
+    if (u < 1)
+        u = 1; /* a bucket needs a positive rate; 1 unit/s is DynamoDB's smallest */
+    if (absolute_cap > 0 && (double)absolute_cap < u)
+        u = (double)absolute_cap;
+    *units_per_s = u;
+    return 0;
+}
+
 int64_t dp_capacity_bucket_wait_ms(dp_capacity_bucket *b, double now_s) {
     if (!b)
         return 0;

@@ -31,6 +31,20 @@ int64_t dp_capacity_bucket_wait_ms(dp_capacity_bucket *b, double now_s);
 /* Charge units (negative: refund). NULL bucket: no-op. */
 void dp_capacity_bucket_charge(dp_capacity_bucket *b, double units, double now_s);
 
+/* Change the rate (a re-read capacity fraction); the balance is kept, cut
+ * to 0.1 s of the new rate. units_per_s <= 0 or a NULL bucket: no-op. */
+void dp_capacity_bucket_set_rate(dp_capacity_bucket *b, double units_per_s, double now_s);
+/* Current rate in units a second (0 for NULL). */
+double dp_capacity_bucket_rate(dp_capacity_bucket *b);
+
+/* write_capacity_fraction / read_capacity_fraction: fraction (0 < f <= 1)
+ * of the table's provisioned units a second, or for an on-demand table of
+ * its OnDemandThroughput maximum; the smaller of that and absolute_cap
+ * (> 0: max_*_capacity_per_s) into *units_per_s (at least 1). -1 when the
+ * table has no figure to take a fraction of (on demand without a maximum). */
+int dp_capacity_of_fraction(double fraction, int64_t provisioned_units, int on_demand,
+                            int64_t on_demand_max_units, int64_t absolute_cap, double *units_per_s);
+
 /* Units charged in total (for stats and tests). */
 double dp_capacity_bucket_charged(dp_capacity_bucket *b);
 

@@ -32,6 +32,26 @@ ddbpipe_result_t dp_ddb_describe_table(dp_ddb *c, const char *table, ddbpipe_tab
 ddbpipe_result_t dp_ddb_parse_describe_table(const char *body, size_t len, ddbpipe_table_info_t *out,
                                              char *errstr, size_t errstr_size);
 
+/* Capacity figures of a DescribeTable answer (not in the frozen
+ * ddbpipe_table_info_t). Units a second; 0 when absent. on_demand: the
+ * BillingModeSummary says PAY_PER_REQUEST; then the provisioned figures are
+ * 0 and OnDemandThroughput's Max*RequestUnits (-1 or absent: no maximum)
+ * are the only ceiling. */
+typedef struct dp_ddb_table_capacity {
+    int on_demand;
+    int64_t read_capacity_units;     /* ProvisionedThroughput.ReadCapacityUnits */
+    int64_t write_capacity_units;    /* ProvisionedThroughput.WriteCapacityUnits */
+    int64_t max_read_request_units;  /* OnDemandThroughput.MaxReadRequestUnits; 0: none */
+    int64_t max_write_request_units; /* OnDemandThroughput.MaxWriteRequestUnits; 0: none */
+} dp_ddb_table_capacity;
+/* Parse the capacity figures of a DescribeTable response body.
+ * DDBPIPE_ERR_PARSE when the body is not JSON or has no Table object. */
+ddbpipe_result_t dp_ddb_parse_table_capacity(const char *body, size_t len, dp_ddb_table_capacity *out,
+                                             char *errstr, size_t errstr_size);
+/* Blocking DescribeTable into out (the periodic re-read of a capacity
+ * fraction); res keeps the service error. */
+ddbpipe_result_t dp_ddb_describe_table_capacity(dp_ddb *c, const char *table, dp_ddb_table_capacity *out,
+                                                dp_ddb_result *res);
 /* One ListTables page. exclusive_start NULL/"" for the first page; limit
  * 0 for the service default (100). cb gets each name. last_evaluated gets
  * LastEvaluatedTableName ("" on the last page). */

@@ -136,6 +136,61 @@ ddbpipe_result_t dp_ddb_describe_table(dp_ddb *c, const char *table, ddbpipe_tab
     return rc;
 }
 
+/* A whole non-negative number member of o; 0 when absent, negative or not
+ * a whole number (OnDemandThroughput answers -1 for "no maximum"). */
+static int64_t units_of(const dp_json *o, const char *name) {
+    const dp_json *v = dp_json_get(o, name);
+    if (!dp_json_is(v, DP_JSON_NUMBER))
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v->str, &end, 10);
+    if (end == v->str || *end != '\0' || errno == ERANGE || n < 0)
+        return 0;
+    return (int64_t)n;
+}
+
+ddbpipe_result_t dp_ddb_parse_table_capacity(const char *body, size_t len, dp_ddb_table_capacity *out,
+                                             char *errstr, size_t errstr_size) {
+    ddbpipe_result_t rc = DDBPIPE_ERR_PARSE;
+    dp_json_error jerr;
+    memset(out, 0, sizeof(*out));
+    dp_json_doc *doc = dp_json_parse(body ? body : "", body ? len : 0, &jerr);
+    if (!doc) {
+        dp_errf(errstr, errstr_size, "DescribeTable response: invalid JSON at byte %zu: %s", jerr.offset,
+                jerr.message);
+        goto out;
+    }
+    const dp_json *t = dp_json_get(dp_json_root(doc), "Table");
+    if (!dp_json_is(t, DP_JSON_OBJECT)) {
+        dp_errf(errstr, errstr_size, "DescribeTable response: no Table object");
+        goto out;
+    }
+    const char *bm = dp_json_get_string(dp_json_get(t, "BillingModeSummary"), "BillingMode");
+    out->on_demand = bm && strcmp(bm, "PAY_PER_REQUEST") == 0;
+    const dp_json *pt = dp_json_get(t, "ProvisionedThroughput");
+    out->read_capacity_units = units_of(pt, "ReadCapacityUnits");
+    out->write_capacity_units = units_of(pt, "WriteCapacityUnits");
+    const dp_json *od = dp_json_get(t, "OnDemandThroughput");
+    out->max_read_request_units = units_of(od, "MaxReadRequestUnits");
+    out->max_write_request_units = units_of(od, "MaxWriteRequestUnits");
+    rc = DDBPIPE_OK;
+out:
+    dp_json_doc_free(doc);
+    return rc;
+}
+
+ddbpipe_result_t dp_ddb_describe_table_capacity(dp_ddb *c, const char *table, dp_ddb_table_capacity *out,
+                                                dp_ddb_result *res) {
+    ddbpipe_table_info_t info;
+    ddbpipe_result_t rc = dp_ddb_describe_table(c, table, &info, res);
+    if (rc != DDBPIPE_OK)
+        return rc;
+    rc = dp_ddb_parse_table_capacity(res->body.data, res->body.len, out, res->message, sizeof(res->message));
+    res->result = rc;
+    return rc;
+}
+
 ddbpipe_result_t dp_ddb_parse_list_tables(const char *body, size_t len, dp_ddb_name_fn cb, void *opaque,
                                           char *last_evaluated, size_t last_size) {
     ddbpipe_result_t rc = DDBPIPE_ERR_PARSE;

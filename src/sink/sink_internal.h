@@ -237,6 +237,16 @@ struct ddbpipe_sink {
     int ckpt_fd;              /* input file checkpoints are tied to; -1: none */
     char *ckpt_input_name;    /* its name, for messages */
     sk_prefix_hash ckpt_hash; /* digest of ckpt_fd's bytes before the checkpoint */
+    double wcap_fraction;     /* write_capacity_fraction; 0: unset */
+    /* write_capacity_fraction re-read: a thread describing the table every
+     * wcap_refresh_ms with its own client; stopped by wcap_stop under wcap_mu */
+    pthread_t wcap_thread;
+    int wcap_thread_started;
+    int wcap_stop;
+    int64_t wcap_refresh_ms;
+    pthread_mutex_t wcap_mu;
+    pthread_cond_t wcap_cv;
+    ddbpipe_client_t *wcap_client;
     dp_capacity_bucket *wcap; /* max_write_capacity_per_s: one bucket for every worker; NULL: no cap */
     dp_rate_adapt *wadapt; /* retry_mode adaptive: the write rate that follows the table's grant; NULL: off */
     sk_dryrun *dry;        /* --dry-run: fold and count, send nothing; NULL: a real run */

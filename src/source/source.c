@@ -97,6 +97,8 @@ struct ddbpipe_source {
     int segments_wanted;
     int segments_explicit;    /* --segments or the property given: a different split is refused on resume */
     dp_capacity_bucket *rcap; /* max_read_capacity_per_s: one bucket for every segment; NULL: no cap */
+    double rcap_fraction;     /* read_capacity_fraction; 0: unset */
+    int64_t rcap_absolute;    /* max_read_capacity_per_s; 0: unset */
 
     ddbpipe_client_t *client;
     /* Lease calls block on their own client, so no stream callback runs
@@ -2207,7 +2209,19 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     }
     src->segments_wanted = (int)segs;
     src->segments_explicit = opts->segments > 0 || dp_settings_is_set(&st, &st.segments);
-    if (st.max_read_capacity_per_s > 0 &&
+    src->rcap_absolute = st.max_read_capacity_per_s;
+    if (st.read_capacity_fraction) {
+        char *end = NULL;
+        double f = strtod(st.read_capacity_fraction, &end);
+        if (end == st.read_capacity_fraction || *end || !(f > 0 && f <= 1)) {
+            dp_errf(errstr, errstr_size, "read_capacity_fraction %s is outside 0 < f <= 1",
+                    st.read_capacity_fraction);
+            rc = DDBPIPE_ERR_CONFIG;
+            goto fail;
+        }
+        src->rcap_fraction = f; /* describe() makes the bucket from the table's figure */
+    }
+    if (st.max_read_capacity_per_s > 0 && src->rcap_fraction == 0 &&
         !(src->rcap =
               dp_capacity_bucket_new((double)st.max_read_capacity_per_s, (double)dp_now_ns() / 1e9))) {
         rc = DDBPIPE_ERR_NOMEM;
@@ -2358,6 +2372,30 @@ static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t err
         rc = dp_client_call_error(src->client, "DescribeTable", src->table, rc, &res, errstr, errstr_size);
         dp_ddb_result_free(&res);
         return rc;
+    }
+    if (src->do_snapshot && src->rcap_fraction > 0) {
+        dp_ddb_table_capacity cap;
+        double units = 0;
+        rc = dp_ddb_parse_table_capacity(res.body.data, res.body.len, &cap, errstr, errstr_size);
+        if (rc == DDBPIPE_OK &&
+            dp_capacity_of_fraction(src->rcap_fraction, cap.read_capacity_units, cap.on_demand,
+                                    cap.max_read_request_units, src->rcap_absolute, &units) != 0) {
+            dp_errf(errstr, errstr_size,
+                    "read_capacity_fraction: table %s is on demand (PAY_PER_REQUEST) without "
+                    "OnDemandThroughput.MaxReadRequestUnits, so there is no capacity to take a fraction of: "
+                    "give an absolute cap with max_read_capacity_per_s",
+                    src->table);
+            rc = DDBPIPE_ERR_CONFIG;
+        }
+        if (rc == DDBPIPE_OK && !src->rcap &&
+            !(src->rcap = dp_capacity_bucket_new(units, (double)dp_now_ns() / 1e9)))
+            rc = DDBPIPE_ERR_NOMEM;
+        if (rc != DDBPIPE_OK) {
+            dp_ddb_result_free(&res);
+            return rc;
+        }
+        DP_LOG_INFO("source: read_capacity_fraction %g of table %s: snapshot cap %.0f RCU/s",
+                    src->rcap_fraction, src->table, units);
     }
     char created[48];
     table_created_of(&res, created, sizeof created);

@@ -60,6 +60,12 @@ POST /__faults, with '_' for '-'):
                           fails with 400 ProvisionedThroughputExceededException. ConsumedCapacity is
                           reported when ReturnConsumedCapacity is TOTAL or INDEXES.
   --grant-burst-s S       (default 1.0)
+  --provisioned-wcu N, --provisioned-rcu N
+                          DescribeTable reports a PROVISIONED table with these ProvisionedThroughput
+                          units (default: PAY_PER_REQUEST, 0 provisioned units)
+  --on-demand-max-wcu N, --on-demand-max-rcu N
+                          an on-demand table's OnDemandThroughput.MaxWrite/ReadRequestUnits (the
+                          other one -1: no maximum)
   --scan-page-bytes N     a Scan page ends once its items reach N bytes (DynamoDB: 1 MB, the default).
                           Scan reports ConsumedCapacity when asked: ceil(page bytes / 4 KB) read
                           units, halved unless ConsistentRead
@@ -69,6 +75,8 @@ Poison: a BatchWriteItem/TransactWriteItems/PutItem whose item has an attribute 
 holding one invalid item.
 
 Test endpoints:
+  POST /__capacity  {"wcu", "rcu", "max_wcu", "max_rcu"}: change what DescribeTable reports (as
+                  --provisioned-wcu ... do)
   GET  /__stats   JSON: requests, connections, ops{op: n}, items_written, items_deleted,
                   null_items, faults{kind: n}, unprocessed_returned, poison_rejections,
                   wcu_consumed, capacity_throttled_calls (ProvisionedThroughputExceeded
@@ -191,7 +199,26 @@ class Table:
         return {"TableName": self.name, "KeySchema": ks, "AttributeDefinitions": ad, "TableStatus": "ACTIVE",
                 "ItemCount": len(self.items), "TableSizeBytes": 0, "CreationDateTime": self.created,
                 "TableArn": "arn:aws:dynamodb:us-east-1:000000000000:table/" + self.name,
-                "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"}}
+                **describe_capacity()}
+
+
+# --provisioned-wcu/--provisioned-rcu and --on-demand-max-wcu/--on-demand-max-rcu (DescribeTable only)
+CAPACITY = {"wcu": 0, "rcu": 0, "max_wcu": 0, "max_rcu": 0}
+
+
+def describe_capacity():
+    """The capacity members of DescribeTable's Table, as DynamoDB answers them: a provisioned table has
+    ProvisionedThroughput and (when never switched) no BillingModeSummary; an on-demand table reports 0
+    provisioned units and, when a maximum is set, OnDemandThroughput (-1: no maximum)."""
+    if CAPACITY["wcu"] or CAPACITY["rcu"]:
+        return {"ProvisionedThroughput": {"NumberOfDecreasesToday": 0, "ReadCapacityUnits": CAPACITY["rcu"],
+                                          "WriteCapacityUnits": CAPACITY["wcu"]}}
+    d = {"BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
+         "ProvisionedThroughput": {"NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0}}
+    if CAPACITY["max_wcu"] or CAPACITY["max_rcu"]:
+        d["OnDemandThroughput"] = {"MaxReadRequestUnits": CAPACITY["max_rcu"] or -1,
+                                   "MaxWriteRequestUnits": CAPACITY["max_wcu"] or -1}
+    return d
 
 
 class State:
@@ -723,6 +750,11 @@ def make_handler(state, emu):
                 except Exception as e:  # report bad settings to the test
                     self.send_json(400, {"message": str(e)})
                 return
+            if self.path == "/__capacity":  # {"wcu": N, "rcu": N, "max_wcu": N, "max_rcu": N}: what DescribeTable says
+                with state.lock:
+                    CAPACITY.update({k: int(v) for k, v in json.loads(raw or b"{}").items() if k in CAPACITY})
+                self.send_json(200, {"ok": True})
+                return
             if self.path == "/__release":
                 state.release.set()
                 self.send_json(200, {"ok": True})
@@ -882,10 +914,16 @@ def main():
     ap.add_argument("--script")
     ap.add_argument("--require-akid")
     ap.add_argument("--watch-stdin", action="store_true")
+    ap.add_argument("--provisioned-wcu", type=int, default=0)
+    ap.add_argument("--provisioned-rcu", type=int, default=0)
+    ap.add_argument("--on-demand-max-wcu", type=int, default=0)
+    ap.add_argument("--on-demand-max-rcu", type=int, default=0)
     for k, typ in FAULT_KEYS.items():
         ap.add_argument("--" + k.replace("_", "-"), dest=k, type=str if typ is list else typ, default=None)
     a = ap.parse_args()
 
+    CAPACITY.update(wcu=a.provisioned_wcu, rcu=a.provisioned_rcu, max_wcu=a.on_demand_max_wcu,
+                    max_rcu=a.on_demand_max_rcu)
     state = State(a.null, a.require_akid)
     cfg = {}
     if a.script:

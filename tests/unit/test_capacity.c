@@ -13,6 +13,7 @@
 
 #include "common/json.h"
 #include "ddb/capacity.h"
+#include "ddb/ops.h"
 
 static void test_bucket_starts_empty_and_caps_burst(void **state) {
     (void)state;
@@ -101,12 +102,65 @@ static void test_consumed_capacity(void **state) {
     assert_int_equal(f, 0);
 }
 
+/* write/read_capacity_fraction: the figures of DescribeTable answers as
+ * DynamoDB gives them, the fraction, the smaller of two caps, and a rate
+ * change keeping the bucket's balance within 0.1 s of the new rate. */
+static void test_capacity_fraction(void **state) {
+    (void)state;
+    dp_ddb_table_capacity c;
+    char err[256];
+    const char *prov =
+        "{\"Table\":{\"TableName\":\"t\",\"ProvisionedThroughput\":{\"NumberOfDecreasesToday\":0,"
+        "\"ReadCapacityUnits\":400,\"WriteCapacityUnits\":2000}}}";
+    assert_int_equal(dp_ddb_parse_table_capacity(prov, strlen(prov), &c, err, sizeof err), 0);
+    assert_int_equal(c.on_demand, 0);
+    assert_int_equal(c.write_capacity_units, 2000);
+    assert_int_equal(c.read_capacity_units, 400);
+    double u = 0;
+    assert_int_equal(dp_capacity_of_fraction(0.5, c.write_capacity_units, c.on_demand, 0, 0, &u), 0);
+    assert_true(u == 1000);
+    /* an absolute cap below the fraction wins, one above it does not */
+    assert_int_equal(dp_capacity_of_fraction(0.5, 2000, 0, 0, 300, &u), 0);
+    assert_true(u == 300);
+    assert_int_equal(dp_capacity_of_fraction(0.5, 2000, 0, 0, 5000, &u), 0);
+    assert_true(u == 1000);
+    /* at least 1 unit a second */
+    assert_int_equal(dp_capacity_of_fraction(0.01, 5, 0, 0, 0, &u), 0);
+    assert_true(u == 1);
+    const char *od = "{\"Table\":{\"BillingModeSummary\":{\"BillingMode\":\"PAY_PER_REQUEST\"},"
+                     "\"ProvisionedThroughput\":{\"ReadCapacityUnits\":0,\"WriteCapacityUnits\":0},"
+                     "\"OnDemandThroughput\":{\"MaxReadRequestUnits\":-1,\"MaxWriteRequestUnits\":800}}}";
+    assert_int_equal(dp_ddb_parse_table_capacity(od, strlen(od), &c, err, sizeof err), 0);
+    assert_int_equal(c.on_demand, 1);
+    assert_int_equal(c.max_write_request_units, 800);
+    assert_int_equal(c.max_read_request_units, 0); /* -1: no maximum */
+    assert_int_equal(
+        dp_capacity_of_fraction(0.25, c.write_capacity_units, 1, c.max_write_request_units, 0, &u), 0);
+    assert_true(u == 200);
+    /* on demand without a maximum: nothing to take a fraction of */
+    assert_int_equal(dp_capacity_of_fraction(0.5, c.read_capacity_units, 1, c.max_read_request_units, 0, &u),
+                     -1);
+    assert_int_not_equal(dp_ddb_parse_table_capacity("{}", 2, &c, err, sizeof err), 0);
+    assert_non_null(strstr(err, "Table"));
+
+    dp_capacity_bucket *b = dp_capacity_bucket_new(1000, 10.0);
+    assert_non_null(b);
+    assert_int_equal(dp_capacity_bucket_wait_ms(b, 20.0), 0); /* 100 units stored */
+    dp_capacity_bucket_set_rate(b, 100, 20.0);                /* now at most 10 */
+    assert_true(dp_capacity_bucket_rate(b) == 100);
+    dp_capacity_bucket_charge(b, 30, 20.0); /* 10 - 30 = -20: 200 ms at 100/s */
+    int64_t w = dp_capacity_bucket_wait_ms(b, 20.0);
+    assert_true(w >= 200 && w <= 202);
+    dp_capacity_bucket_destroy(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bucket_starts_empty_and_caps_burst),
         cmocka_unit_test(test_bucket_follows_rate),
         cmocka_unit_test(test_rounding_rules),
         cmocka_unit_test(test_consumed_capacity),
+        cmocka_unit_test(test_capacity_fraction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
