@@ -1135,7 +1135,8 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     }
     if (s->wcap_fraction > 0 && s->wcap && !s->dry) {
         const char *ms = getenv("DDBPIPE_CAPACITY_REREAD_MS"); /* tests only: a shorter re-read period */
-        s->wcap_refresh_ms = ms && atoll(ms) > 0 ? atoll(ms) : 60000;
+        long long v = ms ? strtoll(ms, NULL, 10) : 0;
+        s->wcap_refresh_ms = v > 0 ? (int64_t)v : 60000;
         r = dp_client_new(s->conf, 3, 1, &s->wcap_client, errstr, errstr_size);
         if (r != DDBPIPE_OK)
             goto out;
