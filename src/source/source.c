@@ -463,6 +463,41 @@ static const char *lease_cp_now(const dp_shard *s) {
     return s->lease_cp ? s->lease_cp : "TRIM_HORIZON";
 }
 
+/* A renewal or checkpoint the lease table accepted (asked at t0, answered at t1, ms): counted, its latency
+ * observed. Shard and scan-segment leases alike. */
+static void lease_renewed(ddbpipe_source_t *src, int64_t t0, int64_t t1) {
+    src->stats.lease_renewals++;
+    if ((uint64_t)(t1 - t0) > src->stats.lease_renewal_ms_max)
+        src->stats.lease_renewal_ms_max = (uint64_t)(t1 - t0);
+    dp_metric_observe(src->m_renew_ms, (double)(t1 - t0));
+}
+
+/* Take the lease *l as seen in the table (on success *l is the lease now held, *t0_ms when it was asked for).
+ * what names it in the warning when the call fails other than by losing the race ("shard ID", "scan segment
+ * N"). 0 when taken, -1 otherwise. */
+static int lease_take_call(ddbpipe_source_t *src, const char *what, dp_lease *l, int64_t *t0_ms) {
+    int lost = 0;
+    dp_ddb_result res;
+    dp_ddb_result_init(&res);
+    *t0_ms = dp_now_ms();
+    ddbpipe_result_t rc = dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, l, src->worker,
+                                          NULL, 0, &lost, &res);
+    if (rc != DDBPIPE_OK && !lost)
+        DP_LOG_WARN("source: taking the lease of %s failed: %s: %s", what, res_code(&res), res.message);
+    dp_ddb_result_free(&res);
+    return rc == DDBPIPE_OK ? 0 : -1;
+}
+
+/* A lease taken (steal: from a live owner): counted. */
+static void lease_taken(ddbpipe_source_t *src, int steal) {
+    src->stats.leases_taken++;
+    dp_metric_inc(src->m_taken);
+    if (steal) {
+        src->stats.leases_stolen++;
+        dp_metric_inc(src->m_stolen);
+    }
+}
+
 /* Checkpoint (when it moved) or renew one held lease. */
 static void lease_renew(ddbpipe_source_t *src, dp_shard *s) {
     dp_lease l;
@@ -485,10 +520,7 @@ static void lease_renew(ddbpipe_source_t *src, dp_shard *s) {
     if (rc == DDBPIPE_OK) {
         s->lease_counter = l.counter;
         s->lease_valid_until_ms = t0 + src->lease_ms;
-        src->stats.lease_renewals++;
-        if ((uint64_t)(t1 - t0) > src->stats.lease_renewal_ms_max)
-            src->stats.lease_renewal_ms_max = (uint64_t)(t1 - t0);
-        dp_metric_observe(src->m_renew_ms, (double)(t1 - t0));
+        lease_renewed(src, t0, t1);
         if (moved) {
             dp_strdup_to(&s->lease_cp, cp);
             s->lease_tip = tip;
@@ -513,20 +545,11 @@ static void lease_renew(ddbpipe_source_t *src, dp_shard *s) {
 
 static int lease_take(ddbpipe_source_t *src, dp_shard *s, const dp_lease *seen, int steal) {
     dp_lease l = *seen;
-    int lost = 0;
-    dp_ddb_result res;
-    dp_ddb_result_init(&res);
-    int64_t t0 = dp_now_ms();
-    ddbpipe_result_t rc = dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &l, src->worker,
-                                          NULL, 0, &lost, &res);
-    if (rc != DDBPIPE_OK) {
-        if (!lost)
-            DP_LOG_WARN("source: taking the lease of shard %s failed: %s: %s", s->id, res_code(&res),
-                        res.message);
-        dp_ddb_result_free(&res);
+    int64_t t0;
+    char what[300];
+    snprintf(what, sizeof what, "shard %s", s->id);
+    if (lease_take_call(src, what, &l, &t0) != 0)
         return -1;
-    }
-    dp_ddb_result_free(&res);
     s->leased = 1;
     s->lease_counter = l.counter;
     s->lease_valid_until_ms = t0 + src->lease_ms;
@@ -548,12 +571,7 @@ static int lease_take(ddbpipe_source_t *src, dp_shard *s, const dp_lease *seen, 
         set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
     if (iter)
         s->state = DP_SHARD_IDLE;
-    src->stats.leases_taken++;
-    dp_metric_inc(src->m_taken);
-    if (steal) {
-        src->stats.leases_stolen++;
-        dp_metric_inc(src->m_stolen);
-    }
+    lease_taken(src, steal);
     DP_LOG_INFO("source: took the lease of shard %s%s%s (checkpoint %s)", s->id,
                 seen->owner[0] ? " from " : "", seen->owner, l.checkpoint);
     return 0;
@@ -909,10 +927,7 @@ static void seg_renew(ddbpipe_source_t *src, int i) {
     if (rc == DDBPIPE_OK) {
         sg->lease_counter = l.counter;
         sg->lease_valid_until_ms = t0 + src->lease_ms;
-        src->stats.lease_renewals++;
-        if ((uint64_t)(t1 - t0) > src->stats.lease_renewal_ms_max)
-            src->stats.lease_renewal_ms_max = (uint64_t)(t1 - t0);
-        dp_metric_observe(src->m_renew_ms, (double)(t1 - t0));
+        lease_renewed(src, t0, t1);
         if (moved) {
             dp_strdup_to(&sg->lease_pos, pos);
             sg->lease_done = sg->done;
@@ -933,20 +948,11 @@ static void seg_renew(ddbpipe_source_t *src, int i) {
 static int seg_take(ddbpipe_source_t *src, int i, const dp_lease *seen, int steal) {
     dp_src_segment *sg = &src->st.segments[i];
     dp_lease l = *seen;
-    int lost = 0;
-    dp_ddb_result res;
-    dp_ddb_result_init(&res);
-    int64_t t0 = dp_now_ms();
-    ddbpipe_result_t rc = dp_lease_update(src->lease_ddb, src->lease_table, DP_LEASE_TAKE, &l, src->worker,
-                                          NULL, 0, &lost, &res);
-    if (rc != DDBPIPE_OK) {
-        if (!lost)
-            DP_LOG_WARN("source: taking the lease of scan segment %d failed: %s: %s", i, res_code(&res),
-                        res.message);
-        dp_ddb_result_free(&res);
+    int64_t t0;
+    char what[48];
+    snprintf(what, sizeof what, "scan segment %d", i);
+    if (lease_take_call(src, what, &l, &t0) != 0)
         return -1;
-    }
-    dp_ddb_result_free(&res);
     int at_key = strcmp(seen->checkpoint, SEG_KEY) == 0 && seen->pos;
     sg->leased = 1;
     sg->lease_counter = l.counter;
@@ -959,12 +965,7 @@ static int seg_take(ddbpipe_source_t *src, int i, const dp_lease *seen, int stea
     if (dp_strdup_to(&sg->last_key, at_key ? seen->pos : NULL) != 0 ||
         dp_strdup_to(&sg->lease_pos, at_key ? seen->pos : "") != 0)
         set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
-    src->stats.leases_taken++;
-    dp_metric_inc(src->m_taken);
-    if (steal) {
-        src->stats.leases_stolen++;
-        dp_metric_inc(src->m_stolen);
-    }
+    lease_taken(src, steal);
     DP_LOG_INFO("source: took the lease of scan segment %d%s%s (%s)", i, seen->owner[0] ? " from " : "",
                 seen->owner, at_key ? "resuming after its checkpoint" : "from its start");
     return 0;
