@@ -52,11 +52,11 @@ out=$("$B" --version 2>&1) || fail "ddbpipe --version"
 [ "$out" = "ddbpipe $version" ] || fail "ddbpipe --version says '$out', want 'ddbpipe $version'"
 page=$(man -w ddbpipe 2>>"$log") || fail "man -w ddbpipe"
 case $page in /usr/share/man/man1/ddbpipe.1*) ;; *) fail "man -w ddbpipe: $page" ;; esac
-man ddbpipe 2>/dev/null | grep -q 'EXIT STATUS' || fail "man ddbpipe does not render"
+grep -q 'EXIT STATUS' <<<"$(man ddbpipe 2>/dev/null)" || fail "man ddbpipe does not render"
 [ -f /usr/share/bash-completion/completions/ddbpipe ] || fail "no bash completion installed"
 [ "$(pkg-config --modversion ddbpipe 2>>"$log")" = "$version" ] || fail "pkg-config --modversion ddbpipe"
 # The runtime loader finds the shared library (ldconfig trigger).
-ldconfig -p | grep -q 'libddbpipe.so.0 ' || fail "libddbpipe.so.0 not in the linker cache"
+grep -q 'libddbpipe.so.0 ' <<<"$(ldconfig -p)" || fail "libddbpipe.so.0 not in the linker cache"
 
 # The demo pipeline (scripts/demo.sh: DynamoDB Local, create-table, check,
 # sink with one dead letter, source snapshot and stream) with the installed binary.

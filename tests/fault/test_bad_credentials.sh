@@ -111,7 +111,7 @@ grep -qiE 'signature|credential' "$TMP/badsecret.out" ||
     fail "wrong-secret output does not mention the signature or credentials"
 expect_no_secrets "$TMP/badsecret.out"
 after=$(stats)
-[ "$before" != "$after" ] && echo "$after" | grep -q InvalidSignatureException ||
+[ "$before" != "$after" ] && grep -q InvalidSignatureException <<<"$after" ||
     fail "the double never saw an invalid signature (stats: $after)"
 echo "--- wrong secret (exit $rc):"
 cat "$TMP/badsecret.out"

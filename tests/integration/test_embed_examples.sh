@@ -31,7 +31,8 @@ flags=$(pkg-config --cflags --libs ddbpipe) || fail "pkg-config --cflags --libs 
     fail "ddbpipe.pc version differs from ddbpipe --version"
 san=()
 # An ASan build's library needs the sanitizer runtime first in the program.
-if ldd "$libdir/libddbpipe.so" | grep -q libasan; then san=(-fsanitize=address,undefined); fi
+# (ldd output captured first: `ldd | grep -q` under pipefail fails when grep exits early.)
+if grep -q libasan <<<"$(ldd "$libdir/libddbpipe.so")"; then san=(-fsanitize=address,undefined); fi
 ex="$P/share/doc/ddbpipe/examples"
 for e in embed_sink embed_source; do
     [ -f "$ex/$e.c" ] || fail "install lacks $ex/$e.c"
@@ -48,7 +49,7 @@ static_libs="$(pkg-config --libs $(pkg-config --print-requires-private ddbpipe))
 cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$TEST_TMP/embed_sink_static" "$ex/embed_sink.c" \
     $(pkg-config --cflags ddbpipe) "$libdir/libddbpipe.a" $static_libs 2>"$TEST_TMP/static.cc.log" ||
     fail "embed_sink does not link statically with pkg-config --static: $(tail -n 20 "$TEST_TMP/static.cc.log")"
-ldd "$TEST_TMP/embed_sink_static" | grep -q libddbpipe && fail "the static build still loads libddbpipe.so"
+grep -q libddbpipe <<<"$(ldd "$TEST_TMP/embed_sink_static")" && fail "the static build still loads libddbpipe.so"
 # CMake: find_package(ddbpipe) from the prefix, both imported targets.
 mkdir -p "$TEST_TMP/cm"
 cat >"$TEST_TMP/cm/CMakeLists.txt" <<CMEOF
