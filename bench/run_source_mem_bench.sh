@@ -7,7 +7,10 @@
 # threads). Per run: wall time, the client's user+sys CPU per row
 # (/usr/bin/time, whole process), the endpoint's CPU, peak RSS; counts are
 # checked (ddbpipe wrote N lines, boto3 counted N items; exit 1 otherwise).
-# Then medians. Not a test.
+# "ddbpipe json (general path)" is the same command with
+# DDBPIPE_SOURCE_GENERAL_PATH=1: each page read into a JSON tree first, then
+# formatted (the path before the one-pass writer), for the ratio between the
+# two. Then medians. Not a test.
 #   bench/run_source_mem_bench.sh [ITEMS=200000] [REPS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +74,8 @@ print(json.dumps({'reader': l, 'rows': n, 'seconds': el, 'rows_per_s': round(n /
 for rep in $(seq "$REPS"); do
   one "ddbpipe json" "$B/ddbpipe" source -c "$work/src.yaml" --mode snapshot --segments 4 --format json \
     -o "$work/rows.jsonl" -q
+  one "ddbpipe json (general path)" env DDBPIPE_SOURCE_GENERAL_PATH=1 "$B/ddbpipe" source -c "$work/src.yaml" \
+    --mode snapshot --segments 4 --format json -o "$work/rows.jsonl" -q
   one "boto3" /usr/bin/python3 bench/peers/boto3_scan.py "$ep" bench 4
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -85,5 +90,7 @@ for w in dict.fromkeys(r["reader"] for r in rows):
     print(json.dumps({"reader": w, **{k: round(v, 3) for k, v in med[w].items()}}))
 print(f"client CPU per row: ddbpipe {med['ddbpipe json']['cpu_us_per_row']:.2f} us, "
       f"boto3 {med['boto3']['cpu_us_per_row']:.2f} us "
-      f"({med['boto3']['cpu_us_per_row'] / med['ddbpipe json']['cpu_us_per_row']:.0f}x)")
+      f"({med['boto3']['cpu_us_per_row'] / med['ddbpipe json']['cpu_us_per_row']:.0f}x); general path "
+      f"{med['ddbpipe json (general path)']['cpu_us_per_row']:.2f} us "
+      f"({med['ddbpipe json (general path)']['cpu_us_per_row'] / med['ddbpipe json']['cpu_us_per_row']:.2f}x the one-pass path)")
 PY

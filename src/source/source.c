@@ -43,6 +43,7 @@
 #include "ddb/client.h"
 #include "ddb/lease.h"
 #include "ddb/ops.h"
+#include "formats/scan_lines.h"
 #include "metrics/metrics.h"
 #include "source/source.h"
 
@@ -135,6 +136,8 @@ struct ddbpipe_source {
     dp_list calls; /* src_call in flight */
     dp_buf line;
     dp_buf key; /* emit_keyed: the event's item key as canonical JSON */
+    dp_buf scan_lines, scan_rest; /* a Scan page's lines by the one-pass path, the page without Items */
+    int scan_general_only;        /* DDBPIPE_SOURCE_GENERAL_PATH set: no one-pass path (benchmarks, tests) */
     src_stats stats;
     int64_t started_ms;
     /* Prometheus metrics (served when metrics_address is set). */
@@ -357,6 +360,25 @@ static int emit_event(ddbpipe_source_t *src, dp_event *ev) {
     src->stats.events[ev->op]++;
     dp_metric_inc(src->m_events[ev->op]);
     src->need_flush = 1;
+    return 0;
+}
+
+/* Snapshot lines formatted by dp_scan_lines_write ('\n' after each), given
+ * to the output as emit_event gives one event's line. */
+static int emit_scan_lines(ddbpipe_source_t *src, const char *p, size_t len) {
+    const char *end = p + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)(nl - p);
+        if (src->emit && src->emit(p, n, src->opaque) != 0) {
+            set_fatal(src, DDBPIPE_ERR_IO, "the output refused an event (closed or full)");
+            return -1;
+        }
+        src->stats.events[DP_EVENT_SNAPSHOT]++;
+        dp_metric_inc(src->m_events[DP_EVENT_SNAPSHOT]);
+        src->need_flush = 1;
+        p = nl + 1;
+    }
     return 0;
 }
 
@@ -1760,7 +1782,24 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
     sg->failures = 0;
     char what[48];
     snprintf(what, sizeof what, "Scan segment %d", i);
-    ddbpipe_result_t rc = dp_ddb_parse_read_page(what, res->body.data, res->body.len, &page, err, sizeof err);
+    /* JSON lines: formatted in one pass over the page, no tree of it; the
+     * general path below reads what that path gives back (errors included) */
+    size_t fast_items = 0;
+    int fast = 0;
+    double used = 0;
+    dp_buf_reset(&src->scan_lines);
+    if (src->fmt == DP_EVENT_FMT_JSON && !src->emit_keyed && !src->scan_general_only) {
+        dp_scan_lines_opts so = {.table = src->table, .partition_key = src->pk, .sort_key = src->sk};
+        fast = dp_scan_lines_write(res->body.data, res->body.len, &so, &src->scan_lines, &src->scan_rest,
+                                   &fast_items) == 1 &&
+               dp_ddb_parse_read_page(what, src->scan_rest.data, src->scan_rest.len, &page, err, sizeof err) ==
+                   DDBPIPE_OK &&
+               !page.items && (!src->rcap || dp_consumed_capacity(page.root, &used));
+        if (!fast)
+            dp_buf_reset(&src->scan_lines);
+    }
+    ddbpipe_result_t rc =
+        fast ? DDBPIPE_OK : dp_ddb_parse_read_page(what, res->body.data, res->body.len, &page, err, sizeof err);
     if (rc != DDBPIPE_OK) {
         set_fatal(src, rc, "%s", err);
         goto out;
@@ -1771,8 +1810,7 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
     clock_gettime(CLOCK_REALTIME, &now_ts);
     int64_t read_ms = (int64_t)now_ts.tv_sec * 1000 + now_ts.tv_nsec / 1000000;
     if (src->rcap) {
-        double used;
-        if (!dp_consumed_capacity(root, &used)) {
+        if (!fast && !dp_consumed_capacity(root, &used)) {
             /* no ConsumedCapacity (emulators): DynamoDB's rule on the page */
             size_t bytes = 0;
             for (size_t k = 0; items && k < items->count; k++)
@@ -1782,6 +1820,11 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
         dp_capacity_bucket_charge(src->rcap, used - sg->charged_rcu, (double)dp_now_ns() / 1e9);
         sg->charged_rcu = 0;
         sg->est_rcu = used;
+    }
+    if (fast) {
+        if (emit_scan_lines(src, src->scan_lines.data, src->scan_lines.len) != 0)
+            goto out;
+        sg->items += fast_items;
     }
     for (size_t k = 0; items && k < items->count; k++) {
         const dp_json *item = items->items[k];
@@ -2183,6 +2226,9 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     }
     dp_src_checkpoint_init(&src->st);
     dp_buf_init(&src->line, 0);
+    dp_buf_init(&src->scan_lines, 0);
+    dp_buf_init(&src->scan_rest, 0);
+    src->scan_general_only = getenv("DDBPIPE_SOURCE_GENERAL_PATH") != NULL;
     dp_buf_init(&src->key, 0);
     if (pick(opts->mode, "stream", modes, src->mode, sizeof src->mode) != 0) {
         dp_errf(errstr, errstr_size, "source: mode '%s' is not snapshot, stream or snapshot+stream",
@@ -2346,6 +2392,8 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
     free(src->meta_obs_owner);
     trim_cands_free(src->trim_cands, src->n_trim_cands);
     dp_buf_free(&src->line);
+    dp_buf_free(&src->scan_lines);
+    dp_buf_free(&src->scan_rest);
     dp_buf_free(&src->key);
     free(src->checkpoint_path);
     dp_metrics_server_stop(src->msrv);
