@@ -353,8 +353,8 @@ static int items_array(sl *c, const sl_line *L, dp_buf *lines, size_t *count) {
     }
 }
 
-int dp_scan_lines_write(const char *body, size_t len, const dp_scan_lines_opts *o, dp_buf *lines, dp_buf *rest,
-                        size_t *count) {
+int dp_scan_lines_write(const char *body, size_t len, const dp_scan_lines_opts *o, dp_buf *lines,
+                        dp_buf *rest, size_t *count) {
     size_t start = lines->len;
     int ok = 0, seen_items = 0;
     sl_line L;

@@ -27,7 +27,7 @@ typedef struct dp_scan_lines_opts {
  * or with a repeated key attribute, invalid JSON or AttributeValues, deep
  * nesting, out of memory...). On 0, `lines` is back at its length on entry.
  * Reentrant; no state besides the buffers given. */
-int dp_scan_lines_write(const char *body, size_t len, const dp_scan_lines_opts *o, dp_buf *lines, dp_buf *rest,
-                        size_t *count);
+int dp_scan_lines_write(const char *body, size_t len, const dp_scan_lines_opts *o, dp_buf *lines,
+                        dp_buf *rest, size_t *count);
 
 #endif

@@ -135,7 +135,7 @@ struct ddbpipe_source {
     int64_t last_checkpoint_ms;
     dp_list calls; /* src_call in flight */
     dp_buf line;
-    dp_buf key; /* emit_keyed: the event's item key as canonical JSON */
+    dp_buf key;                   /* emit_keyed: the event's item key as canonical JSON */
     dp_buf scan_lines, scan_rest; /* a Scan page's lines by the one-pass path, the page without Items */
     int scan_general_only;        /* DDBPIPE_SOURCE_GENERAL_PATH set: no one-pass path (benchmarks, tests) */
     src_stats stats;
@@ -1792,14 +1792,15 @@ static void on_scan(ddbpipe_source_t *src, int i, dp_ddb_result *res) {
         dp_scan_lines_opts so = {.table = src->table, .partition_key = src->pk, .sort_key = src->sk};
         fast = dp_scan_lines_write(res->body.data, res->body.len, &so, &src->scan_lines, &src->scan_rest,
                                    &fast_items) == 1 &&
-               dp_ddb_parse_read_page(what, src->scan_rest.data, src->scan_rest.len, &page, err, sizeof err) ==
-                   DDBPIPE_OK &&
+               dp_ddb_parse_read_page(what, src->scan_rest.data, src->scan_rest.len, &page, err,
+                                      sizeof err) == DDBPIPE_OK &&
                !page.items && (!src->rcap || dp_consumed_capacity(page.root, &used));
         if (!fast)
             dp_buf_reset(&src->scan_lines);
     }
     ddbpipe_result_t rc =
-        fast ? DDBPIPE_OK : dp_ddb_parse_read_page(what, res->body.data, res->body.len, &page, err, sizeof err);
+        fast ? DDBPIPE_OK
+             : dp_ddb_parse_read_page(what, res->body.data, res->body.len, &page, err, sizeof err);
     if (rc != DDBPIPE_OK) {
         set_fatal(src, rc, "%s", err);
         goto out;
