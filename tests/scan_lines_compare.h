@@ -87,7 +87,7 @@ static int slc_compare(const char *page, size_t len, const dp_scan_lines_opts *o
         snprintf(why, why_size, "the one-pass path accepted a page the general path refuses");
     else if (fcount != gcount)
         snprintf(why, why_size, "%zu items against %zu", fcount, gcount);
-    else if (fl.len != gl.len || memcmp(fl.data, gl.data, fl.len) != 0)
+    else if (fl.len != gl.len || (fl.len && memcmp(fl.data, gl.data, fl.len) != 0))
         snprintf(why, why_size, "lines differ:\n%.*s\nagainst\n%.*s", (int)(fl.len > 400 ? 400 : fl.len),
                  fl.data ? fl.data : "", (int)(gl.len > 400 ? 400 : gl.len), gl.data ? gl.data : "");
     else if (flek.len != glek.len || (flek.len && memcmp(flek.data, glek.data, flek.len) != 0))
