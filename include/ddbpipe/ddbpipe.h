@@ -321,6 +321,83 @@ DDBPIPE_API ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *sink, const ch
  * report comes later from poll or flush. ddbpipe_sink_produce(line, ...) is
  * this with value = line, no key, opaque NULL. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_produce_record(ddbpipe_sink_t *sink, const ddbpipe_record_t *rec);
+
+/* A typed attribute value (DynamoDB's AttributeValue) for
+ * ddbpipe_sink_produce_item: an item is an array of named values. Every
+ * pointer is borrowed for the duration of the produce call only.
+ *   S     data/len: UTF-8 text
+ *   N     data/len: number text as DynamoDB takes it ("12.50", "-1E+3"; at
+ *         most 38 significant digits)
+ *   B     data/len: the raw bytes (not base64)
+ *   BOOL  boolean: 0 or 1
+ *   NULL  nothing
+ *   L     elems/count: the values in order (their names are ignored)
+ *   M     elems/count: named values
+ *   SS, NS, BS  elems/count: S, N, B values (non-empty, no duplicates)
+ * name: NUL-terminated UTF-8 attribute name, required in an item and in an
+ * M, ignored in an L and a set. The struct is frozen (a new field means a
+ * new function). */
+typedef enum ddbpipe_attr_type {
+    DDBPIPE_ATTR_S = 1,
+    DDBPIPE_ATTR_N = 2,
+    DDBPIPE_ATTR_B = 3,
+    DDBPIPE_ATTR_BOOL = 4,
+    DDBPIPE_ATTR_NULL = 5,
+    DDBPIPE_ATTR_L = 6,
+    DDBPIPE_ATTR_M = 7,
+    DDBPIPE_ATTR_SS = 8,
+    DDBPIPE_ATTR_NS = 9,
+    DDBPIPE_ATTR_BS = 10
+} ddbpipe_attr_type_t;
+
+typedef struct ddbpipe_attr {
+    const char *name;
+    ddbpipe_attr_type_t type;
+    const char *data; /* S, N, B */
+    size_t len;
+    int boolean;                      /* BOOL */
+    const struct ddbpipe_attr *elems; /* L, M, SS, NS, BS */
+    size_t count;
+} ddbpipe_attr_t;
+
+typedef enum ddbpipe_item_op {
+    DDBPIPE_ITEM_PUT = 0,   /* write the whole item (update_mode merge: set these attributes) */
+    DDBPIPE_ITEM_DELETE = 1 /* delete the item of these key attributes (others are ignored) */
+} ddbpipe_item_op_t;
+
+/* One already typed change: no text is parsed. Frozen, like ddbpipe_attr_t. */
+typedef struct ddbpipe_item_record {
+    ddbpipe_item_op_t op;
+    const ddbpipe_attr_t *attrs; /* the item (PUT) or at least its key attributes (DELETE) */
+    size_t count;
+    void *opaque;     /* returned in the delivery report */
+    uint64_t offset;  /* caller's position, returned in the report (and the checkpoint) */
+    uint64_t line_no; /* for dead-letter files and messages; 0: none */
+} ddbpipe_item_record_t;
+
+/* Offer one typed change (a row of `ddbpipe sql`, or an embedder's own
+ * data) with the contract of ddbpipe_sink_produce_record: the sink copies
+ * what it keeps (the caller's structs and buffers may be reused when it
+ * returns); DDBPIPE_ERR_QUEUE_FULL: call ddbpipe_sink_poll and offer the
+ * same record again; its delivery report comes later from poll or flush,
+ * in produce order with every other record; any other error except
+ * INVALID_ARG means the sink stopped. Per-key order and folding are the
+ * same as for text records. An item DynamoDB would refuse (bad number,
+ * empty or repeated set member, a key attribute missing or not of the
+ * table's key type, over 400 KB, nested over 32 levels) is dead-lettered
+ * with the reason, not an error; its dead-letter record (file and report
+ * value) is the change rendered as a DynamoDB Streams record, which
+ * `ddbpipe sink` reads back:
+ *   {"eventName":"INSERT","dynamodb":{"NewImage":{"id":{"N":"1"},...}}}
+ *   {"eventName":"REMOVE","dynamodb":{"Keys":{"id":{"N":"1"}}}}
+ * (B values base64 there, as in any DynamoDB JSON). The item's ignore_nulls
+ * and document_attribute settings apply as to a DynamoDB Streams record.
+ * DDBPIPE_ERR_INVALID_ARG (nothing produced, no report): rec or sink NULL,
+ * an unknown op or type, a NULL pointer with a non-zero length or count, a
+ * missing name in an item or M, nesting over 64 levels. Call from one thread
+ * at a time, as every produce function. */
+DDBPIPE_API ddbpipe_result_t ddbpipe_sink_produce_item(ddbpipe_sink_t *sink,
+                                                       const ddbpipe_item_record_t *rec);
 /* Drive I/O for up to timeout_ms and serve delivery reports. Returns the
  * stop error as produce does. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_sink_poll(ddbpipe_sink_t *sink, int timeout_ms);

@@ -595,6 +595,26 @@ out:
     return rc;
 }
 
+ddbpipe_result_t dp_change_from_typed(dp_json_doc *doc, dp_json *image, int is_delete,
+                                      const dp_change_format_opts *opts, dp_change *out, char *errstr,
+                                      size_t errstr_size) {
+    dp_change_format_opts none;
+    memset(out, 0, sizeof *out);
+    if (!opts) {
+        memset(&none, 0, sizeof none);
+        opts = &none;
+    }
+    out->doc = doc;
+    out->format = DP_CHANGE_FMT_DYNAMODB_STREAM;
+    ddbpipe_result_t rc = is_delete ? delete_typed(out, image, opts, "Keys", errstr, errstr_size)
+                                    : upsert_typed(out, image, opts, "NewImage", errstr, errstr_size);
+    if (rc != DDBPIPE_OK) {
+        out->doc = NULL; /* the caller's still */
+        dp_change_clear(out);
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------ merge */
 
 /* RFC 7386: an object patch applied to a non-object is applied to {}:

@@ -120,6 +120,17 @@ ddbpipe_result_t dp_change_parse(const char *line, size_t len, const dp_change_f
                                  dp_change *out, char *errstr, size_t errstr_size);
 void dp_change_clear(dp_change *c); /* accepts NULL and cleared changes */
 
+/* An already typed change (ddbpipe_sink_produce_item): image is a typed
+ * item object in doc, the whole item (is_delete 0) or at least its key
+ * attributes (is_delete 1); it is checked and shaped exactly as the images
+ * of a DynamoDB Streams record (ignore_nulls, document_attribute, keys,
+ * DynamoDB's rules). On success out owns doc; on failure out is cleared,
+ * the caller keeps doc (image may have lost its NULL attributes to
+ * ignore_nulls) and errstr says why. Results as dp_change_parse. */
+ddbpipe_result_t dp_change_from_typed(dp_json_doc *doc, dp_json *image, int is_delete,
+                                      const dp_change_format_opts *opts, dp_change *out, char *errstr,
+                                      size_t errstr_size);
+
 /* update_mode=merge: the item to write, given the stored item (typed, as
  * BatchGetItem returned it; NULL when no item is stored) and a change's
  * patch (change.patch / change.patch_typed).

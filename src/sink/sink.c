@@ -557,7 +557,9 @@ static void parse_chunk(struct ddbpipe_sink *s, sk_worker *w, sk_pchunk *c) {
     for (size_t i = 0; i < c->n; i++) {
         sk_pline *l = &c->lines[i];
         const char *mkey = l->key_len == SK_NO_KEY ? NULL : c->text.data + l->off + l->len;
-        c->recs[i] = parse_one(s, &w->scratch, c->text.data + l->off, l->len, mkey, mkey ? l->key_len : 0,
+        c->recs[i] =
+            l->pre ? l->pre
+                   : parse_one(s, &w->scratch, c->text.data + l->off, l->len, mkey, mkey ? l->key_len : 0,
                                l->fmt, l->no_value, l->line_no, l->offset, l->seq, l->mem, l->t_ms);
     }
     pthread_mutex_lock(&s->pq_mu);
@@ -903,6 +905,8 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     if (!s)
         goto out;
     s->ckpt_fd = -1;
+    sk_change_init(&s->item_scratch);
+    dp_buf_init(&s->item_text, 0);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->pq_mu, NULL);
     pthread_cond_init(&s->ack_cv, NULL);
@@ -1191,12 +1195,14 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
         }
     }
     checkpoint_maybe(s, 1);
+    for (size_t i = 0; s->cur && i < s->cur->n; i++)
+        sk_rec_free(s->cur->lines[i].pre);
     pchunk_free(s->cur);
     while (s->ord_head) {
         sk_pchunk *c = s->ord_head;
         s->ord_head = c->next_ord;
-        for (size_t i = 0; c->done && i < c->n; i++)
-            sk_rec_free(c->recs[i]);
+        for (size_t i = 0; i < c->n; i++)
+            sk_rec_free(c->done ? c->recs[i] : c->lines[i].pre);
         pchunk_free(c);
     }
     while (s->pchunk_pool) {
@@ -1220,6 +1226,8 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
         }
         free(s->workers);
     }
+    sk_change_free(&s->item_scratch);
+    dp_buf_free(&s->item_text);
     sk_metrics_stop(s);
     if (s->dlq)
         fclose(s->dlq);
@@ -1312,6 +1320,7 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
         if (dp_buf_append(&c->text, line ? line : "", len) != DDBPIPE_OK)
             return DDBPIPE_ERR_NOMEM;
         l->key_len = SK_NO_KEY;
+        l->pre = NULL;
         if (mkey) {
             if (dp_buf_append(&c->text, mkey, mkey_len) != DDBPIPE_OK)
                 return DDBPIPE_ERR_NOMEM;
@@ -1463,6 +1472,111 @@ ddbpipe_result_t ddbpipe_sink_produce_record(ddbpipe_sink_t *s, const ddbpipe_re
         r = produce_rejected(s, rec, reason);
     dp_buf_free(&line);
     return r;
+}
+
+/* Admission of one record: the stop error, DDBPIPE_ERR_QUEUE_FULL, or OK. */
+static ddbpipe_result_t admit(ddbpipe_sink_t *s) {
+    ddbpipe_result_t stop = stop_code(s);
+    if (stop != DDBPIPE_OK)
+        return stop;
+    pthread_mutex_lock(&s->mu);
+    int full = buffer_full_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    if (!full)
+        return DDBPIPE_OK;
+    if (s->nworkers == 0)
+        drive(s, 1, 0);
+    else
+        submit_chunk(s);
+    pthread_mutex_lock(&s->mu);
+    full = buffer_full_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    return full ? DDBPIPE_ERR_QUEUE_FULL : DDBPIPE_OK;
+}
+
+ddbpipe_result_t ddbpipe_sink_produce_item(ddbpipe_sink_t *s, const ddbpipe_item_record_t *rec) {
+    static __thread unsigned tick;
+    char reason[1024];
+    if (!s || !rec || (rec->op != DDBPIPE_ITEM_PUT && rec->op != DDBPIPE_ITEM_DELETE) ||
+        (!rec->attrs && rec->count))
+        return DDBPIPE_ERR_INVALID_ARG;
+    ddbpipe_result_t rc = admit(s);
+    if (rc != DDBPIPE_OK)
+        return rc;
+    /* typed already: the change is made here, in the producer's thread, with
+     * any number of worker threads (nothing is left to parse) */
+    sk_change *ch = &s->item_scratch;
+    sk_bad_kind bad = sk_parse_typed(&s->pctx, rec, ch, &s->item_text, reason, sizeof reason);
+    if (bad == SK_BAD_ARG) {
+        DP_LOG_DEBUG("sink: produce_item: %s", reason);
+        return DDBPIPE_ERR_INVALID_ARG;
+    }
+    if (bad == SK_BAD_NOMEM)
+        return DDBPIPE_ERR_NOMEM;
+    sk_rec *r = rec_new(s->item_text.data ? s->item_text.data : "", s->item_text.len,
+                        bad == SK_BAD_NONE ? ch : NULL, NULL, 0);
+    if (!r)
+        return DDBPIPE_ERR_NOMEM;
+    SK_ADD(s, records_in, 1);
+    r->line_no = rec->line_no;
+    r->offset = rec->offset;
+    r->t_ms = dp_now_ms();
+    r->seq = ring_accept(s, rec->offset, rec->line_no, r->mem, rec->opaque);
+    if (bad != SK_BAD_NONE) {
+        SK_ADD(s, parse_errors, 1);
+        if (bad == SK_BAD_OVERSIZED)
+            SK_ADD(s, oversized_dropped, 1);
+        sk_core_dead_letter(s, r, reason);
+        checkpoint_maybe(s, 0);
+        return DDBPIPE_OK;
+    }
+    if (s->dry) {
+        /* dry runs have one thread (ddbpipe_sink_new) */
+        int dr = sk_dryrun_add(s->dry, ch->key.data, ch->key.len, ch->op, ch->item_size);
+        if (dr != 0) {
+            sk_core_fatal(s, DDBPIPE_ERR_NOMEM,
+                          dr == -2 ? "dry run: more distinct keys than --dry-run-max-keys"
+                                   : "dry run: out of memory for the per-key set");
+            sk_rec_free(r);
+            return DDBPIPE_ERR_NOMEM;
+        }
+        s->dry_records++;
+        s->dry_input_bytes += s->item_text.len;
+        sk_core_ack(s, r);
+        return DDBPIPE_OK;
+    }
+    r->op = ch->op;
+    r->item_size = ch->item_size;
+    r->hash = fnv1a(ch->key.data, ch->key.len);
+    if (s->nworkers > 0) {
+        /* in the chunk being filled, so it reaches its engine in input order */
+        if (!s->cur) {
+            s->cur = pchunk_get(s);
+            if (!s->cur) {
+                sk_core_fatal(s, DDBPIPE_ERR_NOMEM, "out of memory");
+                sk_rec_free(r); /* not acknowledged: the run stopped before it */
+                return DDBPIPE_ERR_NOMEM;
+            }
+            s->cur->t_first_ms = r->t_ms;
+        }
+        sk_pline *l = &s->cur->lines[s->cur->n++];
+        memset(l, 0, sizeof *l);
+        l->key_len = SK_NO_KEY;
+        l->pre = r;
+        if (s->cur->n == SK_PCHUNK_LINES)
+            submit_chunk(s);
+    } else {
+        sk_engine *e = s->workers[0].e;
+        sk_engine_add(e, r);
+        sk_engine_dispatch_at(e, 0, r->t_ms);
+        if ((tick & 63) == 0)
+            sk_engine_run(e, 0);
+    }
+    if ((++tick & 255) == 0) {
+        checkpoint_maybe(s, 0);
+        sk_metrics_sync(s, 0);
+    }
+    return DDBPIPE_OK;
 }
 
 /* Delivery reports, in produce order, in the caller's thread. fail_rest:

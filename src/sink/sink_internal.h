@@ -43,7 +43,9 @@ typedef enum sk_bad_kind {
     SK_BAD_NONE = 0,
     SK_BAD_RECORD = 1,
     SK_BAD_OVERSIZED = 2,
-    SK_TOMBSTONE = 3
+    SK_TOMBSTONE = 3,
+    SK_BAD_ARG = 4,  /* sk_parse_typed: the caller's structs are malformed (INVALID_ARG) */
+    SK_BAD_NOMEM = 5 /* sk_parse_typed: out of memory */
 } sk_bad_kind;
 
 void sk_change_init(sk_change *c);
@@ -68,6 +70,11 @@ sk_bad_kind sk_parse_line_general(const sk_parse_ctx *ctx, const char *line, siz
  * payload). key NULL: as sk_parse_line. */
 sk_bad_kind sk_parse_record(const sk_parse_ctx *ctx, int fmt, const char *line, size_t len, const char *key,
                             size_t key_len, sk_change *out, char *reason, size_t reason_size);
+/* An already typed change (ddbpipe_sink_produce_item): no text is parsed.
+ * text gets the change as a DynamoDB Streams record (the record's
+ * dead-letter form) unless SK_BAD_ARG or SK_BAD_NOMEM. Pure (no I/O). */
+sk_bad_kind sk_parse_typed(const sk_parse_ctx *ctx, const ddbpipe_item_record_t *rec, sk_change *out,
+                           dp_buf *text, char *reason, size_t reason_size);
 /* A tombstone's change: {"delete": KEY} (Feldera) from the message key.
  * 0 ok; -1 with the reason when the key is not a JSON object. */
 int sk_tombstone_line(const char *key, size_t key_len, dp_buf *out, char *reason, size_t reason_size);
@@ -185,6 +192,7 @@ typedef struct sk_pline {
     uint64_t line_no, offset, seq;
     size_t mem;
     int64_t t_ms;
+    struct sk_rec *pre; /* a typed item, made by produce: nothing to parse; NULL: parse the text */
 } sk_pline;
 
 typedef struct sk_pchunk {
@@ -234,6 +242,8 @@ struct ddbpipe_sink {
     ddbpipe_dr_cb_t dr_cb;
     void *dr_opaque;
     int tombstones_ignore;
+    sk_change item_scratch; /* ddbpipe_sink_produce_item's buffers (the producer's thread) */
+    dp_buf item_text;
     int ckpt_fd;              /* input file checkpoints are tied to; -1: none */
     char *ckpt_input_name;    /* its name, for messages */
     sk_prefix_hash ckpt_hash; /* digest of ckpt_fd's bytes before the checkpoint */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ddb/attr_public.h"
 #include "sink/sink_internal.h"
 
 void sk_change_init(sk_change *c) {
@@ -66,6 +67,38 @@ int sk_key_json(const dp_json *item, const char *pk, const char *sk, dp_buf *out
     return dp_buf_putc(out, '}') == DDBPIPE_OK ? 0 : -1;
 }
 
+/* A parsed change -> the sink's key, key JSON and body. */
+static sk_bad_kind change_finish(const sk_parse_ctx *ctx, const dp_change *cp, sk_change *out, char *reason,
+                                 size_t rs) {
+    const dp_change ch = *cp;
+    const char *sk = ctx->opts.sort_key;
+    if (sk_key_canonical(ch.item, ctx->opts.partition_key, sk, &out->key) != 0 ||
+        sk_key_json(ch.item, ctx->opts.partition_key, sk, &out->key_json) != 0) {
+        snprintf(reason, rs, "invalid key attributes");
+        return SK_BAD_RECORD;
+    }
+    dp_buf_reset(&out->body);
+    out->item_size = ch.item_size;
+    if (ch.op == DP_CHANGE_DELETE) {
+        out->op = SK_OP_DELETE;
+    } else if (ctx->merge) {
+        /* merge mode keeps the change itself; it is applied to the stored
+         * item once that is loaded */
+        out->op = ch.patch_typed ? SK_OP_PUT : SK_OP_PATCH;
+        if (!ch.patch || dp_json_write(&out->body, ch.patch) != DDBPIPE_OK) {
+            snprintf(reason, rs, "no merge patch for this change");
+            return SK_BAD_RECORD;
+        }
+    } else {
+        out->op = SK_OP_PUT;
+        if (dp_json_write(&out->body, ch.item) != DDBPIPE_OK) {
+            snprintf(reason, rs, "out of memory");
+            return SK_BAD_RECORD;
+        }
+    }
+    return SK_BAD_NONE;
+}
+
 sk_bad_kind sk_parse_line(const sk_parse_ctx *ctx, const char *line, size_t len, sk_change *out, char *reason,
                           size_t rs) {
     if (len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) {
@@ -96,33 +129,7 @@ sk_bad_kind sk_parse_line_general(const sk_parse_ctx *ctx, const char *line, siz
         dp_change_clear(&ch);
         return SK_TOMBSTONE;
     }
-    const char *sk = ctx->opts.sort_key;
-    if (sk_key_canonical(ch.item, ctx->opts.partition_key, sk, &out->key) != 0 ||
-        sk_key_json(ch.item, ctx->opts.partition_key, sk, &out->key_json) != 0) {
-        snprintf(reason, rs, "invalid key attributes");
-        goto out;
-    }
-    dp_buf_reset(&out->body);
-    out->item_size = ch.item_size;
-    if (ch.op == DP_CHANGE_DELETE) {
-        out->op = SK_OP_DELETE;
-    } else if (ctx->merge) {
-        /* merge mode keeps the change itself; it is applied to the stored
-         * item once that is loaded */
-        out->op = ch.patch_typed ? SK_OP_PUT : SK_OP_PATCH;
-        if (!ch.patch || dp_json_write(&out->body, ch.patch) != DDBPIPE_OK) {
-            snprintf(reason, rs, "no merge patch for this change");
-            goto out;
-        }
-    } else {
-        out->op = SK_OP_PUT;
-        if (dp_json_write(&out->body, ch.item) != DDBPIPE_OK) {
-            snprintf(reason, rs, "out of memory");
-            goto out;
-        }
-    }
-    kind = SK_BAD_NONE;
-out:
+    kind = change_finish(ctx, &ch, out, reason, rs);
     dp_change_clear(&ch);
     return kind;
 }
@@ -230,4 +237,52 @@ sk_bad_kind sk_parse_record(const sk_parse_ctx *ctx, int fmt, const char *line, 
     }
     dp_buf_free(&merged);
     return bad;
+}
+
+/* ------------------------------------------------------------ typed items */
+
+/* A DynamoDB Streams record of the change: the dead-letter form of a typed
+ * item, which the sink reads back (format auto or dynamodb-stream). */
+static int render_stream_record(const dp_json *image, int is_delete, dp_buf *out) {
+    dp_buf_reset(out);
+    dp_buf_puts(out, is_delete ? "{\"eventName\":\"REMOVE\",\"dynamodb\":{\"Keys\":"
+                               : "{\"eventName\":\"INSERT\",\"dynamodb\":{\"NewImage\":");
+    if (dp_json_write(out, image) != DDBPIPE_OK)
+        return -1;
+    return dp_buf_puts(out, "}}") == DDBPIPE_OK ? 0 : -1;
+}
+
+sk_bad_kind sk_parse_typed(const sk_parse_ctx *ctx, const ddbpipe_item_record_t *rec, sk_change *out,
+                           dp_buf *text, char *reason, size_t rs) {
+    dp_json_doc *doc = dp_json_doc_new();
+    dp_change ch;
+    int del = rec->op == DDBPIPE_ITEM_DELETE;
+    reason[0] = '\0';
+    dp_buf_reset(text);
+    if (!doc)
+        return SK_BAD_NOMEM;
+    dp_json *image = dp_item_from_public(doc, rec->attrs, rec->count, reason, rs);
+    if (!image) {
+        sk_bad_kind k = dp_json_doc_alloc_failed(doc) ? SK_BAD_NOMEM : SK_BAD_ARG;
+        dp_json_doc_free(doc);
+        return k;
+    }
+    ddbpipe_result_t r = dp_change_from_typed(doc, image, del, &ctx->opts, &ch, reason, rs);
+    if (r == DDBPIPE_ERR_NOMEM) {
+        dp_json_doc_free(doc);
+        return SK_BAD_NOMEM;
+    }
+    if (r != DDBPIPE_OK) {
+        sk_bad_kind k = r == DDBPIPE_ERR_TOO_LARGE ? SK_BAD_OVERSIZED : SK_BAD_RECORD;
+        if (render_stream_record(image, del, text) != 0)
+            k = SK_BAD_NOMEM;
+        dp_json_doc_free(doc);
+        return k;
+    }
+    sk_bad_kind k = change_finish(ctx, &ch, out, reason, rs);
+    /* the record's text: for a dead letter the engine may still write */
+    if (render_stream_record(image, del, text) != 0)
+        k = SK_BAD_NOMEM;
+    dp_change_clear(&ch);
+    return k;
 }

@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "config/conf.h"
 #include "config/settings.h"
+#include "ddb/attr_public.h"
 #include "ddb/condition.h"
 #include "formats/changes.h"
 #include "sql/sql.h"
@@ -343,16 +344,36 @@ static ddbpipe_result_t sink_close(sql_ctx *x, ddbpipe_sink_t *sink, const char 
     return DDBPIPE_OK;
 }
 
-static ddbpipe_result_t write_lines(sql_ctx *x, sql_table *t, const char *format, dp_buf *lines, size_t n,
+/* Typed rows straight to the sink (nothing printed or parsed): one
+ * ddbpipe_sink_produce_item per row, offset = row number. */
+static ddbpipe_result_t write_items(sql_ctx *x, sql_table *t, dp_json_doc **rows, size_t n,
                                     const char *verb) {
     ddbpipe_sink_t *sink = NULL;
-    ddbpipe_result_t rc = sink_open(x, t, format, &sink);
-    uint64_t off = 0;
+    ddbpipe_result_t rc = sink_open(x, t, "auto", &sink);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        off += lines[i].len + 1;
-        if (sink_offer(sink, lines[i].data, lines[i].len, i + 1, off) != DDBPIPE_OK)
+        dp_public_item pi;
+        if (dp_item_to_public(dp_json_root(rows[i]), &pi) != 0) {
+            ddbpipe_sink_flush(sink, -1);
+            ddbpipe_sink_destroy(sink);
+            return serr(x, DDBPIPE_ERR_NOMEM, "row %zu: out of memory", i + 1);
+        }
+        ddbpipe_item_record_t rec;
+        memset(&rec, 0, sizeof rec);
+        rec.op = DDBPIPE_ITEM_PUT;
+        rec.attrs = pi.attrs;
+        rec.count = pi.count;
+        rec.offset = i + 1;
+        rec.line_no = i + 1;
+        ddbpipe_result_t r;
+        while ((r = ddbpipe_sink_produce_item(sink, &rec)) == DDBPIPE_ERR_QUEUE_FULL) {
+            r = ddbpipe_sink_poll(sink, 20);
+            if (r != DDBPIPE_OK && r != DDBPIPE_ERR_TIMEOUT)
+                break;
+        }
+        dp_public_item_free(&pi);
+        if (r != DDBPIPE_OK)
             break; /* the engine stopped: close reports why */
     }
     return sink_close(x, sink, verb);
@@ -365,20 +386,17 @@ static ddbpipe_result_t do_insert_values(sql_ctx *x, const dp_sql_stmt *s) {
     ddbpipe_result_t rc = lookup(x, s->table, &t);
     const dp_column **cols = NULL;
     const char **names = NULL;
-    dp_buf *lines = NULL;
-    dp_json_doc *doc = NULL;
+    dp_json_doc **rows = NULL;
     size_t w = s->row_width;
     if (rc)
         return rc;
     cols = calloc(w ? w : 1, sizeof *cols);
     names = calloc(w ? w : 1, sizeof *names);
-    lines = calloc(s->nrows ? s->nrows : 1, sizeof *lines);
-    if (!cols || !names || !lines) {
+    rows = calloc(s->nrows ? s->nrows : 1, sizeof *rows);
+    if (!cols || !names || !rows) {
         rc = serr(x, DDBPIPE_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < s->nrows; i++)
-        dp_buf_init(&lines[i], 0);
     if (s->ncolumns) {
         for (size_t i = 0; i < w; i++) {
             cols[i] = declared(t, s->columns[i]);
@@ -411,19 +429,21 @@ static ddbpipe_result_t do_insert_values(sql_ctx *x, const dp_sql_stmt *s) {
             names[i] = t->cols[i].name;
         }
     }
-    /* Every row is checked before anything is written. */
+    /* Every row is typed (by the DDL's columns, by the sink's rules) and
+     * checked before anything is written. */
     for (size_t r = 0; r < s->nrows; r++) {
         char msg[512] = "";
-        dp_json_doc_free(doc);
-        doc = dp_json_doc_new();
+        dp_json_doc *doc = rows[r] = dp_json_doc_new();
         dp_json *row = doc ? dp_json_new_object(doc) : NULL;
         if (!row) {
             rc = serr(x, DDBPIPE_ERR_NOMEM, "out of memory");
             goto out;
         }
         for (size_t i = 0; i < w; i++) {
-            dp_json *v = dp_sql_literal_plain(doc, &s->values[r * w + i], cols[i] ? &cols[i]->type : NULL,
-                                              names[i], msg, sizeof msg);
+            const dp_coltype *ct = cols[i] ? &cols[i]->type : NULL;
+            dp_json *v = dp_sql_literal_plain(doc, &s->values[r * w + i], ct, names[i], msg, sizeof msg);
+            if (v)
+                v = dp_attr_from_plain_at(doc, v, ct, names[i], msg, sizeof msg);
             if (!v) {
                 rc = serr(x, DDBPIPE_ERR_INVALID_ARG, "row %zu: %s", r + 1, msg);
                 goto out;
@@ -435,20 +455,13 @@ static ddbpipe_result_t do_insert_values(sql_ctx *x, const dp_sql_stmt *s) {
                 goto out;
             }
         }
-        /* Feldera's envelope: a row whose only column is named "delete"
-         * cannot be taken for a delete. */
-        if ((rc = dp_buf_puts(&lines[r], "{\"insert\":")) || (rc = dp_json_write(&lines[r], row)) ||
-            (rc = dp_buf_putc(&lines[r], '}'))) {
-            rc = serr(x, rc, "row %zu: %s", r + 1, ddbpipe_strerror(rc));
-            goto out;
-        }
+        dp_json_set_root(doc, row);
     }
-    rc = write_lines(x, t, "feldera", lines, s->nrows, "INSERT");
+    rc = write_items(x, t, rows, s->nrows, "INSERT");
 out:
-    dp_json_doc_free(doc);
-    for (size_t i = 0; lines && i < s->nrows; i++)
-        dp_buf_free(&lines[i]);
-    free(lines);
+    for (size_t i = 0; rows && i < s->nrows; i++)
+        dp_json_doc_free(rows[i]);
+    free(rows);
     free(cols);
     free(names);
     return rc;

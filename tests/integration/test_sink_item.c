@@ -1,0 +1,354 @@
+/* ddbpipe_sink_produce_item as an embedding program uses it (the public
+ * header only) against DynamoDB Local: typed items of every attribute type,
+ * deletes, folding of one key's changes, dead letters (reason, the change
+ * rendered as a DynamoDB Streams record in the report and the dead-letter
+ * file), malformed structs refused with INVALID_ARG, delivery reports in
+ * produce order with the caller's opaque and offset, and QUEUE_FULL
+ * handled by polling with four worker threads (per-key order kept). The
+ * table is read back with the public source API (typed "dynamodb" lines). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ddbpipe/ddbpipe.h"
+
+static char g_endpoint[512];
+static char g_table[64];
+static char g_dlq[128];
+
+#define MAX_REPORTS 5000
+typedef struct report {
+    ddbpipe_dr_status_t status;
+    void *opaque;
+    uint64_t offset;
+    char reason[256];
+    char value[1024];
+} report;
+static report g_rep[MAX_REPORTS];
+static size_t g_nrep;
+
+static void on_report(ddbpipe_sink_t *sink, const ddbpipe_delivery_report_t *dr, void *opaque) {
+    (void)sink;
+    (void)opaque;
+    if (g_nrep >= MAX_REPORTS)
+        return;
+    report *r = &g_rep[g_nrep++];
+    r->status = dr->status;
+    r->opaque = dr->opaque;
+    r->offset = dr->offset;
+    snprintf(r->reason, sizeof r->reason, "%s", dr->reason ? dr->reason : "");
+    snprintf(r->value, sizeof r->value, "%.*s", (int)(dr->value ? dr->value_len : 0),
+             dr->value ? dr->value : "");
+}
+
+static ddbpipe_conf_t *conf_new(int threads, int max_buffered) {
+    ddbpipe_conf_t *c = ddbpipe_conf_new();
+    char err[256], num[32];
+    const char *kv[][2] = {{"table", g_table},
+                           {"region", "us-east-1"},
+                           {"endpoint_url", g_endpoint},
+                           {"aws_access_key_id", "AKIDITEMTEST"},
+                           {"aws_secret_access_key", "secret"},
+                           {"partition_key", "id"},
+                           {"partition_key_type", "S"},
+                           {"sort_key", "n"},
+                           {"sort_key_type", "N"},
+                           {"create_table_if_missing", "true"}};
+    assert_non_null(c);
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        assert_int_equal(ddbpipe_conf_set(c, kv[i][0], kv[i][1], err, sizeof err), DDBPIPE_OK);
+    snprintf(num, sizeof num, "%d", threads);
+    assert_int_equal(ddbpipe_conf_set(c, "threads", num, err, sizeof err), DDBPIPE_OK);
+    if (max_buffered) {
+        snprintf(num, sizeof num, "%d", max_buffered);
+        assert_int_equal(ddbpipe_conf_set(c, "max_buffered_records", num, err, sizeof err), DDBPIPE_OK);
+    }
+    return c;
+}
+
+static int setup(void **state) {
+    (void)state;
+    const char *f = getenv("DDBPIPE_TEST_ENDPOINT_FILE");
+    FILE *fp = f ? fopen(f, "r") : NULL;
+    if (!fp || !fgets(g_endpoint, sizeof g_endpoint, fp)) {
+        fprintf(stderr, "SKIPPED: no DynamoDB Local endpoint (DDBPIPE_TEST_ENDPOINT_FILE)\n");
+        exit(77);
+    }
+    fclose(fp);
+    g_endpoint[strcspn(g_endpoint, "\r\n ")] = 0;
+    snprintf(g_table, sizeof g_table, "item_it_%d_%ld", (int)getpid(), (long)time(NULL) % 100000);
+    snprintf(g_dlq, sizeof g_dlq, "/tmp/ddbpipe-item-it-%d.dlq", (int)getpid());
+    unlink(g_dlq);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    unlink(g_dlq);
+    return 0;
+}
+
+/* The table as typed "dynamodb" source lines, one per item. */
+typedef struct lines {
+    char *buf[4096];
+    size_t n;
+} lines;
+static int collect(const char *line, size_t len, void *opaque) {
+    lines *l = opaque;
+    if (l->n < 4096)
+        l->buf[l->n++] = strndup(line, len);
+    return 0;
+}
+static void read_table(lines *out) {
+    ddbpipe_conf_t *c = conf_new(1, 0);
+    ddbpipe_source_options_t so;
+    ddbpipe_source_t *src = NULL;
+    char err[512] = "";
+    memset(&so, 0, sizeof so);
+    memset(out, 0, sizeof *out);
+    so.mode = "snapshot";
+    so.format = "dynamodb";
+    so.segments = 1;
+    so.emit = collect;
+    so.opaque = out;
+    assert_int_equal(ddbpipe_source_new(c, &so, &src, err, sizeof err), DDBPIPE_OK);
+    assert_int_equal(ddbpipe_source_run(src, err, sizeof err), DDBPIPE_OK);
+    ddbpipe_source_destroy(src);
+    ddbpipe_conf_destroy(c);
+}
+static void lines_free(lines *l) {
+    for (size_t i = 0; i < l->n; i++)
+        free(l->buf[i]);
+}
+static const char *find_item(const lines *l, const char *key_json) {
+    for (size_t i = 0; i < l->n; i++)
+        if (strstr(l->buf[i], key_json))
+            return l->buf[i];
+    return NULL;
+}
+
+#define S(nm, v)                                                                                             \
+    { .name = (nm), .type = DDBPIPE_ATTR_S, .data = (v), .len = sizeof(v) - 1 }
+#define N(nm, v)                                                                                             \
+    { .name = (nm), .type = DDBPIPE_ATTR_N, .data = (v), .len = sizeof(v) - 1 }
+
+static ddbpipe_result_t offer(ddbpipe_sink_t *sink, const ddbpipe_item_record_t *rec, int *queue_full) {
+    for (;;) {
+        ddbpipe_result_t r = ddbpipe_sink_produce_item(sink, rec);
+        if (r != DDBPIPE_ERR_QUEUE_FULL)
+            return r;
+        if (queue_full)
+            (*queue_full)++;
+        r = ddbpipe_sink_poll(sink, 20);
+        if (r != DDBPIPE_OK && r != DDBPIPE_ERR_TIMEOUT)
+            return r;
+    }
+}
+
+static void test_types_deletes_dead_letters(void **state) {
+    (void)state;
+    ddbpipe_conf_t *c = conf_new(1, 0);
+    ddbpipe_sink_options_t o;
+    ddbpipe_sink_t *sink = NULL;
+    char err[512] = "";
+    int marks[16];
+    memset(&o, 0, sizeof o);
+    o.dead_letter_path = g_dlq;
+    o.no_metrics_server = 1;
+    o.dr_cb = on_report;
+    g_nrep = 0;
+    assert_int_equal(ddbpipe_sink_new(c, &o, &sink, err, sizeof err), DDBPIPE_OK);
+
+    /* every attribute type, nested */
+    static const char bin[] = {'\0', '\x01', '\xff', 'z'};
+    ddbpipe_attr_t inner[] = {N("x", "7")};
+    ddbpipe_attr_t list[] = {
+        S(NULL, "one"), N(NULL, "2"), {.type = DDBPIPE_ATTR_M, .elems = inner, .count = 1}};
+    ddbpipe_attr_t ss[] = {S(NULL, "a"), S(NULL, "b")};
+    ddbpipe_attr_t ns[] = {N(NULL, "1"), N(NULL, "2.5")};
+    ddbpipe_attr_t bs[] = {{.type = DDBPIPE_ATTR_B, .data = "ab", .len = 2}};
+    ddbpipe_attr_t map[] = {S("k", "v"), {.name = "t", .type = DDBPIPE_ATTR_BOOL, .boolean = 0}};
+    ddbpipe_attr_t all[] = {
+        S("id", "a"),
+        N("n", "1"),
+        N("big", "12345678901234567890123456789012345678"),
+        {.name = "bin", .type = DDBPIPE_ATTR_B, .data = bin, .len = sizeof bin},
+        {.name = "yes", .type = DDBPIPE_ATTR_BOOL, .boolean = 1},
+        {.name = "nil", .type = DDBPIPE_ATTR_NULL},
+        {.name = "l", .type = DDBPIPE_ATTR_L, .elems = list, .count = 3},
+        {.name = "m", .type = DDBPIPE_ATTR_M, .elems = map, .count = 2},
+        {.name = "ss", .type = DDBPIPE_ATTR_SS, .elems = ss, .count = 2},
+        {.name = "ns", .type = DDBPIPE_ATTR_NS, .elems = ns, .count = 2},
+        {.name = "bs", .type = DDBPIPE_ATTR_BS, .elems = bs, .count = 1},
+        S("quote", "say \"hi\"\n"),
+    };
+    ddbpipe_attr_t b_old[] = {S("id", "b"), N("n", "2"), S("v", "old")};
+    ddbpipe_attr_t b_new[] = {S("id", "b"), N("n", "2.0"), S("v", "new")}; /* 2.0 is key 2 */
+    ddbpipe_attr_t c_put[] = {S("id", "c"), N("n", "3"), S("v", "gone")};
+    ddbpipe_attr_t c_del[] = {S("id", "c"), N("n", "3"), S("ignored", "x")};
+    ddbpipe_attr_t dup_ns[] = {N(NULL, "1"), N(NULL, "1.0")};
+    ddbpipe_attr_t bad_set[] = {
+        S("id", "d"), N("n", "4"), {.name = "ns", .type = DDBPIPE_ATTR_NS, .elems = dup_ns, .count = 2}};
+    ddbpipe_attr_t no_sort[] = {S("id", "e"), S("v", "x")};
+    ddbpipe_attr_t bad_type[] = {S("id", "f"), N("n", "6"), {.name = "q", .type = (ddbpipe_attr_type_t)99}};
+    ddbpipe_attr_t no_name[] = {S("id", "g"), N("n", "7"), {.type = DDBPIPE_ATTR_NULL}};
+
+    struct {
+        ddbpipe_item_op_t op;
+        ddbpipe_attr_t *a;
+        size_t n;
+    } recs[] = {{DDBPIPE_ITEM_PUT, all, sizeof all / sizeof all[0]},
+                {DDBPIPE_ITEM_PUT, b_old, 3},
+                {DDBPIPE_ITEM_PUT, b_new, 3},
+                {DDBPIPE_ITEM_PUT, c_put, 3},
+                {DDBPIPE_ITEM_DELETE, c_del, 3},
+                {DDBPIPE_ITEM_PUT, bad_set, 3},
+                {DDBPIPE_ITEM_PUT, no_sort, 2}};
+    size_t nrecs = sizeof recs / sizeof recs[0];
+    for (size_t i = 0; i < nrecs; i++) {
+        ddbpipe_item_record_t r = {.op = recs[i].op,
+                                   .attrs = recs[i].a,
+                                   .count = recs[i].n,
+                                   .opaque = &marks[i],
+                                   .offset = 100 + i,
+                                   .line_no = i + 1};
+        assert_int_equal(offer(sink, &r, NULL), DDBPIPE_OK);
+    }
+    /* malformed structs: refused, nothing produced, no report */
+    ddbpipe_item_record_t bad1 = {.op = DDBPIPE_ITEM_PUT, .attrs = bad_type, .count = 3};
+    ddbpipe_item_record_t bad2 = {.op = DDBPIPE_ITEM_PUT, .attrs = no_name, .count = 3};
+    ddbpipe_item_record_t bad3 = {.op = (ddbpipe_item_op_t)7, .attrs = b_old, .count = 3};
+    ddbpipe_item_record_t bad4 = {.op = DDBPIPE_ITEM_PUT, .attrs = NULL, .count = 2};
+    assert_int_equal(ddbpipe_sink_produce_item(sink, &bad1), DDBPIPE_ERR_INVALID_ARG);
+    assert_int_equal(ddbpipe_sink_produce_item(sink, &bad2), DDBPIPE_ERR_INVALID_ARG);
+    assert_int_equal(ddbpipe_sink_produce_item(sink, &bad3), DDBPIPE_ERR_INVALID_ARG);
+    assert_int_equal(ddbpipe_sink_produce_item(sink, &bad4), DDBPIPE_ERR_INVALID_ARG);
+    assert_int_equal(ddbpipe_sink_produce_item(NULL, &bad3), DDBPIPE_ERR_INVALID_ARG);
+    assert_int_equal(ddbpipe_sink_flush(sink, 30000), DDBPIPE_OK);
+
+    ddbpipe_sink_stats_t st;
+    ddbpipe_sink_stats(sink, &st);
+    assert_int_equal(st.records_in, nrecs);
+    assert_int_equal(st.dead_lettered, 2);
+    assert_int_equal(st.records_deleted, 1);
+    ddbpipe_sink_destroy(sink);
+    ddbpipe_conf_destroy(c);
+
+    /* one report per record, in produce order, with its opaque and offset */
+    assert_int_equal(g_nrep, nrecs);
+    for (size_t i = 0; i < nrecs; i++) {
+        assert_ptr_equal(g_rep[i].opaque, &marks[i]);
+        assert_int_equal(g_rep[i].offset, 100 + i);
+        assert_int_equal(g_rep[i].status, i < 5 ? DDBPIPE_DR_WRITTEN : DDBPIPE_DR_DEAD_LETTERED);
+    }
+    assert_non_null(strstr(g_rep[5].reason, "attribute 'ns': number set has a duplicate member"));
+    assert_string_equal(g_rep[5].value,
+                        "{\"eventName\":\"INSERT\",\"dynamodb\":{\"NewImage\":{\"id\":{\"S\":\"d\"},"
+                        "\"n\":{\"N\":\"4\"},\"ns\":{\"NS\":[\"1\",\"1.0\"]}}}}");
+    assert_non_null(strstr(g_rep[6].reason, "missing sort key 'n'"));
+    assert_non_null(strstr(g_rep[6].value, "\"NewImage\":{\"id\":{\"S\":\"e\"},\"v\":{\"S\":\"x\"}}"));
+
+    /* the dead-letter file: the same two records, as JSON */
+    FILE *fp = fopen(g_dlq, "r");
+    char line[2048];
+    int n = 0;
+    assert_non_null(fp);
+    while (fgets(line, sizeof line, fp)) {
+        n++;
+        assert_non_null(strstr(line, "\"record\":\"{\\\"eventName\\\":\\\"INSERT\\\""));
+        assert_non_null(strstr(line, n == 1 ? "\"line\":6" : "\"line\":7"));
+    }
+    fclose(fp);
+    assert_int_equal(n, 2);
+
+    /* the table: a (typed exactly), b with its last change, no c */
+    lines t;
+    read_table(&t);
+    assert_int_equal(t.n, 2);
+    const char *a = find_item(&t, "\"id\":{\"S\":\"a\"}");
+    const char *b = find_item(&t, "\"id\":{\"S\":\"b\"}");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(strstr(b, "\"v\":{\"S\":\"new\"}"));
+    const char *want[] = {"\"big\":{\"N\":\"12345678901234567890123456789012345678\"}",
+                          "\"bin\":{\"B\":\"AAH/eg==\"}",
+                          "\"yes\":{\"BOOL\":true}",
+                          "\"nil\":{\"NULL\":true}",
+                          "{\"S\":\"one\"}",
+                          "{\"M\":{\"x\":{\"N\":\"7\"}}}",
+                          "\"k\":{\"S\":\"v\"}",
+                          "\"t\":{\"BOOL\":false}",
+                          "\"SS\":[",
+                          "\"NS\":[",
+                          "\"bs\":{\"BS\":[\"YWI=\"]}",
+                          "\"quote\":{\"S\":\"say \\\"hi\\\"\\n\"}"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        if (!strstr(a, want[i]))
+            fail_msg("item a lacks %s: %s", want[i], a);
+    }
+    lines_free(&t);
+}
+
+/* Four worker threads, a small buffer: QUEUE_FULL comes, polling clears it,
+ * every report arrives in order and each key ends with its last change. */
+static void test_threads_queue_full_order(void **state) {
+    (void)state;
+    enum { KEYS = 40, CHANGES = 1200 };
+    ddbpipe_conf_t *c = conf_new(4, 20);
+    ddbpipe_sink_options_t o;
+    ddbpipe_sink_t *sink = NULL;
+    char err[512] = "";
+    int queue_full = 0;
+    memset(&o, 0, sizeof o);
+    o.no_metrics_server = 1;
+    o.dr_cb = on_report;
+    g_nrep = 0;
+    assert_int_equal(ddbpipe_sink_new(c, &o, &sink, err, sizeof err), DDBPIPE_OK);
+    for (int i = 0; i < CHANGES; i++) {
+        char id[16], v[16];
+        snprintf(id, sizeof id, "k%d", i % KEYS);
+        snprintf(v, sizeof v, "%d", i);
+        ddbpipe_attr_t at[] = {{.name = "id", .type = DDBPIPE_ATTR_S, .data = id, .len = strlen(id)},
+                               N("n", "0"),
+                               {.name = "v", .type = DDBPIPE_ATTR_N, .data = v, .len = strlen(v)}};
+        ddbpipe_item_record_t r = {
+            .op = DDBPIPE_ITEM_PUT, .attrs = at, .count = 3, .offset = (uint64_t)i + 1};
+        assert_int_equal(offer(sink, &r, &queue_full), DDBPIPE_OK);
+    }
+    assert_int_equal(ddbpipe_sink_flush(sink, 60000), DDBPIPE_OK);
+    ddbpipe_sink_destroy(sink);
+    ddbpipe_conf_destroy(c);
+    assert_true(queue_full > 0);
+    assert_int_equal(g_nrep, CHANGES);
+    for (int i = 0; i < CHANGES; i++) {
+        assert_int_equal(g_rep[i].offset, (uint64_t)i + 1);
+        assert_int_equal(g_rep[i].status, DDBPIPE_DR_WRITTEN);
+    }
+    lines t;
+    read_table(&t);
+    for (int k = 0; k < KEYS; k++) {
+        char key[64], v[64];
+        snprintf(key, sizeof key, "\"id\":{\"S\":\"k%d\"}", k);
+        snprintf(v, sizeof v, "\"v\":{\"N\":\"%d\"}", CHANGES - KEYS + k);
+        const char *it = find_item(&t, key);
+        if (!it || !strstr(it, v))
+            fail_msg("key k%d: want %s, got %s", k, v, it ? it : "(missing)");
+    }
+    lines_free(&t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_types_deletes_dead_letters),
+        cmocka_unit_test(test_threads_queue_full_order),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
