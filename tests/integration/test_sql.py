@@ -164,6 +164,22 @@ select * from DynamoDbTable where user_id = 1 limit 5
     rc, out, err = sql("DELETE FROM DynamoDbTable WHERE user_id = 8 AND item_id = 80;")
     check(rc == 0 and (8, 80) not in scan(), "condition: batch mode (no condition) deletes the row", (rc, err))
 
+    print("case: a row DynamoDB would refuse is dead-lettered as JSON; the other rows are written")
+    dlq = os.path.join(WD, "dead.jsonl")
+    rc, out, err = sql("INSERT INTO DynamoDbTable VALUES (5, 50, 1, 'ok'), (5, NULL, 2, 'no key'), (5, 51, 3, 'ok');",
+                       args=["--dead-letter", dlq])
+    check(rc == 1, "dead letter: exit 1", (rc, err))
+    check("2 rows written" in err and "1 rejected" in err, "dead letter: the notice counts both", err)
+    got = scan()
+    check((5, 50) in got and (5, 51) in got, "dead letter: the good rows are in the table", sorted(got))
+    with open(dlq) as f:
+        dl = [json.loads(l) for l in f]
+    check(len(dl) == 1 and dl[0]["line"] == 2 and "item_id" in dl[0]["reason"], "dead letter: row 2, reason", dl)
+    rec = json.loads(dl[0]["record"]) if dl else {}
+    check(rec.get("eventName") == "INSERT" and rec.get("dynamodb", {}).get("NewImage") ==
+          {"user_id": {"N": "5"}, "item_id": {"NULL": True}, "category_id": {"N": "2"}, "behavior": {"S": "no key"}},
+          "dead letter: the row as a DynamoDB Streams record (typed, replayable)", rec)
+
     print("case: errors name the statement, line and reason")
     cases = [
         ("SELECT * FROM nope;", 2, ["statement 2 (line 18)", "unknown table 'nope'", "DynamoDbTable"]),

@@ -64,10 +64,39 @@ static void test_sql_stats_written_only_as_far_as_the_caller_knows(void **state)
     assert_int_equal(st.dead_lettered, 0);
 }
 
+/* ddbpipe_attr_t and ddbpipe_item_record_t are frozen (a caller's arrays
+ * of them are read as they are, with no size passed): their layout on an
+ * LP64 target must never change within a SONAME. */
+static void test_frozen_typed_item_layout(void **state) {
+    (void)state;
+    if (sizeof(void *) != 8 || sizeof(size_t) != 8 || sizeof(int) != 4)
+        skip();
+    assert_int_equal(offsetof(ddbpipe_attr_t, name), 0);
+    assert_int_equal(offsetof(ddbpipe_attr_t, type), 8);
+    assert_int_equal(offsetof(ddbpipe_attr_t, data), 16);
+    assert_int_equal(offsetof(ddbpipe_attr_t, len), 24);
+    assert_int_equal(offsetof(ddbpipe_attr_t, boolean), 32);
+    assert_int_equal(offsetof(ddbpipe_attr_t, elems), 40);
+    assert_int_equal(offsetof(ddbpipe_attr_t, count), 48);
+    assert_int_equal(sizeof(ddbpipe_attr_t), 56);
+    assert_int_equal(offsetof(ddbpipe_item_record_t, op), 0);
+    assert_int_equal(offsetof(ddbpipe_item_record_t, attrs), 8);
+    assert_int_equal(offsetof(ddbpipe_item_record_t, count), 16);
+    assert_int_equal(offsetof(ddbpipe_item_record_t, opaque), 24);
+    assert_int_equal(offsetof(ddbpipe_item_record_t, offset), 32);
+    assert_int_equal(offsetof(ddbpipe_item_record_t, line_no), 40);
+    assert_int_equal(sizeof(ddbpipe_item_record_t), 48);
+    /* the enums' values are part of the ABI too */
+    assert_int_equal(DDBPIPE_ATTR_S, 1);
+    assert_int_equal(DDBPIPE_ATTR_BS, 10);
+    assert_int_equal(DDBPIPE_ITEM_DELETE, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_copy_in_short_struct),
         cmocka_unit_test(test_sql_stats_written_only_as_far_as_the_caller_knows),
+        cmocka_unit_test(test_frozen_typed_item_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
