@@ -6,7 +6,9 @@
 #   1. A file in src/LAYER/ includes "OTHER/..." only when OTHER is LAYER or a layer below it. The order,
 #      bottom to top, is read from the "Layer order" line of docs/architecture.md.
 #   2. cli/ includes only the public header ("ddbpipe/...") and its own files.
-#   3. client/client_internal.h (the client handle's fields) is included only inside src/client/.
+#   3. A layer's private header is included only inside its folder: client/client_internal.h (the client
+#      handle's fields) in src/client/, sink/sink_internal.h (the sink's fields and its engine) in src/sink/;
+#      transports and sql use the public sink API.
 #   4. A system library's headers are included only by the layer that wraps it (curl: http, OpenSSL: aws,
 #      libyaml: config, libmicrohttpd: metrics, librdkafka: transport).
 #   5. DynamoDB request JSON is written only in src/ddb/: outside it no C string holds a quoted request
@@ -98,6 +100,11 @@ while IFS= read -r hit; do
     fi
     if [ "$inc" = client/client_internal.h ] && [ "$layer" != client ]; then
         violation "$file" "$lineno" "\"$inc\"" "the client handle's fields are private to src/client/ (use client/client.h)"
+        continue
+    fi
+    # (a layer below sink/ gets the layering message below instead)
+    if [ "$inc" = sink/sink_internal.h ] && [ "${rank[$layer]}" -gt "${rank[sink]}" ]; then
+        violation "$file" "$lineno" "\"$inc\"" "the sink's fields and engine are private to src/sink/ (use the public sink API, ddbpipe/ddbpipe.h)"
         continue
     fi
     if [ -z "${rank[$target]+x}" ]; then

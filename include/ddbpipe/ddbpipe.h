@@ -437,6 +437,29 @@ DDBPIPE_API void ddbpipe_sink_stats_sz(const ddbpipe_sink_t *sink, ddbpipe_sink_
 /* Statistics as a JSON document (caller frees with free()). */
 DDBPIPE_API char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *sink);
 
+/* A transport's own figures on the sink's metrics registry (the one
+ * served on metrics_address, and in ddbpipe_sink_stats_json's company):
+ * how a transport built on this API (the Kafka input's lag and commits, or
+ * an embedder's own) shows next to the sink's series. name and label_name
+ * follow Prometheus rules ([a-zA-Z_:][a-zA-Z0-9_:]*; label_name and
+ * label_value both NULL: no label); registering the same name and label
+ * value again returns the same handle. NULL when sink or name or help is
+ * NULL, a name is invalid, the name is already a series of another kind,
+ * or memory ran out; the update functions accept NULL (and a handle of the
+ * other kind) and then do nothing, so a hot path never needs a check.
+ * Handles live until ddbpipe_sink_destroy. Thread-safe: registration takes
+ * the registry's lock; updates are atomic, from any thread. */
+typedef struct ddbpipe_metric ddbpipe_metric_t;
+typedef enum ddbpipe_metric_kind {
+    DDBPIPE_METRIC_COUNTER = 0, /* monotonic: ddbpipe_metric_add */
+    DDBPIPE_METRIC_GAUGE = 1    /* a level: ddbpipe_metric_set */
+} ddbpipe_metric_kind_t;
+DDBPIPE_API ddbpipe_metric_t *ddbpipe_sink_metric(ddbpipe_sink_t *sink, ddbpipe_metric_kind_t kind,
+                                                  const char *name, const char *help, const char *label_name,
+                                                  const char *label_value);
+DDBPIPE_API void ddbpipe_metric_add(ddbpipe_metric_t *counter, uint64_t n);
+DDBPIPE_API void ddbpipe_metric_set(ddbpipe_metric_t *gauge, double value);
+
 /* Totals of a dry run (ddbpipe_sink_options_t.dry_run), after the whole
  * input was produced and ddbpipe_sink_flush returned. Write capacity units
  * are estimated by DynamoDB's rounding rules: ceil(item size / 1 KB) per

@@ -109,6 +109,29 @@ dp_metrics *sk_metrics_registry(struct ddbpipe_sink *s) {
     return m ? m->reg : NULL;
 }
 
+/* The public handle is the registry's own metric: ddbpipe_metric_t is
+ * never defined, only converted to and from dp_metric. */
+ddbpipe_metric_t *ddbpipe_sink_metric(ddbpipe_sink_t *s, ddbpipe_metric_kind_t kind, const char *name,
+                                      const char *help, const char *label_name, const char *label_value) {
+    dp_metrics *reg = sk_metrics_registry(s);
+    dp_metric *m = NULL;
+    if (!reg || !name || !help)
+        return NULL;
+    if (kind == DDBPIPE_METRIC_COUNTER)
+        m = dp_metrics_counter(reg, name, help, label_name, label_value);
+    else if (kind == DDBPIPE_METRIC_GAUGE)
+        m = dp_metrics_gauge(reg, name, help, label_name, label_value);
+    return (ddbpipe_metric_t *)m;
+}
+
+void ddbpipe_metric_add(ddbpipe_metric_t *counter, uint64_t n) {
+    dp_metric_add((dp_metric *)counter, n);
+}
+
+void ddbpipe_metric_set(ddbpipe_metric_t *gauge, double value) {
+    dp_metric_set((dp_metric *)gauge, value);
+}
+
 void sk_metrics_latency(struct ddbpipe_sink *s, double seconds) {
     sk_metrics *m = s->metrics;
     if (!m)

@@ -20,20 +20,18 @@
 #include "common/util.h"
 #include "config/conf.h"
 #include "ddbpipe/ddbpipe.h"
-#include "metrics/metrics.h"
-#include "sink/sink_internal.h"
 #include "transport/kafka_conf.h"
 
 typedef struct ktp {
     char *topic;
     int32_t partition;
     int assigned;
-    int failed;                     /* a record FAILED: the position stops before it */
-    int64_t done;                   /* commit position: every message below is reported; -1 none */
-    int64_t committed;              /* last position we committed; -1 none */
-    int64_t next;                   /* offset after the last message taken; -1 none */
-    uint64_t in_flight;             /* produced, not yet reported */
-    dp_metric *m_lag, *m_committed; /* gauges labelled partition="topic/N" */
+    int failed;                            /* a record FAILED: the position stops before it */
+    int64_t done;                          /* commit position: every message below is reported; -1 none */
+    int64_t committed;                     /* last position we committed; -1 none */
+    int64_t next;                          /* offset after the last message taken; -1 none */
+    uint64_t in_flight;                    /* produced, not yet reported */
+    ddbpipe_metric_t *m_lag, *m_committed; /* gauges labelled partition="topic/N" */
     struct ktp *next_zombie;
 } ktp;
 
@@ -61,7 +59,7 @@ struct ddbpipe_kafka_sink {
     ddbpipe_kafka_stats_t st;
     uint64_t dlq_failures; /* dead-letter producer delivery failures */
     /* Prometheus (the sink's registry): counters pushed as deltas */
-    dp_metric *m_in, *m_rebalances, *m_commits, *m_tombstones;
+    ddbpipe_metric_t *m_in, *m_rebalances, *m_commits, *m_tombstones;
     uint64_t m_last_in, m_last_rebalances, m_last_commits, m_last_tombstones;
     ddbpipe_result_t fatal;
     char fatal_msg[512];
@@ -517,43 +515,41 @@ static int64_t tp_lag(const ddbpipe_kafka_sink_t *k, const ktp *t, int64_t *hw_o
  * rebalances, commits, tombstones ignored, and per partition the consumer lag and committed
  * offset (-1: none yet). */
 static void metrics_sync(ddbpipe_kafka_sink_t *k) {
-    dp_metrics *reg = sk_metrics_registry(k->sink);
-    if (!reg)
-        return;
+    ddbpipe_sink_t *reg = k->sink; /* the sink's registry, through the public API */
     if (!k->m_in) {
-        k->m_in =
-            dp_metrics_counter(reg, "ddbpipe_kafka_messages_in_total", "Kafka messages taken.", NULL, NULL);
-        k->m_rebalances = dp_metrics_counter(reg, "ddbpipe_kafka_rebalances_total",
-                                             "Consumer group rebalance callbacks.", NULL, NULL);
-        k->m_commits =
-            dp_metrics_counter(reg, "ddbpipe_kafka_commits_total", "Successful offset commits.", NULL, NULL);
+        k->m_in = ddbpipe_sink_metric(reg, DDBPIPE_METRIC_COUNTER, "ddbpipe_kafka_messages_in_total",
+                                      "Kafka messages taken.", NULL, NULL);
+        k->m_rebalances = ddbpipe_sink_metric(reg, DDBPIPE_METRIC_COUNTER, "ddbpipe_kafka_rebalances_total",
+                                              "Consumer group rebalance callbacks.", NULL, NULL);
+        k->m_commits = ddbpipe_sink_metric(reg, DDBPIPE_METRIC_COUNTER, "ddbpipe_kafka_commits_total",
+                                           "Successful offset commits.", NULL, NULL);
         k->m_tombstones =
-            dp_metrics_counter(reg, "ddbpipe_kafka_tombstones_ignored_total",
-                               "Keyed tombstones skipped (kafka_tombstones: ignore).", NULL, NULL);
+            ddbpipe_sink_metric(reg, DDBPIPE_METRIC_COUNTER, "ddbpipe_kafka_tombstones_ignored_total",
+                                "Keyed tombstones skipped (kafka_tombstones: ignore).", NULL, NULL);
     }
-    dp_metric_add(k->m_in, k->st.messages_in - k->m_last_in);
-    dp_metric_add(k->m_rebalances, k->st.rebalances - k->m_last_rebalances);
-    dp_metric_add(k->m_commits, k->st.commits - k->m_last_commits);
+    ddbpipe_metric_add(k->m_in, k->st.messages_in - k->m_last_in);
+    ddbpipe_metric_add(k->m_rebalances, k->st.rebalances - k->m_last_rebalances);
+    ddbpipe_metric_add(k->m_commits, k->st.commits - k->m_last_commits);
     k->m_last_in = k->st.messages_in;
     k->m_last_rebalances = k->st.rebalances;
     k->m_last_commits = k->st.commits;
-    dp_metric_add(k->m_tombstones, k->st.tombstones_ignored - k->m_last_tombstones);
+    ddbpipe_metric_add(k->m_tombstones, k->st.tombstones_ignored - k->m_last_tombstones);
     k->m_last_tombstones = k->st.tombstones_ignored;
     for (size_t i = 0; i < k->ntps; i++) {
         ktp *t = k->tps[i];
         if (!t->m_lag) {
             char label[300];
             snprintf(label, sizeof label, "%s/%d", t->topic, (int)t->partition);
-            t->m_lag = dp_metrics_gauge(reg, "ddbpipe_kafka_consumer_lag",
-                                        "High watermark minus next offset, per assigned partition.",
-                                        "partition", label);
-            t->m_committed =
-                dp_metrics_gauge(reg, "ddbpipe_kafka_committed_offset",
-                                 "Last offset committed by this member, per partition.", "partition", label);
+            t->m_lag = ddbpipe_sink_metric(reg, DDBPIPE_METRIC_GAUGE, "ddbpipe_kafka_consumer_lag",
+                                           "High watermark minus next offset, per assigned partition.",
+                                           "partition", label);
+            t->m_committed = ddbpipe_sink_metric(reg, DDBPIPE_METRIC_GAUGE, "ddbpipe_kafka_committed_offset",
+                                                 "Last offset committed by this member, per partition.",
+                                                 "partition", label);
         }
         int64_t hw, lag = t->assigned ? tp_lag(k, t, &hw) : -1;
-        dp_metric_set(t->m_lag, lag < 0 ? 0 : (double)lag);
-        dp_metric_set(t->m_committed, (double)t->committed);
+        ddbpipe_metric_set(t->m_lag, lag < 0 ? 0 : (double)lag);
+        ddbpipe_metric_set(t->m_committed, (double)t->committed);
     }
 }
 

@@ -5,7 +5,8 @@
  * file), malformed structs refused with INVALID_ARG, delivery reports in
  * produce order with the caller's opaque and offset, and QUEUE_FULL
  * handled by polling with four worker threads (per-key order kept). The
- * table is read back with the public source API (typed "dynamodb" lines). */
+ * table is read back with the public source API (typed "dynamodb" lines).
+ * Also a transport's metrics on the sink's registry (ddbpipe_sink_metric). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -345,10 +350,95 @@ static void test_threads_queue_full_order(void **state) {
     lines_free(&t);
 }
 
+/* A free loopback port (bound, read, released). */
+static int free_port(void) {
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void http_get(int port, const char *path, char *out, size_t n) {
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    size_t got = 0;
+    char req[256];
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    for (;;) {
+        ssize_t r = read(fd, out + got, n - 1 - got);
+        if (r <= 0 || got + (size_t)r >= n - 1) {
+            got += r > 0 ? (size_t)r : 0;
+            break;
+        }
+        got += (size_t)r;
+    }
+    out[got] = 0;
+    close(fd);
+}
+
+/* A transport's own series on the sink's registry, served on /metrics
+ * beside the sink's (what the Kafka input does through the public API). */
+static void test_transport_metrics_on_the_sink_registry(void **state) {
+    (void)state;
+    ddbpipe_conf_t *c = conf_new(1, 0);
+    ddbpipe_sink_options_t o;
+    ddbpipe_sink_t *sink = NULL;
+    char err[512] = "", addr[64];
+    static char page[1 << 16];
+    int port = free_port();
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    assert_int_equal(ddbpipe_conf_set(c, "metrics_address", addr, err, sizeof err), DDBPIPE_OK);
+    memset(&o, 0, sizeof o);
+    assert_int_equal(ddbpipe_sink_new(c, &o, &sink, err, sizeof err), DDBPIPE_OK);
+    ddbpipe_metric_t *ev = ddbpipe_sink_metric(sink, DDBPIPE_METRIC_COUNTER, "my_transport_events_total",
+                                               "Events taken.", "partition", "t/0");
+    ddbpipe_metric_t *lag =
+        ddbpipe_sink_metric(sink, DDBPIPE_METRIC_GAUGE, "my_transport_lag", "Lag.", NULL, NULL);
+    assert_non_null(ev);
+    assert_non_null(lag);
+    /* the same series again is the same handle; another kind of it is refused */
+    assert_ptr_equal(ddbpipe_sink_metric(sink, DDBPIPE_METRIC_COUNTER, "my_transport_events_total", "x",
+                                         "partition", "t/0"),
+                     ev);
+    assert_null(
+        ddbpipe_sink_metric(sink, DDBPIPE_METRIC_GAUGE, "my_transport_events_total", "x", NULL, NULL));
+    assert_null(ddbpipe_sink_metric(sink, DDBPIPE_METRIC_GAUGE, "bad name", "x", NULL, NULL));
+    assert_null(ddbpipe_sink_metric(NULL, DDBPIPE_METRIC_GAUGE, "ok_name", "x", NULL, NULL));
+    assert_null(ddbpipe_sink_metric(sink, (ddbpipe_metric_kind_t)9, "ok_name", "x", NULL, NULL));
+    ddbpipe_metric_add(ev, 3);
+    ddbpipe_metric_add(ev, 2);
+    ddbpipe_metric_set(lag, 42);
+    ddbpipe_metric_add(NULL, 1); /* no-ops */
+    ddbpipe_metric_set(NULL, 1);
+    ddbpipe_metric_set(ev, 7); /* a counter is not set */
+    http_get(port, "/metrics", page, sizeof page);
+    if (!strstr(page, "my_transport_events_total{partition=\"t/0\"} 5\n") ||
+        !strstr(page, "my_transport_lag 42\n") || !strstr(page, "# TYPE my_transport_lag gauge") ||
+        !strstr(page, "ddbpipe_sink_records_in_total"))
+        fail_msg("/metrics lacks the transport's series: %s", page);
+    ddbpipe_sink_destroy(sink);
+    ddbpipe_conf_destroy(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types_deletes_dead_letters),
         cmocka_unit_test(test_threads_queue_full_order),
+        cmocka_unit_test(test_transport_metrics_on_the_sink_registry),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

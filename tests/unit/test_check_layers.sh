@@ -46,6 +46,14 @@ check_copy
 expect_rc 1 "sink/ including client_internal.h"
 expect_in "$OUT" "private to src/client/" "the rule named"
 
+# The sink's fields and engine stay inside src/sink/: a transport (above it) uses the public sink API.
+fresh_copy
+printf '#include "sink/sink_internal.h"\n' >>"$TEST_TMP/tree/src/transport/kafka_out.c"
+check_copy
+expect_rc 1 "transport/ including sink_internal.h"
+expect_in "$OUT" "src/transport/kafka_out.c" "the file named"
+expect_in "$OUT" "private to src/sink/" "the rule named"
+
 # cli/ uses only the public API.
 fresh_copy
 printf '#include "common/buf.h"\n' >>"$TEST_TMP/tree/cli/main.c"
