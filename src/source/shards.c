@@ -21,6 +21,7 @@ static void shard_free(dp_shard *s) {
     free(s->end_seq);
     free(s->last_seq);
     free(s->iterator);
+    free(s->held);
     free(s->lease_cp);
     free(s->obs_owner);
     free(s);

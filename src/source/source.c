@@ -11,13 +11,20 @@
  *   STREAM    shards are read parent before child; discovery on an interval
  *             and at once (ShardFilter CHILD_SHARDS) when a shard closes.
  *
- * Stream events are held back until the snapshot is done (the LATEST
- * iterators wait), so a snapshot row never overtakes a newer change. A change
- * written during the scan can come out twice (in the snapshot row and as a
- * stream event): duplicates are possible and harmless, loss is not. When a
- * held iterator expires (15 minutes) or a restart happens before the stream
- * phase, the shard is read from TRIM_HORIZON instead: more duplicates, never
- * a gap.
+ * Stream during the scan (one process, no lease table): the shards are read
+ * from their LATEST positions while the Scan runs, so a scan longer than the
+ * stream's 24-hour retention loses nothing to the trim horizon. A snapshot row
+ * must never overtake a newer change, so a GetRecords answer that arrives
+ * while Scan calls are in flight is held (one page per shard, DP_SHARD_HELD)
+ * until every Scan call sent before it arrived has been answered and emitted:
+ * a Scan call sent after a record was read reads the item at or after that
+ * write (ConsistentRead). The output interleaves snapshot rows and stream
+ * events; a change written during the scan can come out twice (in a snapshot
+ * row and as a stream event): duplicates are possible and harmless, loss is
+ * not. With a lease table, stream events are held back until every segment is
+ * done (workers cannot see each other's Scan calls); a held iterator that
+ * expires (15 minutes) is renewed from TRIM_HORIZON: more duplicates, never a
+ * gap, but records older than the retention are lost.
  *
  * Delivery is at-least-once: the checkpoint is written only after the caller
  * flushed the output, and records position of what was emitted; a restart
@@ -76,6 +83,8 @@ typedef struct src_stats {
     uint64_t fenced_answers;
     uint64_t leases_held, leases_taken, leases_stolen, leases_lost, lease_renewals, lease_renewal_ms_max;
     uint64_t leases_deleted; /* leases of trimmed shards cleaned up */
+    /* stream during the scan: GetRecords answers held behind Scan calls */
+    uint64_t held_pages, held_now, held_ms_max, stream_events_during_scan;
 } src_stats;
 
 struct ddbpipe_source {
@@ -166,6 +175,8 @@ struct ddbpipe_source {
     size_t n_trim_cands;
     uint32_t listed_gen; /* generation of the last complete listing */
     int64_t scan_limit;  /* scan_page_items: Scan Limit; 0: DynamoDB's 1 MB pages */
+    uint64_t scan_calls; /* Scan calls sent: numbers them for the held GetRecords answers */
+    dp_metric *m_scan_held, *m_scan_stream;
 };
 
 static void metrics_setup(ddbpipe_source_t *src) {
@@ -189,6 +200,13 @@ static void metrics_setup(ddbpipe_source_t *src) {
         dp_metrics_counter(m, "ddbpipe_source_get_records_calls_total", "GetRecords calls.", NULL, NULL);
     src->m_held =
         dp_metrics_gauge(m, "ddbpipe_source_leases_held", "Shard leases this worker holds.", NULL, NULL);
+    src->m_scan_held = dp_metrics_gauge(
+        m, "ddbpipe_source_held_pages",
+        "snapshot+stream: GetRecords answers waiting for the Scan calls sent before they arrived.", NULL,
+        NULL);
+    src->m_scan_stream = dp_metrics_counter(
+        m, "ddbpipe_source_stream_events_during_scan_total",
+        "snapshot+stream: stream events emitted while the snapshot was running.", NULL, NULL);
     src->m_taken = dp_metrics_counter(m, "ddbpipe_source_leases_taken_total",
                                       "Shard leases taken (free, expired or stolen).", NULL, NULL);
     src->m_stolen =
@@ -1618,10 +1636,44 @@ out:
     dp_buf_free(&it);
 }
 
+static void records_page(ddbpipe_source_t *src, dp_shard *s, const char *body, size_t len);
+
+/* A Scan call is in flight (snapshot+stream: GetRecords answers wait). */
+static int scan_in_flight(const ddbpipe_source_t *src) {
+    for (int i = 0; i < src->st.total_segments; i++)
+        if (src->st.segments[i].pending)
+            return 1;
+    return 0;
+}
+
+/* Emit the held GetRecords answers whose Scan calls were all answered: no
+ * Scan call in flight was sent before such an answer arrived. */
+static void release_held(ddbpipe_source_t *src) {
+    if (!src->stats.held_now || src->fatal != DDBPIPE_OK)
+        return;
+    uint64_t oldest = UINT64_MAX; /* the oldest Scan call in flight */
+    for (int i = 0; i < src->st.total_segments; i++)
+        if (src->st.segments[i].pending && src->st.segments[i].call_no < oldest)
+            oldest = src->st.segments[i].call_no;
+    for (size_t i = 0; i < src->st.shards.n && src->fatal == DDBPIPE_OK; i++) {
+        dp_shard *s = src->st.shards.v[i];
+        if (s->state != DP_SHARD_HELD || s->held_barrier >= oldest)
+            continue;
+        char *body = s->held;
+        size_t len = s->held_len;
+        s->held = NULL;
+        s->held_len = 0;
+        src->stats.held_now--;
+        int64_t waited = dp_now_ms() - s->due_ms;
+        if (waited > 0 && (uint64_t)waited > src->stats.held_ms_max)
+            src->stats.held_ms_max = (uint64_t)waited;
+        records_page(src, s, body, len);
+        free(body);
+    }
+    dp_metric_set(src->m_scan_held, (double)src->stats.held_now);
+}
+
 static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
-    char err[256] = "";
-    dp_ddb_records_page page;
-    memset(&page, 0, sizeof page);
     s->state = DP_SHARD_IDLE;
     if (!lease_valid(src, s)) {
         /* Fencing: the lease was lost or may have expired (this worker was
@@ -1659,7 +1711,37 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
         return;
     }
     s->failures = 0;
-    ddbpipe_result_t rc = dp_ddb_parse_get_records(res->body.data, res->body.len, &page, err, sizeof err);
+    if (scan_in_flight(src)) {
+        /* Stream during the scan: a Scan call in flight may have read an item
+         * before a write this page holds; emitting the page first would let
+         * that older snapshot row come out after the newer change. Hold it
+         * until those calls are answered (at most one page per shard). */
+        s->held = malloc(res->body.len + 1);
+        if (!s->held) {
+            set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
+            return;
+        }
+        memcpy(s->held, res->body.data, res->body.len);
+        s->held[res->body.len] = '\0';
+        s->held_len = res->body.len;
+        s->held_barrier = src->scan_calls;
+        s->due_ms = dp_now_ms(); /* when it was held */
+        s->state = DP_SHARD_HELD;
+        src->stats.held_pages++;
+        src->stats.held_now++;
+        dp_metric_set(src->m_scan_held, (double)src->stats.held_now);
+        return;
+    }
+    records_page(src, s, res->body.data, res->body.len);
+}
+
+/* Emit one GetRecords answer's records and move the shard on. */
+static void records_page(ddbpipe_source_t *src, dp_shard *s, const char *body, size_t len) {
+    char err[256] = "";
+    dp_ddb_records_page page;
+    memset(&page, 0, sizeof page);
+    s->state = DP_SHARD_IDLE;
+    ddbpipe_result_t rc = dp_ddb_parse_get_records(body, len, &page, err, sizeof err);
     if (rc != DDBPIPE_OK) {
         set_fatal(src, rc, "shard %s: %s", s->id, err);
         goto out;
@@ -1679,6 +1761,10 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
             continue;
         if (emit_event(src, &ev) != 0)
             goto out;
+        if (src->phase == PH_SNAPSHOT) {
+            src->stats.stream_events_during_scan++;
+            dp_metric_inc(src->m_scan_stream);
+        }
         if (dp_strdup_to(&s->last_seq, ev.sequence) != 0) {
             set_fatal(src, DDBPIPE_ERR_NOMEM, "out of memory");
             goto out;
@@ -1743,6 +1829,7 @@ static void request_scan(ddbpipe_source_t *src, int i) {
     }
     if (send_call(src, CALL_SCAN, NULL, i, DP_DDB_API_DYNAMODB, "Scan", &b) == 0) {
         sg->pending = 1;
+        sg->call_no = ++src->scan_calls;
         if (src->rcap) {
             /* the page's size is unknown until it arrives: estimate it as the
              * segment's last page (a first page: 4 KB, 1 unit consistent) */
@@ -1964,7 +2051,10 @@ static int64_t schedule(ddbpipe_source_t *src) {
             next = (t);                                                                                      \
     } while (0)
     /* (a leased snapshot records the stream positions in snap_prep_tick) */
-    int streaming = src->phase == PH_STREAM || (src->phase == PH_PREP && !lease_mode(src));
+    /* one process reads the stream during the scan too (see the top of the file) */
+    int streaming =
+        src->phase == PH_STREAM ||
+        ((src->phase == PH_PREP || (src->phase == PH_SNAPSHOT && src->do_stream)) && !lease_mode(src));
     if (streaming && !src->disc_pending) {
         if (now >= src->disc_due_ms)
             start_listing(src, NULL);
@@ -1997,15 +2087,15 @@ static int64_t schedule(ddbpipe_source_t *src) {
                 WAKE(s->due_ms);
             break;
         case DP_SHARD_IDLE:
-            if (src->phase != PH_STREAM)
-                break; /* PREP: hold the iterator until the snapshot is done */
+            if (src->phase == PH_PREP)
+                break; /* hold the iterator until every open shard has its position */
             if (due)
                 request_records(src, s);
             else
                 WAKE(s->due_ms);
             break;
         case DP_SHARD_FINISHED:
-            if (src->phase == PH_STREAM && !s->children_checked &&
+            if (src->phase != PH_PREP && !s->children_checked &&
                 !dp_shard_graph_has_child(&src->st.shards, s->id)) {
                 if (due) {
                     s->due_ms = INT64_MAX; /* one listing at a time per shard */
@@ -2665,6 +2755,7 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
             dp_ddb_run(src->ddb, (int)wait);
         else
             sleep_ms(wait);
+        release_held(src);
         if (flush_output(src) != 0)
             break;
         if (lease_mode(src) && (src->disc_done_once || src->phase != PH_STREAM) &&
@@ -2696,8 +2787,11 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
      * dropped), then make output and checkpoint durable. */
     if (src->fatal == DDBPIPE_OK) {
         int64_t deadline = dp_now_ms() + SRC_DRAIN_MS;
-        while (dp_ddb_pending(src->ddb) > 0 && dp_now_ms() < deadline && src->fatal == DDBPIPE_OK)
+        while (dp_ddb_pending(src->ddb) > 0 && dp_now_ms() < deadline && src->fatal == DDBPIPE_OK) {
             dp_ddb_run(src->ddb, 50);
+            release_held(src);
+        }
+        release_held(src); /* still held: a Scan call never answered; read again after the checkpoint */
     }
     ddbpipe_result_t fatal = src->fatal;
     if (fatal != DDBPIPE_ERR_IO) {
@@ -2742,14 +2836,17 @@ char *ddbpipe_source_stats_json(const ddbpipe_source_t *src) {
         "\"stream\":{\"shards_open\":%zu,\"shards_closed\":%zu,\"get_records_calls\":%llu,"
         "\"empty_polls\":%llu,\"iterator_renewals\":%llu,\"trim_horizon_fallbacks\":%llu,"
         "\"trimmed_data_losses\":%llu,\"describe_stream_calls\":%llu,\"inconsistent_listings\":%llu,"
-        "\"child_listings\":%llu,\"shards\":[",
+        "\"child_listings\":%llu,\"held_pages\":%llu,\"held_now\":%llu,\"held_ms_max\":%llu,"
+        "\"events_during_scan\":%llu,\"shards\":[",
         src->mode, phases[src->phase], (unsigned long long)st->events[0], (unsigned long long)st->events[1],
         (unsigned long long)st->events[2], (unsigned long long)st->events[3], src->st.total_segments,
         segs_done, (unsigned long long)st->scan_pages, open, closed,
         (unsigned long long)st->get_records_calls, (unsigned long long)st->empty_polls,
         (unsigned long long)st->iterator_renewals, (unsigned long long)st->trim_horizon_fallbacks,
         (unsigned long long)st->trimmed_losses, (unsigned long long)st->describe_stream_calls,
-        (unsigned long long)st->inconsistent_listings, (unsigned long long)st->child_listings);
+        (unsigned long long)st->inconsistent_listings, (unsigned long long)st->child_listings,
+        (unsigned long long)st->held_pages, (unsigned long long)st->held_now,
+        (unsigned long long)st->held_ms_max, (unsigned long long)st->stream_events_during_scan);
     int first = 1;
     for (size_t i = 0; i < src->st.shards.n; i++) {
         const dp_shard *s = src->st.shards.v[i];

@@ -22,7 +22,8 @@ typedef enum dp_shard_state {
     DP_SHARD_ITER_PENDING, /* GetShardIterator in flight */
     DP_SHARD_IDLE,         /* holds an iterator; GetRecords due at due_ms */
     DP_SHARD_GET_PENDING,  /* GetRecords in flight */
-    DP_SHARD_FINISHED      /* read to the end (or skipped: closed before a LATEST start) */
+    DP_SHARD_FINISHED,     /* read to the end (or skipped: closed before a LATEST start) */
+    DP_SHARD_HELD          /* a GetRecords answer waits for the Scan calls sent before it arrived */
 } dp_shard_state;
 
 typedef struct dp_shard {
@@ -45,6 +46,12 @@ typedef struct dp_shard {
     struct dp_metric *m_behind; /* gauge of ms behind, registered on first use */
     uint32_t seen_gen;          /* last full listing that showed it */
     int child_pending;          /* a CHILD_SHARDS listing of it is in flight */
+    /* snapshot+stream: a GetRecords answer (its body) that arrived while Scan
+     * calls were in flight; emitted once every Scan call numbered up to
+     * held_barrier has been answered (see source.c "Stream during the scan") */
+    char *held;
+    size_t held_len;
+    uint64_t held_barrier;
     /* lease mode (lease_table set) */
     int leased;                   /* this worker holds the shard's lease */
     int lease_known;              /* the lease item exists */
@@ -111,6 +118,7 @@ typedef struct dp_src_segment {
     uint64_t pages, items;
     double est_rcu;     /* read cap: what the segment's last page consumed (the next page's estimate) */
     double charged_rcu; /* read cap: charged for the page in flight */
+    uint64_t call_no;   /* number of the Scan call in flight (src->scan_calls when it was sent) */
     /* lease mode (lease_table set): as the dp_shard fields */
     int leased;
     int64_t lease_counter;

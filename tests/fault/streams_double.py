@@ -24,6 +24,23 @@ reader once (TrimmedDataAccessException). With --empty-pages, one empty page
 shard with 4 records or more, open shards included, as DynamoDB Streams may
 serve them: an empty page is neither the end of a shard nor its tip.
 
+Long snapshots (--retention-s, issue 15): with --live-rate, --retention-s R
+trims every record R seconds after it became readable, as DynamoDB does after
+24 hours (GetRecords below the trim horizon and GetShardIterator
+AFTER_SEQUENCE_NUMBER of a trimmed record: TrimmedDataAccessException;
+TRIM_HORIZON starts at the oldest record kept; a closed shard leaves listings R
+seconds after it closed). The shard tree then grows as it is written: a shard
+is listed once its parent closed, and is closed (EndingSequenceNumber, no
+NextShardIterator at its end) once its last record is readable; LATEST is the
+readable end. Scan (DynamoDB_20120810.Scan, parallel segments by crc32 of the
+key in hash order, ExclusiveStartKey, Limit, ConsumedCapacity by DynamoDB's 4 KB rule) reads
+the table as the stream has written it by then (each key's image after its last
+readable record) plus --scan-items static items padded with --item-pad bytes;
+--scan-delay-ms answers a Scan that long after reading it (writes made in
+between are not in the page, as on a real table). GET /__stats then also
+has "table" (the final items) and "required" (the sequence numbers a reader
+that took its first LATEST iterators when it did must emit).
+
 Writes the expected events to --expect FILE: {"events": {key: [[seq, op], ...]},
 "trimmed": [seq, ...]}. GET /__stats returns counters, ordering
 violations seen by the double (a child iterator before its parent was read
@@ -131,6 +148,104 @@ class State:
                 for r in self.records[s]:
                     d = r["dynamodb"]
                     d["ApproximateCreationDateTime"] = int(self.visible_at[d["SequenceNumber"]])
+        self.live_tree = args.retention_s > 0 and args.live_rate > 0
+        self.latest_pos = {}  # shard -> position of its first LATEST iterator
+        self.scan_items = {"s%05d" % i: {"pk": {"S": "s%05d" % i}, "blob": {"S": "b" * args.item_pad}}
+                           for i in range(args.scan_items)}
+
+    # ------------------------------------------------------------ live tree (--retention-s)
+    def readable_end(self, shard, now):
+        """How many of the shard's records were written by now."""
+        recs = self.records[shard]
+        if not self.visible_at:
+            return len(recs)
+        n = 0
+        while n < len(recs) and self.visible_at[recs[n]["dynamodb"]["SequenceNumber"]] <= now:
+            n += 1
+        return n
+
+    def closed_at(self, shard):
+        recs = self.records[shard]
+        if recs:
+            return self.visible_at[recs[-1]["dynamodb"]["SequenceNumber"]]
+        parent = TREE[shard]
+        return self.closed_at(parent) if parent else 0.0
+
+    def closed(self, shard, now):
+        if not self.live_tree:
+            return shard not in OPEN
+        return shard not in OPEN and self.closed_at(shard) <= now
+
+    def exists(self, shard, now):
+        """Live tree: listed once its parent closed, gone R s after it closed."""
+        if not self.live_tree:
+            return True
+        parent = TREE[shard]
+        if parent and not self.closed(parent, now):
+            return False
+        return not (self.closed(shard, now) and self.closed_at(shard) < now - self.args.retention_s)
+
+    def trim_horizon(self, shard, now):
+        """--retention-s: index of the first record still kept."""
+        if self.args.retention_s <= 0 or not self.visible_at:
+            return self.trim[shard]
+        recs = self.records[shard]
+        n = 0
+        while n < len(recs) and self.visible_at[recs[n]["dynamodb"]["SequenceNumber"]] < now - self.args.retention_s:
+            n += 1
+        if n > self.trim[shard]:
+            self.trim[shard] = n
+        return self.trim[shard]
+
+    def table_at(self, now):
+        """Items as the stream has written them by now, plus the static ones."""
+        items = dict(self.scan_items)
+        for shard in TREE:
+            for r in self.records[shard][:self.readable_end(shard, now)]:
+                d = r["dynamodb"]
+                key = d["Keys"]["pk"]["S"]
+                if r["eventName"] == "REMOVE":
+                    items.pop(key, None)
+                else:
+                    items[key] = d["NewImage"]
+        return items
+
+    def required(self):
+        out = []
+        for shard in TREE:
+            out += [r["dynamodb"]["SequenceNumber"] for r in self.records[shard][self.latest_pos.get(shard, 0):]]
+        return out
+
+    def scan(self, req):
+        if req.get("TableName") != self.table:
+            return err(400, "ResourceNotFoundException", "Requested resource not found")
+        total = int(req.get("TotalSegments", 1))
+        seg = int(req.get("Segment", 0))
+        limit = int(req.get("Limit", 1000))
+        items = self.table_at(time.time())
+        # in hash order, as DynamoDB scans: the stream's keys spread over the whole scan
+        def order(k):
+            return (zlib.crc32(k.encode()) // total, k)
+        keys = sorted((k for k in set(items) | set(self.expect) if zlib.crc32(k.encode()) % total == seg), key=order)
+        esk = req.get("ExclusiveStartKey")
+        if esk:
+            keys = [k for k in keys if order(k) > order(esk["pk"]["S"])]
+        page, last = [], None
+        for k in keys:
+            if len(page) >= limit:
+                break
+            last = k
+            if k in items:
+                page.append(items[k])
+        out = {"Items": page, "Count": len(page), "ScannedCount": len(page)}
+        if last is not None and keys and last != keys[-1]:
+            out["LastEvaluatedKey"] = {"pk": {"S": last}}
+        size = sum(len(json.dumps(i)) for i in page)
+        out["ConsumedCapacity"] = {"TableName": self.table, "CapacityUnits": float(max(1, -(-size // 4096)))}
+        self.calls["scan_items_served"] = self.calls.get("scan_items_served", 0) + len(page)
+        self.calls.setdefault("scan_first_s", time.time())
+        self.calls["scan_last_s"] = time.time()
+        return ok(out)
 
     def record(self, key, op, version, seq, prev_image):
         keys = {"pk": {"S": key}}
@@ -148,6 +263,8 @@ class State:
 
     # ------------------------------------------------------------ listing
     def visible(self, shard, child_query):
+        if not self.exists(shard, time.time()):
+            return False
         if self.args.trim_read_shards and shard not in OPEN and shard in self.finished_read:
             return False  # trimmed (as DynamoDB does 24 h after a shard closed)
         if self.args.hide_children and shard in (D, E) and B not in self.finished_read and not child_query:
@@ -156,7 +273,7 @@ class State:
 
     def shard_desc(self, s):
         rng = {"StartingSequenceNumber": self.start_seq[s]}
-        if s in self.end_seq:
+        if s in self.end_seq and self.closed(s, time.time()):
             rng["EndingSequenceNumber"] = self.end_seq[s]
         d = {"ShardId": s, "SequenceNumberRange": rng}
         if TREE[s]:
@@ -214,6 +331,10 @@ class State:
             return err(400, "ResourceNotFoundException", "Requested resource not found: Shard does not exist")
         if self.args.trim_read_shards and shard not in OPEN and shard in self.finished_read:
             return err(400, "ResourceNotFoundException", "Requested resource not found: Shard does not exist")
+        now = time.time()
+        if not self.exists(shard, now):
+            return err(400, "ResourceNotFoundException", "Requested resource not found: Shard does not exist")
+        self.trim_horizon(shard, now)
         parent = TREE[shard]
         if parent and parent not in self.finished_read:
             self.violations.append("iterator for %s before its parent %s was read to its end" % (shard, parent))
@@ -222,7 +343,8 @@ class State:
         if typ == "TRIM_HORIZON":
             pos = self.trim[shard]
         elif typ == "LATEST":
-            pos = len(self.records[shard])
+            pos = self.readable_end(shard, now)
+            self.latest_pos.setdefault(shard, pos)
         elif typ in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
             seq = req.get("SequenceNumber", "")
             if not seq.isdigit():
@@ -242,6 +364,10 @@ class State:
             return err(400, "ValidationException", "Invalid ShardIterator")
         shard, pos = parts[1], int(parts[2])
         recs = self.records[shard]
+        now = time.time()
+        if not self.exists(shard, now):
+            return err(400, "ResourceNotFoundException", "Requested resource not found: Shard does not exist")
+        self.trim_horizon(shard, now)
         if not self.expired_done and shard == C and pos > 0:
             self.expired_done = True
             self.calls["expired_served"] = 1
@@ -274,7 +400,7 @@ class State:
         page = recs[pos:min(pos + limit, end)]
         out = {"Records": page}
         npos = pos + len(page)
-        if shard in OPEN or npos < len(recs):
+        if not self.closed(shard, now) or npos < len(recs):
             out["NextShardIterator"] = "it|%s|%d|%d" % (shard, npos, int(time.time()))
         else:
             self.finished_read.add(shard)
@@ -311,9 +437,12 @@ def make_handler(state):
 
         def do_GET(self):
             with state.lock:
-                self.send(200, {"calls": state.calls, "violations": state.violations,
-                                "listings": state.listing_count, "trimmed": state.trimmed,
-                                "iterators": state.iter_log})
+                st = {"calls": state.calls, "violations": state.violations,
+                      "listings": state.listing_count, "trimmed": state.trimmed, "iterators": state.iter_log}
+                if state.live_tree:
+                    st["table"] = state.table_at(float("inf"))
+                    st["required"] = state.required()
+                self.send(200, st)
 
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
@@ -346,6 +475,8 @@ def make_handler(state):
                             "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
                             "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
                             "LatestStreamArn": state.arn, "LatestStreamLabel": "2024-01-01T00:00:00.000"}})
+                elif target == "DynamoDB_20120810.Scan":
+                    status, obj = state.scan(req)
                 elif target == "DynamoDBStreams_20120810.DescribeStream":
                     status, obj = state.describe_stream(req)
                 elif target == "DynamoDBStreams_20120810.GetShardIterator":
@@ -359,6 +490,8 @@ def make_handler(state):
                     status, obj = err(400, "UnknownOperationException", "unknown target " + target)
             if state.args.delay_ms and op == "GetRecords":
                 time.sleep(state.args.delay_ms / 1000.0)
+            if state.args.scan_delay_ms and op == "Scan":
+                time.sleep(state.args.scan_delay_ms / 1000.0)  # read above, answered now
             self.send(status, obj)
 
     return H
@@ -387,6 +520,12 @@ def main():
                     help="records become readable at this many a second, in sequence order (0: all at once)")
     ap.add_argument("--live-start-s", type=float, default=5, help="with --live-rate: when the first one does")
     ap.add_argument("--delay-ms", type=int, default=0, help="sleep before each GetRecords answer")
+    ap.add_argument("--retention-s", type=float, default=0,
+                    help="with --live-rate: records are trimmed this long after they became readable, and the "
+                         "shard tree grows as it is written (0: nothing is trimmed but --trim)")
+    ap.add_argument("--scan-items", type=int, default=0, help="static table items besides the stream's keys")
+    ap.add_argument("--item-pad", type=int, default=100, help="bytes of padding in each static item")
+    ap.add_argument("--scan-delay-ms", type=int, default=0, help="answer a Scan this long after reading it")
     args = ap.parse_args()
     state = State(args)
     if args.expect:
