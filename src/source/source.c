@@ -173,9 +173,10 @@ struct ddbpipe_source {
         uint32_t gen;
     } * trim_cands;
     size_t n_trim_cands;
-    uint32_t listed_gen; /* generation of the last complete listing */
-    int64_t scan_limit;  /* scan_page_items: Scan Limit; 0: DynamoDB's 1 MB pages */
-    uint64_t scan_calls; /* Scan calls sent: numbers them for the held GetRecords answers */
+    uint32_t listed_gen;  /* generation of the last complete listing */
+    int64_t scan_limit;   /* scan_page_items: Scan Limit; 0: DynamoDB's 1 MB pages */
+    uint64_t scan_calls;  /* Scan calls sent: numbers them for the held GetRecords answers */
+    int retention_warned; /* leased snapshot+stream older than 20 h: warned once */
     dp_metric *m_scan_held, *m_scan_stream;
 };
 
@@ -2133,7 +2134,18 @@ static int64_t schedule(ddbpipe_source_t *src) {
     return next;
 }
 
+#define SRC_RETENTION_WARN_MS (20LL * 3600 * 1000) /* the stream keeps records 24 h */
+
 static void advance_phase(ddbpipe_source_t *src) {
+    if (src->phase == PH_SNAPSHOT && src->do_stream && lease_mode(src) && !src->retention_warned &&
+        dp_now_ms() - src->started_ms > SRC_RETENTION_WARN_MS) {
+        /* leased snapshots hold the stream back until the last segment (see docs/semantics.md) */
+        src->retention_warned = 1;
+        DP_LOG_WARN("source: the leased snapshot of %s has run for 20 hours; stream records older than the "
+                    "stream's 24-hour retention will be trimmed before the stream phase (exit 3 unless "
+                    "on_trimmed_data: continue). A snapshot this long must run in one process (--checkpoint)",
+                    src->table);
+    }
     if (src->phase == PH_PREP && !lease_mode(src) && prep_done(src)) {
         DP_LOG_INFO("source: stream position recorded on %zu shard(s); starting the snapshot",
                     src->st.shards.n);

@@ -12,7 +12,8 @@ What a user checks: the run ends 0 (no TrimmedDataAccessException, no exit 3),
 every stream record written after the source took its position is in the
 output, each key's stream events come out in write order, and applying the
 output in order gives the table's final items. Then the same with a kill -9
-in the middle of the scan and a restart from --checkpoint.
+in the middle of the scan and a restart from --checkpoint (not under valgrind,
+where the restart alone takes longer than the scaled retention).
 
 Before the stream was read during the scan, this run stopped with exit 3:
 the records written in the scan's first minutes were trimmed before the
@@ -165,8 +166,13 @@ def main():
     cmd, stats_opt = source_cmd()
     print("using", " ".join(cmd), "retention", RETENTION_S, "s")
     with tempfile.TemporaryDirectory() as tmp:
-        for t in (test_long_scan, test_kill_restart):
-            t(cmd, stats_opt, tmp)
+        test_long_scan(cmd, stats_opt, tmp)
+        if SLOW == "valgrind":
+            # a restart under valgrind takes longer than the scaled retention: the
+            # records after the checkpoint would be trimmed before it reads them
+            print("kill: not run under valgrind (restart slower than the %.0f s retention)" % RETENTION_S)
+        else:
+            test_kill_restart(cmd, stats_opt, tmp)
     print("%d failed" % len(FAILS))
     return 1 if FAILS else 0
 
