@@ -18,7 +18,7 @@ static const char *const tag[] = {NULL, "S", "N", "B", "BOOL", "NULL", "L", "M",
 
 static dp_json *scalar(dp_json_doc *doc, const ddbpipe_attr_t *a, const char *where, char *errstr, size_t n) {
     if (!a->data && a->len) {
-        dp_errf(errstr, n, "%s: data is NULL with len %zu", where, a->len);
+        dp_errf(errstr, n, "attribute '%.256s': data is NULL with len %zu", where, a->len);
         return NULL;
     }
     if (a->type != DDBPIPE_ATTR_B) /* S and N: DynamoDB JSON strings */
@@ -41,7 +41,7 @@ static dp_json *from_public(dp_json_doc *doc, const ddbpipe_attr_t *a, int depth
 static int add_elems(dp_json_doc *doc, dp_json *inner, const ddbpipe_attr_t *a, int depth, const char *where,
                      char *errstr, size_t n) {
     if (!a->elems && a->count) {
-        dp_errf(errstr, n, "%s: elems is NULL with count %zu", where, a->count);
+        dp_errf(errstr, n, "attribute '%.256s': elems is NULL with count %zu", where, a->count);
         return -1;
     }
     ddbpipe_attr_type_t want = a->type == DDBPIPE_ATTR_SS   ? DDBPIPE_ATTR_S
@@ -51,11 +51,12 @@ static int add_elems(dp_json_doc *doc, dp_json *inner, const ddbpipe_attr_t *a, 
     for (size_t i = 0; i < a->count; i++) {
         const ddbpipe_attr_t *e = &a->elems[i];
         if (a->type == DDBPIPE_ATTR_M && !e->name) {
-            dp_errf(errstr, n, "%s: member %zu of an M has no name", where, i);
+            dp_errf(errstr, n, "attribute '%.256s': member %zu of an M has no name", where, i);
             return -1;
         }
         if (want && e->type != want) {
-            dp_errf(errstr, n, "%s: member %zu of a %s is not a %s", where, i, tag[a->type], tag[want]);
+            dp_errf(errstr, n, "attribute '%.256s': member %zu of a %s is not a %s", where, i, tag[a->type],
+                    tag[want]);
             return -1;
         }
         dp_json *v =
@@ -77,7 +78,7 @@ static dp_json *from_public(dp_json_doc *doc, const ddbpipe_attr_t *a, int depth
                             char *errstr, size_t n) {
     dp_json *inner = NULL;
     if (depth > PUB_MAX_DEPTH) {
-        dp_errf(errstr, n, "%s: nested more than %d levels", where, PUB_MAX_DEPTH);
+        dp_errf(errstr, n, "attribute '%.256s': nested more than %d levels", where, PUB_MAX_DEPTH);
         return NULL;
     }
     switch (a->type) {
@@ -102,7 +103,7 @@ static dp_json *from_public(dp_json_doc *doc, const ddbpipe_attr_t *a, int depth
             return NULL;
         break;
     default:
-        dp_errf(errstr, n, "%s: unknown attribute type %d", where, (int)a->type);
+        dp_errf(errstr, n, "attribute '%.256s': unknown attribute type %d", where, (int)a->type);
         return NULL;
     }
     dp_json *av = inner ? dp_json_new_object(doc) : NULL;
@@ -128,13 +129,12 @@ dp_json *dp_item_from_public(dp_json_doc *doc, const ddbpipe_attr_t *attrs, size
         return NULL;
     }
     for (size_t i = 0; i < count; i++) {
-        char where[300];
         if (!attrs[i].name) {
             dp_errf(errstr, n, "attribute %zu of the item has no name", i);
             return NULL;
         }
-        snprintf(where, sizeof where, "attribute '%.256s'", attrs[i].name);
-        dp_json *v = from_public(doc, &attrs[i], 1, where, errstr, n);
+        /* messages name the top-level attribute (formatted only on error) */
+        dp_json *v = from_public(doc, &attrs[i], 1, attrs[i].name, errstr, n);
         if (!v)
             return NULL;
         if (dp_json_object_append(doc, item, attrs[i].name, strlen(attrs[i].name), v) != 0) {

@@ -280,9 +280,18 @@ sk_bad_kind sk_parse_typed(const sk_parse_ctx *ctx, const ddbpipe_item_record_t 
         return k;
     }
     sk_bad_kind k = change_finish(ctx, &ch, out, reason, rs);
-    /* the record's text: for a dead letter the engine may still write */
-    if (render_stream_record(image, del, text) != 0)
+    /* the record's text, for a dead letter the engine may still write: a
+     * put's body is the image written out already (unless the image went
+     * into a document attribute), so it is framed rather than written twice */
+    if (k == SK_BAD_NONE && !del && out->op == SK_OP_PUT && !ctx->opts.document_attribute) {
+        dp_buf_reset(text);
+        if (dp_buf_puts(text, "{\"eventName\":\"INSERT\",\"dynamodb\":{\"NewImage\":") != DDBPIPE_OK ||
+            dp_buf_append(text, out->body.data, out->body.len) != DDBPIPE_OK ||
+            dp_buf_puts(text, "}}") != DDBPIPE_OK)
+            k = SK_BAD_NOMEM;
+    } else if (render_stream_record(image, del, text) != 0) {
         k = SK_BAD_NOMEM;
+    }
     dp_change_clear(&ch);
     return k;
 }
