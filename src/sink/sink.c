@@ -19,8 +19,6 @@
 #include "ddb/ops.h"
 #include "sink/sink_internal.h"
 
-#define CKPT_MAX_FILE 4096
-
 /* ------------------------------------------------------------ records */
 
 /* Record blocks are kept per thread for reuse, by 512-byte size class up to
@@ -241,7 +239,7 @@ static void ring_ack_locked(struct ddbpipe_sink *s, uint64_t seq) {
 
 static int over_locked(const struct ddbpipe_sink *s, size_t num, size_t den) {
     /* ring slots are free once acknowledged and, with reports, reported */
-    uint64_t base = s->dr_cb ? s->dr_seq : s->head_seq;
+    uint64_t base = s->reports ? s->dr_seq : s->head_seq;
     return s->unacked_records * den >= s->max_buffered_records * num ||
            s->unacked_bytes * den >= s->byte_cap * num || (s->next_seq - base) * den >= s->ring_cap * num;
 }
@@ -256,26 +254,6 @@ void sk_core_ack(struct ddbpipe_sink *s, sk_rec *r) {
         pthread_cond_broadcast(&s->ack_cv);
     pthread_mutex_unlock(&s->mu);
     sk_rec_free(r);
-}
-
-static void write_dead_letter_locked(struct ddbpipe_sink *s, uint64_t line_no, uint64_t offset,
-                                     const char *line, size_t len, const char *reason) {
-    dp_buf b;
-    dp_buf_init(&b, 0);
-    dp_buf_printf(&b, "{\"line\":%llu,\"offset\":%llu,\"reason\":", (unsigned long long)line_no,
-                  (unsigned long long)offset);
-    dp_json_write_cstr(&b, reason);
-    dp_buf_puts(&b, ",\"record\":");
-    dp_json_write_string(&b, line, len);
-    dp_buf_puts(&b, "}\n");
-    if (s->dlq) {
-        if (fwrite(b.data, 1, b.len, s->dlq) != b.len || fflush(s->dlq) != 0)
-            DP_LOG_ERROR("sink: cannot write the dead-letter file %s: %s", s->dead_letter_path,
-                         strerror(errno));
-    } else {
-        DP_LOG_WARN("sink: line %llu dead-lettered: %s", (unsigned long long)line_no, reason);
-    }
-    dp_buf_free(&b);
 }
 
 /* reason\0value\0key\0 in one block, for a delivery report. */
@@ -297,13 +275,13 @@ static char *dl_block(const char *reason, const char *value, size_t vl, const ch
 void sk_core_dead_letter(struct ddbpipe_sink *s, sk_rec *r, const char *reason) {
     SK_ADD(s, dead_lettered, 1);
     char *dl = NULL;
-    if (s->dr_cb)
+    if (s->reports)
         dl = dl_block(reason, r->no_value ? NULL : r->line, r->no_value ? 0 : r->line_len, r->mkey,
                       r->mkey ? r->mkey_len : 0);
     pthread_mutex_lock(&s->mu);
-    if (s->dead_letter_path || !s->dr_cb)
-        write_dead_letter_locked(s, r->line_no, r->offset, r->line, r->line_len, reason);
-    if (s->dr_cb && r->seq >= s->head_seq) {
+    if (!s->reports) /* nobody takes the reports (no dead-letter file either): say it */
+        DP_LOG_WARN("sink: line %llu dead-lettered: %s", (unsigned long long)r->line_no, reason);
+    if (s->reports && r->seq >= s->head_seq) {
         sk_ring_ent *e = &s->ring[r->seq % s->ring_cap];
         if (!e->acked) {
             e->status = DDBPIPE_DR_DEAD_LETTERED;
@@ -366,41 +344,7 @@ void sk_core_latency(struct ddbpipe_sink *s, int64_t ns) {
     sk_metrics_latency(s, (double)ns / 1e9);
 }
 
-/* ------------------------------------------------------------ checkpoint */
-
-ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset,
-                                               uint64_t *line) {
-    dp_json_doc *d = dp_json_parse(text, len, NULL);
-    ddbpipe_result_t r = DDBPIPE_ERR_PARSE;
-    const dp_json *o = d ? dp_json_get(dp_json_root(d), "offset") : NULL;
-    const dp_json *l = d ? dp_json_get(dp_json_root(d), "line") : NULL;
-    if (o && o->type == DP_JSON_NUMBER && l && l->type == DP_JSON_NUMBER) {
-        char *end1 = NULL, *end2 = NULL;
-        errno = 0;
-        unsigned long long ov = strtoull(o->str, &end1, 10), lv = strtoull(l->str, &end2, 10);
-        if (errno == 0 && end1 && *end1 == '\0' && end2 && *end2 == '\0' && o->str[0] != '-' &&
-            l->str[0] != '-') {
-            *offset = ov;
-            *line = lv;
-            r = DDBPIPE_OK;
-        }
-    }
-    dp_json_doc_free(d);
-    return r;
-}
-
-ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset, uint64_t *line) {
-    size_t len = 0;
-    if (!path || !offset || !line)
-        return DDBPIPE_ERR_INVALID_ARG;
-    errno = 0;
-    char *t = dp_read_file(path, CKPT_MAX_FILE, &len);
-    if (!t)
-        return errno == ENOENT ? DDBPIPE_ERR_NOT_FOUND : DDBPIPE_ERR_IO;
-    ddbpipe_result_t r = ddbpipe_sink_checkpoint_parse(t, len, offset, line);
-    free(t);
-    return r;
-}
+/* ------------------------------------------------------------ the ring */
 
 /* An accepted input record: its sequence number, and its slot in the
  * checkpoint ring (unacknowledged until the write or dead letter is done). */
@@ -423,38 +367,12 @@ static uint64_t ring_accept(struct ddbpipe_sink *s, uint64_t offset, uint64_t li
     return seq;
 }
 
-static void checkpoint_maybe(struct ddbpipe_sink *s, int force) {
-    if (!s->checkpoint_path)
-        return;
-    int64_t now = dp_now_ms();
-    if (!force && now - s->ckpt_last_ms < s->checkpoint_interval_ms)
-        return;
-    s->ckpt_last_ms = now;
-    pthread_mutex_lock(&s->mu);
-    int have = s->have_ack;
-    uint64_t off = s->ack_offset, line = s->ack_line;
-    pthread_mutex_unlock(&s->mu);
-    if (!have || (off == s->ckpt_written_offset && s->ckpt_written_offset != 0))
-        return;
-    dp_buf b;
-    dp_buf_init(&b, 0);
-    dp_buf_printf(&b, "{\"offset\":%llu,\"line\":%llu", (unsigned long long)off, (unsigned long long)line);
-    if (s->ckpt_fd >= 0) {
-        /* what it was taken from, so it is never applied to another input */
-        sk_file_id id;
-        if (sk_file_identity(s->ckpt_fd, off, &s->ckpt_hash, &id) == 0) {
-            dp_buf_puts(&b, ",\"file\":");
-            sk_file_identity_json(&b, &id, s->ckpt_input_name);
-        } else {
-            DP_LOG_WARN("sink: cannot read the input to record it in the checkpoint: %s", strerror(errno));
-        }
-    }
-    dp_buf_puts(&b, "}\n");
-    if (!b.data || dp_write_file_atomic(s->checkpoint_path, b.data, b.len) != 0)
-        DP_LOG_ERROR("sink: cannot write checkpoint %s: %s", s->checkpoint_path, strerror(errno));
-    else
-        s->ckpt_written_offset = off;
-    dp_buf_free(&b);
+static void serve_reports(ddbpipe_sink_t *s, int fail_rest, int tap_only);
+
+/* The tap's periodic work (the file transport's checkpoint). */
+static void tap_tick(struct ddbpipe_sink *s, int force) {
+    if (s->tap.tick)
+        s->tap.tick(s->tap.opaque, force);
 }
 
 /* ------------------------------------------------------------ workers */
@@ -888,9 +806,8 @@ static int format_ok(const char *f) {
     return f == NULL || dp_change_format_parse(f, &x) == 0;
 }
 
-ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts_in,
-                                     size_t opts_size, ddbpipe_sink_t **out, char *errstr,
-                                     size_t errstr_size) {
+ddbpipe_result_t sk_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink_options_t *opts_in,
+                             size_t opts_size, ddbpipe_sink_t **out, char *errstr, size_t errstr_size) {
     ddbpipe_result_t r = DDBPIPE_ERR_NOMEM;
     ddbpipe_sink_t *s = NULL;
     ddbpipe_client_t *cl = NULL;
@@ -904,7 +821,6 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     s = calloc(1, sizeof(*s));
     if (!s)
         goto out;
-    s->ckpt_fd = -1;
     sk_change_init(&s->item_scratch);
     dp_buf_init(&s->item_text, 0);
     pthread_mutex_init(&s->mu, NULL);
@@ -962,11 +878,6 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     if (s->threads < 1)
         s->threads = 1;
     if (opts && opts->dry_run) {
-        if (opts->checkpoint_path) {
-            dp_errf(errstr, errstr_size, "a dry run writes no checkpoint: drop the checkpoint file");
-            r = DDBPIPE_ERR_CONFIG;
-            goto out;
-        }
         s->dry = sk_dryrun_new(opts->dry_run_max_keys, s->transactional);
         if (!s->dry) {
             r = DDBPIPE_ERR_NOMEM;
@@ -1074,26 +985,12 @@ ddbpipe_result_t ddbpipe_sink_new_sz(const ddbpipe_conf_t *conf, const ddbpipe_s
     s->pctx.opts.document_attribute = s->set.document_attribute;
     s->pctx.merge = s->merge;
 
-    if (opts && opts->dead_letter_path) {
-        s->dead_letter_path = strdup(opts->dead_letter_path);
-        s->dlq = fopen(opts->dead_letter_path, "a");
-        if (!s->dlq) {
-            dp_errf(errstr, errstr_size, "cannot open dead-letter file %s: %s", opts->dead_letter_path,
-                    strerror(errno));
-            r = DDBPIPE_ERR_IO;
-            goto out;
-        }
-    }
-    if (opts && opts->checkpoint_path)
-        s->checkpoint_path = strdup(opts->checkpoint_path);
     if (opts) {
         s->dr_cb = opts->dr_cb;
         s->dr_opaque = opts->dr_opaque;
+        s->reports = s->dr_cb != NULL;
         s->tombstones_ignore = opts->tombstones_ignore;
     }
-    s->checkpoint_interval_ms =
-        opts && opts->checkpoint_interval_ms > 0 ? opts->checkpoint_interval_ms : 1000;
-    s->ckpt_last_ms = dp_now_ms();
 
     /* engines */
     s->workers = calloc((size_t)s->threads, sizeof(*s->workers));
@@ -1194,7 +1091,12 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
             }
         }
     }
-    checkpoint_maybe(s, 1);
+    if (s->tap.report) {
+        /* the tap's last reports (records acknowledged since the last poll),
+         * then its final write */
+        serve_reports(s, 0, 1);
+        s->tap.close(s->tap.opaque);
+    }
     for (size_t i = 0; s->cur && i < s->cur->n; i++)
         sk_rec_free(s->cur->lines[i].pre);
     pchunk_free(s->cur);
@@ -1229,12 +1131,6 @@ void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
     sk_change_free(&s->item_scratch);
     dp_buf_free(&s->item_text);
     sk_metrics_stop(s);
-    if (s->dlq)
-        fclose(s->dlq);
-    free(s->dead_letter_path);
-    free(s->checkpoint_path);
-    free(s->ckpt_input_name);
-    sk_prefix_hash_clear(&s->ckpt_hash);
     free(s->cond_put);
     dp_capacity_bucket_destroy(s->wcap);
     free(s->cond_delete);
@@ -1337,7 +1233,7 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
         if (c->n == SK_PCHUNK_LINES || c->text.len >= (size_t)256 * 1024)
             submit_chunk(s);
         if ((++tick & 255) == 0) {
-            checkpoint_maybe(s, 0);
+            tap_tick(s, 0);
             sk_metrics_sync(s, 0);
         }
         return DDBPIPE_OK;
@@ -1357,7 +1253,7 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
     if (bad == SK_TOMBSTONE) {
         SK_ADD(s, tombstones, 1);
         sk_core_ack(s, r);
-        checkpoint_maybe(s, 0);
+        tap_tick(s, 0);
         return DDBPIPE_OK;
     }
     if (bad != SK_BAD_NONE) {
@@ -1365,7 +1261,7 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
         if (bad == SK_BAD_OVERSIZED)
             SK_ADD(s, oversized_dropped, 1);
         sk_core_dead_letter(s, r, reason);
-        checkpoint_maybe(s, 0);
+        tap_tick(s, 0);
         return DDBPIPE_OK;
     }
     if (s->dry) {
@@ -1400,7 +1296,7 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
             sk_engine_run(e, 0);
     }
     if ((++tick & 255) == 0) {
-        checkpoint_maybe(s, 0);
+        tap_tick(s, 0);
         sk_metrics_sync(s, 0);
     }
     return DDBPIPE_OK;
@@ -1527,7 +1423,7 @@ ddbpipe_result_t ddbpipe_sink_produce_item(ddbpipe_sink_t *s, const ddbpipe_item
         if (bad == SK_BAD_OVERSIZED)
             SK_ADD(s, oversized_dropped, 1);
         sk_core_dead_letter(s, r, reason);
-        checkpoint_maybe(s, 0);
+        tap_tick(s, 0);
         return DDBPIPE_OK;
     }
     if (s->dry) {
@@ -1573,7 +1469,7 @@ ddbpipe_result_t ddbpipe_sink_produce_item(ddbpipe_sink_t *s, const ddbpipe_item
             sk_engine_run(e, 0);
     }
     if ((++tick & 255) == 0) {
-        checkpoint_maybe(s, 0);
+        tap_tick(s, 0);
         sk_metrics_sync(s, 0);
     }
     return DDBPIPE_OK;
@@ -1581,12 +1477,12 @@ ddbpipe_result_t ddbpipe_sink_produce_item(ddbpipe_sink_t *s, const ddbpipe_item
 
 /* Delivery reports, in produce order, in the caller's thread. fail_rest:
  * the sink stopped hard; every record not acknowledged is reported FAILED. */
-static void serve_reports(ddbpipe_sink_t *s, int fail_rest) {
+static void serve_reports(ddbpipe_sink_t *s, int fail_rest, int tap_only) {
     enum { BATCH = 128 };
     struct {
         sk_ring_ent e;
     } b[BATCH];
-    if (!s->dr_cb)
+    if (!s->reports)
         return;
     for (;;) {
         size_t n = 0;
@@ -1632,7 +1528,10 @@ static void serve_reports(ddbpipe_sink_t *s, int fail_rest) {
             } else if (e->status == DDBPIPE_DR_DEAD_LETTERED || e->status == DDBPIPE_DR_FAILED) {
                 dr.reason = "out of memory (reason lost)";
             }
-            s->dr_cb(s, &dr, s->dr_opaque);
+            if (s->tap.report)
+                s->tap.report(s->tap.opaque, &dr);
+            if (s->dr_cb && !tap_only)
+                s->dr_cb(s, &dr, s->dr_opaque);
             free(e->dl);
         }
     }
@@ -1680,9 +1579,9 @@ ddbpipe_result_t ddbpipe_sink_poll(ddbpipe_sink_t *s, int timeout_ms) {
         pthread_mutex_unlock(&s->mu);
         drive(s, full, timeout_ms);
     }
-    checkpoint_maybe(s, 0);
     sk_metrics_sync(s, 0);
-    serve_reports(s, 0);
+    serve_reports(s, 0, 0);
+    tap_tick(s, 0);
     return stop_code(s);
 }
 
@@ -1699,10 +1598,10 @@ ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *s, int timeout_ms) {
             __atomic_store_n(&s->flush_epoch, ep + 1, __ATOMIC_RELAXED);
     }
     for (;;) {
-        serve_reports(s, 0);
+        serve_reports(s, 0, 0);
         if (sk_core_stopped_hard(s)) {
             r = s->fatal;
-            serve_reports(s, 1);
+            serve_reports(s, 1, 0);
             break;
         }
         pthread_mutex_lock(&s->mu);
@@ -1720,7 +1619,7 @@ ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *s, int timeout_ms) {
             wait_acks(s, step);
         else
             drive(s, 1, step);
-        checkpoint_maybe(s, 0);
+        tap_tick(s, 0);
     }
     if (s->nworkers > 0) {
         uint64_t ep = __atomic_load_n(&s->flush_epoch, __ATOMIC_RELAXED);
@@ -1728,9 +1627,9 @@ ddbpipe_result_t ddbpipe_sink_flush(ddbpipe_sink_t *s, int timeout_ms) {
             __atomic_store_n(&s->flush_epoch, ep + 1, __ATOMIC_RELAXED);
         s->flush_epoch_owner = 0;
     }
-    checkpoint_maybe(s, 1);
     sk_metrics_sync(s, 1);
-    serve_reports(s, 0);
+    serve_reports(s, 0, 0);
+    tap_tick(s, 1);
     return r;
 }
 
@@ -1746,27 +1645,14 @@ ddbpipe_result_t ddbpipe_sink_fatal_error(const ddbpipe_sink_t *s, char *errstr,
     return r;
 }
 
-ddbpipe_result_t ddbpipe_sink_reopen_dead_letter(ddbpipe_sink_t *s, char *errstr, size_t errstr_size) {
-    ddbpipe_result_t r = DDBPIPE_OK;
-    if (!s)
-        return DDBPIPE_ERR_INVALID_ARG;
-    if (!s->dead_letter_path)
-        return DDBPIPE_OK;
-    /* Open the new file before closing the old one: on failure the old
-     * (renamed) file keeps receiving dead letters rather than none. */
-    FILE *f = fopen(s->dead_letter_path, "a");
-    pthread_mutex_lock(&s->mu);
-    if (!f) {
-        dp_errf(errstr, errstr_size, "cannot reopen dead-letter file %s: %s (still writing to the old one)",
-                s->dead_letter_path, strerror(errno));
-        r = DDBPIPE_ERR_IO;
-    } else {
-        if (s->dlq)
-            fclose(s->dlq);
-        s->dlq = f;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return r;
+void sk_sink_set_tap(ddbpipe_sink_t *s, const sk_report_tap *tap) {
+    s->tap = *tap;
+    s->reports = 1;
+}
+
+void *sk_sink_tap_opaque(const ddbpipe_sink_t *s,
+                         void (*report_fn)(void *, const ddbpipe_delivery_report_t *)) {
+    return s && s->tap.report == report_fn ? s->tap.opaque : NULL;
 }
 
 /* ------------------------------------------------------------ stats */

@@ -19,6 +19,7 @@
 #include "ddb/client.h"
 #include "ddbpipe/ddbpipe.h"
 #include "formats/changes.h"
+#include "sink/sink_tap.h"
 
 typedef enum sk_op { SK_OP_PUT = 1, SK_OP_DELETE = 2, SK_OP_PATCH = 3 } sk_op;
 
@@ -83,37 +84,6 @@ int sk_tombstone_line(const char *key, size_t key_len, dp_buf *out, char *reason
 int sk_key_canonical(const dp_json *item, const char *pk, const char *sk, dp_buf *out);
 /* Typed key object {pk: AV[, sk: AV]} of an item. 0 ok. */
 int sk_key_json(const dp_json *item, const char *pk, const char *sk, dp_buf *out);
-
-/* ------------------------------------------------------------ checkpoint identity */
-
-/* The input file a checkpoint was taken from (sink_checkpoint.c). */
-typedef struct sk_file_id {
-    uint64_t dev, ino, size;
-    char prefix_sha256[65]; /* hex, of every byte before the offset */
-    int have_prefix;        /* 0: not a regular file, or shorter than the offset */
-    char sha256[65];        /* parsed from older checkpoints: of the first and last 4 KiB before it */
-    int have_window;
-    int regular;
-    int present; /* parsed: the checkpoint has a "file" member */
-} sk_file_id;
-
-/* The running SHA-256 of an input's first off bytes. {0} is empty. */
-typedef struct sk_prefix_hash {
-    dp_sha256_stream *h;
-    uint64_t off;
-} sk_prefix_hash;
-void sk_prefix_hash_clear(sk_prefix_hash *ph);
-
-/* Identity of the file open on fd for a checkpoint at offset; the digest
- * advances ph from where it stands (reading only the bytes it has not seen;
- * an offset behind it starts over). 0 ok, -1 errno (fstat/pread failed,
- * ENOMEM). */
-int sk_file_identity(int fd, uint64_t offset, sk_prefix_hash *ph, sk_file_id *out);
-/* Append {"dev":..,"inode":..,"size":..,"sha256":"..","path":".."}. */
-int sk_file_identity_json(dp_buf *b, const sk_file_id *id, const char *name);
-/* Parse a checkpoint with its optional "file" member (path: its "path"). */
-ddbpipe_result_t sk_checkpoint_parse_full(const char *text, size_t len, uint64_t *offset, uint64_t *line,
-                                          sk_file_id *id, char *path, size_t path_size);
 
 /* ------------------------------------------------------------ dry run */
 
@@ -237,17 +207,14 @@ struct ddbpipe_sink {
     int threads;
     char *cond_put, *cond_delete;          /* condition expressions */
     dp_json_doc *expr_names, *expr_values; /* parsed objects */
-    char *dead_letter_path, *checkpoint_path;
-    int checkpoint_interval_ms;
     ddbpipe_dr_cb_t dr_cb;
     void *dr_opaque;
+    sk_report_tap tap; /* a transport's consumer of the reports (tap.report NULL: none) */
+    int reports;       /* dr_cb or tap: records are reported (ring slots wait for it) */
     int tombstones_ignore;
     sk_change item_scratch; /* ddbpipe_sink_produce_item's buffers (the producer's thread) */
     dp_buf item_text;
-    int ckpt_fd;              /* input file checkpoints are tied to; -1: none */
-    char *ckpt_input_name;    /* its name, for messages */
-    sk_prefix_hash ckpt_hash; /* digest of ckpt_fd's bytes before the checkpoint */
-    double wcap_fraction;     /* write_capacity_fraction; 0: unset */
+    double wcap_fraction; /* write_capacity_fraction; 0: unset */
     /* write_capacity_fraction re-read: a thread describing the table every
      * wcap_refresh_ms with its own client; stopped by wcap_stop under wcap_mu */
     pthread_t wcap_thread;
@@ -266,15 +233,12 @@ struct ddbpipe_sink {
     /* shared state, under mu */
     pthread_mutex_t mu;
     pthread_cond_t ack_cv;
-    FILE *dlq;
     sk_ring_ent *ring;
     size_t ring_cap;
     uint64_t next_seq, head_seq;
     uint64_t dr_seq;               /* delivery reports served below this (dr_cb only) */
-    uint64_t ack_offset, ack_line; /* checkpoint position */
+    uint64_t ack_offset, ack_line; /* acknowledged position (stats) */
     int have_ack;
-    uint64_t ckpt_written_offset;
-    int64_t ckpt_last_ms;
     size_t unacked_records, unacked_bytes;
     int bp_active; /* backpressure on (hysteresis) */
     int waiters;   /* callers waiting on ack_cv */

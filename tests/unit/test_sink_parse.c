@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "sink/sink_internal.h"
 #include "sink_parse_compare.h"
+#include "transport/file_checkpoint.h"
 
 static sk_parse_ctx ctx_for(int merge) {
     sk_parse_ctx c;
@@ -273,41 +274,40 @@ static void test_checkpoint_identity(void **state) {
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (char)('a' + i % 26);
     assert_int_equal(write(fd, data, sizeof data), (ssize_t)sizeof data);
-    sk_file_id a, b, parsed;
-    sk_prefix_hash ph = {0}, fresh = {0};
+    dp_ckpt_file_id a, b, parsed;
+    dp_ckpt_prefix_hash ph = {0}, fresh = {0};
     char want[65];
-    assert_int_equal(sk_file_identity(fd, 9000, &ph, &a), 0);
+    assert_int_equal(dp_ckpt_file_identity(fd, 9000, &ph, &a), 0);
     dp_sha256_hex(data, 9000, want);
     assert_true(a.have_prefix && a.regular && a.size == sizeof data);
     assert_string_equal(a.prefix_sha256, want);
-    assert_int_equal(sk_file_identity(fd, 290001, &ph, &b), 0); /* continues from 9000 */
+    assert_int_equal(dp_ckpt_file_identity(fd, 290001, &ph, &b), 0); /* continues from 9000 */
     dp_sha256_hex(data, 290001, want);
     assert_string_equal(b.prefix_sha256, want);
-    assert_int_equal(sk_file_identity(fd, 290001, &fresh, &b), 0); /* read afresh: the same */
+    assert_int_equal(dp_ckpt_file_identity(fd, 290001, &fresh, &b), 0); /* read afresh: the same */
     assert_string_equal(b.prefix_sha256, want);
-    assert_int_equal(sk_file_identity(fd, 100, &ph, &b), 0); /* behind: starts over */
+    assert_int_equal(dp_ckpt_file_identity(fd, 100, &ph, &b), 0); /* behind: starts over */
     dp_sha256_hex(data, 100, want);
     assert_string_equal(b.prefix_sha256, want);
-    assert_int_equal(sk_file_identity(fd, sizeof data + 1, &ph, &b), 0); /* past the end: no digest */
+    assert_int_equal(dp_ckpt_file_identity(fd, sizeof data + 1, &ph, &b), 0); /* past the end: no digest */
     assert_false(b.have_prefix);
     /* one byte in the middle changes: same size, same first and last 4 KiB */
     assert_int_equal(pwrite(fd, "#", 1, 4500), 1);
-    sk_prefix_hash_clear(&fresh);
-    assert_int_equal(sk_file_identity(fd, 9000, &fresh, &b), 0);
+    dp_ckpt_prefix_hash_clear(&fresh);
+    assert_int_equal(dp_ckpt_file_identity(fd, 9000, &fresh, &b), 0);
     assert_string_not_equal(a.prefix_sha256, b.prefix_sha256);
-    sk_prefix_hash_clear(&fresh);
-    sk_prefix_hash_clear(&ph);
-    sk_prefix_hash_clear(&ph); /* twice: harmless */
+    dp_ckpt_prefix_hash_clear(&fresh);
+    dp_ckpt_prefix_hash_clear(&ph);
+    dp_ckpt_prefix_hash_clear(&ph); /* twice: harmless */
 
     dp_buf j;
     dp_buf_init(&j, 0);
     dp_buf_puts(&j, "{\"offset\":9000,\"line\":3,\"file\":");
-    assert_int_equal(sk_file_identity_json(&j, &a, "in \"x\".jsonl"), 0);
+    assert_int_equal(dp_ckpt_file_identity_json(&j, &a, "in \"x\".jsonl"), 0);
     dp_buf_putc(&j, '}');
     uint64_t off = 0, line = 0;
     char name[64];
-    assert_int_equal(sk_checkpoint_parse_full(j.data, j.len, &off, &line, &parsed, name, sizeof name),
-                     DDBPIPE_OK);
+    assert_int_equal(dp_ckpt_parse_full(j.data, j.len, &off, &line, &parsed, name, sizeof name), DDBPIPE_OK);
     assert_true(parsed.present && parsed.have_prefix && !parsed.have_window && off == 9000 && line == 3);
     assert_true(parsed.dev == a.dev && parsed.ino == a.ino && parsed.size == a.size);
     assert_string_equal(parsed.prefix_sha256, a.prefix_sha256);
@@ -317,15 +317,15 @@ static void test_checkpoint_identity(void **state) {
     /* an older checkpoint's window digest is read as such */
     const char *old = "{\"offset\":1,\"line\":1,\"file\":{\"dev\":1,\"inode\":2,\"size\":3,\"sha256\":"
                       "\"0123456789012345678901234567890123456789012345678901234567890123\"}}";
-    assert_int_equal(sk_checkpoint_parse_full(old, strlen(old), &off, &line, &parsed, name, sizeof name),
+    assert_int_equal(dp_ckpt_parse_full(old, strlen(old), &off, &line, &parsed, name, sizeof name),
                      DDBPIPE_OK);
     assert_true(parsed.have_window && !parsed.have_prefix);
     const char *bad =
         "{\"offset\":1,\"line\":1,\"file\":{\"dev\":1,\"inode\":2,\"size\":3,\"sha256\":\"abc\"}}";
-    assert_int_equal(sk_checkpoint_parse_full(bad, strlen(bad), &off, &line, &parsed, name, sizeof name),
+    assert_int_equal(dp_ckpt_parse_full(bad, strlen(bad), &off, &line, &parsed, name, sizeof name),
                      DDBPIPE_ERR_PARSE);
     bad = "{\"offset\":1,\"line\":1,\"file\":{\"dev\":1,\"inode\":2,\"size\":3,\"prefix_sha256\":\"abc\"}}";
-    assert_int_equal(sk_checkpoint_parse_full(bad, strlen(bad), &off, &line, &parsed, name, sizeof name),
+    assert_int_equal(dp_ckpt_parse_full(bad, strlen(bad), &off, &line, &parsed, name, sizeof name),
                      DDBPIPE_ERR_PARSE);
     dp_buf_free(&j);
     close(fd);

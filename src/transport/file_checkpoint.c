@@ -1,7 +1,8 @@
-/* What a sink checkpoint was taken from: the input file's device, inode and
+/* The file transport's checkpoint file: its format, parser and reader, and
+ * what it was taken from:  the input file's device, inode and
  * size, and a SHA-256 of every byte before the checkpoint's offset. The
  * digest is streamed: the sink keeps it running as its checkpoint advances
- * (sk_prefix_hash), so over a whole run each input byte is read once more,
+ * (dp_ckpt_prefix_hash), so over a whole run each input byte is read once more,
  * and a resume reads the prefix once to check it and keeps going from there.
  * A checkpoint applied to another file, or to this file rewritten, is
  * refused with both sides named instead of silently skipping the new file's
@@ -22,10 +23,10 @@
 #include "aws/sigv4.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "sink/sink_internal.h"
+#include "transport/file_checkpoint.h"
 
-#define SK_ID_WINDOW 4096 /* older checkpoints' windows */
-#define SK_HASH_CHUNK ((size_t)256 * 1024)
+#define CKPT_ID_WINDOW 4096 /* older checkpoints' windows */
+#define CKPT_HASH_CHUNK ((size_t)256 * 1024)
 #define CKPT_MAX_FILE ((size_t)64 * 1024)
 
 static int read_at(int fd, char *buf, size_t n, uint64_t off) {
@@ -43,30 +44,30 @@ static int read_at(int fd, char *buf, size_t n, uint64_t off) {
     return 0;
 }
 
-void sk_prefix_hash_clear(sk_prefix_hash *ph) {
+void dp_ckpt_prefix_hash_clear(dp_ckpt_prefix_hash *ph) {
     dp_sha256_stream_free(ph->h);
     ph->h = NULL;
     ph->off = 0;
 }
 
 /* Advance ph over [ph->off, to) of fd; a target behind it starts over. */
-static int prefix_hash_advance(sk_prefix_hash *ph, int fd, uint64_t to) {
+static int prefix_hash_advance(dp_ckpt_prefix_hash *ph, int fd, uint64_t to) {
     if (ph->h && to < ph->off)
-        sk_prefix_hash_clear(ph);
+        dp_ckpt_prefix_hash_clear(ph);
     if (!ph->h && !(ph->h = dp_sha256_stream_new())) {
         errno = ENOMEM;
         return -1;
     }
     if (to == ph->off)
         return 0;
-    char *buf = malloc(SK_HASH_CHUNK);
+    char *buf = malloc(CKPT_HASH_CHUNK);
     if (!buf) {
         errno = ENOMEM;
         return -1;
     }
     int rc = 0;
     while (ph->off < to) {
-        size_t n = to - ph->off < SK_HASH_CHUNK ? (size_t)(to - ph->off) : SK_HASH_CHUNK;
+        size_t n = to - ph->off < CKPT_HASH_CHUNK ? (size_t)(to - ph->off) : CKPT_HASH_CHUNK;
         if (read_at(fd, buf, n, ph->off) != 0 || dp_sha256_stream_update(ph->h, buf, n) != 0) {
             rc = -1;
             break;
@@ -76,13 +77,13 @@ static int prefix_hash_advance(sk_prefix_hash *ph, int fd, uint64_t to) {
     free(buf);
     if (rc) {
         int e = errno;
-        sk_prefix_hash_clear(ph); /* part of a prefix is no digest of anything */
+        dp_ckpt_prefix_hash_clear(ph); /* part of a prefix is no digest of anything */
         errno = e;
     }
     return rc;
 }
 
-int sk_file_identity(int fd, uint64_t offset, sk_prefix_hash *ph, sk_file_id *out) {
+int dp_ckpt_file_identity(int fd, uint64_t offset, dp_ckpt_prefix_hash *ph, dp_ckpt_file_id *out) {
     struct stat st;
     memset(out, 0, sizeof *out);
     if (fstat(fd, &st) != 0)
@@ -100,12 +101,12 @@ int sk_file_identity(int fd, uint64_t offset, sk_prefix_hash *ph, sk_file_id *ou
     return 0;
 }
 
-/* Older checkpoints' digest: the first and the last SK_ID_WINDOW bytes
+/* Older checkpoints' digest: the first and the last CKPT_ID_WINDOW bytes
  * before offset (offset <= the file's size). */
 static int window_digest(int fd, uint64_t offset, char hex[65]) {
-    char buf[2 * SK_ID_WINDOW];
-    size_t head = offset < SK_ID_WINDOW ? (size_t)offset : SK_ID_WINDOW;
-    uint64_t tail_start = offset > SK_ID_WINDOW ? offset - SK_ID_WINDOW : 0;
+    char buf[2 * CKPT_ID_WINDOW];
+    size_t head = offset < CKPT_ID_WINDOW ? (size_t)offset : CKPT_ID_WINDOW;
+    uint64_t tail_start = offset > CKPT_ID_WINDOW ? offset - CKPT_ID_WINDOW : 0;
     if (tail_start < head)
         tail_start = head; /* the windows overlap: the tail is what the head left */
     size_t tail = (size_t)(offset - tail_start);
@@ -115,7 +116,7 @@ static int window_digest(int fd, uint64_t offset, char hex[65]) {
     return 0;
 }
 
-int sk_file_identity_json(dp_buf *b, const sk_file_id *id, const char *name) {
+int dp_ckpt_file_identity_json(dp_buf *b, const dp_ckpt_file_id *id, const char *name) {
     ddbpipe_result_t rc = dp_buf_printf(b, "{\"dev\":%" PRIu64 ",\"inode\":%" PRIu64 ",\"size\":%" PRIu64,
                                         id->dev, id->ino, id->size);
     if (!rc && id->have_prefix)
@@ -145,8 +146,8 @@ static int get_u64(const dp_json *o, const char *name, uint64_t *out) {
 
 /* {"offset":N,"line":L[,"file":{"dev":..,"inode":..,"size":..,"prefix_sha256":"..","path":".."}]}
  * (older: "sha256" instead of "prefix_sha256") */
-ddbpipe_result_t sk_checkpoint_parse_full(const char *text, size_t len, uint64_t *offset, uint64_t *line,
-                                          sk_file_id *id, char *path, size_t path_size) {
+ddbpipe_result_t dp_ckpt_parse_full(const char *text, size_t len, uint64_t *offset, uint64_t *line,
+                                    dp_ckpt_file_id *id, char *path, size_t path_size) {
     dp_json_doc *d = dp_json_parse(text, len, NULL);
     ddbpipe_result_t r = DDBPIPE_ERR_PARSE;
     const dp_json *root = d ? dp_json_root(d) : NULL;
@@ -186,18 +187,16 @@ out:
     return r;
 }
 
-static void describe_id(char *out, size_t n, const sk_file_id *id) {
+static void describe_id(char *out, size_t n, const dp_ckpt_file_id *id) {
     snprintf(out, n, "device %" PRIu64 ", inode %" PRIu64 ", %" PRIu64 " bytes", id->dev, id->ino, id->size);
 }
 
-/* Resume check; ph (may be NULL) keeps the prefix digest it computed. */
-static ddbpipe_result_t checkpoint_resume(const char *path, int fd, const char *input_name,
-                                          sk_prefix_hash *ph, uint64_t *offset, uint64_t *line, char *errstr,
-                                          size_t errstr_size) {
+ddbpipe_result_t dp_ckpt_resume(const char *path, int fd, const char *input_name, dp_ckpt_prefix_hash *ph,
+                                uint64_t *offset, uint64_t *line, char *errstr, size_t errstr_size) {
     size_t len = 0;
     char rec_path[1024], was[160], now[160], why[200] = "";
-    sk_file_id rec, cur;
-    sk_prefix_hash tmp = {0};
+    dp_ckpt_file_id rec, cur;
+    dp_ckpt_prefix_hash tmp = {0};
     if (!path || !offset || !line)
         return DDBPIPE_ERR_INVALID_ARG;
     if (!input_name)
@@ -212,7 +211,7 @@ static ddbpipe_result_t checkpoint_resume(const char *path, int fd, const char *
         dp_errf(errstr, errstr_size, "checkpoint %s: cannot read: %s", path, strerror(errno));
         return DDBPIPE_ERR_IO;
     }
-    ddbpipe_result_t r = sk_checkpoint_parse_full(t, len, offset, line, &rec, rec_path, sizeof rec_path);
+    ddbpipe_result_t r = dp_ckpt_parse_full(t, len, offset, line, &rec, rec_path, sizeof rec_path);
     free(t);
     if (r != DDBPIPE_OK) {
         dp_errf(errstr, errstr_size, "checkpoint %s is unreadable (%s); refusing to guess where to resume",
@@ -221,10 +220,10 @@ static ddbpipe_result_t checkpoint_resume(const char *path, int fd, const char *
     }
     if (!rec.present || fd < 0)
         return DDBPIPE_OK; /* written before checkpoints named their input: offset only */
-    if (sk_file_identity(fd, rec.have_prefix ? *offset : UINT64_MAX, ph, &cur) != 0) {
+    if (dp_ckpt_file_identity(fd, rec.have_prefix ? *offset : UINT64_MAX, ph, &cur) != 0) {
         dp_errf(errstr, errstr_size, "checkpoint %s: cannot read %s to check it: %s", path, input_name,
                 strerror(errno));
-        sk_prefix_hash_clear(&tmp);
+        dp_ckpt_prefix_hash_clear(&tmp);
         return DDBPIPE_ERR_IO;
     }
     char win[65] = "";
@@ -245,7 +244,7 @@ static ddbpipe_result_t checkpoint_resume(const char *path, int fd, const char *
                  "its first and last 4 KiB before offset %" PRIu64
                  " differ (an older checkpoint: it recorded only those)",
                  *offset);
-    sk_prefix_hash_clear(&tmp);
+    dp_ckpt_prefix_hash_clear(&tmp);
     if (!why[0])
         return DDBPIPE_OK;
     describe_id(was, sizeof was, &rec);
@@ -262,28 +261,34 @@ static ddbpipe_result_t checkpoint_resume(const char *path, int fd, const char *
 ddbpipe_result_t ddbpipe_sink_checkpoint_resume(const char *path, int fd, const char *input_name,
                                                 uint64_t *offset, uint64_t *line, char *errstr,
                                                 size_t errstr_size) {
-    return checkpoint_resume(path, fd, input_name, NULL, offset, line, errstr, errstr_size);
+    return dp_ckpt_resume(path, fd, input_name, NULL, offset, line, errstr, errstr_size);
 }
 
-ddbpipe_result_t ddbpipe_sink_resume_input(ddbpipe_sink_t *sink, int fd, const char *name, uint64_t *offset,
-                                           uint64_t *line, char *errstr, size_t errstr_size) {
-    if (!sink || fd < 0 || !offset || !line)
-        return DDBPIPE_ERR_INVALID_ARG;
-    if (!sink->checkpoint_path)
-        return DDBPIPE_ERR_NOT_FOUND;
-    ddbpipe_result_t r = ddbpipe_sink_set_checkpoint_input(sink, fd, name);
-    if (r == DDBPIPE_OK)
-        r = checkpoint_resume(sink->checkpoint_path, fd, name, &sink->ckpt_hash, offset, line, errstr,
-                              errstr_size);
+ddbpipe_result_t ddbpipe_sink_checkpoint_parse(const char *text, size_t len, uint64_t *offset,
+                                               uint64_t *line) {
+    dp_json_doc *d = dp_json_parse(text, len, NULL);
+    ddbpipe_result_t r = DDBPIPE_ERR_PARSE;
+    const dp_json *root = d ? dp_json_root(d) : NULL;
+    uint64_t o = 0, l = 0;
+    if (root && root->type == DP_JSON_OBJECT && get_u64(root, "offset", &o) == 0 &&
+        get_u64(root, "line", &l) == 0) {
+        *offset = o;
+        *line = l;
+        r = DDBPIPE_OK;
+    }
+    dp_json_doc_free(d);
     return r;
 }
 
-ddbpipe_result_t ddbpipe_sink_set_checkpoint_input(ddbpipe_sink_t *sink, int fd, const char *name) {
-    if (!sink || fd < 0)
+ddbpipe_result_t ddbpipe_sink_checkpoint_read(const char *path, uint64_t *offset, uint64_t *line) {
+    size_t len = 0;
+    if (!path || !offset || !line)
         return DDBPIPE_ERR_INVALID_ARG;
-    sink->ckpt_fd = fd;
-    sk_prefix_hash_clear(&sink->ckpt_hash); /* another input: its digest starts over */
-    free(sink->ckpt_input_name);
-    sink->ckpt_input_name = name ? strdup(name) : NULL;
-    return name && !sink->ckpt_input_name ? DDBPIPE_ERR_NOMEM : DDBPIPE_OK;
+    errno = 0;
+    char *t = dp_read_file(path, CKPT_MAX_FILE, &len);
+    if (!t)
+        return errno == ENOENT ? DDBPIPE_ERR_NOT_FOUND : DDBPIPE_ERR_IO;
+    ddbpipe_result_t r = ddbpipe_sink_checkpoint_parse(t, len, offset, line);
+    free(t);
+    return r;
 }
