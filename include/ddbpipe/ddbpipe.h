@@ -286,7 +286,12 @@ typedef struct ddbpipe_sink_options {
  * 200 from then on; /readyz answers 503 until DescribeTable answered, then
  * 200 until a fatal error (or a fail_on_error stop) makes it 503 again.
  *
- * Dead-letter file: one JSON object per line, flushed per line:
+ * checkpoint_path and dead_letter_path are the file transport's (the sink
+ * core writes no file; it hands the transport its delivery reports, see
+ * docs/architecture.md): kept here for embedders, with the same files.
+ *
+ * Dead-letter file: one JSON object per line, flushed per line, in input
+ * order as poll/flush serve the records' reports:
  *   {"line":N,"offset":O,"reason":"...","record":"<original line>"}
  * (offset = byte offset just past the line, as given to produce).
  *
