@@ -1,11 +1,10 @@
-/* ddbpipe sink: JSON lines in (file or stdin), DynamoDB writes out.
+/* ddbpipe sink: JSON lines in (file or stdin) or Kafka, DynamoDB writes out.
  *
- * The engine (ddbpipe_sink_*) owns batching, ordering, retries and
- * dead-lettering; this file reads lines without blocking the engine's I/O,
- * handles signals, and reports progress and the summary. */
+ * The library's transports read the input and own its positions (the file
+ * transport: ddbpipe_file_sink_*, with the checkpoint and the dead-letter
+ * file; Kafka: ddbpipe_kafka_sink_*); this file parses options, handles
+ * signals, and shows progress and the summary. */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +26,6 @@ enum {
     OPT_DRY_RUN,
     OPT_DRY_RUN_MAX_KEYS
 };
-
-#define READ_CHUNK ((size_t)256 * 1024)
-/* A line longer than this cannot be a DynamoDB item (400 KB) in any input
- * format; it is cut here so memory stays bounded, and the engine
- * dead-letters the cut line as malformed. */
-#define MAX_LINE_BYTES ((size_t)16 * 1024 * 1024)
 
 static volatile sig_atomic_t g_signals;
 static volatile sig_atomic_t g_reopen; /* SIGHUP: reopen the dead-letter file (logrotate) */
@@ -184,20 +177,33 @@ static void dry_run_report(const ddbpipe_sink_t *sink, const ddbpipe_sink_stats_
     fflush(stdout);
 }
 
-/* Offer one line, driving the engine while it applies backpressure. */
-static ddbpipe_result_t offer(ddbpipe_sink_t *sink, const char *line, size_t len, uint64_t line_no,
-                              uint64_t offset, progress *pg) {
-    for (;;) {
-        ddbpipe_result_t r = ddbpipe_sink_produce(sink, line, len, line_no, offset);
-        if (r != DDBPIPE_ERR_QUEUE_FULL)
-            return r;
-        r = ddbpipe_sink_poll(sink, 20);
-        if (r != DDBPIPE_OK && r != DDBPIPE_ERR_TIMEOUT)
-            return r;
-        progress_show(pg, sink, 0);
-        if (g_signals)
-            return DDBPIPE_ERR_INTERRUPTED;
+/* ------------------------------------------------------------ file input */
+
+typedef struct file_tick_ctx {
+    progress *pg;
+    int quiet;
+    int noted; /* the interrupt note was shown */
+} file_tick_ctx;
+
+static int file_tick(ddbpipe_file_sink_t *f, void *opaque) {
+    file_tick_ctx *t = opaque;
+    reopen_if_asked(ddbpipe_file_sink_sink(f), t->quiet);
+    progress_show(t->pg, ddbpipe_file_sink_sink(f), 0);
+    if (g_signals && !t->noted) {
+        t->noted = 1;
+        if (!t->quiet) {
+            progress_end(t->pg);
+            fprintf(stderr, "ddbpipe sink: interrupted: flushing (a second signal aborts)\n");
+        }
     }
+    return g_signals != 0;
+}
+
+static void file_note(ddbpipe_file_sink_t *f, int warning, const char *msg, void *opaque) {
+    const file_tick_ctx *t = opaque;
+    (void)f;
+    if (warning || !t->quiet)
+        fprintf(stderr, "ddbpipe sink: %s\n", msg);
 }
 
 /* ------------------------------------------------------------ --kafka */
@@ -307,15 +313,14 @@ int cli_cmd_sink(int argc, char **argv) {
         {NULL, 0, NULL, 0}};
     cli_common c;
     ddbpipe_sink_options_t so = {.format = "auto"};
+    ddbpipe_file_sink_t *fs = NULL;
     ddbpipe_sink_t *sink = NULL;
     const char *input = NULL, *stats_file = NULL, *sql_path = NULL;
     char err[1024] = "";
-    char *buf = NULL;
-    int fd = -1, rc = DDBPIPE_EXIT_OK, opt, eof = 0, interrupted = 0, added_nl = 0, kafka = 0, ckpt_reset = 0;
-    size_t len = 0, cap = 0, skip_to_newline = 0;
-    uint64_t line_no = 0, consumed = 0;
+    int rc = DDBPIPE_EXIT_OK, opt, interrupted = 0, kafka = 0, ckpt_reset = 0;
     ddbpipe_result_t r = DDBPIPE_OK;
     progress pg = {0};
+    file_tick_ctx tc = {.pg = &pg};
     struct sigaction sa, old_int, old_term, old_hup;
     int handlers = 0;
 
@@ -431,33 +436,8 @@ int cli_cmd_sink(int argc, char **argv) {
         goto out;
     }
 
-    int file_input = input && strcmp(input, "-") != 0;
-    int input_tied = 0; /* ddbpipe_sink_resume_input tied the checkpoint to the input */
-    if (file_input) {
-        /* Only checked here, opened after ddbpipe_sink_new: opening a FIFO
-         * waits for a writer, and the health endpoints must answer meanwhile. */
-        if (access(input, R_OK) != 0) {
-            fprintf(stderr, "ddbpipe sink: cannot open %s: %s\n", input, strerror(errno));
-            rc = DDBPIPE_EXIT_USAGE;
-            goto out;
-        }
-        if (so.checkpoint_path && ckpt_reset) {
-            if (unlink(so.checkpoint_path) == 0) {
-                if (!c.quiet)
-                    fprintf(stderr, "ddbpipe sink: --checkpoint-reset: removed %s; starting at byte 0\n",
-                            so.checkpoint_path);
-            } else if (errno != ENOENT) {
-                fprintf(stderr, "ddbpipe sink: --checkpoint-reset: cannot remove %s: %s\n",
-                        so.checkpoint_path, strerror(errno));
-                rc = DDBPIPE_EXIT_USAGE;
-                goto out;
-            }
-        }
-    } else {
-        fd = 0;
-    }
-
-    /* Handlers first: sink_new may block on DescribeTable. */
+    tc.quiet = c.quiet;
+    /* Handlers first: the sink's creation may block on DescribeTable. */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -467,204 +447,37 @@ int cli_cmd_sink(int argc, char **argv) {
     sigaction(SIGHUP, &sa, &old_hup);
     handlers = 1;
 
-    r = ddbpipe_sink_new(c.conf, &so, &sink, err, sizeof err);
+    ddbpipe_file_sink_options_t fo = {.input = input,
+                                      .sink_options = &so,
+                                      .sink_options_size = sizeof so,
+                                      .checkpoint_reset = ckpt_reset,
+                                      .tick = file_tick,
+                                      .note = file_note,
+                                      .opaque = &tc};
+    r = ddbpipe_file_sink_new(c.conf, &fo, &fs, err, sizeof err);
     if (r != DDBPIPE_OK) {
         fprintf(stderr, "ddbpipe sink: %s\n", err[0] ? err : ddbpipe_strerror(r));
         rc = cli_exit_code(r);
         goto out;
     }
-    if (file_input) {
-        /* A FIFO blocks here until a writer opens it; SIGINT/SIGTERM end the wait. */
-        while ((fd = open(input, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR && !g_signals)
-            reopen_if_asked(sink, c.quiet);
-        if (fd < 0 && g_signals) {
-            /* still waiting for a writer: nothing was read, nothing is lost */
-            if (!c.quiet)
-                fprintf(stderr, "ddbpipe sink: stopped by signal while waiting to open %s; nothing read\n",
-                        input);
-            rc = DDBPIPE_EXIT_OK;
-            goto out;
-        }
-        if (fd < 0) {
-            fprintf(stderr, "ddbpipe sink: cannot open %s: %s\n", input, strerror(errno));
-            rc = DDBPIPE_EXIT_USAGE;
-            goto out;
-        }
-        if (so.checkpoint_path && !ckpt_reset) {
-            /* Resume: everything before the checkpoint's offset is acknowledged,
-             * if the checkpoint was taken from this very input. */
-            uint64_t cp_off = 0, cp_line = 0;
-            err[0] = '\0';
-            ddbpipe_result_t cr =
-                ddbpipe_sink_resume_input(sink, fd, input, &cp_off, &cp_line, err, sizeof err);
-            input_tied = 1; /* the checkpoint is tied to this input, its prefix digest kept */
-            if (cr == DDBPIPE_OK && cp_off > 0) {
-                consumed = cp_off;
-                line_no = cp_line;
-                if (!c.quiet)
-                    fprintf(stderr, "ddbpipe sink: resuming %s at byte %llu (line %llu) from checkpoint %s\n",
-                            input, (unsigned long long)cp_off, (unsigned long long)cp_line + 1,
-                            so.checkpoint_path);
-            } else if (cr != DDBPIPE_OK && cr != DDBPIPE_ERR_NOT_FOUND) {
-                fprintf(stderr, "ddbpipe sink: %s\n", err[0] ? err : ddbpipe_strerror(cr));
-                rc = DDBPIPE_EXIT_USAGE;
-                goto out;
-            }
-        }
-        if (consumed > 0 && lseek(fd, (off_t)consumed, SEEK_SET) != (off_t)consumed) {
-            fprintf(stderr, "ddbpipe sink: cannot seek %s to checkpoint offset %llu: %s\n", input,
-                    (unsigned long long)consumed, strerror(errno));
-            rc = DDBPIPE_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (so.checkpoint_path && !input_tied &&
-        ddbpipe_sink_set_checkpoint_input(sink, fd, input) != DDBPIPE_OK) {
-        fprintf(stderr, "ddbpipe sink: out of memory\n");
-        rc = DDBPIPE_EXIT_FATAL;
-        goto out;
-    }
-
+    sink = ddbpipe_file_sink_sink(fs);
     pg.enabled = !c.quiet && isatty(2);
     pg.start = now_s();
-
-    cap = READ_CHUNK * 2;
-    buf = malloc(cap);
-    if (!buf) {
-        fprintf(stderr, "ddbpipe sink: out of memory\n");
-        rc = DDBPIPE_EXIT_FATAL;
+    r = ddbpipe_file_sink_run(fs, err, sizeof err);
+    if (r == DDBPIPE_ERR_INTERRUPTED) {
+        /* still waiting for a writer: nothing was read, nothing is lost */
+        if (!c.quiet)
+            fprintf(stderr, "ddbpipe sink: stopped by signal while waiting to open %s; nothing read\n",
+                    input);
+        rc = DDBPIPE_EXIT_OK;
         goto out;
     }
-    while (!eof && !g_signals) {
-        reopen_if_asked(sink, c.quiet);
-        /* Wait for input, but keep the engine's requests moving meanwhile. */
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, 0);
-        if (pr == 0) {
-            r = ddbpipe_sink_poll(sink, 20);
-            if (r != DDBPIPE_OK && r != DDBPIPE_ERR_TIMEOUT)
-                break;
-            progress_show(&pg, sink, 0);
-            continue;
-        }
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (cap - len < READ_CHUNK) {
-            size_t ncap = cap * 2;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                r = DDBPIPE_ERR_NOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            fprintf(stderr, "ddbpipe sink: reading %s: %s\n", input ? input : "stdin", strerror(errno));
-            r = DDBPIPE_ERR_IO;
-            break;
-        }
-        if (n == 0) {
-            eof = 1;
-            if (len > 0 && !skip_to_newline) { /* last line without a newline */
-                buf[len++] = '\n';
-                added_nl = 1;
-            }
-        }
-        len += (size_t)n;
-        size_t pos = 0;
-        while (pos < len && !g_signals) {
-            char *nl = memchr(buf + pos, '\n', len - pos);
-            if (!nl)
-                break;
-            size_t ll = (size_t)(nl - (buf + pos));
-            size_t raw = ll + 1;
-            /* Offset just past this line in the input; the newline added
-             * at EOF is not part of the input. */
-            consumed += (added_nl && pos + raw == len) ? ll : raw;
-            if (skip_to_newline) {
-                skip_to_newline = 0;
-                pos += raw;
-                continue;
-            }
-            line_no++;
-            if (ll > 0 && buf[pos + ll - 1] == '\r')
-                ll--;
-            size_t k = 0;
-            while (k < ll && (buf[pos + k] == ' ' || buf[pos + k] == '\t'))
-                k++;
-            if (k < ll) {
-                r = offer(sink, buf + pos, ll, line_no, consumed, &pg);
-                if (r == DDBPIPE_ERR_INTERRUPTED) {
-                    r = DDBPIPE_OK;
-                    break;
-                }
-                if (r != DDBPIPE_OK)
-                    goto input_done;
-            }
-            pos += raw;
-            if ((line_no & 255) == 0) {
-                ddbpipe_sink_poll(sink, 0);
-                progress_show(&pg, sink, 0);
-            }
-        }
-        memmove(buf, buf + pos, len - pos);
-        len -= pos;
-        if (len > MAX_LINE_BYTES && !skip_to_newline) {
-            /* Hand the engine a cut prefix (it dead-letters it), drop the rest. */
-            line_no++;
-            consumed += len;
-            fprintf(stderr, "ddbpipe sink: line %llu is longer than %zu bytes: cut and dead-lettered\n",
-                    (unsigned long long)line_no, MAX_LINE_BYTES);
-            r = offer(sink, buf, len, line_no, consumed, &pg);
-            len = 0;
-            skip_to_newline = 1;
-            if (r != DDBPIPE_OK && r != DDBPIPE_ERR_INTERRUPTED)
-                goto input_done;
-        } else if (skip_to_newline) {
-            consumed += len;
-            len = 0;
-        }
-        ddbpipe_sink_poll(sink, 0);
-    }
-input_done:
-    if (r != DDBPIPE_OK && r != DDBPIPE_ERR_TIMEOUT && r != DDBPIPE_ERR_INTERRUPTED) {
-        char ferr[1024] = "";
-        ddbpipe_result_t fr = ddbpipe_sink_fatal_error(sink, ferr, sizeof ferr);
-        progress_end(&pg);
-        fprintf(stderr, "ddbpipe sink: %s\n", ferr[0] ? ferr : ddbpipe_strerror(fr != DDBPIPE_OK ? fr : r));
-        rc = cli_exit_code(fr != DDBPIPE_OK ? fr : r);
-        /* Still try to flush what was accepted (fail_on_error flushes too). */
-        ddbpipe_sink_flush(sink, 10000);
-        goto stats;
-    }
     interrupted = g_signals > 0;
-    if (interrupted && !c.quiet) {
+    if (r != DDBPIPE_OK) {
         progress_end(&pg);
-        fprintf(stderr, "ddbpipe sink: interrupted: flushing (a second signal aborts)\n");
+        fprintf(stderr, "ddbpipe sink: %s\n", err[0] ? err : ddbpipe_strerror(r));
+        rc = cli_exit_code(r);
     }
-    /* Flush in slices so the progress line keeps moving. */
-    for (;;) {
-        reopen_if_asked(sink, c.quiet);
-        r = ddbpipe_sink_flush(sink, 500);
-        progress_show(&pg, sink, 0);
-        if (r != DDBPIPE_ERR_TIMEOUT)
-            break;
-    }
-    {
-        char ferr[1024] = "";
-        ddbpipe_result_t fr = ddbpipe_sink_fatal_error(sink, ferr, sizeof ferr);
-        if (fr != DDBPIPE_OK || r != DDBPIPE_OK) {
-            progress_end(&pg);
-            fprintf(stderr, "ddbpipe sink: %s\n",
-                    ferr[0] ? ferr : ddbpipe_strerror(fr != DDBPIPE_OK ? fr : r));
-            rc = cli_exit_code(fr != DDBPIPE_OK ? fr : r);
-        }
-    }
-stats:
     progress_end(&pg);
     {
         ddbpipe_sink_stats_t st;
@@ -702,10 +515,7 @@ out:
         sigaction(SIGTERM, &old_term, NULL);
         sigaction(SIGHUP, &old_hup, NULL);
     }
-    ddbpipe_sink_destroy(sink);
-    free(buf);
-    if (fd > 0)
-        close(fd);
+    ddbpipe_file_sink_destroy(fs);
     cli_common_free(&c);
     return rc;
 }

@@ -525,6 +525,64 @@ DDBPIPE_API ddbpipe_result_t ddbpipe_sink_resume_input(ddbpipe_sink_t *sink, int
                                                        uint64_t *offset, uint64_t *line, char *errstr,
                                                        size_t errstr_size);
 
+/* ---------------------------------------------------------------- file input */
+
+/* `ddbpipe sink -i FILE`: the file transport. Reads JSON lines from a file,
+ * a FIFO or stdin and feeds them to a sink (ddbpipe_sink_produce, line
+ * numbers and byte offsets as positions); it owns the checkpoint and the
+ * dead-letter file of sink_options (written from the sink's delivery
+ * reports, see ddbpipe_sink_new_sz). Lines: a trailing CR is dropped, blank
+ * lines are skipped, a last line without a newline is read, a line longer
+ * than 16 MiB is cut (a warning note) and dead-lettered. With a checkpoint,
+ * run resumes after it when it was taken from this input (a note says where)
+ * and refuses one taken from another input or from this one rewritten
+ * (DDBPIPE_ERR_CONFIG naming both). Not thread-safe: one thread calls run;
+ * stop may be called from a signal handler. */
+typedef struct ddbpipe_file_sink ddbpipe_file_sink_t;
+
+typedef struct ddbpipe_file_sink_options {
+    const char *input; /* a file or FIFO; NULL or "-": stdin (no checkpoint then) */
+    /* The sink's options (format, dead_letter_path, checkpoint_path,
+     * checkpoint_interval_ms, dry_run, dr_cb, ...) and their sizeof; NULL:
+     * defaults. */
+    const ddbpipe_sink_options_t *sink_options;
+    size_t sink_options_size; /* 0: sizeof(ddbpipe_sink_options_t) */
+    int checkpoint_reset;     /* 1: remove the checkpoint file at new and read from byte 0 */
+    /* Called about every 20 ms from run (also while a FIFO waits for a
+     * writer, and between flush slices): non-zero stops reading (run then
+     * flushes what was read). */
+    int (*tick)(ddbpipe_file_sink_t *f, void *opaque);
+    /* Messages for the user (resuming at a checkpoint, a cut line; warning
+     * 1 for those that must be shown); NULL: logged. */
+    void (*note)(ddbpipe_file_sink_t *f, int warning, const char *msg, void *opaque);
+    void *opaque;
+} ddbpipe_file_sink_options_t;
+
+/* Checks that the input is readable (DDBPIPE_ERR_CONFIG if not; a FIFO is
+ * opened by run, so health endpoints answer while it waits for a writer),
+ * applies checkpoint_reset, and creates the sink (ddbpipe_sink_new_sz). */
+DDBPIPE_API ddbpipe_result_t ddbpipe_file_sink_new_sz(const ddbpipe_conf_t *conf,
+                                                      const ddbpipe_file_sink_options_t *opts,
+                                                      size_t opts_size, ddbpipe_file_sink_t **out,
+                                                      char *errstr, size_t errstr_size);
+#define ddbpipe_file_sink_new(conf, opts, out, errstr, errstr_size)                                          \
+    ddbpipe_file_sink_new_sz((conf), (opts), sizeof(ddbpipe_file_sink_options_t), (out), (errstr),           \
+                             (errstr_size))
+/* Open the input, resume at its checkpoint, read to EOF (or until stop or
+ * tick asks), then flush until everything is acknowledged. DDBPIPE_OK;
+ * DDBPIPE_ERR_INTERRUPTED: stopped while the input (a FIFO) was still
+ * waiting for a writer, nothing read; DDBPIPE_ERR_CONFIG: the input cannot
+ * be opened, or the checkpoint is not this input's; DDBPIPE_ERR_IO: reading
+ * failed; else the sink's fatal error (after flushing what it can). errstr
+ * says why. Call once. */
+DDBPIPE_API ddbpipe_result_t ddbpipe_file_sink_run(ddbpipe_file_sink_t *f, char *errstr, size_t errstr_size);
+/* Async-signal-safe. */
+DDBPIPE_API void ddbpipe_file_sink_stop(ddbpipe_file_sink_t *f);
+/* Destroys the sink (its last checkpoint), then closes the input. */
+DDBPIPE_API void ddbpipe_file_sink_destroy(ddbpipe_file_sink_t *f);
+/* The sink it feeds (statistics, ddbpipe_sink_reopen_dead_letter). */
+DDBPIPE_API ddbpipe_sink_t *ddbpipe_file_sink_sink(ddbpipe_file_sink_t *f);
+
 /* ---------------------------------------------------------------- kafka input */
 
 /* `ddbpipe sink --kafka`: a Kafka consumer group member (librdkafka's

@@ -92,11 +92,43 @@ static void test_frozen_typed_item_layout(void **state) {
     assert_int_equal(DDBPIPE_ITEM_DELETE, 1);
 }
 
+/* The file transport's options as an older caller passes them (only input
+ * and sink_options known): what is refused before any AWS call is refused
+ * the same, and the fields after them count as zero. */
+static void test_file_sink_options_short_struct(void **state) {
+    (void)state;
+    ddbpipe_conf_t *conf = ddbpipe_conf_new();
+    assert_non_null(conf);
+    ddbpipe_sink_options_t so = {.format = "auto", .checkpoint_path = "/tmp/never-written.ckpt"};
+    unsigned char mem[sizeof(ddbpipe_file_sink_options_t)];
+    memset(mem, 0xAB, sizeof mem);
+    ddbpipe_file_sink_options_t *old = (ddbpipe_file_sink_options_t *)mem;
+    old->input = "-";
+    old->sink_options = &so;
+    size_t old_size = offsetof(ddbpipe_file_sink_options_t, sink_options_size);
+    ddbpipe_file_sink_t *f = NULL;
+    char err[256] = "";
+    /* stdin cannot be resumed: a checkpoint needs a file */
+    assert_int_equal(ddbpipe_file_sink_new_sz(conf, old, old_size, &f, err, sizeof err), DDBPIPE_ERR_CONFIG);
+    assert_null(f);
+    assert_non_null(strstr(err, "stdin cannot be resumed"));
+    /* an unreadable input is named */
+    old->input = "/nonexistent/ddbpipe-input.jsonl";
+    err[0] = '\0';
+    assert_int_equal(ddbpipe_file_sink_new_sz(conf, old, old_size, &f, err, sizeof err), DDBPIPE_ERR_CONFIG);
+    assert_null(f);
+    assert_non_null(strstr(err, "cannot open /nonexistent/ddbpipe-input.jsonl"));
+    ddbpipe_file_sink_destroy(NULL);
+    assert_null(ddbpipe_file_sink_sink(NULL));
+    ddbpipe_conf_destroy(conf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_copy_in_short_struct),
         cmocka_unit_test(test_sql_stats_written_only_as_far_as_the_caller_knows),
         cmocka_unit_test(test_frozen_typed_item_layout),
+        cmocka_unit_test(test_file_sink_options_short_struct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
