@@ -6,7 +6,9 @@ adaptive) and boto3's batch_writer (standard and adaptive). Prints one row per w
 the burst between the first and the last write the double applied, the share of the grant, write
 calls and the share throttled (wholly: ProvisionedThroughputExceededException, or in part:
 UnprocessedItems), items in the table at the end.
-    bench/capacity_bench.py [ITEMS=100000] [GRANT=4000] [BURST_S=1]
+    bench/capacity_bench.py [ITEMS=100000] [GRANT=4000] [BURST_S=1] [ROUNDS=1] [WRITERS=all]
+WRITERS: a comma list of ddbpipe, ddbpipe-standard, sdkv3, sdkv3-standard, boto3, boto3-standard; each
+round runs them in that order (contenders alternate; the load average goes to stderr before each).
 Needs a build in build/ and node_modules in bench/peers (npm install --prefix bench/peers)."""
 import json
 import os
@@ -63,15 +65,26 @@ def ddbpipe(mode):
     return argv
 
 
-print("%d items of 1 WCU, a grant of %d WCU/s with %.0f s of burst" % (n, grant, burst_s))
-print("| writer | seconds | WCU/s beyond the burst | of the grant | write calls | throttled calls | items |")
-print("|---|---|---|---|---|---|---|")
-run("ddbpipe, retry_mode adaptive (default)", ddbpipe("adaptive"))
-run("ddbpipe, retry_mode standard", ddbpipe("standard"))
+WRITERS = [("ddbpipe", "ddbpipe, retry_mode adaptive (default)", ddbpipe("adaptive"), None),
+           ("ddbpipe-standard", "ddbpipe, retry_mode standard", ddbpipe("standard"), None)]
 sdk = os.path.join(ROOT, "bench", "peers", "sdkv3_writer.mjs")
 for mode in ("standard", "adaptive"):
-    run("AWS SDK for JS v3, 64 in flight, %s" % mode, lambda url, inp, wd: ["node", sdk, url, "bench", inp, "64"],
-        {"AWS_RETRY_MODE": mode})
+    WRITERS.append(("sdkv3" + ("" if mode == "adaptive" else "-standard"),
+                    "AWS SDK for JS v3, 64 in flight, %s" % mode,
+                    lambda url, inp, wd: ["node", sdk, url, "bench", inp, "64"], {"AWS_RETRY_MODE": mode}))
 boto = os.path.join(ROOT, "bench", "peers", "boto3_writer.py")
 for mode in ("standard", "adaptive"):
-    run("boto3 batch_writer, %s" % mode, lambda url, inp, wd, m=mode: ["/usr/bin/python3", boto, url, "bench", inp, m])
+    WRITERS.append(("boto3" + ("" if mode == "adaptive" else "-standard"), "boto3 batch_writer, %s" % mode,
+                    lambda url, inp, wd, m=mode: ["/usr/bin/python3", boto, url, "bench", inp, m], None))
+rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+chosen = sys.argv[5].split(",") if len(sys.argv) > 5 else [w[0] for w in WRITERS]
+
+print("%d items of 1 WCU, a grant of %d WCU/s with %.0f s of burst; %d round(s) of %s (alternating)" %
+      (n, grant, burst_s, rounds, ", ".join(chosen)))
+print("| writer | seconds | WCU/s beyond the burst | of the grant | write calls | throttled calls | items |")
+print("|---|---|---|---|---|---|---|")
+for r in range(rounds):
+    for key, name, argv, extra in WRITERS:
+        if key in chosen:
+            print("load average %s" % " ".join(open("/proc/loadavg").read().split()[:3]), file=sys.stderr)
+            run(name, argv, extra)

@@ -236,7 +236,8 @@ static const dp_prop props[] = {
     P(read_capacity_fraction, "decimal", DP_PT_STRING, NULL, "0 < f <= 1, e.g. 0.5", 0, 0, DP_PF_DECIMAL,
       S_SRC, NULL, NULL, NULL,
       "Cap the snapshot's read capacity units a second at this fraction of the table's capacity, read from "
-      "DescribeTable once at start: ProvisionedThroughput.ReadCapacityUnits, or for an on-demand table "
+      "DescribeTable at start and every 60 s while the process runs (a changed figure moves the cap): "
+      "ProvisionedThroughput.ReadCapacityUnits, or for an on-demand table "
       "OnDemandThroughput.MaxReadRequestUnits; an on-demand table without that maximum is an error at "
       "start (give max_read_capacity_per_s). With max_read_capacity_per_s too, the smaller cap applies."),
     P(scan_page_items, "int", DP_PT_INT, NULL, "1..1000000", 1, 1000000, 0, S_SRC, NULL, NULL, NULL,

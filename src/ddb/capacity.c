@@ -165,25 +165,44 @@ int dp_consumed_capacity(const dp_json *root, double *units) {
 
 /* ------------------------------------------------------------ adaptive rate */
 
-#define AD_BETA 0.9        /* after a throttle: this share of what the table accepted */
-#define AD_FIRST_SHARE 0.5 /* the first estimate of the grant includes the table's burst: discounted */
-#define AD_REGROW_S 2.0    /* back at the measured grant this long after a cut */
-#define AD_PROBE_S 10.0    /* then 10% above it after this long more (cubic): a slow probe */
-#define AD_COOLDOWN_S 0.25 /* throttles this soon after a cut were sent before it: no new cut */
-#define AD_MIN_SHARE 0.005 /* a cut needs this share of the units offered since the last one throttled */
-#define AD_MIN_ANSWERS 4   /* a cut needs this many answers since the last one */
+#define AD_BETA 0.9          /* after a later throttle: this share of what the table accepted */
+#define AD_FIRST_BETA 0.95   /* after the first measurement: a measured grant, nearly all of it */
+#define AD_MEASURE_S 0.1     /* the first throttle: no new calls this long, the calls in flight measure */
+#define AD_MEASURE_MAX_S 1.0 /* a measurement ends this late even on few answers */
+#define AD_PACE_S 0.2        /* then calls paced at a fixed rate this long measure again */
+#define AD_FAST_PROBE_S 2.0  /* the probe after a measurement the table did not throttle */
+#define AD_REGROW_S 2.0      /* back at the measured grant this long after a cut */
+#define AD_PROBE_S 5.0       /* then 10% above it after this long more (cubic) */
+#define AD_MAX_CUT 0.75      /* a later cut keeps at least this share of the measured grant */
+#define AD_COOLDOWN_S 0.25   /* throttles this soon after a cut were sent before it: no new cut */
+#define AD_MIN_SHARE 0.005   /* a cut needs this share of the units offered since the last one throttled */
+#define AD_MIN_ANSWERS 4     /* a cut needs this many answers since the last one */
+#define AD_MIN_THROTTLED_CALLS                                                                               \
+    8 /* ... or this many throttled calls (a probe just above the grant                                      \
+       * throttles few units of each call) */
 #define AD_MIN_RATE 1.0
+
+enum { AD_FREE, AD_MEASURING, AD_PACING, AD_LIMITING };
 
 struct dp_rate_adapt {
     pthread_mutex_t mu;
-    int limiting;
+    int state;
     double rate, max_tokens, tokens, last_s;
-    /* accepted units: since the first answer, and since the last cut;
-     * units offered and throttled since the last cut */
-    double first_s, total, since_cut, offered, throttled;
-    unsigned answers; /* answers since the last cut */
+    /* accepted units since the last cut; units offered and throttled
+     * since the last cut */
+    double since_cut, offered, throttled;
+    unsigned answers, throttled_calls; /* answers and throttled ones since the last cut */
+    /* the first measurement: from the first throttle (t_measure), units
+     * accepted by throttled calls since, their number and the time of the
+     * last */
+    double t_measure, m_units, m_all, m_last_s;
+    unsigned m_throttled, m_answers;
+    /* then the paced measurement: since t_pace, units accepted by all
+     * answers, their number and the throttled ones among them */
+    double t_pace, p_units, p_first_s;
+    unsigned p_answers, p_throttled;
     /* regrowth after a cut */
-    double w_max, t_cut, cooldown_until, peak;
+    double w_max, t_cut, cooldown_until, peak, beta, probe_s;
     unsigned cuts;
 };
 
@@ -195,7 +214,6 @@ dp_rate_adapt *dp_rate_adapt_new(double now_s) {
         free(a);
         return NULL;
     }
-    a->first_s = -1;
     a->last_s = now_s;
     return a;
 }
@@ -210,14 +228,14 @@ void dp_rate_adapt_destroy(dp_rate_adapt *a) {
 /* The rate now: back to w_max (the measured grant) AD_REGROW_S after a cut
  * along a cubic curve, then a slow cubic probe above it. */
 static void ad_update_rate(dp_rate_adapt *a, double now_s) {
-    if (!a->limiting)
+    if (a->state != AD_LIMITING)
         return;
     double t = now_s - a->t_cut, r;
     if (t < AD_REGROW_S) {
         double x = (t - AD_REGROW_S) / AD_REGROW_S; /* -1 .. 0 */
-        r = a->w_max * (1 + (1 - AD_BETA) * x * x * x);
+        r = a->w_max * (1 + (1 - a->beta) * x * x * x);
     } else {
-        double x = (t - AD_REGROW_S) / AD_PROBE_S;
+        double x = (t - AD_REGROW_S) / a->probe_s;
         r = a->w_max * (1 + 0.1 * x * x * x);
     }
     if (r > 2 * a->w_max)
@@ -240,12 +258,92 @@ static void ad_refill(dp_rate_adapt *a, double now_s) {
     }
 }
 
+/* A cut to w (a grant measured from accepted units), regrowing from
+ * beta x w. */
+static void ad_cut(dp_rate_adapt *a, double w, double beta, double probe_s, double now_s) {
+    /* Throttles that do not follow the rate (a fault, not a grant) must
+     * not drive it to nothing: never below a tenth of the highest grant
+     * measured in this run. */
+    if (w > a->peak)
+        a->peak = w;
+    if (w < a->peak / 10)
+        w = a->peak / 10;
+    if (w < AD_MIN_RATE)
+        w = AD_MIN_RATE;
+    a->state = AD_LIMITING;
+    a->w_max = w;
+    a->beta = beta;
+    a->probe_s = probe_s;
+    a->t_cut = now_s;
+    a->since_cut = 0;
+    a->offered = 0;
+    a->throttled = 0;
+    a->answers = 0;
+    a->throttled_calls = 0;
+    a->cooldown_until = now_s + AD_COOLDOWN_S;
+    a->cuts++;
+    ad_update_rate(a, now_s);
+}
+
+/* The first throttle, in two steps. The table throttled at t_measure: its
+ * burst allowance is spent. First nothing new is sent for AD_MEASURE_S
+ * while the calls in flight are answered. Their figures bound the grant:
+ * the units of the throttled ones alone over the time they took are a
+ * lower bound (the table gave them what it refilled between calls, but a
+ * loaded client reads answers late and out of order), those of every
+ * answer an upper bound (it includes calls served from the burst before
+ * it ran out). Then calls are paced at the geometric mean of the bounds
+ * for AD_PACE_S: calls sent after the burst ran out,
+ * so when the table throttles some of them, the units it accepted over
+ * that time are its grant; when it throttles none, they are a lower bound
+ * and a fast probe finds the rest. */
+static void ad_measure_tick(dp_rate_adapt *a, double now_s) {
+    if (a->state == AD_MEASURING) {
+        double dt = now_s - a->t_measure;
+        if (dt < AD_MEASURE_S || (a->m_throttled < AD_MIN_ANSWERS && dt < AD_MEASURE_MAX_S))
+            return;
+        double span = (a->m_throttled ? a->m_last_s : now_s) - a->t_measure;
+        if (span < 0.01)
+            span = 0.01;
+        double lo = a->m_units / span, hi = a->m_all / dt;
+        double p = sqrt(lo * hi); /* the bounds are loose (4x apart): their geometric mean */
+        if (p < lo)
+            p = lo;
+        if (p < AD_MIN_RATE)
+            p = AD_MIN_RATE;
+        a->state = AD_PACING;
+        a->rate = p;
+        a->max_tokens = p * CAP_BURST_S > 1 ? p * CAP_BURST_S : 1;
+        a->tokens = 0;
+        a->last_s = now_s;
+        a->t_pace = now_s;
+        a->p_units = 0;
+        a->p_answers = 0;
+        a->p_throttled = 0;
+    } else if (a->state == AD_PACING) {
+        double dt = now_s - a->t_pace;
+        if (dt < AD_PACE_S || (a->p_answers < AD_MIN_ANSWERS && dt < AD_MEASURE_MAX_S))
+            return;
+        double span = a->p_answers > 1 ? now_s - a->p_first_s : dt;
+        if (span < 0.01)
+            span = 0.01;
+        ad_cut(a, a->p_units / span, AD_FIRST_BETA, a->p_throttled ? AD_PROBE_S : AD_FAST_PROBE_S, now_s);
+        a->tokens = 0;
+        a->last_s = now_s;
+    }
+}
+
 int64_t dp_rate_adapt_wait_ms(dp_rate_adapt *a, double now_s) {
     if (!a)
         return 0;
     pthread_mutex_lock(&a->mu);
     int64_t ms = 0;
-    if (a->limiting) {
+    ad_measure_tick(a, now_s);
+    if (a->state == AD_MEASURING) {
+        ms = (int64_t)ceil((a->t_measure + AD_MEASURE_S - now_s) * 1000.0);
+        if (ms < 1)
+            ms = 1;
+    } else if (a->state != AD_FREE) {
         ad_update_rate(a, now_s);
         ad_refill(a, now_s);
         if (a->tokens <= 0)
@@ -260,7 +358,7 @@ void dp_rate_adapt_charge(dp_rate_adapt *a, double units, double now_s) {
         return;
     pthread_mutex_lock(&a->mu);
     a->offered += units;
-    if (a->limiting) {
+    if (a->state == AD_LIMITING || a->state == AD_PACING) {
         ad_refill(a, now_s);
         a->tokens -= units;
         if (a->tokens > a->max_tokens)
@@ -269,78 +367,101 @@ void dp_rate_adapt_charge(dp_rate_adapt *a, double units, double now_s) {
     pthread_mutex_unlock(&a->mu);
 }
 
-void dp_rate_adapt_accepted(dp_rate_adapt *a, double units, double now_s) {
-    if (!a || !(units >= 0))
+/* Called under the lock: units accepted by one answer (< 0: unknown) of
+ * which throttled units were not (0: none). */
+static void ad_answer(dp_rate_adapt *a, double accepted, double throttled, double now_s) {
+    if (accepted >= 0) {
+        a->since_cut += accepted;
+        a->answers++;
+        if (a->state == AD_MEASURING) {
+            a->m_all += accepted;
+            a->m_answers++;
+        } else if (a->state == AD_PACING) {
+            /* from the first answer on: the time before it is latency */
+            if (a->p_answers++ == 0)
+                a->p_first_s = now_s;
+            else
+                a->p_units += accepted;
+        }
+    }
+    if (!(throttled > 0)) {
+        ad_measure_tick(a, now_s);
         return;
-    pthread_mutex_lock(&a->mu);
-    if (a->first_s < 0)
-        a->first_s = now_s;
-    a->total += units;
-    a->since_cut += units;
-    a->answers++;
-    pthread_mutex_unlock(&a->mu);
-}
-
-void dp_rate_adapt_throttled(dp_rate_adapt *a, double units, double now_s) {
-    if (!a)
+    }
+    a->throttled += throttled;
+    if (a->state == AD_FREE) {
+        /* The first throttle: no cut from a guess. Nothing new is sent
+         * for AD_MEASURE_S while the calls in flight measure the grant. */
+        a->state = AD_MEASURING;
+        a->t_measure = now_s;
+        a->m_units = 0;
+        a->m_all = 0;
+        a->m_answers = 0;
+        a->m_throttled = 0;
+        a->m_last_s = now_s;
         return;
-    pthread_mutex_lock(&a->mu);
-    a->throttled += units > 0 ? units : 0;
+    }
+    if (a->state == AD_MEASURING) {
+        /* Only throttled answers measure: answers that were accepted whole
+         * may come from calls the table served from its burst before it
+         * ran out (answered late, from a queue). A throttled call got what
+         * the table had refilled since the call before. */
+        a->m_units += accepted > 0 ? accepted : 0;
+        a->m_throttled++;
+        a->m_last_s = now_s;
+        ad_measure_tick(a, now_s);
+        return;
+    }
+    if (a->state == AD_PACING) {
+        a->p_throttled++;
+        ad_measure_tick(a, now_s);
+        return;
+    }
     /* A few units throttled while the rate regrows below the grant (calls
      * bunched up at a table with little burst left) say nothing new: only a
-     * share of AD_MIN_SHARE of what was offered since the cut cuts again, so
-     * the rate does not ratchet down. */
-    int saturated = !a->limiting || a->throttled >= AD_MIN_SHARE * a->offered;
-    /* and a measurement needs answers: a slow endpoint may have answered
-     * nothing since the cut, which is not a rate of 0 */
-    if (a->answers < AD_MIN_ANSWERS || (!a->limiting && (a->first_s < 0 || now_s - a->first_s < 0.05)))
-        saturated = 0;
+     * share of AD_MIN_SHARE of what was offered since the cut, or
+     * AD_MIN_THROTTLED_CALLS calls, cut again, so the rate does not ratchet
+     * down; and a measurement needs answers: a
+     * slow endpoint may have answered nothing since the cut, which is not a
+     * rate of 0. */
+    a->throttled_calls++;
+    int saturated =
+        (a->throttled >= AD_MIN_SHARE * a->offered || a->throttled_calls >= AD_MIN_THROTTLED_CALLS) &&
+        a->answers >= AD_MIN_ANSWERS;
     if (now_s >= a->cooldown_until && saturated) {
         /* Measure before cutting: the table just said it is saturated, so
          * what it accepted since the last cut is what it grants (not the
-         * rate requests were sent at, which says nothing about the table).
-         * The first time, what it accepted since the start includes its
-         * burst allowance: discounted. */
-        double w;
-        if (a->limiting) {
-            double dt = now_s - a->t_cut;
-            w = dt > 0 ? a->since_cut / dt : a->w_max;
-            if (w < 0.5 * a->w_max) /* one cut at most halves: a short measurement is noisy */
-                w = 0.5 * a->w_max;
-        } else {
-            double dt = now_s - (a->first_s >= 0 ? a->first_s : now_s);
-            w = AD_FIRST_SHARE * a->total / dt;
-            a->tokens = 0;
-            a->last_s = now_s;
-        }
-        /* Throttles that do not follow the rate (a fault, not a grant) must
-         * not drive it to nothing: never below a tenth of the highest grant
-         * measured in this run. */
-        if (w > a->peak)
-            a->peak = w;
-        if (w < a->peak / 10)
-            w = a->peak / 10;
-        if (w < AD_MIN_RATE)
-            w = AD_MIN_RATE;
-        a->limiting = 1;
-        a->w_max = w;
-        a->t_cut = now_s;
-        a->since_cut = 0;
-        a->offered = 0;
-        a->throttled = 0;
-        a->answers = 0;
-        a->cooldown_until = now_s + AD_COOLDOWN_S;
-        a->cuts++;
-        ad_update_rate(a, now_s);
+         * rate requests were sent at, which says nothing about the table). */
+        double dt = now_s - a->t_cut;
+        double w = dt > 0 ? a->since_cut / dt : a->w_max;
+        if (w < AD_MAX_CUT * a->w_max) /* a short measurement is noisy (a stalled client sends nothing) */
+            w = AD_MAX_CUT * a->w_max;
+        ad_cut(a, w, AD_BETA, AD_PROBE_S, now_s);
     }
+}
+
+void dp_rate_adapt_answer(dp_rate_adapt *a, double accepted, double throttled, double now_s) {
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    ad_answer(a, accepted, throttled, now_s);
     pthread_mutex_unlock(&a->mu);
+}
+
+void dp_rate_adapt_accepted(dp_rate_adapt *a, double units, double now_s) {
+    if (units >= 0)
+        dp_rate_adapt_answer(a, units, 0, now_s);
+}
+
+void dp_rate_adapt_throttled(dp_rate_adapt *a, double units, double now_s) {
+    dp_rate_adapt_answer(a, -1, units > 0 ? units : 1e-9, now_s);
 }
 
 double dp_rate_adapt_rate(dp_rate_adapt *a, unsigned *cuts) {
     if (!a)
         return 0;
     pthread_mutex_lock(&a->mu);
-    double r = a->limiting ? a->rate : 0;
+    double r = a->state == AD_LIMITING ? a->rate : 0;
     if (cuts)
         *cuts = a->cuts;
     pthread_mutex_unlock(&a->mu);

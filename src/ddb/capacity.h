@@ -70,18 +70,22 @@ int dp_consumed_capacity(const dp_json *root, double *units);
  * process (one mutex; every function may be called from any thread).
  *
  * Nothing is limited until the table first throttles (a throttling error or
- * UnprocessedItems). Measure before cutting: the rate is then set from the
- * units the table *accepted* (ConsumedCapacity) since the previous cut --
- * a throttled table accepts what it grants --, to 0.9 x that; the first
- * time, from what it accepted since the start, halved (that includes the
- * table's burst allowance). It regrows along a cubic curve to the measured
- * grant in 2 s, holds near it, and probes 10% above it 10 s later. Throttles
- * within 0.25 s of a cut (calls sent before it) do not cut again, nor do
- * throttles of under 0.5% of the units offered since the last cut, nor
- * before 4 answers measured it; one cut at most halves the rate, and it
- * never goes below a tenth of the highest grant measured. The rate
- * meters units *offered* (estimates by DynamoDB's rounding rules, not
- * refunded for UnprocessedItems), so below the grant nothing is throttled.
+ * UnprocessedItems): its burst allowance would make any earlier guess wrong.
+ * Measure before cutting: the first throttle stops new calls for 0.1 s
+ * while the calls in flight answer (bounds of the grant: units of the
+ * throttled ones over their time from below, of all from above), then
+ * paces calls for 0.3 s at max(lower, upper / 2): what the table accepted
+ * of those is its grant (a lower bound when none was throttled: the probe
+ * then runs 2.5x faster), and the rate starts at 0.95 x that. A later
+ * throttle cuts to 0.9 x the units accepted since the previous cut. It
+ * regrows along a cubic curve to the measured grant in 2 s, holds near it,
+ * and probes 10% above it 5 s later. Later throttles within 0.25 s of a
+ * cut (calls sent before it) do not cut again, nor do throttles of under
+ * 0.5% of the units offered since the last cut, nor before 4 answers
+ * measured it; one cut keeps at least 0.75 of the rate, and it never goes below a
+ * tenth of the highest grant measured. The rate meters units *offered*
+ * (estimates by DynamoDB's rounding rules, not refunded for
+ * UnprocessedItems), so below the grant nothing is throttled.
  * The AWS SDKs' adaptive mode instead meters requests (a 25-item batch and a
  * 1-item batch weigh the same), ignores UnprocessedItems, and cuts to 0.7 x
  * the send rate, which is near 0 on a throttle in the first half second.
@@ -94,6 +98,10 @@ int64_t dp_rate_adapt_wait_ms(dp_rate_adapt *a, double now_s);
 /* Units a call is estimated to consume, charged when it starts (negative:
  * the correction when the answer says). */
 void dp_rate_adapt_charge(dp_rate_adapt *a, double units, double now_s);
+/* One answer: units the table accepted (ConsumedCapacity; < 0: unknown)
+ * and units it throttled (UnprocessedItems or a throttling error; 0: none),
+ * taken together so that a partly throttled call measures the grant. */
+void dp_rate_adapt_answer(dp_rate_adapt *a, double accepted, double throttled, double now_s);
 /* Units the table accepted (ConsumedCapacity of an answer). */
 void dp_rate_adapt_accepted(dp_rate_adapt *a, double units, double now_s);
 /* The table throttled units of a call (wholly or in part). */

@@ -944,9 +944,8 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
             consumed = c->est_units * (double)(c->n - nun) / (double)c->n; /* unprocessed ones cost nothing */
         if (s->wadapt) {
             double t = now_s();
-            dp_rate_adapt_accepted(s->wadapt, consumed, t);
-            if (nun > 0 && c->n > 0)
-                dp_rate_adapt_throttled(s->wadapt, c->est_units * (double)nun / (double)c->n, t);
+            dp_rate_adapt_answer(s->wadapt, consumed,
+                                 nun > 0 && c->n > 0 ? c->est_units * (double)nun / (double)c->n : 0, t);
         }
         cap_settle(e, c, consumed);
         for (size_t i = 0; i < c->n; i++) {
@@ -1064,7 +1063,7 @@ static void handle_write(sk_engine *e, sk_chunk *c, dp_ddb_result *res) {
      * key up to max_retries */
     if (res->throttled) {
         SK_ADD(s, throttled_items, c->n);
-        dp_rate_adapt_throttled(s->wadapt, c->est_units, now_s());
+        dp_rate_adapt_answer(s->wadapt, 0, c->est_units > 0 ? c->est_units : 1, now_s());
         cap_settle(e, c, 0); /* a throttled call consumes nothing */
     }
     resend_keys(e, c->kind, c->keys, c->n, why, c->kind == CK_TRANSACT ? c->token : NULL, res->throttled);

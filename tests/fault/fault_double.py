@@ -82,7 +82,9 @@ Test endpoints:
                   wcu_consumed, capacity_throttled_calls (ProvisionedThroughputExceeded
                   answers of --grant-wcu), capacity_partial_calls (calls with UnprocessedItems
                   from --grant-wcu), write_calls, first_write_t / last_write_t (monotonic
-                  seconds of the first and last write applied), scan_calls, rcu_consumed,
+                  seconds of the first and last write applied), write_timeline (with --grant-wcu:
+                  [write calls, throttled calls, units accepted] per second from the first
+                  write call), write_timeline_start (the same per 0.1 s for the first 5 s), scan_calls, rcu_consumed,
                   first_scan_t / last_scan_t / last_scan_units (Scan answers),
                   max_in_flight, key_overlaps (a write to a key arrived while another
                   request writing that key was not yet answered; a request's keys are released
@@ -244,9 +246,11 @@ class State:
                       "unprocessed_keys_returned": 0, "hung": 0, "wcu_consumed": 0.0,
                       "capacity_throttled_calls": 0, "capacity_partial_calls": 0, "write_calls": 0,
                       "first_write_t": None, "last_write_t": None, "scan_calls": 0, "rcu_consumed": 0.0,
-                      "first_scan_t": None, "last_scan_t": None, "last_scan_units": 0.0}
+                      "first_scan_t": None, "last_scan_t": None, "last_scan_units": 0.0,
+                      "write_timeline": [], "write_timeline_start": []}
         self.cap_tokens = None  # --grant-wcu bucket: full at the first write
         self.cap_last = 0.0
+        self.timeline_t0 = None
 
     def set_faults(self, cfg):
         f = dict(DEFAULT_FAULTS)
@@ -443,6 +447,24 @@ class Emulator:
         st.cap_last = now
         return st.cap_tokens
 
+    def timeline(self, throttled, units):
+        """--grant-wcu: [write calls, throttled calls, units accepted] per second (write_timeline) and per
+        0.1 s for the first 5 s (write_timeline_start) from the first write call."""
+        st = self.s.stats
+        if self.s.faults["grant_wcu"] <= 0:
+            return
+        now = time.monotonic()
+        if self.s.timeline_t0 is None:
+            self.s.timeline_t0 = now
+        t = now - self.s.timeline_t0
+        for tl, i, n in ((st["write_timeline"], int(t), 3600), (st["write_timeline_start"], int(t * 10), 50)):
+            while len(tl) <= i and len(tl) < n:
+                tl.append([0, 0, 0])
+            if i < len(tl):
+                tl[i][0] += 1
+                tl[i][1] += throttled
+                tl[i][2] += units
+
     def write_cost(self, t, kind, obj):
         if kind == "put":
             size = item_size(obj)
@@ -486,6 +508,7 @@ class Emulator:
         if tokens is not None:
             self.s.cap_tokens = tokens
         if short and not consumed:
+            self.timeline(1, 0)
             st["unprocessed_returned"] -= sum(len(v) for v in unprocessed.values())
             st["capacity_throttled_calls"] += 1
             raise DdbError(400, "ProvisionedThroughputExceededException",
@@ -494,6 +517,7 @@ class Emulator:
         if short:
             st["capacity_partial_calls"] += 1
         total = sum(consumed.values())
+        self.timeline(1 if short else 0, total)
         if total:
             now = time.monotonic()
             st["wcu_consumed"] += total

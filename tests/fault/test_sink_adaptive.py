@@ -5,9 +5,10 @@ ProvisionedThroughputExceededException when nothing could be written).
 
 No configuration about rates at all: `ddbpipe sink` writes 150,000 items (one WCU each), sustains at
 least 90% of the grant between its first and last write (the burst is taken out of the figure), has
-under 10% of its write calls throttled (wholly or in part), loses nothing and dead-letters nothing
-(issue 15's goal is 5%: measured 3-9% here depending on the machine's load, most of them in the first
-seconds before the first cut; the old default had 77% throttled).
+under 5% of its write calls throttled (wholly or in part), loses nothing and dead-letters nothing
+(measured 1.2-3.3% at load averages 15-26 on 2 cores, most of them the calls in flight when the burst
+runs out; the old default had 77% throttled). It prints the double's timeline (throttled calls and
+units accepted per second, and per 0.1 s for the first 5 s) to show where the throttles fall.
 Then with max_write_capacity_per_s at half the grant: within 5% of the cap and no throttled call.
 DDBPIPE_TEST_SLOW (asan/valgrind) runs 15,000 items and skips the rate and share assertions, never
 the nothing-lost ones.
@@ -61,6 +62,14 @@ def run(name, n, extra):
           "(%.1f%%: %d wholly, %d in part), rate %s" %
           (name, n, span, rate, 100.0 * rate / GRANT, GRANT, calls, thr, 100 * share,
            ds["capacity_throttled_calls"], ds["capacity_partial_calls"], stats.get("adaptive_rate")))
+    tl = ds.get("write_timeline") or []
+    print("     throttled calls per second: %s" % " ".join(str(x[1]) for x in tl))
+    print("     WCU accepted per second:    %s" % " ".join(str(int(x[2])) for x in tl))
+    tl = ds.get("write_timeline_start") or []
+    print("     first 5 s per 0.1 s: calls %s" % " ".join(str(x[0]) for x in tl))
+    print("                      throttled %s" % " ".join(str(x[1]) for x in tl))
+    if os.environ.get("DDBPIPE_TEST_STDERR"):
+        print(p.stderr)
     return p, ds, items, dead, rate, share
 
 
@@ -69,14 +78,14 @@ def main():
         print("SKIPPED: DDBPIPE_BIN is not set")
         return 77
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-    n = 15000 if SLOW else 150000  # plain: 50 s at the grant
+    n = 15000 if SLOW else int(os.environ.get("DDBPIPE_TEST_ADAPTIVE_N", "150000"))  # plain: 50 s at the grant
 
     p, ds, items, dead, rate, share = run("default (adaptive)", n, {})
     check(p.returncode == 0, "default: exit 0 (%d) %s" % (p.returncode, p.stderr.strip()[-300:]))
     check(items == n and dead == 0, "default: all %d items written, none dead-lettered (%d, %d)" % (n, items, dead))
     if not SLOW:
         check(rate >= 0.9 * GRANT, "default: %.0f WCU/s is at least 90%% of the grant %d" % (rate, GRANT))
-        check(share < 0.10, "default: %.1f%% of the write calls throttled (< 10%%)" % (100 * share))
+        check(share < 0.05, "default: %.1f%% of the write calls throttled (< 5%%)" % (100 * share))
 
     cap = GRANT // 2
     nc = 3000 if SLOW else 30000  # plain: 20 s at the cap

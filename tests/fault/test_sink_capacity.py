@@ -5,7 +5,7 @@ ProvisionedThroughputExceededException when nothing could be written, and report
 ConsumedCapacity).
 write_capacity_fraction: the same cap taken as a fraction of the capacity DescribeTable reports
 (fault_double.py --provisioned-wcu / --on-demand-max-wcu), and the error for an on-demand table
-without a maximum.
+without a maximum; both re-read DescribeTable while they run (POST /__capacity moves the cap).
 
 With max_write_capacity_per_s at half the grant, `ddbpipe sink` writes every item, never gets a
 throttled answer, and consumes at most the cap (+5%) measured by the double between its first and
@@ -176,8 +176,14 @@ def busy_table_never_gives_up():
         d.close()
 
 
+def post(d, path, body):
+    urllib.request.urlopen(urllib.request.Request(d.url + path, data=json.dumps(body).encode(), method="POST"),
+                           timeout=30).read()
+
+
 def read_capped_snapshot():
-    """max_read_capacity_per_s: a snapshot Scan (4 segments, 64 KB pages) stays within the cap."""
+    """max_read_capacity_per_s: a snapshot Scan (4 segments, 64 KB pages) stays within the cap; so does
+    read_capacity_fraction, which follows a change of the table's provisioned RCU during the scan."""
     cap = 200
     n = 600 if SLOW else 4000  # ~1 KB items: plain, about 1000 read units, 5 s at the cap
     print("scenario: max_read_capacity_per_s=%d, snapshot of %d items" % (cap, n))
@@ -234,6 +240,32 @@ def read_capped_snapshot():
                   (n, p.returncode, rows, p.stderr.strip()[-300:]))
             if not SLOW:
                 check(cap * 0.8 <= rate <= cap * 1.05, "fraction: read rate %.0f RCU/s within the cap %d" % (rate, cap))
+            # the snapshot re-reads the figure (DDBPIPE_CAPACITY_REREAD_MS shortens the 60 s period): the
+            # provisioned RCU halved while the scan runs halves the cap
+            rcu = 100 if SLOW else 400  # SLOW: a cap of 50 RCU/s, so the scan outlasts a few re-reads
+            post(d, "/__capacity", {"rcu": rcu})
+            post(d, "/__reset", {})
+            scap = json.dumps(base)
+            with open(spath, "w") as f:
+                f.write(scap[:-1] + ', "log_level": "info"}')
+            env = dict(os.environ, DDBPIPE_CAPACITY_REREAD_MS="300")
+            p = subprocess.Popen([BIN, "source", "-c", spath, "--mode", "snapshot", "--segments", "4"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            deadline = time.monotonic() + 120
+            while d.get("/__stats")["scan_calls"] == 0 and p.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            post(d, "/__capacity", {"rcu": rcu // 2})
+            out, err = p.communicate(timeout=600)
+            ds = d.get("/__stats")
+            rows = len(out.splitlines())
+            span = (ds["last_scan_t"] or 0) - (ds["first_scan_t"] or 0)
+            print("     re-read: %.0f RCU over %.2f s (cap %d, then %d)" % (ds["rcu_consumed"], span, rcu // 2, rcu // 4))
+            check(p.returncode == 0 and rows == n, "re-read: snapshot exit 0 with %d rows (%d, %d) %s" %
+                  (n, p.returncode, rows, err.strip()[-300:]))
+            want = "snapshot cap now %d RCU/s (was %d)" % (rcu // 4, rcu // 2)
+            check(want in err, "re-read: the log says '%s'" % want)
+            if not SLOW:  # about 1000 units: 5 s at 200 RCU/s, 10 s at 100
+                check(span >= 7.0, "re-read: the new cap slowed the scan (%.2f s >= 7 s)" % span)
             # an on-demand table without MaxReadRequestUnits: exit 2 before reading
             urllib.request.urlopen(urllib.request.Request(d.url + "/__capacity", data=b'{"rcu": 0}', method="POST"),
                                    timeout=30).read()

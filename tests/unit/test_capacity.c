@@ -154,6 +154,70 @@ static void test_capacity_fraction(void **state) {
     dp_capacity_bucket_destroy(b);
 }
 
+/* retry_mode adaptive against a simulated table granting 3,000 units/s with
+ * 1 s of burst (full at the start) and serving one call every 2 ms from a
+ * queue, as the fault double does; the client keeps up to 128 calls of 25
+ * units in flight, as fast as the rate allows. The first throttle comes
+ * with a deep queue of calls sent far above the grant (they are throttled
+ * whatever the client does). The rate must settle at the grant (not a
+ * fraction of it) within 2 s, the table must then be kept busy, and the
+ * probes above the grant must cost few throttled calls. */
+#define SIM_GRANT 3000.0
+#define SIM_QUEUE 128
+static void test_adaptive_settles_at_grant(void **state) {
+    (void)state;
+    dp_rate_adapt *a = dp_rate_adapt_new(0);
+    assert_non_null(a);
+    double tokens = SIM_GRANT, sent_s[SIM_QUEUE];
+    int head = 0, n = 0;                 /* calls queued at the table (FIFO) */
+    double answer_s = -1, ans_units = 0; /* the call answered next (1 ms after it is served) */
+    int ans_throttled = 0;
+    long calls = 0, throttled_calls = 0, late_throttled = 0;
+    double accepted_late = 0;
+    for (int ms = 0; ms < 20000; ms++) {
+        double now = ms / 1000.0;
+        tokens += SIM_GRANT / 1000.0;
+        if (tokens > SIM_GRANT)
+            tokens = SIM_GRANT;
+        if (answer_s >= 0 && now >= answer_s) {
+            dp_rate_adapt_answer(a, ans_units, ans_throttled ? 25 - ans_units : 0, now);
+            answer_s = -1;
+        }
+        if (ms % 2 == 0 && n > 0 && answer_s < 0 && sent_s[head] < now) { /* serve one call */
+            double got = tokens >= 25 ? 25 : (double)(int)tokens;
+            tokens -= got;
+            ans_units = got;
+            ans_throttled = got < 25;
+            answer_s = now + 0.001;
+            head = (head + 1) % SIM_QUEUE;
+            n--;
+            throttled_calls += ans_throttled;
+            if (ms >= 2000) {
+                late_throttled += ans_throttled;
+                if (ms >= 5000)
+                    accepted_late += got;
+            }
+        }
+        while (n + (answer_s >= 0) < SIM_QUEUE && dp_rate_adapt_wait_ms(a, now) == 0) {
+            dp_rate_adapt_charge(a, 25, now);
+            sent_s[(head + n) % SIM_QUEUE] = now;
+            n++;
+            calls++;
+        }
+    }
+    unsigned cuts = 0;
+    double rate = dp_rate_adapt_rate(a, &cuts);
+    print_message(
+        "adaptive: %ld calls, %ld throttled (%ld after 2 s), rate %.0f, %u cuts, %.0f units/s after 5 s\n",
+        calls, throttled_calls, late_throttled, rate, cuts, accepted_late / 15.0);
+    assert_true(rate >= 0.9 * SIM_GRANT && rate <= 1.2 * SIM_GRANT);
+    assert_true(accepted_late / 15.0 >= 0.9 * SIM_GRANT); /* the table kept busy */
+    /* the calls in flight at the first throttle, and the paced measurement */
+    assert_true(throttled_calls - late_throttled <= SIM_QUEUE + 40);
+    assert_true(late_throttled < calls / 50); /* then a probe costs a few calls */
+    dp_rate_adapt_destroy(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bucket_starts_empty_and_caps_burst),
@@ -161,6 +225,7 @@ int main(void) {
         cmocka_unit_test(test_rounding_rules),
         cmocka_unit_test(test_consumed_capacity),
         cmocka_unit_test(test_capacity_fraction),
+        cmocka_unit_test(test_adaptive_settles_at_grant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
