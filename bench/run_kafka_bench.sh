@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Kafka sink benchmark: N records through librdkafka's mock cluster -> `ddbpipe sink --kafka` -> the
 # null endpoint, against the same records from a file (`ddbpipe sink -i`), alternated A B A B (medians),
-# with what the cluster delivers to a bare confluent_kafka consumer that writes nothing ("drain": the
-# ceiling of any Kafka figure on this machine at that moment),
+# with what the cluster delivers to consumers that write nothing: bench/kafka_drain, librdkafka's C
+# consumer alone ("drain-c": the ceiling of any ddbpipe Kafka figure on this machine at that moment),
+# and a bare confluent_kafka consumer ("drain", Python's own per-message cost included),
 # and a peer built from common parts (confluent_kafka consumer + boto3 batch_writer) on PEER_N records.
 # Prints figures; not a test.
 #   bench/run_kafka_bench.sh [N=1000000] [PEER_N=100000] [ROUNDS=2]
-# Needs: a build in build/ (kafka_mock_cluster, null_endpoint, gen_records), /usr/bin/python3 with
+# Needs: a build in build/ (kafka_mock_cluster, kafka_drain, null_endpoint, gen_records), /usr/bin/python3 with
 # confluent_kafka and boto3. The Kafka rate is counted from the partition assignment (the group join
 # is reported apart) to the moment the group's committed offsets reach the end offsets.
 # KAFKA_BENCH_EXTRA: more lines for the kafka: map of the sink's configuration (indented two spaces),
@@ -110,7 +111,8 @@ PY
   # SIGTERM to ddbpipe (the child of time), then its CPU time
   pkill -TERM -P "$p" || true; wait "$p" || true
   local m1; m1=$(mock_cpu)
-  python3 -c "import json;u,y=map(float,open('$work/cpu').read().split()[-2:]);print(json.dumps({'case':'kafka-cpu','cpu_us_per_item':round((u+y)*1e6/$N,2),'mock_cluster_cpu_s':round($m1-$m0,2)}))"
+  local wait; wait=$(sed -n 's/.*kafka: waited \([0-9]*\) ms for messages; \([0-9]*\) fetch.*/\1, "fetch_wakeups": \2/p' "$work/k.err")
+  python3 -c "import json;u,y=map(float,open('$work/cpu').read().split()[-2:]);print(json.dumps({'case':'kafka-cpu','cpu_us_per_item':round((u+y)*1e6/$N,2),'mock_cluster_cpu_s':round($m1-$m0,2),'message_wait_ms':${wait:-None}}))"
 }
 
 run_drain() { # what the cluster delivers to a bare consumer that writes nothing (the ceiling for Kafka here)
@@ -132,10 +134,15 @@ print(json.dumps({"case": "drain", "items": n, "seconds": round(s, 3), "items_pe
 PY
 }
 
+run_drain_c() { # librdkafka's C consumer alone, same defaults as ddbpipe's consumer
+  "$B/kafka_drain" "$bs" bench "$N"
+}
+
 results="$work/results.jsonl"
 for r in $(seq "$ROUNDS"); do
   run_kafka "$r" | tee -a "$results"
   run_file | tee -a "$results"
+  run_drain_c | tee -a "$results"
   run_drain "$r" | tee -a "$results"
 done
 t0=$(date +%s.%N)
@@ -148,7 +155,9 @@ k, f = med("kafka"), med("file")
 peer = [r for r in rows if r.get("peer")][0]["items_per_s"]
 cpu = lambda case: statistics.median(r["cpu_us_per_item"] for r in rows if r.get("case") == case)
 d = med("drain")
+dc = med("drain-c")
 print(json.dumps({"median_kafka_items_per_s": k, "median_file_items_per_s": f, "kafka_vs_file": round(k / f, 2),
+                  "median_drain_c_items_per_s": dc, "file_0.8_vs_drain_c": round(0.8 * f / dc, 2),
                   "median_drain_items_per_s": d, "kafka_vs_drain": round(k / d, 2),
                   "peer_items_per_s": peer, "kafka_vs_peer": round(k / peer, 1),
                   "ddbpipe_cpu_us_per_item_kafka": cpu("kafka-cpu"), "ddbpipe_cpu_us_per_item_file": cpu("file")}))

@@ -9,6 +9,7 @@
  * auto commit stays off. */
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,21 @@ struct ddbpipe_kafka_sink {
     int64_t commit_hold_until_ms; /* a rebalance is under way: commits wait for its callback */
     int hold_assigns;             /* assignments to see before commits resume */
     int64_t commit_interval_ms, revoke_timeout_ms;
+    /* fetch wake-ups (see wake_fetchers) */
+    int64_t queued_min_msgs, queued_max_bytes; /* the consumer's queue thresholds */
+    uint64_t bytes_in;                         /* key + value bytes taken, for the average size */
+    int64_t wake_check_ms, wake_qlen;          /* last check, and the queue length then */
+    int64_t wake_last_ms;                      /* last wake-up sent */
+    uint64_t wake_taken;                       /* messages_in at the last check */
+    uint64_t fetch_wakeups;                    /* ListOffsets requests sent as wake-ups */
+    int64_t wait_ms;                           /* waited for messages, from the first taken on */
+    /* the wake-up requests are synchronous: a thread of their own sends them */
+    pthread_t waker;
+    int waker_started, waker_stop;
+    pthread_mutex_t waker_mu;
+    pthread_cond_t waker_cv;
+    rd_kafka_topic_partition_list_t *waker_list; /* to send; NULL: idle */
+    int waker_busy;
     volatile sig_atomic_t stop;
     int (*tick)(ddbpipe_kafka_sink_t *k, void *opaque);
     void *tick_opaque;
@@ -336,6 +352,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     }
 }
 
+/* An integer property of a client's configuration (defaults included). */
+static int64_t conf_int(rd_kafka_t *rk, const char *name, int64_t dflt) {
+    char v[64];
+    size_t n = sizeof v;
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), name, v, &n) != RD_KAFKA_CONF_OK)
+        return dflt;
+    long long x = strtoll(v, NULL, 10);
+    return x > 0 ? (int64_t)x : dflt;
+}
+
 /* A librdkafka configuration for the consumer or the dead-letter producer. */
 static ddbpipe_result_t make_conf(ddbpipe_kafka_sink_t *k, int producer, rd_kafka_conf_t **out, char *errstr,
                                   size_t n) {
@@ -440,6 +466,8 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
     }
     rc = NULL; /* the consumer owns it */
     rd_kafka_poll_set_consumer(k->rk);
+    k->queued_min_msgs = conf_int(k->rk, "queued.min.messages", 100000);
+    k->queued_max_bytes = conf_int(k->rk, "queued.max.messages.kbytes", 65536) * 1024;
     /* subscribe */
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(4);
     char *list = strdup(topics), *save = NULL;
@@ -586,6 +614,7 @@ static ddbpipe_result_t take(ddbpipe_kafka_sink_t *k, const rd_kafka_message_t *
             t->in_flight++;
             t->next = m->offset + 1;
             k->st.messages_in++;
+            k->bytes_in += rec.value_len + rec.key_len;
             return DDBPIPE_OK;
         }
         if (r != DDBPIPE_ERR_QUEUE_FULL)
@@ -596,6 +625,104 @@ static ddbpipe_result_t take(ddbpipe_kafka_sink_t *k, const rd_kafka_message_t *
         if (k->stop || tick(k))
             return DDBPIPE_ERR_INTERRUPTED; /* not taken: consumed again by whoever resumes */
     }
+}
+
+/* librdkafka before 2.2 (Debian 12 has 2.0.2) stops fetching a partition
+ * while the consumer queue holds queued.min.messages or
+ * queued.max.messages.kbytes, and its broker thread then sleeps up to a
+ * second before it looks again (librdkafka issue #2879; 2.2 added
+ * fetch.queue.backoff.ms): a consumer slower than the fetches takes about
+ * queued.min.messages a second. When the queue has drained to a quarter of
+ * those thresholds, nothing arrived since the last look while the leaders
+ * are known to hold more (lag), a ListOffsets request to those leaders
+ * (one per broker) wakes their threads, which then fetch at once. */
+#define WAKE_CHECK_MS 20
+#define WAKE_MIN_INTERVAL_MS 100
+
+/* Messages the leader holds beyond what this member took (-1: unknown yet). */
+static int64_t tp_behind(const ddbpipe_kafka_sink_t *k, const ktp *t) {
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(k->rk, t->topic, t->partition, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0)
+        return -1;
+    int64_t pos = t->next >= 0 ? t->next : t->committed >= 0 ? t->committed : lo;
+    return pos >= 0 && hi > pos ? hi - pos : 0;
+}
+
+static void *waker_main(void *arg) {
+    ddbpipe_kafka_sink_t *k = arg;
+    pthread_mutex_lock(&k->waker_mu);
+    for (;;) {
+        while (!k->waker_list && !k->waker_stop)
+            pthread_cond_wait(&k->waker_cv, &k->waker_mu);
+        if (k->waker_stop)
+            break;
+        rd_kafka_topic_partition_list_t *l = k->waker_list;
+        k->waker_list = NULL;
+        k->waker_busy = 1;
+        pthread_mutex_unlock(&k->waker_mu);
+        /* the answer (end offsets) is not needed: the request is the wake-up;
+         * it waits behind the connection's fetch, hence its own thread */
+        rd_kafka_offsets_for_times(k->rk, l, 1000);
+        rd_kafka_topic_partition_list_destroy(l);
+        pthread_mutex_lock(&k->waker_mu);
+        k->waker_busy = 0;
+    }
+    pthread_mutex_unlock(&k->waker_mu);
+    return NULL;
+}
+
+static void waker_join(ddbpipe_kafka_sink_t *k) {
+    if (!k->waker_started)
+        return;
+    pthread_mutex_lock(&k->waker_mu);
+    k->waker_stop = 1;
+    pthread_cond_signal(&k->waker_cv);
+    pthread_mutex_unlock(&k->waker_mu);
+    pthread_join(k->waker, NULL);
+    k->waker_started = 0;
+    if (k->waker_list)
+        rd_kafka_topic_partition_list_destroy(k->waker_list);
+    k->waker_list = NULL;
+}
+
+static void wake_fetchers(ddbpipe_kafka_sink_t *k, rd_kafka_queue_t *q) {
+    int64_t now = dp_now_ms();
+    if (!k->waker_started || now - k->wake_check_ms < WAKE_CHECK_MS)
+        return;
+    int64_t qlen = (int64_t)rd_kafka_queue_length(q);
+    uint64_t taken = k->st.messages_in - k->wake_taken;
+    int arrived = qlen + (int64_t)taken > k->wake_qlen;
+    k->wake_check_ms = now;
+    k->wake_qlen = qlen;
+    k->wake_taken = k->st.messages_in;
+    int64_t avg = k->st.messages_in ? (int64_t)(k->bytes_in / k->st.messages_in) + 1 : 1;
+    if (arrived || now - k->wake_last_ms < WAKE_MIN_INTERVAL_MS || qlen * 4 > k->queued_min_msgs ||
+        qlen * avg * 4 > k->queued_max_bytes)
+        return;
+    pthread_mutex_lock(&k->waker_mu);
+    int busy = k->waker_busy || k->waker_list;
+    pthread_mutex_unlock(&k->waker_mu);
+    if (busy)
+        return;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    for (size_t i = 0; i < k->ntps; i++) {
+        ktp *t = k->tps[i];
+        if (!t->assigned || tp_behind(k, t) == 0)
+            continue;
+        if (!l)
+            l = rd_kafka_topic_partition_list_new((int)k->ntps);
+        rd_kafka_topic_partition_list_add(l, t->topic, t->partition)->offset = RD_KAFKA_OFFSET_END;
+    }
+    if (!l)
+        return;
+    pthread_mutex_lock(&k->waker_mu);
+    k->waker_list = l;
+    pthread_cond_signal(&k->waker_cv);
+    pthread_mutex_unlock(&k->waker_mu);
+    k->wake_last_ms = now;
+    k->fetch_wakeups++;
 }
 
 ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr, size_t errstr_size) {
@@ -609,8 +736,17 @@ ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr, s
      * not per message); rebalance callbacks are served by the same call. */
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(k->rk);
     rd_kafka_message_t *batch[TAKE_BATCH];
+    pthread_mutex_init(&k->waker_mu, NULL);
+    pthread_cond_init(&k->waker_cv, NULL);
+    k->waker_stop = 0;
+    k->waker_started =
+        pthread_create(&k->waker, NULL, waker_main, k) == 0; /* without it: slower, not wrong */
     while (!k->stop && q) {
+        wake_fetchers(k, q);
+        int64_t w0 = idle && k->st.messages_in ? dp_now_ms() : 0;
         ssize_t got = rd_kafka_consume_batch_queue(q, idle ? 20 : 0, batch, TAKE_BATCH);
+        if (w0)
+            k->wait_ms += dp_now_ms() - w0;
         idle = got <= 0;
         int stop_now = 0;
         for (ssize_t i = 0; i < got; i++) {
@@ -620,7 +756,7 @@ ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr, s
                     r = take(k, m);
                 else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     DP_LOG_WARN("kafka: %s", rd_kafka_message_errstr(m));
-                if (r == DDBPIPE_OK && (++n & 63) == 0) {
+                if (r == DDBPIPE_OK && (++n & 255) == 0) {
                     r = ddbpipe_sink_poll(k->sink, 0); /* keep writes and reports moving */
                     if (r == DDBPIPE_ERR_TIMEOUT)
                         r = DDBPIPE_OK;
@@ -655,6 +791,11 @@ ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr, s
         if (fatal_kafka(k) || k->fatal != DDBPIPE_OK)
             break;
     }
+    waker_join(k);
+    DP_LOG_INFO("kafka: waited %lld ms for messages; %llu fetch wake-up(s)", (long long)k->wait_ms,
+                (unsigned long long)k->fetch_wakeups);
+    pthread_cond_destroy(&k->waker_cv);
+    pthread_mutex_destroy(&k->waker_mu);
     if (q)
         rd_kafka_queue_destroy(q);
     /* the end: what was taken is written (or the sink failed), committed,
@@ -742,11 +883,11 @@ char *ddbpipe_kafka_sink_stats_json(const ddbpipe_kafka_sink_t *k) {
         &b,
         ",\"kafka\":{\"messages_in\":%llu,\"rebalances\":%llu,\"commits\":%llu,\"commit_failures\":%llu,"
         "\"dead_letters_produced\":%llu,\"tombstones_ignored\":%llu,"
-        "\"partitions_assigned\":%llu,\"lag\":%lld,\"partitions\":[",
+        "\"partitions_assigned\":%llu,\"lag\":%lld,\"fetch_wakeups\":%llu,\"message_wait_ms\":%lld,\"partitions\":[",
         (unsigned long long)st.messages_in, (unsigned long long)st.rebalances, (unsigned long long)st.commits,
         (unsigned long long)st.commit_failures, (unsigned long long)st.dead_letters_produced,
         (unsigned long long)st.tombstones_ignored, (unsigned long long)st.partitions_assigned,
-        (long long)st.lag);
+        (long long)st.lag, (unsigned long long)k->fetch_wakeups, (long long)k->wait_ms);
     for (size_t i = 0; i < k->ntps; i++) {
         const ktp *t = k->tps[i];
         int64_t hw, lag = tp_lag(k, t, &hw);
