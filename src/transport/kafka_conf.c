@@ -53,9 +53,14 @@ static ddbpipe_result_t conf_set(rd_kafka_conf_t *rc, const char *name, const ch
     char e[512];
     if (rd_kafka_conf_set(rc, name, value, e, sizeof e) == RD_KAFKA_CONF_OK)
         return DDBPIPE_OK;
-    if (ddbpipe_conf_kafka_is_secret(name))
-        dp_errf(errstr, n, "kafka.%s: librdkafka refused the value (not shown: secret)", name);
-    else
+    if (ddbpipe_conf_kafka_is_secret(name)) {
+        /* librdkafka's reason ("not supported in this build: ...") helps; a
+         * reason that quotes the value does not get printed. */
+        if (value && *value && strstr(e, value))
+            dp_errf(errstr, n, "kafka.%s: librdkafka refused the value (not shown: secret)", name);
+        else
+            dp_errf(errstr, n, "kafka.%s: librdkafka refused it (value not shown: secret): %s", name, e);
+    } else
         dp_errf(errstr, n, "kafka.%s: %s", name, e);
     return DDBPIPE_ERR_CONFIG;
 }
