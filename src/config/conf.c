@@ -835,6 +835,14 @@ ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const 
             dp_errf(errstr, errstr_size, "'%s' needs a librdkafka property name and a value", name);
             return DDBPIPE_ERR_CONFIG;
         }
+        /* librdkafka has no topic property; it would refuse these only at start */
+        if (!strcasecmp(name + 6, "topic") || !strcasecmp(name + 6, "topics")) {
+            dp_errf(errstr, errstr_size,
+                    "'%s' is not a librdkafka property: the topic is kafka_topics for ddbpipe sink --kafka, "
+                    "kafka_topic for ddbpipe source --kafka",
+                    name);
+            return DDBPIPE_ERR_CONFIG;
+        }
         return dp_conf_kafka_set(conf, name + 6, value);
     }
     int idx = dp_prop_find(name);
@@ -844,8 +852,11 @@ ddbpipe_result_t ddbpipe_conf_set(ddbpipe_conf_t *conf, const char *name, const 
             dp_conf_notice_add(conf, "%s", ign);
             return DDBPIPE_OK;
         }
+        char hint[256];
         const char *s = dp_prop_suggest(name, sugg, sizeof sugg);
-        if (s)
+        if (dp_prop_kafka_hint(name, hint, sizeof hint))
+            dp_errf(errstr, errstr_size, "unknown configuration key '%s' (%s)", name, hint);
+        else if (s)
             dp_errf(errstr, errstr_size, "unknown configuration key '%s' (did you mean '%s'?)", name, s);
         else
             dp_errf(errstr, errstr_size, "unknown configuration key '%s' (see `ddbpipe config --list`)",

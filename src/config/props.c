@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -403,6 +404,69 @@ const char *dp_prop_ignored(const char *name) {
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
         if (dp_prop_name_eq(ignored[i].name, strlen(ignored[i].name), name, nlen))
             return ignored[i].notice;
+    return NULL;
+}
+
+/* Names from Kafka Connect (sink connector and worker configs) and Flink's
+ * Kafka connector, which ddbpipe spells otherwise: a pointer beats "did you
+ * mean" here, since the closest name by edit distance is rarely the right one. */
+const char *dp_prop_kafka_hint(const char *name, char *out, size_t out_size) {
+    static const struct {
+        const char *name, *hint;
+    } fixed[] = {
+        {"topics", "Kafka Connect's topics is kafka_topics here (ddbpipe sink --kafka); the source "
+                   "writes to kafka_topic"},
+        {"topic", "the Kafka topic is kafka_topics for ddbpipe sink --kafka, kafka_topic for ddbpipe "
+                  "source --kafka"},
+        {"topics.regex", "a pattern is a kafka_topics entry starting with '^', e.g. \"^dbserver1\\\\..*\""},
+        {"topic-pattern", "a pattern is a kafka_topics entry starting with '^', e.g. \"^dbserver1\\\\..*\""},
+        {"errors.deadletterqueue.topic.name", "dead letters go to dead_letter_topic or --dead-letter FILE"},
+        {"errors.tolerance", "bad records always go to the dead letter (dead_letter_topic or --dead-letter "
+                             "FILE) and the stream goes on; fail_on_error: true stops at the first"},
+        {"scan.startup.mode", "a group with committed offsets resumes from them; a new group starts at "
+                              "kafka.auto.offset.reset, earliest unless set"},
+        {"tasks.max", "run one ddbpipe sink --kafka process per task: members of one consumer group "
+                      "(kafka.group.id) share the partitions"},
+        {"key.converter", "message keys and values are JSON; the format is found per message (--format)"},
+        {"value.converter", "message keys and values are JSON; the format is found per message (--format)"},
+    };
+    static const char *const prefixes[] = {"properties.", "consumer.override.", "producer.override.",
+                                           "consumer.", "producer."};
+    static const char *const client[] = {"bootstrap.servers",
+                                         "group.id",
+                                         "group.instance.id",
+                                         "client.id",
+                                         "security.protocol",
+                                         "auto.offset.reset",
+                                         "sasl.",
+                                         "ssl.",
+                                         "session.timeout.ms",
+                                         "max.poll.interval.ms",
+                                         "partition.assignment.strategy",
+                                         "isolation.level"};
+    if (!name || !out || !out_size)
+        return NULL;
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (dp_prop_name_eq(fixed[i].name, strlen(fixed[i].name), name, nlen)) {
+            snprintf(out, out_size, "%s", fixed[i].hint);
+            return out;
+        }
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t pl = strlen(prefixes[i]);
+        if (nlen > pl && strncasecmp(name, prefixes[i], pl) == 0) {
+            snprintf(out, out_size, "Kafka client properties go under kafka.: kafka.%s", name + pl);
+            return out;
+        }
+    }
+    for (size_t i = 0; i < sizeof client / sizeof client[0]; i++) {
+        size_t cl = strlen(client[i]);
+        if (client[i][cl - 1] == '.' ? strncasecmp(name, client[i], cl) == 0 && nlen > cl
+                                     : strcasecmp(name, client[i]) == 0) {
+            snprintf(out, out_size, "Kafka client properties go under kafka.: kafka.%s", name);
+            return out;
+        }
+    }
     return NULL;
 }
 

@@ -47,6 +47,10 @@ const dp_prop *dp_prop_at(size_t i);
 int dp_prop_find(const char *name);
 /* Options that are accepted but have no effect: the notice text, or NULL. */
 const char *dp_prop_ignored(const char *name);
+/* For an unknown key that a Kafka Connect or Flink Kafka connector user would
+ * write (topics, topic, properties.X, bootstrap.servers, errors.*, ...): what
+ * ddbpipe calls it, copied into out; NULL for any other key. */
+const char *dp_prop_kafka_hint(const char *name, char *out, size_t out_size);
 /* Closest canonical name or alias to an unknown key, copied into out; NULL
  * when nothing is close. */
 const char *dp_prop_suggest(const char *name, char *out, size_t out_size);

@@ -249,6 +249,43 @@ static void test_unknown_key_suggestion(void **state) {
     ddbpipe_conf_destroy(c);
 }
 
+/* A Kafka Connect / Flink Kafka user's names get a pointer to ddbpipe's, not
+ * the closest name by edit distance; kafka.topic is refused at load, not at
+ * consumer start. */
+static void test_kafka_connect_flink_names(void **state) {
+    (void)state;
+    ddbpipe_conf_t *c = ddbpipe_conf_new();
+    assert_int_equal(set(c, "topics", "orders"), DDBPIPE_ERR_CONFIG);
+    assert_err("unknown configuration key 'topics'", "kafka_topics here");
+    assert_int_equal(set(c, "topic", "orders"), DDBPIPE_ERR_CONFIG);
+    assert_err("kafka_topics for ddbpipe sink --kafka", "kafka_topic for ddbpipe source --kafka");
+    assert_int_equal(set(c, "kafka.topic", "orders"), DDBPIPE_ERR_CONFIG);
+    assert_err("'kafka.topic' is not a librdkafka property", "kafka_topics");
+    assert_int_equal(ddbpipe_conf_kafka_count(c), 0);
+    assert_int_equal(set(c, "topics.regex", "^db\\..*"), DDBPIPE_ERR_CONFIG);
+    assert_err("kafka_topics entry starting with '^'");
+    assert_int_equal(set(c, "properties.bootstrap.servers", "b:9092"), DDBPIPE_ERR_CONFIG);
+    assert_err("kafka.bootstrap.servers");
+    assert_int_equal(set(c, "consumer.override.session.timeout.ms", "6000"), DDBPIPE_ERR_CONFIG);
+    assert_err("kafka.session.timeout.ms");
+    assert_int_equal(set(c, "bootstrap.servers", "b:9092"), DDBPIPE_ERR_CONFIG);
+    assert_err("Kafka client properties go under kafka.: kafka.bootstrap.servers");
+    assert_int_equal(set(c, "sasl.password", "never-in-errors"), DDBPIPE_ERR_CONFIG);
+    assert_err("kafka.sasl.password");
+    assert_null(strstr(err, "never-in-errors"));
+    assert_int_equal(set(c, "errors.deadletterqueue.topic.name", "dlq"), DDBPIPE_ERR_CONFIG);
+    assert_err("dead_letter_topic");
+    assert_int_equal(set(c, "errors.tolerance", "all"), DDBPIPE_ERR_CONFIG);
+    assert_err("fail_on_error");
+    assert_int_equal(set(c, "scan.startup.mode", "earliest-offset"), DDBPIPE_ERR_CONFIG);
+    assert_err("kafka.auto.offset.reset");
+    /* the properties themselves are unchanged */
+    assert_int_equal(set(c, "kafka.bootstrap.servers", "b:9092"), DDBPIPE_OK);
+    assert_int_equal(set(c, "kafka_topics", "orders"), DDBPIPE_OK);
+    assert_int_equal(set(c, "dead_letter_topic", "dlq"), DDBPIPE_OK);
+    ddbpipe_conf_destroy(c);
+}
+
 static void test_range_type_enum(void **state) {
     (void)state;
     ddbpipe_conf_t *c = ddbpipe_conf_new();
@@ -647,6 +684,7 @@ int main(void) {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_set_normalizes),
         cmocka_unit_test(test_unknown_key_suggestion),
+        cmocka_unit_test(test_kafka_connect_flink_names),
         cmocka_unit_test(test_range_type_enum),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_env_fallbacks),
