@@ -61,7 +61,8 @@ struct ddbpipe_kafka_sink {
     int64_t wake_last_ms;                      /* last wake-up sent */
     uint64_t wake_taken;                       /* messages_in at the last check */
     uint64_t fetch_wakeups;                    /* ListOffsets requests sent as wake-ups */
-    int64_t wait_ms;                           /* waited for messages, from the first taken on */
+    int64_t wait_ms;    /* waited for messages with no write in flight, from the first taken on */
+    uint64_t in_flight; /* taken, not yet reported (every partition) */
     /* the wake-up requests are synchronous: a thread of their own sends them */
     pthread_t waker;
     int waker_started, waker_stop;
@@ -216,6 +217,7 @@ static void on_report(ddbpipe_sink_t *sink, const ddbpipe_delivery_report_t *dr,
     if (!t)
         return;
     t->in_flight--;
+    k->in_flight--;
     if (dr->status == DDBPIPE_DR_FAILED) {
         t->failed = 1;
         return;
@@ -612,6 +614,7 @@ static ddbpipe_result_t take(ddbpipe_kafka_sink_t *k, const rd_kafka_message_t *
         ddbpipe_result_t r = ddbpipe_sink_produce_record(k->sink, &rec);
         if (r == DDBPIPE_OK) {
             t->in_flight++;
+            k->in_flight++;
             t->next = m->offset + 1;
             k->st.messages_in++;
             k->bytes_in += rec.value_len + rec.key_len;
@@ -743,8 +746,12 @@ ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr, s
         pthread_create(&k->waker, NULL, waker_main, k) == 0; /* without it: slower, not wrong */
     while (!k->stop && q) {
         wake_fetchers(k, q);
-        int64_t w0 = idle && k->st.messages_in ? dp_now_ms() : 0;
-        ssize_t got = rd_kafka_consume_batch_queue(q, idle ? 20 : 0, batch, TAKE_BATCH);
+        /* With writes in flight an idle loop waits on the sink's sockets
+         * (below), not on the consumer queue: a 20 ms wait here would serve
+         * the writes only 50 times a second. */
+        int writing = k->in_flight > 0;
+        int64_t w0 = idle && !writing && k->st.messages_in ? dp_now_ms() : 0;
+        ssize_t got = rd_kafka_consume_batch_queue(q, idle && !writing ? 20 : 0, batch, TAKE_BATCH);
         if (w0)
             k->wait_ms += dp_now_ms() - w0;
         idle = got <= 0;
@@ -772,7 +779,7 @@ ddbpipe_result_t ddbpipe_kafka_sink_run(ddbpipe_kafka_sink_t *k, char *errstr, s
         }
         if (r != DDBPIPE_OK)
             break;
-        r = ddbpipe_sink_poll(k->sink, 0);
+        r = ddbpipe_sink_poll(k->sink, got <= 0 && writing ? 5 : 0);
         if (r == DDBPIPE_ERR_TIMEOUT)
             r = DDBPIPE_OK;
         if (r != DDBPIPE_OK)
@@ -883,7 +890,8 @@ char *ddbpipe_kafka_sink_stats_json(const ddbpipe_kafka_sink_t *k) {
         &b,
         ",\"kafka\":{\"messages_in\":%llu,\"rebalances\":%llu,\"commits\":%llu,\"commit_failures\":%llu,"
         "\"dead_letters_produced\":%llu,\"tombstones_ignored\":%llu,"
-        "\"partitions_assigned\":%llu,\"lag\":%lld,\"fetch_wakeups\":%llu,\"message_wait_ms\":%lld,\"partitions\":[",
+        "\"partitions_assigned\":%llu,\"lag\":%lld,\"fetch_wakeups\":%llu,\"message_wait_ms\":%lld,"
+        "\"partitions\":[",
         (unsigned long long)st.messages_in, (unsigned long long)st.rebalances, (unsigned long long)st.commits,
         (unsigned long long)st.commit_failures, (unsigned long long)st.dead_letters_produced,
         (unsigned long long)st.tombstones_ignored, (unsigned long long)st.partitions_assigned,
