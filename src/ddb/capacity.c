@@ -300,9 +300,23 @@ static void ad_cut(dp_rate_adapt *a, double w, double beta, double probe_s, doub
 static void ad_measure_tick(dp_rate_adapt *a, double now_s) {
     if (a->state == AD_MEASURING) {
         double dt = now_s - a->t_measure;
-        if (dt < AD_MEASURE_S || (a->m_throttled < AD_MIN_ANSWERS && dt < AD_MEASURE_MAX_S))
+        if (dt < AD_MEASURE_S)
             return;
-        double span = (a->m_throttled ? a->m_last_s : now_s) - a->t_measure;
+        /* Answers still coming in (a saturated table, calls queued) get
+         * up to AD_MEASURE_MAX_S; a handful in AD_MEASURE_S means little
+         * was in flight. */
+        if (a->m_throttled < AD_MIN_ANSWERS && a->m_answers + a->m_throttled >= AD_MIN_ANSWERS &&
+            dt < AD_MEASURE_MAX_S)
+            return;
+        if (a->m_throttled < AD_MIN_ANSWERS) {
+            /* Too few throttled answers to measure anything (a lone
+             * throttle, or input trickling in): no limit from it, or a
+             * rate measured from almost nothing would pace the sink at
+             * AD_MIN_RATE for good. */
+            a->state = AD_FREE;
+            return;
+        }
+        double span = a->m_last_s - a->t_measure;
         if (span < 0.01)
             span = 0.01;
         double lo = a->m_units / span, hi = a->m_all / dt;
@@ -327,7 +341,12 @@ static void ad_measure_tick(dp_rate_adapt *a, double now_s) {
         double span = a->p_answers > 1 ? now_s - a->p_first_s : dt;
         if (span < 0.01)
             span = 0.01;
-        ad_cut(a, a->p_units / span, AD_FIRST_BETA, a->p_throttled ? AD_PROBE_S : AD_FAST_PROBE_S, now_s);
+        double w = a->p_units / span;
+        /* Few answers (the input did not fill the paced rate) measure the
+         * input, not the table: keep at least the rate paced at. */
+        if (a->p_answers < AD_MIN_ANSWERS && w < a->rate)
+            w = a->rate;
+        ad_cut(a, w, AD_FIRST_BETA, a->p_throttled ? AD_PROBE_S : AD_FAST_PROBE_S, now_s);
         a->tokens = 0;
         a->last_s = now_s;
     }

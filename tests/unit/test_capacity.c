@@ -218,6 +218,36 @@ static void test_adaptive_settles_at_grant(void **state) {
     dp_rate_adapt_destroy(a);
 }
 
+/* Input trickling in (one call of 10 units every 0.1 s, each a fifth of
+ * them throttled whole, as a table with random throttles does): too few
+ * throttled answers to measure a grant, so the rate must not collapse
+ * (it once fell to 1 unit/s and a 300-record sink took minutes). Over 60 s
+ * the sink keeps sending at the input's pace. */
+static void test_adaptive_trickle_not_starved(void **state) {
+    (void)state;
+    dp_rate_adapt *a = dp_rate_adapt_new(0);
+    assert_non_null(a);
+    double now = 0, next_send = 0;
+    unsigned sent = 0, calls = 0;
+    while (now < 60.0) {
+        if (now >= next_send && dp_rate_adapt_wait_ms(a, now) == 0) {
+            dp_rate_adapt_charge(a, 10, now);
+            if (++calls % 5 == 0)
+                dp_rate_adapt_throttled(a, 10, now + 0.005);
+            else {
+                dp_rate_adapt_answer(a, 10, 0, now + 0.005);
+                sent++;
+            }
+            next_send = now + 0.1;
+        }
+        now += 0.001;
+    }
+    /* the input offers 600 calls; well over half must go out */
+    if (sent < 300)
+        fail_msg("only %u of the trickling input's calls were accepted in 60 s", sent);
+    dp_rate_adapt_destroy(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bucket_starts_empty_and_caps_burst),
@@ -226,6 +256,7 @@ int main(void) {
         cmocka_unit_test(test_consumed_capacity),
         cmocka_unit_test(test_capacity_fraction),
         cmocka_unit_test(test_adaptive_settles_at_grant),
+        cmocka_unit_test(test_adaptive_trickle_not_starved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
