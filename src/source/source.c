@@ -56,6 +56,9 @@
 #include "source/source.h"
 
 #define SRC_MAX_FAILURES 10 /* consecutive retryable failures of one task before giving up */
+/* fresh iterators of one shard the trim horizon may pass before its first read
+ * before that is data loss (see on_records) */
+#define SRC_MAX_HORIZON_REFRESHES 3
 #define SRC_CHILD_RETRIES 5
 #define SRC_LOOP_MAX_WAIT_MS 100 /* stop flag latency */
 #define SRC_CHECKPOINT_INTERVAL_MS 1000
@@ -1709,6 +1712,23 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
                 DP_LOG_INFO("source: iterator of shard %s expired; renewing after sequence %s", s->id,
                             s->last_seq);
             }
+            s->state = DP_SHARD_NEED_ITER;
+            s->due_ms = dp_now_ms();
+        } else if (is_code(res, DP_DDB_STREAM_ERR_TRIMMED) && !s->last_seq &&
+                   s->horizon_refreshes < SRC_MAX_HORIZON_REFRESHES) {
+            /* Nothing read from this shard yet: the iterator was TRIM_HORIZON
+             * (or LATEST) and the trim horizon passed it before its first read.
+             * No recorded position is behind the horizon, so a fresh
+             * TRIM_HORIZON iterator reads everything the shard still holds.
+             * DynamoDB Local does this to an iterator taken on an empty shard
+             * once another table's stream record takes the next sequence
+             * number; on DynamoDB it is the 24 h trim racing the first read. */
+            s->horizon_refreshes++;
+            src->stats.trim_horizon_fallbacks++;
+            DP_LOG_WARN("source: shard %s: the trim horizon passed a fresh iterator before its first read "
+                        "(TrimmedDataAccessException); reading from the current TRIM_HORIZON",
+                        s->id);
+            s->start_latest = 0;
             s->state = DP_SHARD_NEED_ITER;
             s->due_ms = dp_now_ms();
         } else if (is_code(res, DP_DDB_STREAM_ERR_TRIMMED)) {

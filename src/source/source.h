@@ -40,7 +40,9 @@ typedef struct dp_shard {
     int at_tip;           /* empty GetRecords answers in a row on an open shard */
     int children_checked; /* CHILD_SHARDS listing done after it closed */
     int child_retries;
-    int failures; /* consecutive retryable failures */
+    int failures;          /* consecutive retryable failures */
+    int horizon_refreshes; /* TRIM_HORIZON iterators renewed after TrimmedDataAccessException, no record read
+                            */
     int64_t ms_behind;
     uint64_t records;
     struct dp_metric *m_behind; /* gauge of ms behind, registered on first use */

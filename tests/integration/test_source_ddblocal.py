@@ -8,7 +8,11 @@ NEW_AND_OLD_IMAGES stream):
   3. snapshot+stream with writes (puts, updates, deletes) running during the
      scan: replaying snapshot rows then changes gives the final contents;
   4. the same killed with SIGKILL and restarted with --checkpoint: nothing
-     lost (replay still gives the final contents).
+     lost (replay still gives the final contents);
+  5. a stream whose first record comes after the source took its iterator on
+     the empty shard, while another table's stream took sequence numbers in
+     between (DynamoDB Local then answers TrimmedDataAccessException): the
+     record comes out, no data loss is claimed, exit 0 on SIGINT.
 DynamoDB Local keeps one shard per stream, so splits are covered by the
 fault test with the Streams double."""
 import json
@@ -316,6 +320,60 @@ def test_snapshot_stream(tmp, kill):
               "kill: final checkpoint has the snapshot done and a position for the shard")
 
 
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def get_records_calls(port):
+    import urllib.request
+    try:
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read().decode()
+    except OSError:
+        return 0
+    for ln in text.splitlines():
+        if ln.startswith("ddbpipe_source_get_records_calls_total"):
+            return int(float(ln.split()[-1]))
+    return 0
+
+
+def test_empty_shard(tmp):
+    t = "src_empty_%d" % random.randrange(1 << 30)
+    other = "src_other_%d" % random.randrange(1 << 30)
+    create_table(t)
+    create_table(other)
+    out = os.path.join(tmp, "empty.jsonl")
+    port = free_port()
+    p = subprocess.Popen(CMD + ["-c", config(tmp, t, metrics_address="127.0.0.1:%d" % port), "-o", out,
+                                "--mode", "stream", "--from", "trim_horizon"], stderr=subprocess.PIPE, text=True)
+    # the source polls the empty shard with its first iterator
+    deadline = time.time() + 120
+    while time.time() < deadline and get_records_calls(port) < 2 and p.poll() is None:
+        time.sleep(0.2)
+    DDB.put_item(TableName=other, Item=item(1))
+    DDB.put_item(TableName=t, Item=item(2))
+    deadline = time.time() + 120
+    while time.time() < deadline and not lines(out) and p.poll() is None:
+        time.sleep(0.2)
+    got = lines(out)
+    if p.poll() is None:
+        p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    err = p.stderr.read()
+    check(len(got) == 1 and got[0]["op"] == "insert", "empty shard: the first record written after the "
+          "iterator was taken comes out (%d events)" % len(got))
+    check(p.returncode == 0 and "DATA LOSS" not in err, "empty shard: no data loss claimed, exit 0 on SIGINT "
+          "(rc=%s %s)" % (p.returncode, err[-400:]))
+
+
 def main():
     print("using", " ".join(CMD), "against", EP)
     with tempfile.TemporaryDirectory() as tmp:
@@ -323,6 +381,7 @@ def main():
         test_stream(tmp)
         test_snapshot_stream(tmp, kill=False)
         test_snapshot_stream(tmp, kill=True)
+        test_empty_shard(tmp)
     print("%d failed" % len(FAILS))
     return 1 if FAILS else 0
 
