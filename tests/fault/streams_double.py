@@ -127,6 +127,7 @@ class State:
         self.trim = {s: 0 for s in TREE}  # index of the first record still kept
         self.trimmed = []
         self.finished_read = set()  # shards a GetRecords read to the end
+        self.trim_armed = False  # --trim-read-shards applies once GET /__trim_read_shards armed it
         self.iter_issued = {}
         self.listing_count = 0
         self.inconsistent_done = not args.inconsistent
@@ -265,7 +266,7 @@ class State:
     def visible(self, shard, child_query):
         if not self.exists(shard, time.time()):
             return False
-        if self.args.trim_read_shards and shard not in OPEN and shard in self.finished_read:
+        if self.args.trim_read_shards and self.trim_armed and shard not in OPEN and shard in self.finished_read:
             return False  # trimmed (as DynamoDB does 24 h after a shard closed)
         if self.args.hide_children and shard in (D, E) and B not in self.finished_read and not child_query:
             return False
@@ -329,7 +330,7 @@ class State:
         shard = req.get("ShardId")
         if req.get("StreamArn") != self.arn or shard not in TREE:
             return err(400, "ResourceNotFoundException", "Requested resource not found: Shard does not exist")
-        if self.args.trim_read_shards and shard not in OPEN and shard in self.finished_read:
+        if self.args.trim_read_shards and self.trim_armed and shard not in OPEN and shard in self.finished_read:
             return err(400, "ResourceNotFoundException", "Requested resource not found: Shard does not exist")
         now = time.time()
         if not self.exists(shard, now):
@@ -436,6 +437,10 @@ def make_handler(state):
                 self.close_connection = True  # the reader was killed (a test's SIGKILL)
 
         def do_GET(self):
+            if self.path == "/__trim_read_shards":
+                with state.lock:
+                    state.trim_armed = True
+                return self.send(200, {"armed": True})
             with state.lock:
                 st = {"calls": state.calls, "violations": state.violations,
                       "listings": state.listing_count, "trimmed": state.trimmed, "iterators": state.iter_log}
@@ -515,7 +520,9 @@ def main():
     ap.add_argument("--empty-pages", action="store_true", help="one empty page in the middle of each shard")
     ap.add_argument("--stream-label", default="2024-01-01T00:00:00.000", help="the stream ARN's label")
     ap.add_argument("--trim-read-shards", action="store_true",
-                    help="closed shards read to their end leave listings (trimmed), their iterators are refused")
+                    help="once armed by GET /__trim_read_shards: closed shards read to their end leave listings "
+                         "(trimmed), their iterators are refused (a test arms it when the readers have "
+                         "checkpointed those shards, as DynamoDB trims a shard 24 h after it closed)")
     ap.add_argument("--live-rate", type=float, default=0,
                     help="records become readable at this many a second, in sequence order (0: all at once)")
     ap.add_argument("--live-start-s", type=float, default=5, help="with --live-rate: when the first one does")

@@ -3,7 +3,10 @@
 double (tests/fault/streams_double.py, split shards).
 
   1. Trimmed shards: the double drops closed shards from its listings once they were read to their end
-     (--trim-read-shards, as DynamoDB does 24 hours after a shard closed). Two workers read the stream;
+     (--trim-read-shards, as DynamoDB does 24 hours after a shard closed), armed once every closed shard's
+     lease is at SHARD_END (before that, a lease taken over from a worker that read the shard to its end
+     but had not checkpointed it yet is read again from its checkpoint, as on DynamoDB, where the shard
+     is still there). Two workers read the stream;
      the leases of the trimmed shards, at SHARD_END, are deleted from the lease table while the open
      shards' leases stay; the union of the outputs holds every event in per-key order; the workers'
      stats count the deletions.
@@ -17,6 +20,7 @@ import os
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -45,15 +49,19 @@ def test_trimmed(tmp, app):
         ws = [start(tmp, d.port, "2024-01-01T00:00:00.000", app, "c%d" % i) for i in range(2)]
         want = {(k, s) for k, evs in d.expect.items() for s, _ in evs}
         deadline = time.time() + (180 if SLOW else 60)
-        ls, got = {}, set()
+        ls, got, armed = {}, set(), False
         while time.time() < deadline:
             time.sleep(0.3)
             got = {(k, s) for w in ws for k, s, _, _ in L.stream_events(w["out"])}
             ls = leases(app)
+            if not armed and all((sh, "SHARD_END") in ls.values() for sh in CLOSED):
+                urllib.request.urlopen("http://127.0.0.1:%d/__trim_read_shards" % d.port, timeout=30).read()
+                armed = True
             shards = {sh for sh, _ in ls.values()}
             if want <= got and not (shards & set(CLOSED)) and len(shards) >= 4:
                 break
         L.terminate(ws, 60 if SLOW else 20)
+        E.check(armed, "trimmed: every closed shard's lease reached SHARD_END", ls)
         for w in ws:
             E.check(w["proc"].returncode == 0, "trimmed: %s exits 0 on SIGTERM (rc=%s)"
                     % (w["worker"], w["proc"].returncode), L.log_tail(w))
