@@ -10,8 +10,10 @@
      table shows every segment at SEGMENT_END. The duplicates are printed.
   2. `--mode snapshot+stream` with writes running during the scan: three workers, --until-caught-up.
      Checked: exactly one worker recorded the stream positions; replaying the union of the outputs
-     (snapshot rows, then each key's changes in order) gives the table's final contents; every worker
-     exits 0.
+     (snapshot rows, then each key's changes in order) gives the table's contents after the writes up to
+     the stream tip the workers stopped at, which holds every write made while the lease table showed the
+     Scan unfinished (all of them when the writer ends first; a loaded machine may slow the writer past
+     the capped Scan); every worker exits 0.
 DDBPIPE_TEST_SLOW (asan/valgrind): longer leases and deadlines, fewer items at a lower read cap."""
 import json
 import os
@@ -123,11 +125,13 @@ def test_kill(tmp):
 
 
 class Writer(threading.Thread):
-    """Updates, inserts and deletes while the workers scan."""
+    """Updates, inserts and deletes while the workers scan; `ops` is (key, item or None for a delete) of every
+    write in order, `done_at` the time each returned."""
 
     def __init__(self, table):
         super().__init__(daemon=True)
         self.table, self.stop = table, threading.Event()
+        self.ops, self.done_at = [], []
 
     def run(self):
         c = E.ddb_client()
@@ -136,14 +140,24 @@ class Writer(threading.Thread):
             k = "i%05d" % ((n * 37) % (ITEMS + 50))
             if n % 7 == 3:
                 c.delete_item(TableName=self.table, Key={"pk": {"S": k}})
+                self.ops.append((k, None))
             else:
-                c.put_item(TableName=self.table, Item={"pk": {"S": k}, "v": {"N": str(n + 1)}, "pad": {"S": "y"}})
+                item = {"pk": {"S": k}, "v": {"N": str(n + 1)}, "pad": {"S": "y"}}
+                c.put_item(TableName=self.table, Item=item)
+                self.ops.append((k, item))
+            self.done_at.append(time.time())
             n += 1
             time.sleep(0.01)
 
 
 def canon(item):
     return json.dumps(item, sort_keys=True)
+
+
+def scan_unfinished(app):
+    """True while the lease table shows a Scan segment not at SEGMENT_END (or not all segments yet)."""
+    segs = [cp for sh, (o, cp) in leases(app).items() if sh.startswith("#segment/")]
+    return len(segs) < SEGMENTS or any(cp != "SEGMENT_END" for cp in segs)
 
 
 def test_snapshot_stream(tmp):
@@ -154,9 +168,20 @@ def test_snapshot_stream(tmp):
     ws = [start(tmp, table, app, "t%d" % i, "snapshot+stream", ["--until-caught-up"], max_read_capacity_per_s=30)
           for i in range(3)]
     wr.start()
-    time.sleep(0.5)
+    # --until-caught-up ends the run at the stream's tip once every segment is done: writes still running
+    # then (a loaded machine slows the writer down more than the capped Scan) may come after the tip the
+    # workers reached. No worker reads the stream before the lease table shows every segment at
+    # SEGMENT_END, so every write that returned while a segment was unfinished must be in the output.
+    scan_seen = None  # the last time the lease table showed the Scan unfinished
+    deadline = time.time() + (240 if SLOW else 90)
+    while time.time() < deadline and any(w["proc"].poll() is None for w in ws):
+        t = time.time()
+        if scan_unfinished(app):
+            scan_seen = t
+        time.sleep(0.1)
+    wait_exit(ws, max(1, deadline - time.time()), "snapshot+stream")
     wr.join(120)
-    wait_exit(ws, 240 if SLOW else 90, "snapshot+stream")
+    must = sum(1 for t in wr.done_at if scan_seen is not None and t < scan_seen)
     recorded = [w["worker"] for w in ws if "recorded the stream position" in open(w["log"]).read()]
     E.check(len(recorded) == 1, "snapshot+stream: exactly one worker recorded the stream positions", recorded)
     # Replay: every worker's snapshot rows first (a row is the state at some point after the positions),
@@ -177,14 +202,37 @@ def test_snapshot_stream(tmp):
             model.pop(k, None)
         else:
             model[k] = canon(e["new"])
+    # The table after the first j writes, for every j: the output replayed must be one of them, with
+    # j at least the writes made while the Scan ran (all of them when the writer finished first).
+    state = {"i%05d" % j: canon({"pk": {"S": "i%05d" % j}, "v": {"N": "0"}, "pad": {"S": "x" * 300}})
+             for j in range(ITEMS)}
+    diff = {k for k in set(state) | set(model) if state.get(k) != model.get(k)}
+    matches = [0] if not diff else []
+    for j, (k, item) in enumerate(wr.ops, 1):
+        if item is None:
+            state.pop(k, None)
+        else:
+            state[k] = canon(item)
+        if state.get(k) == model.get(k):
+            diff.discard(k)
+        else:
+            diff.add(k)
+        if not diff:
+            matches.append(j)
     c = E.ddb_client()
     final = {}
     for page in c.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         for it in page["Items"]:
             final[it["pk"]["S"]] = canon(it)
-    diff = [k for k in set(final) | set(model) if final.get(k) != model.get(k)]
-    E.check(not diff, "snapshot+stream: replaying the union gives the table's final contents (%d keys, %d differ)"
-            % (len(final), len(diff)), diff[:5])
+    E.check(final == state, "snapshot+stream: the writer's log of %d writes gives the table's final contents"
+            % len(wr.ops))
+    print("  %d of %d writes made while the Scan ran; the output replayed is the table after %s of them"
+          % (must, len(wr.ops), matches[-1:] or "none"))
+    E.check(any(j >= must for j in matches), "snapshot+stream: replaying the union gives the table's contents "
+            "after the writes up to the tip the workers reached, at least the %d made during the Scan (%d keys "
+            "differ from the final table)" % (must, sum(1 for k in set(final) | set(model)
+                                                      if final.get(k) != model.get(k))),
+            sorted(k for k in set(final) | set(model) if final.get(k) != model.get(k))[:5])
     print("  %d snapshot rows, %d stream events over three workers" % (
         sum(1 for e in evs if e["op"] == "snapshot"), len(changes)))
 
