@@ -151,7 +151,12 @@ def test_kill_restart(cmd, stats_opt, tmp):
         cp = os.path.join(tmp, "kill.checkpoint")
         cfg = write_config(tmp, d.port, max_read_capacity_per_s=CAP_RCU, scan_page_items=5)
         p, _ = run(cmd, stats_opt, cfg, out, tmp, "--checkpoint", cp)
-        time.sleep(RETENTION_S * 1.5 + 1)  # in the middle of the scan, after a checkpoint
+        # In the middle of the scan, after a checkpoint: a loaded machine may start the process late,
+        # so the kill also waits for the checkpoint file (not only for the time to pass).
+        t0 = time.time()
+        while p.poll() is None and time.time() - t0 < 120 and not (
+                time.time() - t0 >= RETENTION_S * 1.5 + 1 and os.path.exists(cp)):
+            time.sleep(0.05)
         p.send_signal(signal.SIGKILL)
         p.communicate(timeout=60)
         check(os.path.exists(cp), "kill: a checkpoint was written before the kill")
