@@ -264,16 +264,25 @@ def test_sigterm(cmd, stats_opt, tmp):
             if n >= total:
                 break
             time.sleep(0.1)
-        time.sleep(0.3)
         import urllib.request
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5) as r:
-                metrics = r.read().decode()
-        except OSError as e:
-            metrics = str(e)
         inserts = sum(1 for v in d.expect.values() for e in v if e[1] == "INSERT")
-        check('ddbpipe_source_events_total{op="insert"} %d' % inserts in metrics and
-              "ddbpipe_source_shards_closed 3" in metrics and "ddbpipe_source_shard_ms_behind{shard=" in metrics,
+
+        def metrics_ok(metrics):
+            return ('ddbpipe_source_events_total{op="insert"} %d' % inserts in metrics and
+                    "ddbpipe_source_shards_closed 3" in metrics and "ddbpipe_source_shard_ms_behind{shard=" in metrics)
+        # The last events can be out before the GetRecords answer that closes their shard was taken in
+        # (seconds apart on a loaded machine): scrape until the figures are there, or the deadline.
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5) as r:
+                    metrics = r.read().decode()
+            except OSError as e:
+                metrics = str(e)
+            if metrics_ok(metrics) or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        check(metrics_ok(metrics),
               "sigterm: Prometheus metrics count events per op, closed shards, ms behind per shard")
         p.send_signal(signal.SIGTERM)
         try:
