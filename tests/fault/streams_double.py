@@ -42,7 +42,7 @@ has "table" (the final items) and "required" (the sequence numbers a reader
 that took its first LATEST iterators when it did must emit).
 
 Writes the expected events to --expect FILE: {"events": {key: [[seq, op], ...]},
-"trimmed": [seq, ...]}. GET /__stats returns counters, ordering
+"visible_at": ..., "shards": {shard: [seq, ...] of its records at start}}. GET /__stats returns counters, ordering
 violations seen by the double (a child iterator before its parent was read
 to its end) and "iterators": the log of GetShardIterator requests in arrival
 order ([shard, type, sequence number or null]).
@@ -537,7 +537,9 @@ def main():
     state = State(args)
     if args.expect:
         with open(args.expect, "w") as f:
-            json.dump({"events": state.expect, "visible_at": state.visible_at}, f)
+            json.dump({"events": state.expect, "visible_at": state.visible_at,
+                       "shards": {sh: [r["dynamodb"]["SequenceNumber"] for r in recs]
+                                  for sh, recs in state.records.items()}}, f)
     srv = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
     srv.daemon_threads = True
     with open(args.port_file + ".tmp", "w") as f:

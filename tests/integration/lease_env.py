@@ -34,7 +34,9 @@ class StreamsDouble:
                 break
             time.sleep(0.05)
         self.port = int(open(self.port_file).read())
-        self.expect = json.load(open(self.port_file + ".expect"))["events"]
+        exp = json.load(open(self.port_file + ".expect"))
+        self.expect = exp["events"]
+        self.shard_seqs = {sh: [int(q) for q in seqs] for sh, seqs in exp.get("shards", {}).items()}
 
     def stats(self):
         with urllib.request.urlopen("http://127.0.0.1:%d/__stats" % self.port) as r:
