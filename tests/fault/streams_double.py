@@ -141,18 +141,24 @@ class State:
         # --live-rate: records become readable one after the other (sequence order) from
         # --live-start-s on, as if written then; visible_at[seq] is that wall-clock time
         self.visible_at = {}
+        # --live-from-first-iterator: the clock starts with the reader's first GetShardIterator (its
+        # position), not with the double: a reader that starts slowly (valgrind) would otherwise find the
+        # first shards already closed and gone, their records older than its position
+        self.live_waiting = args.live_rate > 0 and args.live_from_first_iterator
         if args.live_rate > 0:
-            t0 = time.time() + args.live_start_s
-            seqs = sorted(int(r["dynamodb"]["SequenceNumber"]) for s in TREE for r in self.records[s])
-            self.visible_at = {str(q): t0 + i / args.live_rate for i, q in enumerate(seqs)}
-            for s in TREE:
-                for r in self.records[s]:
-                    d = r["dynamodb"]
-                    d["ApproximateCreationDateTime"] = int(self.visible_at[d["SequenceNumber"]])
+            self.start_live(time.time() + (1e9 if self.live_waiting else args.live_start_s))
         self.live_tree = args.retention_s > 0 and args.live_rate > 0
         self.latest_pos = {}  # shard -> position of its first LATEST iterator
         self.scan_items = {"s%05d" % i: {"pk": {"S": "s%05d" % i}, "blob": {"S": "b" * args.item_pad}}
                            for i in range(args.scan_items)}
+
+    def start_live(self, t0):
+        seqs = sorted(int(r["dynamodb"]["SequenceNumber"]) for s in TREE for r in self.records[s])
+        self.visible_at = {str(q): t0 + i / self.args.live_rate for i, q in enumerate(seqs)}
+        for s in TREE:
+            for r in self.records[s]:
+                d = r["dynamodb"]
+                d["ApproximateCreationDateTime"] = int(self.visible_at[d["SequenceNumber"]])
 
     # ------------------------------------------------------------ live tree (--retention-s)
     def readable_end(self, shard, now):
@@ -333,6 +339,9 @@ class State:
         if self.args.trim_read_shards and self.trim_armed and shard not in OPEN and shard in self.finished_read:
             return err(400, "ResourceNotFoundException", "Requested resource not found: Shard does not exist")
         now = time.time()
+        if self.live_waiting:
+            self.live_waiting = False
+            self.start_live(now + self.args.live_start_s)
         if not self.exists(shard, now):
             return err(400, "ResourceNotFoundException", "Requested resource not found: Shard does not exist")
         self.trim_horizon(shard, now)
@@ -526,6 +535,8 @@ def main():
     ap.add_argument("--live-rate", type=float, default=0,
                     help="records become readable at this many a second, in sequence order (0: all at once)")
     ap.add_argument("--live-start-s", type=float, default=5, help="with --live-rate: when the first one does")
+    ap.add_argument("--live-from-first-iterator", action="store_true",
+                    help="with --live-rate: --live-start-s counts from the first GetShardIterator, not from start")
     ap.add_argument("--delay-ms", type=int, default=0, help="sleep before each GetRecords answer")
     ap.add_argument("--retention-s", type=float, default=0,
                     help="with --live-rate: records are trimmed this long after they became readable, and the "

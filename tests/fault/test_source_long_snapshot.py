@@ -82,7 +82,10 @@ def apply_output(out):
 def start_double(tmp):
     scan_items = int(RETENTION_S * 3.3 * CAP_RCU)  # ~1 read unit each (4 KB)
     live_s = RETENTION_S * 3.3
+    # the writes start 1 s after the source took its stream position (its first GetShardIterator), however
+    # late a slow (valgrind) process gets there
     return Double(tmp, "--live-rate", "%.1f" % (KEYS * CHANGES / live_s), "--live-start-s", "1",
+                  "--live-from-first-iterator",
                   "--retention-s", str(RETENTION_S), "--scan-items", str(scan_items), "--item-pad", "4000",
                   "--scan-delay-ms", "400", "--records-per-page", "100", "--keys", str(KEYS), "--changes", str(CHANGES))
 
