@@ -26,6 +26,7 @@ class H(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
         else:
+            open(sys.argv[1], "a").close()  # the test waits for this: a write is held
             time.sleep(120)  # a write that never completes
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
@@ -35,7 +36,7 @@ threading.Thread(target=s.serve_forever, daemon=True).start()
 sys.stdin.read()  # live until the test closes our stdin
 EOP
 mkfifo "$TEST_TMP/ctl"
-python3 "$TEST_TMP/stall.py" <"$TEST_TMP/ctl" >"$TEST_TMP/port" &
+python3 "$TEST_TMP/stall.py" "$TEST_TMP/held" <"$TEST_TMP/ctl" >"$TEST_TMP/port" &
 dpid=$!
 exec 4>"$TEST_TMP/ctl"
 trap 'exec 4>&-; kill $dpid 2>/dev/null; rm -rf "$TEST_TMP"' EXIT
@@ -46,12 +47,16 @@ port=$(cat "$TEST_TMP/port")
 mkfifo "$TEST_TMP/in"
 "$B" sink --set region=us-east-1 --set endpoint_url="http://127.0.0.1:$port" --set table=stall \
     --set aws_access_key_id=AKIDTESTTESTTEST0001 --set aws_secret_access_key=x \
-    --set partition_key=id --set partition_key_type=N -i "$TEST_TMP/in" 2>"$TEST_TMP/err" &
+    --set partition_key=id --set partition_key_type=N --set flush_interval_ms=200 -i "$TEST_TMP/in" 2>"$TEST_TMP/err" &
 pid=$!
 exec 3>"$TEST_TMP/in"
 echo '{"id": 1}' >&3
-sleep 1
+# The signals go once the write is held and the first one was taken in (a fixed second is not enough
+# for a sink started under valgrind on a loaded machine).
+for _ in $(seq 1 600); do [ -e "$TEST_TMP/held" ] && break; sleep 0.1; done
+[ -e "$TEST_TMP/held" ] || fail "the sink never sent its write: $(cat "$TEST_TMP/err")"
 kill -INT "$pid"
+for _ in $(seq 1 600); do grep -q "interrupted: flushing" "$TEST_TMP/err" && break; sleep 0.1; done
 sleep 1
 kill -0 "$pid" 2>/dev/null || fail "sink exited after one signal although its flush cannot finish: $(cat "$TEST_TMP/err")"
 kill -TERM "$pid"
