@@ -242,7 +242,7 @@ def metrics_endpoint():
             p.stdin.write("not json\n")
             p.stdin.flush()
             text, vals = "", {}
-            deadline = time.time() + 20
+            deadline = time.time() + (120 if sink_env.SLOW else 20)  # retries with backoff: slow under valgrind
             while time.time() < deadline:
                 try:
                     text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read().decode()
