@@ -375,6 +375,63 @@ static void tap_tick(struct ddbpipe_sink *s, int force) {
         s->tap.tick(s->tap.opaque, force);
 }
 
+/* What became of a parsed record (accept_parsed). */
+typedef enum sk_accepted {
+    SK_ACCEPTED_DONE = 0, /* acknowledged already: a tombstone, a dead letter, a dry run's record */
+    SK_ACCEPTED_WRITE,    /* to be written: op, item_size and hash are set; the caller routes it */
+    SK_ACCEPTED_STOPPED   /* the dry run's key set is full: the sink stopped, r is freed unacknowledged */
+} sk_accepted;
+
+/* The one tail of every produce path (text records with threads = 1, the
+ * workers' parse with threads > 1, typed items, rejected tombstones), so
+ * they count, dead-letter and dry-run alike. r: the accepted record (seq
+ * set); bad, reason: the parser's verdict; ch: the change, read only when
+ * bad is SK_BAD_NONE; input_bytes: the record's size for the dry run's
+ * totals. producer: the caller is the producing thread, the tap's owner
+ * (workers do not tick it). */
+static sk_accepted accept_parsed(struct ddbpipe_sink *s, sk_rec *r, sk_bad_kind bad, const sk_change *ch,
+                                 const char *reason, size_t input_bytes, int producer) {
+    if (bad == SK_TOMBSTONE) {
+        SK_ADD(s, tombstones, 1);
+        sk_core_ack(s, r);
+        if (producer)
+            tap_tick(s, 0);
+        return SK_ACCEPTED_DONE;
+    }
+    if (bad != SK_BAD_NONE) {
+        SK_ADD(s, parse_errors, 1);
+        if (bad == SK_BAD_OVERSIZED)
+            SK_ADD(s, oversized_dropped, 1);
+        sk_core_dead_letter(s, r, reason);
+        if (producer)
+            tap_tick(s, 0);
+        return SK_ACCEPTED_DONE;
+    }
+    if (s->dry) {
+        /* dry runs have one thread (ddbpipe_sink_new): this is the producer */
+        int dr = sk_dryrun_add(s->dry, ch->key.data, ch->key.len, ch->op, ch->item_size);
+        if (dr != 0) {
+            char msg[256];
+            snprintf(msg, sizeof msg,
+                     dr == -2 ? "dry run: more than %llu distinct keys (the per-key set would outgrow its "
+                                "bound); raise --dry-run-max-keys"
+                              : "dry run: out of memory for the per-key set at %llu distinct keys",
+                     (unsigned long long)s->dry_max_keys);
+            sk_core_fatal(s, DDBPIPE_ERR_NOMEM, msg);
+            sk_rec_free(r); /* not acknowledged: the run stopped before it */
+            return SK_ACCEPTED_STOPPED;
+        }
+        s->dry_records++;
+        s->dry_input_bytes += input_bytes;
+        sk_core_ack(s, r);
+        return SK_ACCEPTED_DONE;
+    }
+    r->op = ch->op;
+    r->item_size = ch->item_size;
+    r->hash = fnv1a(ch->key.data, ch->key.len);
+    return SK_ACCEPTED_WRITE;
+}
+
 /* ------------------------------------------------------------ workers */
 
 static void worker_push_list(sk_worker *w, sk_rec *head, sk_rec *tail) {
@@ -407,22 +464,7 @@ static sk_rec *parse_one(struct ddbpipe_sink *s, sk_change *ch, const char *line
     r->seq = seq;
     r->mem = mem;
     r->no_value = (uint8_t)no_value;
-    if (bad == SK_TOMBSTONE) {
-        SK_ADD(s, tombstones, 1);
-        sk_core_ack(s, r);
-        return NULL;
-    }
-    if (bad != SK_BAD_NONE) {
-        SK_ADD(s, parse_errors, 1);
-        if (bad == SK_BAD_OVERSIZED)
-            SK_ADD(s, oversized_dropped, 1);
-        sk_core_dead_letter(s, r, reason);
-        return NULL;
-    }
-    r->op = ch->op;
-    r->item_size = ch->item_size;
-    r->hash = fnv1a(ch->key.data, ch->key.len);
-    return r;
+    return accept_parsed(s, r, bad, ch, reason, len, 0) == SK_ACCEPTED_WRITE ? r : NULL;
 }
 
 static void pchunk_free(sk_pchunk *c) {
@@ -1174,13 +1216,63 @@ static void drive(ddbpipe_sink_t *s, int force, int timeout_ms) {
         sk_engine_dispatch(e, force);
 }
 
+/* The producer's count of records: the tap and the metrics have their
+ * periodic work every 256, a threads = 1 engine polls its sockets every 64
+ * (every call polls every connection; 64 records are well under a
+ * millisecond of input). */
+static __thread unsigned produce_tick;
+
+static void produce_ticked(ddbpipe_sink_t *s) {
+    if ((++produce_tick & 255) == 0) {
+        tap_tick(s, 0);
+        sk_metrics_sync(s, 0);
+    }
+}
+
+/* A parsed record to write (SK_ACCEPTED_WRITE), from the producer's thread
+ * to its engine: worker 0's engine with threads = 1, else the chunk being
+ * filled, so it reaches its engine in input order. */
+static ddbpipe_result_t hand_to_engine(ddbpipe_sink_t *s, sk_rec *r) {
+    if (s->nworkers > 0) {
+        if (!s->cur) {
+            s->cur = pchunk_get(s);
+            if (!s->cur) {
+                sk_core_fatal(s, DDBPIPE_ERR_NOMEM, "out of memory");
+                sk_rec_free(r); /* not acknowledged: the run stopped before it */
+                return DDBPIPE_ERR_NOMEM;
+            }
+            s->cur->t_first_ms = r->t_ms;
+        }
+        sk_pline *l = &s->cur->lines[s->cur->n++];
+        memset(l, 0, sizeof *l);
+        l->key_len = SK_NO_KEY;
+        l->pre = r;
+        if (s->cur->n == SK_PCHUNK_LINES)
+            submit_chunk(s);
+    } else {
+        sk_engine *e = s->workers[0].e;
+        sk_engine_add(e, r);
+        sk_engine_dispatch_at(e, 0, r->t_ms);
+        if ((produce_tick & 63) == 0)
+            sk_engine_run(e, 0);
+    }
+    produce_ticked(s);
+    return DDBPIPE_OK;
+}
+
+/* Where accept_parsed left a record of the producer's thread. */
+static ddbpipe_result_t produce_accepted(ddbpipe_sink_t *s, sk_rec *r, sk_accepted a) {
+    if (a == SK_ACCEPTED_WRITE)
+        return hand_to_engine(s, r);
+    return a == SK_ACCEPTED_STOPPED ? DDBPIPE_ERR_NOMEM : DDBPIPE_OK;
+}
+
 /* One record in: line is the change text (for a tombstone, the delete made
  * from the key), mkey the message key (NULL: none), fmt a per-record format
  * (0: the sink's). */
 static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, size_t len, const char *mkey,
                                          size_t mkey_len, int fmt, int no_value, uint64_t line_no,
                                          uint64_t input_offset, void *opaque) {
-    static __thread unsigned tick;
     char reason[1024];
     ddbpipe_result_t stop = stop_code(s);
     if (stop != DDBPIPE_OK)
@@ -1232,10 +1324,7 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
         c->n++;
         if (c->n == SK_PCHUNK_LINES || c->text.len >= (size_t)256 * 1024)
             submit_chunk(s);
-        if ((++tick & 255) == 0) {
-            tap_tick(s, 0);
-            sk_metrics_sync(s, 0);
-        }
+        produce_ticked(s);
         return DDBPIPE_OK;
     }
     /* threads = 1: this thread is the only user of worker 0's parse buffers */
@@ -1250,56 +1339,7 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
     r->t_ms = dp_now_ms();
     r->no_value = (uint8_t)no_value;
     r->seq = ring_accept(s, input_offset, line_no, r->mem, opaque);
-    if (bad == SK_TOMBSTONE) {
-        SK_ADD(s, tombstones, 1);
-        sk_core_ack(s, r);
-        tap_tick(s, 0);
-        return DDBPIPE_OK;
-    }
-    if (bad != SK_BAD_NONE) {
-        SK_ADD(s, parse_errors, 1);
-        if (bad == SK_BAD_OVERSIZED)
-            SK_ADD(s, oversized_dropped, 1);
-        sk_core_dead_letter(s, r, reason);
-        tap_tick(s, 0);
-        return DDBPIPE_OK;
-    }
-    if (s->dry) {
-        int dr = sk_dryrun_add(s->dry, ch->key.data, ch->key.len, ch->op, ch->item_size);
-        if (dr != 0) {
-            char msg[256];
-            snprintf(msg, sizeof msg,
-                     dr == -2 ? "dry run: more than %llu distinct keys (the per-key set would outgrow its "
-                                "bound); raise --dry-run-max-keys"
-                              : "dry run: out of memory for the per-key set at %llu distinct keys",
-                     (unsigned long long)s->dry_max_keys);
-            sk_core_fatal(s, DDBPIPE_ERR_NOMEM, msg);
-            sk_rec_free(r); /* not acknowledged: the run stopped before it */
-            return DDBPIPE_ERR_NOMEM;
-        }
-        s->dry_records++;
-        s->dry_input_bytes += len;
-        sk_core_ack(s, r);
-        return DDBPIPE_OK;
-    }
-    r->op = ch->op;
-    r->item_size = ch->item_size;
-    r->hash = fnv1a(ch->key.data, ch->key.len);
-    {
-        sk_engine *e = s->workers[0].e;
-        sk_engine_add(e, r);
-        sk_engine_dispatch_at(e, 0, r->t_ms);
-        /* keep responses flowing while the caller only produces; every call
-         * polls every connection, so not for every record (64 records are
-         * well under a millisecond of input) */
-        if ((tick & 63) == 0)
-            sk_engine_run(e, 0);
-    }
-    if ((++tick & 255) == 0) {
-        tap_tick(s, 0);
-        sk_metrics_sync(s, 0);
-    }
-    return DDBPIPE_OK;
+    return produce_accepted(s, r, accept_parsed(s, r, bad, ch, reason, len, 1));
 }
 
 ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *s, const char *line, size_t len, uint64_t line_no,
@@ -1338,13 +1378,11 @@ static ddbpipe_result_t produce_rejected(ddbpipe_sink_t *s, const ddbpipe_record
     if (!r)
         return DDBPIPE_ERR_NOMEM;
     SK_ADD(s, records_in, 1);
-    SK_ADD(s, parse_errors, 1);
     r->line_no = rec->line_no;
     r->offset = rec->offset;
     r->no_value = 1;
     r->seq = ring_accept(s, rec->offset, rec->line_no, r->mem, rec->opaque);
-    sk_core_dead_letter(s, r, reason);
-    return DDBPIPE_OK;
+    return produce_accepted(s, r, accept_parsed(s, r, SK_BAD_RECORD, NULL, reason, 0, 1));
 }
 
 ddbpipe_result_t ddbpipe_sink_produce_record(ddbpipe_sink_t *s, const ddbpipe_record_t *rec) {
@@ -1391,7 +1429,6 @@ static ddbpipe_result_t admit(ddbpipe_sink_t *s) {
 }
 
 ddbpipe_result_t ddbpipe_sink_produce_item(ddbpipe_sink_t *s, const ddbpipe_item_record_t *rec) {
-    static __thread unsigned tick;
     char reason[1024];
     if (!s || !rec || (rec->op != DDBPIPE_ITEM_PUT && rec->op != DDBPIPE_ITEM_DELETE) ||
         (!rec->attrs && rec->count))
@@ -1418,61 +1455,7 @@ ddbpipe_result_t ddbpipe_sink_produce_item(ddbpipe_sink_t *s, const ddbpipe_item
     r->offset = rec->offset;
     r->t_ms = dp_now_ms();
     r->seq = ring_accept(s, rec->offset, rec->line_no, r->mem, rec->opaque);
-    if (bad != SK_BAD_NONE) {
-        SK_ADD(s, parse_errors, 1);
-        if (bad == SK_BAD_OVERSIZED)
-            SK_ADD(s, oversized_dropped, 1);
-        sk_core_dead_letter(s, r, reason);
-        tap_tick(s, 0);
-        return DDBPIPE_OK;
-    }
-    if (s->dry) {
-        /* dry runs have one thread (ddbpipe_sink_new) */
-        int dr = sk_dryrun_add(s->dry, ch->key.data, ch->key.len, ch->op, ch->item_size);
-        if (dr != 0) {
-            sk_core_fatal(s, DDBPIPE_ERR_NOMEM,
-                          dr == -2 ? "dry run: more distinct keys than --dry-run-max-keys"
-                                   : "dry run: out of memory for the per-key set");
-            sk_rec_free(r);
-            return DDBPIPE_ERR_NOMEM;
-        }
-        s->dry_records++;
-        s->dry_input_bytes += s->item_text.len;
-        sk_core_ack(s, r);
-        return DDBPIPE_OK;
-    }
-    r->op = ch->op;
-    r->item_size = ch->item_size;
-    r->hash = fnv1a(ch->key.data, ch->key.len);
-    if (s->nworkers > 0) {
-        /* in the chunk being filled, so it reaches its engine in input order */
-        if (!s->cur) {
-            s->cur = pchunk_get(s);
-            if (!s->cur) {
-                sk_core_fatal(s, DDBPIPE_ERR_NOMEM, "out of memory");
-                sk_rec_free(r); /* not acknowledged: the run stopped before it */
-                return DDBPIPE_ERR_NOMEM;
-            }
-            s->cur->t_first_ms = r->t_ms;
-        }
-        sk_pline *l = &s->cur->lines[s->cur->n++];
-        memset(l, 0, sizeof *l);
-        l->key_len = SK_NO_KEY;
-        l->pre = r;
-        if (s->cur->n == SK_PCHUNK_LINES)
-            submit_chunk(s);
-    } else {
-        sk_engine *e = s->workers[0].e;
-        sk_engine_add(e, r);
-        sk_engine_dispatch_at(e, 0, r->t_ms);
-        if ((tick & 63) == 0)
-            sk_engine_run(e, 0);
-    }
-    if ((++tick & 255) == 0) {
-        tap_tick(s, 0);
-        sk_metrics_sync(s, 0);
-    }
-    return DDBPIPE_OK;
+    return produce_accepted(s, r, accept_parsed(s, r, bad, ch, reason, s->item_text.len, 1));
 }
 
 /* Delivery reports, in produce order, in the caller's thread. fail_rest:

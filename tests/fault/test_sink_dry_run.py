@@ -125,9 +125,10 @@ def main():
             # bounded key set
             p4 = subprocess.run([BIN, "sink", "-c", cpath, "-i", inp, "--dry-run", "--dry-run-max-keys", "100",
                                  "--quiet"], capture_output=True, text=True, timeout=600)
-            check(p4.returncode == 3 and "more than 100 distinct keys" in p4.stderr,
-                  "--dry-run-max-keys 100 stops with exit 3 naming the bound (%d) %s" % (p4.returncode,
-                                                                                         p4.stderr[-200:]))
+            check(p4.returncode == 3 and "more than 100 distinct keys" in p4.stderr and
+                  "raise --dry-run-max-keys" in p4.stderr,
+                  "--dry-run-max-keys 100 stops with exit 3 naming the bound and the option (%d) %s" %
+                  (p4.returncode, p4.stderr[-200:]))
             # nothing that would write or move offsets
             for extra in (["--checkpoint", os.path.join(wd, "ck")], ["--kafka"]):
                 args = [BIN, "sink", "-c", cpath, "--dry-run"] + extra

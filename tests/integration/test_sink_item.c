@@ -6,7 +6,9 @@
  * produce order with the caller's opaque and offset, and QUEUE_FULL
  * handled by polling with four worker threads (per-key order kept). The
  * table is read back with the public source API (typed "dynamodb" lines).
- * Also a transport's metrics on the sink's registry (ddbpipe_sink_metric). */
+ * Also a transport's metrics on the sink's registry (ddbpipe_sink_metric),
+ * and a dry run past dry_run_max_keys stopping typed items with the same
+ * code and message as text lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -434,11 +436,67 @@ static void test_transport_metrics_on_the_sink_registry(void **state) {
     ddbpipe_conf_destroy(c);
 }
 
+/* A dry run past dry_run_max_keys stops the same way whether the rows come
+ * typed (ddbpipe_sink_produce_item, as `ddbpipe sql` INSERT ... VALUES hands
+ * them) or as text lines (`ddbpipe sink --dry-run`): DDBPIPE_ERR_NOMEM at
+ * the first key past the bound, nothing after it counted, and the same
+ * message naming the bound and the option to raise. */
+static void dry_run_past_bound(int typed, char *msg, size_t msg_size, ddbpipe_sink_dry_run_t *d) {
+    ddbpipe_conf_t *c = conf_new(1, 0);
+    ddbpipe_sink_options_t o;
+    ddbpipe_sink_t *sink = NULL;
+    char err[512] = "";
+    memset(&o, 0, sizeof o);
+    o.no_metrics_server = 1;
+    o.dry_run = 1;
+    o.dry_run_max_keys = 5;
+    assert_int_equal(ddbpipe_sink_new(c, &o, &sink, err, sizeof err), DDBPIPE_OK);
+    for (int i = 0; i < 10; i++) {
+        char id[16], line[64];
+        snprintf(id, sizeof id, "k%d", i);
+        ddbpipe_result_t r;
+        if (typed) {
+            ddbpipe_attr_t at[] = {{.name = "id", .type = DDBPIPE_ATTR_S, .data = id, .len = strlen(id)},
+                                   N("n", "1")};
+            ddbpipe_item_record_t rec = {.op = DDBPIPE_ITEM_PUT, .attrs = at, .count = 2};
+            rec.offset = rec.line_no = (uint64_t)i + 1;
+            r = ddbpipe_sink_produce_item(sink, &rec);
+        } else {
+            int n = snprintf(line, sizeof line, "{\"id\":\"%s\",\"n\":1}", id);
+            r = ddbpipe_sink_produce(sink, line, (size_t)n, (uint64_t)i + 1, (uint64_t)i + 1);
+        }
+        /* keys 0..4 fit, key 5 is one too many and stops the run */
+        assert_int_equal(r, i < 5 ? DDBPIPE_OK : DDBPIPE_ERR_NOMEM);
+    }
+    ddbpipe_sink_flush(sink, 10000);
+    assert_int_equal(ddbpipe_sink_fatal_error(sink, msg, msg_size), DDBPIPE_ERR_NOMEM);
+    assert_int_equal(ddbpipe_sink_dry_run_result(sink, d), DDBPIPE_OK);
+    ddbpipe_sink_destroy(sink);
+    ddbpipe_conf_destroy(c);
+}
+
+static void test_dry_run_key_bound_typed_as_text(void **state) {
+    (void)state;
+    char typed[512] = "", text[512] = "";
+    ddbpipe_sink_dry_run_t dt, dx;
+    dry_run_past_bound(1, typed, sizeof typed, &dt);
+    dry_run_past_bound(0, text, sizeof text, &dx);
+    assert_string_equal(typed,
+                        "dry run: more than 5 distinct keys (the per-key set would outgrow its bound); "
+                        "raise --dry-run-max-keys");
+    assert_string_equal(typed, text);
+    assert_int_equal(dt.records, 5);
+    assert_int_equal(dt.items, 5);
+    assert_int_equal(dx.records, 5);
+    assert_int_equal(dx.items, 5);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types_deletes_dead_letters),
         cmocka_unit_test(test_threads_queue_full_order),
         cmocka_unit_test(test_transport_metrics_on_the_sink_registry),
+        cmocka_unit_test(test_dry_run_key_bound_typed_as_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
