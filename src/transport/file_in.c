@@ -81,7 +81,9 @@ static void fr_checkpoint(file_reports *f, int force) {
     dp_buf_free(&b);
 }
 
-/* {"line":N,"offset":O,"reason":"...","record":"<original line>"} */
+/* {"line":N,"offset":O,"reason":"...","record":"<original line>"}; a record
+ * given with a key (ddbpipe_sink_produce_record) also has "key", and a
+ * tombstone (a key, no value) has "record":null, as Kafka's file has. */
 static void fr_dead_letter(file_reports *f, const ddbpipe_delivery_report_t *dr) {
     const char *reason = dr->reason ? dr->reason : "unknown";
     if (!f->dl_path) {
@@ -94,8 +96,15 @@ static void fr_dead_letter(file_reports *f, const ddbpipe_delivery_report_t *dr)
     dp_buf_printf(&b, "{\"line\":%llu,\"offset\":%llu,\"reason\":", (unsigned long long)dr->line_no,
                   (unsigned long long)dr->offset);
     dp_json_write_cstr(&b, reason);
+    if (dr->key) {
+        dp_buf_puts(&b, ",\"key\":");
+        dp_json_write_string(&b, dr->key, dr->key_len);
+    }
     dp_buf_puts(&b, ",\"record\":");
-    dp_json_write_string(&b, dr->value ? dr->value : "", dr->value ? dr->value_len : 0);
+    if (dr->value || !dr->key)
+        dp_json_write_string(&b, dr->value ? dr->value : "", dr->value ? dr->value_len : 0);
+    else
+        dp_buf_puts(&b, "null");
     dp_buf_puts(&b, "}\n");
     pthread_mutex_lock(&f->dl_mu);
     if (!b.data || fwrite(b.data, 1, b.len, f->dlq) != b.len || fflush(f->dlq) != 0)

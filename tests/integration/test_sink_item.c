@@ -436,6 +436,56 @@ static void test_transport_metrics_on_the_sink_registry(void **state) {
     ddbpipe_conf_destroy(c);
 }
 
+/* Keyed tombstones (a key, no value) through ddbpipe_sink_produce_record:
+ * one whose key is no object and one whose key lacks the key attributes are
+ * dead-lettered, and the dead-letter file names them by their key with
+ * "record":null (not an empty record); a good one deletes its item. */
+static void test_keyed_tombstone_dead_letters(void **state) {
+    (void)state;
+    char dlq[160];
+    snprintf(dlq, sizeof dlq, "%s.tomb", g_dlq);
+    unlink(dlq);
+    ddbpipe_conf_t *c = conf_new(1, 0);
+    ddbpipe_sink_options_t o;
+    ddbpipe_sink_t *sink = NULL;
+    char err[512] = "";
+    memset(&o, 0, sizeof o);
+    o.dead_letter_path = dlq;
+    o.no_metrics_server = 1;
+    assert_int_equal(ddbpipe_sink_new(c, &o, &sink, err, sizeof err), DDBPIPE_OK);
+    static const char *keys[] = {"[1]", "{\"other\":\"x\"}", "{\"id\":\"tomb\",\"n\":1}"};
+    for (size_t i = 0; i < 3; i++) {
+        ddbpipe_record_t rec;
+        memset(&rec, 0, sizeof rec);
+        rec.key = keys[i];
+        rec.key_len = strlen(keys[i]);
+        rec.line_no = rec.offset = i + 1;
+        assert_int_equal(ddbpipe_sink_produce_record(sink, &rec), DDBPIPE_OK);
+    }
+    assert_int_equal(ddbpipe_sink_flush(sink, 30000), DDBPIPE_OK);
+    ddbpipe_sink_stats_t st;
+    ddbpipe_sink_stats(sink, &st);
+    assert_int_equal(st.records_in, 3);
+    assert_int_equal(st.dead_lettered, 2);
+    assert_int_equal(st.records_deleted, 1);
+    ddbpipe_sink_destroy(sink);
+    ddbpipe_conf_destroy(c);
+
+    FILE *fp = fopen(dlq, "r");
+    char line[2048];
+    int n = 0;
+    assert_non_null(fp);
+    while (fgets(line, sizeof line, fp)) {
+        n++;
+        assert_non_null(strstr(line, n == 1 ? "\"line\":1," : "\"line\":2,"));
+        assert_non_null(strstr(line, n == 1 ? "\"key\":\"[1]\"" : "\"key\":\"{\\\"other\\\":\\\"x\\\"}\""));
+        assert_non_null(strstr(line, "\"record\":null}"));
+    }
+    fclose(fp);
+    unlink(dlq);
+    assert_int_equal(n, 2);
+}
+
 /* A dry run past dry_run_max_keys stops the same way whether the rows come
  * typed (ddbpipe_sink_produce_item, as `ddbpipe sql` INSERT ... VALUES hands
  * them) or as text lines (`ddbpipe sink --dry-run`): DDBPIPE_ERR_NOMEM at
@@ -497,6 +547,7 @@ int main(void) {
         cmocka_unit_test(test_threads_queue_full_order),
         cmocka_unit_test(test_transport_metrics_on_the_sink_registry),
         cmocka_unit_test(test_dry_run_key_bound_typed_as_text),
+        cmocka_unit_test(test_keyed_tombstone_dead_letters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
