@@ -124,6 +124,30 @@ static void test_delete_merge_ignore_nulls(void **state) {
     done(&p);
 }
 
+/* document_attribute: the item is the keys plus the image in one M
+ * attribute; the dead-letter text is the image itself, so replaying it
+ * makes the same item (wrapped once, not twice) */
+static void test_document_attribute_replays_to_the_same_item(void **state) {
+    (void)state;
+    sk_parse_ctx c = ctx_for(0);
+    c.opts.document_attribute = "doc";
+    ddbpipe_attr_t at[] = {N("id", "1"), S("sort", "s"), S("v", "x")};
+    parsed p;
+    run(&p, &c, DDBPIPE_ITEM_PUT, at, 3);
+    assert_int_equal(p.bad, SK_BAD_NONE);
+    assert_string_equal(p.ch.body.data,
+                        "{\"id\":{\"N\":\"1\"},\"sort\":{\"S\":\"s\"},\"doc\":{\"M\":"
+                        "{\"id\":{\"N\":\"1\"},\"sort\":{\"S\":\"s\"},\"v\":{\"S\":\"x\"}}}}");
+    sk_change back;
+    char reason[512];
+    sk_change_init(&back);
+    assert_int_equal(sk_parse_line(&c, p.text.data, p.text.len, &back, reason, sizeof reason), SK_BAD_NONE);
+    assert_string_equal(back.body.data, p.ch.body.data);
+    assert_int_equal(back.item_size, p.ch.item_size);
+    sk_change_free(&back);
+    done(&p);
+}
+
 static void test_items_dynamodb_refuses_are_dead_letters(void **state) {
     (void)state;
     sk_parse_ctx c = ctx_for(0);
@@ -263,6 +287,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_body_key_and_replayable_text),
         cmocka_unit_test(test_delete_merge_ignore_nulls),
+        cmocka_unit_test(test_document_attribute_replays_to_the_same_item),
         cmocka_unit_test(test_items_dynamodb_refuses_are_dead_letters),
         cmocka_unit_test(test_malformed_structs_are_invalid_arg),
         cmocka_unit_test(test_dom_public_round_trip),
