@@ -1260,11 +1260,18 @@ static ddbpipe_result_t hand_to_engine(ddbpipe_sink_t *s, sk_rec *r) {
     return DDBPIPE_OK;
 }
 
-/* Where accept_parsed left a record of the producer's thread. */
-static ddbpipe_result_t produce_accepted(ddbpipe_sink_t *s, sk_rec *r, sk_accepted a) {
-    if (a == SK_ACCEPTED_WRITE)
+/* accept_parsed in the producer's thread, and the record to its engine. */
+static ddbpipe_result_t produce_parsed(ddbpipe_sink_t *s, sk_rec *r, sk_bad_kind bad, const sk_change *ch,
+                                       const char *reason, size_t input_bytes) {
+    switch (accept_parsed(s, r, bad, ch, reason, input_bytes, 1)) {
+    case SK_ACCEPTED_WRITE:
         return hand_to_engine(s, r);
-    return a == SK_ACCEPTED_STOPPED ? DDBPIPE_ERR_NOMEM : DDBPIPE_OK;
+    case SK_ACCEPTED_STOPPED:
+        return DDBPIPE_ERR_NOMEM;
+    case SK_ACCEPTED_DONE:
+        break;
+    }
+    return DDBPIPE_OK;
 }
 
 /* One record in: line is the change text (for a tombstone, the delete made
@@ -1339,7 +1346,7 @@ static ddbpipe_result_t produce_internal(ddbpipe_sink_t *s, const char *line, si
     r->t_ms = dp_now_ms();
     r->no_value = (uint8_t)no_value;
     r->seq = ring_accept(s, input_offset, line_no, r->mem, opaque);
-    return produce_accepted(s, r, accept_parsed(s, r, bad, ch, reason, len, 1));
+    return produce_parsed(s, r, bad, ch, reason, len);
 }
 
 ddbpipe_result_t ddbpipe_sink_produce(ddbpipe_sink_t *s, const char *line, size_t len, uint64_t line_no,
@@ -1382,7 +1389,7 @@ static ddbpipe_result_t produce_rejected(ddbpipe_sink_t *s, const ddbpipe_record
     r->offset = rec->offset;
     r->no_value = 1;
     r->seq = ring_accept(s, rec->offset, rec->line_no, r->mem, rec->opaque);
-    return produce_accepted(s, r, accept_parsed(s, r, SK_BAD_RECORD, NULL, reason, 0, 1));
+    return produce_parsed(s, r, SK_BAD_RECORD, NULL, reason, 0);
 }
 
 ddbpipe_result_t ddbpipe_sink_produce_record(ddbpipe_sink_t *s, const ddbpipe_record_t *rec) {
@@ -1455,7 +1462,7 @@ ddbpipe_result_t ddbpipe_sink_produce_item(ddbpipe_sink_t *s, const ddbpipe_item
     r->offset = rec->offset;
     r->t_ms = dp_now_ms();
     r->seq = ring_accept(s, rec->offset, rec->line_no, r->mem, rec->opaque);
-    return produce_accepted(s, r, accept_parsed(s, r, bad, ch, reason, s->item_text.len, 1));
+    return produce_parsed(s, r, bad, ch, reason, s->item_text.len);
 }
 
 /* Delivery reports, in produce order, in the caller's thread. fail_rest:

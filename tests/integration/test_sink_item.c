@@ -135,6 +135,18 @@ static void lines_free(lines *l) {
     for (size_t i = 0; i < l->n; i++)
         free(l->buf[i]);
 }
+
+/* A file's lines (the dead-letter file). */
+static void read_lines(const char *path, lines *out) {
+    FILE *fp = fopen(path, "r");
+    char line[4096];
+    memset(out, 0, sizeof *out);
+    assert_non_null(fp);
+    while (fgets(line, sizeof line, fp))
+        collect(line, strlen(line), out);
+    fclose(fp);
+}
+
 static const char *find_item(const lines *l, const char *key_json) {
     for (size_t i = 0; i < l->n; i++)
         if (strstr(l->buf[i], key_json))
@@ -264,17 +276,14 @@ static void test_types_deletes_dead_letters(void **state) {
     assert_non_null(strstr(g_rep[6].value, "\"NewImage\":{\"id\":{\"S\":\"e\"},\"v\":{\"S\":\"x\"}}"));
 
     /* the dead-letter file: the same two records, as JSON */
-    FILE *fp = fopen(g_dlq, "r");
-    char line[2048];
-    int n = 0;
-    assert_non_null(fp);
-    while (fgets(line, sizeof line, fp)) {
-        n++;
-        assert_non_null(strstr(line, "\"record\":\"{\\\"eventName\\\":\\\"INSERT\\\""));
-        assert_non_null(strstr(line, n == 1 ? "\"line\":6" : "\"line\":7"));
+    lines dl;
+    read_lines(g_dlq, &dl);
+    assert_int_equal(dl.n, 2);
+    for (size_t i = 0; i < dl.n; i++) {
+        assert_non_null(strstr(dl.buf[i], "\"record\":\"{\\\"eventName\\\":\\\"INSERT\\\""));
+        assert_non_null(strstr(dl.buf[i], i == 0 ? "\"line\":6" : "\"line\":7"));
     }
-    fclose(fp);
-    assert_int_equal(n, 2);
+    lines_free(&dl);
 
     /* the table: a (typed exactly), b with its last change, no c */
     lines t;
@@ -471,19 +480,17 @@ static void test_keyed_tombstone_dead_letters(void **state) {
     ddbpipe_sink_destroy(sink);
     ddbpipe_conf_destroy(c);
 
-    FILE *fp = fopen(dlq, "r");
-    char line[2048];
-    int n = 0;
-    assert_non_null(fp);
-    while (fgets(line, sizeof line, fp)) {
-        n++;
-        assert_non_null(strstr(line, n == 1 ? "\"line\":1," : "\"line\":2,"));
-        assert_non_null(strstr(line, n == 1 ? "\"key\":\"[1]\"" : "\"key\":\"{\\\"other\\\":\\\"x\\\"}\""));
-        assert_non_null(strstr(line, "\"record\":null}"));
-    }
-    fclose(fp);
+    lines dl;
+    read_lines(dlq, &dl);
     unlink(dlq);
-    assert_int_equal(n, 2);
+    assert_int_equal(dl.n, 2);
+    for (size_t i = 0; i < dl.n; i++) {
+        assert_non_null(strstr(dl.buf[i], i == 0 ? "\"line\":1," : "\"line\":2,"));
+        assert_non_null(
+            strstr(dl.buf[i], i == 0 ? "\"key\":\"[1]\"" : "\"key\":\"{\\\"other\\\":\\\"x\\\"}\""));
+        assert_non_null(strstr(dl.buf[i], "\"record\":null}"));
+    }
+    lines_free(&dl);
 }
 
 /* A dry run past dry_run_max_keys stops the same way whether the rows come

@@ -54,6 +54,19 @@ static void done(parsed *p) {
     dp_buf_free(&p->text);
 }
 
+/* p's dead-letter text is a record the sink reads back to the same change */
+static void assert_replays(const sk_parse_ctx *c, const parsed *p) {
+    sk_change back;
+    char reason[512];
+    sk_change_init(&back);
+    assert_int_equal(sk_parse_line(c, p->text.data, p->text.len, &back, reason, sizeof reason), SK_BAD_NONE);
+    assert_string_equal(back.body.data, p->ch.body.data);
+    assert_memory_equal(back.key.data, p->ch.key.data, p->ch.key.len);
+    assert_int_equal(back.key.len, p->ch.key.len);
+    assert_int_equal(back.item_size, p->ch.item_size);
+    sk_change_free(&back);
+}
+
 static void test_put_body_key_and_replayable_text(void **state) {
     (void)state;
     sk_parse_ctx c = ctx_for(0);
@@ -78,14 +91,7 @@ static void test_put_body_key_and_replayable_text(void **state) {
                         "\"sort\":{\"S\":\"a\"},\"b\":{\"B\":\"aABp\"},\"ss\":{\"SS\":[\"x\",\"y\"]},"
                         "\"z\":{\"NULL\":true}}}}");
     /* the text is a record the sink reads back to the same change */
-    sk_change back;
-    char reason[512];
-    sk_change_init(&back);
-    assert_int_equal(sk_parse_line(&c, p.text.data, p.text.len, &back, reason, sizeof reason), SK_BAD_NONE);
-    assert_string_equal(back.body.data, p.ch.body.data);
-    assert_string_equal(back.key.data, p.ch.key.data);
-    assert_int_equal(back.item_size, p.ch.item_size);
-    sk_change_free(&back);
+    assert_replays(&c, &p);
     /* the key identity is DynamoDB's: 7.0 and 7 are one key */
     parsed q;
     ddbpipe_attr_t at2[] = {N("id", "7"), S("sort", "a")};
@@ -138,13 +144,7 @@ static void test_document_attribute_replays_to_the_same_item(void **state) {
     assert_string_equal(p.ch.body.data,
                         "{\"id\":{\"N\":\"1\"},\"sort\":{\"S\":\"s\"},\"doc\":{\"M\":"
                         "{\"id\":{\"N\":\"1\"},\"sort\":{\"S\":\"s\"},\"v\":{\"S\":\"x\"}}}}");
-    sk_change back;
-    char reason[512];
-    sk_change_init(&back);
-    assert_int_equal(sk_parse_line(&c, p.text.data, p.text.len, &back, reason, sizeof reason), SK_BAD_NONE);
-    assert_string_equal(back.body.data, p.ch.body.data);
-    assert_int_equal(back.item_size, p.ch.item_size);
-    sk_change_free(&back);
+    assert_replays(&c, &p);
     done(&p);
 }
 
