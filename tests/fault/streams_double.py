@@ -360,6 +360,10 @@ class State:
             if not seq.isdigit():
                 return err(400, "ValidationException", "SequenceNumber invalid")
             pos = self.index_of(shard, seq, typ == "AFTER_SEQUENCE_NUMBER")
+            if self.visible_at and seq in self.visible_at and self.args.retention_s > 0:
+                # how long before the trim a reader resumed at seq (stats: calls.resume_margin_ms_min)
+                m = int((self.visible_at[seq] + self.args.retention_s - now) * 1000)
+                self.calls["resume_margin_ms_min"] = min(self.calls.get("resume_margin_ms_min", 10**9), m)
             if pos < self.trim[shard]:
                 return err(400, "TrimmedDataAccessException", "data trimmed before sequence %s" % seq)
         else:
