@@ -4,9 +4,11 @@ acknowledged every message below it, also across rebalances.
 
 Endpoint: tests/fault/fault_double.py, slow (random delay up to 300 ms per call, some throttles and
 resets), storing what it acknowledged. Every message is its own item (a unique id), so the double's
-table is exactly the log of acknowledged messages. A 6-partition topic; one sink runs, a second joins
-mid-run (the endpoint answers every call after 3 s until the newcomer has partitions, so writes are in
-flight through the rebalance and the run cannot end before it joined), then the first gets SIGTERM
+table is exactly the log of acknowledged messages. A 6-partition topic; one sink runs until about an
+eighth of the messages were written, then the endpoint holds every write unanswered; a second sink joins
+then (the held writes are in flight through the rebalance, and the run cannot end before the newcomer
+has partitions, however slowly it starts); the held writes are then reset (unapplied, so retried) and
+every call is answered after 3 s while the first gets SIGTERM
 (another rebalance, still slow; kafka_revoke_timeout_ms is short, so revocations commit only part of
 what was taken). Throughout, the group's committed offsets are read and *then* the double's table: for
 every partition, every message below the committed offset must be in the table. At the end the table
@@ -101,6 +103,20 @@ kafka:
         d = json.load(urllib.request.urlopen(endpoint + "/__dump", timeout=30))
         return {int(it["id"]["N"]) for it in d.get("acks", [])}
 
+    # The first write calls as the random faults would have them, then every write is held (hang) until
+    # the second member has partitions: the first member, however fast (under valgrind the volume is
+    # small), cannot finish alone, and its commits meanwhile race writes held in flight.
+    frnd = random.Random(seed)
+    first = []
+    for _ in range(max(4, N // 8 // 25)):
+        r = frnd.random()
+        first.append("reset" if r < 0.01 else "throttle" if r < 0.04 else "ok")
+    write_ops = ["BatchWriteItem", "PutItem", "DeleteItem"]
+    faults(delay_max_ms=300, seed=seed, sequence=first + ["hang"] * 1000000, fault_ops=write_ops)
+
+    def hung():
+        return json.load(urllib.request.urlopen(endpoint + "/__stats", timeout=30)).get("hung", 0)
+
     start(1)
     checks = violations = 0
     joined = sped = stopped = False
@@ -119,15 +135,19 @@ kafka:
                 check(False, "partition %d committed at %d before message(s) below it were acknowledged" % (p, off),
                       missing[:5])
         done = sum(max(0, o) for o in got.values())
-        if not joined and done > sum(ends.values()) // 8:
-            # the endpoint slows down until the second member has partitions, so the run cannot end
-            # before it joined (a member starts slowly under valgrind)
-            faults(**dict(normal, stall=1.0, stall_ms=3000))
+        if not joined and done > 0 and hung() > 0:  # some offsets committed, writes held
+            # the endpoint holds the first member's writes until the second member has partitions, so the
+            # run cannot end before it joined (a 3 s stall per call was not enough under valgrind: the
+            # first member finished alone while the second was starting)
             start(2)  # a rebalance while the first member has writes in flight
             joined = True
             log("  second member joined at %d/%d committed" % (done, sum(ends.values())))
         elif joined and not stopped and has_partitions(2):
-            # another rebalance, while the slow endpoint holds writes in flight: the first leaves
+            # another rebalance, while the slow endpoint holds writes in flight: the held writes are reset
+            # (unapplied, so retried) and every call is answered after 3 s; the first member leaves
+            faults(**dict(normal, stall=1.0, stall_ms=3000))
+            req = urllib.request.Request(endpoint + "/__release", data=b"{}", method="POST")
+            urllib.request.urlopen(req, timeout=30).read()
             procs[0][0].send_signal(signal.SIGTERM)
             stopped = True
             log("  first member stopped at %d/%d committed" % (done, sum(ends.values())))
