@@ -90,6 +90,17 @@ int cli_cmd_config(int argc, char **argv) {
     /* without --for, the rules every command shares (files that must exist, pairs of keys) */
     if ((rc = cli_common_load(&c, for_cmd ? for_cmd : "config")) != 0)
         goto out;
+    /* a Kafka configuration: ddbpipe's and librdkafka's own checks, as sink/source --kafka make first */
+    if (for_cmd && (strcmp(for_cmd, "sink") == 0 || strcmp(for_cmd, "source") == 0) &&
+        (ddbpipe_conf_kafka_enabled(c.conf) || ddbpipe_conf_kafka_count(c.conf) > 0)) {
+        char err[1024] = "";
+        ddbpipe_result_t kr = ddbpipe_kafka_conf_check(c.conf, for_cmd, err, sizeof err);
+        if (kr != DDBPIPE_OK) {
+            fprintf(stderr, "ddbpipe config: invalid configuration: %s\n", err[0] ? err : ddbpipe_strerror(kr));
+            rc = DDBPIPE_EXIT_USAGE;
+            goto out;
+        }
+    }
     size_t n = ddbpipe_conf_prop_count();
     for (size_t i = 0; i < n; i++) {
         const ddbpipe_conf_prop_info_t *p = ddbpipe_conf_prop_at(i);

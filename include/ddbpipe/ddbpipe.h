@@ -585,6 +585,22 @@ DDBPIPE_API ddbpipe_sink_t *ddbpipe_file_sink_sink(ddbpipe_file_sink_t *f);
 
 /* ---------------------------------------------------------------- kafka input */
 
+/* Checks the Kafka configuration of command "sink" (the consumer, and the
+ * dead-letter producer when dead_letter_topic is set) or "source" (the
+ * producer) with no network call: ddbpipe's own Kafka settings (kafka_topics
+ * or kafka_topic, kafka.bootstrap.servers, kafka.group.id for the sink,
+ * kafka.enable.auto.commit false), every kafka.<property> through
+ * rd_kafka_conf_set, then a client made with no brokers and destroyed at
+ * once (what librdkafka checks only when a client is made: conflicting
+ * properties, the SASL mechanism, SSL keys and certificates). Returns
+ * DDBPIPE_OK or DDBPIPE_ERR_CONFIG with errstr naming the property (for a
+ * conflict: the user's properties without which the client is made) and
+ * librdkafka's reason, never a secret value; DDBPIPE_ERR_INVALID_ARG for
+ * another command. ddbpipe_kafka_sink_new and ddbpipe_kafka_output_new run
+ * it first; `ddbpipe config --for sink|source` runs it too. Thread-safe. */
+DDBPIPE_API ddbpipe_result_t ddbpipe_kafka_conf_check(const ddbpipe_conf_t *conf, const char *command,
+                                                      char *errstr, size_t errstr_size);
+
 /* `ddbpipe sink --kafka`: a Kafka consumer group member (librdkafka's
  * high-level consumer) feeding a sink. Configuration: kafka_topics,
  * kafka_commit_interval_ms, kafka_revoke_timeout_ms, kafka_tombstones,

@@ -399,24 +399,10 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
     r = DDBPIPE_ERR_CONFIG;
     dp_settings set;
     dp_conf_settings(k->conf, &set);
+    /* ddbpipe's and librdkafka's checks before anything else (no AWS call yet) */
+    if ((r = ddbpipe_kafka_conf_check(k->conf, "sink", errstr, errstr_size)) != DDBPIPE_OK)
+        goto out;
     const char *topics = set.kafka_topics;
-    if (!topics || !*topics) {
-        dp_errf(errstr, errstr_size, "kafka: %s is required (a list of topics; ^regex for a pattern)",
-                dp_settings_name(&set, &set.kafka_topics));
-        goto out;
-    }
-    if (!dp_kafka_user_set(k->conf, "bootstrap.servers") || !dp_kafka_user_set(k->conf, "group.id")) {
-        dp_errf(errstr, errstr_size, "kafka: kafka.bootstrap.servers and kafka.group.id are required");
-        goto out;
-    }
-    const char *ac = dp_kafka_user_value(k->conf, "enable.auto.commit");
-    if (ac && strcmp(ac, "false") != 0) {
-        dp_errf(
-            errstr, errstr_size,
-            "kafka.enable.auto.commit must be false: ddbpipe commits an offset only once its messages are "
-            "written");
-        goto out;
-    }
     const char *strat = dp_kafka_user_value(k->conf, "partition.assignment.strategy");
     k->cooperative = strat && strstr(strat, "cooperative-sticky") != NULL;
     k->commit_interval_ms = set.kafka_commit_interval_ms;
@@ -454,7 +440,6 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
                                  .dr_cb = on_report,
                                  .dr_opaque = k,
                                  .tombstones_ignore = set.kafka_tombstones == DP_KAFKA_TOMBSTONES_IGNORE};
-    /* the Kafka properties are checked before the sink's first AWS call */
     if ((r = make_conf(k, 0, &rc, errstr, errstr_size)) != DDBPIPE_OK)
         goto out;
     r = ddbpipe_sink_new(k->conf, &so, &k->sink, errstr, errstr_size);

@@ -47,15 +47,9 @@ ddbpipe_result_t ddbpipe_kafka_output_new(const ddbpipe_conf_t *conf, const char
     if (!conf || !out)
         return DDBPIPE_ERR_INVALID_ARG;
     *out = NULL;
+    if ((r = ddbpipe_kafka_conf_check(conf, "source", errstr, errstr_size)) != DDBPIPE_OK)
+        return r;
     dp_conf_settings(conf, &set);
-    if (!set.kafka_topic || !*set.kafka_topic) {
-        dp_errf(errstr, errstr_size, "kafka: %s is required", dp_settings_name(&set, &set.kafka_topic));
-        return DDBPIPE_ERR_CONFIG;
-    }
-    if (!dp_kafka_user_set(conf, "bootstrap.servers")) {
-        dp_errf(errstr, errstr_size, "kafka: kafka.bootstrap.servers is required");
-        return DDBPIPE_ERR_CONFIG;
-    }
     k = calloc(1, sizeof(*k));
     if (!k || !(k->topic = strdup(set.kafka_topic))) {
         r = DDBPIPE_ERR_NOMEM;
