@@ -96,7 +96,8 @@ int cli_cmd_config(int argc, char **argv) {
         char err[1024] = "";
         ddbpipe_result_t kr = ddbpipe_kafka_conf_check(c.conf, for_cmd, err, sizeof err);
         if (kr != DDBPIPE_OK) {
-            fprintf(stderr, "ddbpipe config: invalid configuration: %s\n", err[0] ? err : ddbpipe_strerror(kr));
+            fprintf(stderr, "ddbpipe config: invalid configuration: %s\n",
+                    err[0] ? err : ddbpipe_strerror(kr));
             rc = DDBPIPE_EXIT_USAGE;
             goto out;
         }

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common/log.h"
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "config/conf.h"
 #include "config/settings.h"
@@ -223,9 +223,10 @@ ddbpipe_result_t ddbpipe_kafka_conf_check(const ddbpipe_conf_t *conf, const char
         }
         const char *ac = dp_kafka_user_value(conf, "enable.auto.commit");
         if (ac && strcmp(ac, "false") != 0) {
-            dp_errf(errstr, errstr_size,
-                    "kafka.enable.auto.commit must be false: ddbpipe commits an offset only once its messages "
-                    "are written");
+            dp_errf(
+                errstr, errstr_size,
+                "kafka.enable.auto.commit must be false: ddbpipe commits an offset only once its messages "
+                "are written");
             return DDBPIPE_ERR_CONFIG;
         }
         ddbpipe_result_t r = check_client(conf, 0, "consumer", errstr, errstr_size);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A kafka.<secret> property librdkafka refuses: the error names the property and
 # gives librdkafka's reason, never the value (sink --kafka and source --kafka,
-# exit 2 after DescribeTable, before any Kafka connection). On Debian's librdkafka the OAuth/OIDC
+# exit 2 before DescribeTable and before any Kafka connection; the same checks
+# without DynamoDB Local: fault.test_cli_config_for). On Debian's librdkafka the OAuth/OIDC
 # properties are "not supported in this build"; a garbage ssl.key.pem is refused
 # when the client is created. DynamoDB Local; the
 # brokers are a closed loopback port.
@@ -33,6 +34,12 @@ for cmd in sink source; do
     expect_in "$ERR" "not supported in this build" "$cmd: librdkafka's reason"
     expect_not_in "$ERR$OUT" "OIDCSECRET" "$cmd"
     expect_not_in "$ERR$OUT" "SASLPW" "$cmd"
+    run "$B" config -c "$TEST_TMP/oidc.yaml" --for "$cmd"
+    expect_rc 2 "config --for $cmd: refused secret property"
+    expect_in "$ERR" "kafka.sasl.oauthbearer.client.secret: librdkafka refused it (value not shown: secret): " \
+        "config --for $cmd"
+    expect_not_in "$ERR$OUT" "OIDCSECRET" "config --for $cmd"
+    expect_not_in "$ERR$OUT" "SASLPW" "config --for $cmd"
 done
 
 base "$TEST_TMP/pem.yaml" "  security.protocol: SASL_SSL" "  sasl.mechanisms: PLAIN" "  sasl.username: u" \
@@ -43,5 +50,10 @@ for cmd in sink source; do
     expect_in "$ERR" "ssl.key.pem" "$cmd: names the property"
     expect_not_in "$ERR$OUT" "PEMSECRET" "$cmd"
     expect_not_in "$ERR$OUT" "SASLPW" "$cmd"
+    run "$B" config -c "$TEST_TMP/pem.yaml" --for "$cmd"
+    expect_rc 2 "config --for $cmd: garbage ssl.key.pem"
+    expect_in "$ERR" "kafka.ssl.key.pem" "config --for $cmd: names the property"
+    expect_not_in "$ERR$OUT" "PEMSECRET" "config --for $cmd"
+    expect_not_in "$ERR$OUT" "SASLPW" "config --for $cmd"
 done
 echo "ok"
