@@ -276,6 +276,10 @@ typedef struct ddbpipe_sink_options {
      * 32-64 bytes per distinct key (a 128-bit digest, not the key). */
     int dry_run;
     uint64_t dry_run_max_keys; /* 0: 100,000,000; past it produce stops with DDBPIPE_ERR_NOMEM */
+    /* 1: the records' offsets are not positions in one input (Kafka's are per
+     * partition): ddbpipe_sink_stats_json leaves out checkpoint_offset and
+     * checkpoint_line, which would mean nothing. */
+    int offsets_per_partition;
 } ddbpipe_sink_options_t;
 
 /* Creates the sink: resolves the key columns (config, else DescribeTable;

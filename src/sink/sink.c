@@ -1032,6 +1032,7 @@ ddbpipe_result_t sk_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink_opti
         s->dr_opaque = opts->dr_opaque;
         s->reports = s->dr_cb != NULL;
         s->tombstones_ignore = opts->tombstones_ignore;
+        s->offsets_per_partition = opts->offsets_per_partition;
     }
 
     /* engines */
@@ -1731,8 +1732,10 @@ char *ddbpipe_sink_stats_json(const ddbpipe_sink_t *s) {
     F(buffered_bytes);
     F(parse_errors);
     F(items_loaded);
-    F(checkpoint_offset);
-    F(checkpoint_line);
+    if (!s->offsets_per_partition) {
+        F(checkpoint_offset);
+        F(checkpoint_line);
+    }
     F(tombstones);
 #undef F
     if (s->wadapt) {

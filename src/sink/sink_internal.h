@@ -212,7 +212,8 @@ struct ddbpipe_sink {
     sk_report_tap tap; /* a transport's consumer of the reports (tap.report NULL: none) */
     int reports;       /* dr_cb or tap: records are reported (ring slots wait for it) */
     int tombstones_ignore;
-    sk_change item_scratch; /* ddbpipe_sink_produce_item's buffers (the producer's thread) */
+    int offsets_per_partition; /* the stats JSON has no checkpoint_offset/line */
+    sk_change item_scratch;    /* ddbpipe_sink_produce_item's buffers (the producer's thread) */
     dp_buf item_text;
     double wcap_fraction; /* write_capacity_fraction; 0: unset */
     /* write_capacity_fraction re-read: a thread describing the table every

@@ -439,7 +439,8 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
                                  .no_metrics_server = opts ? opts->no_metrics_server : 0,
                                  .dr_cb = on_report,
                                  .dr_opaque = k,
-                                 .tombstones_ignore = set.kafka_tombstones == DP_KAFKA_TOMBSTONES_IGNORE};
+                                 .tombstones_ignore = set.kafka_tombstones == DP_KAFKA_TOMBSTONES_IGNORE,
+                                 .offsets_per_partition = 1};
     if ((r = make_conf(k, 0, &rc, errstr, errstr_size)) != DDBPIPE_OK)
         goto out;
     r = ddbpipe_sink_new(k->conf, &so, &k->sink, errstr, errstr_size);
@@ -871,16 +872,18 @@ char *ddbpipe_kafka_sink_stats_json(const ddbpipe_kafka_sink_t *k) {
     size_t sl = strlen(sj);
     dp_buf_append(&b, sj, sl ? sl - 1 : 0); /* without the closing brace */
     free(sj);
-    dp_buf_printf(
-        &b,
-        ",\"kafka\":{\"messages_in\":%llu,\"rebalances\":%llu,\"commits\":%llu,\"commit_failures\":%llu,"
-        "\"dead_letters_produced\":%llu,\"tombstones_ignored\":%llu,"
-        "\"partitions_assigned\":%llu,\"lag\":%lld,\"fetch_wakeups\":%llu,\"message_wait_ms\":%lld,"
-        "\"partitions\":[",
-        (unsigned long long)st.messages_in, (unsigned long long)st.rebalances, (unsigned long long)st.commits,
-        (unsigned long long)st.commit_failures, (unsigned long long)st.dead_letters_produced,
-        (unsigned long long)st.tombstones_ignored, (unsigned long long)st.partitions_assigned,
-        (long long)st.lag, (unsigned long long)k->fetch_wakeups, (long long)k->wait_ms);
+    dp_buf_puts(&b, ",\"kafka\":{\"group_id\":");
+    dp_json_write_cstr(&b, dp_kafka_user_value(k->conf, "group.id"));
+    dp_buf_printf(&b,
+                  ",\"messages_in\":%llu,\"rebalances\":%llu,\"commits\":%llu,\"commit_failures\":%llu,"
+                  "\"dead_letters_produced\":%llu,\"tombstones_ignored\":%llu,"
+                  "\"partitions_assigned\":%llu,\"lag\":%lld,\"fetch_wakeups\":%llu,\"message_wait_ms\":%lld,"
+                  "\"partitions\":[",
+                  (unsigned long long)st.messages_in, (unsigned long long)st.rebalances,
+                  (unsigned long long)st.commits, (unsigned long long)st.commit_failures,
+                  (unsigned long long)st.dead_letters_produced, (unsigned long long)st.tombstones_ignored,
+                  (unsigned long long)st.partitions_assigned, (long long)st.lag,
+                  (unsigned long long)k->fetch_wakeups, (long long)k->wait_ms);
     for (size_t i = 0; i < k->ntps; i++) {
         const ktp *t = k->tps[i];
         int64_t hw, lag = tp_lag(k, t, &hw);

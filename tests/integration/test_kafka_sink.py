@@ -191,6 +191,15 @@ try:
           st["kafka"]["messages_in"])
     check(st["dead_lettered"] == len(expect_bad), "statistics count the dead letters", st["dead_lettered"])
     check(st["internal_errors"] == 0, "no internal errors")
+    # what a Kafka user checks: the group and each partition's committed offset (== the end after
+    # exit); no file-input position (Kafka offsets are per partition)
+    ks = st["kafka"]
+    check(ks.get("group_id") == group, "statistics name the consumer group", ks.get("group_id"))
+    st_committed = {p["partition"]: p["committed"] for p in ks.get("partitions", []) if p.get("topic") == TOPIC}
+    check(st_committed == ends, "statistics: committed offset == end offset for every partition",
+          "stats %s\nends %s" % (st_committed, ends))
+    check("checkpoint_offset" not in st and "checkpoint_line" not in st,
+          "statistics have no file checkpoint_offset/checkpoint_line in Kafka mode", sorted(st))
     check("sasl" not in errtext and "secret" not in errtext, "no secret on stderr")
 finally:
     cluster.stop()
