@@ -164,7 +164,7 @@ static void redact_secrets(const ddbpipe_conf_t *conf, char *msg) {
         size_t vl = strlen(v);
         for (char *at = strstr(msg, v); at; at = strstr(at, v)) {
             if (vl >= 4) { /* shrinks: always fits */
-                memcpy(at, "****", 4);
+                memset(at, '*', 4);
                 memmove(at + 4, at + vl, strlen(at + vl) + 1);
                 at += 4;
             } else { /* a value shorter than the mark: blank it out */

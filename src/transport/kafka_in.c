@@ -396,7 +396,6 @@ ddbpipe_result_t ddbpipe_kafka_sink_new_sz(const ddbpipe_conf_t *conf,
     if (!k || !(k->conf = ddbpipe_conf_dup(conf)))
         goto out;
     k->st.lag = -1;
-    r = DDBPIPE_ERR_CONFIG;
     dp_settings set;
     dp_conf_settings(k->conf, &set);
     /* ddbpipe's and librdkafka's checks before anything else (no AWS call yet) */
