@@ -2,6 +2,7 @@
  * every kafka.<property> as given. Shared by the Kafka input and output. */
 #include "transport/kafka_conf.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -175,9 +176,23 @@ static void redact_secrets(const ddbpipe_conf_t *conf, char *msg) {
     }
 }
 
+/* Does librdkafka's reason name the property (as a whole word)? */
+static int mentions(const char *reason, const char *name) {
+    size_t nl = strlen(name);
+    for (const char *at = strstr(reason, name); at; at = strstr(at + 1, name)) {
+        char before = at > reason ? at[-1] : ' ', after = at[nl];
+        if (!isalnum((unsigned char)before) && before != '.' && before != '_' &&
+            !isalnum((unsigned char)after) && after != '.' && after != '_')
+            return 1;
+    }
+    return 0;
+}
+
 /* librdkafka's checks of one client (consumer or producer): every property
  * set, then a client made and destroyed. A refusal at creation names the
- * user's properties without which the client is made. */
+ * user's properties its reason names ("`acks` must be set to `all` when
+ * ..."), else those without which the client is made (one more client
+ * each: SSL contexts are slow to make). */
 static ddbpipe_result_t check_client(const ddbpipe_conf_t *conf, int producer, const char *what, char *errstr,
                                      size_t n) {
     char reason[512] = "", other[512];
@@ -190,6 +205,12 @@ static ddbpipe_result_t check_client(const ddbpipe_conf_t *conf, int producer, c
     dp_buf names;
     dp_buf_init(&names, 0);
     for (size_t i = 0; i < ddbpipe_conf_kafka_count(conf); i++) {
+        const char *name = ddbpipe_conf_kafka_name(conf, i);
+        if (!(producer && consumer_only(name)) && mentions(reason, name))
+            dp_buf_printf(&names, "%skafka.%s", names.len ? ", " : "", name);
+    }
+    int named = names.len > 0;
+    for (size_t i = 0; !named && i < ddbpipe_conf_kafka_count(conf); i++) {
         const char *name = ddbpipe_conf_kafka_name(conf, i);
         char ignored[8];
         if (strcmp(name, "bootstrap.servers") == 0 || (producer && consumer_only(name)))
