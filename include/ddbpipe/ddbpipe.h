@@ -597,11 +597,11 @@ DDBPIPE_API ddbpipe_sink_t *ddbpipe_file_sink_sink(ddbpipe_file_sink_t *f);
  * rd_kafka_conf_set, then a client made with no brokers and destroyed at
  * once (what librdkafka checks only when a client is made: conflicting
  * properties, the SASL mechanism, SSL keys and certificates). Returns
- * DDBPIPE_OK or DDBPIPE_ERR_CONFIG with errstr naming the property (for a
- * conflict: the user's properties without which the client is made) and
- * librdkafka's reason, never a secret value; DDBPIPE_ERR_INVALID_ARG for
- * another command. ddbpipe_kafka_sink_new and ddbpipe_kafka_output_new run
- * it first; `ddbpipe config --for sink|source` runs it too. Thread-safe. */
+ * DDBPIPE_OK or DDBPIPE_ERR_CONFIG with errstr naming the property (at
+ * client creation: the user's properties librdkafka's reason names, else
+ * those without which the client is made) and librdkafka's reason, never a secret value;
+ * DDBPIPE_ERR_INVALID_ARG for another command. ddbpipe_kafka_sink_new and ddbpipe_kafka_output_new run it
+ * first; `ddbpipe config --for sink|source` runs it too. Thread-safe. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_kafka_conf_check(const ddbpipe_conf_t *conf, const char *command,
                                                       char *errstr, size_t errstr_size);
 
