@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "config/conf.h"
+#include "ddb/capacity_fraction.h"
 #include "ddb/ops.h"
 #include "sink/sink_internal.h"
 
@@ -680,91 +681,11 @@ static ddbpipe_result_t parse_json_opt(const char *t, const char *name, dp_json_
     return DDBPIPE_OK;
 }
 
-/* write_capacity_fraction: 0 < f <= 1 into *f; 0 when unset. */
-static ddbpipe_result_t fraction_of(const char *text, double *f, char *errstr, size_t n) {
-    *f = 0;
-    if (!text)
-        return DDBPIPE_OK;
-    char *end = NULL;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v > 0 && v <= 1)) {
-        dp_errf(errstr, n, "write_capacity_fraction %s is outside 0 < f <= 1", text);
-        return DDBPIPE_ERR_CONFIG;
-    }
-    *f = v;
-    return DDBPIPE_OK;
-}
-
-/* write_capacity_fraction: the cap from a DescribeTable answer; creates the
- * bucket or changes its rate. DDBPIPE_ERR_CONFIG for an on-demand table
- * without MaxWriteRequestUnits. */
-static ddbpipe_result_t apply_write_fraction(ddbpipe_sink_t *s, const dp_ddb_result *res, char *errstr,
-                                             size_t n) {
-    dp_ddb_table_capacity cap;
-    ddbpipe_result_t r = dp_ddb_parse_table_capacity(res->body.data, res->body.len, &cap, errstr, n);
-    if (r != DDBPIPE_OK)
-        return r;
-    double units = 0;
-    if (dp_capacity_of_fraction(s->wcap_fraction, cap.write_capacity_units, cap.on_demand,
-                                cap.max_write_request_units, s->set.max_write_capacity_per_s, &units) != 0) {
-        dp_errf(errstr, n,
-                "write_capacity_fraction: table %s is on demand (PAY_PER_REQUEST) without "
-                "OnDemandThroughput.MaxWriteRequestUnits, so there is no capacity to take a fraction of: "
-                "give an absolute cap with max_write_capacity_per_s",
-                s->table);
-        return DDBPIPE_ERR_CONFIG;
-    }
-    double now = (double)dp_now_ns() / 1e9;
-    if (!s->wcap) {
-        if (!(s->wcap = dp_capacity_bucket_new(units, now)))
-            return DDBPIPE_ERR_NOMEM;
-        DP_LOG_INFO("sink: write_capacity_fraction %g of table %s: cap %.0f WCU/s", s->wcap_fraction,
-                    s->table, units);
-    } else if (dp_capacity_bucket_rate(s->wcap) != units) { /* a re-read found a new figure */
-        DP_LOG_INFO("sink: write_capacity_fraction: cap now %.0f WCU/s (was %.0f)", units,
-                    dp_capacity_bucket_rate(s->wcap));
-        dp_capacity_bucket_set_rate(s->wcap, units, now);
-    }
-    return DDBPIPE_OK;
-}
-
-/* Re-read the table's capacity every wcap_refresh_ms (60 s): a changed
- * figure (UpdateTable, a switch of billing mode) updates the cap. A failed
- * call or a figure no longer usable keeps the current cap. */
-static void *wcap_refresh_main(void *arg) {
-    ddbpipe_sink_t *s = arg;
-    pthread_mutex_lock(&s->wcap_mu);
-    while (!s->wcap_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = (int64_t)ts.tv_nsec + (s->wcap_refresh_ms % 1000) * 1000000;
-        ts.tv_sec += (time_t)(s->wcap_refresh_ms / 1000 + ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        while (!s->wcap_stop && pthread_cond_timedwait(&s->wcap_cv, &s->wcap_mu, &ts) == 0) {
-        }
-        if (s->wcap_stop)
-            break;
-        pthread_mutex_unlock(&s->wcap_mu);
-        dp_ddb_result res;
-        dp_ddb_result_init(&res);
-        ddbpipe_table_info_t info;
-        char err[512];
-        err[0] = 0;
-        ddbpipe_result_t r = dp_ddb_describe_table(dp_client_ddb(s->wcap_client), s->table, &info, &res);
-        if (r == DDBPIPE_OK)
-            r = apply_write_fraction(s, &res, err, sizeof(err));
-        else
-            snprintf(err, sizeof(err), "DescribeTable: %.400s",
-                     res.message[0] ? res.message : ddbpipe_strerror(r));
-        if (r != DDBPIPE_OK)
-            DP_LOG_WARN("sink: write_capacity_fraction: re-reading the table's capacity failed (%s); keeping "
-                        "the cap at %.0f WCU/s",
-                        err, dp_capacity_bucket_rate(s->wcap));
-        dp_ddb_result_free(&res);
-        pthread_mutex_lock(&s->wcap_mu);
-    }
-    pthread_mutex_unlock(&s->wcap_mu);
-    return NULL;
+/* write_capacity_fraction of the table's figure: how the cap and its re-read
+ * name it. */
+static dp_capacity_fraction write_fraction(const ddbpipe_sink_t *s) {
+    return (dp_capacity_fraction){DP_CAPACITY_WRITE, s->wcap_fraction, s->set.max_write_capacity_per_s,
+                                  s->table,          "sink",           "cap"};
 }
 
 /* Key schema: the table's (DescribeTable, which also proves it exists),
@@ -828,7 +749,8 @@ static ddbpipe_result_t resolve_table(ddbpipe_sink_t *s, ddbpipe_client_t *cl, c
         dp_ddb_result_free(&res);
         return DDBPIPE_ERR_SCHEMA_MISMATCH;
     } else if (s->wcap_fraction > 0) {
-        r = apply_write_fraction(s, &res, errstr, n);
+        dp_capacity_fraction f = write_fraction(s);
+        r = dp_capacity_fraction_apply(&f, res.body.data, res.body.len, &s->wcap, errstr, n);
         if (r != DDBPIPE_OK) {
             dp_ddb_result_free(&res);
             return r;
@@ -898,7 +820,8 @@ ddbpipe_result_t sk_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink_opti
     s->flush_interval_ms = s->set.flush_interval_ms;
     s->max_concurrent = (int)s->set.max_concurrent_requests;
     s->max_retries = (int)s->set.max_retries;
-    r = fraction_of(s->set.write_capacity_fraction, &s->wcap_fraction, errstr, errstr_size);
+    r = dp_capacity_fraction_parse(DP_CAPACITY_WRITE, s->set.write_capacity_fraction, &s->wcap_fraction,
+                                   errstr, errstr_size);
     if (r != DDBPIPE_OK)
         goto out;
     /* with a fraction, resolve_table creates the bucket from the table's figure */
@@ -1078,22 +1001,14 @@ ddbpipe_result_t sk_sink_new(const ddbpipe_conf_t *conf, const ddbpipe_sink_opti
         }
     }
     if (s->wcap_fraction > 0 && s->wcap && !s->dry) {
-        const char *ms = getenv("DDBPIPE_CAPACITY_REREAD_MS"); /* tests only: a shorter re-read period */
-        long long v = ms ? strtoll(ms, NULL, 10) : 0;
-        s->wcap_refresh_ms = v > 0 ? (int64_t)v : 60000;
         r = dp_client_new(s->conf, 3, 1, &s->wcap_client, errstr, errstr_size);
         if (r != DDBPIPE_OK)
             goto out;
-        pthread_mutex_init(&s->wcap_mu, NULL);
-        pthread_cond_init(&s->wcap_cv, NULL);
-        if (pthread_create(&s->wcap_thread, NULL, wcap_refresh_main, s) != 0) {
-            pthread_mutex_destroy(&s->wcap_mu);
-            pthread_cond_destroy(&s->wcap_cv);
-            dp_errf(errstr, errstr_size, "cannot start the capacity re-read thread");
+        dp_capacity_reread_options o = {write_fraction(s), dp_client_ddb(s->wcap_client), s->wcap, 0};
+        if (!(s->wcap_reread = dp_capacity_reread_new(&o, errstr, errstr_size))) {
             r = DDBPIPE_ERR_NOMEM;
             goto out;
         }
-        s->wcap_thread_started = 1;
     }
     DP_LOG_INFO("sink: table %s key %s%s%s, %s mode, %s, batch %d, %d in flight, %d thread(s)", s->table,
                 s->pk, s->skey[0] ? "," : "", s->skey, s->transactional ? "transactional" : "batch",
@@ -1112,15 +1027,7 @@ out:
 void ddbpipe_sink_destroy(ddbpipe_sink_t *s) {
     if (!s)
         return;
-    if (s->wcap_thread_started) {
-        pthread_mutex_lock(&s->wcap_mu);
-        s->wcap_stop = 1;
-        pthread_cond_signal(&s->wcap_cv);
-        pthread_mutex_unlock(&s->wcap_mu);
-        pthread_join(s->wcap_thread, NULL);
-        pthread_mutex_destroy(&s->wcap_mu);
-        pthread_cond_destroy(&s->wcap_cv);
-    }
+    dp_capacity_reread_destroy(s->wcap_reread); /* before its client */
     ddbpipe_client_destroy(s->wcap_client);
     if (s->workers) {
         __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);

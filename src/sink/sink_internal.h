@@ -16,6 +16,7 @@
 #include "config/settings.h"
 #include "ddb/attr.h"
 #include "ddb/capacity.h"
+#include "ddb/capacity_fraction.h"
 #include "ddb/client.h"
 #include "ddbpipe/ddbpipe.h"
 #include "formats/changes.h"
@@ -216,14 +217,9 @@ struct ddbpipe_sink {
     sk_change item_scratch;    /* ddbpipe_sink_produce_item's buffers (the producer's thread) */
     dp_buf item_text;
     double wcap_fraction; /* write_capacity_fraction; 0: unset */
-    /* write_capacity_fraction re-read: a thread describing the table every
-     * wcap_refresh_ms with its own client; stopped by wcap_stop under wcap_mu */
-    pthread_t wcap_thread;
-    int wcap_thread_started;
-    int wcap_stop;
-    int64_t wcap_refresh_ms;
-    pthread_mutex_t wcap_mu;
-    pthread_cond_t wcap_cv;
+    /* write_capacity_fraction: DescribeTable re-read every 60 s on a thread
+     * with its own client (a slow call does not stall the writes) */
+    dp_capacity_reread *wcap_reread;
     ddbpipe_client_t *wcap_client;
     dp_capacity_bucket *wcap; /* max_write_capacity_per_s: one bucket for every worker; NULL: no cap */
     dp_rate_adapt *wadapt; /* retry_mode adaptive: the write rate that follows the table's grant; NULL: off */

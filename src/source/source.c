@@ -48,6 +48,7 @@
 #include "config/settings.h"
 #include "ddb/attr.h"
 #include "ddb/capacity.h"
+#include "ddb/capacity_fraction.h"
 #include "ddb/client.h"
 #include "ddb/lease.h"
 #include "ddb/ops.h"
@@ -113,15 +114,11 @@ struct ddbpipe_source {
     dp_capacity_bucket *rcap; /* max_read_capacity_per_s: one bucket for every segment; NULL: no cap */
     double rcap_fraction;     /* read_capacity_fraction; 0: unset */
     int64_t rcap_absolute;    /* max_read_capacity_per_s; 0: unset */
-    /* read_capacity_fraction: DescribeTable re-read every rcap_refresh_ms
-     * on a thread with its own client (a slow call does not stall the
-     * scan); the bucket has its own lock */
+    /* read_capacity_fraction: DescribeTable re-read every 60 s on a thread
+     * with its own client (a slow call does not stall the scan); the bucket
+     * has its own lock */
     ddbpipe_client_t *rcap_client;
-    pthread_t rcap_thread;
-    pthread_mutex_t rcap_mu;
-    pthread_cond_t rcap_cv;
-    int rcap_stop, rcap_thread_started;
-    int64_t rcap_refresh_ms;
+    dp_capacity_reread *rcap_reread;
 
     ddbpipe_client_t *client;
     /* Lease calls block on their own client, so no stream callback runs
@@ -302,7 +299,6 @@ static void call_free(src_call *c) {
 }
 
 static void on_done(void *opaque, dp_ddb_result *res);
-static void rcap_refresh_stop(ddbpipe_source_t *src);
 
 /* Start one async call; body is built by the caller. */
 static int send_call(ddbpipe_source_t *src, call_kind kind, dp_shard *shard, int segment, dp_ddb_api api,
@@ -2391,17 +2387,10 @@ ddbpipe_result_t ddbpipe_source_new_sz(const ddbpipe_conf_t *conf, const ddbpipe
     src->segments_wanted = (int)segs;
     src->segments_explicit = opts->segments > 0 || dp_settings_is_set(&st, &st.segments);
     src->rcap_absolute = st.max_read_capacity_per_s;
-    if (st.read_capacity_fraction) {
-        char *end = NULL;
-        double f = strtod(st.read_capacity_fraction, &end);
-        if (end == st.read_capacity_fraction || *end || !(f > 0 && f <= 1)) {
-            dp_errf(errstr, errstr_size, "read_capacity_fraction %s is outside 0 < f <= 1",
-                    st.read_capacity_fraction);
-            rc = DDBPIPE_ERR_CONFIG;
-            goto fail;
-        }
-        src->rcap_fraction = f; /* describe() makes the bucket from the table's figure */
-    }
+    /* describe() makes the bucket from the table's figure */
+    if ((rc = dp_capacity_fraction_parse(DP_CAPACITY_READ, st.read_capacity_fraction, &src->rcap_fraction,
+                                         errstr, errstr_size)) != DDBPIPE_OK)
+        goto fail;
     if (st.max_read_capacity_per_s > 0 && src->rcap_fraction == 0 &&
         !(src->rcap =
               dp_capacity_bucket_new((double)st.max_read_capacity_per_s, (double)dp_now_ns() / 1e9))) {
@@ -2513,8 +2502,8 @@ void ddbpipe_source_stop(ddbpipe_source_t *source) {
 void ddbpipe_source_destroy(ddbpipe_source_t *src) {
     if (!src)
         return;
-    src->started = 0; /* callbacks fired during teardown do nothing */
-    rcap_refresh_stop(src);
+    src->started = 0;                             /* callbacks fired during teardown do nothing */
+    dp_capacity_reread_destroy(src->rcap_reread); /* before its client */
     ddbpipe_client_destroy(src->rcap_client);
     ddbpipe_client_destroy(src->client);
     ddbpipe_client_destroy(src->lease_client);
@@ -2538,112 +2527,24 @@ void ddbpipe_source_destroy(ddbpipe_source_t *src) {
 }
 
 /* Table key schema and stream ARN (blocking: once, before the loop). */
-/* read_capacity_fraction of the table's figure in a DescribeTable answer:
- * makes the snapshot's read cap, or moves it when the figure changed. */
-static ddbpipe_result_t apply_read_fraction(ddbpipe_source_t *src, const dp_ddb_result *res, char *errstr,
-                                            size_t errstr_size) {
-    dp_ddb_table_capacity cap;
-    double units = 0;
-    ddbpipe_result_t rc =
-        dp_ddb_parse_table_capacity(res->body.data, res->body.len, &cap, errstr, errstr_size);
-    if (rc != DDBPIPE_OK)
-        return rc;
-    if (dp_capacity_of_fraction(src->rcap_fraction, cap.read_capacity_units, cap.on_demand,
-                                cap.max_read_request_units, src->rcap_absolute, &units) != 0) {
-        dp_errf(errstr, errstr_size,
-                "read_capacity_fraction: table %s is on demand (PAY_PER_REQUEST) without "
-                "OnDemandThroughput.MaxReadRequestUnits, so there is no capacity to take a fraction of: "
-                "give an absolute cap with max_read_capacity_per_s",
-                src->table);
-        return DDBPIPE_ERR_CONFIG;
-    }
-    double now = (double)dp_now_ns() / 1e9;
-    if (!src->rcap) {
-        if (!(src->rcap = dp_capacity_bucket_new(units, now)))
-            return DDBPIPE_ERR_NOMEM;
-        DP_LOG_INFO("source: read_capacity_fraction %g of table %s: snapshot cap %.0f RCU/s",
-                    src->rcap_fraction, src->table, units);
-    } else if (dp_capacity_bucket_rate(src->rcap) != units) { /* a re-read found a new figure */
-        DP_LOG_INFO("source: read_capacity_fraction: snapshot cap now %.0f RCU/s (was %.0f)", units,
-                    dp_capacity_bucket_rate(src->rcap));
-        dp_capacity_bucket_set_rate(src->rcap, units, now);
-    }
-    return DDBPIPE_OK;
+/* read_capacity_fraction of the table's figure: how the snapshot's cap and
+ * its re-read name it. */
+static dp_capacity_fraction read_fraction(const ddbpipe_source_t *src) {
+    return (dp_capacity_fraction){DP_CAPACITY_READ, src->rcap_fraction, src->rcap_absolute,
+                                  src->table,       "source",           "snapshot cap"};
 }
 
-/* Re-read the table's capacity every rcap_refresh_ms (60 s), as the sink
- * does for write_capacity_fraction: a changed figure (UpdateTable, a switch
- * of billing mode) moves the cap. A failed call or a figure no longer
- * usable keeps the current cap. */
-static void *rcap_refresh_main(void *arg) {
-    ddbpipe_source_t *src = arg;
-    pthread_mutex_lock(&src->rcap_mu);
-    while (!src->rcap_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = (int64_t)ts.tv_nsec + (src->rcap_refresh_ms % 1000) * 1000000;
-        ts.tv_sec += (time_t)(src->rcap_refresh_ms / 1000 + ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        while (!src->rcap_stop && pthread_cond_timedwait(&src->rcap_cv, &src->rcap_mu, &ts) == 0) {
-        }
-        if (src->rcap_stop)
-            break;
-        pthread_mutex_unlock(&src->rcap_mu);
-        dp_ddb_result res;
-        dp_ddb_result_init(&res);
-        ddbpipe_table_info_t info;
-        char err[512];
-        err[0] = 0;
-        ddbpipe_result_t r = dp_ddb_describe_table(dp_client_ddb(src->rcap_client), src->table, &info, &res);
-        if (r == DDBPIPE_OK)
-            r = apply_read_fraction(src, &res, err, sizeof(err));
-        else
-            snprintf(err, sizeof(err), "DescribeTable: %.400s",
-                     res.message[0] ? res.message : ddbpipe_strerror(r));
-        if (r != DDBPIPE_OK)
-            DP_LOG_WARN(
-                "source: read_capacity_fraction: re-reading the table's capacity failed (%s); keeping "
-                "the snapshot cap at %.0f RCU/s",
-                err, dp_capacity_bucket_rate(src->rcap));
-        dp_ddb_result_free(&res);
-        pthread_mutex_lock(&src->rcap_mu);
-    }
-    pthread_mutex_unlock(&src->rcap_mu);
-    return NULL;
-}
-
-static ddbpipe_result_t rcap_refresh_start(ddbpipe_source_t *src, char *errstr, size_t errstr_size) {
+/* The re-read of read_capacity_fraction, while a snapshot remains to scan. */
+static ddbpipe_result_t rcap_reread_start(ddbpipe_source_t *src, char *errstr, size_t errstr_size) {
     if (!(src->do_snapshot && src->rcap_fraction > 0 && src->rcap) || src->st.snapshot_done)
         return DDBPIPE_OK;
-    const char *ms = getenv("DDBPIPE_CAPACITY_REREAD_MS"); /* tests only: a shorter re-read period */
-    long long v = ms ? strtoll(ms, NULL, 10) : 0;
-    src->rcap_refresh_ms = v > 0 ? (int64_t)v : 60000;
     ddbpipe_result_t rc = dp_client_new(src->conf, 3, 1, &src->rcap_client, errstr, errstr_size);
     if (rc != DDBPIPE_OK)
         return rc;
-    pthread_mutex_init(&src->rcap_mu, NULL);
-    pthread_cond_init(&src->rcap_cv, NULL);
-    if (pthread_create(&src->rcap_thread, NULL, rcap_refresh_main, src) != 0) {
-        pthread_mutex_destroy(&src->rcap_mu);
-        pthread_cond_destroy(&src->rcap_cv);
-        dp_errf(errstr, errstr_size, "cannot start the capacity re-read thread");
+    dp_capacity_reread_options o = {read_fraction(src), dp_client_ddb(src->rcap_client), src->rcap, 0};
+    if (!(src->rcap_reread = dp_capacity_reread_new(&o, errstr, errstr_size)))
         return DDBPIPE_ERR_NOMEM;
-    }
-    src->rcap_thread_started = 1;
     return DDBPIPE_OK;
-}
-
-static void rcap_refresh_stop(ddbpipe_source_t *src) {
-    if (!src->rcap_thread_started)
-        return;
-    pthread_mutex_lock(&src->rcap_mu);
-    src->rcap_stop = 1;
-    pthread_cond_signal(&src->rcap_cv);
-    pthread_mutex_unlock(&src->rcap_mu);
-    pthread_join(src->rcap_thread, NULL);
-    pthread_mutex_destroy(&src->rcap_mu);
-    pthread_cond_destroy(&src->rcap_cv);
-    src->rcap_thread_started = 0;
 }
 
 static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t errstr_size) {
@@ -2667,7 +2568,8 @@ static ddbpipe_result_t describe(ddbpipe_source_t *src, char *errstr, size_t err
         return rc;
     }
     if (src->do_snapshot && src->rcap_fraction > 0) {
-        rc = apply_read_fraction(src, &res, errstr, errstr_size);
+        dp_capacity_fraction f = read_fraction(src);
+        rc = dp_capacity_fraction_apply(&f, res.body.data, res.body.len, &src->rcap, errstr, errstr_size);
         if (rc != DDBPIPE_OK) {
             dp_ddb_result_free(&res);
             return rc;
@@ -2861,7 +2763,7 @@ ddbpipe_result_t ddbpipe_source_run(ddbpipe_source_t *src, char *errstr, size_t 
     if (dp_strdup_to(&src->st.table, src->table[0] ? src->table : NULL) != 0 ||
         dp_strdup_to(&src->st.mode, src->mode) != 0)
         return DDBPIPE_ERR_NOMEM;
-    if ((rc = rcap_refresh_start(src, errstr, errstr_size)) != DDBPIPE_OK)
+    if ((rc = rcap_reread_start(src, errstr, errstr_size)) != DDBPIPE_OK)
         return rc;
     if (src->do_snapshot && src->st.total_segments == 0 && !src->st.snapshot_done && !lease_mode(src)) {
         src->st.segments = calloc((size_t)src->segments_wanted, sizeof *src->st.segments);
