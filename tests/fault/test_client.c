@@ -17,6 +17,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "ddb/capacity_fraction.h"
 #include "ddb/client.h"
 #include "ddb/ops.h"
 #include "http/http.h"
@@ -480,6 +481,123 @@ static void test_transport_errors(void **state) {
     dp_ddb_destroy(c);
 }
 
+/* Waits (up to 60 s: valgrind, a loaded machine) until the bucket's rate is
+ * want, or, with stat set, until that stat of the double reaches want. */
+static int wait_for(dp_capacity_bucket *b, const char *stat, double want) {
+    for (int i = 0; i < 6000; i++) {
+        if (stat ? stat_of(stat) >= (long)want : dp_capacity_bucket_rate(b) == want)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* write_capacity_fraction's re-read against the double's DescribeTable: a
+ * changed figure moves the cap (provisioned, then on demand with a
+ * maximum); an on-demand table without a maximum and a failing call keep
+ * it, with the warning. The log is read from stderr as a user sees it. */
+static void test_capacity_reread(void **state) {
+    (void)state;
+    char err[512] = "";
+    double f = -1;
+    assert_int_equal(dp_capacity_fraction_parse(DP_CAPACITY_WRITE, "1.5", &f, err, sizeof(err)),
+                     DDBPIPE_ERR_CONFIG);
+    assert_string_equal(err, "write_capacity_fraction 1.5 is outside 0 < f <= 1");
+    assert_int_equal(dp_capacity_fraction_parse(DP_CAPACITY_READ, NULL, &f, err, sizeof(err)), DDBPIPE_OK);
+    assert_true(f == 0);
+    assert_int_equal(dp_capacity_fraction_parse(DP_CAPACITY_WRITE, "0.5", &f, err, sizeof(err)), DDBPIPE_OK);
+    assert_true(f == 0.5);
+
+    set_faults("{}");
+    free(admin("POST", "/__capacity", "{\"wcu\":1000,\"rcu\":10,\"max_wcu\":0,\"max_rcu\":0}"));
+    dp_ddb *c = client(1, NULL);
+    dp_capacity_fraction frac = {DP_CAPACITY_WRITE, 0.5, 0, "t1", "sink", "cap"};
+    dp_capacity_bucket *b = NULL;
+    dp_ddb_result r;
+    dp_ddb_result_init(&r);
+    ddbpipe_table_info_t ti;
+    assert_int_equal(dp_ddb_describe_table(c, "t1", &ti, &r), DDBPIPE_OK);
+    assert_int_equal(dp_capacity_fraction_apply(&frac, r.body.data, r.body.len, &b, err, sizeof(err)),
+                     DDBPIPE_OK);
+    dp_ddb_result_free(&r);
+    assert_non_null(b);
+    assert_true(dp_capacity_bucket_rate(b) == 500);
+    /* an on-demand table without a maximum: no figure to take a fraction of */
+    const char *no_max = "{\"Table\":{\"BillingModeSummary\":{\"BillingMode\":\"PAY_PER_REQUEST\"}}}";
+    assert_int_equal(dp_capacity_fraction_apply(&frac, no_max, strlen(no_max), &b, err, sizeof(err)),
+                     DDBPIPE_ERR_CONFIG);
+    assert_non_null(strstr(err, "OnDemandThroughput.MaxWriteRequestUnits"));
+    assert_non_null(strstr(err, "max_write_capacity_per_s"));
+    assert_true(dp_capacity_bucket_rate(b) == 500);
+    dp_capacity_reread_destroy(NULL);
+
+    FILE *log = tmpfile();
+    assert_non_null(log);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    dup2(fileno(log), 2);
+    ddbpipe_log_set_level(DDBPIPE_LOG_INFO);
+    dp_capacity_reread_options o = {frac, c, b, 20};
+    dp_capacity_reread *rr = dp_capacity_reread_new(&o, err, sizeof(err));
+    /* no assertion while the thread runs: the steps are checked after it is joined */
+    int moved = 0, kept_no_max = 0, kept_failed = 0, on_demand = 0;
+    long calls = 0;
+    if (rr) {
+        free(admin("POST", "/__capacity", "{\"wcu\":200}"));
+        moved = wait_for(b, NULL, 100);
+        free(admin("POST", "/__capacity", "{\"wcu\":0,\"rcu\":0}")); /* on demand, no maximum */
+        long n = stat_of("ops.DescribeTable");
+        kept_no_max = wait_for(NULL, "ops.DescribeTable", (double)n + 3) && dp_capacity_bucket_rate(b) == 100;
+        set_faults("{\"error500\":1.0}");
+        kept_failed = wait_for(NULL, "faults.error500", 3) && dp_capacity_bucket_rate(b) == 100;
+        set_faults("{}");
+        free(admin("POST", "/__capacity", "{\"max_wcu\":600,\"max_rcu\":50}"));
+        on_demand = wait_for(b, NULL, 300);
+        calls = stat_of("ops.DescribeTable");
+    }
+    int64_t t0 = dp_now_ns();
+    dp_capacity_reread_destroy(rr);
+    double destroy_s = (double)(dp_now_ns() - t0) / 1e9;
+    /* a 60 s period: destroy does not wait it out */
+    o.interval_ms = 60000;
+    dp_capacity_reread *idle = dp_capacity_reread_new(&o, err, sizeof(err));
+    int64_t t1 = dp_now_ns();
+    dp_capacity_reread_destroy(idle);
+    double idle_destroy_s = (double)(dp_now_ns() - t1) / 1e9;
+    ddbpipe_log_set_level(DDBPIPE_LOG_WARN);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    free(admin("POST", "/__capacity", "{\"wcu\":0,\"rcu\":0,\"max_wcu\":0,\"max_rcu\":0}"));
+    char text[65536];
+    rewind(log);
+    size_t len = fread(text, 1, sizeof(text) - 1, log);
+    text[len] = 0;
+    fclose(log);
+
+    if (!rr || !idle)
+        fail_msg("dp_capacity_reread_new: %s", err);
+    if (!moved || !kept_no_max || !kept_failed || !on_demand)
+        fail_msg(
+            "re-read steps: moved %d, kept (no maximum) %d, kept (failed call) %d, on demand %d; cap %.0f; "
+            "log:\n%s",
+            moved, kept_no_max, kept_failed, on_demand, dp_capacity_bucket_rate(b), text);
+    assert_true(calls >= 1);
+    assert_non_null(strstr(text, "sink: write_capacity_fraction: cap now 100 WCU/s (was 500)"));
+    assert_non_null(strstr(text, "sink: write_capacity_fraction: re-reading the table's capacity failed "
+                                 "(write_capacity_fraction: table t1 is on demand (PAY_PER_REQUEST) without "
+                                 "OnDemandThroughput.MaxWriteRequestUnits"));
+    assert_non_null(strstr(text, "re-reading the table's capacity failed (DescribeTable: "));
+    assert_non_null(strstr(text, "keeping the cap at 100 WCU/s"));
+    assert_non_null(strstr(text, "sink: write_capacity_fraction: cap now 300 WCU/s (was 100)"));
+    /* one call in flight at most (a loopback double answers in milliseconds) */
+    assert_true(destroy_s < 30);
+    assert_true(idle_destroy_s < 30);
+    dp_capacity_bucket_destroy(b);
+    dp_ddb_destroy(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_throttles_then_success),
@@ -495,6 +613,7 @@ int main(void) {
         cmocka_unit_test(test_adaptive_limiter_engages_on_throttle),
         cmocka_unit_test(test_ops_helpers),
         cmocka_unit_test(test_transport_errors),
+        cmocka_unit_test(test_capacity_reread),
     };
     return cmocka_run_group_tests(tests, start_double, stop_double);
 }
