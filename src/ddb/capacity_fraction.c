@@ -14,13 +14,8 @@
 
 #define REREAD_DEFAULT_MS 60000
 
-static const char *setting_of(dp_capacity_kind k) {
-    return k == DP_CAPACITY_WRITE ? "write" : "read";
-}
-
-static const char *unit_of(dp_capacity_kind k) {
-    return k == DP_CAPACITY_WRITE ? "WCU" : "RCU";
-}
+/* indexed by dp_capacity_kind: the setting's word and its unit */
+static const char *const k_setting[] = {"read", "write"}, *const k_unit[] = {"RCU", "WCU"};
 
 ddbpipe_result_t dp_capacity_fraction_parse(dp_capacity_kind kind, const char *text, double *fraction,
                                             char *errstr, size_t errstr_size) {
@@ -30,7 +25,7 @@ ddbpipe_result_t dp_capacity_fraction_parse(dp_capacity_kind kind, const char *t
     char *end = NULL;
     double v = strtod(text, &end);
     if (end == text || *end || !(v > 0 && v <= 1)) {
-        dp_errf(errstr, errstr_size, "%s_capacity_fraction %s is outside 0 < f <= 1", setting_of(kind), text);
+        dp_errf(errstr, errstr_size, "%s_capacity_fraction %s is outside 0 < f <= 1", k_setting[kind], text);
         return DDBPIPE_ERR_CONFIG;
     }
     *fraction = v;
@@ -44,7 +39,7 @@ ddbpipe_result_t dp_capacity_fraction_apply(const dp_capacity_fraction *f, const
     if (r != DDBPIPE_OK)
         return r;
     int w = f->kind == DP_CAPACITY_WRITE;
-    const char *unit = unit_of(f->kind);
+    const char *unit = k_unit[f->kind];
     double units = 0;
     if (dp_capacity_of_fraction(f->fraction, w ? cap.write_capacity_units : cap.read_capacity_units,
                                 cap.on_demand, w ? cap.max_write_request_units : cap.max_read_request_units,
@@ -53,17 +48,17 @@ ddbpipe_result_t dp_capacity_fraction_apply(const dp_capacity_fraction *f, const
                 "%s_capacity_fraction: table %s is on demand (PAY_PER_REQUEST) without "
                 "OnDemandThroughput.Max%sRequestUnits, so there is no capacity to take a fraction of: "
                 "give an absolute cap with max_%s_capacity_per_s",
-                setting_of(f->kind), f->table, w ? "Write" : "Read", setting_of(f->kind));
+                k_setting[f->kind], f->table, w ? "Write" : "Read", k_setting[f->kind]);
         return DDBPIPE_ERR_CONFIG;
     }
     double now = (double)dp_now_ns() / 1e9;
     if (!*bucket) {
         if (!(*bucket = dp_capacity_bucket_new(units, now)))
             return DDBPIPE_ERR_NOMEM;
-        DP_LOG_INFO("%s: %s_capacity_fraction %g of table %s: %s %.0f %s/s", f->who, setting_of(f->kind),
+        DP_LOG_INFO("%s: %s_capacity_fraction %g of table %s: %s %.0f %s/s", f->who, k_setting[f->kind],
                     f->fraction, f->table, f->cap_name, units, unit);
     } else if (dp_capacity_bucket_rate(*bucket) != units) { /* a re-read found a new figure */
-        DP_LOG_INFO("%s: %s_capacity_fraction: %s now %.0f %s/s (was %.0f)", f->who, setting_of(f->kind),
+        DP_LOG_INFO("%s: %s_capacity_fraction: %s now %.0f %s/s (was %.0f)", f->who, k_setting[f->kind],
                     f->cap_name, units, unit, dp_capacity_bucket_rate(*bucket));
         dp_capacity_bucket_set_rate(*bucket, units, now);
     }
@@ -97,8 +92,8 @@ static void reread_once(dp_capacity_reread *r) {
         DP_LOG_WARN(
             "%s: %s_capacity_fraction: re-reading the table's capacity failed (%s); keeping the %s at "
             "%.0f %s/s",
-            f->who, setting_of(f->kind), err, f->cap_name, dp_capacity_bucket_rate(r->o.bucket),
-            unit_of(f->kind));
+            f->who, k_setting[f->kind], err, f->cap_name, dp_capacity_bucket_rate(r->o.bucket),
+            k_unit[f->kind]);
     dp_ddb_result_free(&res);
 }
 
@@ -126,36 +121,29 @@ static void *reread_main(void *arg) {
 dp_capacity_reread *dp_capacity_reread_new(const dp_capacity_reread_options *options, char *errstr,
                                            size_t errstr_size) {
     dp_capacity_reread *r = calloc(1, sizeof(*r));
-    if (!r) {
-        dp_errf(errstr, errstr_size, "out of memory");
-        return NULL;
-    }
+    pthread_condattr_t ca;
+    if (!r || pthread_condattr_init(&ca) != 0)
+        goto fail;
     r->o = *options;
     if (r->o.interval_ms <= 0) {
         const char *ms = getenv("DDBPIPE_CAPACITY_REREAD_MS"); /* tests only: a shorter re-read period */
         long long v = ms ? strtoll(ms, NULL, 10) : 0;
         r->o.interval_ms = v > 0 ? (int64_t)v : REREAD_DEFAULT_MS;
     }
-    pthread_condattr_t ca;
-    int ok = pthread_condattr_init(&ca) == 0;
-    if (ok) {
-        ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&r->cv, &ca) == 0;
-        pthread_condattr_destroy(&ca);
-    }
-    if (!ok) {
-        free(r);
-        dp_errf(errstr, errstr_size, "cannot start the capacity re-read thread");
-        return NULL;
-    }
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int cv_ok = pthread_cond_init(&r->cv, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!cv_ok)
+        goto fail;
     pthread_mutex_init(&r->mu, NULL);
-    if (pthread_create(&r->thread, NULL, reread_main, r) != 0) {
-        pthread_mutex_destroy(&r->mu);
-        pthread_cond_destroy(&r->cv);
-        free(r);
-        dp_errf(errstr, errstr_size, "cannot start the capacity re-read thread");
-        return NULL;
-    }
-    return r;
+    if (pthread_create(&r->thread, NULL, reread_main, r) == 0)
+        return r;
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+fail:
+    free(r);
+    dp_errf(errstr, errstr_size, "cannot start the capacity re-read thread");
+    return NULL;
 }
 
 void dp_capacity_reread_destroy(dp_capacity_reread *r) {

@@ -15,8 +15,8 @@
 #include "ddbpipe/ddbpipe.h"
 
 typedef enum dp_capacity_kind {
-    DP_CAPACITY_READ,  /* read_capacity_fraction, RCU, MaxReadRequestUnits */
-    DP_CAPACITY_WRITE, /* write_capacity_fraction, WCU, MaxWriteRequestUnits */
+    DP_CAPACITY_READ = 0,  /* read_capacity_fraction, RCU, MaxReadRequestUnits */
+    DP_CAPACITY_WRITE = 1, /* write_capacity_fraction, WCU, MaxWriteRequestUnits */
 } dp_capacity_kind;
 
 /* What the cap is a fraction of and how the log names it. The strings are

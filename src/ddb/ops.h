@@ -48,10 +48,6 @@ typedef struct dp_ddb_table_capacity {
  * DDBPIPE_ERR_PARSE when the body is not JSON or has no Table object. */
 ddbpipe_result_t dp_ddb_parse_table_capacity(const char *body, size_t len, dp_ddb_table_capacity *out,
                                              char *errstr, size_t errstr_size);
-/* Blocking DescribeTable into out (the periodic re-read of a capacity
- * fraction); res keeps the service error. */
-ddbpipe_result_t dp_ddb_describe_table_capacity(dp_ddb *c, const char *table, dp_ddb_table_capacity *out,
-                                                dp_ddb_result *res);
 /* One ListTables page. exclusive_start NULL/"" for the first page; limit
  * 0 for the service default (100). cb gets each name. last_evaluated gets
  * LastEvaluatedTableName ("" on the last page). */

@@ -180,17 +180,6 @@ out:
     return rc;
 }
 
-ddbpipe_result_t dp_ddb_describe_table_capacity(dp_ddb *c, const char *table, dp_ddb_table_capacity *out,
-                                                dp_ddb_result *res) {
-    ddbpipe_table_info_t info;
-    ddbpipe_result_t rc = dp_ddb_describe_table(c, table, &info, res);
-    if (rc != DDBPIPE_OK)
-        return rc;
-    rc = dp_ddb_parse_table_capacity(res->body.data, res->body.len, out, res->message, sizeof(res->message));
-    res->result = rc;
-    return rc;
-}
-
 ddbpipe_result_t dp_ddb_parse_list_tables(const char *body, size_t len, dp_ddb_name_fn cb, void *opaque,
                                           char *last_evaluated, size_t last_size) {
     ddbpipe_result_t rc = DDBPIPE_ERR_PARSE;
