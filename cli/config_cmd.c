@@ -4,24 +4,25 @@
 
 #include "cli.h"
 
-enum { OPT_LIST = CLI_OPT_FIRST_LOCAL, OPT_ALL, OPT_FOR };
+enum { OPT_LIST = CLI_OPT_FIRST_LOCAL, OPT_ALL, OPT_FOR, OPT_KAFKA };
 
 static void help(void) {
     printf("Usage: ddbpipe config --list\n"
-           "       ddbpipe config [-c FILE] [--set KEY=VALUE ...] [--all] [--for COMMAND]\n\n"
+           "       ddbpipe config [-c FILE] [--set KEY=VALUE ...] [--all] [--for COMMAND [--kafka]]\n\n"
            "With --list, print every configuration property: name, type, default, allowed\n"
            "values, the commands that use it, its aliases in the Feldera/Estuary/Flink dialects\n"
            "and what it does. Otherwise load the configuration, validate it for COMMAND (sink,\n"
            "source, check, create-table; default: no command-specific rules) and print the\n"
            "effective values of the properties that are set (--all: every property, defaults\n"
            "included). Secret values are printed as ****. With --for sink or --for source and\n"
-           "a Kafka configuration (kafka_enabled, or any kafka.<property>), librdkafka's checks\n"
-           "of the kafka.* properties run too, with no network call. Exit 2 when the\n"
-           "configuration is invalid.\n\n"
+           "--kafka (or kafka_enabled: true), the Kafka checks of sink/source --kafka run too:\n"
+           "ddbpipe's Kafka settings and librdkafka's checks of the kafka.* properties, with\n"
+           "no network call. Exit 2 when the configuration is invalid.\n\n"
            "Options:\n"
            "      --list            list the property table\n"
            "      --all             show defaults too\n"
-           "      --for COMMAND     validate with the rules of COMMAND\n\n");
+           "      --for COMMAND     validate with the rules of COMMAND\n"
+           "      --kafka           with --for sink|source: as COMMAND --kafka would run\n\n");
     cli_print_common_options(stdout);
 }
 
@@ -52,9 +53,10 @@ int cli_cmd_config(int argc, char **argv) {
                                              {"list", no_argument, NULL, OPT_LIST},
                                              {"all", no_argument, NULL, OPT_ALL},
                                              {"for", required_argument, NULL, OPT_FOR},
+                                             {"kafka", no_argument, NULL, OPT_KAFKA},
                                              {NULL, 0, NULL, 0}};
     cli_common c;
-    int rc = DDBPIPE_EXIT_OK, opt, list = 0, all = 0;
+    int rc = DDBPIPE_EXIT_OK, opt, list = 0, all = 0, kafka = 0;
     const char *for_cmd = NULL;
 
     cli_common_init(&c, "config");
@@ -72,6 +74,8 @@ int cli_cmd_config(int argc, char **argv) {
             all = 1;
         else if (opt == OPT_FOR)
             for_cmd = optarg;
+        else if (opt == OPT_KAFKA)
+            kafka = 1;
         else {
             rc = cli_try_help(c.cmd);
             goto out;
@@ -92,9 +96,14 @@ int cli_cmd_config(int argc, char **argv) {
     /* without --for, the rules every command shares (files that must exist, pairs of keys) */
     if ((rc = cli_common_load(&c, for_cmd ? for_cmd : "config")) != 0)
         goto out;
-    /* a Kafka configuration: ddbpipe's and librdkafka's own checks, as sink/source --kafka make first */
+    if (kafka && !(for_cmd && (strcmp(for_cmd, "sink") == 0 || strcmp(for_cmd, "source") == 0))) {
+        rc = cli_usage_error(c.cmd, "--kafka needs --for sink or --for source");
+        goto out;
+    }
+    /* Kafka input/output: ddbpipe's and librdkafka's own checks, as sink/source --kafka make first.
+     * Not for leftover kafka.* properties alone: `sink -i FILE` ignores them. */
     if (for_cmd && (strcmp(for_cmd, "sink") == 0 || strcmp(for_cmd, "source") == 0) &&
-        (ddbpipe_conf_kafka_enabled(c.conf) || ddbpipe_conf_kafka_count(c.conf) > 0)) {
+        (kafka || ddbpipe_conf_kafka_enabled(c.conf))) {
         char err[1024] = "";
         ddbpipe_result_t kr = ddbpipe_kafka_conf_check(c.conf, for_cmd, err, sizeof err);
         if (kr != DDBPIPE_OK) {

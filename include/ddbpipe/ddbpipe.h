@@ -589,7 +589,7 @@ DDBPIPE_API ddbpipe_sink_t *ddbpipe_file_sink_sink(ddbpipe_file_sink_t *f);
 
 /* ---------------------------------------------------------------- kafka input */
 
-/* Checks the Kafka configuration of command "sink" (the consumer, and the
+/* (Kafka input and output.) Checks the Kafka configuration of command "sink" (the consumer, and the
  * dead-letter producer when dead_letter_topic is set) or "source" (the
  * producer) with no network call: ddbpipe's own Kafka settings (kafka_topics
  * or kafka_topic, kafka.bootstrap.servers, kafka.group.id for the sink,
@@ -600,8 +600,11 @@ DDBPIPE_API ddbpipe_sink_t *ddbpipe_file_sink_sink(ddbpipe_file_sink_t *f);
  * DDBPIPE_OK or DDBPIPE_ERR_CONFIG with errstr naming the property (at
  * client creation: the user's properties librdkafka's reason names, else
  * those without which the client is made) and librdkafka's reason, never a secret value;
- * DDBPIPE_ERR_INVALID_ARG for another command. ddbpipe_kafka_sink_new and ddbpipe_kafka_output_new run it
- * first; `ddbpipe config --for sink|source` runs it too. Thread-safe. */
+ * DDBPIPE_ERR_INVALID_ARG for another command, or a NULL conf or command
+ * (errstr then untouched). errstr may be NULL (errstr_size is then
+ * ignored); the message is cut to errstr_size bytes, NUL-terminated.
+ * ddbpipe_kafka_sink_new and ddbpipe_kafka_output_new run it first;
+ * `ddbpipe config --for sink|source --kafka` runs it too. Thread-safe. */
 DDBPIPE_API ddbpipe_result_t ddbpipe_kafka_conf_check(const ddbpipe_conf_t *conf, const char *command,
                                                       char *errstr, size_t errstr_size);
 

@@ -1718,7 +1718,12 @@ static void on_records(ddbpipe_source_t *src, dp_shard *s, dp_ddb_result *res) {
              * TRIM_HORIZON iterator reads everything the shard still holds.
              * DynamoDB Local does this to an iterator taken on an empty shard
              * once another table's stream record takes the next sequence
-             * number; on DynamoDB it is the 24 h trim racing the first read. */
+             * number. On DynamoDB it is the 24 h trim racing the first read
+             * (iterators live 15 min): records that expired in that moment,
+             * which a TRIM_HORIZON iterator taken a moment later would have
+             * skipped without any error either. A shard's start trimmed before
+             * it was reached is never reported by TRIM_HORIZON, before or after
+             * this change; data loss is detected against a recorded position. */
             s->horizon_refreshes++;
             src->stats.trim_horizon_fallbacks++;
             DP_LOG_WARN("source: shard %s: the trim horizon passed a fresh iterator before its first read "

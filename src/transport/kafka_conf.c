@@ -156,6 +156,16 @@ static int client_ok(const ddbpipe_conf_t *conf, int producer, size_t skip, char
     return 1;
 }
 
+/* Is any secret kafka.<property> set? */
+static int any_secret_set(const ddbpipe_conf_t *conf) {
+    for (size_t i = 0; i < ddbpipe_conf_kafka_count(conf); i++) {
+        const char *v = ddbpipe_conf_kafka_value(conf, i);
+        if (ddbpipe_conf_kafka_is_secret(ddbpipe_conf_kafka_name(conf, i)) && v && *v)
+            return 1;
+    }
+    return 0;
+}
+
 /* Replace every secret kafka.<property> value found in msg with ****. */
 static void redact_secrets(const ddbpipe_conf_t *conf, char *msg) {
     for (size_t i = 0; i < ddbpipe_conf_kafka_count(conf); i++) {
@@ -201,6 +211,8 @@ static ddbpipe_result_t check_client(const ddbpipe_conf_t *conf, int producer, c
         return DDBPIPE_OK;
     if (ok < 0)
         return DDBPIPE_ERR_CONFIG;
+    if (strlen(reason) + 1 >= sizeof reason && any_secret_set(conf)) /* a cut value would escape redaction */
+        snprintf(reason, sizeof reason, "(reason withheld: too long to check for secret values)");
     redact_secrets(conf, reason);
     dp_buf names;
     dp_buf_init(&names, 0);

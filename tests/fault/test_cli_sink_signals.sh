@@ -57,6 +57,7 @@ for _ in $(seq 1 600); do [ -e "$TEST_TMP/held" ] && break; sleep 0.1; done
 [ -e "$TEST_TMP/held" ] || fail "the sink never sent its write: $(cat "$TEST_TMP/err")"
 kill -INT "$pid"
 for _ in $(seq 1 600); do grep -q "interrupted: flushing" "$TEST_TMP/err" && break; sleep 0.1; done
+grep -q "interrupted: flushing" "$TEST_TMP/err" || fail "SIGINT did not start a flush: $(cat "$TEST_TMP/err")"
 sleep 1
 kill -0 "$pid" 2>/dev/null || fail "sink exited after one signal although its flush cannot finish: $(cat "$TEST_TMP/err")"
 kill -TERM "$pid"

@@ -34,7 +34,7 @@ for cmd in sink source; do
     expect_in "$ERR" "not supported in this build" "$cmd: librdkafka's reason"
     expect_not_in "$ERR$OUT" "OIDCSECRET" "$cmd"
     expect_not_in "$ERR$OUT" "SASLPW" "$cmd"
-    run "$B" config -c "$TEST_TMP/oidc.yaml" --for "$cmd"
+    run "$B" config -c "$TEST_TMP/oidc.yaml" --for "$cmd" --kafka
     expect_rc 2 "config --for $cmd: refused secret property"
     expect_in "$ERR" "kafka.sasl.oauthbearer.client.secret: librdkafka refused it (value not shown: secret): " \
         "config --for $cmd"
@@ -50,7 +50,7 @@ for cmd in sink source; do
     expect_in "$ERR" "ssl.key.pem" "$cmd: names the property"
     expect_not_in "$ERR$OUT" "PEMSECRET" "$cmd"
     expect_not_in "$ERR$OUT" "SASLPW" "$cmd"
-    run "$B" config -c "$TEST_TMP/pem.yaml" --for "$cmd"
+    run "$B" config -c "$TEST_TMP/pem.yaml" --for "$cmd" --kafka
     expect_rc 2 "config --for $cmd: garbage ssl.key.pem"
     expect_in "$ERR" "kafka.ssl.key.pem" "config --for $cmd: names the property"
     expect_not_in "$ERR$OUT" "PEMSECRET" "config --for $cmd"
