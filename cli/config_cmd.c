@@ -96,14 +96,14 @@ int cli_cmd_config(int argc, char **argv) {
     /* without --for, the rules every command shares (files that must exist, pairs of keys) */
     if ((rc = cli_common_load(&c, for_cmd ? for_cmd : "config")) != 0)
         goto out;
-    if (kafka && !(for_cmd && (strcmp(for_cmd, "sink") == 0 || strcmp(for_cmd, "source") == 0))) {
+    int kafka_cmd = for_cmd && (strcmp(for_cmd, "sink") == 0 || strcmp(for_cmd, "source") == 0);
+    if (kafka && !kafka_cmd) {
         rc = cli_usage_error(c.cmd, "--kafka needs --for sink or --for source");
         goto out;
     }
     /* Kafka input/output: ddbpipe's and librdkafka's own checks, as sink/source --kafka make first.
      * Not for leftover kafka.* properties alone: `sink -i FILE` ignores them. */
-    if (for_cmd && (strcmp(for_cmd, "sink") == 0 || strcmp(for_cmd, "source") == 0) &&
-        (kafka || ddbpipe_conf_kafka_enabled(c.conf))) {
+    if (kafka_cmd && (kafka || ddbpipe_conf_kafka_enabled(c.conf))) {
         char err[1024] = "";
         ddbpipe_result_t kr = ddbpipe_kafka_conf_check(c.conf, for_cmd, err, sizeof err);
         if (kr != DDBPIPE_OK) {

@@ -57,8 +57,8 @@
 #include "source/source.h"
 
 #define SRC_MAX_FAILURES 10 /* consecutive retryable failures of one task before giving up */
-/* fresh iterators of one shard the trim horizon may pass before its first read
- * before that is data loss (see on_records) */
+/* how often the trim horizon may pass a fresh iterator of one shard before its
+ * first read is taken for data loss (see on_records) */
 #define SRC_MAX_HORIZON_REFRESHES 3
 #define SRC_CHILD_RETRIES 5
 #define SRC_LOOP_MAX_WAIT_MS 100 /* stop flag latency */
